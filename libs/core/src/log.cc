@@ -1,0 +1,92 @@
+#include "cocktail/core/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "cocktail/core/time.h"
+
+namespace cocktail::core::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+void append_quoted(std::string& out, std::string_view v) {
+  bool needs = v.empty();
+  for (char c : v) needs = needs || c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20;
+  if (!needs) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::string Field::format_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+void set_level(Level l) { g_level.store(static_cast<int>(l)); }
+Level level() { return static_cast<Level>(g_level.load()); }
+
+bool parse_level(std::string_view text, Level* out) {
+  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
+    if (text == level_name(l)) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+void write(Level l, std::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(l) < g_level.load(std::memory_order_relaxed)) return;
+  std::string line;
+  line.reserve(128);
+  line.append("ts=").append(format_utc_iso8601(system_now_ms()));
+  line.append(" level=").append(level_name(l));
+  line.append(" event=");
+  append_quoted(line, event);
+  for (const auto& f : fields) {
+    line.push_back(' ');
+    line.append(f.key).push_back('=');
+    if (f.quote) {
+      append_quoted(line, f.value);
+    } else {
+      line.append(f.value);
+    }
+  }
+  line.push_back('\n');
+  // One write(2) per line keeps lines whole across threads and processes.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace cocktail::core::log
