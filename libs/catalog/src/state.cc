@@ -1,0 +1,48 @@
+#include "cocktail/catalog/state.h"
+
+#include "cocktail/catalog/database.h"
+
+namespace cocktail::catalog {
+
+CatalogState load_state(Database& db) {
+  CatalogState state;
+  Transaction tx(db, Transaction::Kind::kRead);
+  // The first read fixes the WAL snapshot: the seq and the rows below come
+  // from the same committed state.
+  {
+    auto st = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
+    if (st.step()) state.catalog_seq = st.column_int(0);
+  }
+  {
+    auto st = db.prepare(
+        "SELECT id, name, parent_id, COALESCE(path, ''), COALESCE(allow_substitution, 0) "
+        "FROM ingredients ORDER BY id");
+    while (st.step()) {
+      state.ingredients.push_back(
+          {st.column_int(0), st.column_text(1), st.column_optional_int(2), st.column_text(3), st.column_int(4) != 0});
+    }
+  }
+  {
+    auto st = db.prepare("SELECT id, name, COALESCE(abbreviation, ''), conversion_to_ml FROM units ORDER BY id");
+    while (st.step()) {
+      state.units.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_optional_double(3)});
+    }
+  }
+  {
+    auto st = db.prepare("SELECT id, name FROM recipes ORDER BY id");
+    while (st.step()) state.recipes.push_back({st.column_int(0), st.column_text(1)});
+  }
+  {
+    auto st = db.prepare(
+        "SELECT id, recipe_id, ingredient_id, unit_id, amount FROM recipe_ingredients "
+        "ORDER BY recipe_id, id");
+    while (st.step()) {
+      state.recipe_ingredients.push_back({st.column_int(0), st.column_int(1), st.column_int(2),
+                                          st.column_optional_int(3), st.column_optional_double(4)});
+    }
+  }
+  tx.commit();
+  return state;
+}
+
+}  // namespace cocktail::catalog
