@@ -547,7 +547,7 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
     } catch (const std::exception& e) {
       std::error_code ec;
       fs::remove(tmp, ec);
-      warn("legacy copy v1/" + name + " not refreshed: " + e.what());
+      warn("legacy copy v1/" + name + " may be stale: " + e.what());
     }
   }
   try {
