@@ -5,8 +5,8 @@
 #include <simdjson.h>
 
 #include <array>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
@@ -212,7 +212,8 @@ class Fields {
     if (!text) return text.error();
     auto ms = parse_utc_timestamp(*text);
     if (!ms) {
-      return Error::invalid(path(name), quoted(path(name), "must be an ISO 8601 UTC timestamp like 2026-11-24T10:00:00.123Z"));
+      return Error::invalid(
+          path(name), quoted(path(name), "must be an ISO 8601 UTC timestamp like 2026-11-24T10:00:00.123Z"));
     }
     return *ms;
   }
@@ -253,7 +254,8 @@ core::Result<Event> read_change(const Fields& f) {
                                         "' (ingredient, unit, recipe, recipe_ingredient)");
   }
   auto op = parse_op(*op_text_result);
-  if (!op) return Error::invalid("op", "unknown op '" + std::string(*op_text_result) + "' (insert, update, delete)");
+  if (!op)
+    return Error::invalid("op", "unknown op '" + std::string(*op_text_result) + "' (insert, update, delete)");
   return Event(CatalogChange{*seq_result, *ts_result, *entity, *op, *id_result});
 }
 
@@ -389,8 +391,8 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
   auto version = fields.integer("v");
   if (!version) return version.error();
   if (*version != kEventVersion) {
-    return Error::invalid("v", "unsupported version " + std::to_string(*version) + " (this build reads v=" +
-                                   std::to_string(kEventVersion) + ")");
+    return Error::invalid("v", "unsupported version " + std::to_string(*version) +
+                                   " (this build reads v=" + std::to_string(kEventVersion) + ")");
   }
   auto event = reader(fields);
   if (!event) return event;
@@ -405,8 +407,8 @@ std::optional<std::int64_t> parse_utc_timestamp(std::string_view t) {
   if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') return std::nullopt;
   const int year = digits(t, 0, 4), month = digits(t, 5, 2), day = digits(t, 8, 2);
   const int hour = digits(t, 11, 2), minute = digits(t, 14, 2), second = digits(t, 17, 2);
-  if (year < 1970 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
-      second > 59) {
+  if (year < 1970 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 59) {
     return std::nullopt;
   }
   int millis = 0;
@@ -418,7 +420,8 @@ std::optional<std::int64_t> parse_utc_timestamp(std::string_view t) {
     // Milliseconds from the first three fraction digits, padding with zeros.
     for (std::size_t i = 0; i < 3; ++i) millis = millis * 10 + (i < n ? t[20 + i] - '0' : 0);
   }
-  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok()) return std::nullopt;
   const auto days = std::chrono::sys_days(date).time_since_epoch().count();
@@ -429,7 +432,8 @@ std::optional<std::int64_t> parse_utc_timestamp(std::string_view t) {
 std::string format_utc_timestamp(std::int64_t epoch_ms) {
   const std::chrono::sys_days day{std::chrono::floor<std::chrono::days>(std::chrono::milliseconds(epoch_ms))};
   const std::chrono::year_month_day ymd{day};
-  std::int64_t in_day = epoch_ms - std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
+  std::int64_t in_day =
+      epoch_ms - std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
   char buf[32];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),

@@ -33,7 +33,9 @@ Publisher::~Publisher() = default;
 
 const std::string& Publisher::endpoint() const { return state_->endpoint; }
 
-core::Status Publisher::publish(const Event& event) { return publish_encoded(topic_of(event), encode_body(event)); }
+core::Status Publisher::publish(const Event& event) {
+  return publish_encoded(topic_of(event), encode_body(event));
+}
 
 core::Status Publisher::publish_encoded(std::string_view topic, std::string_view body) {
   {

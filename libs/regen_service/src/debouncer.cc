@@ -15,7 +15,8 @@ Debouncer::RandomSource default_random() {
 }
 
 void add_reason(std::vector<std::string>& reasons, std::string reason) {
-  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) reasons.push_back(std::move(reason));
+  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+    reasons.push_back(std::move(reason));
 }
 
 }  // namespace
@@ -57,6 +58,8 @@ void Debouncer::note_change(std::int64_t seq) {
   ++w.work.changes;
   w.newest = now;
 }
+
+void Debouncer::note_covered(std::int64_t seq) { newest_seq_ = std::max(newest_seq_, seq); }
 
 void Debouncer::note_trigger(std::string reason, TriggerMode mode) {
   ++stats_.triggers;
@@ -127,8 +130,8 @@ void Debouncer::run_finished(bool success) {
   p.work.reasons = std::move(reasons);
   p.newest = std::max(p.newest, done.newest);
   if (done.immediate_since) {
-    p.immediate_since = p.immediate_since ? std::min(*p.immediate_since, *done.immediate_since)
-                                          : done.immediate_since;
+    p.immediate_since =
+        p.immediate_since ? std::min(*p.immediate_since, *done.immediate_since) : done.immediate_since;
   }
 }
 
@@ -144,7 +147,8 @@ core::Clock::duration Debouncer::next_backoff() {
   // In milliseconds as a double: the doubling cannot overflow before the cap.
   const double cap = static_cast<double>(options_.backoff_max.count());
   double base = static_cast<double>(options_.backoff_initial.count());
-  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i) base *= options_.backoff_multiplier;
+  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i)
+    base *= options_.backoff_multiplier;
   base = std::min(base, cap);
   const double r = std::clamp(random_(), 0.0, 1.0);
   const double ms = base * (1.0 - options_.backoff_jitter * r);

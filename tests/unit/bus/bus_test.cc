@@ -48,7 +48,8 @@ class Inbox {
   }
 
   // Waits until pred() holds over the collected events; false on timeout.
-  bool wait_for(const std::function<bool(const std::vector<Event>&)>& pred, std::chrono::milliseconds timeout = kWait) {
+  bool wait_for(const std::function<bool(const std::vector<Event>&)>& pred,
+                std::chrono::milliseconds timeout = kWait) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return pred(events_); });
   }
@@ -141,7 +142,8 @@ TEST(Bus, EveryEventTypeRoundTrips) {
       CatalogChange{41, kTs, Entity::kIngredient, Op::kInsert, 7},
       CatalogChange{42, kTs + 1, Entity::kRecipeIngredient, Op::kDelete, 9000},
       CatalogHeartbeat{42, kTs + 2},
-      AnalyticsSnapshot{3, 42, kTs + 3, {{"ingredient-usage", {sha('a'), 10}}, {"recipe-similar", {sha('b'), 20}}}},
+      AnalyticsSnapshot{
+          3, 42, kTs + 3, {{"ingredient-usage", {sha('a'), 10}}, {"recipe-similar", {sha('b'), 20}}}},
       AnalyticsHeartbeat{3, 42, kTs + 4},
   };
   for (const auto& e : sent) ASSERT_TRUE(pub.publish(e).ok());
@@ -210,7 +212,8 @@ TEST(Bus, OneSubscriberHearsSeveralPublishers) {
   const Event from_b = AnalyticsHeartbeat{2, 2, kTs};
   ASSERT_TRUE(a.publish(from_a).ok());
   ASSERT_TRUE(b.publish(from_b).ok());
-  EXPECT_TRUE(inbox.wait_for([&](const auto& events) { return contains(events, from_a) && contains(events, from_b); }));
+  EXPECT_TRUE(inbox.wait_for(
+      [&](const auto& events) { return contains(events, from_a) && contains(events, from_b); }));
 }
 
 TEST(Bus, TopicPrefixesFilter) {
@@ -238,7 +241,8 @@ TEST(Bus, MalformedMessagesAreCountedAndTheLoopGoesOn) {
   const std::string endpoint = raw.get(zmq::sockopt::last_endpoint);
   auto send = [&](std::vector<std::string> parts) {
     for (std::size_t i = 0; i < parts.size(); ++i) {
-      raw.send(zmq::buffer(parts[i]), i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      raw.send(zmq::buffer(parts[i]),
+               i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   };
 
@@ -247,17 +251,19 @@ TEST(Bus, MalformedMessagesAreCountedAndTheLoopGoesOn) {
   sub.start();
   const Event probe = CatalogHeartbeat{1, kTs};
   ASSERT_TRUE(join([&] { send({"catalog.heartbeat", encode_body(probe)}); }, inbox, probe));
-  const auto malformed_before = sub.stats().malformed;  // nothing, but the probe loop must not have any either
+  const auto malformed_before =
+      sub.stats().malformed;  // nothing, but the probe loop must not have any either
   ASSERT_EQ(malformed_before, 0u);
 
-  send({"catalog.change"});                                                         // one frame
-  send({"catalog.change", encode_body(CatalogHeartbeat{1, kTs}), "extra"});         // three frames
-  send({"catalog.change", "{\"v\":1,\"seq\":"});                                    // bad JSON
-  send({"catalog.change", R"({"v":1,"seq":"5","ts":"2026-11-24T10:00:00Z","entity":"recipe","op":"insert","id":1})"});
-  send({"catalog.heartbeat", R"({"v":9,"seq":5,"ts":"2026-11-24T10:00:00Z"})"});  // unknown version
+  send({"catalog.change"});                                                  // one frame
+  send({"catalog.change", encode_body(CatalogHeartbeat{1, kTs}), "extra"});  // three frames
+  send({"catalog.change", "{\"v\":1,\"seq\":"});                             // bad JSON
+  send({"catalog.change",
+        R"({"v":1,"seq":"5","ts":"2026-11-24T10:00:00Z","entity":"recipe","op":"insert","id":1})"});
+  send({"catalog.heartbeat", R"({"v":9,"seq":5,"ts":"2026-11-24T10:00:00Z"})"});   // unknown version
   send({std::string("\x00\xff\x13", 3), std::string("\xde\xad\xbe\xef\x00", 5)});  // garbage bytes
-  send({"catalog.heartbeat", std::string("\xde\xad\xbe\xef\x00", 5)});              // garbage body
-  send({"analytics.unknown", R"({"v":1})"});                                        // unknown topic
+  send({"catalog.heartbeat", std::string("\xde\xad\xbe\xef\x00", 5)});             // garbage body
+  send({"analytics.unknown", R"({"v":1})"});                                       // unknown topic
   const Event after = CatalogChange{6, kTs, Entity::kUnit, Op::kDelete, 3};
   send({"catalog.change", encode_body(after)});
 
@@ -274,7 +280,8 @@ TEST(Bus, MalformedMessagesAreCountedAndTheLoopGoesOn) {
   EXPECT_NE(reports[4].second.find("unsupported version 9"), std::string::npos) << reports[4].second;
   EXPECT_NE(reports[5].second.find("unknown topic"), std::string::npos) << reports[5].second;
   EXPECT_NE(reports[6].second.find("not valid JSON"), std::string::npos) << reports[6].second;
-  EXPECT_NE(reports[7].second.find("unknown topic 'analytics.unknown'"), std::string::npos) << reports[7].second;
+  EXPECT_NE(reports[7].second.find("unknown topic 'analytics.unknown'"), std::string::npos)
+      << reports[7].second;
   EXPECT_EQ(sub.stats().received, inbox.events().size());
 }
 
@@ -309,7 +316,7 @@ TEST(Bus, StopIsPromptAndIdempotent) {
   sub.stop();
   // Woken through the inproc socket, not by the 500 ms receive tick.
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 400ms);
-  sub.stop();  // idempotent
+  sub.stop();                      // idempotent
   EXPECT_NO_THROW(sub.poll(0ms));  // once stopped, the caller may drive it
 }
 
@@ -383,7 +390,8 @@ TEST(Proxy, ForwardsToManySubscribersAndCarriesSubscriptionsUpstream) {
 
   Inbox all, changes_only;
   Subscriber sub_all(subscribe_to({proxy.downstream_endpoint()}), all.handlers());
-  Subscriber sub_changes(subscribe_to({proxy.downstream_endpoint()}, {"catalog.change"}), changes_only.handlers());
+  Subscriber sub_changes(subscribe_to({proxy.downstream_endpoint()}, {"catalog.change"}),
+                         changes_only.handlers());
   sub_all.start();
   sub_changes.start();
   ASSERT_TRUE(join(pub, all, CatalogHeartbeat{1, kTs}));
@@ -392,7 +400,9 @@ TEST(Proxy, ForwardsToManySubscribersAndCarriesSubscriptionsUpstream) {
   ASSERT_TRUE(pub.publish(AnalyticsHeartbeat{5, 5, kTs}).ok());
   const Event sentinel = CatalogChange{2, kTs, Entity::kRecipe, Op::kUpdate, 1};
   ASSERT_TRUE(pub.publish(sentinel).ok());
-  EXPECT_TRUE(all.wait_for([&](const auto& e) { return contains(e, sentinel) && contains(e, AnalyticsHeartbeat{5, 5, kTs}); }));
+  EXPECT_TRUE(all.wait_for([&](const auto& e) {
+    return contains(e, sentinel) && contains(e, AnalyticsHeartbeat{5, 5, kTs});
+  }));
   ASSERT_TRUE(changes_only.wait_for([&](const auto& e) { return contains(e, sentinel); }));
   for (const auto& e : changes_only.events()) EXPECT_TRUE(std::holds_alternative<CatalogChange>(e));
 

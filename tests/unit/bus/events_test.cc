@@ -15,15 +15,17 @@ std::string sha(char c) { return std::string(64, c); }
 
 TEST(Events, EncodesTheDocumentedBody) {
   CatalogChange change{4812, kTs, Entity::kRecipeIngredient, Op::kDelete, 9};
-  EXPECT_EQ(encode_body(change),
-            R"({"v":1,"seq":4812,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe_ingredient","op":"delete","id":9})");
+  EXPECT_EQ(
+      encode_body(change),
+      R"({"v":1,"seq":4812,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe_ingredient","op":"delete","id":9})");
   EXPECT_EQ(encode_body(CatalogHeartbeat{0, kTs}), R"({"v":1,"seq":0,"ts":"2026-11-24T10:00:00.123Z"})");
   EXPECT_EQ(encode_body(AnalyticsHeartbeat{3, 77, kTs}),
             R"({"v":1,"generation":3,"catalog_seq":77,"ts":"2026-11-24T10:00:00.123Z"})");
   AnalyticsSnapshot snapshot{5, 77, kTs, {{"ingredient-usage", {sha('a'), 12}}}};
-  EXPECT_EQ(encode_body(snapshot), R"({"v":1,"generation":5,"catalog_seq":77,"generated_at":"2026-11-24T10:00:00.123Z",)"
-                                   R"("files":{"ingredient-usage":{"sha256":")" +
-                                       sha('a') + R"(","bytes":12}}})");
+  EXPECT_EQ(encode_body(snapshot),
+            R"({"v":1,"generation":5,"catalog_seq":77,"generated_at":"2026-11-24T10:00:00.123Z",)"
+            R"("files":{"ingredient-usage":{"sha256":")" +
+                sha('a') + R"(","bytes":12}}})");
 }
 
 TEST(Events, EveryTypeRoundTrips) {
@@ -32,7 +34,8 @@ TEST(Events, EveryTypeRoundTrips) {
       CatalogChange{INT64_MAX, kTs, Entity::kUnit, Op::kUpdate, -5},
       CatalogChange{2, 0, Entity::kRecipe, Op::kDelete, 0},
       CatalogHeartbeat{0, kTs},
-      AnalyticsSnapshot{1, 0, kTs, {{"recipe-similar", {sha('0'), 0}}, {"recipe-distances-em.npy", {sha('f'), 1 << 30}}}},
+      AnalyticsSnapshot{
+          1, 0, kTs, {{"recipe-similar", {sha('0'), 0}}, {"recipe-distances-em.npy", {sha('f'), 1 << 30}}}},
       AnalyticsHeartbeat{0, 0, kTs},
   };
   for (const auto& event : events) {
@@ -72,7 +75,8 @@ struct Rejection {
 };
 
 TEST(Events, MalformedBodiesAreErrorsNamingTheProblem) {
-  const std::string ok_change_tail = R"("ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"insert","id":1})";
+  const std::string ok_change_tail =
+      R"("ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"insert","id":1})";
   const std::vector<Rejection> cases = {
       {"catalog.change", "", "", "not valid JSON"},
       {"catalog.change", "{\"v\":1,", "", "not valid JSON"},
@@ -86,20 +90,23 @@ TEST(Events, MalformedBodiesAreErrorsNamingTheProblem) {
       {"catalog.change", R"({"v":1,"seq":true,)" + ok_change_tail, "seq", "must be an integer"},
       {"catalog.change", R"({"v":1,"seq":0,)" + ok_change_tail, "seq", "must be >= 1"},
       {"catalog.change", R"({"v":1,"seq":9223372036854775808,)" + ok_change_tail, "seq", "64-bit"},
-      {"catalog.change", R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"tag","op":"insert","id":1})",
-       "entity", "unknown entity 'tag'"},
-      {"catalog.change", R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"merge","id":1})",
-       "op", "unknown op 'merge'"},
+      {"catalog.change",
+       R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"tag","op":"insert","id":1})", "entity",
+       "unknown entity 'tag'"},
+      {"catalog.change",
+       R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"merge","id":1})", "op",
+       "unknown op 'merge'"},
       {"catalog.change", R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":7,"op":"insert","id":1})",
        "entity", "must be a string"},
-      {"catalog.change", R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"insert"})", "id",
-       "missing field 'id'"},
+      {"catalog.change", R"({"v":1,"seq":1,"ts":"2026-11-24T10:00:00.123Z","entity":"recipe","op":"insert"})",
+       "id", "missing field 'id'"},
       {"catalog.heartbeat", R"({"v":1,"seq":3,"ts":1795514400123})", "ts", "must be a string"},
       {"catalog.heartbeat", R"({"v":1,"seq":3,"ts":"2026-02-30T10:00:00Z"})", "ts", "ISO 8601"},
       {"analytics.heartbeat", R"({"v":1,"generation":-1,"catalog_seq":0,"ts":"2026-11-24T10:00:00Z"})",
        "generation", ">= 0"},
-      {"analytics.snapshot", R"({"v":1,"generation":1,"catalog_seq":0,"generated_at":"2026-11-24T10:00:00Z","files":[]})",
-       "files", "must be an object"},
+      {"analytics.snapshot",
+       R"({"v":1,"generation":1,"catalog_seq":0,"generated_at":"2026-11-24T10:00:00Z","files":[]})", "files",
+       "must be an object"},
       {"analytics.snapshot",
        R"({"v":1,"generation":1,"catalog_seq":0,"generated_at":"2026-11-24T10:00:00Z","files":{"a":{"bytes":1}}})",
        "files.a.sha256", "missing field 'files.a.sha256'"},
@@ -121,7 +128,8 @@ TEST(Events, MalformedBodiesAreErrorsNamingTheProblem) {
 }
 
 TEST(Events, UnknownFieldsAreIgnored) {
-  auto result = decode("catalog.heartbeat", R"({"extra":{"nested":[1,2]},"v":1,"seq":3,"ts":"2026-11-24T10:00:00Z","z":null})");
+  auto result = decode("catalog.heartbeat",
+                       R"({"extra":{"nested":[1,2]},"v":1,"seq":3,"ts":"2026-11-24T10:00:00Z","z":null})");
   ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_EQ(std::get<CatalogHeartbeat>(*result).seq, 3);
 }
@@ -133,11 +141,11 @@ TEST(Timestamps, ParseAndFormat) {
   EXPECT_EQ(parse_utc_timestamp("2026-11-24T10:00:00.123999999Z"), kTs);  // truncated, not rounded
   EXPECT_EQ(parse_utc_timestamp("2024-02-29T00:00:00Z"), 1709164800000);
   EXPECT_EQ(parse_utc_timestamp("9999-12-31T23:59:59.999Z"), 253402300799999);
-  for (const char* bad : {"", "2026-11-24", "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z", "2026-11-24 10:00:00Z",
-                          "2026-11-24T10:00:00+00:00", "2026-11-24T24:00:00Z", "2026-11-24T10:60:00Z",
-                          "2026-11-24T10:00:60Z", "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
-                          "1969-12-31T23:59:59Z", "2026-11-24T10:00:00.1234567890Z", "2026-11-24t10:00:00z",
-                          "+026-11-24T10:00:00Z"}) {
+  for (const char* bad :
+       {"", "2026-11-24", "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z", "2026-11-24 10:00:00Z",
+        "2026-11-24T10:00:00+00:00", "2026-11-24T24:00:00Z", "2026-11-24T10:60:00Z", "2026-11-24T10:00:60Z",
+        "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "1969-12-31T23:59:59Z",
+        "2026-11-24T10:00:00.1234567890Z", "2026-11-24t10:00:00z", "+026-11-24T10:00:00Z"}) {
     EXPECT_FALSE(parse_utc_timestamp(bad)) << bad;
   }
   for (std::int64_t ms : {std::int64_t{0}, kTs, std::int64_t{1709164800000}, std::int64_t{253402300799999}}) {

@@ -54,15 +54,15 @@ enum class TriggerMode { kDebounced, kImmediate };
 
 // What a run was started for: everything pending at run_started().
 struct PendingWork {
-  std::int64_t newest_seq = 0;     // highest change seq covered (0: none noted)
-  std::uint64_t changes = 0;       // distinct changes folded into this run
+  std::int64_t newest_seq = 0;       // highest change seq covered (0: none noted)
+  std::uint64_t changes = 0;         // distinct changes folded into this run
   std::vector<std::string> reasons;  // triggers, in arrival order, deduplicated
-  core::Clock::time_point oldest;  // when the oldest of them arrived
+  core::Clock::time_point oldest;    // when the oldest of them arrived
 };
 
 struct DebouncerStats {
-  std::uint64_t changes = 0;             // distinct changes noted
-  std::uint64_t duplicate_changes = 0;   // redeliveries ignored
+  std::uint64_t changes = 0;            // distinct changes noted
+  std::uint64_t duplicate_changes = 0;  // redeliveries ignored
   // Changes that needed no run of their own: a successful run covering n
   // changes adds n - 1 (a failed run's changes are counted when retried).
   std::uint64_t coalesced_changes = 0;
@@ -84,6 +84,9 @@ class Debouncer {
 
   // A catalog change with its seq, seen now.
   void note_change(std::int64_t seq);
+  // Changes up to `seq` are already covered (e.g. by the newest snapshot at
+  // start-up): their redelivery will be ignored. Never lowers newest_seq().
+  void note_covered(std::int64_t seq);
   // A reason to regenerate that is not a change event.
   void note_trigger(std::string reason, TriggerMode mode = TriggerMode::kDebounced);
 
