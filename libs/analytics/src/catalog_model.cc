@@ -197,37 +197,65 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
   }
   m.recipe_lookup_ = make_lookup(m.recipe_ids_);
 
+  // Rows are placed by a stable counting sort on the recipe index, so any
+  // input order works in O(rows): (recipe_id, id) as load_state returns
+  // them, or table (id) order. Within a recipe, rows end up by row id.
   const auto& rows = state.recipe_ingredients;
-  const auto row_order = order_of(rows, [](const auto& a, const auto& b) {
-    return a.recipe_id != b.recipe_id ? a.recipe_id < b.recipe_id : a.id < b.id;
-  });
-  m.row_ingredient_.reserve(rows.size());
-  m.row_id_.reserve(rows.size());
-  m.row_unit_.reserve(rows.size());
-  m.row_amount_.reserve(rows.size());
-  m.row_at_.reserve(m.recipe_ids_.size() + 1);
-  // Merge walk: recipes and rows are both ascending by recipe id.
-  std::size_t k = 0;
-  for (std::size_t r = 0; r < m.recipe_ids_.size(); ++r) {
-    const std::int64_t rid = m.recipe_ids_[r];
-    for (; k < row_order.size() && rows[row_order[k]].recipe_id < rid; ++k) {
+  const std::size_t n_recipes = m.recipe_ids_.size();
+  std::vector<Index> row_recipe(rows.size());
+  std::vector<std::uint32_t> per_recipe(n_recipes + 1, 0);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    Index r = m.find_recipe(rows[k].recipe_id);
+    if (r == kNone) {
       ++m.anomalies_.rows_with_unknown_recipe;
+    } else if (m.find_ingredient(rows[k].ingredient_id) == kNone) {
+      ++m.anomalies_.rows_with_unknown_ingredient;
+      r = kNone;
+    } else {
+      ++per_recipe[r + 1];
     }
-    for (; k < row_order.size() && rows[row_order[k]].recipe_id == rid; ++k) {
-      const auto& row = rows[row_order[k]];
-      Index ing = m.find_ingredient(row.ingredient_id);
-      if (ing == kNone) {
-        ++m.anomalies_.rows_with_unknown_ingredient;
-        continue;
-      }
-      m.row_ingredient_.push_back(ing);
-      m.row_id_.push_back(row.id);
-      m.row_unit_.push_back(row.unit_id ? m.find_unit(*row.unit_id) : kNone);
-      m.row_amount_.push_back(row.amount ? *row.amount : std::nan(""));
-    }
-    m.row_at_.push_back(checked_offset(m.row_ingredient_.size()));
+    row_recipe[k] = r;
   }
-  m.anomalies_.rows_with_unknown_recipe += static_cast<std::int64_t>(row_order.size() - k);
+  for (std::size_t r = 0; r < n_recipes; ++r) per_recipe[r + 1] += per_recipe[r];
+  const std::size_t placed = per_recipe[n_recipes];
+  checked_offset(placed);
+  m.row_at_ = per_recipe;
+  m.row_ingredient_.resize(placed);
+  m.row_id_.resize(placed);
+  m.row_unit_.resize(placed);
+  m.row_amount_.resize(placed);
+  bool by_id = true;                              // within each recipe, in row id order
+  std::vector<std::uint32_t>& fill = per_recipe;  // reused as the next free slot of each recipe
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const Index r = row_recipe[k];
+    if (r == kNone) continue;
+    const auto& row = rows[k];
+    const std::uint32_t at = fill[r]++;
+    if (at > m.row_at_[r] && m.row_id_[at - 1] > row.id) by_id = false;
+    m.row_ingredient_[at] = m.find_ingredient(row.ingredient_id);
+    m.row_id_[at] = row.id;
+    m.row_unit_[at] = row.unit_id ? m.find_unit(*row.unit_id) : kNone;
+    m.row_amount_[at] = row.amount ? *row.amount : std::nan("");
+  }
+  if (!by_id) {
+    // Rare (rows not in id order within a recipe): sort each recipe's slice.
+    for (std::size_t r = 0; r < n_recipes; ++r) {
+      const std::uint32_t b = m.row_at_[r], e = m.row_at_[r + 1];
+      std::vector<std::uint32_t> idx(e - b);
+      std::iota(idx.begin(), idx.end(), b);
+      std::sort(idx.begin(), idx.end(), [&](auto x, auto y) { return m.row_id_[x] < m.row_id_[y]; });
+      auto permute = [&](auto& v) {
+        std::vector<typename std::decay_t<decltype(v)>::value_type> tmp;
+        tmp.reserve(idx.size());
+        for (auto i : idx) tmp.push_back(v[i]);
+        std::copy(tmp.begin(), tmp.end(), v.begin() + b);
+      };
+      permute(m.row_ingredient_);
+      permute(m.row_id_);
+      permute(m.row_unit_);
+      permute(m.row_amount_);
+    }
+  }
   return m;
 }
 

@@ -226,3 +226,37 @@ TEST(CatalogModel, CsrRowsKeepRowOrderUnitsAndAmounts) {
 
 }  // namespace
 }  // namespace cocktail::analytics
+
+namespace cocktail::analytics {
+namespace {
+
+TEST(CatalogModel, RowsInAnyOrderGiveTheSameModel) {
+  catalog::CatalogState state;
+  for (int i = 1; i <= 5; ++i)
+    state.ingredients.push_back(
+        {i, "i" + std::to_string(i), std::nullopt, "/" + std::to_string(i) + "/", false});
+  for (int r = 1; r <= 4; ++r) state.recipes.push_back({r * 10, "r" + std::to_string(r)});
+  std::int64_t id = 1;
+  for (int r = 1; r <= 4; ++r) {
+    for (int k = 0; k < r; ++k)
+      state.recipe_ingredients.push_back({id++, r * 10, 1 + (r + k) % 5, std::nullopt, 1.0 * k});
+  }
+  const CatalogModel sorted = CatalogModel::build(state);
+  auto shuffled = state;
+  std::reverse(shuffled.recipe_ingredients.begin(), shuffled.recipe_ingredients.end());
+  std::reverse(shuffled.recipes.begin(), shuffled.recipes.end());
+  const CatalogModel other = CatalogModel::build(shuffled);
+  ASSERT_EQ(other.recipe_count(), sorted.recipe_count());
+  for (CatalogModel::Index r = 0; r < 4; ++r) {
+    EXPECT_EQ(other.recipe_id(r), sorted.recipe_id(r));
+    auto a = sorted.recipe_row_ids(r), b = other.recipe_row_ids(r);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+    EXPECT_TRUE(std::is_sorted(b.begin(), b.end()));
+    auto ia = sorted.recipe_ingredients(r), ib = other.recipe_ingredients(r);
+    EXPECT_TRUE(std::equal(ia.begin(), ia.end(), ib.begin(), ib.end()));
+  }
+  EXPECT_EQ(compute_exact_analytics(other).usage, compute_exact_analytics(sorted).usage);
+}
+
+}  // namespace
+}  // namespace cocktail::analytics
