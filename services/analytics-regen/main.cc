@@ -43,7 +43,9 @@ int fail(std::string_view stage, const std::string& details) {
 }
 
 int run_once(const Options& o) {
-  if (o.get("--db").empty()) return fail("settings", "--db (CATALOG_DB) is required");
+  if (o.get("--db").empty()) {
+    return fail("settings", "--db (CATALOG_DB) is required");
+  }
   std::optional<cocktail::snapshot::SnapshotStore> store;
   try {
     store.emplace(o.get("--analytics-path"));
@@ -52,7 +54,9 @@ int run_once(const Options& o) {
   }
   cocktail::regen::RegeneratorSettings settings;
   settings.db_path = o.get("--db");
-  if (!o.get_bool("--no-gc")) settings.retention = retention_policy(o);
+  if (!o.get_bool("--no-gc")) {
+    settings.retention = retention_policy(o);
+  }
   cocktail::regen::Regenerator regenerator(std::move(settings), *store);
   auto result = regenerator.run();
   if (!result.ok()) {
@@ -122,9 +126,15 @@ int main(int argc, char** argv) {
     std::cerr << "analytics-regen: unexpected argument '" << words[1] << "'\n";
     return kExitUsage;
   }
-  if (command == "gc") return run_gc(o);
-  if (command == "report") return run_report(o);
-  if (o.get_bool("--once")) return run_once(o);
+  if (command == "gc") {
+    return run_gc(o);
+  }
+  if (command == "report") {
+    return run_report(o);
+  }
+  if (o.get_bool("--once")) {
+    return run_once(o);
+  }
   std::cerr << "analytics-regen: nothing to do: give --once, gc or report (see --help)\n";
   return kExitUsage;
 }

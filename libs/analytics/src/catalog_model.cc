@@ -20,7 +20,9 @@ std::vector<std::size_t> order_of(const std::vector<Row>& rows, Less less) {
   std::vector<std::size_t> order(rows.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   bool sorted = true;
-  for (std::size_t i = 1; i < rows.size() && sorted; ++i) sorted = !less(rows[i], rows[i - 1]);
+  for (std::size_t i = 1; i < rows.size() && sorted; ++i) {
+    sorted = !less(rows[i], rows[i - 1]);
+  }
   if (!sorted) {
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return less(rows[a], rows[b]); });
@@ -29,8 +31,9 @@ std::vector<std::size_t> order_of(const std::vector<Row>& rows, Less less) {
 }
 
 std::uint32_t checked_offset(std::size_t n) {
-  if (n > std::numeric_limits<std::uint32_t>::max())
+  if (n > std::numeric_limits<std::uint32_t>::max()) {
     throw std::length_error("catalog too large for the model");
+  }
   return static_cast<std::uint32_t>(n);
 }
 
@@ -43,7 +46,9 @@ void append(std::string& text, std::vector<std::uint32_t>& at, std::string_view 
 
 CatalogModel::Lookup CatalogModel::make_lookup(const std::vector<std::int64_t>& ids) {
   Lookup lookup;
-  if (ids.empty()) return lookup;
+  if (ids.empty()) {
+    return lookup;
+  }
   // A direct table costs 4 bytes per id in the span; use it while the span is
   // at most 4x the count (ids from AUTOINCREMENT with some deletions).
   const std::int64_t lo = ids.front();
@@ -52,7 +57,9 @@ CatalogModel::Lookup CatalogModel::make_lookup(const std::vector<std::int64_t>& 
   if (span <= 4 * ids.size() + 1024) {
     lookup.base = lo;
     lookup.table.assign(span, kNone);
-    for (std::size_t i = 0; i < ids.size(); ++i) lookup.table[ids[i] - lo] = static_cast<Index>(i);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      lookup.table[ids[i] - lo] = static_cast<Index>(i);
+    }
   }
   return lookup;
 }
@@ -60,7 +67,9 @@ CatalogModel::Lookup CatalogModel::make_lookup(const std::vector<std::int64_t>& 
 CatalogModel::Index CatalogModel::find(const std::vector<std::int64_t>& ids, const Lookup& lookup,
                                        std::int64_t id) {
   if (!lookup.table.empty()) {
-    if (id < lookup.base) return kNone;
+    if (id < lookup.base) {
+      return kNone;
+    }
     const auto off = static_cast<unsigned long long>(id) - static_cast<unsigned long long>(lookup.base);
     return off < lookup.table.size() ? lookup.table[off] : kNone;
   }
@@ -80,7 +89,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
   // ---- Units.
   for (std::size_t k : order_of(state.units, [](const auto&a, const auto&b) { return a.id < b.id; })) {
     const auto& u = state.units[k];
-    if (!m.unit_ids_.empty() && m.unit_ids_.back() == u.id) continue;  // duplicate id: keep the first
+    if (!m.unit_ids_.empty() && m.unit_ids_.back() == u.id) {
+      continue;  // duplicate id: keep the first
+    }
     m.unit_ids_.push_back(u.id);
     append(m.unit_text_, m.unit_name_at_, u.name);
     m.unit_conversion_.push_back(u.conversion_to_ml ? *u.conversion_to_ml : std::nan(""));
@@ -94,7 +105,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
   ings.reserve(ing_order.size());
   for (std::size_t k : ing_order) {
     const auto& row = state.ingredients[k];
-    if (!ings.empty() && ings.back()->id == row.id) continue;
+    if (!ings.empty() && ings.back()->id == row.id) {
+      continue;
+    }
     ings.push_back(&row);
   }
   const auto n = static_cast<Index>(ings.size());
@@ -111,7 +124,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
   }
   // Paths follow names in the same arena: path offsets start where names end.
   m.ingredient_path_at_[0] = checked_offset(m.ingredient_text_.size());
-  for (const auto* row : ings) append(m.ingredient_text_, m.ingredient_path_at_, row->path);
+  for (const auto* row : ings) {
+    append(m.ingredient_text_, m.ingredient_path_at_, row->path);
+  }
   m.ingredient_lookup_ = make_lookup(m.ingredient_ids_);
 
   // ---- parent_id hierarchy: parents, children (CSR, ascending index), roots.
@@ -131,12 +146,16 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
     ++child_count[p];
   }
   m.child_at_.assign(static_cast<std::size_t>(n) + 1, 0);
-  for (Index i = 0; i < n; ++i) m.child_at_[i + 1] = m.child_at_[i] + child_count[i];
+  for (Index i = 0; i < n; ++i) {
+    m.child_at_[i + 1] = m.child_at_[i] + child_count[i];
+  }
   m.children_.resize(m.child_at_[n]);
   {
     std::vector<std::uint32_t> fill(m.child_at_.begin(), m.child_at_.end() - 1);
     for (Index i = 0; i < n; ++i) {
-      if (m.parents_[i] != kNone) m.children_[fill[m.parents_[i]]++] = i;
+      if (m.parents_[i] != kNone) {
+        m.children_[fill[m.parents_[i]]++] = i;
+      }
     }
   }
   {
@@ -147,7 +166,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
       Index i = stack.back();
       stack.pop_back();
       ++reached;
-      for (Index c : m.children(i)) stack.push_back(c);
+      for (Index c : m.children(i)) {
+        stack.push_back(c);
+      }
     }
     m.anomalies_.ingredients_unreachable = n - reached;
   }
@@ -167,7 +188,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
     std::vector<std::pair<Index, Index>> pairs;  // (descendant, ancestor)
     pairs.reserve(static_cast<std::size_t>(n) * 4);
     std::vector<std::string_view> sorted_paths(n);
-    for (Index k = 0; k < n; ++k) sorted_paths[k] = m.ingredient_path(by_path[k]);
+    for (Index k = 0; k < n; ++k) {
+      sorted_paths[k] = m.ingredient_path(by_path[k]);
+    }
     for (Index y = 0; y < n; ++y) {
       std::string_view prefix = m.ingredient_path(y);
       if (prefix.empty()) {
@@ -181,17 +204,25 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
       }
     }
     std::vector<std::uint32_t> count(static_cast<std::size_t>(n) + 1, 0);
-    for (const auto& [x, y] : pairs) ++count[x + 1];
-    for (Index i = 0; i < n; ++i) count[i + 1] += count[i];
+    for (const auto& [x, y] : pairs) {
+      ++count[x + 1];
+    }
+    for (Index i = 0; i < n; ++i) {
+      count[i + 1] += count[i];
+    }
     m.ancestor_at_ = count;
     m.ancestors_.resize(pairs.size());
-    for (const auto& [x, y] : pairs) m.ancestors_[count[x]++] = y;
+    for (const auto& [x, y] : pairs) {
+      m.ancestors_[count[x]++] = y;
+    }
   }
 
   // ---- Recipes and their rows (CSR), rows ordered by (recipe_id, row id).
   for (std::size_t k : order_of(state.recipes, [](const auto&a, const auto&b) { return a.id < b.id; })) {
     const auto& r = state.recipes[k];
-    if (!m.recipe_ids_.empty() && m.recipe_ids_.back() == r.id) continue;
+    if (!m.recipe_ids_.empty() && m.recipe_ids_.back() == r.id) {
+      continue;
+    }
     m.recipe_ids_.push_back(r.id);
     append(m.recipe_text_, m.recipe_name_at_, r.name);
   }
@@ -216,7 +247,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
     }
     row_recipe[k] = r;
   }
-  for (std::size_t r = 0; r < n_recipes; ++r) per_recipe[r + 1] += per_recipe[r];
+  for (std::size_t r = 0; r < n_recipes; ++r) {
+    per_recipe[r + 1] += per_recipe[r];
+  }
   const std::size_t placed = per_recipe[n_recipes];
   checked_offset(placed);
   m.row_at_ = per_recipe;
@@ -228,10 +261,14 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
   std::vector<std::uint32_t>& fill = per_recipe;  // reused as the next free slot of each recipe
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const Index r = row_recipe[k];
-    if (r == kNone) continue;
+    if (r == kNone) {
+      continue;
+    }
     const auto& row = rows[k];
     const std::uint32_t at = fill[r]++;
-    if (at > m.row_at_[r] && m.row_id_[at - 1] > row.id) by_id = false;
+    if (at > m.row_at_[r] && m.row_id_[at - 1] > row.id) {
+      by_id = false;
+    }
     m.row_ingredient_[at] = m.find_ingredient(row.ingredient_id);
     m.row_id_[at] = row.id;
     m.row_unit_[at] = row.unit_id ? m.find_unit(*row.unit_id) : kNone;
@@ -247,7 +284,9 @@ CatalogModel CatalogModel::build(const catalog::CatalogState& state) {
       auto permute = [&](auto& v) {
         std::vector<typename std::decay_t<decltype(v)>::value_type> tmp;
         tmp.reserve(idx.size());
-        for (auto i : idx) tmp.push_back(v[i]);
+        for (auto i : idx) {
+          tmp.push_back(v[i]);
+        }
         std::copy(tmp.begin(), tmp.end(), v.begin() + b);
       };
       permute(m.row_ingredient_);

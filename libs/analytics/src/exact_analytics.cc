@@ -24,17 +24,29 @@ int compare_nocase(std::string_view a, std::string_view b) {
   for (std::size_t i = 0; i < n; ++i) {
     auto ca = static_cast<unsigned char>(a[i]);
     auto cb = static_cast<unsigned char>(b[i]);
-    if (ca >= 'A' && ca <= 'Z') ca = static_cast<unsigned char>(ca + ('a' - 'A'));
-    if (cb >= 'A' && cb <= 'Z') cb = static_cast<unsigned char>(cb + ('a' - 'A'));
-    if (ca != cb) return ca < cb ? -1 : 1;
+    if (ca >= 'A' && ca <= 'Z') {
+      ca = static_cast<unsigned char>(ca + ('a' - 'A'));
+    }
+    if (cb >= 'A' && cb <= 'Z') {
+      cb = static_cast<unsigned char>(cb + ('a' - 'A'));
+    }
+    if (ca != cb) {
+      return ca < cb ? -1 : 1;
+    }
   }
-  if (a.size() == b.size()) return 0;
+  if (a.size() == b.size()) {
+    return 0;
+  }
   return a.size() < b.size() ? -1 : 1;
 }
 
 bool usage_order_less(const IngredientUsageRow& a, const IngredientUsageRow& b) {
-  if (a.hierarchical_usage != b.hierarchical_usage) return a.hierarchical_usage > b.hierarchical_usage;
-  if (int c = compare_nocase(a.ingredient_name, b.ingredient_name); c != 0) return c < 0;
+  if (a.hierarchical_usage != b.hierarchical_usage) {
+    return a.hierarchical_usage > b.hierarchical_usage;
+  }
+  if (int c = compare_nocase(a.ingredient_name, b.ingredient_name); c != 0) {
+    return c < 0;
+  }
   return a.ingredient_id < b.ingredient_id;
 }
 
@@ -55,20 +67,25 @@ ExactAnalytics compute_exact_analytics(const CatalogModel& model) {
     const Index stamp = r + 1;
     std::int64_t distinct = 0;
     for (Index x : model.recipe_ingredients(r)) {
-      if (direct_stamp[x] == stamp) continue;
+      if (direct_stamp[x] == stamp) {
+        continue;
+      }
       direct_stamp[x] = stamp;
       ++direct[x];
       ++distinct;
       for (Index y : model.ancestors_or_self(x)) {
-        if (hier_stamp[y] == stamp) continue;
+        if (hier_stamp[y] == stamp) {
+          continue;
+        }
         hier_stamp[y] = stamp;
         ++hierarchical[y];
       }
     }
     if (distinct > 0) {
       ++with_ingredients;
-      if (complexity_hist.size() <= static_cast<std::size_t>(distinct))
+      if (complexity_hist.size() <= static_cast<std::size_t>(distinct)) {
         complexity_hist.resize(distinct + 1, 0);
+      }
       ++complexity_hist[distinct];
     }
   }
@@ -78,15 +95,21 @@ ExactAnalytics compute_exact_analytics(const CatalogModel& model) {
   out.total_ingredients = n;
   out.recipes_with_ingredients = with_ingredients;
   for (std::size_t c = 1; c < complexity_hist.size(); ++c) {
-    if (complexity_hist[c] > 0) out.complexity.push_back({static_cast<std::int64_t>(c), complexity_hist[c]});
+    if (complexity_hist[c] > 0) {
+      out.complexity.push_back({static_cast<std::int64_t>(c), complexity_hist[c]});
+    }
   }
 
   // Sort indices first (cheap to move), then materialise the rows in order.
   std::vector<Index> order(n);
   std::iota(order.begin(), order.end(), Index{0});
   std::sort(order.begin(), order.end(), [&](Index a, Index b) {
-    if (hierarchical[a] != hierarchical[b]) return hierarchical[a] > hierarchical[b];
-    if (int c = compare_nocase(model.ingredient_name(a), model.ingredient_name(b)); c != 0) return c < 0;
+    if (hierarchical[a] != hierarchical[b]) {
+      return hierarchical[a] > hierarchical[b];
+    }
+    if (int c = compare_nocase(model.ingredient_name(a), model.ingredient_name(b)); c != 0) {
+      return c < 0;
+    }
     return model.ingredient_id(a) < model.ingredient_id(b);
   });
   out.usage.reserve(n);

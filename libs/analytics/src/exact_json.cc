@@ -48,7 +48,9 @@ std::string usage_rows_json(std::span<const IngredientUsageRow> rows) {
   buf.Reserve(rows.size() * 200 + 2);
   Writer w(buf);
   w.StartArray();
-  for (const auto& r : rows) write_usage_row(w, r);
+  for (const auto& r : rows) {
+    write_usage_row(w, r);
+  }
   w.EndArray();
   return take(buf);
 }
@@ -58,7 +60,9 @@ std::string usage_rows_json(std::span<const IngredientUsageRow* const> rows) {
   buf.Reserve(rows.size() * 200 + 2);
   Writer w(buf);
   w.StartArray();
-  for (const auto* r : rows) write_usage_row(w, *r);
+  for (const auto* r : rows) {
+    write_usage_row(w, *r);
+  }
   w.EndArray();
   return take(buf);
 }
@@ -66,7 +70,9 @@ std::string usage_rows_json(std::span<const IngredientUsageRow* const> rows) {
 std::vector<const IngredientUsageRow*> root_rows(const ExactAnalytics& analytics) {
   std::vector<const IngredientUsageRow*> out;
   for (const auto& r : analytics.usage) {
-    if (!r.parent_id) out.push_back(&r);
+    if (!r.parent_id) {
+      out.push_back(&r);
+    }
   }
   return out;
 }
@@ -154,7 +160,9 @@ std::string ingredient_tree_json(const CatalogModel& model, const ExactAnalytics
       stack.push_back({sorted(children), 0});  // `top` is invalid from here on
     }
   }
-  if (nodes != nullptr) *nodes = written;
+  if (nodes != nullptr) {
+    *nodes = written;
+  }
   return take(buf);
 }
 

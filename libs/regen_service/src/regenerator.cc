@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <chrono>
+#include <cmath>
 #include <set>
 
 #include "cocktail/analytics/envelope.h"
@@ -80,7 +81,9 @@ std::vector<std::unique_ptr<Producer>> default_producers() {
 Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& store,
                          std::vector<std::unique_ptr<Producer>> producers)
     : settings_(std::move(settings)), store_(store), producers_(std::move(producers)) {
-  if (!settings_.now_ms) settings_.now_ms = core::system_now_ms;
+  if (!settings_.now_ms) {
+    settings_.now_ms = core::system_now_ms;
+  }
 }
 
 core::Result<RegenSummary> Regenerator::run() {
@@ -114,7 +117,9 @@ core::Result<RegenSummary> Regenerator::run() {
         if (!names.insert(a.file_name).second) {
           throw StageFailure{stage_name, "file " + a.file_name + " produced twice"};
         }
-        if (a.count) summary.counts.emplace_back(a.analytics_type, *a.count);
+        if (a.count) {
+          summary.counts.emplace_back(a.analytics_type, *a.count);
+        }
         artifacts.push_back(std::move(a));
       }
     }
@@ -197,13 +202,14 @@ std::string summary_json(const RegenSummary& s) {
   w.StartObject();
   for (const auto& [name, ms] : s.durations_ms) {
     text(w, name);
-    w.Double(static_cast<double>(static_cast<std::int64_t>(ms * 1000.0 + 0.5)) /
-             1000.0);  // microsecond precision
+    w.Double(static_cast<double>(std::llround(ms * 1000.0)) / 1000.0);  // microsecond precision
   }
   w.EndObject();
   w.Key("warnings");
   w.StartArray();
-  for (const auto& warning : s.warnings) text(w, warning);
+  for (const auto& warning : s.warnings) {
+    text(w, warning);
+  }
   w.EndArray();
   w.Key("files");
   w.StartObject();
@@ -220,7 +226,9 @@ std::string summary_json(const RegenSummary& s) {
   if (s.retention) {
     w.Key("removed_generations");
     w.StartArray();
-    for (const auto& g : s.retention->removed) w.Int64(g.generation);
+    for (const auto& g : s.retention->removed) {
+      w.Int64(g.generation);
+    }
     w.EndArray();
   }
   w.EndObject();

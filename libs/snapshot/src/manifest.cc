@@ -11,11 +11,15 @@
 namespace cocktail::snapshot {
 
 bool is_valid_file_name(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name == kManifestName) return false;
+  if (name.empty() || name.size() > 64 || name == kManifestName) {
+    return false;
+  }
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!(alnum || (i > 0 && (c == '.' || c == '_' || c == '-')))) return false;
+    if (!(alnum || (i > 0 && (c == '.' || c == '_' || c == '-')))) {
+      return false;
+    }
   }
   return true;
 }
@@ -54,10 +58,14 @@ namespace {
 // "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" -> Unix epoch ms.
 std::optional<std::int64_t> parse_utc_iso8601(std::string_view s) {
   auto digits = [&](std::size_t pos, std::size_t n, int* out) {
-    if (pos + n > s.size()) return false;
+    if (pos + n > s.size()) {
+      return false;
+    }
     int v = 0;
     for (std::size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
+      if (s[i] < '0' || s[i] > '9') {
+        return false;
+      }
       v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -77,14 +85,22 @@ std::optional<std::int64_t> parse_utc_iso8601(std::string_view s) {
   if (pos < s.size() && s[pos] == '.') {
     std::size_t start = ++pos;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (pos - start < 3) millis = millis * 10 + (s[pos] - '0');
+      if (pos - start < 3) {
+        millis = millis * 10 + (s[pos] - '0');
+      }
       ++pos;
     }
     const std::size_t n = pos - start;
-    if (n == 0 || n > 9) return std::nullopt;
-    for (std::size_t k = n; k < 3; ++k) millis *= 10;
+    if (n == 0 || n > 9) {
+      return std::nullopt;
+    }
+    for (std::size_t k = n; k < 3; ++k) {
+      millis *= 10;
+    }
   }
-  if (pos + 1 != s.size() || s[pos] != 'Z') return std::nullopt;
+  if (pos + 1 != s.size() || s[pos] != 'Z') {
+    return std::nullopt;
+  }
   // Days from civil (proleptic Gregorian), H. Hinnant's algorithm.
   const int y = year - (month <= 2 ? 1 : 0);
   const int era = y / 400;
@@ -96,9 +112,13 @@ std::optional<std::int64_t> parse_utc_iso8601(std::string_view s) {
 }
 
 bool is_hex_digest(std::string_view s) {
-  if (s.size() != 64) return false;
+  if (s.size() != 64) {
+    return false;
+  }
   for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
   }
   return true;
 }
@@ -127,14 +147,20 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
   // falls back to the timestamp text.
   if (doc["generated_at_ms"].get_int64().get(m.generated_at_ms)) {
     auto ms = parse_utc_iso8601(generated_at);
-    if (!ms) return core::Error::invalid("generated_at", "expected an ISO 8601 UTC timestamp");
+    if (!ms) {
+      return core::Error::invalid("generated_at", "expected an ISO 8601 UTC timestamp");
+    }
     m.generated_at_ms = *ms;
   }
   simdjson::dom::object files;
-  if (doc["files"].get_object().get(files)) return core::Error::invalid("files", "expected an object");
+  if (doc["files"].get_object().get(files)) {
+    return core::Error::invalid("files", "expected an object");
+  }
   for (auto field : files) {
     std::string name(field.key);
-    if (!is_valid_file_name(name)) return core::Error::invalid("files", "invalid file name '" + name + "'");
+    if (!is_valid_file_name(name)) {
+      return core::Error::invalid("files", "invalid file name '" + name + "'");
+    }
     FileEntry entry;
     std::string_view digest;
     if (field.value["sha256"].get_string().get(digest) || !is_hex_digest(digest)) {

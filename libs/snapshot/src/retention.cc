@@ -47,7 +47,9 @@ std::string retention_json(const RetentionResult& r) {
   w.EndArray();
   w.Key("kept");
   w.StartArray();
-  for (auto g : r.kept) w.Int64(g);
+  for (auto g : r.kept) {
+    w.Int64(g);
+  }
   w.EndArray();
   w.Key(r.dry_run ? "bytes_would_free" : "bytes_freed");
   w.Int64(r.bytes_freed);

@@ -13,10 +13,10 @@ std::string sha256_hex(std::string_view bytes) {
     throw std::runtime_error("EVP_Digest(sha256) failed");
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(len) * 2, '0');
+  std::string out(2 * static_cast<std::size_t>(len), '0');
   for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xF];
+    out[2 * std::size_t{i}] = kHex[digest[i] >> 4];
+    out[2 * std::size_t{i} + 1] = kHex[digest[i] & 0xF];
   }
   return out;
 }

@@ -33,7 +33,9 @@ class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
   ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
@@ -54,7 +56,9 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       io_fail("cannot write", path, errno);
     }
     p += n;
@@ -65,40 +69,62 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
 // Creates (or truncates) `path` with `bytes` and makes its content durable.
 void write_durable(const fs::path& path, std::string_view bytes) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0) io_fail("cannot create", path, errno);
+  if (fd.get() < 0) {
+    io_fail("cannot create", path, errno);
+  }
   write_all(fd.get(), bytes, path);
-  if (::fsync(fd.get()) != 0) io_fail("cannot fsync", path, errno);
-  if (int err = fd.close(); err != 0) io_fail("cannot close", path, err);
+  if (::fsync(fd.get()) != 0) {
+    io_fail("cannot fsync", path, errno);
+  }
+  if (int err = fd.close(); err != 0) {
+    io_fail("cannot close", path, err);
+  }
 }
 
 // Makes the directory's entries (creations, renames) durable.
 void fsync_dir(const fs::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) io_fail("cannot open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) io_fail("cannot fsync directory", dir, errno);
+  if (fd.get() < 0) {
+    io_fail("cannot open directory", dir, errno);
+  }
+  if (::fsync(fd.get()) != 0) {
+    io_fail("cannot fsync directory", dir, errno);
+  }
 }
 
 void rename_file(const fs::path& from, const fs::path& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) io_fail("cannot rename to", to, errno);
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    io_fail("cannot rename to", to, errno);
+  }
 }
 
 // Reads a whole file; on failure returns errno (ENOENT when missing).
 int read_whole(const fs::path& path, std::string* out) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno;
+  if (fd.get() < 0) {
+    return errno;
+  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno;
+  if (::fstat(fd.get(), &st) != 0) {
+    return errno;
+  }
   out->clear();
   out->resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
   while (true) {
-    if (got == out->size()) out->resize(got + 4096 + got / 2);  // grew since fstat
+    if (got == out->size()) {
+      out->resize(got + 4096 + got / 2);  // grew since fstat
+    }
     ssize_t n = ::read(fd.get(), out->data() + got, out->size() - got);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return errno;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      break;
+    }
     got += static_cast<std::size_t>(n);
   }
   out->resize(got);
@@ -106,12 +132,17 @@ int read_whole(const fs::path& path, std::string* out) {
 }
 
 std::optional<std::int64_t> parse_generation(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.remove_suffix(1);
-  if (text.empty() || text.size() > 18) return std::nullopt;
+  }
+  if (text.empty() || text.size() > 18) {
+    return std::nullopt;
+  }
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || v <= 0) return std::nullopt;
+  if (ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
+    return std::nullopt;
+  }
   return v;
 }
 
@@ -120,7 +151,9 @@ ReadError io_error(ReadErrorKind kind, std::string file, std::string message) {
 }
 
 ReadError errno_error(const std::string& file, int err) {
-  if (err == ENOENT || err == ENOTDIR) return io_error(ReadErrorKind::kNotFound, file, file + " is missing");
+  if (err == ENOENT || err == ENOTDIR) {
+    return io_error(ReadErrorKind::kNotFound, file, file + " is missing");
+  }
   return io_error(ReadErrorKind::kIo, file, file + ": " + std::strerror(err));
 }
 
@@ -128,9 +161,13 @@ ReadError errno_error(const std::string& file, int err) {
 int lock_store(const fs::path& version_dir) {
   const fs::path path = version_dir / kLockName;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) io_fail("cannot open lock", path, errno);
+  if (fd < 0) {
+    io_fail("cannot open lock", path, errno);
+  }
   while (::flock(fd, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
+    if (errno == EINTR) {
+      continue;
+    }
     int err = errno;
     ::close(fd);
     io_fail("cannot lock", path, err);
@@ -145,7 +182,9 @@ std::int64_t dir_bytes(const fs::path& dir, std::int64_t* files) {
     std::error_code ec2;
     if (it->is_regular_file(ec2)) {
       total += static_cast<std::int64_t>(it->file_size(ec2));
-      if (files != nullptr && it->path().filename().string().front() != '.') ++*files;
+      if (files != nullptr && it->path().filename().string().front() != '.') {
+        ++*files;
+      }
     }
   }
   return total;
@@ -153,7 +192,9 @@ std::int64_t dir_bytes(const fs::path& dir, std::int64_t* files) {
 
 std::int64_t mtime_ms(const fs::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
+  if (::stat(path.c_str(), &st) != 0) {
+    return 0;
+  }
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
@@ -190,8 +231,9 @@ SnapshotStore::SnapshotStore(fs::path analytics_path, WriteObserver* observer)
     : root_(std::move(analytics_path)), observer_(observer) {
   std::error_code ec;
   fs::create_directories(root_ / "v1" / "generations", ec);
-  if (ec)
+  if (ec) {
     throw SnapshotIoError("cannot create '" + (root_ / "v1" / "generations").string() + "': " + ec.message());
+  }
 }
 
 fs::path SnapshotStore::generation_dir(std::int64_t generation) const {
@@ -199,7 +241,9 @@ fs::path SnapshotStore::generation_dir(std::int64_t generation) const {
 }
 
 void SnapshotStore::notify(WriteStep step, std::string_view file) const {
-  if (observer_ != nullptr) observer_->on_step(step, file);
+  if (observer_ != nullptr) {
+    observer_->on_step(step, file);
+  }
 }
 
 std::vector<std::int64_t> SnapshotStore::list_generations() const {
@@ -208,10 +252,16 @@ std::vector<std::int64_t> SnapshotStore::list_generations() const {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (auto g = parse_generation(name); g && std::to_string(*g) == name) out.push_back(*g);
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    if (auto g = parse_generation(name); g && std::to_string(*g) == name) {
+      out.push_back(*g);
+    }
   }
-  if (ec) throw SnapshotIoError("cannot list '" + dir.string() + "': " + ec.message());
+  if (ec) {
+    throw SnapshotIoError("cannot list '" + dir.string() + "': " + ec.message());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -220,10 +270,16 @@ GenerationWriter SnapshotStore::begin_generation() {
   const int lock_fd = lock_store(version_dir());
   std::int64_t next = 1;
   try {
-    if (auto gens = list_generations(); !gens.empty()) next = gens.back() + 1;
-    if (auto cur = current_generation(); cur.ok()) next = std::max(next, cur.value() + 1);
+    if (auto gens = list_generations(); !gens.empty()) {
+      next = gens.back() + 1;
+    }
+    if (auto cur = current_generation(); cur.ok()) {
+      next = std::max(next, cur.value() + 1);
+    }
     const fs::path dir = generation_dir(next);
-    if (::mkdir(dir.c_str(), 0755) != 0) io_fail("cannot create generation", dir, errno);
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      io_fail("cannot create generation", dir, errno);
+    }
   } catch (...) {
     ::close(lock_fd);
     throw;
@@ -240,11 +296,15 @@ ReadResult<std::int64_t> SnapshotStore::current_generation() const {
   std::string text;
   const std::string file = "v1/CURRENT";
   if (int err = read_whole(version_dir() / kCurrentName, &text); err != 0) {
-    if (err == ENOENT) return io_error(ReadErrorKind::kNoSnapshot, file, "no generation has been published");
+    if (err == ENOENT) {
+      return io_error(ReadErrorKind::kNoSnapshot, file, "no generation has been published");
+    }
     return errno_error(file, err);
   }
   auto g = parse_generation(text);
-  if (!g) return io_error(ReadErrorKind::kMalformed, file, "CURRENT does not hold a generation number");
+  if (!g) {
+    return io_error(ReadErrorKind::kMalformed, file, "CURRENT does not hold a generation number");
+  }
   return *g;
 }
 
@@ -255,7 +315,9 @@ ReadResult<Manifest> SnapshotStore::read_manifest(std::int64_t generation) const
     return errno_error(file, err);
   }
   auto parsed = parse_manifest(text);
-  if (!parsed.ok()) return io_error(ReadErrorKind::kMalformed, file, parsed.error().message);
+  if (!parsed.ok()) {
+    return io_error(ReadErrorKind::kMalformed, file, parsed.error().message);
+  }
   if (parsed->generation != generation) {
     return io_error(ReadErrorKind::kMalformed, file,
                     "manifest names generation " + std::to_string(parsed->generation));
@@ -266,8 +328,9 @@ ReadResult<Manifest> SnapshotStore::read_manifest(std::int64_t generation) const
 ReadResult<std::string> SnapshotStore::read_file(const Manifest& manifest, std::string_view name) const {
   const std::string file = "v1/generations/" + std::to_string(manifest.generation) + "/" + std::string(name);
   auto entry = manifest.files.find(std::string(name));
-  if (entry == manifest.files.end())
+  if (entry == manifest.files.end()) {
     return io_error(ReadErrorKind::kNotFound, file, file + " is not in the manifest");
+  }
   std::string bytes;
   if (int err = read_whole(generation_dir(manifest.generation) / std::string(name), &bytes); err != 0) {
     return errno_error(file, err);
@@ -287,7 +350,9 @@ ReadResult<Snapshot> SnapshotStore::read_current() const {
   ReadError last;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     auto current = current_generation();
-    if (!current.ok()) return current.error();
+    if (!current.ok()) {
+      return current.error();
+    }
     const std::int64_t g = current.value();
     // A missing manifest or file may only mean gc removed a generation that
     // stopped being current while we read it: retry when CURRENT moved.
@@ -318,7 +383,9 @@ ReadResult<Snapshot> SnapshotStore::read_current() const {
       }
       snap.files.emplace(name, std::move(bytes).value());
     }
-    if (!retry) return snap;
+    if (!retry) {
+      return snap;
+    }
   }
   return last;
 }
@@ -365,9 +432,13 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     } else {
       const bool newest = published_seen < policy.keep_generations;
       const bool young = age < policy.max_age_ms;
-      if (!newest && !young) reason = "expired";
+      if (!newest && !young) {
+        reason = "expired";
+      }
     }
-    if (c.complete && (!result.current || c.generation <= *result.current)) ++published_seen;
+    if (c.complete && (!result.current || c.generation <= *result.current)) {
+      ++published_seen;
+    }
     if (reason.empty()) {
       result.kept.push_back(c.generation);
       continue;
@@ -377,7 +448,9 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     if (!dry_run) {
       std::error_code ec;
       fs::remove_all(dir, ec);
-      if (ec) throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message());
+      if (ec) {
+        throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message());
+      }
     }
     result.bytes_freed += removed.bytes;
     result.removed.push_back(std::move(removed));
@@ -404,7 +477,9 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
 StoreReport SnapshotStore::report(std::int64_t now_ms) const {
   StoreReport r;
   r.path = root_.string();
-  if (auto cur = current_generation(); cur.ok()) r.current = cur.value();
+  if (auto cur = current_generation(); cur.ok()) {
+    r.current = cur.value();
+  }
   for (std::int64_t g : list_generations()) {
     GenerationInfo info;
     info.generation = g;
@@ -428,11 +503,17 @@ StoreReport SnapshotStore::report(std::int64_t now_ms) const {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(version_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (it.depth() == 0 && it->path().extension() == ".json") r.legacy_bytes += st.st_size;
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    if (it.depth() == 0 && it->path().extension() == ".json") {
+      r.legacy_bytes += st.st_size;
+    }
     if (st.st_nlink > 1) {
       auto key = std::make_pair(st.st_dev, st.st_ino);
-      if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        continue;
+      }
       seen.push_back(key);
     }
     r.total_bytes += st.st_size;
@@ -463,23 +544,34 @@ GenerationWriter::GenerationWriter(GenerationWriter&& other) noexcept
 
 GenerationWriter::~GenerationWriter() {
   abort();
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);  // releases the flock
+  }
 }
 
 void GenerationWriter::abort() noexcept {
-  if (done_) return;
+  if (done_) {
+    return;
+  }
   done_ = true;
   std::error_code ec;
   fs::remove_all(store_->generation_dir(generation_), ec);
   fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
-  if (ec)
+  if (ec) {
     core::log::warn("snapshot.abort_cleanup_failed", {{"generation", generation_}, {"error", ec.message()}});
+  }
 }
 
 void GenerationWriter::add(const std::string& name, std::string_view bytes) {
-  if (done_) throw std::logic_error("generation already committed or aborted");
-  if (!is_valid_file_name(name)) throw std::invalid_argument("invalid snapshot file name '" + name + "'");
-  if (files_.count(name) != 0) throw std::invalid_argument("file '" + name + "' added twice");
+  if (done_) {
+    throw std::logic_error("generation already committed or aborted");
+  }
+  if (!is_valid_file_name(name)) {
+    throw std::invalid_argument("invalid snapshot file name '" + name + "'");
+  }
+  if (files_.count(name) != 0) {
+    throw std::invalid_argument("file '" + name + "' added twice");
+  }
   const fs::path dir = store_->generation_dir(generation_);
   const fs::path tmp = dir / ("." + name + ".tmp");
   write_durable(tmp, bytes);
@@ -488,11 +580,15 @@ void GenerationWriter::add(const std::string& name, std::string_view bytes) {
   fsync_dir(dir);
   store_->notify(WriteStep::kRenamed, name);
   files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size())});
-  if (name.ends_with(".json")) legacy_.push_back(name);
+  if (name.ends_with(".json")) {
+    legacy_.push_back(name);
+  }
 }
 
 GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {
-  if (done_) throw std::logic_error("generation already committed or aborted");
+  if (done_) {
+    throw std::logic_error("generation already committed or aborted");
+  }
   const fs::path dir = store_->generation_dir(generation_);
   const fs::path vdir = store_->version_dir();
 
@@ -538,7 +634,9 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
       fs::remove(tmp, ec);
       if (::link((dir / name).c_str(), tmp.c_str()) != 0) {
         std::string bytes;
-        if (int err = read_whole(dir / name, &bytes); err != 0) io_fail("cannot read", dir / name, err);
+        if (int err = read_whole(dir / name, &bytes); err != 0) {
+          io_fail("cannot read", dir / name, err);
+        }
         write_durable(tmp, bytes);
       }
       store_->notify(WriteStep::kTempWritten, "legacy/" + name);
@@ -556,7 +654,9 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
     warn(std::string("legacy copies not confirmed durable: ") + e.what());
   }
   // Release the writer lock now rather than when the writer is destroyed.
-  if (lock_fd_ >= 0) ::close(std::exchange(lock_fd_, -1));
+  if (lock_fd_ >= 0) {
+    ::close(std::exchange(lock_fd_, -1));
+  }
   return out;
 }
 

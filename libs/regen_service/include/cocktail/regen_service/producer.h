@@ -54,7 +54,7 @@ struct ProducerOutput {
   template <typename F>
   decltype(auto) timed(std::string stage, F&& f) {
     struct Record {
-      ProducerOutput* out;
+      ProducerOutput* out = nullptr;
       std::string stage;
       std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
       ~Record() {
