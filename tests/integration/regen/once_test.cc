@@ -32,7 +32,7 @@ void testing_spit(const fs::path& p, const std::string& bytes) {
 class OnceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = catalog::Database::open(catalog_path_);
+    auto db = testing::open_test_catalog(catalog_path_);
     testing::create_catalog_schema(*db);
     spec_.seed = 2024;
     spec_.ingredients = 150;
@@ -69,7 +69,7 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(int64_t(summary["catalog_seq"]), 17);
   EXPECT_EQ(summary["warnings"].get_array().size(), 0u);
 
-  auto db = catalog::Database::open(catalog_path_);
+  auto db = testing::open_test_catalog(catalog_path_);
   const auto oracle = testing::oracle_usage(*db);
   std::int64_t roots = 0;
   for (const auto& row : oracle) roots += row.parent_id ? 0 : 1;
@@ -118,7 +118,7 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
 TEST_F(OnceTest, ASecondRunPublishesTheNextGenerationWithTheNewSeq) {
   ASSERT_EQ(once().exit_code, 0);
   {
-    auto db = catalog::Database::open(catalog_path_);
+    auto db = testing::open_test_catalog(catalog_path_);
     db->exec("INSERT INTO recipes (name) VALUES ('New one')");
     db->exec("INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
   }
@@ -138,7 +138,7 @@ TEST_F(OnceTest, FailuresPrintAnErrorExitOneAndKeepThePreviousGeneration) {
   testing_spit(garbage, std::string(8192, 'x'));
   const std::string legacy = dir_.file("legacy.db");
   {
-    auto db = catalog::Database::open(legacy);
+    auto db = testing::open_test_catalog(legacy);
     db->exec("CREATE TABLE ingredients (id INTEGER PRIMARY KEY, name TEXT)");
   }
   struct Case {

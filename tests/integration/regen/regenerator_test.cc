@@ -58,7 +58,7 @@ class DuplicateProducer final : public Producer {
 class RegeneratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = catalog::Database::open(catalog_path_);
+    auto db = testing::open_test_catalog(catalog_path_);
     testing::create_catalog_schema(*db);
     testing::SyntheticSpec spec;
     spec.ingredients = 30;

@@ -73,7 +73,7 @@ TEST(ExactJson, InvalidUtf8IsRepairedNotPassedThrough) {
 
 TEST(ExactJson, EnvelopeCarriesMetadataAndNastyNamesFromACatalog) {
   testing::TempDir dir;
-  auto db = catalog::Database::open(dir.file("catalog.db"));
+  auto db = testing::open_test_catalog(dir.file("catalog.db"));
   testing::create_catalog_schema(*db);
   for (std::size_t k = 0; k < kNastyNames.size(); ++k) {
     if (kNastyNames[k].empty()) continue;
@@ -123,7 +123,7 @@ TEST(ExactJson, EnvelopeCarriesMetadataAndNastyNamesFromACatalog) {
 
 TEST(ExactJson, TreeShapeIsExact) {
   testing::TempDir dir;
-  auto db = catalog::Database::open(dir.file("catalog.db"));
+  auto db = testing::open_test_catalog(dir.file("catalog.db"));
   testing::create_catalog_schema(*db);
   db->exec(R"sql(
 INSERT INTO ingredients (id, name, parent_id, path) VALUES

@@ -73,7 +73,7 @@ TEST(ExactAnalyticsProperty, EqualsSeedSqlOnRandomCatalogs) {
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     testing::TempDir dir;
-    auto db = catalog::Database::open(dir.file("catalog.db"));
+    auto db = testing::open_test_catalog(dir.file("catalog.db"));
     testing::create_catalog_schema(*db);
     const auto spec = random_spec(seed);
     testing::fill_synthetic(*db, spec);

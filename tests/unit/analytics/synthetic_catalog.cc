@@ -8,6 +8,12 @@
 
 namespace cocktail::testing {
 
+std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path) {
+  catalog::DatabaseOptions options;
+  options.synchronous = catalog::Synchronous::kOff;
+  return catalog::Database::open(path, options);
+}
+
 void create_catalog_schema(catalog::Database& db) {
   db.exec(R"sql(
 CREATE TABLE ingredients (

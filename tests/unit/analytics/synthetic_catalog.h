@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@
 #include "cocktail/catalog/database.h"
 
 namespace cocktail::testing {
+
+// Opens (creating) a catalog file for a test: WAL, synchronous OFF, since a
+// test catalog needs no durability and fsyncs would dominate the suite.
+std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path);
 
 // Creates the catalog tables (and change_log) in an empty file.
 void create_catalog_schema(catalog::Database& db);
