@@ -106,6 +106,18 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
     // The legacy layout holds the same bytes.
     EXPECT_EQ(testing_slurp(analytics_path_ / "v1" / name), bytes) << name;
   }
+  // The manifest honours the wire contract in proto/.
+  const fs::path schema = fs::path(COCKTAIL_SOURCE_DIR) / "proto" / "snapshot" / "manifest.schema.json";
+  if (fs::exists(schema) && fs::exists("/usr/bin/python3")) {
+    auto check = testing::run_process(
+        {"/usr/bin/python3", "-c",
+         "import json, sys, jsonschema\n"
+         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+         schema.string(), (store.generation_dir(1) / "manifest.json").string()});
+    if (check.err.find("No module named") == std::string::npos) {
+      EXPECT_EQ(check.exit_code, 0) << check.err;
+    }
+  }
   // The full index, read back from the file, equals the seed SQL row for row.
   auto index = analytics::IngredientUsageIndex::from_json(snap->files.at("ingredient-usage-all.json"));
   ASSERT_TRUE(index.ok()) << index.error().message;
