@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cocktail/catalog/change_log.h"
+#include "indexes.h"
 #include "xoshiro.h"
 
 namespace cocktail::catalog {
@@ -671,6 +672,7 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   // The seed logs its own rows (see seeder.h), so the triggers are off for
   // the length of this transaction only.
   drop_change_log_triggers(db);
+  drop_catalog_indexes(db);
   auto log = db.prepare("INSERT INTO change_log(ts, entity, op, row_id) VALUES (?1, ?2, 'insert', ?3)");
   auto logged = [&](const char* entity, std::int64_t id) {
     log.bind(1, options.timestamp_ms).bind(2, entity).bind(3, id);
@@ -732,6 +734,7 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
     report.recipes = options.recipes;
     report.recipe_ingredients = row_id;
   }
+  ensure_catalog_indexes(db);
   install_change_log_triggers(db);
   report.catalog_seq = count(db, "SELECT COALESCE(MAX(seq), 0) FROM change_log");
   tx.commit();
