@@ -39,7 +39,7 @@ for size in "${sizes[@]}"; do
     "$seed_bin" --db "$b" --recipes "$recipes" --ingredients "$ingredients" --seed 42 --replace >/dev/null 2>&1
     if cmp -s "$a" "$b"; then same=identical; else same=DIFFERENT; fi
   fi
-  mb=$(( $(stat -c %s "$a") / 1048576 ))
+  mb=$(awk "BEGIN { printf \"%.1f\", $(stat -c %s "$a") / 1048576 }")
   printf '%-10s %-12s %-10.2f %-12.0f %-10s %-10s\n' "$recipes" "$ingredients" "$seconds" \
     "$(awk "BEGIN { print $rows / $seconds }")" "$mb" "$same"
   rm -f "$a" "$a-wal" "$a-shm" "$b" "$b-wal" "$b-shm"
