@@ -671,12 +671,18 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   if (options.recipes > 0 && options.ingredients == 0) {
     return core::Error::invalid("ingredients", "recipes need at least one ingredient");
   }
+  auto has_rows = [&] {
+    return count(db, "SELECT COUNT(*) FROM ingredients") > 0 || count(db, "SELECT COUNT(*) FROM recipes") > 0;
+  };
+  const core::Error not_empty =
+      core::Error::conflict("db", "the catalog already holds ingredients or recipes; seed an empty one");
+  // Checked before anything else so that a refused seed leaves the file
+  // exactly as it was (even the journal mode), and again under the lock.
+  if (has_rows()) return not_empty;
   CacheSize cache(db, 256 * 1024);
   RollbackJournal journal(db);
   Transaction tx(db, Transaction::Kind::kWrite);
-  if (count(db, "SELECT COUNT(*) FROM ingredients") > 0 || count(db, "SELECT COUNT(*) FROM recipes") > 0) {
-    return core::Error::conflict("db", "the catalog already holds ingredients or recipes; seed an empty one");
-  }
+  if (has_rows()) return not_empty;
   Units units;
   std::pair<std::int64_t*, const char*> wanted[] = {
       {&units.oz, "oz"},     {&units.tbsp, "tbsp"}, {&units.tsp, "tsp"},

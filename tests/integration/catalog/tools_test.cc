@@ -39,7 +39,7 @@ TEST_F(Tools, SeedWritesTheSameFileForTheSameArguments) {
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ToolRun second = run("catalog-seed --db " + b + " --recipes 1356 --ingredients 610 --seed 42");
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_EQ(read_file(a), read_file(b));
+  EXPECT_TRUE(read_file(a) == read_file(b)) << "file contents differ";
 
   simdjson::dom::element summary = parser_.parse(first.out);
   EXPECT_EQ(int64_t(summary["recipes"]), 1356);
@@ -50,10 +50,10 @@ TEST_F(Tools, SeedWritesTheSameFileForTheSameArguments) {
   ToolRun refused = run("catalog-seed --db " + a + " --recipes 10 --ingredients 10 --seed 1");
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("--replace"), std::string::npos) << refused.err;
-  EXPECT_EQ(read_file(a), read_file(b));
+  EXPECT_TRUE(read_file(a) == read_file(b)) << "file contents differ";
   ToolRun replaced = run("catalog-seed --db " + a + " --recipes 10 --ingredients 10 --seed 1 --replace");
   EXPECT_EQ(replaced.exit_code, 0) << replaced.err;
-  EXPECT_NE(read_file(a), read_file(b));
+  EXPECT_TRUE(read_file(a) != read_file(b)) << "file contents are equal";
 
   EXPECT_EQ(run("catalog-seed --recipes 10").exit_code, 2);
   EXPECT_EQ(run("catalog-seed --help").exit_code, 0);
@@ -93,7 +93,7 @@ TEST_F(Tools, AdminMigratesALegacyFileIdempotentlyAndReportsStats) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   simdjson::dom::element m2 = parser_.parse(again.out);
   EXPECT_EQ(int64_t(m2["from_version"]), 2);
-  EXPECT_EQ(read_file(path), after_first);
+  EXPECT_TRUE(read_file(path) == after_first) << "file contents differ";
 
   {
     RawConnection raw(path);

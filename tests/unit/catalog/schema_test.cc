@@ -49,7 +49,7 @@ TEST(Schema, ReopenIsANoOp) {
     auto db = open_catalog(path);
     EXPECT_EQ(migrate(*db), kSchemaVersion);
   }
-  EXPECT_EQ(read_file(path), before);
+  EXPECT_TRUE(read_file(path) == before) << "file contents differ";
   RawConnection raw(path);
   EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), 2);
   EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM units"), 9);
@@ -191,7 +191,7 @@ TEST(Schema, NewerSchemaIsRefusedWithAClearMessage) {
     EXPECT_NE(std::string(e.what()).find("schema version 3"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("newer than the version 2"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(read_file(path), before);
+  EXPECT_TRUE(read_file(path) == before) << "file contents differ";
 }
 
 TEST(Schema, FileWithoutCatalogColumnsIsRefused) {

@@ -51,7 +51,7 @@ TEST(Seeder, SameSeedGivesIdenticalFilesAndAnotherSeedDoesNot) {
   EXPECT_EQ(a, dump_all(dir.file("b.db")));
   EXPECT_NE(a, dump_all(dir.file("c.db")));
   // Byte for byte, not only row for row.
-  EXPECT_EQ(read_file(dir.file("a.db")), read_file(dir.file("b.db")));
+  EXPECT_TRUE(read_file(dir.file("a.db")) == read_file(dir.file("b.db"))) << "file contents differ";
 }
 
 TEST(Seeder, WritesARealisticCatalog) {
