@@ -133,10 +133,14 @@ TEST_F(ChangeLogTest, PublicationCursorIsDurableAndNeverMovesBack) {
 
 class PruneTest : public ChangeLogTest {
  protected:
+  // 100 changes, written in one transaction (one fsync) by another connection.
   void SetUp() override {
-    for (int i = 0; i < 100; ++i) {
-      ASSERT_TRUE(repo_.create_unit({"Unit " + std::to_string(i), std::nullopt, std::nullopt}));
-    }
+    RawConnection other(dir_.file("catalog.db"));
+    std::string sql = "BEGIN;";
+    for (int i = 0; i < 100; ++i)
+      sql.append("INSERT INTO units(name) VALUES ('Unit ").append(std::to_string(i)).append("');");
+    other.exec(sql + "COMMIT;");
+    ASSERT_EQ(log_.latest_seq(), 100);
   }
   std::int64_t remaining() { return static_cast<std::int64_t>(log_.read_after(0, 1000).size()); }
   std::int64_t first() { return log_.read_after(0, 1).front().seq; }
