@@ -28,7 +28,10 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t kFirstRead = 4096;
+// How long a closing connection waits for the client's end (shorter when the
+// server stops, so that shutdown is not held up by clients that stay).
 constexpr std::chrono::milliseconds kLinger{1000};
+constexpr std::chrono::milliseconds kLingerStopping{100};
 constexpr std::size_t kMaxLoggedPath = 256;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
@@ -171,9 +174,18 @@ void Session::on_header(error_code ec) {
   request_id_ = make_request_id(to_std(req["X-Request-Id"]));
   if (core_->cors.enabled()) origin_ = to_std(req[bhttp::field::origin]);
 
-  const std::string_view target = to_std(req.target());
+  std::string_view target = to_std(req.target());
   const auto& opts = core_->options;
+  // The absolute form ("http://host/path", sent to proxies) names the same resource.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.substr(0, scheme.size()) == scheme) {
+      auto slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      break;
+    }
+  }
   if (target.empty() || target[0] != '/') {
+    close_after_ = true;  // a client this confused is not worth keeping
     early_ = error_response(Status::bad_request, kBadRequest, "request target must be an absolute path");
   } else {
     const auto q = target.find('?');
@@ -454,17 +466,24 @@ void Session::start_stream(std::shared_ptr<StreamState> state, Response headers)
 }
 
 void Session::watch_stream_peer() {
-  // A client never sends anything on an event stream; a completed read means
-  // it closed the connection (or broke the protocol): either way, end it.
+  // A client sends nothing on an event stream; what it sends is discarded,
+  // and the end of its side ends the stream. Only one read is ever pending:
+  // linger_close() reuses this one.
+  peer_read_pending_ = true;
   stream_.socket().async_read_some(net::buffer(discard_),
                                    [self = shared_from_this()](error_code ec, std::size_t n) {
-                                     if (self->state_ != State::kStreaming) return;
-                                     if (!ec && n > 0) {
-                                       self->watch_stream_peer();
-                                       return;
-                                     }
-                                     self->close_now();
+                                     self->peer_read_pending_ = false;
+                                     self->on_peer_read(ec, n);
                                    });
+}
+
+void Session::on_peer_read(error_code ec, std::size_t n) {
+  if (state_ != State::kStreaming && state_ != State::kClosing) return;
+  if (ec || n == 0) {
+    close_now();
+    return;
+  }
+  watch_stream_peer();
 }
 
 void Session::schedule_ping() {
@@ -565,18 +584,11 @@ void Session::linger_close() {
     close_now();
     return;
   }
-  stream_.expires_after(kLinger);
-  linger_read();
-}
-
-void Session::linger_read() {
-  stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](error_code ec, std::size_t) {
-    if (ec || self->state_ != State::kClosing) {
-      self->close_now();
-      return;
-    }
-    self->linger_read();
+  timer_.expires_after(core_->stopping.load(std::memory_order_relaxed) ? kLingerStopping : kLinger);
+  timer_.async_wait([self = shared_from_this()](error_code e) {
+    if (!e && self->state_ == State::kClosing) self->close_now();
   });
+  if (!peer_read_pending_) watch_stream_peer();
 }
 
 void Session::close_now() {

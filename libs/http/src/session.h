@@ -70,13 +70,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_stream(std::shared_ptr<StreamState> state, Response headers);
   void flush_stream();
   void watch_stream_peer();
+  void on_peer_read(boost::system::error_code ec, std::size_t n);
   void schedule_ping();
 
   void shutdown(bool force);
   // Half-closes and discards what the client still sends for a moment, so
   // that it reads the last response instead of a connection reset.
   void linger_close();
-  void linger_read();
   void close_now();
 
   std::shared_ptr<ServerCore> core_;
@@ -115,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t stream_batch_bytes_ = 0;
   bool stream_writing_ = false;
   bool stream_ending_ = false;
+  bool peer_read_pending_ = false;  // a raw read watching for the peer's end
   char discard_[512];
 };
 
