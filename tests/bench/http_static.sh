@@ -5,9 +5,11 @@
 #
 #   tests/bench/http_static.sh                      # wrk -t2 -c64 -d10s, access logs on
 #   DURATION=5s CONNECTIONS=128 tests/bench/http_static.sh
-#   ACCESS_LOG=off IO_THREADS=2 tests/bench/http_static.sh
+#   ACCESS_LOG=off IO_THREADS=2 ROUNDS=5 tests/bench/http_static.sh
 #
-# Prints requests/s for each body and server side by side, and the ratio.
+# Each round measures both servers back to back (alternating which goes
+# first), so that background load on a shared machine hits both alike; the
+# table shows the median of the rounds and the ratio of the medians.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin/http-bench-server
@@ -16,6 +18,7 @@ threads=${WRK_THREADS:-2}
 connections=${CONNECTIONS:-64}
 access_log=${ACCESS_LOG:-on}
 io_threads=${IO_THREADS:-2}
+rounds=${ROUNDS:-3}
 
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
@@ -104,12 +107,35 @@ run_wrk() {  # url -> "requests/s p99"
   echo "$rps $p99"
 }
 
-echo "wrk -t$threads -c$connections -d$duration on 127.0.0.1; access logs $access_log; libs/http io threads $io_threads; nginx workers auto ($(nproc) cores)"
-printf '%-12s %10s %16s %12s %16s %12s %8s\n' body bytes "libs/http req/s" "p99" "nginx req/s" "p99" ratio
+# wrk prints latencies as 850.00us, 12.3ms or 1.2s.
+to_ms() { awk '{ v = $1; if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "wrk -t$threads -c$connections -d$duration on 127.0.0.1, $rounds rounds; access logs $access_log;" \
+  "libs/http io threads $io_threads; nginx workers auto ($(nproc) cores)"
+declare -A rps p99
+for round in $(seq 1 "$rounds"); do
+  for f in large.json small.json; do
+    order="ours nginx"
+    ((round % 2 == 0)) && order="nginx ours"
+    for who in $order; do
+      port=$server_port
+      [[ $who == nginx ]] && port=$nginx_port
+      read -r r p < <(run_wrk "http://127.0.0.1:$port/$f")
+      rps[$who.$f]+="$r "
+      p99[$who.$f]+="$p "
+      echo "  round $round $f $who: $r req/s, p99 $p" >&2
+    done
+  done
+done
+
+printf '%-12s %8s %16s %10s %16s %10s %7s\n' body bytes "libs/http req/s" p99 "nginx req/s" p99 ratio
 for f in large.json small.json; do
   bytes=$(stat -c %s "$work/www/$f")
-  read -r ours ours_p99 < <(run_wrk "http://127.0.0.1:$server_port/$f")
-  read -r theirs theirs_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/$f")
+  ours=$(tr ' ' '\n' <<<"${rps[ours.$f]}" | grep . | median)
+  theirs=$(tr ' ' '\n' <<<"${rps[nginx.$f]}" | grep . | median)
+  ours_p99=$(tr ' ' '\n' <<<"${p99[ours.$f]}" | grep . | to_ms | median)
+  theirs_p99=$(tr ' ' '\n' <<<"${p99[nginx.$f]}" | grep . | to_ms | median)
   ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-12s %10s %16s %12s %16s %12s %8s\n' "$f" "$bytes" "$ours" "$ours_p99" "$theirs" "$theirs_p99" "$ratio"
+  printf '%-12s %8s %16.0f %8.2fms %16.0f %8.2fms %7s\n' "$f" "$bytes" "$ours" "$ours_p99" "$theirs" "$theirs_p99" "$ratio"
 done
