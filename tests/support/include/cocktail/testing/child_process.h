@@ -8,6 +8,13 @@
 // test's own thread.
 //
 // Not thread-safe: one owner drives the process.
+//
+//   ChildOptions options;
+//   options.env = {{"CATALOG_DB", dir.file("catalog.db")}};
+//   ChildProcess api(COCKTAIL_BIN_DIR "/catalog-api", {"--http", "127.0.0.1:0"}, options);
+//   ASSERT_TRUE(api.wait_for_stderr("http.listening", 5s));
+//   api.signal(SIGTERM);
+//   EXPECT_TRUE(api.wait_for(5s)->success());
 #pragma once
 
 #include <sys/types.h>
