@@ -214,6 +214,25 @@ TEST_F(ServerTest, KeepAliveReusesOneConnection) {
   EXPECT_TRUE(testing::wait_until([&] { return server_->open_connections() == 0; }, 3s));
 }
 
+TEST_F(ServerTest, Http10ClosesUnlessAskedToKeepAlive) {
+  make();
+  router().add(Method::get, "/x", echo());
+  start();
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.send("GET /x HTTP/1.0\r\n\r\n"));
+    auto got = raw.read_until_close(3s);
+    EXPECT_EQ(got.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << got;
+    EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << got;
+  }
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto got = raw.read_until("body=", 3s);
+  EXPECT_NE(got.find("Connection: keep-alive\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Length: "), std::string::npos) << got;
+  EXPECT_FALSE(raw.wait_closed(200ms));
+}
+
 TEST_F(ServerTest, PipelinedRequestsAnswerInOrder) {
   make();
   router().add(Method::get, "/items/{id}", echo());
