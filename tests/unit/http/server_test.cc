@@ -482,6 +482,9 @@ TEST_F(ServerTest, CorsForConfiguredOrigins) {
   make(o);
   router().add(Method::get, "/data", echo());
   router().add(Method::post, "/data", echo());
+  router().add(Method::get, "/gz", SyncHandler([](const Request&) {
+                 return Response::text(Status::ok, "x").set_header(Field::vary, "Accept-Encoding");
+               }));
   start();
   auto c = client();
   auto r = c.get("/data", {{"Origin", "https://dash.example"}});
@@ -507,6 +510,9 @@ TEST_F(ServerTest, CorsForConfiguredOrigins) {
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.header("Allow"), "GET, HEAD, POST, OPTIONS");
   EXPECT_EQ(c.request("OPTIONS", "/nothing").status, 404);
+  // What a handler varies on is kept.
+  r = c.get("/gz", {{"Origin", "https://dash.example"}});
+  EXPECT_EQ(r.header("Vary"), "Accept-Encoding, Origin");
   // Errors carry CORS headers too, so that a browser can read them.
   r = c.get("/nothing", {{"Origin", "https://dash.example"}});
   EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://dash.example");
