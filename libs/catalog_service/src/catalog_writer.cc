@@ -1,15 +1,14 @@
 #include "cocktail/catalog_service/catalog_writer.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <sqlite3.h>
 
 #include <chrono>
 #include <exception>
 #include <utility>
 #include <vector>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 
 #include "cocktail/core/log.h"
 
@@ -24,17 +23,19 @@ struct CatalogWriter::Metrics {
                   .Help("Write jobs waiting for the catalog writer thread.")
                   .Register(r)
                   .Add({})),
-        batch_size(prometheus::BuildHistogram()
-                       .Name("cocktail_catalog_write_batch_size")
-                       .Help("Write jobs made durable by one sync (group commit).")
-                       .Register(r)
-                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512})),
-        sync_seconds(prometheus::BuildHistogram()
-                         .Name("cocktail_catalog_write_sync_seconds")
-                         .Help("Time to make a batch of commits durable.")
-                         .Register(r)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                                           0.005, 0.01, 0.025, 0.05, 0.1, 0.5})),
+        batch_size(
+            prometheus::BuildHistogram()
+                .Name("cocktail_catalog_write_batch_size")
+                .Help("Write jobs made durable by one sync (group commit).")
+                .Register(r)
+                .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512})),
+        sync_seconds(
+            prometheus::BuildHistogram()
+                .Name("cocktail_catalog_write_sync_seconds")
+                .Help("Time to make a batch of commits durable.")
+                .Register(r)
+                .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                                 0.005, 0.01, 0.025, 0.05, 0.1, 0.5})),
         sync_failures(prometheus::BuildCounter()
                           .Name("cocktail_catalog_write_sync_failures_total")
                           .Help("Batches whose durability sync failed (their writes were not acknowledged).")

@@ -1,12 +1,12 @@
 #include "cocktail/catalog_service/outbox_publisher.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
 #include <algorithm>
 #include <exception>
 #include <string_view>
 #include <utility>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
 
 #include "cocktail/bus/events.h"
 #include "cocktail/core/log.h"
@@ -130,6 +130,10 @@ void OutboxPublisher::stop(std::chrono::milliseconds flush_timeout) {
 }
 
 void OutboxPublisher::run() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, options_.start_delay, [&] { return stopping_; });
+  }
   auto now = Clock::now();
   auto next_heartbeat = now;  // the first heartbeat goes out at once
   auto next_prune = now + options_.prune_interval;

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -196,7 +196,8 @@ core::Result<element> parse(std::string_view body) {
   element root;
   auto error = parser.parse(body.data(), body.size()).get(root);
   if (error) {
-    return Error::invalid("", std::string("request body is not valid JSON: ") + simdjson::error_message(error));
+    return Error::invalid("",
+                          std::string("request body is not valid JSON: ") + simdjson::error_message(error));
   }
   return root;
 }
@@ -205,7 +206,8 @@ core::Result<simdjson::dom::object> parse_object(std::string_view body) {
   auto root = parse(body);
   if (!root.ok()) return root.error();
   if (!root->is_object()) {
-    return Error::invalid("", std::string("request body must be a JSON object, not ") + type_name(root->type()));
+    return Error::invalid("",
+                          std::string("request body must be a JSON object, not ") + type_name(root->type()));
   }
   return root->get_object().value_unsafe();
 }
@@ -220,8 +222,8 @@ constexpr Names kNothing = {};
 
 constexpr std::array<std::string_view, 4> kIngredientFields = {"name", "description", "parent_id",
                                                                "allow_substitution"};
-constexpr std::array<std::string_view, 7> kRecipeFields = {"name",   "instructions", "description", "image_url",
-                                                           "source", "source_url",   "ingredients"};
+constexpr std::array<std::string_view, 7> kRecipeFields = {
+    "name", "instructions", "description", "image_url", "source", "source_url", "ingredients"};
 constexpr std::array<std::string_view, 3> kRowFields = {"ingredient_id", "unit_id", "amount"};
 constexpr std::array<std::string_view, 3> kUnitFields = {"name", "abbreviation", "conversion_to_ml"};
 constexpr std::array<std::string_view, 5> kBulkIngredientFields = {"name", "description", "parent_id",
@@ -253,8 +255,8 @@ catalog::RecipeInput read_recipe(ObjectReader& r, int index, Problems& problems)
         problems.add(index, prefix, std::string("must be an object, not ") + type_name(row.type()));
         continue;
       }
-      ObjectReader rr(row.get_object().value_unsafe(), prefix + ".", index, problems,
-                      kRowFields, kRowReadOnly);
+      ObjectReader rr(row.get_object().value_unsafe(), prefix + ".", index, problems, kRowFields,
+                      kRowReadOnly);
       catalog::RecipeIngredientInput ri;
       ri.ingredient_id = rr.required_id("ingredient_id").value_or(0);
       ri.unit_id = rr.optional_id("unit_id");
@@ -279,8 +281,8 @@ core::Result<simdjson::dom::array> bulk_items(std::string_view body, std::string
     return *array;
   }
   if (!items.is_array()) {
-    return Error::invalid("", "request body must be a JSON array of items or an object {\"" + std::string(key) +
-                                  "\": [...]}, not " + type_name(items.type()));
+    return Error::invalid("", "request body must be a JSON array of items or an object {\"" +
+                                  std::string(key) + "\": [...]}, not " + type_name(items.type()));
   }
   return items.get_array().value_unsafe();
 }
@@ -291,7 +293,8 @@ core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_v
   if (!items.ok()) return items.error();
   if (items->size() == 0) return Error::invalid(std::string(key), std::string(key) + " must not be empty");
   if (items->size() > catalog::kMaxBulkItems) {
-    return Error{core::ErrorCode::kTooLarge, std::string(key),
+    return Error{core::ErrorCode::kTooLarge,
+                 std::string(key),
                  std::string(key) + " has " + std::to_string(items->size()) + " items; at most " +
                      std::to_string(catalog::kMaxBulkItems) + " per call",
                  {}};

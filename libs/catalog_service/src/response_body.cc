@@ -159,7 +159,9 @@ std::string unit_json(const catalog::Unit& row) { return one(row); }
 std::string ingredient_page_json(const catalog::Page<catalog::Ingredient>& p) {
   return page(p.items, p.next_after_id);
 }
-std::string recipe_page_json(const catalog::Page<catalog::Recipe>& p) { return page(p.items, p.next_after_id); }
+std::string recipe_page_json(const catalog::Page<catalog::Recipe>& p) {
+  return page(p.items, p.next_after_id);
+}
 std::string unit_list_json(const std::vector<catalog::Unit>& units) { return page(units, std::nullopt); }
 
 std::string written_json(const catalog::Ingredient& row, std::int64_t seq) { return written(row, seq); }

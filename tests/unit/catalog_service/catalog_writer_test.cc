@@ -96,9 +96,8 @@ TEST_P(CatalogWriterTest, AJobThatThrowsDoesNotStopTheWriter) {
   CatalogWriter writer(path_, registry_, options());
   writer.start();
   std::promise<bool> after;
-  ASSERT_TRUE(writer.submit([](catalog::Repository&) -> CatalogWriter::Completion {
-    throw std::runtime_error("boom");
-  }));
+  ASSERT_TRUE(writer.submit(
+      [](catalog::Repository&) -> CatalogWriter::Completion { throw std::runtime_error("boom"); }));
   ASSERT_TRUE(writer.submit([&](catalog::Repository& repo) -> CatalogWriter::Completion {
     bool ok = repo.create_ingredient({"Gin", {}, {}, false}).ok();
     return [&, ok](bool durable) { after.set_value(ok && durable); };
@@ -109,7 +108,9 @@ TEST_P(CatalogWriterTest, AJobThatThrowsDoesNotStopTheWriter) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CatalogWriterTest, ::testing::Values(CommitMode::kGroup, CommitMode::kEach),
-                         [](const auto& info) { return info.param == CommitMode::kGroup ? "Group" : "Each"; });
+                         [](const auto& info) {
+                           return info.param == CommitMode::kGroup ? "Group" : "Each";
+                         });
 
 }  // namespace
 }  // namespace cocktail::catalog_service

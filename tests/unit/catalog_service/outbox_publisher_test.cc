@@ -73,10 +73,7 @@ class Inbox {
 class OutboxPublisherTest : public ::testing::Test {
  protected:
   OutboxPublisherTest()
-      : path_(dir_.file("catalog.db")),
-        db_(catalog::open_catalog(path_)),
-        repo_(*db_),
-        bus_(any_port()) {}
+      : path_(dir_.file("catalog.db")), db_(catalog::open_catalog(path_)), repo_(*db_), bus_(any_port()) {}
 
   bus::SubscriberOptions sub_options() {
     bus::SubscriberOptions o;
@@ -93,6 +90,7 @@ class OutboxPublisherTest : public ::testing::Test {
 
   OutboxPublisherOptions fast_options() {
     OutboxPublisherOptions o;
+    o.start_delay = 0ms;
     o.poll_interval = 20ms;
     o.heartbeat_interval = 50ms;
     o.cursor_interval = 0ms;
@@ -100,13 +98,13 @@ class OutboxPublisherTest : public ::testing::Test {
   }
 
   std::unique_ptr<OutboxPublisher> make_publisher(OutboxPublisherOptions options) {
-    return std::make_unique<OutboxPublisher>(catalog::Database::open(path_), bus_, registry_, std::move(options));
+    return std::make_unique<OutboxPublisher>(catalog::Database::open(path_), bus_, registry_,
+                                             std::move(options));
   }
 
   // A subscriber that has seen at least one heartbeat: connected.
   std::unique_ptr<bus::Subscriber> subscribe(Inbox& inbox) {
-    auto sub = std::make_unique<bus::Subscriber>(
-        sub_options(), inbox.handlers());
+    auto sub = std::make_unique<bus::Subscriber>(sub_options(), inbox.handlers());
     sub->start();
     EXPECT_TRUE(inbox.wait([&] { return !inbox.heartbeats_.empty(); }));
     return sub;
@@ -148,7 +146,8 @@ TEST_F(OutboxPublisherTest, PublishesEveryChangeInSeqOrderWithItsRow) {
   ASSERT_TRUE(recipe.ok());
   publisher->notify();
 
-  ASSERT_TRUE(inbox.wait([&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == recipe->catalog_seq; }));
+  ASSERT_TRUE(inbox.wait(
+      [&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == recipe->catalog_seq; }));
   EXPECT_EQ(inbox.seqs(), range(before + 1, recipe->catalog_seq));
   auto changes = inbox.changes();
   EXPECT_EQ(changes[0].entity, bus::Entity::kIngredient);
@@ -168,8 +167,8 @@ TEST_F(OutboxPublisherTest, ChangesByAnotherWriterArePublishedByPolling) {
   // A raw connection, as the sqlite3 shell would write: nobody notifies.
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO units(name, abbreviation) VALUES ('Pony', 'pony')", nullptr, nullptr,
-                         nullptr),
+  ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO units(name, abbreviation) VALUES ('Pony', 'pony')", nullptr,
+                         nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
   const auto seq = latest();
@@ -196,14 +195,15 @@ TEST_F(OutboxPublisherTest, ResumesFromTheDurableCursorAfterARestart) {
   create_ingredient("Vodka");
   const auto last = create_ingredient("Tequila");
 
-  auto second = make_publisher(fast_options());
+  // The subscriber connects while the new publisher waits out its start
+  // delay, as a subscriber of the previous process would reconnect.
+  auto options = fast_options();
+  options.start_delay = 300ms;
+  auto second = make_publisher(options);
   EXPECT_EQ(second->published_seq(), resumed_from);
   Inbox inbox;
-  auto sub = std::make_unique<bus::Subscriber>(
-      sub_options(), inbox.handlers());
+  auto sub = std::make_unique<bus::Subscriber>(sub_options(), inbox.handlers());
   sub->start();
-  // Let the subscription reach the publisher before it starts sending.
-  std::this_thread::sleep_for(200ms);
   second->start();
   ASSERT_TRUE(inbox.wait([&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == last; }));
   // Only what was not published before, in order.
@@ -235,7 +235,8 @@ TEST_F(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
   auto r = repo_.create_ingredients(items);
   ASSERT_TRUE(r.ok());
   publisher->notify();
-  ASSERT_TRUE(inbox.wait([&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == r->catalog_seq; }));
+  ASSERT_TRUE(
+      inbox.wait([&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == r->catalog_seq; }));
   EXPECT_EQ(inbox.seqs(), range(before + 1, r->catalog_seq));
 }
 

@@ -102,7 +102,8 @@ TEST(DecodeRecipe, ReadsRowsAndNamesTheBadOne) {
   EXPECT_EQ(r->ingredients[0].amount, 2.0);
   EXPECT_FALSE(r->ingredients[1].unit_id);
 
-  auto e = error_of(decode_recipe(R"({"name": "Gimlet", "ingredients": [{"ingredient_id": 1}, {"amount": "2"}]})"));
+  auto e = error_of(
+      decode_recipe(R"({"name": "Gimlet", "ingredients": [{"ingredient_id": 1}, {"amount": "2"}]})"));
   EXPECT_EQ(e.field, "ingredients[1].ingredient_id");
   ASSERT_EQ(e.details.size(), 2u);
   EXPECT_EQ(e.details[1].field, "ingredients[1].amount");
@@ -131,7 +132,8 @@ TEST(DecodeBulk, AcceptsAnArrayOrAnObjectWithTheList) {
   ASSERT_TRUE(b.ok()) << b.error().message;
   EXPECT_EQ(b->size(), 1u);
 
-  auto r = decode_bulk_recipes(R"({"recipes": [{"name": "Gimlet", "instructions": "Shake.", "description": null,
+  auto r =
+      decode_bulk_recipes(R"({"recipes": [{"name": "Gimlet", "instructions": "Shake.", "description": null,
       "source": "book", "source_url": null,
       "ingredients": [{"ingredient_name": "Gin", "amount": 2, "unit_name": "oz"}, {"ingredient_name": "Lime"}]}]})");
   ASSERT_TRUE(r.ok()) << r.error().message;

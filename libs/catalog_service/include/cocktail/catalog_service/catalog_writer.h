@@ -33,6 +33,8 @@
 // Thread-safety: submit() from any thread; start()/stop() from the owner.
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -41,8 +43,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <prometheus/registry.h>
 
 #include "cocktail/catalog/database.h"
 #include "cocktail/catalog/repository.h"
@@ -72,7 +72,8 @@ class CatalogWriter {
 
   // Opens the writer's connection to a migrated catalog. Throws
   // catalog::DatabaseError when the file cannot be opened.
-  CatalogWriter(const std::string& db_path, prometheus::Registry& registry, CatalogWriterOptions options = {});
+  CatalogWriter(const std::string& db_path, prometheus::Registry& registry,
+                CatalogWriterOptions options = {});
   ~CatalogWriter();  // stop()
   CatalogWriter(const CatalogWriter&) = delete;
   CatalogWriter& operator=(const CatalogWriter&) = delete;

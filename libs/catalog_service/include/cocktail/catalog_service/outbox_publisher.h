@@ -35,6 +35,8 @@
 // from the owning thread.
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,8 +45,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <prometheus/registry.h>
 
 #include "cocktail/bus/publisher.h"
 #include "cocktail/catalog/change_log.h"
@@ -55,6 +55,12 @@ namespace cocktail::catalog_service {
 struct OutboxPublisherOptions {
   // The publication cursor's name in the outbox_cursor table.
   std::string cursor_name = "catalog-api";
+  // Pause between binding and the first message. Subscribers connected to a
+  // previous process reconnect in the background (ZeroMQ retries every
+  // 100 ms by default); messages sent before a subscription arrives are
+  // dropped, so the backlog of a restart waits this long for them. Later
+  // subscribers are repaired by seq gaps and heartbeats (docs/events.md).
+  std::chrono::milliseconds start_delay{500};
   // How often change_log is read when nobody calls notify(): the delay
   // before a change committed by another process is published.
   std::chrono::milliseconds poll_interval{50};
