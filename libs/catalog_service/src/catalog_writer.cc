@@ -137,6 +137,10 @@ void CatalogWriter::run() {
 // commits since the last sync is in that file, so they become durable
 // together. Called between transactions, on the thread owning the connection.
 bool CatalogWriter::sync() {
+  // Nothing written since the last sync (every job of the batch was refused):
+  // nothing to make durable.
+  const sqlite3_int64 changes = sqlite3_total_changes64(db_->handle());
+  if (changes == synced_changes_) return true;
   const auto start = std::chrono::steady_clock::now();
   sqlite3_file* wal = nullptr;
   int rc = sqlite3_file_control(db_->handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
@@ -152,6 +156,7 @@ bool CatalogWriter::sync() {
     log::error("catalog_writer.sync_failed", {{"sqlite_code", rc}, {"error", sqlite3_errstr(rc)}});
     return false;
   }
+  synced_changes_ = changes;
   return true;
 }
 
