@@ -153,9 +153,10 @@ void CatalogRoutes::read(Responder responder,
 
 void CatalogRoutes::write(Responder responder, CatalogWriter::Job job) {
   if (!writer_.submit(std::move(job))) {
-    responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
-                                        "too many writes waiting; try again")
-                       .set_header(http::Field::retry_after, "1"));
+    responder.send(
+        http::error_response(Status::service_unavailable, http::kUnavailable,
+                             "the writer takes no more writes now (too many waiting, or stopping); try again")
+            .set_header(http::Field::retry_after, "1"));
   }
 }
 
