@@ -5,6 +5,7 @@
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/core/log.h"
+#include "indexes.h"
 
 namespace cocktail::catalog {
 namespace {
@@ -191,10 +192,7 @@ WITH RECURSIVE tree(id, path) AS (
 UPDATE ingredients SET path = (SELECT tree.path FROM tree WHERE tree.id = ingredients.id)
 WHERE path IS NULL OR path = '')sql");
 
-  for (const auto& ix : kIndexes) {
-    if (has_index_on(db, ix.table, ix.column, false)) continue;
-    db.exec(std::string("CREATE INDEX IF NOT EXISTS ") + ix.name + " ON " + ix.table + "(" + ix.column + ")");
-  }
+  ensure_catalog_indexes(db);
   // Names are unique case-insensitively. A legacy file declared without
   // that constraint gets a unique index; if its rows already break the rule
   // the index is skipped (rows are never changed) and the Repository's own
@@ -236,6 +234,17 @@ void record_version(Database& db, int version, const char* description) {
 }
 
 }  // namespace
+
+void ensure_catalog_indexes(Database& db) {
+  for (const auto& ix : kIndexes) {
+    if (has_index_on(db, ix.table, ix.column, false)) continue;
+    db.exec(std::string("CREATE INDEX IF NOT EXISTS ") + ix.name + " ON " + ix.table + "(" + ix.column + ")");
+  }
+}
+
+void drop_catalog_indexes(Database& db) {
+  for (const auto& ix : kIndexes) db.exec(std::string("DROP INDEX IF EXISTS ") + ix.name);
+}
 
 int schema_version(Database& db) {
   if (!table_exists(db, "schema_migrations")) return 0;
