@@ -61,16 +61,29 @@ void Debouncer::note_change(std::int64_t seq) {
 
 void Debouncer::note_covered(std::int64_t seq) { newest_seq_ = std::max(newest_seq_, seq); }
 
-void Debouncer::note_trigger(std::string reason, TriggerMode mode) {
+void Debouncer::note_trigger(std::string reason, TriggerMode mode, std::optional<std::int64_t> seq) {
   ++stats_.triggers;
   const TimePoint now = clock_.now();
   Work& w = pending_work(now);
   add_reason(w.work.reasons, std::move(reason));
+  if (seq) {
+    w.work.newest_seq = std::max(w.work.newest_seq, *seq);
+  } else {
+    w.work.unconditional = true;
+  }
   if (mode == TriggerMode::kImmediate) {
     if (!w.immediate_since) w.immediate_since = now;
   } else {
     w.newest = now;
   }
+}
+
+bool Debouncer::drop_covered(std::int64_t seq) {
+  if (!pending_ || pending_->work.unconditional || pending_->work.newest_seq > seq) return false;
+  stats_.coalesced_changes += pending_->work.changes;
+  ++stats_.dropped_as_covered;
+  pending_.reset();
+  return true;
 }
 
 std::optional<TimePoint> Debouncer::next_deadline() const {
@@ -125,6 +138,7 @@ void Debouncer::run_finished(bool success) {
   p.work.oldest = std::min(p.work.oldest, done.work.oldest);
   p.work.newest_seq = std::max(p.work.newest_seq, done.work.newest_seq);
   p.work.changes += done.work.changes;
+  p.work.unconditional = p.work.unconditional || done.work.unconditional;
   std::vector<std::string> reasons = std::move(done.work.reasons);
   for (auto& r : p.work.reasons) add_reason(reasons, std::move(r));
   p.work.reasons = std::move(reasons);
