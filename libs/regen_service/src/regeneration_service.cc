@@ -197,7 +197,8 @@ void RegenerationService::start() {
     if (auto manifest = store_.read_manifest(gen.value()); manifest.ok()) {
       set_current(manifest.value());
     } else {
-      log::warn("regen.current_unreadable", {{"generation", gen.value()}, {"error", manifest.error().message}});
+      log::warn("regen.current_unreadable",
+                {{"generation", gen.value()}, {"error", manifest.error().message}});
     }
   }
   debouncer_.note_covered(current_.catalog_seq);
@@ -207,6 +208,7 @@ void RegenerationService::start() {
   lock.unlock();
   auto latest = probe_.latest_seq();
   lock.lock();
+  seq_known_ = current_.generation > 0 || latest.ok();
   if (latest.ok()) {
     catalog_latest_seq_ = *latest;
     seq_seen_ = std::max(seq_seen_, *latest);
@@ -254,13 +256,14 @@ void RegenerationService::on_event(const bus::Event& event) {
     // A seq beyond the next expected one: events were lost. The run this
     // change schedules reads the whole state, so it repairs the gap too;
     // the trigger records why.
-    if (change->seq > owed_seq_ + 1 && owed_seq_ > 0) {
+    if (seq_known_ && change->seq > owed_seq_ + 1) {
       log::warn("regen.seq_gap", {{"expected", owed_seq_ + 1}, {"seq", change->seq}});
       debouncer_.note_trigger(kReasonGap, TriggerMode::kDebounced, change->seq);
       metrics_->triggers.Add({{"reason", kReasonGap}}).Increment();
     }
     debouncer_.note_change(change->seq);
     owed_seq_ = std::max(owed_seq_, change->seq);
+    seq_known_ = true;
     loop_cv_.notify_one();
     return;
   }
@@ -270,6 +273,7 @@ void RegenerationService::on_event(const bus::Event& event) {
     last_event_ = clock_.now();
     note_seq_seen(heartbeat->seq);
     catalog_latest_seq_ = std::max(catalog_latest_seq_.value_or(0), heartbeat->seq);
+    seq_known_ = true;
     if (stopping_ || heartbeat->seq <= owed_seq_) return;
     // The catalog is ahead of everything covered or scheduled: the events
     // for the difference never arrived (late subscriber, dropped messages).
@@ -300,6 +304,7 @@ void RegenerationService::probe_catalog(std::unique_lock<std::mutex>& lock) {
   }
   catalog_probe_error_.clear();
   catalog_latest_seq_ = *latest;
+  seq_known_ = true;
   note_seq_seen(*latest);
   if (stopping_ || *latest <= owed_seq_) {
     probe_ahead_.reset();

@@ -240,6 +240,9 @@ class RegenerationService {
   // Highest seq covered by the current snapshot or already scheduled: a
   // heartbeat or probe above it is news.
   std::int64_t owed_seq_ = 0;
+  // owed_seq_ rests on something read (a snapshot, the catalog, an event):
+  // only then can a change reveal a gap.
+  bool seq_known_ = false;
   std::int64_t seq_seen_ = 0;
   std::optional<std::int64_t> catalog_latest_seq_;
   std::string catalog_probe_error_;
