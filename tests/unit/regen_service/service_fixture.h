@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "analytics_inbox.h"
 #include "cocktail/bus/publisher.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/catalog/change_log.h"
@@ -68,78 +69,6 @@ class ControlledProducer final : public regen::Producer {
  private:
   regen::ExactAnalyticsProducer exact_;
 };
-
-// Collects analytics.snapshot and analytics.heartbeat events.
-class AnalyticsInbox {
- public:
-  explicit AnalyticsInbox(const std::string& endpoint) {
-    bus::SubscriberOptions options;
-    options.endpoints = {endpoint};
-    options.topics = {"analytics."};
-    subscriber_ = std::make_unique<bus::Subscriber>(
-        options, bus::SubscriberHandlers{[this](const bus::Event& e) {
-                                           std::lock_guard lock(mu_);
-                                           if (auto* s = std::get_if<bus::AnalyticsSnapshot>(&e))
-                                             snapshots_.push_back(*s);
-                                           if (auto* h = std::get_if<bus::AnalyticsHeartbeat>(&e))
-                                             heartbeats_.push_back(*h);
-                                           cv_.notify_all();
-                                         },
-                                         {}});
-    subscriber_->start();
-  }
-  ~AnalyticsInbox() { subscriber_->stop(); }
-
-  bool wait_heartbeat(std::chrono::milliseconds timeout = 5s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return !heartbeats_.empty(); });
-  }
-  // Waits for a snapshot event whose catalog_seq is at least `seq`.
-  std::optional<bus::AnalyticsSnapshot> wait_snapshot(std::int64_t seq,
-                                                      std::chrono::milliseconds timeout = 5s) {
-    std::unique_lock lock(mu_);
-    std::optional<bus::AnalyticsSnapshot> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const auto& s : snapshots_) {
-        if (s.catalog_seq >= seq) {
-          found = s;
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-  std::vector<bus::AnalyticsSnapshot> snapshots() {
-    std::lock_guard lock(mu_);
-    return snapshots_;
-  }
-  std::vector<bus::AnalyticsHeartbeat> heartbeats() {
-    std::lock_guard lock(mu_);
-    return heartbeats_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<bus::AnalyticsSnapshot> snapshots_;
-  std::vector<bus::AnalyticsHeartbeat> heartbeats_;
-  std::unique_ptr<bus::Subscriber> subscriber_;
-};
-
-// The value of one sample in Prometheus text ("name" or "name{labels}");
-// -1 when absent.
-inline double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
 
 class ServiceFixture : public ::testing::Test {
  protected:
