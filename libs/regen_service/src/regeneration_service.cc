@@ -529,6 +529,9 @@ void RegenerationService::set_current(const snapshot::Manifest& manifest) {
 }
 
 double RegenerationService::staleness_seconds_locked(Clock::time_point now) const {
+  // Every seq known is in the current snapshot: a pending manual or
+  // start-up run does not make the analytics stale.
+  if (owed_seq_ <= current_.catalog_seq && current_.generation > 0) return 0.0;
   const auto oldest = debouncer_.oldest_uncovered();
   return oldest ? std::max(0.0, seconds(now - *oldest)) : 0.0;
 }

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -107,7 +108,8 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
-Figures measure(Announcements& announcements, const std::vector<Mutation>& mutations, std::size_t before) {
+Figures measure(Announcements& announcements, const std::vector<Mutation>& mutations, std::size_t before,
+                bool show_slowest) {
   // Wait (bounded) for the last one to be covered.
   cocktail::testing::wait_until([&] { return announcements.covered_at(mutations.back().seq).has_value(); },
                                 30s);
@@ -120,6 +122,20 @@ Figures measure(Announcements& announcements, const std::vector<Mutation>& mutat
       continue;
     }
     ms.push_back(std::chrono::duration<double, std::milli>(*at - m.committed).count());
+  }
+  if (show_slowest) {
+    std::vector<std::pair<double, std::int64_t>> by_seq;
+    for (const auto& m : mutations) {
+      if (auto at = announcements.covered_at(m.seq)) {
+        by_seq.emplace_back(std::chrono::duration<double, std::milli>(*at - m.committed).count(), m.seq);
+      }
+    }
+    std::sort(by_seq.rbegin(), by_seq.rend());
+    std::printf("  slowest:");
+    for (std::size_t i = 0; i < std::min<std::size_t>(5, by_seq.size()); ++i) {
+      std::printf(" seq %lld %.0f ms;", static_cast<long long>(by_seq[i].second), by_seq[i].first);
+    }
+    std::printf("\n");
   }
   std::sort(ms.begin(), ms.end());
   f.n = ms.size();
@@ -218,7 +234,7 @@ int main(int argc, char** argv) {
                                          "--max-delay-ms",
                                          std::to_string(o.get_int("--max-delay-ms")),
                                          "--log-level",
-                                         "warn"};
+                                         "info"};
   {
     std::istringstream extra(o.get("--regen-args"));
     for (std::string word; extra >> word;) regen_args.push_back(word);
@@ -263,7 +279,7 @@ int main(int argc, char** argv) {
       ms.push_back(mutate(client, counter++));
       std::this_thread::sleep_for(interval);
     }
-    const Figures f = measure(announcements, ms, before);
+    const Figures f = measure(announcements, ms, before, true);
     char what[64];
     std::snprintf(what, sizeof what, "spaced (every %lld ms)", static_cast<long long>(interval.count()));
     print(what, f);
@@ -282,7 +298,7 @@ int main(int argc, char** argv) {
       ms.push_back(mutate(client, counter++));
       next += period;
     }
-    const Figures f = measure(announcements, ms, before);
+    const Figures f = measure(announcements, ms, before, true);
     char what[64];
     std::snprintf(what, sizeof what, "stream (%lld/s for %lld s)", static_cast<long long>(rate),
                   static_cast<long long>(seconds));
@@ -301,6 +317,41 @@ int main(int argc, char** argv) {
       total_count = std::stod(line.substr(line.find(' ') + 1));
   }
   const double mean_run_ms = total_count > 0 ? 1000.0 * total_sum / total_count : 0;
+  // Which stages the slow regenerations spent their time in: observations
+  // above 250 ms per stage, from the histogram buckets.
+  {
+    std::map<std::string, std::pair<double, double>> stages;  // stage -> (count, count <= 0.25 s)
+    std::istringstream text(metrics);
+    for (std::string line; std::getline(text, line);) {
+      const auto stage_at = line.find(R"(stage=")");
+      if (line.rfind("cocktail_regen_duration_seconds_", 0) != 0 || stage_at == std::string::npos) continue;
+      const std::string stage = line.substr(stage_at + 7, line.find('"', stage_at + 7) - stage_at - 7);
+      const double value = std::stod(line.substr(line.rfind(' ') + 1));
+      if (line.rfind("cocktail_regen_duration_seconds_count", 0) == 0) stages[stage].first = value;
+      if (line.find(R"(le="0.25")") != std::string::npos) stages[stage].second = value;
+    }
+    std::printf("stages over 250 ms:");
+    for (const auto& [stage, c] : stages) {
+      if (c.first > c.second) std::printf(" %s %.0f;", stage.c_str(), c.first - c.second);
+    }
+    std::printf("\n");
+  }
+  // The slowest regenerations, from analytics-regen's "regen.done" log lines
+  // (stage timings explain outliers: a slow fsync shows in "write").
+  std::vector<std::pair<double, std::string>> runs;
+  {
+    std::istringstream log(regen.stderr_text());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("event=regen.done") == std::string::npos) continue;
+      const auto at = line.find(" ms=");
+      if (at != std::string::npos) runs.emplace_back(std::stod(line.substr(at + 4)), line);
+    }
+  }
+  std::sort(runs.rbegin(), runs.rend());
+  if (!runs.empty()) {
+    std::printf("regeneration ms: median %.1f, slowest %.1f %.1f %.1f\n", runs[runs.size() / 2].first,
+                runs[0].first, runs.size() > 1 ? runs[1].first : 0.0, runs.size() > 2 ? runs[2].first : 0.0);
+  }
   std::printf("regenerations: %.0f, mean %.1f ms each (load, analytics, fsynced write, gc)\n", total_count,
               mean_run_ms);
   char tail[128];
