@@ -76,7 +76,7 @@ TEST_F(RegenStack, ChangesMadeWhileDownAreCaughtUpAtStart) {
   for (int i = 0; i < 5; ++i) last = api_.add_ingredient(client, "While down " + std::to_string(i));
 
   ASSERT_TRUE(regen_.start(api_.pub_endpoint(), {"--check-interval-ms", "600000"}));
-  ASSERT_TRUE(regen_.wait_covered(last, 3s));
+  ASSERT_TRUE(regen_.wait_covered(last, 10s));
   auto h = regen_.health();
   EXPECT_STREQ(h["last_success"]["reasons"][0].GetString(), "startup");
   EXPECT_EQ(regen_.metric(R"(cocktail_regen_triggers_total{reason="startup"})"), 1);
@@ -114,7 +114,7 @@ TEST_F(RegenStack, DroppedEventsAreRepairedByTheHeartbeat) {
   auto client = api_.client();
   std::int64_t last = 0;
   for (int i = 0; i < 3; ++i) last = api_.add_ingredient(client, "Lost " + std::to_string(i));
-  ASSERT_TRUE(regen_.wait_covered(last, 5s));
+  ASSERT_TRUE(regen_.wait_covered(last, 10s));
   EXPECT_GE(dropped.load(), 3);
   EXPECT_EQ(regen_.metric(R"(cocktail_events_received_total{topic="catalog.change"})"), 0);
   EXPECT_GE(regen_.metric(R"(cocktail_regen_triggers_total{reason="heartbeat_ahead"})"), 1);
@@ -139,7 +139,7 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
   auto client = api_.client();
   const std::int64_t seq = api_.add_ingredient(client, "During the outage");
 
-  ASSERT_TRUE(wait_until([&] { return regen_.failures() >= 3; }, 5s)) << "runs are retried";
+  ASSERT_TRUE(wait_until([&] { return regen_.failures() >= 3; }, 10s)) << "runs are retried";
   auto h = regen_.health();
   EXPECT_STREQ(h["status"].GetString(), "degraded");
   EXPECT_GE(h["consecutive_failures"].GetInt(), 3);
@@ -151,7 +151,7 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
 
   fs::remove(v1 / "generations");
   fs::rename(v1 / "generations.aside", v1 / "generations");
-  ASSERT_TRUE(regen_.wait_covered(seq, 5s)) << "recovers once writable";
+  ASSERT_TRUE(regen_.wait_covered(seq, 10s)) << "recovers once writable";
   h = regen_.health();
   EXPECT_STREQ(h["status"].GetString(), "ok");
   EXPECT_EQ(h["consecutive_failures"].GetInt(), 0);
@@ -252,7 +252,7 @@ TEST_F(RegenStack, MalformedMessagesOnTheBusAreCountedAndIgnored) {
   ASSERT_TRUE(regen_.process().running());
   auto client = api_.client();
   const std::int64_t seq = api_.add_ingredient(client, "After the garbage");
-  ASSERT_TRUE(regen_.wait_covered(seq, 3s));
+  ASSERT_TRUE(regen_.wait_covered(seq, 10s));
   EXPECT_STREQ(regen_.health()["status"].GetString(), "ok");
 }
 

@@ -156,7 +156,7 @@ class RegenProcess {
     return testing::wait_until([&] { return covered_seq() >= seq; }, timeout, 20ms);
   }
   // True once the service received a catalog event (its subscription is through).
-  bool wait_subscribed(std::chrono::milliseconds timeout = 5s) {
+  bool wait_subscribed(std::chrono::milliseconds timeout = 10s) {
     return testing::wait_until(
         [&] {
           auto h = health();
@@ -165,7 +165,7 @@ class RegenProcess {
         timeout, 20ms);
   }
   // Waits until nothing is running or pending.
-  bool wait_idle(std::chrono::milliseconds timeout = 5s) {
+  bool wait_idle(std::chrono::milliseconds timeout = 10s) {
     return testing::wait_until(
         [&] {
           auto h = health();

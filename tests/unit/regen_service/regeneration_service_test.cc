@@ -29,10 +29,17 @@ TEST_F(ServiceFixture, StartUpCatchesUpAtOnceAndAnnouncesTheGeneration) {
   auto manifest = store_.read_manifest(1);
   ASSERT_TRUE(manifest.ok());
   // The first snapshot event may have gone out before our subscription
-  // arrived; a manual run announces the next one for sure.
+  // arrived; a manual run announces generation 2 for sure.
   ASSERT_TRUE(service_->request_run().has_value());
-  auto event = inbox_->wait_snapshot(seq);
-  ASSERT_TRUE(event.has_value());
+  std::optional<bus::AnalyticsSnapshot> event;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& s : inbox_->snapshots()) {
+          if (s.generation == 2) event = s;
+        }
+        return event.has_value();
+      },
+      5s));
   auto current = store_.read_manifest(event->generation);
   ASSERT_TRUE(current.ok());
   EXPECT_EQ(event->catalog_seq, seq);
@@ -41,7 +48,7 @@ TEST_F(ServiceFixture, StartUpCatchesUpAtOnceAndAnnouncesTheGeneration) {
   EXPECT_EQ(event->files.at("ingredient-usage").sha256, current->files.at("ingredient-usage.json").sha256);
   EXPECT_EQ(event->files.at("ingredient-tree").bytes, current->files.at("ingredient-tree.json").bytes);
   // Heartbeats say what is current.
-  ASSERT_TRUE(wait_until([&] { return inbox_->heartbeats().back().generation == event->generation; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return inbox_->heartbeats().back().generation == event->generation; }, 10s));
   EXPECT_EQ(inbox_->heartbeats().back().catalog_seq, seq);
 }
 
@@ -60,7 +67,7 @@ TEST_F(ServiceFixture, AnUpToDateSnapshotMeansNoRunAtStartAndChangesWhileDownAre
 
   const std::int64_t later = add_ingredient("Rum");  // while down, no event reaches anyone
   start(options());
-  ASSERT_TRUE(wait_covered(later, 2s));
+  ASSERT_TRUE(wait_covered(later, 10s));
   EXPECT_EQ(service_->status().generation, 2);
   EXPECT_EQ(service_->status().runs_started, 1u);
 }
@@ -70,9 +77,7 @@ TEST_F(ServiceFixture, ABurstOfChangesIsOneRegeneration) {
   o.debounce.quiet = 300ms;  // wider than any pause between two commits here
   o.debounce.max_delay = 5s;
   start(o);
-  ASSERT_TRUE(wait_covered(0));
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().runs_started == 1 && !service_->status().running; }, 2s));
+  wait_startup();
   connect_bus();
 
   std::int64_t last = 0;
@@ -94,8 +99,7 @@ TEST_F(ServiceFixture, ABurstOfChangesIsOneRegeneration) {
 
 TEST_F(ServiceFixture, ASeqGapOrAHeartbeatAheadRepairsLostEvents) {
   start(options());
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().runs_started == 1 && !service_->status().running; }, 2s));
+  wait_startup();
   connect_bus();
 
   // Three changes, only the last announced: a gap.
@@ -127,11 +131,11 @@ TEST_F(ServiceFixture, ASilentPublisherIsCoveredByReadingTheCatalog) {
   auto o = options();
   o.check_interval = 50ms;
   start(o);
-  ASSERT_TRUE(wait_covered(0));
+  wait_startup();
   // Changes committed, never announced, no heartbeat either.
   add_ingredient("A");
   const std::int64_t seq = add_ingredient("B");
-  ASSERT_TRUE(wait_covered(seq, 3s));
+  ASSERT_TRUE(wait_covered(seq, 10s));
   EXPECT_GE(metric(R"(cocktail_regen_triggers_total{reason="catalog_ahead"})"), 1);
   EXPECT_EQ(service_->status().catalog_latest_seq, seq);
 }
@@ -141,8 +145,7 @@ TEST_F(ServiceFixture, TheCatalogProbeFollowsTheInjectedClock) {
   auto o = options();
   o.check_interval = 10s;
   start(o, &clock);
-  ASSERT_TRUE(wait_covered(0));
-  ASSERT_TRUE(wait_until([&] { return !service_->status().running; }, 2s));
+  wait_startup();
 
   const std::int64_t seq = add_ingredient("A");
   std::this_thread::sleep_for(200ms);  // real time passes, the service's clock does not
@@ -156,7 +159,7 @@ TEST_F(ServiceFixture, TheCatalogProbeFollowsTheInjectedClock) {
 
   clock.advance(1s);
   service_->wake();
-  ASSERT_TRUE(wait_covered(seq, 2s));
+  ASSERT_TRUE(wait_covered(seq, 10s));
   EXPECT_EQ(service_->status().last_success->reasons, (std::vector<std::string>{"catalog_ahead"}));
 }
 
@@ -167,15 +170,15 @@ TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
   o.debounce.backoff_max = 4s;
   const std::int64_t seq0 = add_ingredient("A");
   start(o, &clock);
-  ASSERT_TRUE(wait_covered(seq0));
-  ASSERT_TRUE(wait_until([&] { return !service_->status().running; }, 2s));
+  wait_startup();
+  ASSERT_EQ(service_->status().catalog_seq, seq0);
   const auto before = store_.read_current();
   ASSERT_TRUE(before.ok());
 
   producer_->failures_left = 2;
   const std::int64_t seq1 = add_ingredient("B");
   ASSERT_TRUE(service_->request_run().has_value());
-  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 1; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 1; }, 10s));
   auto status = service_->status();
   ASSERT_TRUE(status.last_failure.has_value());
   EXPECT_EQ(status.last_failure->stage, "produce.controlled");
@@ -197,7 +200,7 @@ TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
   // ...then one, which fails again and doubles it.
   clock.advance(1ms);
   service_->wake();
-  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 2; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 2; }, 10s));
   EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="failure"})"), 2);
   EXPECT_EQ(metric("cocktail_regen_consecutive_failures"), 2);
   clock.advance(1999ms);
@@ -208,7 +211,7 @@ TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
   service_->wake();
 
   // The success clears the failure.
-  ASSERT_TRUE(wait_covered(seq1, 2s));
+  ASSERT_TRUE(wait_covered(seq1, 10s));
   status = service_->status();
   EXPECT_EQ(status.consecutive_failures, 0u);
   EXPECT_EQ(status.generation, 2);
@@ -233,8 +236,7 @@ TEST_F(ServiceFixture, MalformedMessagesAreCountedAndIgnored) {
   auto o = options();
   o.sub_endpoints = {catalog_bus_->endpoint(), raw_endpoint};  // two publishers
   start(o);
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().runs_started == 1 && !service_->status().running; }, 2s));
+  wait_startup();
   // Garbage until the subscription to the raw socket is through.
   ASSERT_TRUE(wait_until(
       [&] {
@@ -248,7 +250,7 @@ TEST_F(ServiceFixture, MalformedMessagesAreCountedAndIgnored) {
   send({"catalog.change", std::string("\xde\xad\xbe\xef\x00", 5)});               // bytes
   send({"catalog.change",
         R"({"v":1,"seq":-3,"ts":"2026-11-24T10:00:00Z","entity":"recipe","op":"insert","id":1})"});
-  ASSERT_TRUE(wait_until([&] { return metric("cocktail_events_malformed_total") >= before + 4; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return metric("cocktail_events_malformed_total") >= before + 4; }, 10s));
   EXPECT_EQ(service_->status().runs_started, 1u) << "garbage schedules nothing";
 
   // The service carries on with valid events from either publisher.
@@ -261,8 +263,7 @@ TEST_F(ServiceFixture, MalformedMessagesAreCountedAndIgnored) {
 
 TEST_F(ServiceFixture, ManualRegenerationOverHttp) {
   start(options());
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().runs_started == 1 && !service_->status().running; }, 2s));
+  wait_startup();
   RegenRoutesOptions ro;
   ro.token = "trigger-token";
   ro.max_wait = 3s;
@@ -280,7 +281,7 @@ TEST_F(ServiceFixture, ManualRegenerationOverHttp) {
   auto scheduled = client.post("/api/v1/regenerate", "", auth);
   EXPECT_EQ(scheduled.status, 202);
   EXPECT_NE(scheduled.body.find(R"("status":"scheduled","run":2)"), std::string::npos) << scheduled.body;
-  ASSERT_TRUE(wait_until([&] { return service_->status().generation == 2; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return service_->status().generation == 2; }, 10s));
 
   const std::int64_t seq = add_ingredient("A");
   auto waited = client.post("/api/v1/regenerate?wait=true", "", auth);
@@ -336,12 +337,12 @@ TEST_F(ServiceFixture, StopLetsARunningRegenerationFinishWithinTheBound) {
   auto o = options();
   o.shutdown_timeout = 5s;
   start(o);
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().generation == 1 && !service_->status().running; }, 2s));
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
   producer_->delay_ms = 200;
   const int entered = producer_->entered;
   ASSERT_TRUE(service_->request_run().has_value());
-  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
   EXPECT_EQ(stop(), StopResult::kFinished);
   EXPECT_EQ(store_.current_generation().value(), 2);
   EXPECT_EQ(service_->request_run(), std::nullopt) << "no new work once stopping";
@@ -352,14 +353,14 @@ TEST_F(ServiceFixture, StopCancelsARegenerationThatOverrunsWithoutTouchingCurren
   o.shutdown_timeout = 20ms;
   o.abandon_grace = 5s;
   start(o);
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().generation == 1 && !service_->status().running; }, 2s));
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
   const auto before = store_.read_current();
   ASSERT_TRUE(before.ok());
   producer_->delay_ms = 300;
   const int entered = producer_->entered;
   ASSERT_TRUE(service_->request_run().has_value());
-  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
 
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(stop(), StopResult::kCancelled);
@@ -377,16 +378,16 @@ TEST_F(ServiceFixture, StopAbandonsARegenerationStuckInAStage) {
   o.shutdown_timeout = 20ms;
   o.abandon_grace = 20ms;
   start(o);
-  ASSERT_TRUE(
-      wait_until([&] { return service_->status().generation == 1 && !service_->status().running; }, 2s));
-  producer_->delay_ms = 500;
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
+  producer_->delay_ms = 1500;
   const int entered = producer_->entered;
   ASSERT_TRUE(service_->request_run().has_value());
-  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 2s));
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
 
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(stop(), StopResult::kAbandoned);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms) << "bounded, whatever the stage takes";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms) << "bounded, whatever the stage takes";
   service_.reset();  // waits for the stage to return; it must not publish
   EXPECT_EQ(store_.current_generation().value(), 1);
   EXPECT_FALSE(std::filesystem::exists(store_.generation_dir(2)));

@@ -161,8 +161,18 @@ class ServiceFixture : public ::testing::Test {
   }
   std::int64_t latest_seq() { return catalog::ChangeLog(*db_).latest_seq(); }
 
-  // Waits until the service reports a generation at or above catalog `seq`.
-  bool wait_covered(std::int64_t seq, std::chrono::milliseconds timeout = 5s) {
+  // Waits until the start-up regeneration is done and nothing else is owed.
+  void wait_startup() {
+    ASSERT_TRUE(testing::wait_until(
+        [&] {
+          auto s = service_->status();
+          return s.runs_started >= 1 && !s.running && !s.pending;
+        },
+        10s));
+  }
+  // Waits until the service reports a generation at or above catalog `seq`
+  // (generous: fsync on a busy disk may take seconds).
+  bool wait_covered(std::int64_t seq, std::chrono::milliseconds timeout = 10s) {
     return testing::wait_until([&] { return service_->status().catalog_seq >= seq; }, timeout);
   }
   double metric(const std::string& series) { return sample(registry_->serialize_text(), series); }
