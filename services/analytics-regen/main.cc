@@ -88,9 +88,13 @@ int run_service(const Options& o) {
   namespace rs = cocktail::regen_service;
   cocktail::core::ShutdownSignals signals;  // before any thread starts
 
-  if (o.get("--db").empty()) usage_error("--db (CATALOG_DB) is required");
+  if (o.get("--db").empty()) {
+    usage_error("--db (CATALOG_DB) is required");
+  }
   auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) usage_error(listen.error().message);
+  if (!listen.ok()) {
+    usage_error(listen.error().message);
+  }
   cocktail::http::ServerOptions http;
   http.host = listen->first;
   http.port = listen->second;
@@ -118,13 +122,17 @@ int run_service(const Options& o) {
   http.response_timeout = routes_options.max_wait + std::chrono::seconds(5);
   if (!o.get("--token-file").empty()) {
     auto token = cocktail::http::read_token_file(o.get("--token-file"));
-    if (!token.ok()) usage_error(token.error().message);
+    if (!token.ok()) {
+      usage_error(token.error().message);
+    }
     routes_options.token = *token;
   }
 
   cocktail::regen::RegeneratorSettings settings;
   settings.db_path = options.db_path;
-  if (!o.get_bool("--no-gc")) settings.retention = retention_policy(o);
+  if (!o.get_bool("--no-gc")) {
+    settings.retention = retention_policy(o);
+  }
 
   cocktail::core::SteadyClock clock;
   cocktail::metrics::MetricsRegistry registry;

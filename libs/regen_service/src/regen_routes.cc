@@ -41,7 +41,9 @@ void write_run(Writer& w, const RunRecord& r) {
   number(w, r.duration_ms);
   w.Key("reasons");
   w.StartArray();
-  for (const auto& reason : r.reasons) text(w, reason);
+  for (const auto& reason : r.reasons) {
+    text(w, reason);
+  }
   w.EndArray();
   w.Key("changes");
   w.Uint64(r.changes);
@@ -54,7 +56,9 @@ void write_run(Writer& w, const RunRecord& r) {
     time_or_null(w, r.generated_at_ms);
     w.Key("warnings");
     w.StartArray();
-    for (const auto& warning : r.warnings) text(w, warning);
+    for (const auto& warning : r.warnings) {
+      text(w, warning);
+    }
     w.EndArray();
   } else {
     w.Key("stage");
@@ -66,9 +70,15 @@ void write_run(Writer& w, const RunRecord& r) {
 }
 
 std::string status_word(const ServiceStatus& s) {
-  if (s.stopping) return "stopping";
-  if (!s.started) return "starting";
-  if (s.consecutive_failures > 0) return "degraded";
+  if (s.stopping) {
+    return "stopping";
+  }
+  if (!s.started) {
+    return "starting";
+  }
+  if (s.consecutive_failures > 0) {
+    return "degraded";
+  }
   return "ok";
 }
 
@@ -76,8 +86,12 @@ bool ready(const ServiceStatus& s) { return s.started && !s.stopping; }
 
 // "true"/"1" and "false"/"0"; anything else is an error naming the parameter.
 core::Result<bool> parse_bool(std::string_view value, std::string_view name) {
-  if (value == "true" || value == "1" || value.empty()) return true;
-  if (value == "false" || value == "0") return false;
+  if (value == "true" || value == "1" || value.empty()) {
+    return true;
+  }
+  if (value == "false" || value == "0") {
+    return false;
+  }
   return core::Error::invalid(std::string(name), std::string(name) + " must be true or false");
 }
 
@@ -161,7 +175,9 @@ std::string health_json(const ServiceStatus& s) {
 RegenRoutes::RegenRoutes(RegenerationService& service, metrics::MetricsRegistry& registry,
                          RegenRoutesOptions options)
     : service_(service), registry_(registry), options_(std::move(options)) {
-  if (options_.token && !options_.token->empty()) token_.emplace(*options_.token);
+  if (options_.token && !options_.token->empty()) {
+    token_.emplace(*options_.token);
+  }
 }
 
 void RegenRoutes::add_to(http::Router& router) {
@@ -209,7 +225,9 @@ void RegenRoutes::regenerate(const http::Request& request, http::Responder respo
     responder.send(http::error_response(timeout_ms.error()));
     return;
   }
-  if (*timeout_ms) timeout = std::chrono::milliseconds(**timeout_ms);
+  if (*timeout_ms) {
+    timeout = std::chrono::milliseconds(**timeout_ms);
+  }
 
   const ServiceStatus before = service_.status();
   auto run = service_.request_run("manual");

@@ -46,7 +46,9 @@ bus::AnalyticsSnapshot snapshot_event(const snapshot::Manifest& m) {
   e.generated_at_ms = m.generated_at_ms;
   for (const auto& [name, entry] : m.files) {
     std::string key = type_of(name);
-    if (e.files.count(key) != 0) key = name;  // two files of one type: keep both
+    if (e.files.count(key) != 0) {
+      key = name;  // two files of one type: keep both
+    }
     e.files[key] = bus::SnapshotFile{entry.sha256, entry.bytes};
   }
   return e;
@@ -146,7 +148,9 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
       metrics_(std::make_unique<Metrics>(registry)),
       probe_(options_.db_path),
       debouncer_(clock, options_.debounce, options_.random) {
-  if (options_.db_path.empty()) throw std::invalid_argument("no catalog file given (--db / CATALOG_DB)");
+  if (options_.db_path.empty()) {
+    throw std::invalid_argument("no catalog file given (--db / CATALOG_DB)");
+  }
   if (options_.sub_endpoints.empty()) {
     throw std::invalid_argument("no endpoint to subscribe to (--sub / SUB_ENDPOINTS)");
   }
@@ -179,7 +183,9 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
 RegenerationService::~RegenerationService() {
   stop();
   // An abandoned regeneration still owns the worker: wait for it to return.
-  if (worker_thread_.joinable()) worker_thread_.join();
+  if (worker_thread_.joinable()) {
+    worker_thread_.join();
+  }
 }
 
 const std::string& RegenerationService::pub_endpoint() const { return publisher_->endpoint(); }
@@ -190,7 +196,9 @@ std::int64_t RegenerationService::wall_now_ms() const {
 
 void RegenerationService::start() {
   std::unique_lock lock(mu_);
-  if (started_ || stopped_) throw std::logic_error("RegenerationService::start() called twice");
+  if (started_ || stopped_) {
+    throw std::logic_error("RegenerationService::start() called twice");
+  }
 
   // What is current: the newest snapshot, verified to have a manifest.
   if (auto gen = store_.current_generation(); gen.ok()) {
@@ -222,7 +230,9 @@ void RegenerationService::start() {
                                  {"catalog_seq", latest.ok() ? *latest : -1}});
     debouncer_.note_trigger(kReasonStartup, TriggerMode::kImmediate);
     metrics_->triggers.Add({{"reason", kReasonStartup}}).Increment();
-    if (latest.ok()) owed_seq_ = std::max(owed_seq_, *latest);
+    if (latest.ok()) {
+      owed_seq_ = std::max(owed_seq_, *latest);
+    }
   }
   const auto now = clock_.now();
   next_heartbeat_ = now;
@@ -252,7 +262,9 @@ void RegenerationService::on_event(const bus::Event& event) {
     std::lock_guard lock(mu_);
     last_event_ = clock_.now();
     note_seq_seen(change->seq);
-    if (stopping_) return;
+    if (stopping_) {
+      return;
+    }
     // A seq beyond the next expected one: events were lost. The run this
     // change schedules reads the whole state, so it repairs the gap too;
     // the trigger records why.
@@ -274,7 +286,9 @@ void RegenerationService::on_event(const bus::Event& event) {
     note_seq_seen(heartbeat->seq);
     catalog_latest_seq_ = std::max(catalog_latest_seq_.value_or(0), heartbeat->seq);
     seq_known_ = true;
-    if (stopping_ || heartbeat->seq <= owed_seq_) return;
+    if (stopping_ || heartbeat->seq <= owed_seq_) {
+      return;
+    }
     // The catalog is ahead of everything covered or scheduled: the events
     // for the difference never arrived (late subscriber, dropped messages).
     log::info("regen.heartbeat_ahead", {{"heartbeat_seq", heartbeat->seq}, {"known_seq", owed_seq_}});
@@ -373,7 +387,9 @@ void RegenerationService::loop() {
     }
     if (!expired.empty()) {
       lock.unlock();
-      for (auto& w : expired) w.done(std::nullopt);
+      for (auto& w : expired) {
+        w.done(std::nullopt);
+      }
       lock.lock();
       continue;
     }
@@ -388,8 +404,12 @@ void RegenerationService::loop() {
     metrics_->staleness.Set(staleness_seconds_locked(now));
 
     auto wake = std::min(next_heartbeat_, next_probe_);
-    if (auto due = debouncer_.next_deadline()) wake = std::min(wake, *due);
-    for (const auto& w : waiters_) wake = std::min(wake, w.deadline);
+    if (auto due = debouncer_.next_deadline()) {
+      wake = std::min(wake, *due);
+    }
+    for (const auto& w : waiters_) {
+      wake = std::min(wake, w.deadline);
+    }
     // Sleep in real time until the next deadline by the injected clock;
     // at most a second, so that a clock moved by hand is noticed anyway.
     const auto sleep =
@@ -402,13 +422,17 @@ void RegenerationService::work() {
   std::unique_lock lock(mu_);
   for (;;) {
     worker_cv_.wait(lock, [&] { return worker_exit_ || handed_.has_value(); });
-    if (!handed_) return;
+    if (!handed_) {
+      return;
+    }
     const PendingWork work = *handed_;
     const std::uint64_t run = handed_run_;
     lock.unlock();
 
     std::string reasons;
-    for (const auto& r : work.reasons) reasons += (reasons.empty() ? "" : ",") + r;
+    for (const auto& r : work.reasons) {
+      reasons += (reasons.empty() ? "" : ",") + r;
+    }
     log::info("regen.run_start", {{"run", static_cast<std::int64_t>(run)},
                                   {"changes", static_cast<std::int64_t>(work.changes)},
                                   {"newest_seq", work.newest_seq},
@@ -439,7 +463,9 @@ void RegenerationService::finish_run(std::uint64_t run, const PendingWork& work,
   record.finished_at_ms = wall_now_ms();
   record.duration_ms = duration_ms;
   record.reasons = work.reasons;
-  if (work.changes > 0) record.reasons.insert(record.reasons.begin(), kReasonChange);
+  if (work.changes > 0) {
+    record.reasons.insert(record.reasons.begin(), kReasonChange);
+  }
   record.changes = work.changes;
 
   if (result.ok()) {
@@ -448,7 +474,9 @@ void RegenerationService::finish_run(std::uint64_t run, const PendingWork& work,
     record.catalog_seq = s.catalog_seq;
     record.generated_at_ms = s.generated_at_ms;
     record.warnings = s.warnings;
-    for (const auto& [stage, ms] : s.durations_ms) metrics_->observe_stage(stage, ms);
+    for (const auto& [stage, ms] : s.durations_ms) {
+      metrics_->observe_stage(stage, ms);
+    }
     metrics_->runs_success.Increment();
     metrics_->last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
     // Announce before anything else: readers are waiting for it.
@@ -518,7 +546,9 @@ void RegenerationService::finish_run(std::uint64_t run, const PendingWork& work,
     idle_cv_.notify_all();
     loop_cv_.notify_one();
   }
-  for (auto& w : done) w.done(record);
+  for (auto& w : done) {
+    w.done(record);
+  }
 }
 
 void RegenerationService::set_current(const snapshot::Manifest& manifest) {
@@ -531,7 +561,9 @@ void RegenerationService::set_current(const snapshot::Manifest& manifest) {
 double RegenerationService::staleness_seconds_locked(Clock::time_point now) const {
   // Every seq known is in the current snapshot: a pending manual or
   // start-up run does not make the analytics stale.
-  if (owed_seq_ <= current_.catalog_seq && current_.generation > 0) return 0.0;
+  if (owed_seq_ <= current_.catalog_seq && current_.generation > 0) {
+    return 0.0;
+  }
   const auto oldest = debouncer_.oldest_uncovered();
   return oldest ? std::max(0.0, seconds(now - *oldest)) : 0.0;
 }
@@ -539,13 +571,17 @@ double RegenerationService::staleness_seconds_locked(Clock::time_point now) cons
 RegenerationService::StopResult RegenerationService::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return StopResult::kIdle;
+    if (stopped_) {
+      return StopResult::kIdle;
+    }
     stopped_ = true;
     stopping_ = true;
     loop_cv_.notify_all();
   }
   subscriber_->stop();
-  if (loop_thread_.joinable()) loop_thread_.join();
+  if (loop_thread_.joinable()) {
+    loop_thread_.join();
+  }
 
   StopResult result = StopResult::kIdle;
   std::vector<Waiter> waiters;
@@ -570,8 +606,12 @@ RegenerationService::StopResult RegenerationService::stop() {
     worker_cv_.notify_all();
     waiters.swap(waiters_);
   }
-  for (auto& w : waiters) w.done(std::nullopt);
-  if (result != StopResult::kAbandoned && worker_thread_.joinable()) worker_thread_.join();
+  for (auto& w : waiters) {
+    w.done(std::nullopt);
+  }
+  if (result != StopResult::kAbandoned && worker_thread_.joinable()) {
+    worker_thread_.join();
+  }
   log::info("regen.service_stopped", {{"regeneration", stop_result_name(result)},
                                       {"generation", current_.generation},
                                       {"catalog_seq", current_.catalog_seq}});
@@ -580,7 +620,9 @@ RegenerationService::StopResult RegenerationService::stop() {
 
 std::optional<std::uint64_t> RegenerationService::request_run(std::string reason) {
   std::lock_guard lock(mu_);
-  if (!started_ || stopping_) return std::nullopt;
+  if (!started_ || stopping_) {
+    return std::nullopt;
+  }
   metrics_->triggers.Add({{"reason", reason}}).Increment();
   debouncer_.note_trigger(std::move(reason), TriggerMode::kImmediate);
   loop_cv_.notify_one();
@@ -606,7 +648,9 @@ void RegenerationService::when_finished(std::uint64_t run, std::chrono::millisec
       return;
     }
   }
-  if (answer_now) done(std::move(now_record));
+  if (answer_now) {
+    done(std::move(now_record));
+  }
 }
 
 ServiceStatus RegenerationService::status() const {
@@ -629,7 +673,9 @@ ServiceStatus RegenerationService::status() const {
   }
   s.consecutive_failures = debouncer_.stats().consecutive_failures;
   s.runs_started = debouncer_.stats().runs_started;
-  if (last_event_) s.last_event_age_seconds = seconds(now - *last_event_);
+  if (last_event_) {
+    s.last_event_age_seconds = seconds(now - *last_event_);
+  }
   s.last_success = last_success_;
   s.last_failure = last_failure_;
   return s;
