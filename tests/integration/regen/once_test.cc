@@ -253,7 +253,7 @@ TEST_F(OnceTest, GcAndReportCommands) {
   EXPECT_GT(int64_t(doc["total_bytes"]), 0);
   EXPECT_GT(int64_t(doc["filesystem"]["available_bytes"]), 0);
 
-  // Nothing to do is a usage error, not a silent success.
+  // Without a catalog the service mode (the default) refuses to start: a usage error.
   EXPECT_EQ(run({"--analytics-path", analytics_path_.string()}).exit_code, 2);
 }
 
