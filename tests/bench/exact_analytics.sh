@@ -7,7 +7,9 @@
 #   SIZES="1356:610 100000:10000" tests/bench/exact_analytics.sh
 #   TIME_LIMIT_S=60 SAMPLE=20 WORK=/var/tmp/bench tests/bench/exact_analytics.sh
 #
-# Catalogs are generated once into $WORK and reused. The SQL figures are
+# Catalogs are written once into $WORK by catalog-seed (the realistic
+# generator; GENERATOR=bench uses the bench's own simpler one) and reused.
+# The SQL figures are
 # measured when the full query fits in TIME_LIMIT_S, else extrapolated from
 # SAMPLE random ingredients ("measured": false in the output).
 set -euo pipefail
@@ -15,23 +17,29 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build}
 bench=$build/bin/exact_analytics_bench
 regen=$build/bin/analytics-regen
+seeder=$build/bin/catalog-seed
+generator=${GENERATOR:-seed}
 work=${WORK:-/tmp/cocktail-bench-exact}
 sizes=${SIZES:-"1356:610 100000:10000 1000000:50000"}
 limit=${TIME_LIMIT_S:-60}
 sample=${SAMPLE:-20}
 repeat=${REPEAT:-3}
 
-for b in "$bench" "$regen"; do
-  [[ -x $b ]] || { echo "missing $b: cmake --build $build --target exact_analytics_bench analytics-regen" >&2; exit 1; }
+for b in "$bench" "$regen" "$seeder"; do
+  [[ -x $b ]] || { echo "missing $b: cmake --build $build --target exact_analytics_bench analytics-regen catalog-seed" >&2; exit 1; }
 done
 mkdir -p "$work"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r)"
 for size in $sizes; do
   recipes=${size%%:*}
   ingredients=${size##*:}
-  db=$work/catalog-$recipes-$ingredients.db
+  db=$work/catalog-$generator-$recipes-$ingredients.db
   if [[ ! -s $db ]]; then
-    "$bench" generate --out "$db" --recipes "$recipes" --ingredients "$ingredients" >&2
+    if [[ $generator == seed ]]; then
+      "$seeder" --replace --db "$db" --recipes "$recipes" --ingredients "$ingredients" >&2
+    else
+      "$bench" generate --out "$db" --recipes "$recipes" --ingredients "$ingredients" >&2
+    fi
   fi
   engine=$("$bench" engine --db "$db" --repeat "$repeat")
   sql=$("$bench" sql --db "$db" --time-limit-s "$limit" --sample "$sample")

@@ -32,7 +32,7 @@ void testing_spit(const fs::path& p, const std::string& bytes) {
 class OnceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = catalog::Database::open(catalog_path_);
+    auto db = testing::open_test_catalog(catalog_path_);
     testing::create_catalog_schema(*db);
     spec_.seed = 2024;
     spec_.ingredients = 150;
@@ -41,6 +41,7 @@ class OnceTest : public ::testing::Test {
     spec_.nasty_names = true;
     spec_.change_log_rows = 17;
     testing::fill_synthetic(*db, spec_);
+    seq_ = testing::latest_seq(*db);
   }
 
   testing::ProcessResult run(std::vector<std::string> args,
@@ -56,6 +57,7 @@ class OnceTest : public ::testing::Test {
   std::string catalog_path_ = dir_.file("catalog.db");
   fs::path analytics_path_ = fs::path(dir_.path()) / "analytics";
   testing::SyntheticSpec spec_;
+  std::int64_t seq_ = 0;
   simdjson::dom::parser parser_;
 };
 
@@ -66,10 +68,10 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   ASSERT_EQ(parser_.parse(r.out).get(summary), simdjson::SUCCESS) << r.out;
   EXPECT_EQ(std::string_view(summary["status"]), "success");
   EXPECT_EQ(int64_t(summary["generation"]), 1);
-  EXPECT_EQ(int64_t(summary["catalog_seq"]), 17);
+  EXPECT_EQ(int64_t(summary["catalog_seq"]), seq_);
   EXPECT_EQ(summary["warnings"].get_array().size(), 0u);
 
-  auto db = catalog::Database::open(catalog_path_);
+  auto db = testing::open_test_catalog(catalog_path_);
   const auto oracle = testing::oracle_usage(*db);
   std::int64_t roots = 0;
   for (const auto& row : oracle) roots += row.parent_id ? 0 : 1;
@@ -90,7 +92,7 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   auto snap = store.read_current();
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   EXPECT_EQ(snap->manifest.generation, 1);
-  EXPECT_EQ(snap->manifest.catalog_seq, 17);
+  EXPECT_EQ(snap->manifest.catalog_seq, seq_);
   std::vector<std::string> names;
   for (const auto& [name, entry] : snap->manifest.files) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"ingredient-tree.json", "ingredient-usage-all.json",
@@ -100,11 +102,23 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
     simdjson::dom::element doc;
     ASSERT_EQ(p.parse(bytes).get(doc), simdjson::SUCCESS) << name;
     EXPECT_EQ(int64_t(doc["metadata"]["generation"]), 1) << name;
-    EXPECT_EQ(int64_t(doc["metadata"]["catalog_seq"]), 17) << name;
+    EXPECT_EQ(int64_t(doc["metadata"]["catalog_seq"]), seq_) << name;
     EXPECT_EQ(std::string_view(doc["metadata"]["storage_version"]), "v1");
     EXPECT_EQ(std::string(std::string_view(doc["metadata"]["analytics_type"])) + ".json", name);
     // The legacy layout holds the same bytes.
     EXPECT_EQ(testing_slurp(analytics_path_ / "v1" / name), bytes) << name;
+  }
+  // The manifest honours the wire contract in proto/.
+  const fs::path schema = fs::path(COCKTAIL_SOURCE_DIR) / "proto" / "snapshot" / "manifest.schema.json";
+  if (fs::exists(schema) && fs::exists("/usr/bin/python3")) {
+    auto check = testing::run_process(
+        {"/usr/bin/python3", "-c",
+         "import json, sys, jsonschema\n"
+         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+         schema.string(), (store.generation_dir(1) / "manifest.json").string()});
+    if (check.err.find("No module named") == std::string::npos) {
+      EXPECT_EQ(check.exit_code, 0) << check.err;
+    }
   }
   // The full index, read back from the file, equals the seed SQL row for row.
   auto index = analytics::IngredientUsageIndex::from_json(snap->files.at("ingredient-usage-all.json"));
@@ -115,19 +129,40 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(int64_t(usage["metadata"]["total_recipes"]), spec_.recipes);
 }
 
+// Both tools as processes: catalog-seed writes a catalog, --once reads it.
+TEST_F(OnceTest, OnACatalogWrittenByCatalogSeed) {
+  const std::string seeded = dir_.file("seeded.db");
+  auto seed = testing::run_process({std::string(COCKTAIL_BIN_DIR) + "/catalog-seed", "--db", seeded,
+                                    "--recipes", "1356", "--ingredients", "610", "--seed", "7"});
+  ASSERT_EQ(seed.exit_code, 0) << seed.out << seed.err;
+  auto r = run({"--once", "--db", seeded, "--analytics-path", analytics_path_.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  simdjson::dom::element summary;
+  ASSERT_EQ(parser_.parse(r.out).get(summary), simdjson::SUCCESS) << r.out;
+  EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage-all"]), 610);
+  EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage"]), 8);  // the seeder's eight roots
+  auto db = testing::open_test_catalog(seeded);
+  EXPECT_EQ(int64_t(summary["catalog_seq"]), testing::latest_seq(*db));
+  snapshot::SnapshotStore store(analytics_path_);
+  auto snap = store.read_current();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  auto index = analytics::IngredientUsageIndex::from_json(snap->files.at("ingredient-usage-all.json"));
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(index->rows(), testing::oracle_usage(*db));
+}
+
 TEST_F(OnceTest, ASecondRunPublishesTheNextGenerationWithTheNewSeq) {
   ASSERT_EQ(once().exit_code, 0);
   {
-    auto db = catalog::Database::open(catalog_path_);
+    auto db = testing::open_test_catalog(catalog_path_);
     db->exec("INSERT INTO recipes (name) VALUES ('New one')");
-    db->exec("INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
   }
   auto r = once();
   ASSERT_EQ(r.exit_code, 0) << r.out;
   simdjson::dom::element summary;
   ASSERT_EQ(parser_.parse(r.out).get(summary), simdjson::SUCCESS);
   EXPECT_EQ(int64_t(summary["generation"]), 2);
-  EXPECT_EQ(int64_t(summary["catalog_seq"]), 18);
+  EXPECT_EQ(int64_t(summary["catalog_seq"]), seq_ + 1);  // the insert, logged by the trigger
   snapshot::SnapshotStore store(analytics_path_);
   EXPECT_EQ(store.current_generation().value(), 2);
 }
@@ -138,7 +173,7 @@ TEST_F(OnceTest, FailuresPrintAnErrorExitOneAndKeepThePreviousGeneration) {
   testing_spit(garbage, std::string(8192, 'x'));
   const std::string legacy = dir_.file("legacy.db");
   {
-    auto db = catalog::Database::open(legacy);
+    auto db = testing::open_test_catalog(legacy);
     db->exec("CREATE TABLE ingredients (id INTEGER PRIMARY KEY, name TEXT)");
   }
   struct Case {

@@ -16,7 +16,9 @@ using testing::TempDir;
 // A catalog built with SQL in a temporary file, and what the engine makes of it.
 class Catalog {
  public:
-  Catalog() : db_(catalog::Database::open(dir_.file("catalog.db"))) { testing::create_catalog_schema(*db_); }
+  Catalog() : db_(testing::open_test_catalog(dir_.file("catalog.db"))) {
+    testing::create_catalog_schema(*db_);
+  }
   catalog::Database& db() { return *db_; }
   void sql(const std::string& text) { db_->exec(text); }
   // Root-to-leaf ids; path and parent_id follow.

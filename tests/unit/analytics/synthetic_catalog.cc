@@ -6,52 +6,22 @@
 #include <random>
 #include <stdexcept>
 
+#include "cocktail/catalog/schema.h"
+
 namespace cocktail::testing {
 
-void create_catalog_schema(catalog::Database& db) {
-  db.exec(R"sql(
-CREATE TABLE ingredients (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-  description TEXT,
-  parent_id INTEGER REFERENCES ingredients(id),
-  path TEXT,
-  allow_substitution BOOLEAN NOT NULL DEFAULT 0
-);
-CREATE TABLE units (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-  abbreviation TEXT,
-  conversion_to_ml REAL
-);
-CREATE TABLE recipes (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-  instructions TEXT
-);
-CREATE TABLE recipe_ingredients (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  recipe_id INTEGER NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
-  ingredient_id INTEGER NOT NULL REFERENCES ingredients(id) ON DELETE RESTRICT,
-  unit_id INTEGER REFERENCES units(id) ON DELETE SET NULL,
-  amount REAL
-);
-CREATE INDEX idx_ingredients_parent_id ON ingredients(parent_id);
-CREATE INDEX idx_ingredients_path ON ingredients(path);
-CREATE INDEX idx_recipe_ingredients_recipe_id ON recipe_ingredients(recipe_id);
-CREATE INDEX idx_recipe_ingredients_ingredient_id ON recipe_ingredients(ingredient_id);
-CREATE TABLE change_log (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts INTEGER NOT NULL,
-  entity TEXT NOT NULL,
-  op TEXT NOT NULL,
-  row_id INTEGER NOT NULL
-);
-INSERT INTO units (name, abbreviation, conversion_to_ml) VALUES
-  ('Ounce', 'oz', 29.5735), ('Tablespoon', 'tbsp', 14.7868), ('Teaspoon', 'tsp', 4.92892),
-  ('Barspoon', 'bsp', 2.46446), ('Dash', 'dash', 0.616115), ('Each', 'each', NULL),
-  ('Drop', 'drop', 0.05), ('to top', 'top', NULL), ('to rinse', 'rinse', NULL);
-)sql");
+std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path) {
+  catalog::DatabaseOptions options;
+  options.synchronous = catalog::Synchronous::kOff;
+  return catalog::Database::open(path, options);
+}
+
+void create_catalog_schema(catalog::Database& db) { catalog::migrate(db); }
+
+std::int64_t latest_seq(catalog::Database& db) {
+  auto st = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
+  st.step();
+  return st.column_int(0);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,15 @@
 
 namespace cocktail::testing {
 
-// Creates the catalog tables (and change_log) in an empty file.
+// Opens (creating) a catalog file for a test: WAL, synchronous OFF, since a
+// test catalog needs no durability and fsyncs would dominate the suite.
+std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path);
+
+// Brings an empty file to the catalog schema (catalog::migrate): tables,
+// indexes, standard units, change_log and its triggers.
 void create_catalog_schema(catalog::Database& db);
+// The latest change_log seq (what a snapshot computed now would carry).
+std::int64_t latest_seq(catalog::Database& db);
 
 struct SyntheticSpec {
   std::uint64_t seed = 1;
@@ -26,7 +34,7 @@ struct SyntheticSpec {
   double duplicate_share = 0.1;  // chance that a row repeats an ingredient already in the recipe
   bool nasty_names = false;      // quotes, backslashes, control characters, non-ASCII
   int id_gap = 3;                // ids advance by 1..id_gap (exercises sparse ids)
-  std::int64_t change_log_rows = 5;
+  std::int64_t change_log_rows = 5;  // extra change_log rows beyond the triggers' own
 };
 
 // Fills an empty catalog (schema already created) in one transaction.

@@ -19,7 +19,7 @@ std::vector<std::int64_t> ids(const IngredientUsageIndex::Rows& rows) {
 class UsageIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = catalog::Database::open(dir_.file("catalog.db"));
+    db_ = testing::open_test_catalog(dir_.file("catalog.db"));
     testing::create_catalog_schema(*db_);
     // 1 Spirits > 2 Whiskey > {3 Bourbon, 4 Rye > 7 Canadian Rye}; 5 Citrus > 6 Lime
     db_->exec(R"sql(
