@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,118 +11,45 @@
 #include <stdexcept>
 
 #include "cocktail/catalog/database.h"
+#include "cocktail/catalog/repository.h"
+#include "cocktail/catalog/schema.h"
+#include "cocktail/catalog/seeder.h"
 
 namespace cocktail::read_test {
 namespace {
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE ingredients (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL COLLATE NOCASE UNIQUE, description TEXT,
-  parent_id INTEGER REFERENCES ingredients(id), path TEXT, allow_substitution BOOLEAN NOT NULL DEFAULT 0);
-CREATE TABLE units (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL COLLATE NOCASE UNIQUE, abbreviation TEXT,
-  conversion_to_ml REAL);
-CREATE TABLE recipes (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-  instructions TEXT);
-CREATE TABLE recipe_ingredients (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, recipe_id INTEGER NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
-  ingredient_id INTEGER NOT NULL REFERENCES ingredients(id) ON DELETE RESTRICT,
-  unit_id INTEGER REFERENCES units(id) ON DELETE SET NULL, amount REAL);
-CREATE TABLE change_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, entity TEXT NOT NULL,
-  op TEXT NOT NULL, row_id INTEGER NOT NULL);
-INSERT INTO units (name, abbreviation, conversion_to_ml) VALUES
-  ('Ounce', 'oz', 29.5735), ('Tablespoon', 'tbsp', 14.7868), ('Teaspoon', 'tsp', 4.92892),
-  ('Barspoon', 'bsp', 2.46446), ('Dash', 'dash', 0.616115), ('Each', 'each', NULL),
-  ('Drop', 'drop', 0.05), ('to top', 'top', NULL), ('to rinse', 'rinse', NULL);
-)sql";
-
-void log_change(catalog::Database& db, const char* entity, std::int64_t id) {
-  db.prepare("INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, ?1, 'insert', ?2)")
-      .bind(1, entity)
-      .bind(2, id)
-      .run();
-}
 
 void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// A test catalog needs no durability; fsyncs would dominate the suite.
+std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path) {
+  catalog::DatabaseOptions options;
+  options.synchronous = catalog::Synchronous::kOff;
+  return catalog::open_catalog(path, options);
+}
+
 }  // namespace
 
 void create_catalog(const std::string& path, const CatalogSpec& spec) {
-  auto db = catalog::Database::open(path);
-  db->exec(kSchema);
-  std::mt19937_64 rng(spec.seed);
-  catalog::Transaction tx(*db, catalog::Transaction::Kind::kWrite);
-  struct Ing {
-    std::int64_t id;
-    std::string path;
-    int depth;
-  };
-  std::vector<Ing> ings;
-  auto ins = db->prepare(
-      "INSERT INTO ingredients (id, name, parent_id, path, allow_substitution) VALUES (?1, ?2, ?3, ?4, ?5)");
-  for (int k = 0; k < spec.ingredients; ++k) {
-    const std::int64_t id = k + 1;
-    std::optional<std::int64_t> parent;
-    std::string p = "/";
-    int depth = 0;
-    if (!ings.empty() && rng() % 5 != 0) {
-      const Ing& up = ings[rng() % ings.size()];
-      if (up.depth < spec.max_depth) {
-        parent = up.id;
-        p = up.path;
-        depth = up.depth + 1;
-      }
-    }
-    p.append(std::to_string(id)).push_back('/');
-    ins.bind(1, id)
-        .bind(2, "Ingredient \"" + std::to_string(k) + "\" caf\xC3\xA9")
-        .bind(3, parent)
-        .bind(4, p);
-    ins.bind(5, static_cast<std::int64_t>(rng() % 2)).run();
-    log_change(*db, "ingredients", id);
-    ings.push_back({id, p, depth});
-  }
-  auto rec = db->prepare("INSERT INTO recipes (id, name) VALUES (?1, ?2)");
-  auto row = db->prepare(
-      "INSERT INTO recipe_ingredients (recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, ?4)");
-  for (int r = 0; r < spec.recipes; ++r) {
-    const std::int64_t rid = r + 1;
-    rec.bind(1, rid).bind(2, "Recipe " + std::to_string(r)).run();
-    log_change(*db, "recipes", rid);
-    const int rows = 1 + static_cast<int>(rng() % spec.max_rows);
-    for (int k = 0; k < rows; ++k) {
-      const auto a = rng() % ings.size(), b = rng() % ings.size();
-      row.bind(1, rid).bind(2, ings[std::min(a, b)].id).bind(3, static_cast<std::int64_t>(1 + rng() % 5));
-      row.bind(4, 0.25 * static_cast<double>(1 + rng() % 8)).run();
-      log_change(*db, "recipe_ingredients", db->last_insert_rowid());
-    }
-  }
-  tx.commit();
+  auto db = open_test_catalog(path);
+  catalog::SeedOptions options;
+  options.recipes = spec.recipes;
+  options.ingredients = spec.ingredients;
+  options.seed = spec.seed;
+  auto seeded = catalog::seed_catalog(*db, options);
+  if (!seeded.ok()) throw std::runtime_error("seed failed: " + seeded.error().message);
 }
 
 std::int64_t add_recipe(const std::string& path, const std::string& name) {
-  auto db = catalog::Database::open(path);
-  catalog::Transaction tx(*db, catalog::Transaction::Kind::kWrite);
-  db->prepare("INSERT INTO recipes (name) VALUES (?1)").bind(1, name).run();
-  const std::int64_t rid = db->last_insert_rowid();
-  log_change(*db, "recipes", rid);
-  for (std::int64_t ing : {1, 2}) {
-    db->prepare(
-          "INSERT INTO recipe_ingredients (recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, 1, "
-          "1.0)")
-        .bind(1, rid)
-        .bind(2, ing)
-        .run();
-    log_change(*db, "recipe_ingredients", db->last_insert_rowid());
-  }
-  auto seq = db->prepare("SELECT MAX(seq) FROM change_log");
-  seq.step();
-  const std::int64_t out = seq.column_int(0);
-  seq.reset();
-  tx.commit();
-  return out;
+  auto db = open_test_catalog(path);
+  catalog::Repository repo(*db);
+  catalog::RecipeInput input;
+  input.name = name;
+  input.ingredients = {{1, 1, 1.0}, {2, 1, 0.5}};
+  auto created = repo.create_recipe(input);
+  if (!created.ok()) throw std::runtime_error("create_recipe failed: " + created.error().message);
+  return created->catalog_seq;
 }
 
 void RecipeSimilarStandIn::produce(const regen::ProducerContext& context, regen::ProducerOutput& out) {
@@ -239,7 +167,23 @@ void RecipeSimilarStandIn::produce(const regen::ProducerContext& context, regen:
   out.artifacts.push_back(std::move(id_file));
 }
 
-Engine::Engine(const CatalogSpec& spec, bool with_similar) : dir_("read-service") {
+ScratchDir::ScratchDir() {
+  std::error_code ec;
+  std::filesystem::path base = "/dev/shm";
+  if (!std::filesystem::is_directory(base, ec) || ::access(base.c_str(), W_OK) != 0) {
+    base = std::filesystem::temp_directory_path();
+  }
+  std::string pattern = (base / "read-service-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + base.string());
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Engine::Engine(const CatalogSpec& spec, bool with_similar) {
   db_path_ = dir_.file("catalog.db");
   analytics_path_ = dir_.file("analytics");
   create_catalog(db_path_, spec);

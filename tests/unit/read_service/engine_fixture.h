@@ -1,7 +1,8 @@
-// Test generations written by the real engine: a catalog file (the
-// catalog's tables in a temporary directory, filled deterministically), the
-// Regenerator with the default producers, and a SnapshotStore — so the read
-// service is tested against exactly what analytics-regen publishes.
+// Test generations written by the real engine: a catalog file made by the
+// catalog library (migrate, catalog-seed's seed_catalog, Repository writes)
+// in a temporary directory, the Regenerator with the default producers, and
+// a SnapshotStore — so the read service is tested against exactly what
+// analytics-regen publishes.
 //
 // RecipeSimilarStandIn produces recipe-similar, recipe-distances-em.npy and
 // its ids file in the layout of the cocktail-space producer (similar.h,
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,17 +27,14 @@ namespace cocktail::read_test {
 
 struct CatalogSpec {
   std::uint64_t seed = 7;
-  int ingredients = 40;
-  int recipes = 60;
-  int max_depth = 3;
-  int max_rows = 6;
+  int ingredients = 60;
+  int recipes = 80;
 };
 
-// Creates the catalog tables and fills them; change_log gets one row per
-// inserted row, so catalog_seq > 0.
+// A migrated catalog seeded deterministically (catalog_seq > 0).
 void create_catalog(const std::string& path, const CatalogSpec& spec);
-// Adds one recipe with two ingredients (and its change_log rows): the
-// catalog seq after it.
+// Adds one recipe with two ingredients through the Repository: the catalog
+// seq it committed.
 std::int64_t add_recipe(const std::string& path, const std::string& name);
 
 class RecipeSimilarStandIn final : public regen::Producer {
@@ -44,7 +43,22 @@ class RecipeSimilarStandIn final : public regen::Producer {
   void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override;
 };
 
-// A catalog and a snapshot directory in one temporary directory.
+// A temporary directory on tmpfs (/dev/shm) when there is one, else under
+// $TMPDIR: these tests write hundreds of generations, and the store's fsyncs
+// (whose durability the snapshot tests check) would dominate the suite.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A catalog and a snapshot directory in one scratch directory.
 class Engine {
  public:
   explicit Engine(const CatalogSpec& spec = {}, bool with_similar = true);
@@ -59,7 +73,7 @@ class Engine {
   regen::RegenSummary change_and_regenerate();
 
  private:
-  testing::TempDir dir_;
+  ScratchDir dir_;
   std::string db_path_;
   std::string analytics_path_;
   std::unique_ptr<snapshot::SnapshotStore> store_;

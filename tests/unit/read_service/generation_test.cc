@@ -75,13 +75,15 @@ TEST(Generation, ServesEveryFileAsWrittenWithTagsAndGzip) {
 }
 
 TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
-  read_test::Engine engine(
-      read_test::CatalogSpec{.seed = 11, .ingredients = 60, .recipes = 80, .max_depth = 4});
+  read_test::Engine engine(read_test::CatalogSpec{.seed = 11, .ingredients = 120, .recipes = 150});
   engine.regenerate();
   auto g = load(engine);
   ASSERT_NE(g->usage_index(), nullptr);
   const auto all = usage_rows(*g->analytic("ingredient-usage-all")->identity);
-  ASSERT_EQ(all.size(), 60u);
+  ASSERT_EQ(all.size(), 120u);
+  int max_depth = 0;
+  for (const auto& r : all) max_depth = std::max(max_depth, depth(r.path));
+  ASSERT_GE(max_depth, 2);
 
   auto ids_of = [](const std::vector<UsageRow>& rows) {
     std::vector<std::int64_t> ids;
@@ -95,7 +97,7 @@ TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
       if (r.parent == p.id) want.push_back(r.id);
     }
     EXPECT_EQ(ids_of(usage_rows(*g->usage_view(p.id, std::nullopt)->identity)), want) << "parent " << p.id;
-    for (int level = 0; level <= 4; ++level) {
+    for (int level = 0; level <= max_depth; ++level) {
       std::vector<std::int64_t> both;
       for (const auto& r : all) {
         if (r.id != p.id && r.path.rfind(p.path, 0) == 0 && depth(r.path) == level) both.push_back(r.id);
@@ -103,7 +105,7 @@ TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
       EXPECT_EQ(ids_of(usage_rows(*g->usage_view(p.id, level)->identity)), both) << p.id << "/" << level;
     }
   }
-  for (int level = 0; level <= 5; ++level) {
+  for (int level = 0; level <= max_depth + 1; ++level) {
     std::vector<std::int64_t> want;
     for (const auto& r : all) {
       if (depth(r.path) == level) want.push_back(r.id);
