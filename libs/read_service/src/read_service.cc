@@ -1,5 +1,6 @@
 #include "cocktail/read_service/read_service.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "cocktail/core/log.h"
@@ -7,7 +8,10 @@
 namespace cocktail::read_service {
 namespace {
 
-http::ServerOptions with_read_headers(http::ServerOptions options) {
+http::ServerOptions with_read_headers(http::ServerOptions options, std::chrono::milliseconds max_wait) {
+  // A parked min_seq request must be answered by its own deadline, not by
+  // the server's safety net.
+  options.response_timeout = std::max(options.response_timeout, max_wait + std::chrono::seconds(5));
   // Browsers may send the read-your-writes header and read the generation headers.
   auto add = [](std::vector<std::string>& list, const char* h) {
     if (std::find(list.begin(), list.end(), h) == list.end()) list.emplace_back(h);
@@ -23,7 +27,7 @@ http::ServerOptions with_read_headers(http::ServerOptions options) {
 
 ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& registry)
     : options_(std::move(options)),
-      server_(with_read_headers(options_.http), registry),
+      server_(with_read_headers(options_.http, options_.api.max_wait), registry),
       executor_("read", options_.blocking_threads, 256),
       cache_(SnapshotCacheOptions{options_.analytics_path, options_.check_interval}, registry),
       waiters_(options_.max_waiters, registry),
