@@ -89,10 +89,10 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
     const bool json = ends_with(name, kJsonSuffix);
     std::string type = json ? name.substr(0, name.size() - kJsonSuffix.size()) : std::string();
 
-    if (json && type == kDistanceIdsType && envelope_metadata(bytes).empty()) {
+    if (name == kDistanceIdsFile && envelope_metadata(bytes).empty()) {
       // A bare ids object: served as an envelope like every other body.
       analytics::EnvelopeMetadata meta;
-      meta.analytics_type = type;
+      meta.analytics_type = std::string(kDistanceIdsType);
       meta.generation = g->manifest_.generation;
       meta.catalog_seq = g->manifest_.catalog_seq;
       meta.generated_at_ms = g->manifest_.generated_at_ms;
@@ -110,7 +110,7 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
 
     file.representation = make_representation(std::move(bytes), json ? kJsonType : kBinaryType,
                                               gen_tag + file.sha256.substr(0, 16));
-    if (json) {
+    if (json && name != kDistanceIdsFile) {
       g->analytics_.emplace(type, file.representation);
       g->types_.push_back(type);
     }

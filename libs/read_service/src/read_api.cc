@@ -285,9 +285,14 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, boo
       "</api/v1/analytics/recipe-distances-em/ids?generation=" + std::to_string(g.generation()) +
       ">; rel=\"describedby\"";
   if (ids) {
-    const Representation* rep = g.analytic(kDistanceIdsType);
-    if (rep == nullptr) return render_type(g, request, std::string(kDistanceIdsType));
-    return represent(request, *rep, g);
+    const Generation::File* ids_file = g.file(kDistanceIdsFile);
+    if (ids_file == nullptr) {
+      return http::error_response(
+          Status::not_found, http::kNotFound,
+          "generation " + std::to_string(g.generation()) + " has no " + std::string(kDistanceIdsFile),
+          "{\"generation\":" + std::to_string(g.generation()) + "}");
+    }
+    return represent(request, *ids_file->representation, g);
   }
   const Generation::File* npy = g.file(kDistanceMatrixFile);
   if (npy == nullptr) {

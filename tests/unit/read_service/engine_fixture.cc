@@ -161,7 +161,7 @@ void RecipeSimilarStandIn::produce(const regen::ProducerContext& context, regen:
   ids += "]}";
   regen::Artifact id_file;
   id_file.analytics_type = "recipe-distances-em-ids";
-  id_file.file_name = "recipe-distances-em-ids.json";
+  id_file.file_name = "recipe-distances-em.ids.json";
   id_file.body = std::move(ids);
   id_file.envelope = false;
   out.artifacts.push_back(std::move(id_file));

@@ -40,8 +40,10 @@ inline constexpr std::string_view kUsageType = "ingredient-usage";
 inline constexpr std::string_view kUsageAllType = "ingredient-usage-all";
 inline constexpr std::string_view kSimilarType = "recipe-similar";
 inline constexpr std::string_view kDistanceMatrixFile = "recipe-distances-em.npy";
-// The row (and column) recipe ids of the matrix: an envelope, or a bare
-// {"shape", "dtype", "recipe_ids"} object that is enveloped at load time.
+// The row (and column) recipe ids of the matrix, written beside it as a
+// bare {"shape", "dtype", "recipe_ids"} object; served enveloped (wrapped
+// at load time, with analytics_type kDistanceIdsType).
+inline constexpr std::string_view kDistanceIdsFile = "recipe-distances-em.ids.json";
 inline constexpr std::string_view kDistanceIdsType = "recipe-distances-em-ids";
 
 // recipe-similar `limit`: 1..kMaxSimilarLimit, default kDefaultSimilarLimit.
@@ -74,6 +76,8 @@ class Generation {
   // The enveloped analytic "<type>.json"; null when the generation has none.
   const Representation* analytic(std::string_view type) const;
   // Any file by its name ("recipe-distances-em.npy"); null when absent.
+  // Analytics served from JSON files are also reachable by type above;
+  // recipe-distances-em.ids.json is served (enveloped) as file(kDistanceIdsFile).
   const File* file(std::string_view name) const;
   // The analytic types present ("cocktail-space", ...), sorted.
   const std::vector<std::string>& analytic_types() const { return types_; }
