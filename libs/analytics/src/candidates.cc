@@ -171,20 +171,18 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
   const std::size_t total = g.offsets[rows];
   g.neighbor.resize(total);
   g.distance.resize(total);
-  g.pair.resize(total);
   std::vector<std::size_t> fill(g.offsets.begin(), g.offsets.end() - 1);
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     const std::uint32_t a = pairs.first[i];
     const std::uint32_t b = pairs.second[i];
     std::size_t at = fill[a]++;
-    g.neighbor[at] = b, g.distance[at] = distances[i], g.pair[at] = i;
+    g.neighbor[at] = b, g.distance[at] = distances[i];
     at = fill[b]++;
-    g.neighbor[at] = a, g.distance[at] = distances[i], g.pair[at] = i;
+    g.neighbor[at] = a, g.distance[at] = distances[i];
   }
   std::vector<std::size_t> perm;
   std::vector<std::uint32_t> nb;
   std::vector<float> dist;
-  std::vector<std::size_t> pr;
   for (std::size_t r = 0; r < rows; ++r) {
     const std::size_t begin = g.offsets[r];
     const std::size_t len = g.offsets[r + 1] - begin;
@@ -194,13 +192,10 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
       if (g.distance[x] != g.distance[y]) return g.distance[x] < g.distance[y];
       return g.neighbor[x] < g.neighbor[y];
     });
-    nb.resize(len), dist.resize(len), pr.resize(len);
-    for (std::size_t j = 0; j < len; ++j) {
-      nb[j] = g.neighbor[perm[j]], dist[j] = g.distance[perm[j]], pr[j] = g.pair[perm[j]];
-    }
+    nb.resize(len), dist.resize(len);
+    for (std::size_t j = 0; j < len; ++j) nb[j] = g.neighbor[perm[j]], dist[j] = g.distance[perm[j]];
     std::copy(nb.begin(), nb.end(), g.neighbor.begin() + static_cast<std::ptrdiff_t>(begin));
     std::copy(dist.begin(), dist.end(), g.distance.begin() + static_cast<std::ptrdiff_t>(begin));
-    std::copy(pr.begin(), pr.end(), g.pair.begin() + static_cast<std::ptrdiff_t>(begin));
   }
   return g;
 }

@@ -49,14 +49,12 @@ PairList candidate_pairs(const NeighborLists& lists);
 
 // Symmetric distances known for some pairs only; every other pair is at
 // +∞ (or at the caller's stand-in for it). Row r's partners are
-// neighbor[offsets[r], offsets[r+1]), nearest first, ties by lower index;
-// pair[] gives the PairList position of each entry.
+// neighbor[offsets[r], offsets[r+1]), nearest first, ties by lower index.
 struct SparseDistanceGraph {
   std::size_t rows = 0;
   std::vector<std::size_t> offsets;
   std::vector<std::uint32_t> neighbor;
   std::vector<float> distance;
-  std::vector<std::size_t> pair;
 };
 
 // distances[i] belongs to pairs[i].
