@@ -6,6 +6,7 @@
 #include <Eigen/Eigenvalues>
 #include <Eigen/LU>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -136,23 +137,29 @@ Graph fuzzy_union(const NeighborLists& knn) {
   return g;
 }
 
-std::size_t count_components(const Graph& g) {
+// Connected components, labelled 0, 1, … in order of their lowest member.
+std::size_t component_labels(const Graph& g, std::vector<std::uint32_t>& label) {
   std::vector<std::uint32_t> parent(g.n);
   std::iota(parent.begin(), parent.end(), 0u);
   auto find = [&](std::uint32_t x) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  std::size_t components = g.n;
   for (std::size_t e = 0; e < g.row.size(); ++e) {
     const std::uint32_t a = find(g.row[e]);
     const std::uint32_t b = find(g.col[e]);
-    if (a != b) {
-      parent[std::max(a, b)] = std::min(a, b);
-      --components;
-    }
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
   }
-  return components;
+  constexpr std::uint32_t kUnset = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> root_label(g.n, kUnset);
+  label.assign(g.n, 0);
+  std::uint32_t count = 0;
+  for (std::size_t i = 0; i < g.n; ++i) {
+    const std::uint32_t root = find(static_cast<std::uint32_t>(i));
+    if (root_label[root] == kUnset) root_label[root] = count++;
+    label[i] = root_label[root];
+  }
+  return count;
 }
 
 // x ↦ x + D^{-1/2} W D^{-1/2} x, i.e. 2I − L for the normalised Laplacian
@@ -234,6 +241,86 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
   return true;
 }
 
+// umap-learn's multi_component_layout for a disconnected graph: component
+// c is centred at meta[c] and laid out by its own spectral embedding, scaled
+// to half the distance to the nearest other centre (random within that
+// radius for components of fewer than 4 points or whose solve fails). Up to
+// 4 components sit at ±e1, ±e2 as in umap-learn; beyond that, where
+// umap-learn would embed the components by their pairwise distances (which
+// a kNN graph does not have), the centres follow a sunflower spiral, largest
+// component first, which spaces them evenly. Returns whether any component
+// got a spectral layout.
+bool multi_component_layout(const Graph& g, const std::vector<std::uint32_t>& label, std::size_t count,
+                            Random& random, std::vector<double>& layout) {
+  const std::size_t n = g.n;
+  std::vector<std::vector<std::uint32_t>> members(count);
+  for (std::size_t i = 0; i < n; ++i) members[label[i]].push_back(static_cast<std::uint32_t>(i));
+  std::vector<std::array<double, 2>> meta(count);
+  if (count <= 4) {
+    const std::array<std::array<double, 2>, 4> corners{{{1, 0}, {0, 1}, {-1, 0}, {0, -1}}};
+    const std::size_t k = (count + 1) / 2;  // umap-learn: vstack([eye(k), −eye(k)])[:count]
+    for (std::size_t c = 0; c < count; ++c) meta[c] = c < k ? corners[c] : corners[2 + (c - k)];
+  } else {
+    std::vector<std::size_t> by_size(count);
+    std::iota(by_size.begin(), by_size.end(), 0);
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](std::size_t a, std::size_t b) { return members[a].size() > members[b].size(); });
+    constexpr double kGoldenAngle = 2.39996322972865332;
+    for (std::size_t rank = 0; rank < count; ++rank) {
+      const double radius = std::sqrt((static_cast<double>(rank) + 0.5) / static_cast<double>(count));
+      const double angle = kGoldenAngle * static_cast<double>(rank);
+      meta[by_size[rank]] = {radius * std::cos(angle), radius * std::sin(angle)};
+    }
+  }
+  // Edges per component, renumbered within it.
+  std::vector<std::uint32_t> local(n);
+  for (const auto& group : members) {
+    for (std::size_t k = 0; k < group.size(); ++k) local[group[k]] = static_cast<std::uint32_t>(k);
+  }
+  std::vector<Graph> parts(count);
+  for (std::size_t c = 0; c < count; ++c) parts[c].n = members[c].size();
+  for (std::size_t e = 0; e < g.row.size(); ++e) {
+    Graph& part = parts[label[g.row[e]]];
+    part.row.push_back(local[g.row[e]]);
+    part.col.push_back(local[g.col[e]]);
+    part.weight.push_back(g.weight[e]);
+  }
+  layout.assign(2 * n, 0.0);
+  bool any_spectral = false;
+  std::vector<double> part_layout;
+  for (std::size_t c = 0; c < count; ++c) {
+    double nearest = std::numeric_limits<double>::infinity();
+    for (std::size_t o = 0; o < count; ++o) {
+      if (o == c) continue;
+      const double d = std::hypot(meta[c][0] - meta[o][0], meta[c][1] - meta[o][1]);
+      if (d > 0.0) nearest = std::min(nearest, d);
+    }
+    const double range = std::isfinite(nearest) ? nearest / 2.0 : 1.0;
+    const auto& group = members[c];
+    bool placed = false;
+    if (group.size() >= 4 && spectral_layout(parts[c], part_layout)) {
+      double largest = 0.0;
+      for (const double v : part_layout) largest = std::max(largest, std::abs(v));
+      if (largest > 0.0) {
+        const double expansion = range / largest;
+        for (std::size_t k = 0; k < group.size(); ++k) {
+          layout[2 * group[k]] = part_layout[2 * k] * expansion + meta[c][0];
+          layout[2 * group[k] + 1] = part_layout[2 * k + 1] * expansion + meta[c][1];
+        }
+        placed = true;
+        any_spectral = true;
+      }
+    }
+    if (!placed) {
+      for (const std::uint32_t i : group) {
+        layout[2 * i] = meta[c][0] + range * (2.0 * random.uniform() - 1.0);
+        layout[2 * i + 1] = meta[c][1] + range * (2.0 * random.uniform() - 1.0);
+      }
+    }
+  }
+  return any_spectral;
+}
+
 // Each coordinate to [0, 10] (umap-learn rescales every initialisation so).
 void rescale_to_box(std::vector<float>& embedding, std::size_t n) {
   for (std::size_t d = 0; d < 2; ++d) {
@@ -248,7 +335,7 @@ void rescale_to_box(std::vector<float>& embedding, std::size_t n) {
   }
 }
 
-float clip(double g) { return static_cast<float>(std::clamp(g, -4.0, 4.0)); }
+float clip(float g) { return std::clamp(g, -4.0f, 4.0f); }
 
 }  // namespace
 
@@ -341,12 +428,19 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
     g.row.resize(kept), g.col.resize(kept), g.weight.resize(kept);
   }
   rep.edges = g.weight.size();
-  rep.components = count_components(g);
+  std::vector<std::uint32_t> label;
+  rep.components = component_labels(g, label);
 
   Random random(options.seed);
   std::vector<double> layout;
-  if (rep.components == 1 && spectral_layout(g, layout)) {
-    rep.spectral_init = true;
+  bool laid_out = false;
+  if (rep.components == 1) {
+    laid_out = rep.spectral_init = spectral_layout(g, layout);
+  } else {
+    rep.spectral_init = multi_component_layout(g, label, rep.components, random, layout);
+    laid_out = true;
+  }
+  if (laid_out) {
     double largest = 0.0;
     for (const double v : layout) largest = std::max(largest, std::abs(v));
     const double expansion = largest > 0.0 ? 10.0 / largest : 1.0;
@@ -376,27 +470,31 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
     epochs_per_negative[e] = epochs_per_sample[e] / rate;
     next_negative[e] = epochs_per_negative[e];
   }
+  // The descent runs in float32 like umap-learn's (coordinates are float32
+  // there too); powf keeps the inner loop cheap.
+  const float af = static_cast<float>(a);
+  const float bf = static_cast<float>(b);
   float* y = embedding.data();
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    const double alpha =
-        options.learning_rate * (1.0 - static_cast<double>(epoch) / static_cast<double>(epochs));
+    const float alpha = static_cast<float>(options.learning_rate *
+                                           (1.0 - static_cast<double>(epoch) / static_cast<double>(epochs)));
     const double now = static_cast<double>(epoch);
     for (std::size_t e = 0; e < edges; ++e) {
       if (next_sample[e] > now) continue;
       float* current = y + 2 * static_cast<std::size_t>(g.row[e]);
       float* other = y + 2 * static_cast<std::size_t>(g.col[e]);
-      double dx = static_cast<double>(current[0]) - other[0];
-      double dy = static_cast<double>(current[1]) - other[1];
-      double dist2 = dx * dx + dy * dy;
-      if (dist2 > 0.0) {
-        const double pb = std::pow(dist2, b);
-        const double coeff = -2.0 * a * b * pb / dist2 / (a * pb + 1.0);
-        const float gx = clip(coeff * dx);
-        const float gy = clip(coeff * dy);
-        current[0] += gx * static_cast<float>(alpha);
-        current[1] += gy * static_cast<float>(alpha);
-        other[0] -= gx * static_cast<float>(alpha);
-        other[1] -= gy * static_cast<float>(alpha);
+      float dx = current[0] - other[0];
+      float dy = current[1] - other[1];
+      float dist2 = dx * dx + dy * dy;
+      if (dist2 > 0.0f) {
+        const float pb = std::pow(dist2, bf);
+        const float coeff = -2.0f * af * bf * pb / (dist2 * (af * pb + 1.0f));
+        const float gx = clip(coeff * dx) * alpha;
+        const float gy = clip(coeff * dy) * alpha;
+        current[0] += gx;
+        current[1] += gy;
+        other[0] -= gx;
+        other[1] -= gy;
       }
       next_sample[e] += epochs_per_sample[e];
 
@@ -406,13 +504,13 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
         const auto k = static_cast<std::size_t>(random.next() % n);
         if (k == g.row[e]) continue;
         const float* far = y + 2 * k;
-        dx = static_cast<double>(current[0]) - far[0];
-        dy = static_cast<double>(current[1]) - far[1];
+        dx = current[0] - far[0];
+        dy = current[1] - far[1];
         dist2 = dx * dx + dy * dy;
-        if (dist2 <= 0.0) continue;
-        const double coeff = 2.0 * b / ((0.001 + dist2) * (a * std::pow(dist2, b) + 1.0));
-        current[0] += clip(coeff * dx) * static_cast<float>(alpha);
-        current[1] += clip(coeff * dy) * static_cast<float>(alpha);
+        if (dist2 <= 0.0f) continue;
+        const float coeff = 2.0f * bf / ((0.001f + dist2) * (af * std::pow(dist2, bf) + 1.0f));
+        current[0] += clip(coeff * dx) * alpha;
+        current[1] += clip(coeff * dy) * alpha;
       }
       next_negative[e] += static_cast<double>(negatives) * epochs_per_negative[e];
     }

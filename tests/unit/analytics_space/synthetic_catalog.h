@@ -23,7 +23,17 @@ namespace cocktail::analytics::testing {
 class SyntheticCatalog {
  public:
   // Unit ids of the standard set, in catalog order.
-  enum Unit : std::int64_t { kOunce = 1, kTablespoon, kTeaspoon, kBarspoon, kDash, kEach, kDrop, kTop, kRinse };
+  enum Unit : std::int64_t {
+    kOunce = 1,
+    kTablespoon,
+    kTeaspoon,
+    kBarspoon,
+    kDash,
+    kEach,
+    kDrop,
+    kTop,
+    kRinse
+  };
 
   static catalog::CatalogState make(std::size_t recipes, std::size_t ingredients, std::uint64_t seed) {
     SyntheticCatalog g(seed);
@@ -51,12 +61,19 @@ class SyntheticCatalog {
   }
 
   void build_units() {
-    state_.units = {{1, "Ounce", "oz", 29.5735},    {2, "Tablespoon", "tbsp", 14.7868}, {3, "Teaspoon", "tsp", 4.92892},
-                    {4, "Barspoon", "bsp", 2.46446}, {5, "Dash", "dash", 0.616115},     {6, "Each", "each", std::nullopt},
-                    {7, "Drop", "drop", 0.05},       {8, "to top", "top", std::nullopt}, {9, "to rinse", "rinse", std::nullopt}};
+    state_.units = {{1, "Ounce", "oz", 29.5735},
+                    {2, "Tablespoon", "tbsp", 14.7868},
+                    {3, "Teaspoon", "tsp", 4.92892},
+                    {4, "Barspoon", "bsp", 2.46446},
+                    {5, "Dash", "dash", 0.616115},
+                    {6, "Each", "each", std::nullopt},
+                    {7, "Drop", "drop", 0.05},
+                    {8, "to top", "top", std::nullopt},
+                    {9, "to rinse", "rinse", std::nullopt}};
   }
 
-  std::int64_t add_ingredient(const std::string& name, std::optional<std::int64_t> parent, bool substitutable) {
+  std::int64_t add_ingredient(const std::string& name, std::optional<std::int64_t> parent,
+                              bool substitutable) {
     const std::int64_t id = static_cast<std::int64_t>(state_.ingredients.size()) + 1;
     std::string path = parent ? state_.ingredients[static_cast<std::size_t>(*parent - 1)].path : "/";
     path += std::to_string(id) + "/";
@@ -96,7 +113,8 @@ class SyntheticCatalog {
       c.products.push_back(product);
       if (state_.ingredients.size() < target && uniform() < 0.15) {
         // An aged or flavoured variant below the product.
-        const std::int64_t variant = add_ingredient(base + " " + std::to_string(serial++), product, uniform() < 0.5);
+        const std::int64_t variant =
+            add_ingredient(base + " " + std::to_string(serial++), product, uniform() < 0.5);
         c.products.push_back(variant);
       }
       ++next;
@@ -170,8 +188,10 @@ class SyntheticCatalog {
       } else if (family < 0.78) {  // tiki
         const std::size_t rum = category_of("Rum");
         for (std::size_t k = 0, n = 1 + below(3); k < n; ++k) add(rows, pick(rum), kOunce, 1.0);
-        for (std::size_t k = 0, n = 1 + below(3); k < n; ++k) add(rows, pick(any_in_root(juices)), kOunce, 1.0);
-        for (std::size_t k = 0, n = 1 + below(2); k < n; ++k) add(rows, pick(any_in_root(syrups)), kOunce, 0.5);
+        for (std::size_t k = 0, n = 1 + below(3); k < n; ++k)
+          add(rows, pick(any_in_root(juices)), kOunce, 1.0);
+        for (std::size_t k = 0, n = 1 + below(2); k < n; ++k)
+          add(rows, pick(any_in_root(syrups)), kOunce, 0.5);
         if (uniform() < 0.5) add(rows, pick(any_in_root(liqueurs)), kOunce, 0.5);
         if (uniform() < 0.4) add(rows, pick(any_in_root(bitters)), kDash, 2);
       } else if (family < 0.86) {  // spritz

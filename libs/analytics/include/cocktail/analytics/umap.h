@@ -4,8 +4,9 @@
 //
 // Steps: smooth kNN distances (ρ, σ) → fuzzy memberships → fuzzy union
 // P + Pᵀ − P∘Pᵀ → a, b fitted to min_dist and spread → spectral
-// initialisation (Spectra, on the normalised graph Laplacian; random when
-// the graph is disconnected or the solver does not converge) → stochastic
+// initialisation (Spectra, on the normalised graph Laplacian; per connected
+// component when disconnected, as umap-learn; random when the solver does
+// not converge) → stochastic
 // gradient descent with edge sampling and negative sampling.
 //
 // Deterministic for a given seed: the descent runs on one thread (the
@@ -41,7 +42,9 @@ struct CurveParameters {
 CurveParameters fit_curve(double spread, double min_dist);
 
 struct UmapReport {
-  bool spectral_init = false;  // false: random initialisation
+  // Spectral layout of the graph, or of its components when disconnected
+  // (false: random initialisation throughout).
+  bool spectral_init = false;
   std::size_t components = 0;  // connected components of the fuzzy graph
   std::size_t edges = 0;       // directed edges sampled by the descent
   std::size_t epochs = 0;
