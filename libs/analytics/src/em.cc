@@ -29,17 +29,15 @@ double PairTransport::distance(std::uint32_t r, std::uint32_t s) {
   const std::size_t na = masses_.offsets[r + 1] - ra;
   const std::size_t sb = masses_.offsets[s];
   const std::size_t nb = masses_.offsets[s + 1] - sb;
-  supply_.assign(masses_.values.begin() + static_cast<std::ptrdiff_t>(ra),
-                 masses_.values.begin() + static_cast<std::ptrdiff_t>(ra + na));
-  demand_.assign(masses_.values.begin() + static_cast<std::ptrdiff_t>(sb),
-                 masses_.values.begin() + static_cast<std::ptrdiff_t>(sb + nb));
   block_.resize(na * nb);
   for (std::size_t i = 0; i < na; ++i) {
     const float* row = cost_.data() + static_cast<std::size_t>(masses_.columns[ra + i]) * m_;
     double* out = block_.data() + i * nb;
     for (std::size_t j = 0; j < nb; ++j) out[j] = row[masses_.columns[sb + j]];
   }
-  return solver_.solve(supply_, demand_, block_);
+  // Rows are contiguous in `masses`: the solver reads them in place.
+  return solver_.solve(std::span<const double>(masses_.values).subspan(ra, na),
+                       std::span<const double>(masses_.values).subspan(sb, nb), block_);
 }
 
 double PairTransport::solve(std::uint32_t r, std::uint32_t s, std::vector<SetFlow>& plan) {

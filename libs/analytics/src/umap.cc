@@ -7,6 +7,7 @@
 #include <Eigen/LU>
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -26,7 +27,9 @@ class Random {
     return z ^ (z >> 31);
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {                                                           // Box–Muller
+  // An index in [0, n) for n < 2³², by multiply-shift (no division).
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(((next() >> 32) * n) >> 32); }
+  double normal() {  // Box–Muller
     double u1 = uniform();
     while (u1 <= 0.0) u1 = uniform();
     const double u2 = uniform();
@@ -411,6 +414,13 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       throw std::invalid_argument("umap_embed: distances must be finite and >= 0");
   }
 
+  auto stage_start = std::chrono::steady_clock::now();
+  auto lap = [&stage_start] {
+    const auto now = std::chrono::steady_clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - stage_start).count();
+    stage_start = now;
+    return ms;
+  };
   Graph g = fuzzy_union(knn);
   const std::size_t epochs = options.n_epochs > 0 ? options.n_epochs : (n <= 10000 ? 500 : 200);
   rep.epochs = epochs;
@@ -430,6 +440,7 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   rep.edges = g.weight.size();
   std::vector<std::uint32_t> label;
   rep.components = component_labels(g, label);
+  rep.graph_ms = lap();
 
   Random random(options.seed);
   std::vector<double> layout;
@@ -452,6 +463,7 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       embedding[i] = static_cast<float>(-10.0 + 20.0 * random.uniform());
   }
   rescale_to_box(embedding, n);
+  rep.init_ms = lap();
 
   // Stochastic gradient descent (umap-learn's optimize_layout_euclidean):
   // edge e is sampled every heaviest/w_e epochs and then pulls its ends
@@ -501,7 +513,7 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       const auto negatives =
           static_cast<std::size_t>(std::max(0.0, (now - next_negative[e]) / epochs_per_negative[e]));
       for (std::size_t s = 0; s < negatives; ++s) {
-        const auto k = static_cast<std::size_t>(random.next() % n);
+        const std::size_t k = random.below(n);
         if (k == g.row[e]) continue;
         const float* far = y + 2 * k;
         dx = current[0] - far[0];
@@ -515,6 +527,7 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       next_negative[e] += static_cast<double>(negatives) * epochs_per_negative[e];
     }
   }
+  rep.sgd_ms = lap();
   return embedding;
 }
 

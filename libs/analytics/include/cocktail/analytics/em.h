@@ -48,8 +48,6 @@ class PairTransport {
   std::span<const float> cost_;
   std::size_t m_;
   EmdSolver solver_;
-  std::vector<double> supply_;
-  std::vector<double> demand_;
   std::vector<double> block_;
 };
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace cocktail::analytics {
@@ -40,8 +41,8 @@ class EmdSolver {
   double solve(std::span<const double> supply, std::span<const double> demand, std::span<const double> cost);
 
   // The optimal plan of the last solve(): flows above kPlanFlowThreshold,
-  // ascending (from, to).
-  std::span<const TransportFlow> plan() const { return plan_; }
+  // ascending (from, to). Built on first use (distance-only callers skip it).
+  std::span<const TransportFlow> plan() const;
 
   // Dual potentials u (supply side) and v (demand side) of the last solve():
   // u_i + v_j ≤ cost_ij for every cell, with equality on the plan, and
@@ -56,7 +57,7 @@ class EmdSolver {
   std::size_t last_pivots() const { return pivots_; }
 
  private:
-  void initial_basis();
+  void initial_basis(std::span<const double> supply);
   void rebuild_tree();
   bool pivot(bool bland);
 
@@ -66,13 +67,12 @@ class EmdSolver {
   double cost_scale_ = 1.0;
   std::size_t pivots_ = 0;
 
-  std::vector<double> supply_;
   std::vector<double> demand_;
   // Basis: na + nb − 1 cells forming a spanning tree of the bipartite graph.
   std::vector<std::uint32_t> cell_row_;
   std::vector<std::uint32_t> cell_col_;
   std::vector<double> cell_flow_;
-  std::vector<std::int32_t> basic_of_cell_;  // na·nb, basis slot or −1
+  std::vector<bool> retired_row_;  // per start allocation: it retired its row (else its column)
   // The tree rooted at supply node 0; nodes are rows 0..na−1, then columns.
   std::vector<std::uint32_t> adj_offsets_;
   std::vector<std::uint32_t> adj_slot_;
@@ -83,13 +83,16 @@ class EmdSolver {
   std::vector<double> u_;
   std::vector<double> v_;
   // Scratch.
+  std::vector<std::uint64_t> packed_;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys_;
   std::vector<std::uint32_t> order_;
   std::vector<std::uint32_t> path_x_;  // cycle cells on the entering row's side
   std::vector<std::uint32_t> path_y_;  // cycle cells on the entering column's side
   bool last_theta_zero_ = false;
   std::vector<double> remaining_supply_;
   std::vector<double> remaining_demand_;
-  std::vector<TransportFlow> plan_;
+  mutable std::vector<TransportFlow> plan_;
+  mutable bool plan_ready_ = false;
 };
 
 }  // namespace cocktail::analytics

@@ -49,6 +49,9 @@ struct UmapReport {
   std::size_t edges = 0;       // directed edges sampled by the descent
   std::size_t epochs = 0;
   CurveParameters curve;
+  double graph_ms = 0.0;  // fuzzy graph
+  double init_ms = 0.0;   // initialisation
+  double sgd_ms = 0.0;    // gradient descent
 };
 
 // `knn`: each point's neighbours, nearest first, self excluded (k may be
