@@ -171,8 +171,15 @@ std::size_t component_labels(const Graph& g, std::vector<std::uint32_t>& label) 
 class ShiftedNormalizedAdjacency {
  public:
   using Scalar = double;
-  ShiftedNormalizedAdjacency(const Graph& g, const std::vector<double>& inv_sqrt_degree)
-      : n_(static_cast<Eigen::Index>(g.n)), offsets_(g.n + 1, 0), col_(g.col), value_(g.weight.size()) {
+  // `deflate`, if given, is a unit eigenvector to project out (its
+  // eigenvalue becomes 0).
+  ShiftedNormalizedAdjacency(const Graph& g, const std::vector<double>& inv_sqrt_degree,
+                             const std::vector<double>* deflate = nullptr)
+      : n_(static_cast<Eigen::Index>(g.n)),
+        offsets_(g.n + 1, 0),
+        col_(g.col),
+        value_(g.weight.size()),
+        deflate_(deflate) {
     for (const std::uint32_t r : g.row) ++offsets_[r + 1];
     for (std::size_t i = 0; i < g.n; ++i) offsets_[i + 1] += offsets_[i];
     for (std::size_t e = 0; e < g.weight.size(); ++e) {
@@ -190,6 +197,12 @@ class ShiftedNormalizedAdjacency {
       }
       y[i] = sum;
     }
+    if (deflate_ != nullptr) {
+      const std::vector<double>& q = *deflate_;
+      double dot = 0.0;
+      for (Eigen::Index i = 0; i < n_; ++i) dot += q[static_cast<std::size_t>(i)] * x[i];
+      for (Eigen::Index i = 0; i < n_; ++i) y[i] -= 2.0 * dot * q[static_cast<std::size_t>(i)];
+    }
   }
 
  private:
@@ -197,6 +210,7 @@ class ShiftedNormalizedAdjacency {
   std::vector<std::size_t> offsets_;
   const std::vector<std::uint32_t>& col_;
   std::vector<double> value_;
+  const std::vector<double>* deflate_;
 };
 
 // The eigenvectors of the 2nd and 3rd smallest eigenvalues of the normalised
@@ -220,18 +234,26 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
     if (solver.info() != Eigen::Success) return false;
     vectors = solver.eigenvectors().middleCols(1, 2);  // eigenvalues ascend
   } else {
-    ShiftedNormalizedAdjacency op(g, inv_sqrt);
-    const Eigen::Index nev = 3;
-    const Eigen::Index ncv =
-        std::min<Eigen::Index>(static_cast<Eigen::Index>(n),
-                               std::max<Eigen::Index>(2 * nev + 1, static_cast<Eigen::Index>(std::sqrt(n))));
+    // The trivial eigenvector D^{1/2}·1 (eigenvalue 2 of 2I − L) is deflated,
+    // so the two largest eigenpairs left are the ones wanted. A Krylov space
+    // of 8 to 32 vectors (umap-learn uses √n, which at 10⁵ points costs far
+    // more in orthogonalisation than it saves in restarts).
+    std::vector<double> trivial(n);
+    double norm = 0.0;
+    for (std::size_t i = 0; i < n; ++i) norm += degree[i];
+    norm = std::sqrt(norm);
+    for (std::size_t i = 0; i < n; ++i) trivial[i] = std::sqrt(degree[i]) / norm;
+    ShiftedNormalizedAdjacency op(g, inv_sqrt, &trivial);
+    const Eigen::Index nev = 2;
+    const Eigen::Index ncv = std::min<Eigen::Index>(
+        static_cast<Eigen::Index>(n),
+        std::clamp<Eigen::Index>(static_cast<Eigen::Index>(std::sqrt(static_cast<double>(n))), 8, 32));
     Spectra::SymEigsSolver<ShiftedNormalizedAdjacency> solver(op, nev, ncv);
     const Eigen::VectorXd start = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(n));
     solver.init(start.data());
-    solver.compute(Spectra::SortRule::LargestAlge, static_cast<Eigen::Index>(5 * n), 1e-4,
-                   Spectra::SortRule::LargestAlge);
+    solver.compute(Spectra::SortRule::LargestAlge, 2000, 1e-4, Spectra::SortRule::LargestAlge);
     if (solver.info() != Spectra::CompInfo::Successful) return false;
-    vectors = solver.eigenvectors().middleCols(1, 2);  // eigenvalues of 2I − L descend
+    vectors = solver.eigenvectors();  // λ2, λ3 of L: the 2 largest of the deflated operator
   }
   layout.resize(2 * n);
   for (std::size_t i = 0; i < n; ++i) {
