@@ -10,7 +10,10 @@ CatalogState load_state(Database& db) {
   // The first read fixes the WAL snapshot: the seq and the rows below come
   // from the same committed state.
   {
-    auto st = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
+    // As ChangeLog::latest_seq(): still right after a prune emptied the table.
+    auto st = db.prepare(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM change_log), 0), "
+        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), 0))");
     if (st.step()) state.catalog_seq = st.column_int(0);
   }
   {
@@ -18,14 +21,16 @@ CatalogState load_state(Database& db) {
         "SELECT id, name, parent_id, COALESCE(path, ''), COALESCE(allow_substitution, 0) "
         "FROM ingredients ORDER BY id");
     while (st.step()) {
-      state.ingredients.push_back(
-          {st.column_int(0), st.column_text(1), st.column_optional_int(2), st.column_text(3), st.column_int(4) != 0});
+      state.ingredients.push_back({st.column_int(0), st.column_text(1), st.column_optional_int(2),
+                                   st.column_text(3), st.column_int(4) != 0});
     }
   }
   {
-    auto st = db.prepare("SELECT id, name, COALESCE(abbreviation, ''), conversion_to_ml FROM units ORDER BY id");
+    auto st =
+        db.prepare("SELECT id, name, COALESCE(abbreviation, ''), conversion_to_ml FROM units ORDER BY id");
     while (st.step()) {
-      state.units.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_optional_double(3)});
+      state.units.push_back(
+          {st.column_int(0), st.column_text(1), st.column_text(2), st.column_optional_double(3)});
     }
   }
   {

@@ -1,0 +1,160 @@
+#include "cocktail/catalog/change_log.h"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace cocktail::catalog {
+namespace {
+
+struct LoggedTable {
+  const char* table;
+  const char* entity;
+};
+
+constexpr std::array<LoggedTable, 4> kLoggedTables{{
+    {"ingredients", "ingredient"},
+    {"units", "unit"},
+    {"recipes", "recipe"},
+    {"recipe_ingredients", "recipe_ingredient"},
+}};
+
+// Wall clock in ms since the epoch, evaluated once per statement by SQLite.
+// julianday('now') has millisecond resolution; ROUND undoes the float error.
+constexpr const char* kNowMs = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
+
+std::string trigger_name(const LoggedTable& t, const char* op) {
+  return std::string("change_log_") + t.table + "_" + op;
+}
+
+}  // namespace
+
+void install_change_log_triggers(Database& db) {
+  // The SQL text is built from the constants above, never from input.
+  for (const auto& t : kLoggedTables) {
+    const std::string head = "CREATE TRIGGER IF NOT EXISTS ";
+    const std::string insert_log = "INSERT INTO change_log(ts, entity, op, row_id) ";
+    db.exec(head + trigger_name(t, "insert") + " AFTER INSERT ON " + t.table + " BEGIN " + insert_log +
+            "VALUES (" + kNowMs + ", '" + t.entity + "', 'insert', NEW.id); END");
+    // An update that changes the id itself is logged as a delete of the old
+    // id and an insert of the new one, so that no subscriber keeps a stale id.
+    db.exec(head + trigger_name(t, "update") + " AFTER UPDATE ON " + t.table + " BEGIN " + insert_log +
+            "SELECT " + kNowMs + ", '" + t.entity + "', 'delete', OLD.id WHERE OLD.id IS NOT NEW.id; " +
+            insert_log + "SELECT " + kNowMs + ", '" + t.entity +
+            "', CASE WHEN OLD.id IS NEW.id THEN 'update' ELSE 'insert' END, NEW.id; END");
+    db.exec(head + trigger_name(t, "delete") + " AFTER DELETE ON " + t.table + " BEGIN " + insert_log +
+            "VALUES (" + kNowMs + ", '" + t.entity + "', 'delete', OLD.id); END");
+  }
+}
+
+void drop_change_log_triggers(Database& db) {
+  for (const auto& t : kLoggedTables) {
+    for (const char* op : {"insert", "update", "delete"})
+      db.exec("DROP TRIGGER IF EXISTS " + trigger_name(t, op));
+  }
+}
+
+bool change_log_triggers_installed(Database& db) {
+  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2");
+  for (const auto& t : kLoggedTables) {
+    for (const char* op : {"insert", "update", "delete"}) {
+      st.bind(1, trigger_name(t, op)).bind(2, t.table);
+      bool found = st.step();
+      st.reset();
+      if (!found) return false;
+    }
+  }
+  return true;
+}
+
+ChangeLog::ChangeLog(Database& db) : db_(db) {}
+
+Statement& ChangeLog::statement(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) it = statements_.emplace(sql, db_.prepare(sql)).first;
+  return it->second;
+}
+
+std::int64_t ChangeLog::latest_seq() {
+  // MAX(seq) alone would fall to 0 once a prune emptied the table;
+  // sqlite_sequence keeps the highest seq ever committed (it is updated in
+  // the writer's transaction, so a rollback gives the seq back).
+  auto& st = statement(
+      "SELECT MAX(COALESCE((SELECT MAX(seq) FROM change_log), 0), "
+      "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), 0))");
+  std::int64_t seq = st.step() ? st.column_int(0) : 0;
+  st.reset();
+  return seq;
+}
+
+std::vector<Change> ChangeLog::read_after(std::int64_t after_seq, int limit) {
+  std::vector<Change> out;
+  if (limit <= 0) return out;
+  auto& st =
+      statement("SELECT seq, ts, entity, op, row_id FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  st.bind(1, after_seq).bind(2, limit);
+  try {
+    while (st.step()) {
+      out.push_back(
+          {st.column_int(0), st.column_int(1), st.column_text(2), st.column_text(3), st.column_int(4)});
+    }
+  } catch (...) {
+    st.reset();
+    throw;
+  }
+  st.reset();
+  return out;
+}
+
+void ChangeLog::mark_published(std::string_view name, std::int64_t seq) {
+  if (name.empty()) throw std::invalid_argument("publication cursor name is empty");
+  if (seq < 0 || seq > latest_seq()) {
+    throw std::invalid_argument("cannot mark seq " + std::to_string(seq) + " published: latest seq is " +
+                                std::to_string(latest_seq()));
+  }
+  auto& st = statement(
+      "INSERT INTO outbox_cursor(name, published_seq, updated_ms) VALUES (?1, ?2, "
+      "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)) "
+      "ON CONFLICT(name) DO UPDATE SET published_seq = MAX(published_seq, excluded.published_seq), "
+      "updated_ms = excluded.updated_ms");
+  st.bind(1, name).bind(2, seq);
+  st.run();
+}
+
+std::int64_t ChangeLog::published_seq(std::string_view name) {
+  auto& st = statement("SELECT published_seq FROM outbox_cursor WHERE name = ?1");
+  st.bind(1, name);
+  std::int64_t seq = st.step() ? st.column_int(0) : 0;
+  st.reset();
+  return seq;
+}
+
+std::optional<std::int64_t> ChangeLog::min_published_seq() {
+  auto& st = statement("SELECT MIN(published_seq) FROM outbox_cursor");
+  std::optional<std::int64_t> seq;
+  if (st.step()) seq = st.column_optional_int(0);
+  st.reset();
+  return seq;
+}
+
+std::int64_t ChangeLog::prune(const PruneOptions& options, std::int64_t now_ms) {
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  // Everything is read inside the write transaction, so a publisher's cursor
+  // cannot move and no row can be appended between the reads and the delete.
+  auto published = min_published_seq();
+  if (!published || *published <= 0) return 0;
+  std::int64_t bound = std::min(*published, latest_seq() - std::max<std::int64_t>(options.keep_count, 0));
+  if (bound <= 0 || options.max_rows <= 0) return 0;
+  std::int64_t cutoff_ms = now_ms - options.max_age.count();
+  // Rows are removed oldest first, at most max_rows of them: the seq range is
+  // capped at the first seq still present plus max_rows.
+  auto& st = statement(
+      "DELETE FROM change_log WHERE seq <= MIN(?1, (SELECT MIN(seq) FROM change_log) + ?3 - 1) AND ts < ?2");
+  st.bind(1, bound).bind(2, cutoff_ms).bind(3, options.max_rows);
+  st.run();
+  std::int64_t removed = db_.changes();
+  tx.commit();
+  return removed;
+}
+
+}  // namespace cocktail::catalog

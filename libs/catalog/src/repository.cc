@@ -1,0 +1,923 @@
+#include "cocktail/catalog/repository.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <utility>
+
+namespace cocktail::catalog {
+namespace {
+
+using core::Error;
+using core::ErrorCode;
+using core::FieldError;
+
+// ---- Validation.
+
+// Problems found in one input (or one item of a batch): every problem is
+// collected so that a client can fix them all at once.
+class Problems {
+ public:
+  explicit Problems(int index = -1) : index_(index) {}
+
+  void invalid(std::string field, std::string message) { add(std::move(field), std::move(message), false); }
+  void conflict(std::string field, std::string message) { add(std::move(field), std::move(message), true); }
+  bool empty() const { return errors_.empty(); }
+  std::size_t size() const { return errors_.size(); }
+  bool all_conflicts() const { return conflicts_ == errors_.size(); }
+  const std::vector<FieldError>& errors() const { return errors_; }
+
+  void append(const Problems& other) {
+    errors_.insert(errors_.end(), other.errors_.begin(), other.errors_.end());
+    conflicts_ += other.conflicts_;
+  }
+
+  // The error for a single-object call: named after the first problem.
+  Error to_error() const {
+    Error e{all_conflicts() ? ErrorCode::kConflict : ErrorCode::kInvalidArgument, errors_.front().field,
+            errors_.front().message, errors_};
+    return e;
+  }
+
+ private:
+  void add(std::string field, std::string message, bool conflict) {
+    errors_.push_back({index_, std::move(field), std::move(message)});
+    if (conflict) ++conflicts_;
+  }
+  int index_;
+  std::vector<FieldError> errors_;
+  std::size_t conflicts_ = 0;
+};
+
+Error batch_error(const Problems& problems, std::size_t items, std::size_t failed_items) {
+  Error e{
+      problems.all_conflicts() ? ErrorCode::kConflict : ErrorCode::kInvalidArgument, "items",
+      std::to_string(failed_items) + " of " + std::to_string(items) + " items failed; nothing was written",
+      problems.errors()};
+  return e;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// SQLite's NOCASE folds ASCII letters only; lookups in memory do the same.
+std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool has_control(std::string_view s, bool multiline) {
+  for (unsigned char c : s) {
+    if (multiline && (c == '\n' || c == '\r' || c == '\t')) continue;
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Checks text shared by names and free text; false when a problem was added.
+bool check_text_common(Problems& p, const std::string& field, std::string_view text, std::size_t max_bytes,
+                       bool multiline) {
+  if (text.size() > max_bytes) {
+    p.invalid(field,
+              "is " + std::to_string(text.size()) + " bytes long; the limit is " + std::to_string(max_bytes));
+    return false;
+  }
+  if (!simdjson::validate_utf8(text.data(), text.size())) {
+    p.invalid(field, "is not valid UTF-8");
+    return false;
+  }
+  if (has_control(text, multiline)) {
+    p.invalid(field, "contains control characters");
+    return false;
+  }
+  return true;
+}
+
+std::string check_name(Problems& p, const std::string& field, std::string_view raw, std::size_t max_bytes) {
+  std::string name = trim(raw);
+  if (name.empty()) {
+    p.invalid(field, "is required and must not be blank");
+  } else {
+    check_text_common(p, field, name, max_bytes, false);
+  }
+  return name;
+}
+
+std::optional<std::string> check_optional(Problems& p, const std::string& field,
+                                          const std::optional<std::string>& raw, std::size_t max_bytes,
+                                          bool multiline) {
+  if (!raw || raw->empty()) return std::nullopt;
+  check_text_common(p, field, *raw, max_bytes, multiline);
+  return raw;
+}
+
+std::optional<std::string> check_url(Problems& p, const std::string& field,
+                                     const std::optional<std::string>& raw) {
+  if (!raw || raw->empty()) return std::nullopt;
+  if (!check_text_common(p, field, *raw, kMaxUrlBytes, false)) return raw;
+  std::string folded = fold_case(std::string_view(*raw).substr(0, 8));
+  if (folded.rfind("http://", 0) != 0 && folded.rfind("https://", 0) != 0) {
+    p.invalid(field, "must be an http:// or https:// URL");
+  }
+  return raw;
+}
+
+void check_amount(Problems& p, const std::string& field, const std::optional<double>& amount) {
+  if (!amount) return;
+  if (!std::isfinite(*amount)) {
+    p.invalid(field, "must be a finite number");
+  } else if (*amount < 0) {
+    p.invalid(field, "must not be negative");
+  }
+}
+
+void check_id(Problems& p, const std::string& field, std::int64_t id) {
+  if (id <= 0) p.invalid(field, "must be a positive id");
+}
+
+std::string row_field(std::size_t k, const char* name) {
+  return "ingredients[" + std::to_string(k) + "]." + name;
+}
+
+// Input fields after validation: trimmed name, empty text as NULL.
+struct CleanRecipe {
+  std::string name;
+  std::optional<std::string> instructions, description, image_url, source, source_url;
+};
+
+CleanRecipe check_recipe_fields(Problems& p, const std::string& name,
+                                const std::optional<std::string>& instructions,
+                                const std::optional<std::string>& description,
+                                const std::optional<std::string>& image_url,
+                                const std::optional<std::string>& source,
+                                const std::optional<std::string>& source_url, std::size_t rows) {
+  CleanRecipe c;
+  c.name = check_name(p, "name", name, kMaxNameBytes);
+  c.instructions = check_optional(p, "instructions", instructions, kMaxInstructionsBytes, true);
+  c.description = check_optional(p, "description", description, kMaxDescriptionBytes, true);
+  c.image_url = check_url(p, "image_url", image_url);
+  c.source = check_optional(p, "source", source, kMaxSourceBytes, false);
+  c.source_url = check_url(p, "source_url", source_url);
+  if (rows > kMaxRecipeIngredients) {
+    p.invalid("ingredients",
+              "has " + std::to_string(rows) + " rows; the limit is " + std::to_string(kMaxRecipeIngredients));
+  }
+  return c;
+}
+
+// Resets a cached statement when the scope ends, whatever happens.
+class Bound {
+ public:
+  explicit Bound(Statement& st) : st_(st) {}
+  ~Bound() { st_.reset(); }
+  Bound(const Bound&) = delete;
+  Bound& operator=(const Bound&) = delete;
+  Statement* operator->() { return &st_; }
+  Statement& operator*() { return st_; }
+
+ private:
+  Statement& st_;
+};
+
+Ingredient read_ingredient(Statement& st) {
+  Ingredient i;
+  i.id = st.column_int(0);
+  i.name = st.column_text(1);
+  if (!st.is_null(2)) i.description = st.column_text(2);
+  i.parent_id = st.column_optional_int(3);
+  i.path = st.column_text(4);
+  i.allow_substitution = st.column_int(5) != 0;
+  return i;
+}
+
+Recipe read_recipe(Statement& st) {
+  Recipe r;
+  r.id = st.column_int(0);
+  r.name = st.column_text(1);
+  auto text = [&](int col) -> std::optional<std::string> {
+    if (st.is_null(col)) return std::nullopt;
+    return st.column_text(col);
+  };
+  r.instructions = text(2);
+  r.description = text(3);
+  r.image_url = text(4);
+  r.source = text(5);
+  r.source_url = text(6);
+  r.avg_rating = st.column_optional_double(7);
+  r.rating_count = st.column_optional_int(8);
+  return r;
+}
+
+}  // namespace
+
+// SQL is kept as literals so that the statement cache can key on them.
+#define INGREDIENT_SELECT \
+  "SELECT id, name, description, parent_id, COALESCE(path, ''), COALESCE(allow_substitution, 0) "
+#define RECIPE_SELECT                                                                                    \
+  "SELECT id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count " \
+  "FROM "                                                                                                \
+  "recipes "
+
+Repository::Repository(Database& db) : db_(db) {}
+
+Statement& Repository::statement(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) it = statements_.emplace(sql, db_.prepare(sql)).first;
+  return it->second;
+}
+
+std::int64_t Repository::committed_seq() {
+  Bound st(statement("SELECT COALESCE(MAX(seq), 0) FROM change_log"));
+  return st->step() ? st->column_int(0) : 0;
+}
+
+std::optional<Ingredient> Repository::find_ingredient(std::int64_t id) {
+  Bound st(statement(INGREDIENT_SELECT "FROM ingredients WHERE id = ?1"));
+  st->bind(1, id);
+  if (!st->step()) return std::nullopt;
+  return read_ingredient(*st);
+}
+
+std::optional<std::int64_t> Repository::ingredient_id_by_name(std::string_view name, std::int64_t except_id) {
+  Bound st(statement("SELECT id FROM ingredients WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1"));
+  st->bind(1, name).bind(2, except_id);
+  if (!st->step()) return std::nullopt;
+  return st->column_int(0);
+}
+
+std::optional<std::int64_t> Repository::recipe_id_by_name(std::string_view name, std::int64_t except_id) {
+  Bound st(statement("SELECT id FROM recipes WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1"));
+  st->bind(1, name).bind(2, except_id);
+  if (!st->step()) return std::nullopt;
+  return st->column_int(0);
+}
+
+// The path of an existing ingredient, recomputed from parent_id when the
+// stored one is missing (rows of a legacy file whose chain was broken).
+std::string Repository::path_of_parent(std::int64_t parent_id) {
+  auto parent = find_ingredient(parent_id);
+  if (parent && !parent->path.empty()) return parent->path;
+  std::string path = "/";
+  std::vector<std::int64_t> chain;
+  std::optional<std::int64_t> cur = parent_id;
+  while (cur && chain.size() < 10000) {
+    chain.push_back(*cur);
+    auto row = find_ingredient(*cur);
+    cur = row ? row->parent_id : std::nullopt;
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) path += std::to_string(*it) + "/";
+  return path;
+}
+
+// ---------------------------------------------------------------- ingredients
+
+core::Result<Page<Ingredient>> Repository::list_ingredients(const PageRequest& page) {
+  if (page.limit < 1 || page.limit > kMaxPageLimit) {
+    return Error::invalid("limit", "must be between 1 and " + std::to_string(kMaxPageLimit));
+  }
+  if (page.after_id < 0) return Error::invalid("after_id", "must not be negative");
+  Page<Ingredient> out;
+  Bound st(statement(INGREDIENT_SELECT "FROM ingredients WHERE id > ?1 ORDER BY id LIMIT ?2"));
+  st->bind(1, page.after_id).bind(2, page.limit + 1);
+  while (st->step()) out.items.push_back(read_ingredient(*st));
+  if (out.items.size() > static_cast<std::size_t>(page.limit)) {
+    out.items.pop_back();
+    out.next_after_id = out.items.back().id;
+  }
+  return out;
+}
+
+core::Result<Ingredient> Repository::get_ingredient(std::int64_t id) {
+  auto row = find_ingredient(id);
+  if (!row) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  return *row;
+}
+
+core::Result<Committed<Ingredient>> Repository::create_ingredient(const IngredientInput& input) {
+  Problems p;
+  Ingredient row;
+  row.name = check_name(p, "name", input.name, kMaxNameBytes);
+  row.description = check_optional(p, "description", input.description, kMaxDescriptionBytes, true);
+  row.allow_substitution = input.allow_substitution;
+  row.parent_id = input.parent_id;
+  if (input.parent_id) check_id(p, "parent_id", *input.parent_id);
+  if (!p.empty()) return p.to_error();
+
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  if (input.parent_id && !find_ingredient(*input.parent_id)) {
+    p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
+  }
+  if (ingredient_id_by_name(row.name, 0)) p.conflict("name", "an ingredient named '" + row.name + "' exists");
+  if (!p.empty()) return p.to_error();
+
+  // The id is chosen before the insert so that the row is written once, with
+  // its path, and change_log records one insert rather than insert + update.
+  {
+    Bound next(
+        statement("SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
+                  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1"));
+    next->step();
+    row.id = next->column_int(0);
+  }
+  row.path =
+      (row.parent_id ? path_of_parent(*row.parent_id) : std::string("/")) + std::to_string(row.id) + "/";
+  {
+    Bound ins(
+        statement("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    ins->bind(1, row.id).bind(2, row.name).bind(3, row.description).bind(4, row.parent_id).bind(5, row.path);
+    ins->bind(6, row.allow_substitution ? 1 : 0);
+    ins->step();
+  }
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<Ingredient>{std::move(row), seq};
+}
+
+core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t id,
+                                                                  const IngredientInput& input) {
+  Problems p;
+  std::string name = check_name(p, "name", input.name, kMaxNameBytes);
+  auto description = check_optional(p, "description", input.description, kMaxDescriptionBytes, true);
+  if (input.parent_id) check_id(p, "parent_id", *input.parent_id);
+  if (!p.empty()) return p.to_error();
+
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  auto current = find_ingredient(id);
+  if (!current) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  if (ingredient_id_by_name(name, id)) p.conflict("name", "an ingredient named '" + name + "' exists");
+
+  bool reparent = input.parent_id != current->parent_id || current->path.empty();
+  if (input.parent_id && input.parent_id != current->parent_id) {
+    if (!find_ingredient(*input.parent_id)) {
+      p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
+    } else {
+      // Walks up from the new parent by parent_id (not by path, which a
+      // legacy file may lack); UNION stops on any cycle already present.
+      Bound up(statement(
+          "WITH RECURSIVE up(id) AS (SELECT ?1 UNION SELECT i.parent_id FROM ingredients AS i JOIN up "
+          "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
+      up->bind(1, *input.parent_id).bind(2, id);
+      if (up->step()) {
+        p.conflict("parent_id",
+                   "ingredient " + std::to_string(*input.parent_id) + " is " +
+                       (*input.parent_id == id ? "the ingredient itself" : "one of its descendants") +
+                       ": the hierarchy would have a cycle");
+      }
+    }
+  }
+  if (!p.empty()) return p.to_error();
+
+  Ingredient row{id, name, description, input.parent_id, current->path, input.allow_substitution};
+  if (reparent) {
+    row.path = (row.parent_id ? path_of_parent(*row.parent_id) : std::string("/")) + std::to_string(id) + "/";
+  }
+  {
+    Bound upd(
+        statement("UPDATE ingredients SET name = ?2, description = ?3, parent_id = ?4, path = ?5, "
+                  "allow_substitution = ?6 "
+                  "WHERE id = ?1"));
+    upd->bind(1, id).bind(2, row.name).bind(3, row.description).bind(4, row.parent_id).bind(5, row.path);
+    upd->bind(6, row.allow_substitution ? 1 : 0);
+    upd->step();
+  }
+  if (row.path != current->path) {
+    // Every descendant's path is rebuilt from parent_id under the new path,
+    // in this same transaction; rows whose path is already right are skipped.
+    Bound sub(statement(
+        "WITH RECURSIVE sub(id, path) AS (SELECT ?1, ?2 UNION ALL SELECT i.id, sub.path || i.id || '/' "
+        "FROM ingredients AS i JOIN sub ON i.parent_id = sub.id) "
+        "UPDATE ingredients SET path = (SELECT sub.path FROM sub WHERE sub.id = ingredients.id) "
+        "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
+        "AND path IS NOT (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
+    sub->bind(1, id).bind(2, row.path);
+    sub->step();
+  }
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<Ingredient>{std::move(row), seq};
+}
+
+core::Result<Committed<std::int64_t>> Repository::delete_ingredient(std::int64_t id) {
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  if (!find_ingredient(id)) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  {
+    Bound used(
+        statement("SELECT COUNT(DISTINCT recipe_id) FROM recipe_ingredients WHERE ingredient_id = ?1"));
+    used->bind(1, id);
+    if (used->step() && used->column_int(0) > 0) {
+      return Error::conflict("id", "ingredient " + std::to_string(id) + " is used by " +
+                                       std::to_string(used->column_int(0)) + " recipe(s)");
+    }
+  }
+  {
+    Bound children(statement("SELECT COUNT(*) FROM ingredients WHERE parent_id = ?1"));
+    children->bind(1, id);
+    if (children->step() && children->column_int(0) > 0) {
+      return Error::conflict("id", "ingredient " + std::to_string(id) + " has " +
+                                       std::to_string(children->column_int(0)) + " child ingredient(s)");
+    }
+  }
+  try {
+    Bound del(statement("DELETE FROM ingredients WHERE id = ?1"));
+    del->bind(1, id);
+    del->step();
+  } catch (const DatabaseError& e) {
+    // Tables this code does not manage (user_ingredients, ...) may refer to it.
+    if (!e.is_constraint()) throw;
+    return Error::conflict("id", "ingredient " + std::to_string(id) + " is referenced by other rows");
+  }
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<std::int64_t>{id, seq};
+}
+
+// -------------------------------------------------------------------- recipes
+
+void Repository::load_recipe_ingredients(std::vector<Recipe>& recipes) {
+  if (recipes.empty()) return;
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (std::size_t i = 0; i < recipes.size(); ++i) index.emplace(recipes[i].id, i);
+  Bound st(statement(
+      "SELECT ri.recipe_id, ri.id, ri.ingredient_id, COALESCE(i.name, ''), ri.unit_id, u.name, ri.amount "
+      "FROM recipe_ingredients AS ri LEFT JOIN ingredients AS i ON i.id = ri.ingredient_id "
+      "LEFT JOIN units AS u ON u.id = ri.unit_id WHERE ri.recipe_id BETWEEN ?1 AND ?2 ORDER BY ri.recipe_id, "
+      "ri.id"));
+  st->bind(1, recipes.front().id).bind(2, recipes.back().id);
+  while (st->step()) {
+    auto it = index.find(st->column_int(0));
+    if (it == index.end()) continue;
+    RecipeIngredient ri;
+    ri.id = st->column_int(1);
+    ri.ingredient_id = st->column_int(2);
+    ri.ingredient_name = st->column_text(3);
+    ri.unit_id = st->column_optional_int(4);
+    if (!st->is_null(5)) ri.unit_name = st->column_text(5);
+    ri.amount = st->column_optional_double(6);
+    recipes[it->second].ingredients.push_back(std::move(ri));
+  }
+}
+
+std::optional<Recipe> Repository::find_recipe(std::int64_t id) {
+  std::vector<Recipe> one;
+  {
+    Bound st(statement(RECIPE_SELECT "WHERE id = ?1"));
+    st->bind(1, id);
+    if (!st->step()) return std::nullopt;
+    one.push_back(read_recipe(*st));
+  }
+  load_recipe_ingredients(one);
+  return std::move(one.front());
+}
+
+core::Result<Page<Recipe>> Repository::list_recipes(const PageRequest& page) {
+  if (page.limit < 1 || page.limit > kMaxPageLimit) {
+    return Error::invalid("limit", "must be between 1 and " + std::to_string(kMaxPageLimit));
+  }
+  if (page.after_id < 0) return Error::invalid("after_id", "must not be negative");
+  Page<Recipe> out;
+  // One read transaction: the recipes and their rows come from one state.
+  Transaction tx(db_, Transaction::Kind::kRead);
+  {
+    Bound st(statement(RECIPE_SELECT "WHERE id > ?1 ORDER BY id LIMIT ?2"));
+    st->bind(1, page.after_id).bind(2, page.limit + 1);
+    while (st->step()) out.items.push_back(read_recipe(*st));
+  }
+  if (out.items.size() > static_cast<std::size_t>(page.limit)) {
+    out.items.pop_back();
+    out.next_after_id = out.items.back().id;
+  }
+  load_recipe_ingredients(out.items);
+  tx.commit();
+  return out;
+}
+
+core::Result<Recipe> Repository::get_recipe(std::int64_t id) {
+  Transaction tx(db_, Transaction::Kind::kRead);
+  auto recipe = find_recipe(id);
+  tx.commit();
+  if (!recipe) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  return std::move(*recipe);
+}
+
+// Checks each row's ingredient and unit against the catalog (inside the
+// write transaction) after the shape checks.
+std::vector<FieldError> Repository::check_recipe_rows(const RecipeInput& input) {
+  Problems p;
+  for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
+    const auto& row = input.ingredients[k];
+    if (row.ingredient_id > 0) {
+      Bound st(statement("SELECT 1 FROM ingredients WHERE id = ?1"));
+      st->bind(1, row.ingredient_id);
+      if (!st->step()) {
+        p.invalid(row_field(k, "ingredient_id"),
+                  "no ingredient with id " + std::to_string(row.ingredient_id));
+      }
+    }
+    if (row.unit_id && *row.unit_id > 0) {
+      Bound st(statement("SELECT 1 FROM units WHERE id = ?1"));
+      st->bind(1, *row.unit_id);
+      if (!st->step()) p.invalid(row_field(k, "unit_id"), "no unit with id " + std::to_string(*row.unit_id));
+    }
+  }
+  return p.errors();
+}
+
+// Writes the recipe row (insert when id is 0) and replaces its ingredients;
+// returns the recipe id.
+std::int64_t Repository::write_recipe(std::int64_t id, const RecipeInput& in) {
+  if (id == 0) {
+    Bound ins(
+        statement("INSERT INTO recipes(name, instructions, description, image_url, source, source_url) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    ins->bind(1, in.name).bind(2, in.instructions).bind(3, in.description).bind(4, in.image_url);
+    ins->bind(5, in.source).bind(6, in.source_url);
+    ins->step();
+    id = db_.last_insert_rowid();
+  } else {
+    Bound upd(statement(
+        "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, "
+        "source_url = ?7 WHERE id = ?1"));
+    upd->bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
+    upd->bind(6, in.source).bind(7, in.source_url);
+    upd->step();
+    Bound del(statement("DELETE FROM recipe_ingredients WHERE recipe_id = ?1"));
+    del->bind(1, id);
+    del->step();
+  }
+  Bound row(statement(
+      "INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, ?4)"));
+  for (const auto& ri : in.ingredients) {
+    row->bind(1, id).bind(2, ri.ingredient_id).bind(3, ri.unit_id).bind(4, ri.amount);
+    row->step();
+    row->reset();
+  }
+  return id;
+}
+
+namespace {
+
+// Shape checks of a RecipeInput; returns the cleaned copy to write.
+RecipeInput check_recipe_input(Problems& p, const RecipeInput& input) {
+  CleanRecipe c = check_recipe_fields(p, input.name, input.instructions, input.description, input.image_url,
+                                      input.source, input.source_url, input.ingredients.size());
+  RecipeInput out{c.name,   c.instructions, c.description,    c.image_url,
+                  c.source, c.source_url,   input.ingredients};
+  for (std::size_t k = 0; k < input.ingredients.size() && k < kMaxRecipeIngredients; ++k) {
+    const auto& row = input.ingredients[k];
+    check_id(p, row_field(k, "ingredient_id"), row.ingredient_id);
+    if (row.unit_id) check_id(p, row_field(k, "unit_id"), *row.unit_id);
+    check_amount(p, row_field(k, "amount"), row.amount);
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Result<Committed<Recipe>> Repository::create_recipe(const RecipeInput& input) {
+  Problems p;
+  RecipeInput clean = check_recipe_input(p, input);
+  if (!p.empty()) return p.to_error();
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  for (auto& e : check_recipe_rows(clean)) p.invalid(e.field, e.message);
+  if (recipe_id_by_name(clean.name, 0)) p.conflict("name", "a recipe named '" + clean.name + "' exists");
+  if (!p.empty()) return p.to_error();
+  std::int64_t id = write_recipe(0, clean);
+  std::int64_t seq = committed_seq();
+  auto recipe = find_recipe(id);
+  tx.commit();
+  return Committed<Recipe>{std::move(*recipe), seq};
+}
+
+core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const RecipeInput& input) {
+  Problems p;
+  RecipeInput clean = check_recipe_input(p, input);
+  if (!p.empty()) return p.to_error();
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  {
+    Bound st(statement("SELECT 1 FROM recipes WHERE id = ?1"));
+    st->bind(1, id);
+    if (!st->step()) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  }
+  for (auto& e : check_recipe_rows(clean)) p.invalid(e.field, e.message);
+  if (recipe_id_by_name(clean.name, id)) p.conflict("name", "a recipe named '" + clean.name + "' exists");
+  if (!p.empty()) return p.to_error();
+  write_recipe(id, clean);
+  std::int64_t seq = committed_seq();
+  auto recipe = find_recipe(id);
+  tx.commit();
+  return Committed<Recipe>{std::move(*recipe), seq};
+}
+
+core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id) {
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  {
+    Bound st(statement("SELECT 1 FROM recipes WHERE id = ?1"));
+    st->bind(1, id);
+    if (!st->step()) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  }
+  try {
+    // Rows first, explicitly: a legacy file's recipe_ingredients may lack
+    // ON DELETE CASCADE.
+    Bound rows(statement("DELETE FROM recipe_ingredients WHERE recipe_id = ?1"));
+    rows->bind(1, id);
+    rows->step();
+    Bound del(statement("DELETE FROM recipes WHERE id = ?1"));
+    del->bind(1, id);
+    del->step();
+  } catch (const DatabaseError& e) {
+    // Tables this code does not manage (ratings, recipe_tags, ...) may refer to it.
+    if (!e.is_constraint()) throw;
+    return Error::conflict("id", "recipe " + std::to_string(id) + " is referenced by other rows");
+  }
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<std::int64_t>{id, seq};
+}
+
+// ---------------------------------------------------------------------- units
+
+std::vector<Unit> Repository::list_units() {
+  std::vector<Unit> out;
+  Bound st(statement("SELECT id, name, abbreviation, conversion_to_ml FROM units ORDER BY id"));
+  while (st->step()) {
+    Unit u;
+    u.id = st->column_int(0);
+    u.name = st->column_text(1);
+    if (!st->is_null(2)) u.abbreviation = st->column_text(2);
+    u.conversion_to_ml = st->column_optional_double(3);
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
+  Problems p;
+  Unit u;
+  u.name = check_name(p, "name", input.name, kMaxUnitNameBytes);
+  if (input.abbreviation) {
+    std::string abbreviation = trim(*input.abbreviation);
+    if (!abbreviation.empty() &&
+        check_text_common(p, "abbreviation", abbreviation, kMaxAbbreviationBytes, false)) {
+      u.abbreviation = abbreviation;
+    }
+  }
+  if (input.conversion_to_ml) {
+    if (!std::isfinite(*input.conversion_to_ml) || *input.conversion_to_ml <= 0) {
+      p.invalid("conversion_to_ml", "must be a finite number above 0");
+    }
+    u.conversion_to_ml = input.conversion_to_ml;
+  }
+  if (!p.empty()) return p.to_error();
+
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  auto taken = [&](const std::string& text) {
+    Bound st(
+        statement("SELECT 1 FROM units WHERE name = ?1 COLLATE NOCASE OR abbreviation = ?1 COLLATE NOCASE"));
+    st->bind(1, text);
+    return st->step();
+  };
+  if (taken(u.name)) p.conflict("name", "a unit named or abbreviated '" + u.name + "' exists");
+  if (u.abbreviation && fold_case(*u.abbreviation) != fold_case(u.name) && taken(*u.abbreviation)) {
+    p.conflict("abbreviation", "a unit named or abbreviated '" + *u.abbreviation + "' exists");
+  }
+  if (!p.empty()) return p.to_error();
+  {
+    Bound ins(statement("INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3)"));
+    ins->bind(1, u.name).bind(2, u.abbreviation).bind(3, u.conversion_to_ml);
+    ins->step();
+  }
+  u.id = db_.last_insert_rowid();
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<Unit>{std::move(u), seq};
+}
+
+// ----------------------------------------------------------------------- bulk
+
+core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
+    const std::vector<BulkIngredient>& items) {
+  if (items.empty()) return Error::invalid("items", "must not be empty");
+  if (items.size() > kMaxBulkItems) {
+    return Error{ErrorCode::kTooLarge,
+                 "items",
+                 std::to_string(items.size()) + " items; the limit is " + std::to_string(kMaxBulkItems),
+                 {}};
+  }
+  Transaction tx(db_, Transaction::Kind::kWrite);
+  Problems all;
+  std::size_t failed = 0;
+  std::vector<Ingredient> created;
+  // Batch names (case-folded) -> index in `created`, or -1 for a failed item.
+  std::unordered_map<std::string, std::int64_t> batch;
+  std::int64_t next_id = 0;
+  {
+    Bound next(
+        statement("SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
+                  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1"));
+    next->step();
+    next_id = next->column_int(0);
+  }
+  Bound ins(
+      statement("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    Problems p(static_cast<int>(i));
+    Ingredient row;
+    row.name = check_name(p, "name", item.name, kMaxNameBytes);
+    row.description = check_optional(p, "description", item.description, kMaxDescriptionBytes, true);
+    row.allow_substitution = item.allow_substitution;
+    std::string folded = fold_case(row.name);
+    if (p.empty()) {
+      if (auto it = batch.find(folded); it != batch.end()) {
+        p.conflict("name", "'" + row.name + "' is already defined earlier in the batch");
+      } else if (ingredient_id_by_name(row.name, 0)) {
+        p.conflict("name", "an ingredient named '" + row.name + "' exists");
+      }
+    }
+
+    std::string parent_path;
+    bool has_parent_name = item.parent_name && !trim(*item.parent_name).empty();
+    if (has_parent_name && item.parent_id) {
+      p.invalid("parent_name", "give parent_name or parent_id, not both");
+    } else if (item.parent_id) {
+      check_id(p, "parent_id", *item.parent_id);
+      if (*item.parent_id > 0) {
+        if (find_ingredient(*item.parent_id)) {
+          row.parent_id = item.parent_id;
+          parent_path = path_of_parent(*item.parent_id);
+        } else {
+          p.invalid("parent_id", "no ingredient with id " + std::to_string(*item.parent_id));
+        }
+      }
+    } else if (has_parent_name) {
+      std::string parent_name = trim(*item.parent_name);
+      if (auto it = batch.find(fold_case(parent_name)); it != batch.end()) {
+        if (it->second < 0) {
+          p.invalid("parent_name", "names item '" + parent_name + "', which failed");
+        } else {
+          row.parent_id = created[static_cast<std::size_t>(it->second)].id;
+          parent_path = created[static_cast<std::size_t>(it->second)].path;
+        }
+      } else if (auto id = ingredient_id_by_name(parent_name, 0)) {
+        row.parent_id = *id;
+        parent_path = path_of_parent(*id);
+      } else {
+        p.invalid("parent_name",
+                  "no ingredient named '" + parent_name + "' in the catalog or earlier in the batch");
+      }
+    }
+
+    if (!p.empty()) {
+      ++failed;
+      all.append(p);
+      if (!row.name.empty()) batch.emplace(folded, -1);
+      continue;
+    }
+    row.id = next_id++;
+    row.path = (row.parent_id ? parent_path : std::string("/")) + std::to_string(row.id) + "/";
+    if (failed == 0) {
+      // Once an item failed nothing will be committed: stop writing, keep checking.
+      ins->bind(1, row.id)
+          .bind(2, row.name)
+          .bind(3, row.description)
+          .bind(4, row.parent_id)
+          .bind(5, row.path);
+      ins->bind(6, row.allow_substitution ? 1 : 0);
+      ins->step();
+      ins->reset();
+    }
+    batch.emplace(folded, static_cast<std::int64_t>(created.size()));
+    created.push_back(std::move(row));
+  }
+  if (!all.empty()) return batch_error(all, items.size(), failed);
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<std::vector<Ingredient>>{std::move(created), seq};
+}
+
+core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
+    const std::vector<BulkRecipe>& items) {
+  if (items.empty()) return Error::invalid("items", "must not be empty");
+  if (items.size() > kMaxBulkItems) {
+    return Error{ErrorCode::kTooLarge,
+                 "items",
+                 std::to_string(items.size()) + " items; the limit is " + std::to_string(kMaxBulkItems),
+                 {}};
+  }
+  Transaction tx(db_, Transaction::Kind::kWrite);
+
+  // Units by case-folded name, then by abbreviation: a name always wins.
+  std::unordered_map<std::string, const Unit*> unit_by_name, unit_by_abbreviation;
+  std::vector<Unit> units = list_units();
+  for (const auto& u : units) {
+    unit_by_name.emplace(fold_case(u.name), &u);
+    if (u.abbreviation) unit_by_abbreviation.emplace(fold_case(*u.abbreviation), &u);
+  }
+  // Ingredient lookups by case-folded name, cached for the batch.
+  std::unordered_map<std::string, std::optional<std::pair<std::int64_t, std::string>>> ingredients;
+  auto ingredient =
+      [&](const std::string& name) -> const std::optional<std::pair<std::int64_t, std::string>>& {
+    std::string folded = fold_case(name);
+    auto it = ingredients.find(folded);
+    if (it != ingredients.end()) return it->second;
+    Bound st(
+        statement("SELECT id, name FROM ingredients WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1"));
+    st->bind(1, name);
+    std::optional<std::pair<std::int64_t, std::string>> found;
+    if (st->step()) found.emplace(st->column_int(0), st->column_text(1));
+    return ingredients.emplace(std::move(folded), std::move(found)).first->second;
+  };
+
+  Problems all;
+  std::size_t failed = 0;
+  std::unordered_map<std::string, std::size_t> batch_names;
+  std::vector<std::int64_t> created;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    Problems p(static_cast<int>(i));
+    CleanRecipe c = check_recipe_fields(p, item.name, item.instructions, item.description, item.image_url,
+                                        item.source, item.source_url, item.ingredients.size());
+    if (!c.name.empty()) {
+      std::string folded = fold_case(c.name);
+      if (auto it = batch_names.find(folded); it != batch_names.end()) {
+        p.conflict("name", "'" + c.name + "' is already defined by item " + std::to_string(it->second));
+      } else {
+        batch_names.emplace(folded, i);
+        if (recipe_id_by_name(c.name, 0)) p.conflict("name", "a recipe named '" + c.name + "' exists");
+      }
+    }
+    RecipeInput input{c.name, c.instructions, c.description, c.image_url, c.source, c.source_url, {}};
+    for (std::size_t k = 0; k < item.ingredients.size() && k < kMaxRecipeIngredients; ++k) {
+      const auto& row = item.ingredients[k];
+      RecipeIngredientInput in;
+      std::string ingredient_name = trim(row.ingredient_name);
+      if (ingredient_name.empty()) {
+        p.invalid(row_field(k, "ingredient_name"), "is required and must not be blank");
+      } else if (const auto& found = ingredient(ingredient_name); found) {
+        in.ingredient_id = found->first;
+      } else {
+        p.invalid(row_field(k, "ingredient_name"), "no ingredient named '" + ingredient_name + "'");
+      }
+      if (row.unit_name && !trim(*row.unit_name).empty()) {
+        std::string folded = fold_case(trim(*row.unit_name));
+        const Unit* unit = nullptr;
+        if (auto it = unit_by_name.find(folded); it != unit_by_name.end()) {
+          unit = it->second;
+        } else if (auto ab = unit_by_abbreviation.find(folded); ab != unit_by_abbreviation.end()) {
+          unit = ab->second;
+        }
+        if (unit) {
+          in.unit_id = unit->id;
+        } else {
+          p.invalid(row_field(k, "unit_name"), "no unit named or abbreviated '" + trim(*row.unit_name) + "'");
+        }
+      }
+      check_amount(p, row_field(k, "amount"), row.amount);
+      in.amount = row.amount;
+      input.ingredients.push_back(in);
+    }
+    if (!p.empty()) {
+      ++failed;
+      all.append(p);
+      continue;
+    }
+    if (failed > 0) continue;  // nothing will be committed: keep checking only
+    created.push_back(write_recipe(0, input));
+  }
+  if (!all.empty()) return batch_error(all, items.size(), failed);
+  // Read back as stored (row ids, canonical names), in batch order.
+  std::vector<Recipe> recipes;
+  recipes.reserve(created.size());
+  {
+    Bound st(statement(RECIPE_SELECT "WHERE id BETWEEN ?1 AND ?2 ORDER BY id"));
+    st->bind(1, *std::min_element(created.begin(), created.end()));
+    st->bind(2, *std::max_element(created.begin(), created.end()));
+    std::unordered_map<std::int64_t, bool> ours;
+    for (auto id : created) ours.emplace(id, true);
+    while (st->step()) {
+      if (ours.count(st->column_int(0))) recipes.push_back(read_recipe(*st));
+    }
+  }
+  load_recipe_ingredients(recipes);
+  std::int64_t seq = committed_seq();
+  tx.commit();
+  return Committed<std::vector<Recipe>>{std::move(recipes), seq};
+}
+
+#undef INGREDIENT_SELECT
+#undef RECIPE_SELECT
+
+}  // namespace cocktail::catalog

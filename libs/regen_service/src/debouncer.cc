@@ -1,0 +1,158 @@
+#include "cocktail/regen_service/debouncer.h"
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+
+namespace cocktail::regen_service {
+namespace {
+
+using TimePoint = core::Clock::time_point;
+
+Debouncer::RandomSource default_random() {
+  return [engine = std::mt19937_64(std::random_device{}()),
+          dist = std::uniform_real_distribution<double>(0.0, 1.0)]() mutable { return dist(engine); };
+}
+
+void add_reason(std::vector<std::string>& reasons, std::string reason) {
+  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+    reasons.push_back(std::move(reason));
+}
+
+}  // namespace
+
+Debouncer::Debouncer(const core::Clock& clock, DebouncerOptions options, RandomSource random)
+    : clock_(clock), options_(options), random_(random ? std::move(random) : default_random()) {
+  using std::chrono::milliseconds;
+  if (options_.quiet <= milliseconds(0) || options_.max_delay <= milliseconds(0)) {
+    throw std::invalid_argument("debounce windows must be positive");
+  }
+  if (options_.backoff_initial <= milliseconds(0) || options_.backoff_initial > options_.backoff_max) {
+    throw std::invalid_argument("backoff_initial must be positive and not above backoff_max");
+  }
+  if (!(options_.backoff_multiplier >= 1.0)) throw std::invalid_argument("backoff_multiplier must be >= 1");
+  if (!(options_.backoff_jitter >= 0.0 && options_.backoff_jitter <= 1.0)) {
+    throw std::invalid_argument("backoff_jitter must be in [0, 1]");
+  }
+}
+
+Debouncer::Work& Debouncer::pending_work(TimePoint now) {
+  if (!pending_) {
+    pending_.emplace();
+    pending_->work.oldest = now;
+    pending_->newest = now;
+  }
+  return *pending_;
+}
+
+void Debouncer::note_change(std::int64_t seq) {
+  if (seq <= newest_seq_) {
+    ++stats_.duplicate_changes;
+    return;
+  }
+  newest_seq_ = seq;
+  ++stats_.changes;
+  const TimePoint now = clock_.now();
+  Work& w = pending_work(now);
+  w.work.newest_seq = std::max(w.work.newest_seq, seq);
+  ++w.work.changes;
+  w.newest = now;
+}
+
+void Debouncer::note_covered(std::int64_t seq) { newest_seq_ = std::max(newest_seq_, seq); }
+
+void Debouncer::note_trigger(std::string reason, TriggerMode mode) {
+  ++stats_.triggers;
+  const TimePoint now = clock_.now();
+  Work& w = pending_work(now);
+  add_reason(w.work.reasons, std::move(reason));
+  if (mode == TriggerMode::kImmediate) {
+    if (!w.immediate_since) w.immediate_since = now;
+  } else {
+    w.newest = now;
+  }
+}
+
+std::optional<TimePoint> Debouncer::next_deadline() const {
+  if (running_ || !pending_) return std::nullopt;
+  const Work& w = *pending_;
+  TimePoint due = std::min(w.newest + options_.quiet, w.work.oldest + options_.max_delay);
+  if (w.immediate_since) due = std::min(due, *w.immediate_since);
+  return std::max(due, not_before_);
+}
+
+bool Debouncer::poll(TimePoint now) const {
+  auto due = next_deadline();
+  return due && now >= *due;
+}
+
+PendingWork Debouncer::run_started() {
+  if (running_) throw std::logic_error("a regeneration is already running");
+  if (!pending_) {
+    // A run nobody asked for through the debouncer (e.g. a forced one):
+    // it covers nothing noted so far.
+    pending_work(clock_.now());
+  }
+  running_ = std::move(pending_);
+  pending_.reset();
+  ++stats_.runs_started;
+  return running_->work;
+}
+
+void Debouncer::run_finished(bool success) {
+  if (!running_) throw std::logic_error("no regeneration is running");
+  Work done = std::move(*running_);
+  running_.reset();
+  if (success) {
+    ++stats_.runs_succeeded;
+    if (done.work.changes > 1) stats_.coalesced_changes += done.work.changes - 1;
+    stats_.consecutive_failures = 0;
+    backoff_ = {};
+    not_before_ = {};
+    return;
+  }
+
+  ++stats_.runs_failed;
+  ++stats_.consecutive_failures;
+  backoff_ = next_backoff();
+  not_before_ = clock_.now() + backoff_;
+  // The failed run's work is still owed: merge it with what arrived meanwhile.
+  if (!pending_) {
+    pending_ = std::move(done);
+    return;
+  }
+  Work& p = *pending_;
+  p.work.oldest = std::min(p.work.oldest, done.work.oldest);
+  p.work.newest_seq = std::max(p.work.newest_seq, done.work.newest_seq);
+  p.work.changes += done.work.changes;
+  std::vector<std::string> reasons = std::move(done.work.reasons);
+  for (auto& r : p.work.reasons) add_reason(reasons, std::move(r));
+  p.work.reasons = std::move(reasons);
+  p.newest = std::max(p.newest, done.newest);
+  if (done.immediate_since) {
+    p.immediate_since =
+        p.immediate_since ? std::min(*p.immediate_since, *done.immediate_since) : done.immediate_since;
+  }
+}
+
+std::optional<TimePoint> Debouncer::oldest_uncovered() const {
+  std::optional<TimePoint> oldest;
+  for (const auto* w : {&running_, &pending_}) {
+    if (*w && (!oldest || (*w)->work.oldest < *oldest)) oldest = (*w)->work.oldest;
+  }
+  return oldest;
+}
+
+core::Clock::duration Debouncer::next_backoff() {
+  // In milliseconds as a double: the doubling cannot overflow before the cap.
+  const double cap = static_cast<double>(options_.backoff_max.count());
+  double base = static_cast<double>(options_.backoff_initial.count());
+  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i)
+    base *= options_.backoff_multiplier;
+  base = std::min(base, cap);
+  const double r = std::clamp(random_(), 0.0, 1.0);
+  const double ms = base * (1.0 - options_.backoff_jitter * r);
+  return std::chrono::duration_cast<core::Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+}
+
+}  // namespace cocktail::regen_service

@@ -1,0 +1,287 @@
+// The Debouncer against a FakeClock: no test sleeps.
+#include "cocktail/regen_service/debouncer.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace cocktail::regen_service {
+namespace {
+
+using namespace std::chrono_literals;
+using TimePoint = core::Clock::time_point;
+
+class DebouncerTest : public ::testing::Test {
+ protected:
+  // The random source returns `r`; 0 means "no jitter shortening".
+  Debouncer make(DebouncerOptions options = {}) {
+    return Debouncer(clock_, options, [this] { return r_; });
+  }
+  // Runs one regeneration at the current time, with the given outcome.
+  PendingWork run(Debouncer& d, bool success = true) {
+    EXPECT_TRUE(d.poll(clock_.now()));
+    auto work = d.run_started();
+    d.run_finished(success);
+    return work;
+  }
+
+  core::FakeClock clock_;
+  double r_ = 0.0;
+};
+
+TEST_F(DebouncerTest, NothingPendingGivesNoRun) {
+  auto d = make();
+  EXPECT_FALSE(d.next_deadline());
+  for (int i = 0; i < 100; ++i) {
+    clock_.advance(1s);
+    EXPECT_FALSE(d.poll(clock_.now()));
+  }
+  EXPECT_EQ(d.stats().runs_started, 0u);
+  EXPECT_FALSE(d.oldest_uncovered());
+}
+
+TEST_F(DebouncerTest, ARunStartsAfterTheQuietWindow) {
+  auto d = make();
+  const TimePoint t0 = clock_.now();
+  d.note_change(1);
+  EXPECT_EQ(d.next_deadline(), t0 + 200ms);
+  EXPECT_FALSE(d.poll(t0 + 199ms));
+  EXPECT_TRUE(d.poll(t0 + 200ms));
+}
+
+TEST_F(DebouncerTest, ABurstIsCoalescedIntoOneRunAfterItsLastChange) {
+  auto d = make();
+  const TimePoint t0 = clock_.now();
+  for (int seq = 1; seq <= 4; ++seq) {
+    d.note_change(seq);
+    EXPECT_FALSE(d.poll(clock_.now()));
+    clock_.advance(50ms);
+  }
+  // Last change at t0 + 150 ms: due 200 ms later.
+  EXPECT_EQ(d.next_deadline(), t0 + 350ms);
+  clock_.advance(150ms);  // now t0 + 350 ms
+  auto work = run(d);
+  EXPECT_EQ(work.changes, 4u);
+  EXPECT_EQ(work.newest_seq, 4);
+  EXPECT_EQ(work.oldest, t0);
+  EXPECT_EQ(d.stats().coalesced_changes, 3u);
+  EXPECT_EQ(d.stats().runs_succeeded, 1u);
+  EXPECT_FALSE(d.pending());
+  EXPECT_FALSE(d.next_deadline());
+}
+
+TEST_F(DebouncerTest, AContinuousStreamStillRunsEveryMaximumDelay) {
+  auto d = make();
+  const TimePoint t0 = clock_.now();
+  std::vector<TimePoint> starts;
+  // A change every 100 ms for 7 s: the quiet window never elapses.
+  for (int seq = 1; seq <= 70; ++seq) {
+    d.note_change(seq);
+    clock_.advance(100ms);
+    if (d.poll(clock_.now())) {
+      starts.push_back(clock_.now());
+      d.run_started();
+      d.run_finished(true);
+    }
+  }
+  ASSERT_EQ(starts.size(), 3u);
+  EXPECT_EQ(starts[0], t0 + 2000ms);  // oldest change at t0
+  EXPECT_EQ(starts[1], t0 + 4000ms);  // oldest after the first run: t0 + 2000 ms
+  EXPECT_EQ(starts[2], t0 + 6000ms);
+}
+
+TEST_F(DebouncerTest, WindowsAreSettings) {
+  auto d = make({.quiet = 50ms, .max_delay = 120ms});
+  const TimePoint t0 = clock_.now();
+  d.note_change(1);
+  EXPECT_EQ(d.next_deadline(), t0 + 50ms);
+  clock_.advance(40ms);
+  d.note_change(2);
+  clock_.advance(40ms);
+  d.note_change(3);
+  EXPECT_EQ(d.next_deadline(), t0 + 120ms);  // max delay comes before 80 + 50
+}
+
+TEST_F(DebouncerTest, ABurstDuringARunGivesExactlyOneFollowUp) {
+  auto d = make();
+  d.note_change(1);
+  clock_.advance(200ms);
+  ASSERT_TRUE(d.poll(clock_.now()));
+  auto first = d.run_started();
+  EXPECT_EQ(first.newest_seq, 1);
+
+  // 500 changes over 3 s while the run is in progress: nothing may start.
+  for (int seq = 2; seq <= 501; ++seq) {
+    d.note_change(seq);
+    clock_.advance(6ms);
+    EXPECT_FALSE(d.poll(clock_.now()));
+    EXPECT_FALSE(d.next_deadline());
+  }
+  EXPECT_TRUE(d.running());
+  EXPECT_THROW(d.run_started(), std::logic_error);
+  d.run_finished(true);
+
+  // Their windows elapsed during the run: the follow-up is due at once.
+  ASSERT_TRUE(d.poll(clock_.now()));
+  auto follow_up = d.run_started();
+  EXPECT_EQ(follow_up.changes, 500u);
+  EXPECT_EQ(follow_up.newest_seq, 501);
+  d.run_finished(true);
+  for (int i = 0; i < 50; ++i) {
+    clock_.advance(100ms);
+    EXPECT_FALSE(d.poll(clock_.now()));
+  }
+  EXPECT_EQ(d.stats().runs_started, 2u);
+  EXPECT_EQ(d.stats().coalesced_changes, 499u);
+}
+
+TEST_F(DebouncerTest, AFollowUpStillWaitsForAQuietWindowNotYetElapsed) {
+  auto d = make();
+  d.note_change(1);
+  clock_.advance(200ms);
+  d.poll(clock_.now());
+  d.run_started();
+  clock_.advance(50ms);
+  d.note_change(2);
+  const TimePoint last = clock_.now();
+  clock_.advance(50ms);
+  d.run_finished(true);
+  EXPECT_EQ(d.next_deadline(), last + 200ms);
+  EXPECT_FALSE(d.poll(clock_.now()));
+}
+
+TEST_F(DebouncerTest, RedeliveredChangesAreIgnored) {
+  auto d = make();
+  d.note_change(7);
+  clock_.advance(200ms);
+  run(d);
+  d.note_change(7);  // at-least-once: the same event again
+  d.note_change(5);  // an older one
+  EXPECT_FALSE(d.pending());
+  EXPECT_EQ(d.stats().duplicate_changes, 2u);
+  EXPECT_EQ(d.stats().changes, 1u);
+  EXPECT_EQ(d.newest_seq(), 7);
+}
+
+TEST_F(DebouncerTest, ChangesAlreadyCoveredAtStartUpAreIgnored) {
+  auto d = make();
+  d.note_covered(40);
+  d.note_change(40);
+  EXPECT_FALSE(d.pending());
+  d.note_change(41);
+  EXPECT_TRUE(d.pending());
+  d.note_covered(10);  // never lowers
+  EXPECT_EQ(d.newest_seq(), 41);
+}
+
+TEST_F(DebouncerTest, TriggersAreDebouncedOrImmediate) {
+  auto d = make();
+  const TimePoint t0 = clock_.now();
+  d.note_trigger("seq_gap");
+  EXPECT_EQ(d.next_deadline(), t0 + 200ms);
+  clock_.advance(100ms);
+  d.note_trigger("startup", TriggerMode::kImmediate);
+  EXPECT_TRUE(d.poll(clock_.now()));
+  d.note_trigger("seq_gap");
+  auto work = d.run_started();
+  EXPECT_EQ(work.reasons, (std::vector<std::string>{"seq_gap", "startup"}));
+  EXPECT_EQ(work.changes, 0u);
+  d.run_finished(true);
+  EXPECT_EQ(d.stats().triggers, 3u);
+}
+
+TEST_F(DebouncerTest, AFailedRunIsRetriedAfterABackoffThatGrowsAndIsCapped) {
+  auto d = make();  // 500 ms doubling to 30 s
+  d.note_change(1);
+  clock_.advance(200ms);
+  const std::vector<std::chrono::milliseconds> expected = {500ms,   1000ms,  2000ms,  4000ms, 8000ms,
+                                                           16000ms, 30000ms, 30000ms, 30000ms};
+  for (auto backoff : expected) {
+    run(d, /*success=*/false);
+    EXPECT_EQ(d.current_backoff(), backoff);
+    ASSERT_TRUE(d.pending()) << "the failed run's work is still owed";
+    EXPECT_EQ(d.next_deadline(), clock_.now() + backoff);
+    EXPECT_FALSE(d.poll(clock_.now() + backoff - 1ms));
+    clock_.advance(backoff);
+  }
+  EXPECT_EQ(d.stats().consecutive_failures, expected.size());
+  auto work = d.run_started();
+  EXPECT_EQ(work.newest_seq, 1);
+  EXPECT_EQ(work.changes, 1u);
+}
+
+TEST_F(DebouncerTest, BackoffIsJitteredWithinBounds) {
+  for (double r : {0.0, 0.25, 0.5, 0.999}) {
+    r_ = r;
+    auto d = make();
+    d.note_change(1);
+    clock_.advance(200ms);
+    run(d, false);
+    clock_.advance(d.current_backoff());
+    run(d, false);  // second failure: base 1000 ms
+    const auto backoff = d.current_backoff();
+    EXPECT_GT(backoff, 500ms) << r;   // at most half is taken off
+    EXPECT_LE(backoff, 1000ms) << r;  // never above the base
+    const double expected_us = 1'000'000 * (1 - 0.5 * r);
+    const double actual_us = std::chrono::duration<double, std::micro>(backoff).count();
+    EXPECT_NEAR(actual_us, expected_us, 1.0) << r;
+  }
+}
+
+TEST_F(DebouncerTest, ASuccessResetsTheBackoff) {
+  auto d = make();
+  d.note_change(1);
+  clock_.advance(200ms);
+  run(d, false);
+  clock_.advance(d.current_backoff());
+  run(d, false);
+  EXPECT_EQ(d.current_backoff(), 1000ms);
+  clock_.advance(d.current_backoff());
+  run(d, true);
+  EXPECT_EQ(d.current_backoff(), 0ms);
+  EXPECT_EQ(d.stats().consecutive_failures, 0u);
+
+  d.note_change(2);
+  EXPECT_EQ(d.next_deadline(), clock_.now() + 200ms);  // no backoff left behind
+  clock_.advance(200ms);
+  run(d, false);
+  EXPECT_EQ(d.current_backoff(), 500ms);
+}
+
+TEST_F(DebouncerTest, ChangesDuringAFailedRunMergeWithItsWork) {
+  auto d = make();
+  const TimePoint t0 = clock_.now();
+  d.note_change(1);
+  clock_.advance(200ms);
+  d.poll(clock_.now());
+  d.run_started();
+  d.note_change(2);
+  d.note_trigger("heartbeat_ahead");
+  clock_.advance(1s);
+  EXPECT_EQ(d.oldest_uncovered(), t0);
+  d.run_finished(false);
+  clock_.advance(d.current_backoff());
+  auto retry = d.run_started();
+  EXPECT_EQ(retry.newest_seq, 2);
+  EXPECT_EQ(retry.changes, 2u);
+  EXPECT_EQ(retry.oldest, t0);
+  EXPECT_EQ(retry.reasons, (std::vector<std::string>{"heartbeat_ahead"}));
+  d.run_finished(true);
+  EXPECT_FALSE(d.oldest_uncovered());
+  EXPECT_EQ(d.stats().runs_failed, 1u);
+  EXPECT_EQ(d.stats().runs_succeeded, 1u);
+  EXPECT_EQ(d.stats().coalesced_changes, 1u);
+}
+
+TEST_F(DebouncerTest, MisuseAndBadOptionsThrow) {
+  auto d = make();
+  EXPECT_THROW(d.run_finished(true), std::logic_error);
+  EXPECT_THROW(make({.quiet = 0ms}), std::invalid_argument);
+  EXPECT_THROW(make({.max_delay = -1ms}), std::invalid_argument);
+  EXPECT_THROW(make({.backoff_initial = 40s}), std::invalid_argument);
+  EXPECT_THROW(make({.backoff_multiplier = 0.5}), std::invalid_argument);
+  EXPECT_THROW(make({.backoff_jitter = 1.5}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cocktail::regen_service
