@@ -17,7 +17,7 @@
 #include "cocktail/analytics/emd.h"
 #include "cocktail/analytics/rollup.h"
 #include "cocktail/analytics/volumes.h"
-#include "synthetic_catalog.h"
+#include "seeded_catalog.h"
 
 namespace cocktail::analytics {
 namespace {
@@ -33,7 +33,7 @@ const std::vector<Problem>& problems(bool learned) {
   static std::vector<Problem> cache[2];
   auto& out = cache[learned ? 1 : 0];
   if (!out.empty()) return out;
-  const auto state = testing::SyntheticCatalog::make(1356, 610, 1);
+  const auto state = testing::seeded_catalog(1356, 610, 42);
   const IngredientHierarchy h(state);
   const SparseRows rolled = roll_up(compute_fractions(state, VolumeRule::kDistance).fractions, h);
   const IngredientSet set = ingredient_set_with_ancestors(rolled, h);

@@ -15,7 +15,7 @@
 
 #include "cocktail/analytics/rollup.h"
 #include "cocktail/analytics/volumes.h"
-#include "synthetic_catalog.h"
+#include "seeded_catalog.h"
 
 namespace cocktail::analytics {
 namespace {
@@ -437,12 +437,12 @@ TEST(RunEm, TinyCatalogMatchesSlowDenseImplementation) {
 
 TEST(RunEm, GeneratedCatalogWithCandidateSelection) {
   // 60 recipes: candidate_k = 10 < n − 1, so selection and +∞ matter.
-  const EmInputs in = inputs_of(testing::SyntheticCatalog::make(60, 80, 5));
+  const EmInputs in = inputs_of(testing::seeded_catalog(60, 80, 5));
   expect_same_em(in, 5);
 }
 
 TEST(RunEm, FirstIterationEqualsLemonAndLaterOnesAgreeInRank) {
-  const EmInputs in = inputs_of(testing::SyntheticCatalog::make(40, 70, 9));
+  const EmInputs in = inputs_of(testing::seeded_catalog(40, 70, 9));
   const std::size_t n = in.masses.rows();
   EmOptions options;
   options.max_iterations = 1;
