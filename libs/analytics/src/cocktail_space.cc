@@ -28,8 +28,10 @@ double elapsed_ms(Clock::time_point since) {
 // [{recipe_id, recipe_name, x, y, ingredients: [names by display volume]}]
 std::string points_json(const catalog::CatalogState& state, const DisplayOrder& display,
                         const std::vector<std::size_t>& recipe_rows, const std::vector<float>& xy) {
-  rapidjson::StringBuffer buffer;
-  detail::JsonWriter w(buffer);
+  std::string out;
+  out.reserve(recipe_rows.size() * 160);
+  detail::StringSink sink{&out};
+  detail::JsonWriter w(sink);
   w.StartArray();
   for (std::size_t r = 0; r < recipe_rows.size(); ++r) {
     const auto& recipe = state.recipes[recipe_rows[r]];
@@ -50,7 +52,7 @@ std::string points_json(const catalog::CatalogState& state, const DisplayOrder& 
     w.EndObject();
   }
   w.EndArray();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return out;
 }
 
 // Row r: the stand-in for +∞ everywhere, 0 on the diagonal, then the known
@@ -71,8 +73,9 @@ std::string distance_matrix_npy(const SparseDistanceGraph& graph, float absent) 
 }
 
 std::string ids_json(const catalog::CatalogState& state, const std::vector<std::size_t>& recipe_rows) {
-  rapidjson::StringBuffer buffer;
-  detail::JsonWriter w(buffer);
+  std::string out;
+  detail::StringSink sink{&out};
+  detail::JsonWriter w(sink);
   w.StartObject();
   w.Key("shape");
   w.StartArray();
@@ -86,14 +89,15 @@ std::string ids_json(const catalog::CatalogState& state, const std::vector<std::
   for (const std::size_t p : recipe_rows) w.Int64(state.recipes[p].id);
   w.EndArray();
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return out;
 }
 
 }  // namespace
 
 std::string CocktailSpaceResult::summary_json() const {
-  rapidjson::StringBuffer buffer;
-  detail::JsonWriter w(buffer);
+  std::string out;
+  detail::StringSink sink{&out};
+  detail::JsonWriter w(sink);
   w.StartObject();
   w.Key("counts");
   w.StartObject();
@@ -167,7 +171,7 @@ std::string CocktailSpaceResult::summary_json() const {
   for (const auto& warning : warnings) detail::write_string(w, warning);
   w.EndArray();
   w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return out;
 }
 
 CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,

@@ -44,8 +44,10 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     }
   });
 
-  rapidjson::StringBuffer buffer;
-  detail::JsonWriter w(buffer);
+  std::string out;
+  out.reserve(offsets[n] * 420 + n * 64);  // about 0.4 KB per neighbour: one growth at most
+  detail::StringSink sink{&out};
+  detail::JsonWriter w(sink);
   w.StartArray();
   for (std::size_t r = 0; r < n; ++r) {
     w.StartObject();
@@ -90,7 +92,7 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     w.EndObject();
   }
   w.EndArray();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return out;
 }
 
 }  // namespace cocktail::analytics
