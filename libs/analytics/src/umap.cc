@@ -534,18 +534,29 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
 
       const auto negatives =
           static_cast<std::size_t>(std::max(0.0, (now - next_negative[e]) / epochs_per_negative[e]));
+      // The repulsions of one sample are taken from the same position and
+      // applied together: independent of each other, they pipeline instead
+      // of waiting on one another (umap-learn applies them one by one; the
+      // steps are small and clipped, so the difference is within the noise
+      // of the sampling).
+      const float cx = current[0];
+      const float cy = current[1];
+      float push_x = 0.0f;
+      float push_y = 0.0f;
       for (std::size_t s = 0; s < negatives; ++s) {
         const std::size_t k = random.below(n);
         if (k == g.row[e]) continue;
         const float* far = y + 2 * k;
-        dx = current[0] - far[0];
-        dy = current[1] - far[1];
+        dx = cx - far[0];
+        dy = cy - far[1];
         dist2 = dx * dx + dy * dy;
         if (dist2 <= 0.0f) continue;
         const float coeff = 2.0f * bf / ((0.001f + dist2) * (af * std::pow(dist2, bf) + 1.0f));
-        current[0] += clip(coeff * dx) * alpha;
-        current[1] += clip(coeff * dy) * alpha;
+        push_x += clip(coeff * dx);
+        push_y += clip(coeff * dy);
       }
+      current[0] += push_x * alpha;
+      current[1] += push_y * alpha;
       next_negative[e] += static_cast<double>(negatives) * epochs_per_negative[e];
     }
   }
