@@ -29,7 +29,9 @@ struct L1Scratch {
 }  // namespace
 
 std::size_t candidate_count(std::size_t n, std::size_t cap) {
-  if (n <= 1) return 0;
+  if (n <= 1) {
+    return 0;
+  }
   std::size_t k = std::max<std::size_t>(10, n / 10);
   k = std::min(k, n - 1);
   return std::min(k, cap);
@@ -37,18 +39,26 @@ std::size_t candidate_count(std::size_t n, std::size_t cap) {
 
 NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_t k, unsigned threads) {
   const std::size_t n = rows.rows();
-  if (k > 0 && k >= n) throw std::invalid_argument("l1_nearest: k must be below the number of rows");
+  if (k > 0 && k >= n) {
+    throw std::invalid_argument("l1_nearest: k must be below the number of rows");
+  }
   NeighborLists out;
   out.rows = n;
   out.k = k;
   out.index.resize(n * k);
   out.distance.resize(n * k);
-  if (k == 0) return out;
+  if (k == 0) {
+    return out;
+  }
 
   // Inverted index: for each column, the rows using it with their value.
   std::vector<std::size_t> post_offsets(columns + 1, 0);
-  for (const std::uint32_t c : rows.columns) ++post_offsets[c + 1];
-  for (std::size_t c = 0; c < columns; ++c) post_offsets[c + 1] += post_offsets[c];
+  for (const std::uint32_t c : rows.columns) {
+    ++post_offsets[c + 1];
+  }
+  for (std::size_t c = 0; c < columns; ++c) {
+    post_offsets[c + 1] += post_offsets[c];
+  }
   std::vector<std::uint32_t> post_row(rows.columns.size());
   std::vector<double> post_value(rows.columns.size());
   {
@@ -80,7 +90,9 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
         const double va = rows.values[i];
         for (std::size_t p = post_offsets[c]; p < post_offsets[c + 1]; ++p) {
           const std::uint32_t b = post_row[p];
-          if (b == a) continue;
+          if (b == a) {
+            continue;
+          }
           if (s.stamp[b] != mark) {
             s.stamp[b] = mark;
             s.shared[b] = 0.0;
@@ -92,7 +104,9 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
       s.scored.clear();
       for (const std::uint32_t b : s.touched) {
         const double d = std::max(0.0, 2.0 - 2.0 * s.shared[b]);
-        if (d < 2.0) s.scored.push_back({d, b});
+        if (d < 2.0) {
+          s.scored.push_back({d, b});
+        }
       }
       std::size_t take = std::min(k, s.scored.size());
       if (s.scored.size() > k) {
@@ -108,8 +122,12 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
       // Too few rows share a column: the rest are all exactly 2 away, taken
       // by ascending index (skipping rows already listed).
       for (std::uint32_t b = 0; take < k; ++b) {
-        if (b == a) continue;
-        if (s.stamp[b] == mark && s.shared[b] > 0.0 && 2.0 - 2.0 * s.shared[b] < 2.0) continue;
+        if (b == a) {
+          continue;
+        }
+        if (s.stamp[b] == mark && s.shared[b] > 0.0 && 2.0 - 2.0 * s.shared[b] < 2.0) {
+          continue;
+        }
         index[take] = b;
         distance[take] = 2.0;
         ++take;
@@ -129,7 +147,9 @@ PairList candidate_pairs(const NeighborLists& lists) {
       ++offsets[std::min<std::size_t>(r, s) + 1];
     }
   }
-  for (std::size_t r = 0; r < n; ++r) offsets[r + 1] += offsets[r];
+  for (std::size_t r = 0; r < n; ++r) {
+    offsets[r + 1] += offsets[r];
+  }
   std::vector<std::uint32_t> upper(offsets[n]);
   {
     std::vector<std::size_t> fill(offsets.begin(), offsets.end() - 1);
@@ -159,7 +179,9 @@ PairList candidate_pairs(const NeighborLists& lists) {
 
 SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pairs,
                                           std::span<const float> distances) {
-  if (distances.size() != pairs.size()) throw std::invalid_argument("sparse_distance_graph: size mismatch");
+  if (distances.size() != pairs.size()) {
+    throw std::invalid_argument("sparse_distance_graph: size mismatch");
+  }
   SparseDistanceGraph g;
   g.rows = rows;
   g.offsets.assign(rows + 1, 0);
@@ -167,7 +189,9 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
     ++g.offsets[pairs.first[i] + 1];
     ++g.offsets[pairs.second[i] + 1];
   }
-  for (std::size_t r = 0; r < rows; ++r) g.offsets[r + 1] += g.offsets[r];
+  for (std::size_t r = 0; r < rows; ++r) {
+    g.offsets[r + 1] += g.offsets[r];
+  }
   const std::size_t total = g.offsets[rows];
   g.neighbor.resize(total);
   g.distance.resize(total);
@@ -187,13 +211,19 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
     const std::size_t begin = g.offsets[r];
     const std::size_t len = g.offsets[r + 1] - begin;
     perm.resize(len);
-    for (std::size_t j = 0; j < len; ++j) perm[j] = begin + j;
+    for (std::size_t j = 0; j < len; ++j) {
+      perm[j] = begin + j;
+    }
     std::sort(perm.begin(), perm.end(), [&](std::size_t x, std::size_t y) {
-      if (g.distance[x] != g.distance[y]) return g.distance[x] < g.distance[y];
+      if (g.distance[x] != g.distance[y]) {
+        return g.distance[x] < g.distance[y];
+      }
       return g.neighbor[x] < g.neighbor[y];
     });
     nb.resize(len), dist.resize(len);
-    for (std::size_t j = 0; j < len; ++j) nb[j] = g.neighbor[perm[j]], dist[j] = g.distance[perm[j]];
+    for (std::size_t j = 0; j < len; ++j) {
+      nb[j] = g.neighbor[perm[j]], dist[j] = g.distance[perm[j]];
+    }
     std::copy(nb.begin(), nb.end(), g.neighbor.begin() + static_cast<std::ptrdiff_t>(begin));
     std::copy(dist.begin(), dist.end(), g.distance.begin() + static_cast<std::ptrdiff_t>(begin));
   }
@@ -202,7 +232,9 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
 
 NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, double absent_distance) {
   const std::size_t n = graph.rows;
-  if (k > 0 && k >= n) throw std::invalid_argument("nearest_in_graph: k must be below the number of rows");
+  if (k > 0 && k >= n) {
+    throw std::invalid_argument("nearest_in_graph: k must be below the number of rows");
+  }
   NeighborLists out;
   out.rows = n;
   out.k = k;
@@ -213,13 +245,17 @@ NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, 
     const auto mark = static_cast<std::uint32_t>(r + 1);
     const std::size_t begin = graph.offsets[r];
     const std::size_t end = graph.offsets[r + 1];
-    for (std::size_t j = begin; j < end; ++j) stamp[graph.neighbor[j]] = mark;
+    for (std::size_t j = begin; j < end; ++j) {
+      stamp[graph.neighbor[j]] = mark;
+    }
     stamp[r] = mark;
     // Merge the known partners (sorted) with the absent ones (ascending index).
     std::size_t known = begin;
     std::uint32_t absent = 0;
     auto next_absent = [&]() {
-      while (absent < n && stamp[absent] == mark) ++absent;
+      while (absent < n && stamp[absent] == mark) {
+        ++absent;
+      }
     };
     next_absent();
     for (std::size_t t = 0; t < k; ++t) {

@@ -46,8 +46,9 @@ std::string points_json(const catalog::CatalogState& state, const DisplayOrder& 
     detail::write_float(w, xy[2 * r + 1]);
     w.Key("ingredients");
     w.StartArray();
-    for (const std::string_view name : display.ingredient_names(recipe_rows[r]))
+    for (const std::string_view name : display.ingredient_names(recipe_rows[r])) {
       detail::write_string(w, name);
+    }
     w.EndArray();
     w.EndObject();
   }
@@ -65,8 +66,9 @@ std::string distance_matrix_npy(const SparseDistanceGraph& graph, float absent) 
   for (std::size_t r = 0; r < n; ++r) {
     std::fill(row.begin(), row.end(), absent);
     row[r] = 0.0f;
-    for (std::size_t e = graph.offsets[r]; e < graph.offsets[r + 1]; ++e)
+    for (std::size_t e = graph.offsets[r]; e < graph.offsets[r + 1]; ++e) {
       row[graph.neighbor[e]] = graph.distance[e];
+    }
     append_float32_le(out, row);
   }
   return out;
@@ -86,7 +88,9 @@ std::string ids_json(const catalog::CatalogState& state, const std::vector<std::
   w.String("<f4");
   w.Key("recipe_ids");
   w.StartArray();
-  for (const std::size_t p : recipe_rows) w.Int64(state.recipes[p].id);
+  for (const std::size_t p : recipe_rows) {
+    w.Int64(state.recipes[p].id);
+  }
   w.EndArray();
   w.EndObject();
   return out;
@@ -125,7 +129,9 @@ std::string CocktailSpaceResult::summary_json() const {
   w.Bool(counts.em_converged);
   w.Key("em_relative_changes");
   w.StartArray();
-  for (const double c : counts.em_relative_changes) w.Double(c);
+  for (const double c : counts.em_relative_changes) {
+    w.Double(c);
+  }
   w.EndArray();
   w.Key("umap_manhattan_init");
   w.String(counts.umap_manhattan_spectral ? "spectral" : "random");
@@ -168,7 +174,9 @@ std::string CocktailSpaceResult::summary_json() const {
   w.EndObject();
   w.Key("warnings");
   w.StartArray();
-  for (const auto& warning : warnings) detail::write_string(w, warning);
+  for (const auto& warning : warnings) {
+    detail::write_string(w, warning);
+  }
   w.EndArray();
   w.EndObject();
   return out;
@@ -178,8 +186,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
                                             const CocktailSpaceOptions& options) {
   CocktailSpaceResult result;
   result.settings = options;
-  if (result.settings.threads == 0)
+  if (result.settings.threads == 0) {
     result.settings.threads = std::max(1u, std::thread::hardware_concurrency());
+  }
   const unsigned threads = result.settings.threads;
   auto& counts = result.counts;
   counts.recipes = state.recipes.size();
@@ -193,7 +202,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   const SparseRows rolled = roll_up(distance.fractions, hierarchy);
   const IngredientSet set = ingredient_set_with_ancestors(rolled, hierarchy);
   SparseRows masses = to_set_columns(rolled, set);
-  for (double& v : masses.values) v = static_cast<double>(static_cast<float>(v));
+  for (double& v : masses.values) {
+    v = static_cast<double>(static_cast<float>(v));
+  }
   const std::size_t m = set.size();
   counts.manhattan_points = matrix.recipe_rows.size();
   counts.em_points = distance.recipe_rows.size();
@@ -218,7 +229,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   em_options.candidate_cap = result.settings.candidate_cap;
   em_options.threads = threads;
   const EmResult em = run_em(masses, m, std::move(tree), em_options);
-  for (const auto& stage : em.durations_ms) result.durations_ms.push_back(stage);
+  for (const auto& stage : em.durations_ms) {
+    result.durations_ms.push_back(stage);
+  }
   counts.candidate_k = em.candidate_k;
   counts.candidate_pairs = em.pairs.size();
   counts.pairs_solved = em.pairs_solved;
@@ -227,7 +240,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   counts.em_relative_changes = em.relative_changes;
   // +∞ (a pair never compared) is published as twice the largest finite distance.
   float largest = 0.0f;
-  for (const float d : em.distances) largest = std::max(largest, d);
+  for (const float d : em.distances) {
+    largest = std::max(largest, d);
+  }
   const float absent = 2.0f * largest;
   const std::size_t n_em = em.graph.rows;
 
@@ -309,7 +324,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
     }
     ms_manhattan = elapsed_ms(t);
     worker.join();
-    if (error) std::rethrow_exception(error);
+    if (error) {
+      std::rethrow_exception(error);
+    }
   } else {
     const auto t = Clock::now();
     xy_manhattan = umap_embed(knn_manhattan, umap_options, &report_manhattan);

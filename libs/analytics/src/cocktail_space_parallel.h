@@ -20,7 +20,9 @@ namespace cocktail::analytics::detail {
 // exception thrown by a body is rethrown here after every worker stopped.
 template <typename Body>
 void parallel_chunks(std::size_t count, unsigned threads, std::size_t chunk, Body&& body) {
-  if (count == 0) return;
+  if (count == 0) {
+    return;
+  }
   chunk = std::max<std::size_t>(chunk, 1);
   const std::size_t chunks = (count + chunk - 1) / chunk;
   threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, chunks));
@@ -35,21 +37,31 @@ void parallel_chunks(std::size_t count, unsigned threads, std::size_t chunk, Bod
     try {
       for (;;) {
         const std::size_t c = next.fetch_add(1, std::memory_order_relaxed);
-        if (c >= chunks) return;
+        if (c >= chunks) {
+          return;
+        }
         body(worker, c * chunk, std::min(count, (c + 1) * chunk));
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
+      if (!error) {
+        error = std::current_exception();
+      }
       next.store(chunks, std::memory_order_relaxed);
     }
   };
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (unsigned w = 1; w < threads; ++w) pool.emplace_back(run, w);
+  for (unsigned w = 1; w < threads; ++w) {
+    pool.emplace_back(run, w);
+  }
   run(0);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  for (auto& t : pool) {
+    t.join();
+  }
+  if (error) {
+    std::rethrow_exception(error);
+  }
 }
 
 }  // namespace cocktail::analytics::detail

@@ -20,11 +20,15 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 
 PairTransport::PairTransport(const SparseRows& masses, std::span<const float> cost, std::size_t m)
     : masses_(masses), cost_(cost), m_(m) {
-  if (cost.size() != m * m) throw std::invalid_argument("PairTransport: cost must be m × m");
+  if (cost.size() != m * m) {
+    throw std::invalid_argument("PairTransport: cost must be m × m");
+  }
 }
 
 double PairTransport::distance(std::uint32_t r, std::uint32_t s) {
-  if (r > s) std::swap(r, s);
+  if (r > s) {
+    std::swap(r, s);
+  }
   const std::size_t ra = masses_.offsets[r];
   const std::size_t na = masses_.offsets[r + 1] - ra;
   const std::size_t sb = masses_.offsets[s];
@@ -33,7 +37,9 @@ double PairTransport::distance(std::uint32_t r, std::uint32_t s) {
   for (std::size_t i = 0; i < na; ++i) {
     const float* row = cost_.data() + static_cast<std::size_t>(masses_.columns[ra + i]) * m_;
     double* out = block_.data() + i * nb;
-    for (std::size_t j = 0; j < nb; ++j) out[j] = row[masses_.columns[sb + j]];
+    for (std::size_t j = 0; j < nb; ++j) {
+      out[j] = row[masses_.columns[sb + j]];
+    }
   }
   // Rows are contiguous in `masses`: the solver reads them in place.
   return solver_.solve(std::span<const double>(masses_.values).subspan(ra, na),
@@ -54,18 +60,30 @@ double PairTransport::solve(std::uint32_t r, std::uint32_t s, std::vector<SetFlo
 
 StrongFlows strongest_flows(std::span<const SetFlow> plan) {
   StrongFlows out;
-  if (plan.empty()) return out;
+  if (plan.empty()) {
+    return out;
+  }
   double largest = 0.0;
-  for (const SetFlow& f : plan) largest = std::max(largest, f.mass);
+  for (const SetFlow& f : plan) {
+    largest = std::max(largest, f.mass);
+  }
   const double floor = 0.05 * largest;
   // Insertion into a 3-slot list, largest first; equal masses keep plan order.
   for (const SetFlow& f : plan) {
-    if (f.mass < floor) continue;
+    if (f.mass < floor) {
+      continue;
+    }
     std::size_t at = out.count;
-    while (at > 0 && out.flows[at - 1].mass < f.mass) --at;
-    if (at >= 3) continue;
+    while (at > 0 && out.flows[at - 1].mass < f.mass) {
+      --at;
+    }
+    if (at >= 3) {
+      continue;
+    }
     const std::size_t last = std::min<std::size_t>(out.count, 2);
-    for (std::size_t k = last; k > at; --k) out.flows[k] = out.flows[k - 1];
+    for (std::size_t k = last; k > at; --k) {
+      out.flows[k] = out.flows[k - 1];
+    }
     out.flows[at] = f;
     out.count = static_cast<std::uint8_t>(std::min<std::size_t>(out.count + 1u, 3u));
   }
@@ -74,8 +92,9 @@ StrongFlows strongest_flows(std::span<const SetFlow> plan) {
 
 SparseMatrix expected_matches(std::size_t m, const NeighborLists& nearest,
                               std::span<const StrongFlows> plans) {
-  if (plans.size() != nearest.rows * nearest.k)
+  if (plans.size() != nearest.rows * nearest.k) {
     throw std::invalid_argument("expected_matches: plans per slot");
+  }
   struct Entry {
     std::uint64_t key;  // row · m + col
     double value;
@@ -85,15 +104,21 @@ SparseMatrix expected_matches(std::size_t m, const NeighborLists& nearest,
   for (std::size_t r = 0; r < nearest.rows; ++r) {
     const double* d = &nearest.distance[r * nearest.k];
     double nearest_d = std::numeric_limits<double>::infinity();
-    for (std::size_t j = 0; j < nearest.k; ++j) nearest_d = std::min(nearest_d, d[j]);
-    if (!std::isfinite(nearest_d)) continue;
+    for (std::size_t j = 0; j < nearest.k; ++j) {
+      nearest_d = std::min(nearest_d, d[j]);
+    }
+    if (!std::isfinite(nearest_d)) {
+      continue;
+    }
     double total = 0.0;
     for (std::size_t j = 0; j < nearest.k; ++j) {
       weight[j] = std::isfinite(d[j]) ? std::exp(-(d[j] - nearest_d)) : 0.0;
       total += weight[j];
     }
     for (std::size_t j = 0; j < nearest.k; ++j) {
-      if (weight[j] == 0.0) continue;
+      if (weight[j] == 0.0) {
+        continue;
+      }
       const double w = weight[j] / total;
       const StrongFlows& strong = plans[r * nearest.k + j];
       for (std::size_t f = 0; f < strong.count; ++f) {
@@ -109,7 +134,9 @@ SparseMatrix expected_matches(std::size_t m, const NeighborLists& nearest,
   for (std::size_t i = 0; i < entries.size();) {
     const std::uint64_t key = entries[i].key;
     double sum = 0.0;
-    for (; i < entries.size() && entries[i].key == key; ++i) sum += entries[i].value;
+    for (; i < entries.size() && entries[i].key == key; ++i) {
+      sum += entries[i].value;
+    }
     t.push_back({key, sum});
   }
   // (T + Tᵀ) / 2: each cell meets its mirror (if any) once.
@@ -127,7 +154,9 @@ SparseMatrix expected_matches(std::size_t m, const NeighborLists& nearest,
   for (std::size_t i = 0; i < both.size();) {
     const std::uint64_t key = both[i].key;
     double sum = 0.0;
-    for (; i < both.size() && both[i].key == key; ++i) sum += both[i].value;
+    for (; i < both.size() && both[i].key == key; ++i) {
+      sum += both[i].value;
+    }
     out.row.push_back(static_cast<std::uint32_t>(key / m));
     out.col.push_back(static_cast<std::uint32_t>(key % m));
     out.value.push_back(sum / 2.0);
@@ -149,8 +178,12 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
   const double am = kAlpha * static_cast<double>(m);
   const double denominator = total + kAlpha * static_cast<double>(m) * static_cast<double>(m);
   std::vector<std::size_t> row_start(m + 1, 0);
-  for (const std::uint32_t r : t.row) ++row_start[r + 1];
-  for (std::size_t i = 0; i < m; ++i) row_start[i + 1] += row_start[i];
+  for (const std::uint32_t r : t.row) {
+    ++row_start[r + 1];
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    row_start[i + 1] += row_start[i];
+  }
 
   auto log_odds = [&](std::size_t i, std::size_t j, double tij) {
     const double expected = (row_sum[i] + am) * (col_sum[j] + am) / denominator;
@@ -163,7 +196,9 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
     std::size_t e = row_start[i];
     for (std::size_t j = 0; j < m; ++j) {
       double tij = 0.0;
-      if (e < row_start[i + 1] && t.col[e] == j) tij = t.value[e++];
+      if (e < row_start[i + 1] && t.col[e] == j) {
+        tij = t.value[e++];
+      }
       visit(j, log_odds(i, j, tij));
     }
   };
@@ -175,7 +210,9 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
     }
   });
   double lowest = std::numeric_limits<double>::infinity();
-  for (const double x : row_min) lowest = std::min(lowest, x);
+  for (const double x : row_min) {
+    lowest = std::min(lowest, x);
+  }
 
   // Pass 2: the median of the shifted off-diagonal values (mean of the two
   // middle ones for an even count), selected on a float32 copy to bound
@@ -187,7 +224,9 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
       for (std::size_t i = begin; i < end; ++i) {
         float* off = off_diagonal.data() + i * (m - 1);
         for_row(i, [&](std::size_t j, double c) {
-          if (j != i) *off++ = static_cast<float>(c - lowest);
+          if (j != i) {
+            *off++ = static_cast<float>(c - lowest);
+          }
         });
       }
     });
@@ -195,8 +234,9 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
     const auto mid = off_diagonal.begin() + static_cast<std::ptrdiff_t>(count / 2);
     std::nth_element(off_diagonal.begin(), mid, off_diagonal.end());
     median = *mid;
-    if (count % 2 == 0)
+    if (count % 2 == 0) {
       median = (median + static_cast<double>(*std::max_element(off_diagonal.begin(), mid))) / 2.0;
+    }
   }
   const double divisor = median > 0.0 ? median : 1.0;
 
@@ -214,7 +254,9 @@ std::vector<float> log_odds_costs(const SparseMatrix& t, unsigned threads) {
 }
 
 double relative_change(std::span<const float> next, std::span<const float> current) {
-  if (next.size() != current.size()) throw std::invalid_argument("relative_change: size mismatch");
+  if (next.size() != current.size()) {
+    throw std::invalid_argument("relative_change: size mismatch");
+  }
   double diff = 0.0;
   double norm = 0.0;
   for (std::size_t i = 0; i < next.size(); ++i) {
@@ -227,7 +269,9 @@ double relative_change(std::span<const float> next, std::span<const float> curre
 
 EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> initial_cost,
                 const EmOptions& options) {
-  if (initial_cost.size() != m * m) throw std::invalid_argument("run_em: cost must be m × m");
+  if (initial_cost.size() != m * m) {
+    throw std::invalid_argument("run_em: cost must be m × m");
+  }
   const std::size_t n = masses.rows();
   const unsigned threads = std::max(1u, options.threads);
   EmResult result;
@@ -249,7 +293,9 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
           nearest_in_graph(result.graph, result.candidate_k, std::numeric_limits<double>::infinity()));
     }
     transports.clear();
-    for (unsigned w = 0; w < threads; ++w) transports.emplace_back(masses, result.cost, m);
+    for (unsigned w = 0; w < threads; ++w) {
+      transports.emplace_back(masses, result.cost, m);
+    }
 
     // E-step: every candidate pair on its own.
     std::vector<float> distances(pairs.size());
@@ -276,7 +322,9 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
       detail::parallel_chunks(n, threads, 32, [&](unsigned w, std::size_t begin, std::size_t end) {
         for (std::size_t r = begin; r < end; ++r) {
           for (std::size_t j = 0; j < match_k; ++j) {
-            if (!std::isfinite(nearest.distance[r * match_k + j])) continue;
+            if (!std::isfinite(nearest.distance[r * match_k + j])) {
+              continue;
+            }
             transports[w].solve(static_cast<std::uint32_t>(r), nearest.index[r * match_k + j],
                                 plan_scratch[w]);
             strong[r * match_k + j] = strongest_flows(plan_scratch[w]);

@@ -13,13 +13,17 @@ constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 
 // Unsigned order equal to numeric order of the float (−0 sorts as +0).
 std::uint32_t float_order_bits(float x) {
-  if (x == 0.0f) x = 0.0f;
+  if (x == 0.0f) {
+    x = 0.0f;
+  }
   const auto bits = std::bit_cast<std::uint32_t>(x);
   return (bits >> 31) != 0 ? ~bits : bits | 0x80000000u;
 }
 
 std::uint64_t double_order_bits(double x) {
-  if (x == 0.0) x = 0.0;
+  if (x == 0.0) {
+    x = 0.0;
+  }
   const auto bits = std::bit_cast<std::uint64_t>(x);
   return (bits >> 63) != 0 ? ~bits : bits | (std::uint64_t{1} << 63);
 }
@@ -43,7 +47,9 @@ double EmdSolver::solve(std::span<const double> supply, std::span<const double> 
                         std::span<const double> cost) {
   na_ = supply.size();
   nb_ = demand.size();
-  if (cost.size() != na_ * nb_) throw std::invalid_argument("EmdSolver: cost must be supply × demand");
+  if (cost.size() != na_ * nb_) {
+    throw std::invalid_argument("EmdSolver: cost must be supply × demand");
+  }
   pivots_ = 0;
   plan_ready_ = false;
   cell_row_.clear();
@@ -52,7 +58,9 @@ double EmdSolver::solve(std::span<const double> supply, std::span<const double> 
   u_.assign(na_, 0.0);
   v_.assign(nb_, 0.0);
   demand_.assign(demand.begin(), demand.end());
-  if (na_ == 0 || nb_ == 0) return 0.0;
+  if (na_ == 0 || nb_ == 0) {
+    return 0.0;
+  }
 
   double supply_total = 0.0;
   double demand_total = 0.0;
@@ -70,14 +78,18 @@ double EmdSolver::solve(std::span<const double> supply, std::span<const double> 
   }
   if (demand_total > 0.0) {
     const double scale = supply_total / demand_total;
-    for (double& d : demand_) d *= scale;
+    for (double& d : demand_) {
+      d *= scale;
+    }
   } else if (supply_total > 0.0) {
     throw std::invalid_argument("EmdSolver: demand is empty but supply is not");
   }
 
   cost_ = cost.data();
   cost_scale_ = 0.0;
-  for (const double c : cost) cost_scale_ = std::max(cost_scale_, std::abs(c));
+  for (const double c : cost) {
+    cost_scale_ = std::max(cost_scale_, std::abs(c));
+  }
 
   initial_basis(supply);
 
@@ -88,9 +100,13 @@ double EmdSolver::solve(std::span<const double> supply, std::span<const double> 
   std::size_t degenerate_run = 0;
   bool bland = false;
   while (pivot(bland)) {
-    if (++pivots_ > limit) throw std::runtime_error("EmdSolver: pivot limit exceeded");
+    if (++pivots_ > limit) {
+      throw std::runtime_error("EmdSolver: pivot limit exceeded");
+    }
     if (last_theta_zero_) {
-      if (++degenerate_run > nodes) bland = true;
+      if (++degenerate_run > nodes) {
+        bland = true;
+      }
     } else {
       degenerate_run = 0;
     }
@@ -107,7 +123,9 @@ std::span<const TransportFlow> EmdSolver::plan() const {
   if (!plan_ready_) {
     plan_.clear();
     for (std::size_t e = 0; e < cell_row_.size(); ++e) {
-      if (cell_flow_[e] > kPlanFlowThreshold) plan_.push_back({cell_row_[e], cell_col_[e], cell_flow_[e]});
+      if (cell_flow_[e] > kPlanFlowThreshold) {
+        plan_.push_back({cell_row_[e], cell_col_[e], cell_flow_[e]});
+      }
     }
     std::sort(plan_.begin(), plan_.end(), [](const TransportFlow& a, const TransportFlow& b) {
       return a.from != b.from ? a.from < b.from : a.to < b.to;
@@ -141,13 +159,18 @@ void EmdSolver::initial_basis(std::span<const double> supply) {
     } else {
       std::sort(packed_.begin(), packed_.end());
     }
-    for (std::size_t c = 0; c < cells; ++c) order_[c] = static_cast<std::uint32_t>(packed_[c]);
+    for (std::size_t c = 0; c < cells; ++c) {
+      order_[c] = static_cast<std::uint32_t>(packed_[c]);
+    }
   } else {
     keys_.resize(cells);
-    for (std::size_t c = 0; c < cells; ++c)
+    for (std::size_t c = 0; c < cells; ++c) {
       keys_[c] = {double_order_bits(cost_[c]), static_cast<std::uint32_t>(c)};
+    }
     std::sort(keys_.begin(), keys_.end());
-    for (std::size_t c = 0; c < cells; ++c) order_[c] = keys_[c].second;
+    for (std::size_t c = 0; c < cells; ++c) {
+      order_[c] = keys_[c].second;
+    }
   }
 
   remaining_supply_.assign(supply.begin(), supply.end());
@@ -159,14 +182,18 @@ void EmdSolver::initial_basis(std::span<const double> supply) {
   for (const std::uint32_t cell : order_) {
     const std::uint32_t i = cell / static_cast<std::uint32_t>(nb_);
     const std::uint32_t j = cell % static_cast<std::uint32_t>(nb_);
-    if (remaining_supply_[i] < 0.0 || remaining_demand_[j] < 0.0) continue;
+    if (remaining_supply_[i] < 0.0 || remaining_demand_[j] < 0.0) {
+      continue;
+    }
     const double x = std::min(remaining_supply_[i], remaining_demand_[j]);
     cell_row_.push_back(i);
     cell_col_.push_back(j);
     cell_flow_.push_back(x);
     remaining_supply_[i] -= x;
     remaining_demand_[j] -= x;
-    if (rows_left == 1 && cols_left == 1) break;
+    if (rows_left == 1 && cols_left == 1) {
+      break;
+    }
     bool retire_row;
     if (rows_left == 1) {
       retire_row = false;
@@ -185,7 +212,9 @@ void EmdSolver::initial_basis(std::span<const double> supply) {
     }
   }
   const std::size_t nodes = na_ + nb_;
-  if (cell_row_.size() != nodes - 1) throw std::logic_error("EmdSolver: start basis is not a spanning tree");
+  if (cell_row_.size() != nodes - 1) {
+    throw std::logic_error("EmdSolver: start basis is not a spanning tree");
+  }
 
   parent_node_.resize(nodes);
   parent_slot_.resize(nodes);
@@ -230,7 +259,9 @@ void EmdSolver::rebuild_tree() {
     ++adj_offsets_[cell_row_[e] + 1];
     ++adj_offsets_[na_ + cell_col_[e] + 1];
   }
-  for (std::size_t k = 0; k < nodes; ++k) adj_offsets_[k + 1] += adj_offsets_[k];
+  for (std::size_t k = 0; k < nodes; ++k) {
+    adj_offsets_[k + 1] += adj_offsets_[k];
+  }
   adj_slot_.resize(2 * slots);
   queue_.assign(adj_offsets_.begin(), adj_offsets_.end() - 1);  // fill cursors
   for (std::size_t e = 0; e < slots; ++e) {
@@ -250,7 +281,9 @@ void EmdSolver::rebuild_tree() {
     for (std::uint32_t k = adj_offsets_[node]; k < adj_offsets_[node + 1]; ++k) {
       const std::uint32_t e = adj_slot_[k];
       const std::uint32_t other = is_row ? static_cast<std::uint32_t>(na_) + cell_col_[e] : cell_row_[e];
-      if (depth_[other] != kNone) continue;
+      if (depth_[other] != kNone) {
+        continue;
+      }
       depth_[other] = depth_[node] + 1;
       parent_node_[other] = node;
       parent_slot_[other] = e;
@@ -263,7 +296,9 @@ void EmdSolver::rebuild_tree() {
       queue_.push_back(other);
     }
   }
-  if (queue_.size() != nodes) throw std::logic_error("EmdSolver: basis is not a spanning tree");
+  if (queue_.size() != nodes) {
+    throw std::logic_error("EmdSolver: basis is not a spanning tree");
+  }
 }
 
 bool EmdSolver::pivot(bool bland) {
@@ -279,13 +314,17 @@ bool EmdSolver::pivot(bool bland) {
       const double reduced = row[j] - ui - v_[j];
       if (reduced < best) {
         enter = static_cast<std::int64_t>(i * nb_ + j);
-        if (bland) break;
+        if (bland) {
+          break;
+        }
         best = reduced;
       }
     }
   }
   last_theta_zero_ = false;
-  if (enter < 0) return false;
+  if (enter < 0) {
+    return false;
+  }
   const auto ei = static_cast<std::uint32_t>(static_cast<std::size_t>(enter) / nb_);
   const auto ej = static_cast<std::uint32_t>(static_cast<std::size_t>(enter) % nb_);
 
@@ -296,8 +335,12 @@ bool EmdSolver::pivot(bool bland) {
   path_y_.clear();
   std::uint32_t x = ei;
   std::uint32_t y = static_cast<std::uint32_t>(na_) + ej;
-  while (depth_[x] > depth_[y]) path_x_.push_back(parent_slot_[x]), x = parent_node_[x];
-  while (depth_[y] > depth_[x]) path_y_.push_back(parent_slot_[y]), y = parent_node_[y];
+  while (depth_[x] > depth_[y]) {
+    path_x_.push_back(parent_slot_[x]), x = parent_node_[x];
+  }
+  while (depth_[y] > depth_[x]) {
+    path_y_.push_back(parent_slot_[y]), y = parent_node_[y];
+  }
   while (x != y) {
     path_x_.push_back(parent_slot_[x]), x = parent_node_[x];
     path_y_.push_back(parent_slot_[y]), y = parent_node_[y];

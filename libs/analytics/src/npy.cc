@@ -31,7 +31,9 @@ std::string npy_float32_header(std::size_t rows, std::size_t cols) {
   const std::size_t preamble = kMagic.size() + 2 + 2;
   std::size_t header_len = dict.size() + 1;  // + '\n'
   header_len += (kAlignment - (preamble + header_len) % kAlignment) % kAlignment;
-  if (header_len > 0xffff) throw std::invalid_argument("npy_float32_header: header too long for version 1.0");
+  if (header_len > 0xffff) {
+    throw std::invalid_argument("npy_float32_header: header too long for version 1.0");
+  }
   std::string out;
   out.reserve(preamble + header_len);
   out.append(kMagic);
@@ -57,7 +59,9 @@ void append_float32_le(std::string& out, std::span<const float> values) {
 }
 
 std::string npy_float32_matrix(std::span<const float> values, std::size_t rows, std::size_t cols) {
-  if (values.size() != rows * cols) throw std::invalid_argument("npy_float32_matrix: size mismatch");
+  if (values.size() != rows * cols) {
+    throw std::invalid_argument("npy_float32_matrix: size mismatch");
+  }
   std::string out = npy_float32_header(rows, cols);
   out.reserve(out.size() + values.size() * sizeof(float));
   append_float32_le(out, values);
@@ -76,15 +80,23 @@ core::Result<NpyHeader> parse_npy_header(std::string_view file) {
     header_len = static_cast<unsigned char>(file[8]) |
                  (static_cast<std::size_t>(static_cast<unsigned char>(file[9])) << 8);
   } else if (major == 2) {
-    if (file.size() < 12) return malformed("truncated preamble");
+    if (file.size() < 12) {
+      return malformed("truncated preamble");
+    }
     preamble = 12;
-    for (int b = 3; b >= 0; --b) header_len = (header_len << 8) | static_cast<unsigned char>(file[8 + b]);
+    for (int b = 3; b >= 0; --b) {
+      header_len = (header_len << 8) | static_cast<unsigned char>(file[8 + b]);
+    }
   } else {
     return malformed("unsupported format version");
   }
-  if (file.size() < preamble + header_len) return malformed("truncated header");
+  if (file.size() < preamble + header_len) {
+    return malformed("truncated header");
+  }
   const std::string_view dict = file.substr(preamble, header_len);
-  if (dict.empty() || dict.back() != '\n') return malformed("header does not end with a newline");
+  if (dict.empty() || dict.back() != '\n') {
+    return malformed("header does not end with a newline");
+  }
 
   NpyHeader header;
   header.data_offset = preamble + header_len;
@@ -92,15 +104,23 @@ core::Result<NpyHeader> parse_npy_header(std::string_view file) {
     std::string quoted(1, '\'');
     quoted.append(key).append("':");
     const std::size_t at = dict.find(quoted);
-    if (at == std::string_view::npos) return {};
+    if (at == std::string_view::npos) {
+      return {};
+    }
     std::size_t p = at + quoted.size();
-    while (p < dict.size() && dict[p] == ' ') ++p;
+    while (p < dict.size() && dict[p] == ' ') {
+      ++p;
+    }
     return dict.substr(p);
   };
   const std::string_view descr = value_of("descr");
-  if (descr.size() < 2 || descr[0] != '\'') return malformed("missing descr");
+  if (descr.size() < 2 || descr[0] != '\'') {
+    return malformed("missing descr");
+  }
   const std::size_t descr_end = descr.find('\'', 1);
-  if (descr_end == std::string_view::npos) return malformed("unterminated descr");
+  if (descr_end == std::string_view::npos) {
+    return malformed("unterminated descr");
+  }
   header.descr = std::string(descr.substr(1, descr_end - 1));
   const std::string_view order = value_of("fortran_order");
   if (order.substr(0, 4) == "True") {
@@ -109,9 +129,13 @@ core::Result<NpyHeader> parse_npy_header(std::string_view file) {
     return malformed("missing fortran_order");
   }
   const std::string_view shape = value_of("shape");
-  if (shape.empty() || shape[0] != '(') return malformed("missing shape");
+  if (shape.empty() || shape[0] != '(') {
+    return malformed("missing shape");
+  }
   const std::size_t shape_end = shape.find(')');
-  if (shape_end == std::string_view::npos) return malformed("unterminated shape");
+  if (shape_end == std::string_view::npos) {
+    return malformed("unterminated shape");
+  }
   std::size_t count = 1;
   for (std::size_t p = 1; p < shape_end;) {
     if (!std::isdigit(static_cast<unsigned char>(shape[p]))) {
@@ -121,7 +145,9 @@ core::Result<NpyHeader> parse_npy_header(std::string_view file) {
     std::size_t dim = 0;
     for (; p < shape_end && std::isdigit(static_cast<unsigned char>(shape[p])); ++p) {
       dim = dim * 10 + static_cast<std::size_t>(shape[p] - '0');
-      if (dim > (std::size_t{1} << 40)) return malformed("dimension too large");
+      if (dim > (std::size_t{1} << 40)) {
+        return malformed("dimension too large");
+      }
     }
     header.shape.push_back(dim);
     count *= dim;
@@ -134,8 +160,9 @@ core::Result<NpyHeader> parse_npy_header(std::string_view file) {
   } else {
     return malformed("unsupported dtype");
   }
-  if (file.size() - header.data_offset != count * item)
+  if (file.size() - header.data_offset != count * item) {
     return malformed("data size does not match the shape");
+  }
   return header;
 }
 

@@ -14,8 +14,12 @@ IngredientHierarchy::IngredientHierarchy(const catalog::CatalogState& state) {
   rolled_up_.resize(n);
   for (std::size_t p = 0; p < n; ++p) {
     const auto& parent_id = state.ingredients[p].parent_id;
-    if (!parent_id) continue;
-    if (const auto q = position_of_id(state.ingredients, *parent_id); q && *q != p) parent_[p] = *q;
+    if (!parent_id) {
+      continue;
+    }
+    if (const auto q = position_of_id(state.ingredients, *parent_id); q && *q != p) {
+      parent_[p] = *q;
+    }
   }
 
   // Depths by walking up to a node of known depth; a walk that meets itself
@@ -43,7 +47,9 @@ IngredientHierarchy::IngredientHierarchy(const catalog::CatalogState& state) {
     }
   }
   for (std::size_t p = 0; p < n; ++p) {
-    if (parent_[p] != kNoParent) has_children_[parent_[p]] = true;
+    if (parent_[p] != kNoParent) {
+      has_children_[parent_[p]] = true;
+    }
   }
   for (std::size_t p = 0; p < n; ++p) {
     const bool substitutable_leaf = state.ingredients[p].allow_substitution && !has_children_[p];
@@ -53,13 +59,19 @@ IngredientHierarchy::IngredientHierarchy(const catalog::CatalogState& state) {
 
 std::size_t IngredientHierarchy::tree_distance(std::size_t a, std::size_t b) const {
   std::size_t steps = 0;
-  while (depth_[a] > depth_[b]) a = parent_[a], ++steps;
-  while (depth_[b] > depth_[a]) b = parent_[b], ++steps;
+  while (depth_[a] > depth_[b]) {
+    a = parent_[a], ++steps;
+  }
+  while (depth_[b] > depth_[a]) {
+    b = parent_[b], ++steps;
+  }
   while (a != b) {
     const std::size_t pa = parent_[a];
     const std::size_t pb = parent_[b];
     steps += 2;
-    if (pa == kNoParent) return steps;  // different roots meet at the implicit root
+    if (pa == kNoParent) {
+      return steps;  // different roots meet at the implicit root
+    }
     a = pa;
     b = pb;
   }
@@ -82,7 +94,9 @@ SparseRows roll_up(const SparseRows& fractions, const IngredientHierarchy& hiera
     for (std::size_t i = 0; i < row.size();) {
       const std::uint32_t column = row[i].first;
       double sum = 0.0;
-      for (; i < row.size() && row[i].first == column; ++i) sum += row[i].second;
+      for (; i < row.size() && row[i].first == column; ++i) {
+        sum += row[i].second;
+      }
       out.columns.push_back(column);
       out.values.push_back(sum);
     }
@@ -100,7 +114,9 @@ IngredientSet ingredient_set_with_ancestors(const SparseRows& rows, const Ingred
   }
   IngredientSet set;
   for (std::size_t p = 0; p < in_set.size(); ++p) {
-    if (in_set[p]) set.members.push_back(p);
+    if (in_set[p]) {
+      set.members.push_back(p);
+    }
   }
   return set;
 }
@@ -120,7 +136,9 @@ SparseRows to_set_columns(const SparseRows& rows, const IngredientSet& set) {
 std::vector<float> tree_cost_matrix(const IngredientSet& set, const IngredientHierarchy& hierarchy) {
   const std::size_t m = set.size();
   std::vector<float> cost(m * m, 0.0f);
-  if (m == 0) return cost;
+  if (m == 0) {
+    return cost;
+  }
 
   // Set index of each member's parent (the set is closed under ancestors).
   std::vector<std::size_t> parent(m, IngredientHierarchy::kNoParent);
@@ -159,16 +177,24 @@ std::vector<float> tree_cost_matrix(const IngredientSet& set, const IngredientHi
     }
   }
   std::vector<std::size_t> start(m);
-  for (std::size_t k = 0; k < m; ++k) start[order[k]] = k;
+  for (std::size_t k = 0; k < m; ++k) {
+    start[order[k]] = k;
+  }
 
   // Distances from the implicit root are depth + 1.
   std::vector<float> root_row(m);
-  for (std::size_t j = 0; j < m; ++j) root_row[j] = static_cast<float>(hierarchy.depth(set.members[j]) + 1);
+  for (std::size_t j = 0; j < m; ++j) {
+    root_row[j] = static_cast<float>(hierarchy.depth(set.members[j]) + 1);
+  }
   for (const std::size_t a : order) {
     const float* up = parent[a] == IngredientHierarchy::kNoParent ? root_row.data() : &cost[parent[a] * m];
     float* row = &cost[a * m];
-    for (std::size_t j = 0; j < m; ++j) row[j] = up[j] + 1.0f;
-    for (std::size_t k = start[a]; k < subtree_end[a]; ++k) row[order[k]] -= 2.0f;
+    for (std::size_t j = 0; j < m; ++j) {
+      row[j] = up[j] + 1.0f;
+    }
+    for (std::size_t k = start[a]; k < subtree_end[a]; ++k) {
+      row[order[k]] -= 2.0f;
+    }
   }
   return cost;
 }

@@ -10,11 +10,19 @@ namespace cocktail::analytics {
 SimilarPlan moved_flows(std::span<const SetFlow> plan, bool reverse) {
   SimilarPlan out;
   for (const SetFlow& f : plan) {
-    if (f.from == f.to) continue;
+    if (f.from == f.to) {
+      continue;
+    }
     std::size_t at = out.count;
-    while (at > 0 && out.flows[at - 1].mass < f.mass) --at;
-    if (at >= 3) continue;
-    for (std::size_t k = std::min<std::size_t>(out.count, 2); k > at; --k) out.flows[k] = out.flows[k - 1];
+    while (at > 0 && out.flows[at - 1].mass < f.mass) {
+      --at;
+    }
+    if (at >= 3) {
+      continue;
+    }
+    for (std::size_t k = std::min<std::size_t>(out.count, 2); k > at; --k) {
+      out.flows[k] = out.flows[k - 1];
+    }
     out.flows[at] = reverse ? SetFlow{f.to, f.from, f.mass} : f;
     out.count = static_cast<std::uint8_t>(std::min<std::size_t>(out.count + 1u, 3u));
   }
@@ -32,7 +40,9 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
   std::vector<SimilarPlan> plans(offsets[n]);
   threads = std::max(1u, threads);
   std::vector<PairTransport> transports;
-  for (unsigned w = 0; w < threads; ++w) transports.emplace_back(masses, cost, m);
+  for (unsigned w = 0; w < threads; ++w) {
+    transports.emplace_back(masses, cost, m);
+  }
   std::vector<std::vector<SetFlow>> scratch(threads);
   detail::parallel_chunks(n, threads, 32, [&](unsigned w, std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {

@@ -31,7 +31,9 @@ class Random {
   std::size_t below(std::size_t n) { return static_cast<std::size_t>(((next() >> 32) * n) >> 32); }
   double normal() {  // Box–Muller
     double u1 = uniform();
-    while (u1 <= 0.0) u1 = uniform();
+    while (u1 <= 0.0) {
+      u1 = uniform();
+    }
     const double u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.14159265358979323846 * u2);
   }
@@ -61,7 +63,9 @@ void smooth_knn(const NeighborLists& knn, std::vector<double>& rho, std::vector<
   sigma.assign(n, 0.0);
   const double target = std::log2(static_cast<double>(k));
   double mean_all = 0.0;
-  for (const double d : knn.distance) mean_all += d;
+  for (const double d : knn.distance) {
+    mean_all += d;
+  }
   mean_all /= static_cast<double>(std::max<std::size_t>(1, knn.distance.size()));
   for (std::size_t i = 0; i < n; ++i) {
     const double* d = &knn.distance[i * k];
@@ -80,7 +84,9 @@ void smooth_knn(const NeighborLists& knn, std::vector<double>& rho, std::vector<
         const double x = d[j] - rho[i];
         psum += x > 0.0 ? std::exp(-x / mid) : 1.0;
       }
-      if (std::abs(psum - target) < kTolerance) break;
+      if (std::abs(psum - target) < kTolerance) {
+        break;
+      }
       if (psum > target) {
         hi = mid;
         mid = (lo + hi) / 2.0;
@@ -91,10 +97,14 @@ void smooth_knn(const NeighborLists& knn, std::vector<double>& rho, std::vector<
     }
     sigma[i] = mid;
     double mean_i = 0.0;
-    for (std::size_t j = 0; j < k; ++j) mean_i += d[j];
+    for (std::size_t j = 0; j < k; ++j) {
+      mean_i += d[j];
+    }
     mean_i /= static_cast<double>(k);
     const double floor = kMinScale * (rho[i] > 0.0 ? mean_i : mean_all);
-    if (sigma[i] < floor) sigma[i] = floor;
+    if (sigma[i] < floor) {
+      sigma[i] = floor;
+    }
   }
 }
 
@@ -114,7 +124,9 @@ Graph fuzzy_union(const NeighborLists& knn) {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < knn.k; ++j) {
       const std::uint32_t other = knn.index[i * knn.k + j];
-      if (other == i) continue;
+      if (other == i) {
+        continue;
+      }
       const double x = knn.distance[i * knn.k + j] - rho[i];
       const double p = (x <= 0.0 || sigma[i] == 0.0) ? 1.0 : std::exp(-x / sigma[i]);
       entries.push_back({static_cast<std::uint64_t>(i) * n + other, p, false});
@@ -130,9 +142,13 @@ Graph fuzzy_union(const NeighborLists& knn) {
     const std::uint64_t key = entries[e].key;
     double p = 0.0;  // P_ij
     double q = 0.0;  // P_ji
-    for (; e < entries.size() && entries[e].key == key; ++e) (entries[e].transposed ? q : p) = entries[e].p;
+    for (; e < entries.size() && entries[e].key == key; ++e) {
+      (entries[e].transposed ? q : p) = entries[e].p;
+    }
     const double w = p + q - p * q;
-    if (w <= 0.0) continue;
+    if (w <= 0.0) {
+      continue;
+    }
     g.row.push_back(static_cast<std::uint32_t>(key / n));
     g.col.push_back(static_cast<std::uint32_t>(key % n));
     g.weight.push_back(w);
@@ -145,13 +161,17 @@ std::size_t component_labels(const Graph& g, std::vector<std::uint32_t>& label) 
   std::vector<std::uint32_t> parent(g.n);
   std::iota(parent.begin(), parent.end(), 0u);
   auto find = [&](std::uint32_t x) {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    while (parent[x] != x) {
+      x = parent[x] = parent[parent[x]];
+    }
     return x;
   };
   for (std::size_t e = 0; e < g.row.size(); ++e) {
     const std::uint32_t a = find(g.row[e]);
     const std::uint32_t b = find(g.col[e]);
-    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+    if (a != b) {
+      parent[std::max(a, b)] = std::min(a, b);
+    }
   }
   constexpr std::uint32_t kUnset = std::numeric_limits<std::uint32_t>::max();
   std::vector<std::uint32_t> root_label(g.n, kUnset);
@@ -159,7 +179,9 @@ std::size_t component_labels(const Graph& g, std::vector<std::uint32_t>& label) 
   std::uint32_t count = 0;
   for (std::size_t i = 0; i < g.n; ++i) {
     const std::uint32_t root = find(static_cast<std::uint32_t>(i));
-    if (root_label[root] == kUnset) root_label[root] = count++;
+    if (root_label[root] == kUnset) {
+      root_label[root] = count++;
+    }
     label[i] = root_label[root];
   }
   return count;
@@ -180,8 +202,12 @@ class ShiftedNormalizedAdjacency {
         col_(g.col),
         value_(g.weight.size()),
         deflate_(deflate) {
-    for (const std::uint32_t r : g.row) ++offsets_[r + 1];
-    for (std::size_t i = 0; i < g.n; ++i) offsets_[i + 1] += offsets_[i];
+    for (const std::uint32_t r : g.row) {
+      ++offsets_[r + 1];
+    }
+    for (std::size_t i = 0; i < g.n; ++i) {
+      offsets_[i + 1] += offsets_[i];
+    }
     for (std::size_t e = 0; e < g.weight.size(); ++e) {
       value_[e] = g.weight[e] * inv_sqrt_degree[g.row[e]] * inv_sqrt_degree[g.col[e]];
     }
@@ -200,8 +226,12 @@ class ShiftedNormalizedAdjacency {
     if (deflate_ != nullptr) {
       const std::vector<double>& q = *deflate_;
       double dot = 0.0;
-      for (Eigen::Index i = 0; i < n_; ++i) dot += q[static_cast<std::size_t>(i)] * x[i];
-      for (Eigen::Index i = 0; i < n_; ++i) y[i] -= 2.0 * dot * q[static_cast<std::size_t>(i)];
+      for (Eigen::Index i = 0; i < n_; ++i) {
+        dot += q[static_cast<std::size_t>(i)] * x[i];
+      }
+      for (Eigen::Index i = 0; i < n_; ++i) {
+        y[i] -= 2.0 * dot * q[static_cast<std::size_t>(i)];
+      }
     }
   }
 
@@ -219,9 +249,13 @@ class ShiftedNormalizedAdjacency {
 bool spectral_layout(const Graph& g, std::vector<double>& layout) {
   const std::size_t n = g.n;
   std::vector<double> degree(n, 0.0);
-  for (std::size_t e = 0; e < g.row.size(); ++e) degree[g.row[e]] += g.weight[e];
+  for (std::size_t e = 0; e < g.row.size(); ++e) {
+    degree[g.row[e]] += g.weight[e];
+  }
   std::vector<double> inv_sqrt(n);
-  for (std::size_t i = 0; i < n; ++i) inv_sqrt[i] = degree[i] > 0.0 ? 1.0 / std::sqrt(degree[i]) : 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    inv_sqrt[i] = degree[i] > 0.0 ? 1.0 / std::sqrt(degree[i]) : 0.0;
+  }
   Eigen::MatrixXd vectors;
   constexpr std::size_t kDenseLimit = 256;
   if (n <= kDenseLimit) {
@@ -231,7 +265,9 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
       laplacian(g.row[e], g.col[e]) -= g.weight[e] * inv_sqrt[g.row[e]] * inv_sqrt[g.col[e]];
     }
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(laplacian);
-    if (solver.info() != Eigen::Success) return false;
+    if (solver.info() != Eigen::Success) {
+      return false;
+    }
     vectors = solver.eigenvectors().middleCols(1, 2);  // eigenvalues ascend
   } else {
     // The trivial eigenvector D^{1/2}·1 (eigenvalue 2 of 2I − L) is deflated,
@@ -240,9 +276,13 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
     // more in orthogonalisation than it saves in restarts).
     std::vector<double> trivial(n);
     double norm = 0.0;
-    for (std::size_t i = 0; i < n; ++i) norm += degree[i];
+    for (std::size_t i = 0; i < n; ++i) {
+      norm += degree[i];
+    }
     norm = std::sqrt(norm);
-    for (std::size_t i = 0; i < n; ++i) trivial[i] = std::sqrt(degree[i]) / norm;
+    for (std::size_t i = 0; i < n; ++i) {
+      trivial[i] = std::sqrt(degree[i]) / norm;
+    }
     ShiftedNormalizedAdjacency op(g, inv_sqrt, &trivial);
     const Eigen::Index nev = 2;
     const Eigen::Index ncv = std::min<Eigen::Index>(
@@ -252,7 +292,9 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
     const Eigen::VectorXd start = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(n));
     solver.init(start.data());
     solver.compute(Spectra::SortRule::LargestAlge, 2000, 1e-4, Spectra::SortRule::LargestAlge);
-    if (solver.info() != Spectra::CompInfo::Successful) return false;
+    if (solver.info() != Spectra::CompInfo::Successful) {
+      return false;
+    }
     vectors = solver.eigenvectors();  // λ2, λ3 of L: the 2 largest of the deflated operator
   }
   layout.resize(2 * n);
@@ -261,7 +303,9 @@ bool spectral_layout(const Graph& g, std::vector<double>& layout) {
     layout[2 * i + 1] = vectors(static_cast<Eigen::Index>(i), 1);
   }
   for (const double v : layout) {
-    if (!std::isfinite(v)) return false;
+    if (!std::isfinite(v)) {
+      return false;
+    }
   }
   return true;
 }
@@ -279,12 +323,16 @@ bool multi_component_layout(const Graph& g, const std::vector<std::uint32_t>& la
                             Random& random, std::vector<double>& layout) {
   const std::size_t n = g.n;
   std::vector<std::vector<std::uint32_t>> members(count);
-  for (std::size_t i = 0; i < n; ++i) members[label[i]].push_back(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < n; ++i) {
+    members[label[i]].push_back(static_cast<std::uint32_t>(i));
+  }
   std::vector<std::array<double, 2>> meta(count);
   if (count <= 4) {
     const std::array<std::array<double, 2>, 4> corners{{{1, 0}, {0, 1}, {-1, 0}, {0, -1}}};
     const std::size_t k = (count + 1) / 2;  // umap-learn: vstack([eye(k), −eye(k)])[:count]
-    for (std::size_t c = 0; c < count; ++c) meta[c] = c < k ? corners[c] : corners[2 + (c - k)];
+    for (std::size_t c = 0; c < count; ++c) {
+      meta[c] = c < k ? corners[c] : corners[2 + (c - k)];
+    }
   } else {
     std::vector<std::size_t> by_size(count);
     std::iota(by_size.begin(), by_size.end(), 0);
@@ -300,10 +348,14 @@ bool multi_component_layout(const Graph& g, const std::vector<std::uint32_t>& la
   // Edges per component, renumbered within it.
   std::vector<std::uint32_t> local(n);
   for (const auto& group : members) {
-    for (std::size_t k = 0; k < group.size(); ++k) local[group[k]] = static_cast<std::uint32_t>(k);
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      local[group[k]] = static_cast<std::uint32_t>(k);
+    }
   }
   std::vector<Graph> parts(count);
-  for (std::size_t c = 0; c < count; ++c) parts[c].n = members[c].size();
+  for (std::size_t c = 0; c < count; ++c) {
+    parts[c].n = members[c].size();
+  }
   for (std::size_t e = 0; e < g.row.size(); ++e) {
     Graph& part = parts[label[g.row[e]]];
     part.row.push_back(local[g.row[e]]);
@@ -316,21 +368,28 @@ bool multi_component_layout(const Graph& g, const std::vector<std::uint32_t>& la
   for (std::size_t c = 0; c < count; ++c) {
     double nearest = std::numeric_limits<double>::infinity();
     for (std::size_t o = 0; o < count; ++o) {
-      if (o == c) continue;
+      if (o == c) {
+        continue;
+      }
       const double d = std::hypot(meta[c][0] - meta[o][0], meta[c][1] - meta[o][1]);
-      if (d > 0.0) nearest = std::min(nearest, d);
+      if (d > 0.0) {
+        nearest = std::min(nearest, d);
+      }
     }
     const double range = std::isfinite(nearest) ? nearest / 2.0 : 1.0;
     const auto& group = members[c];
     bool placed = false;
     if (group.size() >= 4 && spectral_layout(parts[c], part_layout)) {
       double largest = 0.0;
-      for (const double v : part_layout) largest = std::max(largest, std::abs(v));
+      for (const double v : part_layout) {
+        largest = std::max(largest, std::abs(v));
+      }
       if (largest > 0.0) {
         const double expansion = range / largest;
         for (std::size_t k = 0; k < group.size(); ++k) {
-          layout[2 * group[k]] = part_layout[2 * k] * expansion + meta[c][0];
-          layout[2 * group[k] + 1] = part_layout[2 * k + 1] * expansion + meta[c][1];
+          const std::size_t at = 2 * static_cast<std::size_t>(group[k]);
+          layout[at] = part_layout[2 * k] * expansion + meta[c][0];
+          layout[at + 1] = part_layout[2 * k + 1] * expansion + meta[c][1];
         }
         placed = true;
         any_spectral = true;
@@ -338,8 +397,9 @@ bool multi_component_layout(const Graph& g, const std::vector<std::uint32_t>& la
     }
     if (!placed) {
       for (const std::uint32_t i : group) {
-        layout[2 * i] = meta[c][0] + range * (2.0 * random.uniform() - 1.0);
-        layout[2 * i + 1] = meta[c][1] + range * (2.0 * random.uniform() - 1.0);
+        const std::size_t at = 2 * static_cast<std::size_t>(i);
+        layout[at] = meta[c][0] + range * (2.0 * random.uniform() - 1.0);
+        layout[at + 1] = meta[c][1] + range * (2.0 * random.uniform() - 1.0);
       }
     }
   }
@@ -351,8 +411,9 @@ void rescale_to_box(std::vector<float>& embedding, std::size_t n) {
   for (std::size_t d = 0; d < 2; ++d) {
     float lo = std::numeric_limits<float>::infinity();
     float hi = -std::numeric_limits<float>::infinity();
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
       lo = std::min(lo, embedding[2 * i + d]), hi = std::max(hi, embedding[2 * i + d]);
+    }
     const float range = hi - lo;
     for (std::size_t i = 0; i < n; ++i) {
       embedding[2 * i + d] = range > 0.0f ? 10.0f * (embedding[2 * i + d] - lo) / range : 0.0f;
@@ -379,7 +440,9 @@ CurveParameters fit_curve(double spread, double min_dist) {
       const double f = 1.0 / (1.0 + a * xb);
       const double res = f - y[i];
       sse += res * res;
-      if (r) (*r)[i] = res;
+      if (r) {
+        (*r)[i] = res;
+      }
       if (jac) {
         const double g = -f * f;
         (*jac)(i, 0) = g * xb;
@@ -413,12 +476,16 @@ CurveParameters fit_curve(double spread, double min_dist) {
         sse = residuals(a, b, &r, &jac);
         lambda = std::max(lambda / 10.0, 1e-12);
         improved = true;
-        if (gain <= 1e-15 * std::max(sse, 1e-300)) return {a, b};
+        if (gain <= 1e-15 * std::max(sse, 1e-300)) {
+          return {a, b};
+        }
       } else {
         lambda *= 10.0;
       }
     }
-    if (!improved) break;
+    if (!improved) {
+      break;
+    }
   }
   return {a, b};
 }
@@ -430,10 +497,13 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   rep = UmapReport{};
   rep.curve = fit_curve(options.spread, options.min_dist);
   std::vector<float> embedding(2 * n, 0.0f);
-  if (n < 2 || knn.k == 0) return embedding;
+  if (n < 2 || knn.k == 0) {
+    return embedding;
+  }
   for (const double d : knn.distance) {
-    if (!std::isfinite(d) || d < 0.0)
+    if (!std::isfinite(d) || d < 0.0) {
       throw std::invalid_argument("umap_embed: distances must be finite and >= 0");
+    }
   }
 
   auto stage_start = std::chrono::steady_clock::now();
@@ -448,12 +518,16 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   rep.epochs = epochs;
   // Edges too weak to be sampled even once in the run are dropped.
   double heaviest = 0.0;
-  for (const double w : g.weight) heaviest = std::max(heaviest, w);
+  for (const double w : g.weight) {
+    heaviest = std::max(heaviest, w);
+  }
   {
     const double floor = heaviest / static_cast<double>(epochs);
     std::size_t kept = 0;
     for (std::size_t e = 0; e < g.weight.size(); ++e) {
-      if (g.weight[e] < floor) continue;
+      if (g.weight[e] < floor) {
+        continue;
+      }
       g.row[kept] = g.row[e], g.col[kept] = g.col[e], g.weight[kept] = g.weight[e];
       ++kept;
     }
@@ -475,14 +549,17 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   }
   if (laid_out) {
     double largest = 0.0;
-    for (const double v : layout) largest = std::max(largest, std::abs(v));
+    for (const double v : layout) {
+      largest = std::max(largest, std::abs(v));
+    }
     const double expansion = largest > 0.0 ? 10.0 / largest : 1.0;
     for (std::size_t i = 0; i < 2 * n; ++i) {
       embedding[i] = static_cast<float>(layout[i] * expansion) + static_cast<float>(1e-4 * random.normal());
     }
   } else {
-    for (std::size_t i = 0; i < 2 * n; ++i)
+    for (std::size_t i = 0; i < 2 * n; ++i) {
       embedding[i] = static_cast<float>(-10.0 + 20.0 * random.uniform());
+    }
   }
   rescale_to_box(embedding, n);
   rep.init_ms = lap();
@@ -495,7 +572,9 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   const double b = rep.curve.b;
   const std::size_t edges = g.weight.size();
   std::vector<double> epochs_per_sample(edges);
-  for (std::size_t e = 0; e < edges; ++e) epochs_per_sample[e] = heaviest / g.weight[e];
+  for (std::size_t e = 0; e < edges; ++e) {
+    epochs_per_sample[e] = heaviest / g.weight[e];
+  }
   const double rate = static_cast<double>(std::max<std::size_t>(1, options.negative_sample_rate));
   std::vector<double> epochs_per_negative(edges);
   std::vector<double> next_sample(epochs_per_sample);
@@ -514,7 +593,9 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
                                            (1.0 - static_cast<double>(epoch) / static_cast<double>(epochs)));
     const double now = static_cast<double>(epoch);
     for (std::size_t e = 0; e < edges; ++e) {
-      if (next_sample[e] > now) continue;
+      if (next_sample[e] > now) {
+        continue;
+      }
       float* current = y + 2 * static_cast<std::size_t>(g.row[e]);
       float* other = y + 2 * static_cast<std::size_t>(g.col[e]);
       float dx = current[0] - other[0];
@@ -545,12 +626,16 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       float push_y = 0.0f;
       for (std::size_t s = 0; s < negatives; ++s) {
         const std::size_t k = random.below(n);
-        if (k == g.row[e]) continue;
+        if (k == g.row[e]) {
+          continue;
+        }
         const float* far = y + 2 * k;
         dx = cx - far[0];
         dy = cy - far[1];
         dist2 = dx * dx + dy * dy;
-        if (dist2 <= 0.0f) continue;
+        if (dist2 <= 0.0f) {
+          continue;
+        }
         const float coeff = 2.0f * bf / ((0.001f + dist2) * (af * std::pow(dist2, bf) + 1.0f));
         push_x += clip(coeff * dx);
         push_y += clip(coeff * dy);

@@ -90,7 +90,9 @@ std::optional<std::size_t> position_of_id(const std::vector<Row>& rows, std::int
       hi = mid;
     }
   }
-  if (lo < rows.size() && rows[lo].id == id) return lo;
+  if (lo < rows.size() && rows[lo].id == id) {
+    return lo;
+  }
   return std::nullopt;
 }
 
