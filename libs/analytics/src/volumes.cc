@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -67,6 +68,9 @@ double ingredient_volume(VolumeRule rule, const catalog::UnitRow* unit, std::opt
 }
 
 RecipeFractions compute_fractions(const catalog::CatalogState& state, VolumeRule rule) {
+  if (rule == VolumeRule::kDisplay) {
+    throw std::invalid_argument("compute_fractions: the display rule only orders names");
+  }
   RecipeFractions out;
   const auto offsets = recipe_row_offsets(state);
   std::vector<std::pair<std::uint32_t, double>> entries;  // (ingredient position, volume)

@@ -104,6 +104,10 @@ TEST(Fractions, MatrixRuleLeavesOutZeroTotals) {
   }
 }
 
+TEST(Fractions, DisplayRuleIsNotAFractionRule) {
+  EXPECT_THROW(compute_fractions(small_catalog(), VolumeRule::kDisplay), std::invalid_argument);
+}
+
 TEST(Fractions, DistanceRuleSpecialUnits) {
   const auto s = small_catalog();
   const RecipeFractions f = compute_fractions(s, VolumeRule::kDistance);
