@@ -172,6 +172,49 @@ TEST(CocktailSpaces, DenseMatrixLimitAndEmptyCatalog) {
   EXPECT_EQ(n, 0u);
 }
 
+// One recipe, two recipes, identical recipes, a single ingredient overall:
+// every output still parses, coordinates are finite, distances are >= 0.
+TEST(CocktailSpaces, TinyAndDegenerateCatalogs) {
+  auto make = [](std::size_t recipes, bool identical) {
+    catalog::CatalogState s;
+    s.units = {{1, "Ounce", "oz", 29.5735}};
+    s.ingredients = {{1, "Gin", std::nullopt, "/1/", false}, {2, "Lime", std::nullopt, "/2/", false}};
+    std::int64_t row = 1;
+    for (std::size_t r = 1; r <= recipes; ++r) {
+      std::string name = std::to_string(r);
+      name.insert(0, "Recipe ");
+      s.recipes.push_back({static_cast<std::int64_t>(r), name});
+      s.recipe_ingredients.push_back({row++, static_cast<std::int64_t>(r), 1, 1, 2.0});
+      if (!identical) {
+        s.recipe_ingredients.push_back({row++, static_cast<std::int64_t>(r), 2, 1, static_cast<double>(r)});
+      }
+    }
+    return s;
+  };
+  CocktailSpaceOptions options;
+  options.threads = 2;
+  options.umap_epochs = 30;
+  simdjson::dom::parser parser;
+  for (const auto& [recipes, identical] :
+       std::vector<std::pair<std::size_t, bool>>{{1, false}, {2, false}, {3, true}, {12, true}, {7, false}}) {
+    SCOPED_TRACE(::testing::Message() << recipes << " recipes, identical " << identical);
+    const CocktailSpaceResult result = compute_cocktail_spaces(make(recipes, identical), options);
+    EXPECT_EQ(result.counts.em_points, recipes);
+    for (const std::string* json : {&result.cocktail_space, &result.cocktail_space_em}) {
+      simdjson::dom::array points = parser.parse(*json).get_array();
+      EXPECT_EQ(points.size(), recipes);
+      for (simdjson::dom::element p : points) {
+        EXPECT_TRUE(std::isfinite(p["x"].get_double().value()));
+        EXPECT_TRUE(std::isfinite(p["y"].get_double().value()));
+      }
+    }
+    EXPECT_EQ(parser.parse(result.recipe_similar).get_array().size(), recipes);
+    std::size_t n = 0;
+    for (const float d : npy_values(result.distance_matrix_npy, n)) EXPECT_GE(d, 0.0f);
+    EXPECT_EQ(n, recipes);
+  }
+}
+
 TEST(CocktailSpaces, SameResultForAnyThreadCount) {
   const catalog::CatalogState state = testing::seeded_catalog(300, 200, 3);
   CocktailSpaceOptions options;
