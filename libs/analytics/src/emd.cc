@@ -47,6 +47,9 @@ double EmdSolver::solve(std::span<const double> supply, std::span<const double> 
                         std::span<const double> cost) {
   na_ = supply.size();
   nb_ = demand.size();
+  if (na_ > kMaxSupport || nb_ > kMaxSupport) {
+    throw std::invalid_argument("EmdSolver: at most 65,535 masses a side");
+  }
   if (cost.size() != na_ * nb_) {
     throw std::invalid_argument("EmdSolver: cost must be supply × demand");
   }
@@ -144,31 +147,39 @@ std::span<const TransportFlow> EmdSolver::plan() const {
 void EmdSolver::initial_basis(std::span<const double> supply) {
   const std::size_t cells = na_ * nb_;
   order_.resize(cells);
+  // Cells are named (i << 16) | j, which orders like the cell index i·nb + j
+  // and needs no division to take apart.
   bool float_costs = true;
   for (std::size_t c = 0; c < cells && float_costs; ++c) {
     float_costs = static_cast<double>(static_cast<float>(cost_[c])) == cost_[c];
   }
-  if (float_costs && cells <= (std::size_t{1} << 32)) {
-    // One 64-bit key per cell: float cost bits, then the cell index.
+  if (float_costs) {
+    // One 64-bit key per cell: the float cost's order bits, then the cell.
     packed_.resize(cells);
-    for (std::size_t c = 0; c < cells; ++c) {
-      packed_[c] = (std::uint64_t{float_order_bits(static_cast<float>(cost_[c]))} << 32) | c;
+    std::size_t c = 0;
+    for (std::uint32_t i = 0; i < na_; ++i) {
+      for (std::uint32_t j = 0; j < nb_; ++j, ++c) {
+        packed_[c] = (std::uint64_t{float_order_bits(static_cast<float>(cost_[c]))} << 32) | (i << 16) | j;
+      }
     }
     if (cells <= 64) {
       insertion_sort(packed_);
     } else {
       std::sort(packed_.begin(), packed_.end());
     }
-    for (std::size_t c = 0; c < cells; ++c) {
+    for (c = 0; c < cells; ++c) {
       order_[c] = static_cast<std::uint32_t>(packed_[c]);
     }
   } else {
     keys_.resize(cells);
-    for (std::size_t c = 0; c < cells; ++c) {
-      keys_[c] = {double_order_bits(cost_[c]), static_cast<std::uint32_t>(c)};
+    std::size_t c = 0;
+    for (std::uint32_t i = 0; i < na_; ++i) {
+      for (std::uint32_t j = 0; j < nb_; ++j, ++c) {
+        keys_[c] = {double_order_bits(cost_[c]), (i << 16) | j};
+      }
     }
     std::sort(keys_.begin(), keys_.end());
-    for (std::size_t c = 0; c < cells; ++c) {
+    for (c = 0; c < cells; ++c) {
       order_[c] = keys_[c].second;
     }
   }
@@ -180,8 +191,8 @@ void EmdSolver::initial_basis(std::span<const double> supply) {
   std::size_t rows_left = na_;
   std::size_t cols_left = nb_;
   for (const std::uint32_t cell : order_) {
-    const std::uint32_t i = cell / static_cast<std::uint32_t>(nb_);
-    const std::uint32_t j = cell % static_cast<std::uint32_t>(nb_);
+    const std::uint32_t i = cell >> 16;
+    const std::uint32_t j = cell & 0xffffu;
     if (remaining_supply_[i] < 0.0 || remaining_demand_[j] < 0.0) {
       continue;
     }

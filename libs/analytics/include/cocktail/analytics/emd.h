@@ -30,6 +30,8 @@ struct TransportFlow {
 
 class EmdSolver {
  public:
+  // Largest support a side (cells are named by 16-bit row and column).
+  static constexpr std::size_t kMaxSupport = 65535;
   // Flows at or below this are left out of plan() (they are rounding noise).
   static constexpr double kPlanFlowThreshold = 1e-10;
 
