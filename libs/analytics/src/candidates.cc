@@ -1,6 +1,7 @@
 #include "cocktail/analytics/candidates.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -17,6 +18,20 @@ struct Scored {
     return distance != o.distance ? distance < o.distance : index < o.index;
   }
 };
+
+// Unsigned order equal to numeric order of the float (−0 as +0; +∞ last).
+std::uint32_t float_order_bits(float x) {
+  if (x == 0.0f) {
+    x = 0.0f;
+  }
+  const auto bits = std::bit_cast<std::uint32_t>(x);
+  return (bits >> 31) != 0 ? ~bits : bits | 0x80000000u;
+}
+
+float float_from_order_bits(std::uint32_t key) {
+  const std::uint32_t bits = (key >> 31) != 0 ? key & 0x7fffffffu : ~key;
+  return std::bit_cast<float>(bits);
+}
 
 // Scratch space of one worker for l1_nearest, sized once per call.
 struct L1Scratch {
@@ -137,7 +152,7 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
   return out;
 }
 
-PairList candidate_pairs(const NeighborLists& lists) {
+PairList candidate_pairs(const NeighborLists& lists, unsigned threads) {
   const std::size_t n = lists.rows;
   // Bucket by the lower index, then sort and de-duplicate each bucket.
   std::vector<std::size_t> offsets(n + 1, 0);
@@ -161,24 +176,33 @@ PairList candidate_pairs(const NeighborLists& lists) {
       }
     }
   }
+  // Buckets are sorted and de-duplicated in place, in parallel; kept[r] is
+  // bucket r's distinct count. Then one pass in bucket order compacts them.
+  std::vector<std::size_t> kept(n, 0);
+  detail::parallel_chunks(n, std::max(1u, threads), 256, [&](unsigned, std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) {
+      auto begin = upper.begin() + static_cast<std::ptrdiff_t>(offsets[r]);
+      auto end = upper.begin() + static_cast<std::ptrdiff_t>(offsets[r + 1]);
+      std::sort(begin, end);
+      kept[r] = static_cast<std::size_t>(std::unique(begin, end) - begin);
+    }
+  });
+  std::size_t total = 0;
+  for (const std::size_t k : kept) total += k;
   PairList pairs;
-  pairs.first.reserve(upper.size());
-  pairs.second.reserve(upper.size());
+  pairs.first.reserve(total);
+  pairs.second.reserve(total);
   for (std::size_t r = 0; r < n; ++r) {
-    auto begin = upper.begin() + static_cast<std::ptrdiff_t>(offsets[r]);
-    auto end = upper.begin() + static_cast<std::ptrdiff_t>(offsets[r + 1]);
-    std::sort(begin, end);
-    end = std::unique(begin, end);
-    for (auto it = begin; it != end; ++it) {
+    for (std::size_t j = 0; j < kept[r]; ++j) {
       pairs.first.push_back(static_cast<std::uint32_t>(r));
-      pairs.second.push_back(*it);
+      pairs.second.push_back(upper[offsets[r] + j]);
     }
   }
   return pairs;
 }
 
 SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pairs,
-                                          std::span<const float> distances) {
+                                          std::span<const float> distances, unsigned threads) {
   if (distances.size() != pairs.size()) {
     throw std::invalid_argument("sparse_distance_graph: size mismatch");
   }
@@ -204,33 +228,31 @@ SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pair
     at = fill[b]++;
     g.neighbor[at] = a, g.distance[at] = distances[i];
   }
-  std::vector<std::size_t> perm;
-  std::vector<std::uint32_t> nb;
-  std::vector<float> dist;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t begin = g.offsets[r];
-    const std::size_t len = g.offsets[r + 1] - begin;
-    perm.resize(len);
-    for (std::size_t j = 0; j < len; ++j) {
-      perm[j] = begin + j;
-    }
-    std::sort(perm.begin(), perm.end(), [&](std::size_t x, std::size_t y) {
-      if (g.distance[x] != g.distance[y]) {
-        return g.distance[x] < g.distance[y];
+  // Each row sorted by (distance, neighbour) as one 64-bit key: the
+  // distance's order bits, then the index. Rows in parallel.
+  const unsigned workers = std::max(1u, threads);
+  std::vector<std::vector<std::uint64_t>> keys(workers);
+  detail::parallel_chunks(rows, workers, 256, [&](unsigned w, std::size_t first, std::size_t last) {
+    std::vector<std::uint64_t>& key = keys[w];
+    for (std::size_t r = first; r < last; ++r) {
+      const std::size_t begin = g.offsets[r];
+      const std::size_t len = g.offsets[r + 1] - begin;
+      key.resize(len);
+      for (std::size_t j = 0; j < len; ++j) {
+        key[j] = (std::uint64_t{float_order_bits(g.distance[begin + j])} << 32) | g.neighbor[begin + j];
       }
-      return g.neighbor[x] < g.neighbor[y];
-    });
-    nb.resize(len), dist.resize(len);
-    for (std::size_t j = 0; j < len; ++j) {
-      nb[j] = g.neighbor[perm[j]], dist[j] = g.distance[perm[j]];
+      std::sort(key.begin(), key.end());
+      for (std::size_t j = 0; j < len; ++j) {
+        g.neighbor[begin + j] = static_cast<std::uint32_t>(key[j]);
+        g.distance[begin + j] = float_from_order_bits(static_cast<std::uint32_t>(key[j] >> 32));
+      }
     }
-    std::copy(nb.begin(), nb.end(), g.neighbor.begin() + static_cast<std::ptrdiff_t>(begin));
-    std::copy(dist.begin(), dist.end(), g.distance.begin() + static_cast<std::ptrdiff_t>(begin));
-  }
+  });
   return g;
 }
 
-NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, double absent_distance) {
+NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, double absent_distance,
+                               unsigned threads) {
   const std::size_t n = graph.rows;
   if (k > 0 && k >= n) {
     throw std::invalid_argument("nearest_in_graph: k must be below the number of rows");
@@ -240,42 +262,49 @@ NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, 
   out.k = k;
   out.index.resize(n * k);
   out.distance.resize(n * k);
-  std::vector<std::uint32_t> stamp(n, 0);
-  for (std::size_t r = 0; r < n; ++r) {
-    const auto mark = static_cast<std::uint32_t>(r + 1);
-    const std::size_t begin = graph.offsets[r];
-    const std::size_t end = graph.offsets[r + 1];
-    for (std::size_t j = begin; j < end; ++j) {
-      stamp[graph.neighbor[j]] = mark;
+  const unsigned workers = std::max(1u, threads);
+  std::vector<std::vector<std::uint32_t>> stamps(workers);
+  detail::parallel_chunks(n, workers, 256, [&](unsigned w, std::size_t first, std::size_t last) {
+    std::vector<std::uint32_t>& stamp = stamps[w];
+    if (stamp.size() != n) {
+      stamp.assign(n, 0);
     }
-    stamp[r] = mark;
-    // Merge the known partners (sorted) with the absent ones (ascending index).
-    std::size_t known = begin;
-    std::uint32_t absent = 0;
-    auto next_absent = [&]() {
-      while (absent < n && stamp[absent] == mark) {
-        ++absent;
+    for (std::size_t r = first; r < last; ++r) {
+      const auto mark = static_cast<std::uint32_t>(r + 1);
+      const std::size_t begin = graph.offsets[r];
+      const std::size_t end = graph.offsets[r + 1];
+      for (std::size_t j = begin; j < end; ++j) {
+        stamp[graph.neighbor[j]] = mark;
       }
-    };
-    next_absent();
-    for (std::size_t t = 0; t < k; ++t) {
-      bool take_known = known < end;
-      if (take_known && absent < n) {
-        const double d = graph.distance[known];
-        take_known = d < absent_distance || (d == absent_distance && graph.neighbor[known] < absent);
-      }
-      if (take_known) {
-        out.index[r * k + t] = graph.neighbor[known];
-        out.distance[r * k + t] = graph.distance[known];
-        ++known;
-      } else {
-        out.index[r * k + t] = absent;
-        out.distance[r * k + t] = absent_distance;
-        ++absent;
-        next_absent();
+      stamp[r] = mark;
+      // Merge the known partners (sorted) with the absent ones (ascending index).
+      std::size_t known = begin;
+      std::uint32_t absent = 0;
+      auto next_absent = [&]() {
+        while (absent < n && stamp[absent] == mark) {
+          ++absent;
+        }
+      };
+      next_absent();
+      for (std::size_t t = 0; t < k; ++t) {
+        bool take_known = known < end;
+        if (take_known && absent < n) {
+          const double d = graph.distance[known];
+          take_known = d < absent_distance || (d == absent_distance && graph.neighbor[known] < absent);
+        }
+        if (take_known) {
+          out.index[r * k + t] = graph.neighbor[known];
+          out.distance[r * k + t] = graph.distance[known];
+          ++known;
+        } else {
+          out.index[r * k + t] = absent;
+          out.distance[r * k + t] = absent_distance;
+          ++absent;
+          next_absent();
+        }
       }
     }
-  }
+  });
   return out;
 }
 

@@ -284,8 +284,8 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   const NeighborLists knn_manhattan =
       l1_nearest(matrix.fractions, state.ingredients.size(),
                  std::min(result.settings.n_neighbors, n_m > 0 ? n_m - 1 : 0), threads);
-  const NeighborLists knn_em =
-      nearest_in_graph(em.graph, std::min(result.settings.n_neighbors, n_em > 0 ? n_em - 1 : 0), absent);
+  const NeighborLists knn_em = nearest_in_graph(
+      em.graph, std::min(result.settings.n_neighbors, n_em > 0 ? n_em - 1 : 0), absent, threads);
   result.durations_ms.emplace_back("knn", elapsed_ms(start));
 
   UmapOptions umap_options;

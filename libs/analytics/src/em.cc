@@ -280,7 +280,7 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
   const std::size_t match_k = std::min(options.match_neighbors, n > 0 ? n - 1 : 0);
 
   auto start = std::chrono::steady_clock::now();
-  PairList pairs = candidate_pairs(l1_nearest(masses, m, result.candidate_k, threads));
+  PairList pairs = candidate_pairs(l1_nearest(masses, m, result.candidate_k, threads), threads);
   result.durations_ms.emplace_back("candidates", elapsed_ms(start));
 
   std::vector<PairTransport> transports;
@@ -289,8 +289,9 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
        ++iteration) {
     start = std::chrono::steady_clock::now();
     if (iteration > 1) {
-      pairs = candidate_pairs(
-          nearest_in_graph(result.graph, result.candidate_k, std::numeric_limits<double>::infinity()));
+      pairs = candidate_pairs(nearest_in_graph(result.graph, result.candidate_k,
+                                               std::numeric_limits<double>::infinity(), threads),
+                              threads);
     }
     transports.clear();
     for (unsigned w = 0; w < threads; ++w) {
@@ -305,7 +306,7 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
       }
     });
     result.pairs_solved += pairs.size();
-    result.graph = sparse_distance_graph(n, pairs, distances);
+    result.graph = sparse_distance_graph(n, pairs, distances, threads);
     result.pairs = std::move(pairs);
     result.distances = std::move(distances);
     result.iterations = iteration;
@@ -317,7 +318,7 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
       // solved again here (deterministically the same plan) rather than kept
       // for every candidate pair, which would cost O(pairs · support) memory.
       const NeighborLists nearest =
-          nearest_in_graph(result.graph, match_k, std::numeric_limits<double>::infinity());
+          nearest_in_graph(result.graph, match_k, std::numeric_limits<double>::infinity(), threads);
       std::vector<StrongFlows> strong(n * match_k);
       detail::parallel_chunks(n, threads, 32, [&](unsigned w, std::size_t begin, std::size_t end) {
         for (std::size_t r = begin; r < end; ++r) {

@@ -98,7 +98,10 @@ TEST(Candidates, PairsAreTheUnionOfLists) {
   std::mt19937_64 rng(12);
   const SparseRows rows = random_rows(rng, 120, 30);
   const NeighborLists lists = l1_nearest(rows, 30, 10, 2);
-  const PairList pairs = candidate_pairs(lists);
+  const PairList pairs = candidate_pairs(lists, 2);
+  const PairList serial = candidate_pairs(lists, 1);
+  EXPECT_EQ(pairs.first, serial.first);
+  EXPECT_EQ(pairs.second, serial.second);
   std::set<std::pair<std::uint32_t, std::uint32_t>> expected;
   for (std::size_t r = 0; r < lists.rows; ++r) {
     for (std::size_t j = 0; j < lists.k; ++j) {
@@ -129,7 +132,10 @@ TEST(Candidates, NearestInSparseGraphEqualsDenseWithAbsentPairs) {
       distances.push_back(static_cast<float>(rng() % 6) * 0.5f);  // many ties
     }
   }
-  const SparseDistanceGraph g = sparse_distance_graph(n, pairs, distances);
+  const SparseDistanceGraph g = sparse_distance_graph(n, pairs, distances, 2);
+  const SparseDistanceGraph serial = sparse_distance_graph(n, pairs, distances, 1);
+  EXPECT_EQ(g.neighbor, serial.neighbor);
+  EXPECT_EQ(g.distance, serial.distance);
   for (const double absent : {std::numeric_limits<double>::infinity(), 2.5, 0.0}) {
     std::vector<double> dense(n * n, absent);
     for (std::size_t p = 0; p < pairs.size(); ++p) {
@@ -137,7 +143,8 @@ TEST(Candidates, NearestInSparseGraphEqualsDenseWithAbsentPairs) {
       dense[pairs.second[p] * n + pairs.first[p]] = distances[p];
     }
     const std::size_t k = 12;
-    const NeighborLists lists = nearest_in_graph(g, k, absent);
+    const NeighborLists lists = nearest_in_graph(g, k, absent, 3);
+    EXPECT_EQ(lists.index, nearest_in_graph(g, k, absent, 1).index);
     for (std::size_t a = 0; a < n; ++a) {
       std::vector<std::size_t> order;
       for (std::size_t b = 0; b < n; ++b) {

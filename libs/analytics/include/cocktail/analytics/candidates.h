@@ -45,7 +45,7 @@ struct PairList {
 };
 
 // Every {r, s} with s in r's list or r in s's list, once.
-PairList candidate_pairs(const NeighborLists& lists);
+PairList candidate_pairs(const NeighborLists& lists, unsigned threads = 1);
 
 // Symmetric distances known for some pairs only; every other pair is at
 // +∞ (or at the caller's stand-in for it). Row r's partners are
@@ -59,11 +59,12 @@ struct SparseDistanceGraph {
 
 // distances[i] belongs to pairs[i].
 SparseDistanceGraph sparse_distance_graph(std::size_t rows, const PairList& pairs,
-                                          std::span<const float> distances);
+                                          std::span<const float> distances, unsigned threads = 1);
 
 // The k nearest rows of every row in `graph`, where a pair without a known
 // distance is at `absent_distance` (usually +∞); such fill-ins go by
 // ascending index after all known partners at a smaller distance.
-NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, double absent_distance);
+NeighborLists nearest_in_graph(const SparseDistanceGraph& graph, std::size_t k, double absent_distance,
+                               unsigned threads = 1);
 
 }  // namespace cocktail::analytics
