@@ -1,0 +1,236 @@
+#include "stack.h"
+
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cocktail/testing/ports.h"
+#include "cocktail/testing/wait.h"
+
+namespace cocktail::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string loopback(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string tcp(std::uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+std::string random_token() {
+  std::random_device device;
+  std::ostringstream out;
+  for (int i = 0; i < 4; ++i) out << std::hex << device();
+  return "e2e-" + out.str();
+}
+
+std::string tail(const std::string& text, std::size_t bytes) {
+  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
+}
+
+// GET /health answers 200 within the probe's own short timeout.
+bool healthy(std::uint16_t port) {
+  try {
+    testing::HttpClient probe(port, 2s);
+    return probe.get("/health").status == 200;
+  } catch (const testing::HttpClientError&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+const char* service_name(Service service) {
+  switch (service) {
+    case Service::kCatalogApi: return "catalog-api";
+    case Service::kAnalyticsRegen: return "analytics-regen";
+    case Service::kAnalyticsApi: return "analytics-api";
+  }
+  return "?";
+}
+
+Stack::Stack(StackOptions options)
+    : options_(options),
+      dir_("e2e-stack"),
+      db_path_(dir_.file("catalog.db")),
+      analytics_path_(dir_.file("analytics")),
+      token_path_(dir_.file("write-token")),
+      token_(random_token()) {
+  for (auto& port : http_ports_) port = testing::free_loopback_port();
+  catalog_pub_port_ = testing::free_loopback_port();
+  regen_pub_port_ = testing::free_loopback_port();
+  fs::create_directories(dir_.path() / "logs");
+  testing::write_file(token_path_, token_ + "\n");
+}
+
+Stack::~Stack() {
+  // Readers first, so that nothing is left waiting on a dead upstream.
+  for (Service s : {Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
+    if (processes_[static_cast<int>(s)]) processes_[static_cast<int>(s)]->kill();
+  }
+}
+
+std::vector<std::string> Stack::arguments(Service service) const {
+  switch (service) {
+    case Service::kCatalogApi:
+      return {"--db", db_path_, "--http", loopback(http_port(service)), "--pub", tcp(catalog_pub_port_),
+              "--token-file", token_path_,
+              // Events flow at once after a restart, and silence is noticed soon.
+              "--publish-start-delay-ms", "100", "--heartbeat-ms", "200", "--access-log=false"};
+    case Service::kAnalyticsRegen:
+      return {"--db",
+              db_path_,
+              "--analytics-path",
+              analytics_path_,
+              "--http",
+              loopback(http_port(service)),
+              "--sub",
+              tcp(catalog_pub_port_),
+              "--pub",
+              tcp(regen_pub_port_),
+              "--token-file",
+              token_path_,
+              "--quiet-ms",
+              std::to_string(options_.quiet_ms),
+              "--max-delay-ms",
+              std::to_string(options_.max_delay_ms),
+              "--heartbeat-ms",
+              "200",
+              "--check-interval-ms",
+              "1000",
+              "--backoff-initial-ms",
+              "200",
+              "--backoff-max-ms",
+              "2000"};
+    case Service::kAnalyticsApi:
+      return {"--analytics-path",
+              analytics_path_,
+              "--db",
+              db_path_,
+              "--http",
+              loopback(http_port(service)),
+              "--sub",
+              tcp(regen_pub_port_),
+              "--check-interval-ms",
+              "500",
+              "--access-log=false"};
+  }
+  return {};
+}
+
+::testing::AssertionResult Stack::start() {
+  {
+    testing::ChildOptions seed_options;
+    seed_options.stderr_path = dir_.file("logs/catalog-seed.log");
+    testing::ChildProcess seed(
+        std::string(COCKTAIL_BIN_DIR) + "/catalog-seed",
+        {"--db", db_path_, "--recipes", std::to_string(options_.recipes), "--ingredients",
+         std::to_string(options_.ingredients), "--seed", std::to_string(options_.seed)},
+        seed_options);
+    auto status = seed.wait_for(options_.start_timeout);
+    if (!status || !status->success()) {
+      return ::testing::AssertionFailure() << "catalog-seed failed:\n" << seed.stderr_text();
+    }
+    rapidjson::Document summary;
+    const std::string out = seed.stdout_text();
+    summary.Parse(out.c_str(), out.size());
+    if (summary.HasParseError() || !summary.IsObject() || !summary.HasMember("catalog_seq")) {
+      return ::testing::AssertionFailure() << "catalog-seed printed no summary: " << out;
+    }
+    seeded_seq_ = summary["catalog_seq"].GetInt64();
+  }
+  for (Service s : kServices) {
+    if (auto started = start(s); !started) return started;
+  }
+  const std::int64_t covered = wait_covered(seeded_seq_, options_.start_timeout);
+  if (covered < seeded_seq_) {
+    return ::testing::AssertionFailure() << "no generation covering the seeded catalog (seq " << seeded_seq_
+                                         << ") within " << options_.start_timeout.count() << " ms\n"
+                                         << logs();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult Stack::start(Service service) {
+  const int i = static_cast<int>(service);
+  if (processes_[i] && processes_[i]->running()) {
+    return ::testing::AssertionFailure() << service_name(service) << " is already running";
+  }
+  testing::ChildOptions child;
+  const std::string stem = std::string("logs/") + service_name(service) + "." + std::to_string(++runs_[i]);
+  child.stderr_path = dir_.file(stem + ".log");
+  child.stdout_path = dir_.file(stem + ".out");
+  processes_[i] = std::make_unique<testing::ChildProcess>(
+      std::string(COCKTAIL_BIN_DIR) + "/" + service_name(service), arguments(service), child);
+  testing::ChildProcess& p = *processes_[i];
+  const bool ready = testing::wait_until([&] { return !p.running() || healthy(http_port(service)); },
+                                         options_.start_timeout, 20ms);
+  if (ready && p.running()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << service_name(service) << " did not become healthy on port "
+                                       << http_port(service) << (p.running() ? "" : " (it exited)") << "\n"
+                                       << logs();
+}
+
+testing::ExitStatus Stack::kill(Service service) {
+  auto& p = processes_[static_cast<int>(service)];
+  return p ? p->kill() : testing::ExitStatus{};
+}
+
+std::optional<testing::ExitStatus> Stack::stop(Service service, std::chrono::milliseconds timeout) {
+  auto& p = processes_[static_cast<int>(service)];
+  if (!p) return std::nullopt;
+  p->signal(SIGTERM);
+  return p->wait_for(timeout);
+}
+
+bool Stack::running(Service service) {
+  auto& p = processes_[static_cast<int>(service)];
+  return p && p->running();
+}
+
+testing::ChildProcess& Stack::process(Service service) { return *processes_[static_cast<int>(service)]; }
+
+std::int64_t Stack::wait_covered(std::int64_t seq, std::chrono::milliseconds timeout) {
+  std::int64_t covered = -1;
+  testing::wait_until(
+      [&] {
+        try {
+          auto client = this->client(Service::kAnalyticsApi, 2s);
+          auto r = client.get("/api/v1/analytics/status");
+          rapidjson::Document d;
+          d.Parse(r.body.c_str(), r.body.size());
+          if (r.status != 200 || d.HasParseError() || !d.IsObject() || !d.HasMember("data")) return false;
+          const auto& data = d["data"];
+          if (!data.HasMember("source") || std::string(data["source"].GetString()) != "snapshot")
+            return false;
+          if (!data["catalog_seq"].IsInt64()) return false;
+          covered = data["catalog_seq"].GetInt64();
+          return covered >= seq;
+        } catch (const testing::HttpClientError&) {
+          return false;
+        }
+      },
+      timeout, 25ms);
+  return covered >= seq ? covered : -1;
+}
+
+std::string Stack::log_tail(Service service, std::size_t bytes) const {
+  std::string all;
+  for (int run = 1; run <= runs_[static_cast<int>(service)]; ++run) {
+    all += "--- " + std::string(service_name(service)) + " run " + std::to_string(run) + "\n";
+    all += testing::read_file(dir_.path() / "logs" /
+                              (std::string(service_name(service)) + "." + std::to_string(run) + ".log"));
+  }
+  return tail(all, bytes);
+}
+
+std::string Stack::logs() const {
+  std::string all;
+  for (Service s : kServices) all += log_tail(s) + "\n";
+  return all;
+}
+
+}  // namespace cocktail::e2e
