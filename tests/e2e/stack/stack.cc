@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -63,6 +64,9 @@ Stack::Stack(StackOptions options)
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
+  if (const char* keep = std::getenv("COCKTAIL_E2E_KEEP"); keep && *keep && std::string(keep) != "0") {
+    dir_.keep();
+  }
   testing::write_file(token_path_, token_ + "\n");
 }
 

@@ -9,7 +9,8 @@
 // on the same ports and files, which is what the crash tests do.
 //
 // Ownership: the Stack owns its processes; its destructor kills them and
-// removes the directory (unless keep() was called). Not thread-safe: drive it
+// removes the directory (unless keep() was called, or COCKTAIL_E2E_KEEP=1 is
+// set in the environment: then the logs stay in $TMPDIR/e2e-stack-*). Not thread-safe: drive it
 // from the test's own thread, which must also be the thread that starts the
 // processes (ChildProcess ties a child's life to the starting thread). Other
 // threads may talk to the services over HTTP with their own clients.
