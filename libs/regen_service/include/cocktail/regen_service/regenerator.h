@@ -1,0 +1,68 @@
+// Regenerator: one full regeneration. Opens the catalog read-only, loads its
+// state and change_log seq in one read transaction, builds the model, runs
+// every producer, and writes the result as one snapshot generation
+// (enveloped with the generation number, catalog_seq and generated_at), then
+// applies retention. A failure at any stage leaves the previous generation
+// current and is returned as an error naming the stage.
+//
+// Holds a reference to the store, which must outlive it. run() is not
+// reentrant: call it from one thread at a time (the service's single flight).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cocktail/core/result.h"
+#include "cocktail/regen_service/producer.h"
+#include "cocktail/snapshot/snapshot_store.h"
+
+namespace cocktail::regen {
+
+struct RegeneratorSettings {
+  std::string db_path;  // the catalog file, opened read-only
+  // Applied after each successful write; none: keep everything.
+  std::optional<snapshot::RetentionPolicy> retention;
+  // Wall clock for generated_at and retention ages (Unix epoch ms).
+  std::function<std::int64_t()> now_ms;
+};
+
+struct RegenSummary {
+  std::int64_t generation = 0;
+  std::int64_t catalog_seq = 0;
+  std::int64_t generated_at_ms = 0;
+  std::vector<std::pair<std::string, std::int64_t>> counts;  // analytics type -> items, production order
+  std::vector<std::pair<std::string, double>> durations_ms;  // stage -> milliseconds, in order
+  std::vector<std::string> warnings;
+  snapshot::Manifest manifest;  // what was published (for the analytics.snapshot event)
+  std::optional<snapshot::RetentionResult> retention;
+};
+
+// The producers of every analytic that exists, in output order.
+std::vector<std::unique_ptr<Producer>> default_producers();
+
+class Regenerator {
+ public:
+  Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& store,
+              std::vector<std::unique_ptr<Producer>> producers = default_producers());
+
+  // One regeneration. Error message: "<stage>: <reason>"; field: the stage.
+  core::Result<RegenSummary> run();
+
+ private:
+  RegeneratorSettings settings_;
+  snapshot::SnapshotStore& store_;
+  std::vector<std::unique_ptr<Producer>> producers_;
+};
+
+// {"status":"success","generation","catalog_seq","generated_at","counts":{},
+//  "durations_ms":{},"warnings":[],"files":{name:{sha256,bytes}},"gc":{...}}
+std::string summary_json(const RegenSummary& summary);
+// {"status":"error","error":"Failed to regenerate analytics","stage","details"}
+std::string failure_json(const core::Error& error);
+
+}  // namespace cocktail::regen

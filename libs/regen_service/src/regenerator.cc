@@ -1,0 +1,254 @@
+#include "cocktail/regen_service/regenerator.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "cocktail/analytics/envelope.h"
+#include "cocktail/catalog/database.h"
+#include "cocktail/catalog/state.h"
+#include "cocktail/core/log.h"
+#include "cocktail/core/time.h"
+#include "cocktail/regen_service/exact_producer.h"
+
+namespace cocktail::regen {
+namespace {
+
+// Thrown inside run() to carry the stage that failed out to one catch.
+struct StageFailure {
+  std::string stage;
+  std::string reason;
+};
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+template <typename F>
+decltype(auto) stage(const char* name, std::vector<std::pair<std::string, double>>& durations, F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    if constexpr (std::is_void_v<decltype(f())>) {
+      f();
+      durations.emplace_back(name, ms_since(start));
+    } else {
+      decltype(auto) result = f();
+      durations.emplace_back(name, ms_since(start));
+      return result;
+    }
+  } catch (const StageFailure&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StageFailure{name, e.what()};
+  }
+}
+
+std::string describe(const char* what, std::int64_t n) { return std::to_string(n) + " " + what; }
+
+void model_warnings(const analytics::CatalogModel::Anomalies& a, std::vector<std::string>& out) {
+  if (a.rows_with_unknown_recipe > 0) {
+    out.push_back(
+        describe("recipe_ingredients rows name a missing recipe; ignored", a.rows_with_unknown_recipe));
+  }
+  if (a.rows_with_unknown_ingredient > 0) {
+    out.push_back(describe("recipe_ingredients rows name a missing ingredient; ignored",
+                           a.rows_with_unknown_ingredient));
+  }
+  if (a.ingredients_with_unknown_parent > 0) {
+    out.push_back(describe("ingredients name a missing parent", a.ingredients_with_unknown_parent));
+  }
+  if (a.ingredients_without_path > 0) {
+    out.push_back(
+        describe("ingredients have no path; counted for themselves only", a.ingredients_without_path));
+  }
+  if (a.ingredients_unreachable > 0) {
+    out.push_back(
+        describe("ingredients are not under any root; left out of the tree", a.ingredients_unreachable));
+  }
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<Producer>> default_producers() {
+  std::vector<std::unique_ptr<Producer>> out;
+  out.push_back(std::make_unique<ExactAnalyticsProducer>());
+  return out;
+}
+
+Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& store,
+                         std::vector<std::unique_ptr<Producer>> producers)
+    : settings_(std::move(settings)), store_(store), producers_(std::move(producers)) {
+  if (!settings_.now_ms) {
+    settings_.now_ms = core::system_now_ms;
+  }
+}
+
+core::Result<RegenSummary> Regenerator::run() {
+  const auto start = std::chrono::steady_clock::now();
+  RegenSummary summary;
+  auto& durations = summary.durations_ms;
+  try {
+    auto db = stage("open", durations, [&] {
+      catalog::DatabaseOptions options;
+      options.read_only = true;
+      options.create_if_missing = false;
+      return catalog::Database::open(settings_.db_path, options);
+    });
+    const catalog::CatalogState state = stage("load", durations, [&] { return catalog::load_state(*db); });
+    db.reset();  // ends the read; nothing below touches the catalog
+    summary.catalog_seq = state.catalog_seq;
+    const analytics::CatalogModel model =
+        stage("model", durations, [&] { return analytics::CatalogModel::build(state); });
+    model_warnings(model.anomalies(), summary.warnings);
+
+    std::vector<Artifact> artifacts;
+    std::set<std::string> names;
+    for (const auto& producer : producers_) {
+      const std::string stage_name = "produce." + std::string(producer->name());
+      ProducerOutput out;
+      stage(stage_name.c_str(), durations, [&] { producer->produce(ProducerContext{state, model}, out); });
+      // The producer's own stages go before its total.
+      durations.insert(durations.end() - 1, out.durations_ms.begin(), out.durations_ms.end());
+      summary.warnings.insert(summary.warnings.end(), out.warnings.begin(), out.warnings.end());
+      for (auto& a : out.artifacts) {
+        if (!names.insert(a.file_name).second) {
+          throw StageFailure{stage_name, "file " + a.file_name + " produced twice"};
+        }
+        if (a.count) {
+          summary.counts.emplace_back(a.analytics_type, *a.count);
+        }
+        artifacts.push_back(std::move(a));
+      }
+    }
+
+    summary.generated_at_ms = settings_.now_ms();
+    stage("write", durations, [&] {
+      snapshot::GenerationWriter writer = store_.begin_generation();
+      summary.generation = writer.generation();
+      for (auto& a : artifacts) {
+        if (a.envelope) {
+          analytics::EnvelopeMetadata meta;
+          meta.analytics_type = a.analytics_type;
+          meta.generation = summary.generation;
+          meta.catalog_seq = summary.catalog_seq;
+          meta.generated_at_ms = summary.generated_at_ms;
+          meta.extras = std::move(a.extras);
+          writer.add(a.file_name, analytics::make_envelope(a.body, meta));
+        } else {
+          writer.add(a.file_name, a.body);
+        }
+        std::string().swap(a.body);  // release as we go: peak memory is one copy
+      }
+      auto committed = writer.commit(summary.catalog_seq, summary.generated_at_ms);
+      summary.manifest = std::move(committed.manifest);
+      summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
+    });
+  } catch (const StageFailure& f) {
+    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
+    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
+    error.field = f.stage;
+    return error;
+  }
+
+  // Published. Retention problems are warnings: they never undo a snapshot.
+  if (settings_.retention) {
+    try {
+      summary.retention = stage("gc", durations, [&] {
+        return store_.collect_garbage(*settings_.retention, /*dry_run=*/false, settings_.now_ms());
+      });
+    } catch (const StageFailure& f) {
+      summary.warnings.push_back("retention failed: " + f.reason);
+    }
+  }
+  durations.emplace_back("total", ms_since(start));
+  core::log::info("regen.done", {{"generation", summary.generation},
+                                 {"seq", summary.catalog_seq},
+                                 {"ms", durations.back().second},
+                                 {"warnings", static_cast<std::int64_t>(summary.warnings.size())}});
+  return summary;
+}
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void text(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+}  // namespace
+
+std::string summary_json(const RegenSummary& s) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("status");
+  w.String("success");
+  w.Key("generation");
+  w.Int64(s.generation);
+  w.Key("catalog_seq");
+  w.Int64(s.catalog_seq);
+  w.Key("generated_at");
+  text(w, core::format_utc_iso8601(s.generated_at_ms));
+  w.Key("counts");
+  w.StartObject();
+  for (const auto& [type, n] : s.counts) {
+    text(w, type);
+    w.Int64(n);
+  }
+  w.EndObject();
+  w.Key("durations_ms");
+  w.StartObject();
+  for (const auto& [name, ms] : s.durations_ms) {
+    text(w, name);
+    w.Double(static_cast<double>(std::llround(ms * 1000.0)) / 1000.0);  // microsecond precision
+  }
+  w.EndObject();
+  w.Key("warnings");
+  w.StartArray();
+  for (const auto& warning : s.warnings) {
+    text(w, warning);
+  }
+  w.EndArray();
+  w.Key("files");
+  w.StartObject();
+  for (const auto& [name, entry] : s.manifest.files) {
+    text(w, name);
+    w.StartObject();
+    w.Key("sha256");
+    text(w, entry.sha256);
+    w.Key("bytes");
+    w.Int64(entry.bytes);
+    w.EndObject();
+  }
+  w.EndObject();
+  if (s.retention) {
+    w.Key("removed_generations");
+    w.StartArray();
+    for (const auto& g : s.retention->removed) {
+      w.Int64(g.generation);
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string failure_json(const core::Error& error) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("status");
+  w.String("error");
+  w.Key("error");
+  w.String("Failed to regenerate analytics");
+  w.Key("stage");
+  text(w, error.field);
+  w.Key("details");
+  text(w, error.message);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace cocktail::regen

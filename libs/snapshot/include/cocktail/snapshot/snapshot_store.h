@@ -1,0 +1,139 @@
+// SnapshotStore: numbered generations of named files under ANALYTICS_PATH,
+//
+//   ANALYTICS_PATH/v1/generations/<generation>/<name>   the files
+//   ANALYTICS_PATH/v1/generations/<generation>/manifest.json   written last
+//   ANALYTICS_PATH/v1/CURRENT                          "<generation>\n"
+//   ANALYTICS_PATH/v1/<name>.json                      legacy copies of the current JSON files
+//
+// Writing: every file goes to a temporary name, is fsynced, renamed, and its
+// directory fsynced; the manifest (SHA-256 and size of every file) comes
+// last; then CURRENT is replaced the same way, which publishes the
+// generation; then the legacy copies are refreshed. A failure or crash at any
+// step before CURRENT leaves the previous generation current and complete.
+// Generation numbers increase: the next is one more than the largest
+// directory present. One writer at a time: a writer (and gc) holds an
+// exclusive flock on v1/.lock, across processes too.
+//
+// Reading: CURRENT, then the manifest, then each file, whose size and
+// SHA-256 are checked before it is handed out. Readers take no lock; a
+// generation removed by gc while being read is retried from CURRENT.
+//
+// Thread-safety: all const methods may run concurrently with each other and
+// with one writer (in this or another process). begin_generation and
+// collect_garbage serialise on the lock.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cocktail/snapshot/manifest.h"
+#include "cocktail/snapshot/read_result.h"
+#include "cocktail/snapshot/retention.h"
+#include "cocktail/snapshot/write_observer.h"
+
+namespace cocktail::snapshot {
+
+// An I/O failure while writing or collecting (errno text included).
+class SnapshotIoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A verified generation: the manifest and the bytes of every file it lists.
+struct Snapshot {
+  Manifest manifest;
+  std::map<std::string, std::string> files;
+};
+
+class GenerationWriter;
+
+class SnapshotStore {
+ public:
+  // Creates ANALYTICS_PATH/v1/generations when missing. Throws SnapshotIoError.
+  // `observer`, when given, must outlive the store.
+  explicit SnapshotStore(std::filesystem::path analytics_path, WriteObserver* observer = nullptr);
+
+  const std::filesystem::path& analytics_path() const { return root_; }
+  std::filesystem::path version_dir() const { return root_ / "v1"; }
+  std::filesystem::path generation_dir(std::int64_t generation) const;
+
+  // ---- Writing (see GenerationWriter). Blocks while another writer or gc
+  // holds the lock. Throws SnapshotIoError.
+  GenerationWriter begin_generation();
+
+  // ---- Reading.
+  // The generation CURRENT names: kNoSnapshot when there is none.
+  ReadResult<std::int64_t> current_generation() const;
+  // The manifest of a generation, checked to belong to it.
+  ReadResult<Manifest> read_manifest(std::int64_t generation) const;
+  // One file of a generation, verified against the manifest.
+  ReadResult<std::string> read_file(const Manifest& manifest, std::string_view name) const;
+  // The current generation, every file verified. A generation that vanishes
+  // mid-read (gc) is retried from CURRENT a few times.
+  ReadResult<Snapshot> read_current() const;
+
+  // ---- Retention. Removes (or, with dry_run, lists) what the policy does
+  // not keep; never the current generation. `now_ms`: Unix epoch ms.
+  RetentionResult collect_garbage(const RetentionPolicy& policy, bool dry_run, std::int64_t now_ms);
+  // Generations, sizes, ages, disk use and free space. Takes no lock.
+  StoreReport report(std::int64_t now_ms) const;
+
+ private:
+  friend class GenerationWriter;
+  std::vector<std::int64_t> list_generations() const;  // ascending, numeric directory names only
+  void notify(WriteStep step, std::string_view file) const;
+
+  std::filesystem::path root_;
+  WriteObserver* observer_;
+};
+
+// Writes one generation. Files are written as they are added; nothing is
+// visible to readers until commit() replaces CURRENT. Destroying a writer
+// that was not committed removes its directory (abort). Holds the store's
+// writer lock for its lifetime. Not thread-safe; move-only.
+class GenerationWriter {
+ public:
+  GenerationWriter(GenerationWriter&& other) noexcept;
+  GenerationWriter& operator=(GenerationWriter&&) = delete;
+  ~GenerationWriter();
+
+  std::int64_t generation() const { return generation_; }
+
+  // Writes `bytes` as `name` (see is_valid_file_name; each name once).
+  // Throws std::invalid_argument for a bad or repeated name, SnapshotIoError
+  // on I/O failure.
+  void add(const std::string& name, std::string_view bytes);
+
+  struct Committed {
+    Manifest manifest;
+    // Legacy copies that could not be refreshed (the generation is
+    // published regardless; the next commit retries them).
+    std::vector<std::string> warnings;
+  };
+  // Writes the manifest, then replaces CURRENT. Throws SnapshotIoError when
+  // the generation could not be published (the previous one stays current).
+  Committed commit(std::int64_t catalog_seq, std::int64_t generated_at_ms);
+
+  // Removes the partial generation. Idempotent; never throws.
+  void abort() noexcept;
+
+ private:
+  friend class SnapshotStore;
+  GenerationWriter(const SnapshotStore& store, int lock_fd, std::int64_t generation);
+
+  const SnapshotStore* store_;
+  int lock_fd_;
+  std::int64_t generation_;
+  bool done_ = false;
+  std::map<std::string, FileEntry> files_;
+  std::vector<std::string> legacy_;  // the .json files, linked (or copied) to v1/ on commit
+};
+
+}  // namespace cocktail::snapshot

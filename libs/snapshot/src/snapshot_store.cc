@@ -1,0 +1,663 @@
+#include "cocktail/snapshot/snapshot_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+#include "cocktail/core/log.h"
+#include "cocktail/snapshot/sha256.h"
+
+namespace cocktail::snapshot {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kCurrentName = "CURRENT";
+constexpr std::string_view kLockName = ".lock";
+constexpr int kReadAttempts = 5;
+
+[[noreturn]] void io_fail(const std::string& what, const fs::path& path, int err) {
+  throw SnapshotIoError(what + " '" + path.string() + "': " + std::strerror(err));
+}
+
+// Closes a descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  // Closes now, reporting the error (close can report a deferred write error).
+  int close() {
+    int rc = ::close(std::exchange(fd_, -1));
+    return rc == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+void write_all(int fd, std::string_view bytes, const fs::path& path) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      io_fail("cannot write", path, errno);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+// Creates (or truncates) `path` with `bytes` and makes its content durable.
+void write_durable(const fs::path& path, std::string_view bytes) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) {
+    io_fail("cannot create", path, errno);
+  }
+  write_all(fd.get(), bytes, path);
+  if (::fsync(fd.get()) != 0) {
+    io_fail("cannot fsync", path, errno);
+  }
+  if (int err = fd.close(); err != 0) {
+    io_fail("cannot close", path, err);
+  }
+}
+
+// Makes the directory's entries (creations, renames) durable.
+void fsync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    io_fail("cannot open directory", dir, errno);
+  }
+  if (::fsync(fd.get()) != 0) {
+    io_fail("cannot fsync directory", dir, errno);
+  }
+}
+
+void rename_file(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    io_fail("cannot rename to", to, errno);
+  }
+}
+
+// Reads a whole file; on failure returns errno (ENOENT when missing).
+int read_whole(const fs::path& path, std::string* out) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return errno;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return errno;
+  }
+  out->clear();
+  out->resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (true) {
+    if (got == out->size()) {
+      out->resize(got + 4096 + got / 2);  // grew since fstat
+    }
+    ssize_t n = ::read(fd.get(), out->data() + got, out->size() - got);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno;
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  out->resize(got);
+  return 0;
+}
+
+std::optional<std::int64_t> parse_generation(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  if (text.empty() || text.size() > 18) {
+    return std::nullopt;
+  }
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+ReadError io_error(ReadErrorKind kind, std::string file, std::string message) {
+  return ReadError{kind, std::move(file), std::move(message)};
+}
+
+ReadError errno_error(const std::string& file, int err) {
+  if (err == ENOENT || err == ENOTDIR) {
+    return io_error(ReadErrorKind::kNotFound, file, file + " is missing");
+  }
+  return io_error(ReadErrorKind::kIo, file, file + ": " + std::strerror(err));
+}
+
+// Takes the store's exclusive writer lock (blocking); returns the descriptor.
+int lock_store(const fs::path& version_dir) {
+  const fs::path path = version_dir / kLockName;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    io_fail("cannot open lock", path, errno);
+  }
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) {
+      continue;
+    }
+    int err = errno;
+    ::close(fd);
+    io_fail("cannot lock", path, err);
+  }
+  return fd;
+}
+
+std::int64_t dir_bytes(const fs::path& dir, std::int64_t* files) {
+  std::int64_t total = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code ec2;
+    if (it->is_regular_file(ec2)) {
+      total += static_cast<std::int64_t>(it->file_size(ec2));
+      if (files != nullptr && it->path().filename().string().front() != '.') {
+        ++*files;
+      }
+    }
+  }
+  return total;
+}
+
+std::int64_t mtime_ms(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+const char* write_step_name(WriteStep step) {
+  switch (step) {
+    case WriteStep::kGenerationCreated: return "generation_created";
+    case WriteStep::kTempWritten: return "temp_written";
+    case WriteStep::kRenamed: return "renamed";
+    case WriteStep::kBeforeManifest: return "before_manifest";
+    case WriteStep::kBeforeCurrent: return "before_current";
+    case WriteStep::kCurrentReplaced: return "current_replaced";
+    case WriteStep::kLegacyRenamed: return "legacy_renamed";
+  }
+  return "unknown";
+}
+
+const char* read_error_kind_name(ReadErrorKind kind) {
+  switch (kind) {
+    case ReadErrorKind::kNoSnapshot: return "no_snapshot";
+    case ReadErrorKind::kNotFound: return "not_found";
+    case ReadErrorKind::kCorrupt: return "corrupt";
+    case ReadErrorKind::kMalformed: return "malformed";
+    case ReadErrorKind::kIo: return "io";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// SnapshotStore
+
+SnapshotStore::SnapshotStore(fs::path analytics_path, WriteObserver* observer)
+    : root_(std::move(analytics_path)), observer_(observer) {
+  std::error_code ec;
+  fs::create_directories(root_ / "v1" / "generations", ec);
+  if (ec) {
+    throw SnapshotIoError("cannot create '" + (root_ / "v1" / "generations").string() + "': " + ec.message());
+  }
+}
+
+fs::path SnapshotStore::generation_dir(std::int64_t generation) const {
+  return root_ / "v1" / "generations" / std::to_string(generation);
+}
+
+void SnapshotStore::notify(WriteStep step, std::string_view file) const {
+  if (observer_ != nullptr) {
+    observer_->on_step(step, file);
+  }
+}
+
+std::vector<std::int64_t> SnapshotStore::list_generations() const {
+  std::vector<std::int64_t> out;
+  const fs::path dir = root_ / "v1" / "generations";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    if (auto g = parse_generation(name); g && std::to_string(*g) == name) {
+      out.push_back(*g);
+    }
+  }
+  if (ec) {
+    throw SnapshotIoError("cannot list '" + dir.string() + "': " + ec.message());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+GenerationWriter SnapshotStore::begin_generation() {
+  const int lock_fd = lock_store(version_dir());
+  std::int64_t next = 1;
+  try {
+    if (auto gens = list_generations(); !gens.empty()) {
+      next = gens.back() + 1;
+    }
+    if (auto cur = current_generation(); cur.ok()) {
+      next = std::max(next, cur.value() + 1);
+    }
+    const fs::path dir = generation_dir(next);
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      io_fail("cannot create generation", dir, errno);
+    }
+  } catch (...) {
+    ::close(lock_fd);
+    throw;
+  }
+  // From here the writer owns the lock and the directory: an exception
+  // destroys it, which removes the directory and releases the lock.
+  GenerationWriter writer(*this, lock_fd, next);
+  fsync_dir(generation_dir(next).parent_path());
+  notify(WriteStep::kGenerationCreated, "");
+  return writer;
+}
+
+ReadResult<std::int64_t> SnapshotStore::current_generation() const {
+  std::string text;
+  const std::string file = "v1/CURRENT";
+  if (int err = read_whole(version_dir() / kCurrentName, &text); err != 0) {
+    if (err == ENOENT) {
+      return io_error(ReadErrorKind::kNoSnapshot, file, "no generation has been published");
+    }
+    return errno_error(file, err);
+  }
+  auto g = parse_generation(text);
+  if (!g) {
+    return io_error(ReadErrorKind::kMalformed, file, "CURRENT does not hold a generation number");
+  }
+  return *g;
+}
+
+ReadResult<Manifest> SnapshotStore::read_manifest(std::int64_t generation) const {
+  const std::string file = "v1/generations/" + std::to_string(generation) + "/" + std::string(kManifestName);
+  std::string text;
+  if (int err = read_whole(generation_dir(generation) / kManifestName, &text); err != 0) {
+    return errno_error(file, err);
+  }
+  auto parsed = parse_manifest(text);
+  if (!parsed.ok()) {
+    return io_error(ReadErrorKind::kMalformed, file, parsed.error().message);
+  }
+  if (parsed->generation != generation) {
+    return io_error(ReadErrorKind::kMalformed, file,
+                    "manifest names generation " + std::to_string(parsed->generation));
+  }
+  return std::move(parsed).value();
+}
+
+ReadResult<std::string> SnapshotStore::read_file(const Manifest& manifest, std::string_view name) const {
+  const std::string file = "v1/generations/" + std::to_string(manifest.generation) + "/" + std::string(name);
+  auto entry = manifest.files.find(std::string(name));
+  if (entry == manifest.files.end()) {
+    return io_error(ReadErrorKind::kNotFound, file, file + " is not in the manifest");
+  }
+  std::string bytes;
+  if (int err = read_whole(generation_dir(manifest.generation) / std::string(name), &bytes); err != 0) {
+    return errno_error(file, err);
+  }
+  if (static_cast<std::int64_t>(bytes.size()) != entry->second.bytes) {
+    return io_error(ReadErrorKind::kCorrupt, file,
+                    file + " has " + std::to_string(bytes.size()) + " bytes, the manifest says " +
+                        std::to_string(entry->second.bytes));
+  }
+  if (sha256_hex(bytes) != entry->second.sha256) {
+    return io_error(ReadErrorKind::kCorrupt, file, file + " does not match its SHA-256 in the manifest");
+  }
+  return bytes;
+}
+
+ReadResult<Snapshot> SnapshotStore::read_current() const {
+  ReadError last;
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    auto current = current_generation();
+    if (!current.ok()) {
+      return current.error();
+    }
+    const std::int64_t g = current.value();
+    // A missing manifest or file may only mean gc removed a generation that
+    // stopped being current while we read it: retry when CURRENT moved.
+    auto moved = [&] {
+      auto now = current_generation();
+      return !now.ok() || now.value() != g;
+    };
+    auto manifest = read_manifest(g);
+    if (!manifest.ok()) {
+      if (manifest.error().kind == ReadErrorKind::kNotFound && moved()) {
+        last = manifest.error();
+        continue;
+      }
+      return manifest.error();
+    }
+    Snapshot snap;
+    snap.manifest = std::move(manifest).value();
+    bool retry = false;
+    for (const auto& [name, entry] : snap.manifest.files) {
+      auto bytes = read_file(snap.manifest, name);
+      if (!bytes.ok()) {
+        if (bytes.error().kind == ReadErrorKind::kNotFound && moved()) {
+          last = bytes.error();
+          retry = true;
+          break;
+        }
+        return bytes.error();
+      }
+      snap.files.emplace(name, std::move(bytes).value());
+    }
+    if (!retry) {
+      return snap;
+    }
+  }
+  return last;
+}
+
+// ---------------------------------------------------------------------------
+// Retention and report
+
+RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bool dry_run,
+                                               std::int64_t now_ms) {
+  Fd lock(lock_store(version_dir()));
+  RetentionResult result;
+  result.dry_run = dry_run;
+  auto current = current_generation();
+  if (current.ok()) {
+    result.current = current.value();
+  } else if (current.error().kind != ReadErrorKind::kNoSnapshot) {
+    throw SnapshotIoError("refusing to collect garbage: " + current.error().message);
+  }
+
+  struct Candidate {
+    std::int64_t generation;
+    bool complete;
+    std::int64_t generated_at_ms;
+  };
+  std::vector<Candidate> gens;
+  for (std::int64_t g : list_generations()) {
+    auto m = read_manifest(g);
+    gens.push_back({g, m.ok(), m.ok() ? m->generated_at_ms : mtime_ms(generation_dir(g))});
+  }
+  // Newest first, so that "among the newest N" is a running count.
+  std::sort(gens.begin(), gens.end(),
+            [](const auto& a, const auto& b) { return a.generation > b.generation; });
+  std::int64_t published_seen = 0;
+  for (const auto& c : gens) {
+    const bool is_current = result.current && c.generation == *result.current;
+    const std::int64_t age = std::max<std::int64_t>(0, now_ms - c.generated_at_ms);
+    std::string reason;
+    if (is_current) {
+      reason.clear();
+    } else if (!c.complete) {
+      reason = "partial";
+    } else if (result.current && c.generation > *result.current) {
+      reason = "unpublished";
+    } else {
+      const bool newest = published_seen < policy.keep_generations;
+      const bool young = age < policy.max_age_ms;
+      if (!newest && !young) {
+        reason = "expired";
+      }
+    }
+    if (c.complete && (!result.current || c.generation <= *result.current)) {
+      ++published_seen;
+    }
+    if (reason.empty()) {
+      result.kept.push_back(c.generation);
+      continue;
+    }
+    const fs::path dir = generation_dir(c.generation);
+    RemovedGeneration removed{c.generation, reason, dir_bytes(dir, nullptr), age};
+    if (!dry_run) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      if (ec) {
+        throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message());
+      }
+    }
+    result.bytes_freed += removed.bytes;
+    result.removed.push_back(std::move(removed));
+  }
+  std::sort(result.kept.begin(), result.kept.end());
+  std::sort(result.removed.begin(), result.removed.end(),
+            [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  if (!dry_run) {
+    // Temporary files left in v1/ by a writer that crashed (none is running:
+    // we hold the lock).
+    std::error_code ec;
+    for (fs::directory_iterator it(version_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() > 5 && name.front() == '.' && name.ends_with(".tmp")) {
+        std::error_code ec2;
+        fs::remove(it->path(), ec2);
+      }
+    }
+    fsync_dir(root_ / "v1" / "generations");
+  }
+  return result;
+}
+
+StoreReport SnapshotStore::report(std::int64_t now_ms) const {
+  StoreReport r;
+  r.path = root_.string();
+  if (auto cur = current_generation(); cur.ok()) {
+    r.current = cur.value();
+  }
+  for (std::int64_t g : list_generations()) {
+    GenerationInfo info;
+    info.generation = g;
+    info.current = r.current && *r.current == g;
+    const fs::path dir = generation_dir(g);
+    if (auto m = read_manifest(g); m.ok()) {
+      info.complete = true;
+      info.catalog_seq = m->catalog_seq;
+      info.generated_at_ms = m->generated_at_ms;
+    } else {
+      info.generated_at_ms = mtime_ms(dir);
+    }
+    info.age_ms = std::max<std::int64_t>(0, now_ms - info.generated_at_ms);
+    info.bytes = dir_bytes(dir, &info.files);
+    r.generation_bytes += info.bytes;
+    r.generations.push_back(info);
+  }
+  // Disk use counts each inode once: legacy copies are hard links to the
+  // current generation's files when the file system allows it.
+  std::vector<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(version_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    if (it.depth() == 0 && it->path().extension() == ".json") {
+      r.legacy_bytes += st.st_size;
+    }
+    if (st.st_nlink > 1) {
+      auto key = std::make_pair(st.st_dev, st.st_ino);
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        continue;
+      }
+      seen.push_back(key);
+    }
+    r.total_bytes += st.st_size;
+  }
+  struct statvfs vfs {};
+  if (::statvfs(root_.c_str(), &vfs) == 0) {
+    const auto unit = static_cast<std::int64_t>(vfs.f_frsize);
+    r.fs_total_bytes = static_cast<std::int64_t>(vfs.f_blocks) * unit;
+    r.fs_free_bytes = static_cast<std::int64_t>(vfs.f_bfree) * unit;
+    r.fs_available_bytes = static_cast<std::int64_t>(vfs.f_bavail) * unit;
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// GenerationWriter
+
+GenerationWriter::GenerationWriter(const SnapshotStore& store, int lock_fd, std::int64_t generation)
+    : store_(&store), lock_fd_(lock_fd), generation_(generation) {}
+
+GenerationWriter::GenerationWriter(GenerationWriter&& other) noexcept
+    : store_(other.store_),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      generation_(other.generation_),
+      done_(std::exchange(other.done_, true)),
+      files_(std::move(other.files_)),
+      legacy_(std::move(other.legacy_)) {}
+
+GenerationWriter::~GenerationWriter() {
+  abort();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);  // releases the flock
+  }
+}
+
+void GenerationWriter::abort() noexcept {
+  if (done_) {
+    return;
+  }
+  done_ = true;
+  std::error_code ec;
+  fs::remove_all(store_->generation_dir(generation_), ec);
+  fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
+  if (ec) {
+    core::log::warn("snapshot.abort_cleanup_failed", {{"generation", generation_}, {"error", ec.message()}});
+  }
+}
+
+void GenerationWriter::add(const std::string& name, std::string_view bytes) {
+  if (done_) {
+    throw std::logic_error("generation already committed or aborted");
+  }
+  if (!is_valid_file_name(name)) {
+    throw std::invalid_argument("invalid snapshot file name '" + name + "'");
+  }
+  if (files_.count(name) != 0) {
+    throw std::invalid_argument("file '" + name + "' added twice");
+  }
+  const fs::path dir = store_->generation_dir(generation_);
+  const fs::path tmp = dir / ("." + name + ".tmp");
+  write_durable(tmp, bytes);
+  store_->notify(WriteStep::kTempWritten, name);
+  rename_file(tmp, dir / name);
+  fsync_dir(dir);
+  store_->notify(WriteStep::kRenamed, name);
+  files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size())});
+  if (name.ends_with(".json")) {
+    legacy_.push_back(name);
+  }
+}
+
+GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {
+  if (done_) {
+    throw std::logic_error("generation already committed or aborted");
+  }
+  const fs::path dir = store_->generation_dir(generation_);
+  const fs::path vdir = store_->version_dir();
+
+  Committed out;
+  out.manifest.generation = generation_;
+  out.manifest.catalog_seq = catalog_seq;
+  out.manifest.generated_at_ms = generated_at_ms;
+  out.manifest.files = files_;
+
+  store_->notify(WriteStep::kBeforeManifest, "");
+  const fs::path manifest_tmp = dir / ("." + std::string(kManifestName) + ".tmp");
+  write_durable(manifest_tmp, manifest_json(out.manifest));
+  store_->notify(WriteStep::kTempWritten, kManifestName);
+  rename_file(manifest_tmp, dir / kManifestName);
+  fsync_dir(dir);
+  store_->notify(WriteStep::kRenamed, kManifestName);
+
+  store_->notify(WriteStep::kBeforeCurrent, "");
+  const fs::path current_tmp = vdir / ".CURRENT.tmp";
+  write_durable(current_tmp, std::to_string(generation_) + "\n");
+  store_->notify(WriteStep::kTempWritten, kCurrentName);
+  rename_file(current_tmp, vdir / kCurrentName);
+  // Published: from here on nothing may remove this generation, and a
+  // failure is a warning, not an error.
+  done_ = true;
+  auto warn = [&](const std::string& what) {
+    out.warnings.push_back(what);
+    core::log::warn("snapshot.commit_warning", {{"generation", generation_}, {"warning", what}});
+  };
+  try {
+    fsync_dir(vdir);
+    store_->notify(WriteStep::kCurrentReplaced, kCurrentName);
+  } catch (const std::exception& e) {
+    warn(std::string("CURRENT replaced but not confirmed durable: ") + e.what());
+  }
+
+  // Legacy copies: a hard link to the generation's file (no copy, atomic
+  // rename over the old one); a copy where links are not supported.
+  for (const auto& name : legacy_) {
+    const fs::path tmp = vdir / ("." + name + ".tmp");
+    try {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      if (::link((dir / name).c_str(), tmp.c_str()) != 0) {
+        std::string bytes;
+        if (int err = read_whole(dir / name, &bytes); err != 0) {
+          io_fail("cannot read", dir / name, err);
+        }
+        write_durable(tmp, bytes);
+      }
+      store_->notify(WriteStep::kTempWritten, "legacy/" + name);
+      rename_file(tmp, vdir / name);
+      store_->notify(WriteStep::kLegacyRenamed, "legacy/" + name);
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      warn("legacy copy v1/" + name + " may be stale: " + e.what());
+    }
+  }
+  try {
+    fsync_dir(vdir);
+  } catch (const std::exception& e) {
+    warn(std::string("legacy copies not confirmed durable: ") + e.what());
+  }
+  // Release the writer lock now rather than when the writer is destroyed.
+  if (lock_fd_ >= 0) {
+    ::close(std::exchange(lock_fd_, -1));
+  }
+  return out;
+}
+
+}  // namespace cocktail::snapshot
