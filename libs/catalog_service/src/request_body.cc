@@ -186,15 +186,36 @@ class ObjectReader {
   std::vector<std::pair<std::string_view, element>> fields_;
 };
 
-// Parses with this thread's parser (reused: it keeps its buffers). The
-// element stays valid until the next parse on this thread.
-core::Result<element> parse(std::string_view body) {
+// Each thread parses with its own parser, reused so that it keeps its
+// buffers. A parser grows to the largest document it parsed (several times
+// the document's size); one that grew past kKeptParserCapacity (a bulk
+// upload) is released once the decode is over, so that a 32 MiB upload does
+// not pin that memory on every executor thread for good.
+constexpr std::size_t kKeptParserCapacity = 2 << 20;
+
+simdjson::dom::parser& thread_parser() {
   thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+// Held for the whole of a decode: the elements point into the parser.
+class ParserScope {
+ public:
+  ParserScope() = default;
+  ParserScope(const ParserScope&) = delete;
+  ParserScope& operator=(const ParserScope&) = delete;
+  ~ParserScope() {
+    if (thread_parser().capacity() > kKeptParserCapacity) thread_parser() = simdjson::dom::parser();
+  }
+};
+
+// The element stays valid until the next parse on this thread.
+core::Result<element> parse(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return Error::invalid("", "request body is empty: expected a JSON document");
   }
   element root;
-  auto error = parser.parse(body.data(), body.size()).get(root);
+  auto error = thread_parser().parse(body.data(), body.size()).get(root);
   if (error) {
     return Error::invalid("",
                           std::string("request body is not valid JSON: ") + simdjson::error_message(error));
@@ -289,6 +310,7 @@ core::Result<simdjson::dom::array> bulk_items(std::string_view body, std::string
 
 template <typename Item, typename ReadItem>
 core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_view key, ReadItem read_item) {
+  ParserScope scope;
   auto items = bulk_items(body, key);
   if (!items.ok()) return items.error();
   if (items->size() == 0) return Error::invalid(std::string(key), std::string(key) + " must not be empty");
@@ -318,6 +340,7 @@ core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_v
 }  // namespace
 
 core::Result<catalog::IngredientInput> decode_ingredient(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
   if (!object.ok()) return object.error();
   Problems problems;
@@ -328,6 +351,7 @@ core::Result<catalog::IngredientInput> decode_ingredient(std::string_view body) 
 }
 
 core::Result<catalog::RecipeInput> decode_recipe(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
   if (!object.ok()) return object.error();
   Problems problems;
@@ -338,6 +362,7 @@ core::Result<catalog::RecipeInput> decode_recipe(std::string_view body) {
 }
 
 core::Result<catalog::UnitInput> decode_unit(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
   if (!object.ok()) return object.error();
   Problems problems;
