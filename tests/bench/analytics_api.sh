@@ -14,6 +14,7 @@
 #   cmake --build build --target analytics-api analytics-regen catalog-seed
 #   tests/bench/analytics_api.sh                    # wrk -t2 -c64 -d10s, 3 rounds, access logs on
 #   ACCESS_LOG=off DURATION=5s ROUNDS=5 tests/bench/analytics_api.sh
+#   REGEN=/path/to/analytics-regen tests/bench/analytics_api.sh   # generation written by another build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin
@@ -24,13 +25,15 @@ access_log=${ACCESS_LOG:-on}
 io_threads=${IO_THREADS:-2}
 rounds=${ROUNDS:-3}
 recipes=${RECIPES:-1356}
+regen=${REGEN:-$bin/analytics-regen}  # another build's analytics-regen may write the generation
 
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
-for b in analytics-api analytics-regen catalog-seed; do
+for b in analytics-api catalog-seed; do
   [[ -x $bin/$b ]] || { echo "missing $bin/$b (cmake --build build --target $b)" >&2; exit 1; }
 done
+[[ -x $regen ]] || { echo "missing $regen (cmake --build build --target analytics-regen)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/analytics-api-bench-XXXXXX)
 chmod 755 "$work"
@@ -49,7 +52,7 @@ free_port() {
 
 # ---- One generation written by the engine.
 "$bin/catalog-seed" --db "$work/catalog.db" --recipes "$recipes" >/dev/null 2>&1
-"$bin/analytics-regen" --once --db "$work/catalog.db" --analytics-path "$work/analytics" >"$work/regen.json" 2>/dev/null
+"$regen" --once --db "$work/catalog.db" --analytics-path "$work/analytics" >"$work/regen.json" 2>/dev/null
 generation=$(cat "$work/analytics/v1/CURRENT")
 gen_dir=$work/analytics/v1/generations/$generation
 if [[ -f $gen_dir/cocktail-space.json ]]; then

@@ -53,8 +53,8 @@ bool plausible_type(std::string_view type) {
 }
 
 void stamp(Response& r, const Generation& g) {
-  r.set_header("X-Analytics-Generation", std::to_string(g.generation()));
-  r.set_header("X-Catalog-Seq", std::to_string(g.catalog_seq()));
+  r.set_header("X-Analytics-Generation", g.generation_text());
+  r.set_header("X-Catalog-Seq", g.catalog_seq_text());
 }
 
 // A Representation as the response to `request`: 304 when If-None-Match
