@@ -9,7 +9,9 @@
 #
 # Each round measures both servers back to back (alternating which goes
 # first), so that background load on a shared machine hits both alike; the
-# table shows the median of the rounds and the ratio of the medians.
+# table shows the median of the rounds and the ratio of the medians. On a
+# busy machine requests/s swing with the load; the server's CPU time per
+# request (from /proc, all threads; nginx: master and workers) is steadier.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin/http-bench-server
@@ -95,16 +97,33 @@ for f in large.json small.json; do
     { echo "bodies differ for $f" >&2; exit 1; }
 done
 
-run_wrk() {  # url -> "requests/s p99"
-  local out
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
-  local rps p99
+# CPU time (clock ticks) used so far by the given processes and their threads.
+cpu_ticks() {
+  local t=0 task f
+  for pid in "$@"; do
+    for task in /proc/"$pid"/task/*; do
+      read -r -a f <"$task/stat" || continue
+      t=$((t + f[13] + f[14]))
+    done
+  done
+  echo "$t"
+}
+
+run_wrk() {  # url pids... -> "requests/s p99 cpu-us-per-request"
+  local url=$1
+  shift
+  local before after out
+  before=$(cpu_ticks "$@")
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url")
+  after=$(cpu_ticks "$@")
+  local rps p99 requests cpu errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  local errors
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  cpu=$(awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [[ -n $errors ]] && echo "  wrk: $errors" >&2
-  echo "$rps $p99"
+  echo "$rps $p99 $cpu"
 }
 
 # wrk prints latencies as 850.00us, 12.3ms or 1.2s.
@@ -113,29 +132,37 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 echo "wrk -t$threads -c$connections -d$duration on 127.0.0.1, $rounds rounds; access logs $access_log;" \
   "libs/http io threads $io_threads; nginx workers auto ($(nproc) cores)"
-declare -A rps p99
+declare -A rps p99 cpu
 for round in $(seq 1 "$rounds"); do
   for f in large.json small.json; do
     order="ours nginx"
     ((round % 2 == 0)) && order="nginx ours"
     for who in $order; do
-      port=$server_port
-      [[ $who == nginx ]] && port=$nginx_port
-      read -r r p < <(run_wrk "http://127.0.0.1:$port/$f")
+      if [[ $who == nginx ]]; then
+        read -r r p c < <(run_wrk "http://127.0.0.1:$nginx_port/$f" "$nginx_pid" $(pgrep -P "$nginx_pid"))
+      else
+        read -r r p c < <(run_wrk "http://127.0.0.1:$server_port/$f" "$server_pid")
+      fi
       rps[$who.$f]+="$r "
       p99[$who.$f]+="$p "
-      echo "  round $round $f $who: $r req/s, p99 $p" >&2
+      cpu[$who.$f]+="$c "
+      echo "  round $round $f $who: $r req/s, p99 $p, $c us CPU/request" >&2
     done
   done
 done
 
-printf '%-12s %8s %16s %10s %16s %10s %7s\n' body bytes "libs/http req/s" p99 "nginx req/s" p99 ratio
+col() { tr ' ' '\n' <<<"$1" | grep .; }
+printf '%-11s %7s | %-33s | %-33s | %s\n' "" "" "libs/http" "nginx" "ratio"
+printf '%-11s %7s | %9s %9s %13s | %9s %9s %13s | %6s\n' body bytes "req/s" p99 "CPU us/req" "req/s" p99 "CPU us/req" "req/s"
 for f in large.json small.json; do
   bytes=$(stat -c %s "$work/www/$f")
-  ours=$(tr ' ' '\n' <<<"${rps[ours.$f]}" | grep . | median)
-  theirs=$(tr ' ' '\n' <<<"${rps[nginx.$f]}" | grep . | median)
-  ours_p99=$(tr ' ' '\n' <<<"${p99[ours.$f]}" | grep . | to_ms | median)
-  theirs_p99=$(tr ' ' '\n' <<<"${p99[nginx.$f]}" | grep . | to_ms | median)
+  ours=$(col "${rps[ours.$f]}" | median)
+  theirs=$(col "${rps[nginx.$f]}" | median)
+  ours_p99=$(col "${p99[ours.$f]}" | to_ms | median)
+  theirs_p99=$(col "${p99[nginx.$f]}" | to_ms | median)
+  ours_cpu=$(col "${cpu[ours.$f]}" | median)
+  theirs_cpu=$(col "${cpu[nginx.$f]}" | median)
   ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-12s %8s %16.0f %8.2fms %16.0f %8.2fms %7s\n' "$f" "$bytes" "$ours" "$ours_p99" "$theirs" "$theirs_p99" "$ratio"
+  printf '%-11s %7s | %9.0f %7.2fms %13.1f | %9.0f %7.2fms %13.1f | %6s\n' "$f" "$bytes" "$ours" "$ours_p99" \
+    "$ours_cpu" "$theirs" "$theirs_p99" "$theirs_cpu" "$ratio"
 done

@@ -51,19 +51,27 @@ HttpMetrics::RouteSeries::RouteSeries(HttpMetrics& metrics, std::string route)
 
 void HttpMetrics::RouteSeries::observe(Method method, unsigned status, double seconds) {
   duration_.Observe(seconds);
-  prometheus::Counter* counter = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& e : counters_) {
-      if (e.method == method && e.status == status) {
-        counter = e.counter;
-        break;
-      }
+  auto find = [&]() -> prometheus::Counter* {
+    for (Entry* e = head_.load(std::memory_order_acquire); e != nullptr;
+         e = e->next.load(std::memory_order_acquire)) {
+      if (e->method == method && e->status == status) return e->counter;
     }
+    return nullptr;
+  };
+  prometheus::Counter* counter = find();
+  if (counter == nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    counter = find();
     if (counter == nullptr) {
-      counter = &metrics_.requests.Add(
+      auto entry = std::make_unique<Entry>();
+      entry->method = method;
+      entry->status = status;
+      entry->counter = &metrics_.requests.Add(
           {{"route", route_}, {"method", method_label(method)}, {"status", std::to_string(status)}});
-      counters_.push_back({method, status, counter});
+      entry->next.store(head_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      counter = entry->counter;
+      head_.store(entry.get(), std::memory_order_release);
+      entries_.push_back(std::move(entry));
     }
   }
   counter->Increment();

@@ -2,6 +2,7 @@
 // recording a request takes no registry lookup. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,16 +25,20 @@ class HttpMetrics {
     const std::string& route() const { return route_; }
 
    private:
+    // (method, status) -> counter, as an append-only list: readers walk it
+    // without a lock; writers append under mu_. A route sees few pairs.
     struct Entry {
       Method method;
       unsigned status;
       prometheus::Counter* counter;
+      std::atomic<Entry*> next{nullptr};
     };
     HttpMetrics& metrics_;
     const std::string route_;
     prometheus::Histogram& duration_;
     std::mutex mu_;
-    std::vector<Entry> counters_;  // few (method, status) pairs per route
+    std::atomic<Entry*> head_{nullptr};
+    std::vector<std::unique_ptr<Entry>> entries_;  // owns the list, under mu_
   };
 
   // Creates the series for a route; called while the server starts.

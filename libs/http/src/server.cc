@@ -133,12 +133,12 @@ void ServerCore::start() {
 
 void ServerCore::do_accept() {
   auto& ctx = *contexts_[next_context_++ % contexts_.size()];
-  acceptor_->async_accept(ctx, [self = shared_from_this()](error_code ec, tcp::socket socket) {
+  acceptor_->async_accept(ctx, [self = shared_from_this()](error_code ec, Socket socket) {
     self->on_accept(ec, std::move(socket));
   });
 }
 
-void ServerCore::on_accept(error_code ec, tcp::socket socket) {
+void ServerCore::on_accept(error_code ec, Socket socket) {
   if (stopping.load()) return;
   if (ec) {
     if (ec == net::error::operation_aborted) return;

@@ -62,7 +62,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
  private:
   void add_builtin_routes();
   void do_accept();
-  void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  void on_accept(
+      boost::system::error_code ec,
+      boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type> socket);
 
   using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;

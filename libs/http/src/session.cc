@@ -1,12 +1,14 @@
 #include "session.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <random>
 #include <thread>
 
@@ -24,6 +26,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 using tcp = net::ip::tcp;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -66,7 +69,7 @@ std::string make_request_id(std::string_view client_value) {
   return out;
 }
 
-Session::Session(std::shared_ptr<ServerCore> core, tcp::socket socket, std::uint64_t id)
+Session::Session(std::shared_ptr<ServerCore> core, Socket socket, std::uint64_t id)
     : core_(std::move(core)),
       id_(id),
       stream_(std::move(socket)),
@@ -334,36 +337,69 @@ void Session::write_response(Response response) {
   if (state_ != State::kHandling) return;
   timer_.cancel();
   auto& m = response.message();
-  m.version(version_);
-  m.set("X-Request-Id", request_id_);
-  if (!core_->options.server_header.empty()) m.set(bhttp::field::server, core_->options.server_header);
   if (!origin_.empty()) core_->cors.apply(origin_, response);
-  const auto status = m.result();
-  if (status == Status::no_content || status == Status::not_modified ||
-      bhttp::to_status_class(status) == bhttp::status_class::informational) {
-    m.body().bytes.reset();
-    m.erase(bhttp::field::content_length);
-  } else if (method_ == bhttp::verb::head) {
-    const auto n = m.body().size();
-    m.body().bytes.reset();
-    m.content_length(n);
-  } else {
-    m.prepare_payload();
-  }
   const bool keep =
       keep_alive_ && !close_after_ && !draining_ && !core_->stopping.load(std::memory_order_relaxed);
-  m.keep_alive(keep);
   close_after_ = !keep;
-  res_ = std::move(m);
+  status_ = m.result_int();
+  const bool bodiless = status_ == 204 || status_ == 304 || status_ < 200;
+  const std::size_t length = bodiless ? 0 : m.body().size();
+  body_ = bodiless || method_ == bhttp::verb::head ? nullptr : std::move(m.body().bytes);
+  serialize_head(m, bodiless ? std::optional<std::size_t>() : length, keep);
   state_ = State::kWriting;
   stream_.expires_after(core_->options.write_timeout);
-  bhttp::async_write(stream_, res_,
-                     [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
+  // The header is serialised by hand and written with the shared body in one
+  // gathered write: Beast's generic serializer cost about a quarter of the
+  // instructions per request (callgrind, 1 KiB bodies), for no added value
+  // with bodies that are always one contiguous buffer.
+  std::array<net::const_buffer, 2> buffers{net::buffer(head_),
+                                           body_ ? net::buffer(*body_) : net::const_buffer()};
+  net::async_write(stream_, buffers,
+                   [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
+}
+
+void Session::serialize_head(const Response::Message& m, std::optional<std::size_t> content_length,
+                             bool keep) {
+  head_.clear();
+  head_.append(version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+  char number[24];
+  auto [end, ec] = std::to_chars(number, number + sizeof number, m.result_int());
+  (void)ec;
+  head_.append(number, static_cast<std::size_t>(end - number)).push_back(' ');
+  head_.append(to_std(bhttp::obsolete_reason(m.result()))).append("\r\n"sv);
+  bool has_server = false;
+  for (const auto& f : m) {
+    // Framing headers are the server's to decide.
+    const auto name = f.name();
+    if (name == bhttp::field::content_length || name == bhttp::field::connection ||
+        name == bhttp::field::transfer_encoding || name == bhttp::field::keep_alive) {
+      continue;
+    }
+    has_server = has_server || name == bhttp::field::server;
+    head_.append(to_std(f.name_string())).append(": "sv).append(to_std(f.value())).append("\r\n"sv);
+  }
+  // Added here rather than as fields of the message: each field is an
+  // allocation, and these are on every response.
+  if (content_length) {
+    auto [e, ec2] = std::to_chars(number, number + sizeof number, *content_length);
+    (void)ec2;
+    head_.append("Content-Length: "sv).append(number, static_cast<std::size_t>(e - number)).append("\r\n"sv);
+  }
+  if (!keep) {
+    head_.append("Connection: close\r\n"sv);
+  } else if (version_ == 10) {
+    head_.append("Connection: keep-alive\r\n"sv);
+  }
+  head_.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
+  if (!has_server && !core_->options.server_header.empty()) {
+    head_.append("Server: "sv).append(core_->options.server_header).append("\r\n"sv);
+  }
+  head_.append("\r\n"sv);
 }
 
 void Session::on_write(error_code ec, std::size_t bytes) {
-  finish_request(res_.result_int(), ec ? 0 : bytes);
-  res_ = Response::Message();
+  finish_request(status_, ec ? 0 : bytes);
+  body_.reset();
   if (ec || state_ != State::kWriting) {
     close_now();
     return;
@@ -382,6 +418,18 @@ void Session::finish_request(unsigned status, std::size_t bytes) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (series_ != nullptr) series_->observe(method_, status, seconds);
   if (core_->options.access_log) {
+    // Milliseconds with three decimals, formatted without printf (which was a
+    // visible share of the cost of a small request).
+    const auto micros = static_cast<std::uint64_t>(seconds * 1e6);
+    char ms[32];
+    auto [end, ec] = std::to_chars(ms, ms + 20, micros / 1000);
+    (void)ec;
+    const auto frac = static_cast<unsigned>(micros % 1000);
+    *end++ = '.';
+    *end++ = static_cast<char>('0' + frac / 100);
+    *end++ = static_cast<char>('0' + frac / 10 % 10);
+    *end++ = static_cast<char>('0' + frac % 10);
+    const auto ms_len = static_cast<std::size_t>(end - ms);
     std::string_view path = path_;
     if (path.size() > kMaxLoggedPath) path = path.substr(0, kMaxLoggedPath);
     core::log::info("http.request", {{"method", method_label(method_)},
@@ -389,7 +437,7 @@ void Session::finish_request(unsigned status, std::size_t bytes) {
                                      {"path", path},
                                      {"status", status},
                                      {"bytes", bytes},
-                                     {"duration_ms", seconds * 1000.0},
+                                     {"duration_ms", std::string_view(ms, ms_len)},
                                      {"request_id", request_id_}});
   }
 }

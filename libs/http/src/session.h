@@ -10,10 +10,11 @@
 // operations (shared_from_this); Responders refer to it weakly.
 #pragma once
 
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
@@ -33,9 +34,18 @@ class ServerCore;
 class Exchange;
 struct StreamState;
 
+// Concrete executor types: a session lives on one io_context, and avoiding
+// the type-erased any_io_executor saves work on every operation.
+using IoExecutor = boost::asio::io_context::executor_type;
+using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, IoExecutor>;
+using Stream = boost::beast::basic_stream<boost::asio::ip::tcp, IoExecutor>;
+using Timer =
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>, IoExecutor>;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<ServerCore> core, boost::asio::ip::tcp::socket socket, std::uint64_t id);
+  Session(std::shared_ptr<ServerCore> core, Socket socket, std::uint64_t id);
   ~Session();
 
   void start();
@@ -49,7 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // after their response; `force` closes at once.
   void post_shutdown(bool force);
   std::size_t stream_buffer_limit() const;
-  boost::beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
+  IoExecutor executor() { return stream_.get_executor(); }
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kStreaming, kClosing, kClosed };
@@ -63,6 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatch();
   void write_response(Response response);
   void on_write(boost::system::error_code ec, std::size_t bytes);
+  void serialize_head(const Response::Message& message, std::optional<std::size_t> content_length, bool keep);
   void finish_request(unsigned status, std::size_t bytes);
   // Answers a request that cannot be read further and closes afterwards.
   void reject(Response response);
@@ -81,11 +92,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ServerCore> core_;
   const std::uint64_t id_;
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
-  boost::asio::steady_timer timer_;  // response timeout, stream pings
+  Timer timer_;  // response timeout, stream pings, closing
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  Response::Message res_;
+  // The response being written: its serialised header and its body.
+  std::string head_;
+  std::shared_ptr<const std::string> body_;
+  unsigned status_ = 0;
   State state_ = State::kIdle;
   bool draining_ = false;     // server stopping: close after the current response
   bool close_after_ = false;  // this response ends the connection

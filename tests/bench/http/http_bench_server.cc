@@ -91,7 +91,12 @@ int main(int argc, char** argv) {
               .set_header(http::Field::cache_control, "public, max-age=5");
         }));
   }
-  server.start();
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "cannot listen on " << options.get("--http") << ": " << e.what() << "\n";
+    return 1;
+  }
   std::cout << "listening port=" << server.port() << std::endl;
   signals.on_shutdown([&] { server.stop(); });
   signals.wait();

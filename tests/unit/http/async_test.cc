@@ -282,6 +282,24 @@ TEST_F(ServerTest, EventStreamClosedByServerEndsCleanly) {
   EXPECT_TRUE(sse.ended());
 }
 
+TEST_F(ServerTest, IdleEventStreamsArePinged) {
+  auto o = test_options();
+  o.stream_ping_interval = 50ms;
+  make(o);
+  std::mutex mu;
+  std::vector<EventStream> streams;
+  router().add(Method::get, "/stream", [&](const Request&, Responder r) {
+    std::lock_guard<std::mutex> l(mu);
+    streams.push_back(r.open_stream());
+  });
+  start();
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto got = raw.read_until(": ping\n\n", 3s);
+  EXPECT_NE(got.find("Transfer-Encoding: chunked"), std::string::npos) << got;
+  EXPECT_NE(got.find(": ping\n\n"), std::string::npos) << got;
+}
+
 TEST_F(ServerTest, SlowEventStreamClientIsDropped) {
   auto o = test_options();
   o.max_stream_buffer_bytes = 64 * 1024;

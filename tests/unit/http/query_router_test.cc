@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "cocktail/http/errors.h"
+#include "cocktail/http/negotiation.h"
 #include "cocktail/http/query.h"
 #include "cocktail/http/request.h"
 #include "cocktail/http/router.h"
@@ -159,6 +160,36 @@ TEST(Errors, BodyShapeForCoreErrors) {
 
   Response n = error_response(core::Error::internal("boom"));
   EXPECT_EQ(n.body(), R"({"error":{"code":"internal","message":"boom","details":{}}})");
+}
+
+}  // namespace
+}  // namespace cocktail::http
+
+namespace cocktail::http {
+namespace {
+
+TEST(Negotiation, EtagMatches) {
+  EXPECT_TRUE(etag_matches("\"v1\"", "\"v1\""));
+  EXPECT_TRUE(etag_matches("\"a\", \"v1\"", "\"v1\""));
+  EXPECT_TRUE(etag_matches("W/\"v1\"", "\"v1\""));
+  EXPECT_TRUE(etag_matches("*", "\"v1\""));
+  EXPECT_FALSE(etag_matches("\"v2\"", "\"v1\""));
+  EXPECT_FALSE(etag_matches("", "\"v1\""));
+  EXPECT_FALSE(etag_matches("v1", "\"v1\""));
+  EXPECT_FALSE(etag_matches("\"v1\"", ""));
+}
+
+TEST(Negotiation, AcceptsEncoding) {
+  EXPECT_TRUE(accepts_encoding("gzip", "gzip"));
+  EXPECT_TRUE(accepts_encoding("deflate, GZIP;q=0.5", "gzip"));
+  EXPECT_TRUE(accepts_encoding("gzip, deflate, br", "gzip"));
+  EXPECT_TRUE(accepts_encoding("*", "gzip"));
+  EXPECT_FALSE(accepts_encoding("gzip;q=0", "gzip"));
+  EXPECT_FALSE(accepts_encoding("*, gzip;q=0", "gzip"));
+  EXPECT_FALSE(accepts_encoding("*;q=0", "gzip"));
+  EXPECT_FALSE(accepts_encoding("", "gzip"));
+  EXPECT_FALSE(accepts_encoding("br, deflate", "gzip"));
+  EXPECT_FALSE(accepts_encoding("gzipper", "gzip"));
 }
 
 }  // namespace

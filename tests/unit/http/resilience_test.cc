@@ -97,8 +97,9 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
   EXPECT_TRUE(extra.wait_closed(3s));
   held.pop_back();
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 4; }, 3s));
-  EXPECT_EQ(HttpClient(port()).get("/x").status, 200);
-  auto m = HttpClient(port()).get("/metrics").body;
+  HttpClient c(port());
+  EXPECT_EQ(c.get("/x").status, 200);
+  auto m = c.get("/metrics").body;
   EXPECT_NE(m.find("cocktail_http_connections_rejected_total 1"), std::string::npos) << m;
 }
 

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <regex>
+#include <string>
 
 #include "cocktail/http/bearer_token.h"
 #include "cocktail/http/errors.h"
@@ -18,6 +18,19 @@ namespace {
 using testing::HttpClient;
 using testing::RawConnection;
 using namespace std::chrono_literals;
+
+bool is_hex16(const std::string& s) {
+  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The line of `log` that contains `needle`, empty when none.
+std::string line_with(const std::string& log, const std::string& needle) {
+  auto at = log.find(needle);
+  if (at == std::string::npos) return {};
+  auto begin = log.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return log.substr(begin, log.find('\n', at) - begin);
+}
 
 // Echoes what the handler saw, as JSON-ish text.
 SyncHandler echo() {
@@ -79,9 +92,8 @@ TEST_F(ServerTest, NotFoundAndMethodNotAllowedAsJsonErrors) {
   auto r = c.get("/nope");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.header("Content-Type"), "application/json");
-  EXPECT_TRUE(std::regex_search(
-      r.body, std::regex(R"(^\{"error":\{"code":"not_found","message":"[^"]+","details":\{\}\}\}$)")))
-      << r.body;
+  EXPECT_EQ(r.body.rfind(R"({"error":{"code":"not_found","message":")", 0), 0u) << r.body;
+  EXPECT_EQ(r.body.substr(r.body.size() - 16), R"(","details":{}}})") << r.body;
   r = c.del("/items/1");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.header("Allow"), "GET, HEAD, PUT, OPTIONS");
@@ -202,6 +214,25 @@ TEST_F(ServerTest, KeepAliveReusesOneConnection) {
   EXPECT_TRUE(testing::wait_until([&] { return server_->open_connections() == 0; }, 3s));
 }
 
+TEST_F(ServerTest, Http10ClosesUnlessAskedToKeepAlive) {
+  make();
+  router().add(Method::get, "/x", echo());
+  start();
+  {
+    RawConnection raw(port());
+    ASSERT_TRUE(raw.send("GET /x HTTP/1.0\r\n\r\n"));
+    auto got = raw.read_until_close(3s);
+    EXPECT_EQ(got.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << got;
+    EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << got;
+  }
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto got = raw.read_until("body=", 3s);
+  EXPECT_NE(got.find("Connection: keep-alive\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Length: "), std::string::npos) << got;
+  EXPECT_FALSE(raw.wait_closed(200ms));
+}
+
 TEST_F(ServerTest, PipelinedRequestsAnswerInOrder) {
   make();
   router().add(Method::get, "/items/{id}", echo());
@@ -253,7 +284,9 @@ TEST_F(ServerTest, SharedBodyIsServedWithItsHeaders) {
     EXPECT_EQ(r.header("ETag"), "\"abc\"");
     EXPECT_EQ(r.header("Cache-Control"), "public, max-age=5");
   }
-  EXPECT_EQ(bytes.use_count(), 2);  // ours and the route's: no response holds it
+  // Ours and the route's: no finished response holds it (the server lets go
+  // of a response right after writing it).
+  EXPECT_TRUE(testing::wait_until([&] { return bytes.use_count() == 2; }, 2s)) << bytes.use_count();
 }
 
 TEST_F(ServerTest, NotModifiedAndNoContentCarryNoBody) {
@@ -284,10 +317,9 @@ TEST_F(ServerTest, RequestIdsAreEchoedOrGenerated) {
   EXPECT_EQ(r.header("X-Request-Id"), "client-123.abc");
   EXPECT_EQ(r.body, "client-123.abc");
   r = c.get("/id", {{"X-Request-Id", "bad id with spaces\"'"}});
-  EXPECT_TRUE(std::regex_match(r.header("X-Request-Id"), std::regex("[0-9a-f]{16}")))
-      << r.header("X-Request-Id");
+  EXPECT_TRUE(is_hex16(r.header("X-Request-Id"))) << r.header("X-Request-Id");
   auto r2 = c.get("/id");
-  EXPECT_TRUE(std::regex_match(r2.header("X-Request-Id"), std::regex("[0-9a-f]{16}")));
+  EXPECT_TRUE(is_hex16(r2.header("X-Request-Id")));
   EXPECT_NE(r.header("X-Request-Id"), r2.header("X-Request-Id"));
   EXPECT_EQ(c.get("/missing").header("X-Request-Id").size(), 16u);
 }
@@ -334,9 +366,14 @@ TEST_F(ServerTest, OneAccessLogLinePerRequest) {
       testing::wait_until([&] { return capture.text().find("route=unmatched") != std::string::npos; }, 2s));
   capture.restore();
   const std::string log = capture.text();
-  std::regex line(
-      R"(event=http\.request method=GET route=/items/\{id\} path=/items/7 status=200 bytes=\d+ duration_ms=[0-9.e-]+ request_id=req-42)");
-  EXPECT_TRUE(std::regex_search(log, line)) << log;
+  const std::string line = line_with(log, "request_id=req-42");
+  EXPECT_NE(
+      line.find("level=info event=http.request method=GET route=/items/{id} path=/items/7 status=200 bytes="),
+      std::string::npos)
+      << log;
+  EXPECT_NE(line.find(" duration_ms="), std::string::npos) << line;
+  const std::string tail = " request_id=req-42";
+  EXPECT_EQ(line.substr(line.size() - tail.size()), tail) << line;
   EXPECT_EQ(log.find("secret"), std::string::npos) << "query strings stay out of logs";
   EXPECT_NE(log.find("status=404"), std::string::npos);
 }
@@ -445,6 +482,9 @@ TEST_F(ServerTest, CorsForConfiguredOrigins) {
   make(o);
   router().add(Method::get, "/data", echo());
   router().add(Method::post, "/data", echo());
+  router().add(Method::get, "/gz", SyncHandler([](const Request&) {
+                 return Response::text(Status::ok, "x").set_header(Field::vary, "Accept-Encoding");
+               }));
   start();
   auto c = client();
   auto r = c.get("/data", {{"Origin", "https://dash.example"}});
@@ -470,6 +510,9 @@ TEST_F(ServerTest, CorsForConfiguredOrigins) {
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.header("Allow"), "GET, HEAD, POST, OPTIONS");
   EXPECT_EQ(c.request("OPTIONS", "/nothing").status, 404);
+  // What a handler varies on is kept.
+  r = c.get("/gz", {{"Origin", "https://dash.example"}});
+  EXPECT_EQ(r.header("Vary"), "Accept-Encoding, Origin");
   // Errors carry CORS headers too, so that a browser can read them.
   r = c.get("/nothing", {{"Origin", "https://dash.example"}});
   EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://dash.example");

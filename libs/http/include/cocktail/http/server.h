@@ -103,8 +103,9 @@ class Server {
   Router& router();
   void set_readiness(ReadinessCheck check);
 
-  // Binds, listens and starts the I/O threads. Throws std::system_error when
-  // the address cannot be bound.
+  // Binds, listens and starts the I/O threads. Throws
+  // boost::system::system_error (a std::runtime_error) when the address cannot
+  // be bound, std::logic_error when called twice.
   void start();
   // The bound port (after start()).
   std::uint16_t port() const;
