@@ -9,11 +9,15 @@
 # output), and recipe-complexity (under 1 KB). Each round measures both
 # servers back to back, alternating which goes first, for identity and for
 # gzip (analytics-api: its pre-compressed copy; nginx: gzip_static with the
-# same .gz bytes); the table shows medians and the ratio of the medians.
+# same .gz bytes); the table shows medians, the ratio of the medians, and
+# each server's CPU time per request (all its threads and processes, from
+# /proc), which stays steady when other work on the machine makes
+# requests/s swing.
 #
 #   cmake --build build --target analytics-api analytics-regen catalog-seed
 #   tests/bench/analytics_api.sh                    # wrk -t2 -c64 -d10s, 3 rounds, access logs on
 #   ACCESS_LOG=off DURATION=5s ROUNDS=5 tests/bench/analytics_api.sh
+#   REGEN=/path/to/analytics-regen tests/bench/analytics_api.sh   # generation written by another build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin
@@ -24,13 +28,15 @@ access_log=${ACCESS_LOG:-on}
 io_threads=${IO_THREADS:-2}
 rounds=${ROUNDS:-3}
 recipes=${RECIPES:-1356}
+regen=${REGEN:-$bin/analytics-regen}  # another build's analytics-regen may write the generation
 
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
-for b in analytics-api analytics-regen catalog-seed; do
+for b in analytics-api catalog-seed; do
   [[ -x $bin/$b ]] || { echo "missing $bin/$b (cmake --build build --target $b)" >&2; exit 1; }
 done
+[[ -x $regen ]] || { echo "missing $regen (cmake --build build --target analytics-regen)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/analytics-api-bench-XXXXXX)
 chmod 755 "$work"
@@ -49,7 +55,7 @@ free_port() {
 
 # ---- One generation written by the engine.
 "$bin/catalog-seed" --db "$work/catalog.db" --recipes "$recipes" >/dev/null 2>&1
-"$bin/analytics-regen" --once --db "$work/catalog.db" --analytics-path "$work/analytics" >"$work/regen.json" 2>/dev/null
+"$regen" --once --db "$work/catalog.db" --analytics-path "$work/analytics" >"$work/regen.json" 2>/dev/null
 generation=$(cat "$work/analytics/v1/CURRENT")
 gen_dir=$work/analytics/v1/generations/$generation
 if [[ -f $gen_dir/cocktail-space.json ]]; then
@@ -133,17 +139,33 @@ done
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 rss_loaded=$(rss_kib "$api_pid")
 
-run_wrk() {  # url encoding -> "requests/s p99"
-  local out
-  if [[ $2 == gzip ]]; then
-    out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -H 'Accept-Encoding: gzip' "$1")
-  else
-    out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
-  fi
-  local errors
+# CPU time (clock ticks) used so far by the given processes and their threads.
+cpu_ticks() {
+  local t=0 task f
+  for pid in "$@"; do
+    for task in /proc/"$pid"/task/*; do
+      read -r -a f <"$task/stat" || continue
+      t=$((t + f[13] + f[14]))
+    done
+  done
+  echo "$t"
+}
+
+run_wrk() {  # url encoding pids... -> "requests/s p99 cpu-us-per-request"
+  local url=$1 enc=$2
+  shift 2
+  local before after out
+  local -a header=()
+  [[ $enc == gzip ]] && header=(-H 'Accept-Encoding: gzip')
+  before=$(cpu_ticks "$@")
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "${header[@]}" "$url")
+  after=$(cpu_ticks "$@")
+  local errors requests
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [[ -n $errors ]] && echo "  wrk: $errors" >&2
-  echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")"
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")" \
+    "$(awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')"
 }
 to_ms() { awk '{ v = $1; if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -151,7 +173,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "wrk -t$threads -c$connections -d$duration on 127.0.0.1, $rounds rounds; access logs $access_log;" \
   "analytics-api io threads $io_threads; nginx workers auto ($(nproc) cores); generation $generation" \
   "($recipes recipes)"
-declare -A rps p99
+declare -A rps p99 cpu
 cases="$large.identity $small.identity $large.gzip $small.gzip"
 for round in $(seq 1 "$rounds"); do
   for c in $cases; do
@@ -160,28 +182,34 @@ for round in $(seq 1 "$rounds"); do
     order="api nginx"
     ((round % 2 == 0)) && order="nginx api"
     for who in $order; do
-      port=$api_port
-      [[ $who == nginx ]] && port=$nginx_port
-      read -r r p < <(run_wrk "http://127.0.0.1:$port/api/v1/analytics/$t" "$enc")
+      if [[ $who == nginx ]]; then
+        read -r r p u < <(run_wrk "http://127.0.0.1:$nginx_port/api/v1/analytics/$t" "$enc" "$nginx_pid" \
+          $(pgrep -P "$nginx_pid"))
+      else
+        read -r r p u < <(run_wrk "http://127.0.0.1:$api_port/api/v1/analytics/$t" "$enc" "$api_pid")
+      fi
       rps[$who.$c]+="$r "
       p99[$who.$c]+="$p "
-      echo "  round $round $t $enc $who: $r req/s, p99 $p" >&2
+      cpu[$who.$c]+="$u "
+      echo "  round $round $t $enc $who: $r req/s, p99 $p, $u us CPU/request" >&2
     done
   done
 done
 
-printf '%-28s %8s %14s %9s %14s %9s %7s\n' body bytes "api req/s" p99 "nginx req/s" p99 ratio
+col() { tr ' ' '\n' <<<"$1" | grep .; }
+printf '%-28s %8s | %-31s | %-31s | %s\n' "" "" "analytics-api" "nginx" "ratio"
+printf '%-28s %8s | %8s %9s %12s | %8s %9s %12s | %6s\n' body bytes "req/s" p99 "CPU us/req" "req/s" p99 \
+  "CPU us/req" "req/s"
 for c in $cases; do
   t=${c%.*}
   enc=${c##*.}
   if [[ $enc == gzip ]]; then bytes=$(stat -c %s "$work/www/api/v1/analytics/$t.gz"); else bytes=$(stat -c %s "$gen_dir/$t.json"); fi
-  ours=$(tr ' ' '\n' <<<"${rps[api.$c]}" | grep . | median)
-  theirs=$(tr ' ' '\n' <<<"${rps[nginx.$c]}" | grep . | median)
-  ours_p99=$(tr ' ' '\n' <<<"${p99[api.$c]}" | grep . | to_ms | median)
-  theirs_p99=$(tr ' ' '\n' <<<"${p99[nginx.$c]}" | grep . | to_ms | median)
+  ours=$(col "${rps[api.$c]}" | median)
+  theirs=$(col "${rps[nginx.$c]}" | median)
   ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-28s %8s %14.0f %7.2fms %14.0f %7.2fms %7s\n' "$t ($enc)" "$bytes" "$ours" "$ours_p99" "$theirs" \
-    "$theirs_p99" "$ratio"
+  printf '%-28s %8s | %8.0f %7.2fms %12.1f | %8.0f %7.2fms %12.1f | %6s\n' "$t ($enc)" "$bytes" "$ours" \
+    "$(col "${p99[api.$c]}" | to_ms | median)" "$(col "${cpu[api.$c]}" | median)" "$theirs" \
+    "$(col "${p99[nginx.$c]}" | to_ms | median)" "$(col "${cpu[nginx.$c]}" | median)" "$ratio"
 done
 total=$(du -sb "$gen_dir" | cut -f1)
 echo "analytics-api VmRSS: $((rss_loaded / 1024)) MiB with generation $generation loaded ($((total / 1024)) KiB on disk)," \

@@ -33,12 +33,11 @@ bool CorsPolicy::allows(std::string_view origin) const {
 void CorsPolicy::apply(std::string_view origin, Response& response) const {
   if (!enabled() || !allows(origin)) return;
   response.set_header(Field::access_control_allow_origin, origin);
-  // Keep what the handler said the response varies on (Accept-Encoding for
-  // a gzip variant): a cache must key on both.
+  // Keep what the handler varies on (Accept-Encoding for pre-compressed bodies).
   const std::string_view vary = response.header(Field::vary);
   if (vary.empty()) {
     response.set_header(Field::vary, "Origin");
-  } else if (vary.find("Origin") == std::string_view::npos && vary != "*") {
+  } else if (vary.find("Origin") == std::string_view::npos) {
     response.set_header(Field::vary, std::string(vary) + ", Origin");
   }
   if (!exposed_headers_.empty()) response.set_header(Field::access_control_expose_headers, exposed_headers_);

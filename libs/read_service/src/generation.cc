@@ -1,5 +1,8 @@
 #include "cocktail/read_service/generation.h"
 
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -72,11 +75,125 @@ std::string extend_metadata(std::string_view metadata, std::string_view extra) {
 
 }  // namespace
 
+// Indexes recipe-similar in one SAX pass (RapidJSON's Reader over the bytes
+// in place: no copy, no DOM, no parser buffers proportional to the file,
+// which is the largest JSON file of a generation): per recipe its id, its
+// name (re-escaped) and the byte range of each neighbour object, plus the
+// range of the envelope's metadata object.
+//
+// Nesting: 1 root object, 2 "data" array / "metadata" object, 3 a recipe,
+// 4 its "neighbors" array, 5 a neighbour object.
+struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, SimilarScan> {
+  SimilarScan(const std::string& text, std::vector<SimilarEntry>& entries, std::vector<Span>& spans)
+      : text(text), entries(entries), spans(spans) {}
+
+  std::size_t at() const { return stream->Tell(); }
+
+  bool Key(const char* s, rapidjson::SizeType len, bool) {
+    if (depth == 1) key1.assign(s, len);
+    if (depth == 3) key3.assign(s, len);
+    return true;
+  }
+  bool StartObject() {
+    ++depth;
+    if (depth == 2 && key1 == "metadata") metadata_start = at() - 1;
+    if (depth == 3 && in_data) {
+      entry = SimilarEntry{};
+      entry.first = static_cast<std::uint32_t>(spans.size());
+      has_id = false;
+      key3.clear();
+    }
+    if (depth == 5 && in_neighbors) span_start = at() - 1;
+    if (depth == 2 && key1 == "data") return fail("data is not an array");
+    if (depth == 3 && !in_data && key1 == "data") return fail("a recipe is not an object");
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    if (depth == 5 && in_neighbors) {
+      spans.push_back(
+          Span{static_cast<std::uint32_t>(span_start), static_cast<std::uint32_t>(at() - span_start)});
+    }
+    if (depth == 3 && in_data) {
+      if (!has_id || entry_name.empty()) return fail("a recipe lacks recipe_id or recipe_name");
+      entry.count = static_cast<std::uint32_t>(spans.size()) - entry.first;
+      entry.name_at = static_cast<std::uint32_t>(names.size());
+      entry.name_len = static_cast<std::uint32_t>(entry_name.size());
+      names += entry_name;
+      entry_name.clear();
+      entries.push_back(entry);
+    }
+    if (depth == 2 && key1 == "metadata") metadata_end = at();
+    --depth;
+    return true;
+  }
+  bool StartArray() {
+    ++depth;
+    if (depth == 2 && key1 == "data") {
+      in_data = true;
+      seen_data = true;
+    }
+    if (depth == 4 && in_data && key3 == "neighbors") in_neighbors = true;
+    if (depth == 5 && in_neighbors) return fail("a neighbour is not an object");
+    if (depth == 3 && in_data) return fail("a recipe is not an object");
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    if (depth == 4) in_neighbors = false;
+    if (depth == 2) in_data = false;
+    --depth;
+    return true;
+  }
+  bool id(std::int64_t v) {
+    if (depth == 3 && in_data && key3 == "recipe_id") {
+      entry.recipe_id = v;
+      has_id = true;
+    }
+    return true;
+  }
+  bool Int(int v) { return id(v); }
+  bool Uint(unsigned v) { return id(v); }
+  bool Int64(std::int64_t v) { return id(v); }
+  bool Uint64(std::uint64_t v) {
+    return v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+               ? fail("recipe_id out of range")
+               : id(static_cast<std::int64_t>(v));
+  }
+  bool String(const char* s, rapidjson::SizeType len, bool) {
+    if (depth == 3 && in_data && key3 == "recipe_name") {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.String(s, len);
+      entry_name.assign(buf.GetString(), buf.GetSize());
+    }
+    return true;
+  }
+  bool fail(const char* what) {
+    if (error.empty()) error = what;
+    return false;
+  }
+
+  const std::string& text;
+  std::vector<SimilarEntry>& entries;
+  std::vector<Span>& spans;
+  const rapidjson::StringStream* stream = nullptr;
+  std::string names;  // recipe names as JSON string literals, addressed by name_at / name_len
+  int depth = 0;
+  std::string key1, key3;
+  bool in_data = false, in_neighbors = false, seen_data = false, has_id = false;
+  SimilarEntry entry;
+  std::string entry_name;
+  std::size_t span_start = 0;
+  std::size_t metadata_start = 0, metadata_end = 0;
+  std::string error;
+};
+
 core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snapshot snapshot,
                                                                   std::int64_t loaded_at_ms) {
   std::shared_ptr<Generation> g(new Generation());
   g->manifest_ = std::move(snapshot.manifest);
   g->loaded_at_ms_ = loaded_at_ms;
+  g->generation_text_ = std::to_string(g->manifest_.generation);
+  g->catalog_seq_text_ = std::to_string(g->manifest_.catalog_seq);
   const std::string gen_tag = "g" + std::to_string(g->manifest_.generation) + "-";
 
   for (auto& [name, bytes] : snapshot.files) {
@@ -122,74 +239,23 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
   std::sort(g->types_.begin(), g->types_.end());
 
   if (g->similar_source_) {
-    // Index recipe-similar by recipe id: the byte ranges of each recipe's
-    // name and neighbour objects, so a view is assembled from slices.
-    const std::string& text = *g->similar_source_;
     const std::string name = std::string(kSimilarType) + std::string(kJsonSuffix);
+    const std::string& text = *g->similar_source_;
     if (text.size() > std::numeric_limits<std::uint32_t>::max()) return bad_file(name, "file too large");
-    simdjson::padded_string padded(text);
-    const char* base = padded.data();
-    auto offset = [&](std::string_view raw) { return static_cast<std::uint32_t>(raw.data() - base); };
-    simdjson::ondemand::parser parser;
-    simdjson::ondemand::document doc;
-    simdjson::ondemand::object root;
-    if (parser.iterate(padded).get(doc) || doc.get_object().get(root)) return bad_file(name, "not an object");
-    bool seen_data = false;
-    for (auto field : root) {
-      std::string_view key;
-      if (field.unescaped_key().get(key)) return bad_file(name, "bad key");
-      if (key == "metadata") {
-        simdjson::ondemand::object meta;
-        std::string_view raw;
-        if (field.value().get_object().get(meta) || meta.raw_json().get(raw))
-          return bad_file(name, "bad metadata");
-        g->similar_metadata_.assign(raw);
-        continue;
-      }
-      if (key != "data") continue;
-      seen_data = true;
-      simdjson::ondemand::array recipes;
-      if (field.value().get_array().get(recipes)) return bad_file(name, "data is not an array");
-      for (auto item : recipes) {
-        simdjson::ondemand::object recipe;
-        if (item.get_object().get(recipe)) return bad_file(name, "a recipe is not an object");
-        SimilarEntry entry;
-        bool has_id = false, has_name = false;
-        entry.first = static_cast<std::uint32_t>(g->similar_spans_.size());
-        for (auto member : recipe) {
-          std::string_view mkey;
-          if (member.unescaped_key().get(mkey)) return bad_file(name, "bad key");
-          if (mkey == "recipe_id") {
-            if (member.value().get_int64().get(entry.recipe_id)) return bad_file(name, "recipe_id");
-            has_id = true;
-          } else if (mkey == "recipe_name") {
-            std::string_view raw;
-            if (member.value().raw_json_token().get(raw)) return bad_file(name, "recipe_name");
-            raw = trim_right(raw);
-            if (raw.empty() || raw.front() != '"') return bad_file(name, "recipe_name is not a string");
-            entry.name_at = offset(raw);
-            entry.name_len = static_cast<std::uint32_t>(raw.size());
-            has_name = true;
-          } else if (mkey == "neighbors") {
-            simdjson::ondemand::array neighbors;
-            if (member.value().get_array().get(neighbors)) return bad_file(name, "neighbors");
-            for (auto n : neighbors) {
-              simdjson::ondemand::object neighbor;
-              std::string_view raw;
-              if (n.get_object().get(neighbor) || neighbor.raw_json().get(raw)) {
-                return bad_file(name, "a neighbour is not an object");
-              }
-              raw = trim_right(raw);
-              g->similar_spans_.push_back(Span{offset(raw), static_cast<std::uint32_t>(raw.size())});
-            }
-          }
-        }
-        if (!has_id || !has_name) return bad_file(name, "a recipe lacks recipe_id or recipe_name");
-        entry.count = static_cast<std::uint32_t>(g->similar_spans_.size()) - entry.first;
-        g->similar_.push_back(entry);
-      }
+    SimilarScan scan(text, g->similar_, g->similar_spans_);
+    rapidjson::Reader reader;
+    rapidjson::StringStream stream(text.c_str());
+    scan.stream = &stream;
+    if (!reader.Parse(stream, scan)) {
+      return bad_file(name, scan.error.empty()
+                                ? "not valid JSON (offset " + std::to_string(reader.GetErrorOffset()) + ")"
+                                : scan.error);
     }
-    if (!seen_data) return bad_file(name, "no data");
+    if (!scan.seen_data) return bad_file(name, "no data array");
+    g->similar_names_ = std::move(scan.names);
+    if (scan.metadata_end > scan.metadata_start) {
+      g->similar_metadata_.assign(text, scan.metadata_start, scan.metadata_end - scan.metadata_start);
+    }
     std::sort(g->similar_.begin(), g->similar_.end(),
               [](const SimilarEntry& a, const SimilarEntry& b) { return a.recipe_id < b.recipe_id; });
     for (std::size_t i = 1; i < g->similar_.size(); ++i) {
@@ -276,7 +342,7 @@ std::shared_ptr<const Representation> Generation::similar_view(std::int64_t reci
   const std::string& text = *similar_source_;
   std::string body = "{\"data\":{\"recipe_id\":";
   body.append(std::to_string(recipe_id)).append(",\"recipe_name\":");
-  body.append(text, entry->name_at, entry->name_len).append(",\"neighbors\":[");
+  body.append(similar_names_, entry->name_at, entry->name_len).append(",\"neighbors\":[");
   const std::uint32_t n = std::min<std::uint32_t>(entry->count, static_cast<std::uint32_t>(limit));
   for (std::uint32_t i = 0; i < n; ++i) {
     const Span& s = similar_spans_[entry->first + i];

@@ -9,7 +9,7 @@
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
 #include "cocktail/http/errors.h"
-#include "negotiation.h"
+#include "cocktail/http/negotiation.h"
 
 namespace cocktail::read_service {
 namespace {
@@ -53,19 +53,19 @@ bool plausible_type(std::string_view type) {
 }
 
 void stamp(Response& r, const Generation& g) {
-  r.set_header("X-Analytics-Generation", std::to_string(g.generation()));
-  r.set_header("X-Catalog-Seq", std::to_string(g.catalog_seq()));
+  r.set_header("X-Analytics-Generation", g.generation_text());
+  r.set_header("X-Catalog-Seq", g.catalog_seq_text());
 }
 
 // A Representation as the response to `request`: 304 when If-None-Match
 // names it, the gzip copy when accepted, else the identity bytes.
 Response represent(const Request& request, const Representation& rep) {
   const std::string_view inm = request.header(Field::if_none_match);
-  const bool gz = rep.gzip && detail::accepts_encoding(request.header(Field::accept_encoding), "gzip");
+  const bool gz = rep.gzip && http::accepts_encoding(request.header(Field::accept_encoding), "gzip");
   const std::string& etag = gz ? rep.gzip_etag : rep.etag;
   // Either coding's tag revalidates: both carry the same content.
-  const bool not_modified = !inm.empty() && (detail::etag_matches(inm, rep.etag) ||
-                                             (rep.gzip && detail::etag_matches(inm, rep.gzip_etag)));
+  const bool not_modified = !inm.empty() && (http::etag_matches(inm, rep.etag) ||
+                                             (rep.gzip && http::etag_matches(inm, rep.gzip_etag)));
   Response r = not_modified ? Response::empty(Status::not_modified)
                             : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type);
   r.set_header(Field::etag, etag);

@@ -12,19 +12,25 @@ std::string gzip_compress(std::string_view bytes, int level) {
   if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("gzip: deflateInit2 failed");
   }
+  // Output in chunks appended to a string that only grows as needed: a
+  // buffer sized by deflateBound would stay resident at the input's size.
   std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(bytes.size())));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
   zs.avail_in = static_cast<uInt>(bytes.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  const auto written = zs.total_out;
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) {
-    throw std::runtime_error("gzip: deflate failed");
+  char chunk[64 * 1024];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(chunk);
+    zs.avail_out = sizeof chunk;
+    rc = deflate(&zs, Z_FINISH);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+      deflateEnd(&zs);
+      throw std::runtime_error("gzip: deflate failed");
+    }
+    out.append(chunk, sizeof chunk - zs.avail_out);
   }
-  out.resize(written);
+  deflateEnd(&zs);
+  out.shrink_to_fit();
   return out;
 }
 

@@ -1,6 +1,9 @@
 #include "cocktail/read_service/snapshot_cache.h"
 
 #include <algorithm>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
@@ -84,6 +87,20 @@ void SnapshotCache::refuse(std::int64_t generation, std::string file, std::strin
 }
 
 RefreshOutcome SnapshotCache::refresh() {
+  const RefreshOutcome outcome = load_if_new();
+  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused) {
+    // Loading a generation allocates several times its size for a moment
+    // (file bytes, parser buffers, compression) and the previous generation
+    // has just been released: hand the freed pages back to the system rather
+    // than keep the peak resident until the next load.
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  }
+  return outcome;
+}
+
+RefreshOutcome SnapshotCache::load_if_new() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {

@@ -70,6 +70,9 @@ class Generation {
   std::int64_t generated_at_ms() const { return manifest_.generated_at_ms; }
   std::int64_t loaded_at_ms() const { return loaded_at_ms_; }
   const snapshot::Manifest& manifest() const { return manifest_; }
+  // The two numbers as decimal text, for response headers.
+  const std::string& generation_text() const { return generation_text_; }
+  const std::string& catalog_seq_text() const { return catalog_seq_text_; }
   // Every file, by name.
   const std::unordered_map<std::string, File>& files() const { return files_; }
 
@@ -102,13 +105,14 @@ class Generation {
  private:
   struct SimilarEntry {
     std::int64_t recipe_id = 0;
-    std::uint32_t name_at = 0, name_len = 0;  // raw JSON string in the file
+    std::uint32_t name_at = 0, name_len = 0;  // JSON string literal in similar_names_
     std::uint32_t first = 0, count = 0;       // into similar_spans_
   };
   struct Span {
     std::uint32_t at = 0, len = 0;
   };
 
+  struct SimilarScan;
   Generation() = default;
   const SimilarEntry* find_similar(std::int64_t recipe_id) const;
   std::string tag(std::string_view suffix) const;
@@ -117,6 +121,7 @@ class Generation {
                                                  std::shared_ptr<const Representation> view) const;
 
   snapshot::Manifest manifest_;
+  std::string generation_text_, catalog_seq_text_;
   std::int64_t loaded_at_ms_ = 0;
   std::unordered_map<std::string, File> files_;
   std::unordered_map<std::string, std::shared_ptr<const Representation>> analytics_;  // by type
@@ -128,6 +133,7 @@ class Generation {
   std::shared_ptr<const std::string> similar_source_;  // the recipe-similar file bytes
   std::string similar_metadata_;
   std::vector<SimilarEntry> similar_;  // ascending recipe_id
+  std::string similar_names_;
   std::vector<Span> similar_spans_;
 
   static constexpr std::size_t kMaxCachedViews = 4096;

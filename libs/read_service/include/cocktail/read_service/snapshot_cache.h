@@ -111,6 +111,7 @@ class SnapshotCache {
 
  private:
   void run();
+  RefreshOutcome load_if_new();
   void update_gauges();
   void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
 
