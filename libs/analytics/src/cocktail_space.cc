@@ -223,6 +223,51 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   std::vector<float> tree = tree_cost_matrix(set, hierarchy);
   result.durations_ms.emplace_back("fractions", elapsed_ms(start));
 
+  UmapOptions umap_options;
+  umap_options.n_neighbors = result.settings.n_neighbors;
+  umap_options.min_dist = result.settings.min_dist;
+  umap_options.spread = result.settings.spread;
+  umap_options.n_epochs = result.settings.umap_epochs;
+  umap_options.seed = result.settings.seed;
+
+  // The Manhattan map needs only the matrix fractions: with two or more
+  // threads it runs on its own thread (kNN, then UMAP, both single-threaded
+  // and deterministic) while the EM space is computed.
+  std::vector<float> xy_manhattan;
+  UmapReport report_manhattan;
+  double ms_knn_manhattan = 0.0;
+  double ms_manhattan = 0.0;
+  auto manhattan_map = [&] {
+    auto t = Clock::now();
+    const std::size_t n_m = matrix.recipe_rows.size();
+    const NeighborLists knn = l1_nearest(matrix.fractions, state.ingredients.size(),
+                                         std::min(result.settings.n_neighbors, n_m > 0 ? n_m - 1 : 0), 1);
+    ms_knn_manhattan = elapsed_ms(t);
+    t = Clock::now();
+    xy_manhattan = umap_embed(knn, umap_options, &report_manhattan);
+    ms_manhattan = elapsed_ms(t);
+  };
+  std::exception_ptr manhattan_error;
+  std::thread manhattan_worker;
+  if (threads >= 2) {
+    manhattan_worker = std::thread([&] {
+      try {
+        manhattan_map();
+      } catch (...) {
+        manhattan_error = std::current_exception();
+      }
+    });
+  }
+  // Joins the worker on every way out, exceptions included.
+  struct Joiner {
+    std::thread& thread;
+    ~Joiner() {
+      if (thread.joinable()) {
+        thread.join();
+      }
+    }
+  } joiner{manhattan_worker};
+
   // EM-learned costs and distances.
   EmOptions em_options;
   em_options.max_iterations = result.settings.max_em_iterations;
@@ -277,65 +322,25 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
                               std::to_string(result.settings.dense_matrix_limit));
   }
 
-  // Both maps: kNN graphs, then the two UMAP runs side by side (each one
-  // single-threaded and deterministic).
+  // The EM map on this thread, then the Manhattan map's result.
   start = Clock::now();
-  const std::size_t n_m = matrix.recipe_rows.size();
-  const NeighborLists knn_manhattan =
-      l1_nearest(matrix.fractions, state.ingredients.size(),
-                 std::min(result.settings.n_neighbors, n_m > 0 ? n_m - 1 : 0), threads);
   const NeighborLists knn_em = nearest_in_graph(
       em.graph, std::min(result.settings.n_neighbors, n_em > 0 ? n_em - 1 : 0), absent, threads);
-  result.durations_ms.emplace_back("knn", elapsed_ms(start));
-
-  UmapOptions umap_options;
-  umap_options.n_neighbors = result.settings.n_neighbors;
-  umap_options.min_dist = result.settings.min_dist;
-  umap_options.spread = result.settings.spread;
-  umap_options.n_epochs = result.settings.umap_epochs;
-  umap_options.seed = result.settings.seed;
-  std::vector<float> xy_manhattan;
-  std::vector<float> xy_em;
-  UmapReport report_manhattan;
-  UmapReport report_em;
-  double ms_manhattan = 0.0;
-  double ms_em = 0.0;
-  auto run_em_map = [&] {
-    const auto t = Clock::now();
-    xy_em = umap_embed(knn_em, umap_options, &report_em);
-    ms_em = elapsed_ms(t);
-  };
+  result.durations_ms.emplace_back("knn_em", elapsed_ms(start));
   start = Clock::now();
-  if (threads >= 2) {
-    std::exception_ptr error;
-    std::thread worker([&] {
-      try {
-        run_em_map();
-      } catch (...) {
-        error = std::current_exception();
-      }
-    });
-    const auto t = Clock::now();
-    try {
-      xy_manhattan = umap_embed(knn_manhattan, umap_options, &report_manhattan);
-    } catch (...) {
-      worker.join();
-      throw;
-    }
-    ms_manhattan = elapsed_ms(t);
-    worker.join();
-    if (error) {
-      std::rethrow_exception(error);
+  UmapReport report_em;
+  const std::vector<float> xy_em = umap_embed(knn_em, umap_options, &report_em);
+  result.durations_ms.emplace_back("umap_em", elapsed_ms(start));
+  if (manhattan_worker.joinable()) {
+    manhattan_worker.join();
+    if (manhattan_error) {
+      std::rethrow_exception(manhattan_error);
     }
   } else {
-    const auto t = Clock::now();
-    xy_manhattan = umap_embed(knn_manhattan, umap_options, &report_manhattan);
-    ms_manhattan = elapsed_ms(t);
-    run_em_map();
+    manhattan_map();
   }
+  result.durations_ms.emplace_back("knn_manhattan", ms_knn_manhattan);
   result.durations_ms.emplace_back("umap_manhattan", ms_manhattan);
-  result.durations_ms.emplace_back("umap_em", ms_em);
-  result.durations_ms.emplace_back("umap_wall", elapsed_ms(start));
   counts.umap_manhattan_spectral = report_manhattan.spectral_init;
   counts.umap_em_spectral = report_em.spectral_init;
   counts.umap_manhattan_components = report_manhattan.components;

@@ -12,8 +12,12 @@ std::string json_number(std::size_t n) { return std::to_string(n); }
 
 void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutput& out) {
   analytics::CocktailSpaceResult result = analytics::compute_cocktail_spaces(context.state, options_);
-  for (auto& [stage, ms] : result.durations_ms) out.durations_ms.emplace_back("space." + stage, ms);
-  for (auto& warning : result.warnings) out.warnings.push_back(std::move(warning));
+  for (auto& [stage, ms] : result.durations_ms) {
+    out.durations_ms.emplace_back("space." + stage, ms);
+  }
+  for (auto& warning : result.warnings) {
+    out.warnings.push_back(std::move(warning));
+  }
 
   const auto& c = result.counts;
   std::string umap = "{\"n_neighbors\":";

@@ -146,7 +146,7 @@ TEST(CocktailSpaces, OutputLayout) {
   // The summary parses and names every stage.
   simdjson::dom::element summary = parser.parse(result.summary_json());
   for (const char* stage : {"fractions", "candidates", "em_iter_1", "recipe_similar", "distance_matrix",
-                            "knn", "umap_manhattan", "umap_em", "serialize"}) {
+                            "knn_em", "knn_manhattan", "umap_manhattan", "umap_em", "serialize"}) {
     EXPECT_TRUE(summary["durations_ms"][stage].is_double()) << stage;
   }
 }
