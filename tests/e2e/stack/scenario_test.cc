@@ -12,6 +12,7 @@
 
 #include "api_calls.h"
 #include "catalog_facts.h"
+#include "cocktail/testing/wait.h"
 #include "stack.h"
 
 namespace cocktail::e2e {
@@ -338,6 +339,53 @@ TEST_F(Scenarios, ASeqNoWriteHasReachedIsRefusedAfterTheWait) {
                             "{\"name\":" + json_string(facts_.usage.begin()->second.name) + "}");
   EXPECT_EQ(duplicate.status, 409) << duplicate.raw;
   EXPECT_EQ(read_catalog_facts(stack_->db_path()).latest_seq, facts_.latest_seq);
+}
+
+TEST_F(Scenarios, ADashboardStreamHearsOfTheGenerationThatCoversAWrite) {
+  testing::EventStreamClient stream(stack_->http_port(Service::kAnalyticsApi), "/api/v1/analytics/stream");
+  ASSERT_EQ(stream.status(), 200);
+  // First the generation served now.
+  auto current = stream.next(10s);
+  ASSERT_TRUE(current.has_value());
+  EXPECT_EQ(current->event, "generation");
+  EXPECT_EQ(parse_json(current->data)["catalog_seq"].GetInt64(), facts_.latest_seq);
+
+  const std::int64_t seq = commit("POST", "/api/v1/ingredients", R"({"name":"E2E Streamed Bitters"})", 201);
+  ASSERT_GT(seq, 0);
+  std::int64_t heard = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (heard < seq && std::chrono::steady_clock::now() < deadline) {
+    auto event = stream.next(2s);
+    if (!event) continue;
+    auto data = parse_json(event->data);
+    ASSERT_FALSE(data.HasParseError()) << event->data;
+    EXPECT_EQ(event->id, std::to_string(data["generation"].GetInt64()));
+    heard = data["catalog_seq"].GetInt64();
+  }
+  EXPECT_EQ(heard, seq) << "no generation event covering seq " << seq;
+}
+
+TEST_F(Scenarios, AnOperatorTriggeredRegenerationIsServedNext) {
+  auto regen = stack_->client(Service::kAnalyticsRegen);
+  // Without the token: refused.
+  EXPECT_EQ(regen.post("/api/v1/regenerate", "").status, 401);
+  auto r = regen.post("/api/v1/regenerate?wait=true&timeout_ms=15000", "", stack_->auth());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto run = parse_json(r.body);
+  ASSERT_FALSE(run.HasParseError()) << r.body;
+  EXPECT_STREQ(run["status"].GetString(), "success");
+  const std::int64_t generation = run["generation"].GetInt64();
+  EXPECT_GT(generation, seen_.generation);
+  EXPECT_EQ(run["catalog_seq"].GetInt64(), facts_.latest_seq);
+  // analytics-api swaps it in (announced on the bus, or found by polling).
+  EXPECT_TRUE(testing::wait_until(
+      [&] {
+        auto status = parse_json(analytics_->get("/api/v1/analytics/status").body);
+        return !status.HasParseError() && status["data"]["generation"].IsInt64() &&
+               status["data"]["generation"].GetInt64() >= generation;
+      },
+      15s, 20ms));
+  EXPECT_TRUE(analytics_match_catalog(*stack_, facts_, seen_));
 }
 
 }  // namespace
