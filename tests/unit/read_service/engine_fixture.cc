@@ -14,6 +14,7 @@
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/catalog/seeder.h"
+#include "cocktail/regen_service/exact_producer.h"
 
 namespace cocktail::read_test {
 namespace {
@@ -188,7 +189,11 @@ Engine::Engine(const CatalogSpec& spec, bool with_similar) {
   analytics_path_ = dir_.file("analytics");
   create_catalog(db_path_, spec);
   store_ = std::make_unique<snapshot::SnapshotStore>(analytics_path_);
-  auto producers = regen::default_producers();
+  // The exact analytics, and the stand-in for the cocktail-space producer's
+  // files: the real one (in default_producers()) costs a large share of a
+  // second per generation, and these tests write hundreds of generations.
+  std::vector<std::unique_ptr<regen::Producer>> producers;
+  producers.push_back(std::make_unique<regen::ExactAnalyticsProducer>());
   if (with_similar) producers.push_back(std::make_unique<RecipeSimilarStandIn>());
   regen::RegeneratorSettings settings;
   settings.db_path = db_path_;

@@ -1,14 +1,16 @@
 // Test generations written by the real engine: a catalog file made by the
 // catalog library (migrate, catalog-seed's seed_catalog, Repository writes)
-// in a temporary directory, the Regenerator with the default producers, and
+// in a temporary directory, the Regenerator with the exact producer, and
 // a SnapshotStore — so the read service is tested against exactly what
 // analytics-regen publishes.
 //
 // RecipeSimilarStandIn produces recipe-similar, recipe-distances-em.npy and
 // its ids file in the layout of the cocktail-space producer (similar.h,
-// npy.h) from a simple set distance, so that the routes serving them can be
-// tested before that producer is part of default_producers(). The read
-// service does not interpret the numbers, only the layout.
+// npy.h) from a simple set distance; the Engine runs it beside the exact
+// analytics producer instead of the real cocktail-space producer, which
+// would make each of the hundreds of generations these tests write cost a
+// large share of a second. The read service does not interpret the
+// numbers, only the layout.
 #pragma once
 
 #include <cstdint>
