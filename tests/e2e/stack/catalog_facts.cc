@@ -40,8 +40,12 @@ template <typename Row>
 void each_row(sqlite3* db, const char* sql, Row row) {
   Stmt stmt = prepare(db, sql);
   int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) row(stmt.get());
-  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("step: ") + sqlite3_errmsg(db));
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    row(stmt.get());
+  }
+  if (rc != SQLITE_DONE) {
+    throw std::runtime_error(std::string("step: ") + sqlite3_errmsg(db));
+  }
 }
 
 std::string text(sqlite3_stmt* s, int column) {
@@ -94,7 +98,9 @@ std::optional<std::string> envelope(const rapidjson::Document& body, AnalyticsFa
   }
   out.catalog_seq = m["catalog_seq"].GetInt64();
   out.generation = m["generation"].GetInt64();
-  if (!body["data"].IsArray()) return std::string(type) + ": data is not an array";
+  if (!body["data"].IsArray()) {
+    return std::string(type) + ": data is not an array";
+  }
   return std::nullopt;
 }
 
@@ -104,7 +110,9 @@ CatalogFacts read_catalog_facts(const std::string& db_path) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
   Db db(raw);
-  if (rc != SQLITE_OK) throw std::runtime_error("open " + db_path + ": " + sqlite3_errstr(rc));
+  if (rc != SQLITE_OK) {
+    throw std::runtime_error("open " + db_path + ": " + sqlite3_errstr(rc));
+  }
   sqlite3_busy_timeout(db.get(), 5000);
 
   CatalogFacts facts;
@@ -115,7 +123,9 @@ CatalogFacts read_catalog_facts(const std::string& db_path) {
     UsageFacts u;
     u.name = text(s, 1);
     u.path = text(s, 2);
-    if (sqlite3_column_type(s, 3) != SQLITE_NULL) u.parent_id = sqlite3_column_int64(s, 3);
+    if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+      u.parent_id = sqlite3_column_int64(s, 3);
+    }
     u.allow_substitution = sqlite3_column_int64(s, 4) != 0;
     u.direct_usage = sqlite3_column_int64(s, 5);
     u.hierarchical_usage = sqlite3_column_int64(s, 6);
@@ -131,15 +141,21 @@ CatalogFacts read_catalog_facts(const std::string& db_path) {
   each_row(db.get(), kMapsSql, [&](sqlite3_stmt* s) {
     const std::int64_t recipe = sqlite3_column_int64(s, 0);
     facts.recipes_with_ingredients.insert(recipe);
-    if (sqlite3_column_double(s, 1) > 0) facts.manhattan_recipes.insert(recipe);
-    if (sqlite3_column_double(s, 2) > 0) facts.em_recipes.insert(recipe);
+    if (sqlite3_column_double(s, 1) > 0) {
+      facts.manhattan_recipes.insert(recipe);
+    }
+    if (sqlite3_column_double(s, 2) > 0) {
+      facts.em_recipes.insert(recipe);
+    }
   });
   exec(db.get(), "COMMIT");
   return facts;
 }
 
 std::optional<std::string> read_usage_all(const rapidjson::Document& body, AnalyticsFacts& out) {
-  if (auto problem = envelope(body, out, "ingredient-usage-all")) return problem;
+  if (auto problem = envelope(body, out, "ingredient-usage-all")) {
+    return problem;
+  }
   out.usage.clear();
   std::int64_t previous = INT64_MAX;
   for (const auto& row : body["data"].GetArray()) {
@@ -157,7 +173,9 @@ std::optional<std::string> read_usage_all(const rapidjson::Document& body, Analy
     UsageFacts u;
     u.name = row["ingredient_name"].GetString();
     u.path = row["path"].GetString();
-    if (!row["parent_id"].IsNull()) u.parent_id = row["parent_id"].GetInt64();
+    if (!row["parent_id"].IsNull()) {
+      u.parent_id = row["parent_id"].GetInt64();
+    }
     u.allow_substitution = row["allow_substitution"].GetBool();
     u.direct_usage = row["direct_usage"].GetInt64();
     u.hierarchical_usage = row["hierarchical_usage"].GetInt64();
@@ -174,7 +192,9 @@ std::optional<std::string> read_usage_all(const rapidjson::Document& body, Analy
 }
 
 std::optional<std::string> read_complexity(const rapidjson::Document& body, AnalyticsFacts& out) {
-  if (auto problem = envelope(body, out, "recipe-complexity")) return problem;
+  if (auto problem = envelope(body, out, "recipe-complexity")) {
+    return problem;
+  }
   out.complexity.clear();
   for (const auto& row : body["data"].GetArray()) {
     if (!row.HasMember("ingredient_count") || !row["ingredient_count"].IsInt64() ||
@@ -196,7 +216,9 @@ std::string compare_usage(const std::map<std::int64_t, UsageFacts>& expected,
       continue;
     }
     const UsageFacts& a = it->second;
-    if (a == e) continue;
+    if (a == e) {
+      continue;
+    }
     out << "ingredient " << id << " (" << e.name << "): expected direct " << e.direct_usage
         << " hierarchical " << e.hierarchical_usage << " children " << e.has_children << " path " << e.path
         << " name " << e.name << ", analytics say direct " << a.direct_usage << " hierarchical "
@@ -204,23 +226,33 @@ std::string compare_usage(const std::map<std::int64_t, UsageFacts>& expected,
         << "\n";
   }
   for (const auto& [id, a] : actual) {
-    if (!expected.count(id)) out << "ingredient " << id << " (" << a.name << ") is not in the catalog\n";
+    if (!expected.count(id)) {
+      out << "ingredient " << id << " (" << a.name << ") is not in the catalog\n";
+    }
   }
   return out.str();
 }
 
 std::string compare_complexity(const std::map<std::int64_t, std::int64_t>& expected,
                                const std::map<std::int64_t, std::int64_t>& actual) {
-  if (expected == actual) return "";
+  if (expected == actual) {
+    return "";
+  }
   std::ostringstream out;
   out << "recipe-complexity differs (ingredient_count: expected/actual):";
   std::set<std::int64_t> keys;
-  for (const auto& [k, v] : expected) keys.insert(k);
-  for (const auto& [k, v] : actual) keys.insert(k);
+  for (const auto& [k, v] : expected) {
+    keys.insert(k);
+  }
+  for (const auto& [k, v] : actual) {
+    keys.insert(k);
+  }
   for (auto k : keys) {
     auto e = expected.count(k) ? expected.at(k) : 0;
     auto a = actual.count(k) ? actual.at(k) : 0;
-    if (e != a) out << " " << k << ": " << e << "/" << a;
+    if (e != a) {
+      out << " " << k << ": " << e << "/" << a;
+    }
   }
   return out.str() + "\n";
 }

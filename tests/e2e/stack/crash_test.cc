@@ -45,7 +45,9 @@ class WriteLoad {
   }
   void stop() {
     stopping_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 
   std::vector<Ack> acks() const {
@@ -97,7 +99,9 @@ class WriteLoad {
                                 std::to_string(acks_.back().seq));
           }
           acks_.push_back({recipe, name, w.id, w.catalog_seq});
-          if (!recipe) created.push_back(w.id);
+          if (!recipe) {
+            created.push_back(w.id);
+          }
         } else if (w.status != 503) {
           // 503: stopping or busy, a retry is what a client does. Anything
           // else is a bug.
@@ -142,7 +146,9 @@ TEST(CrashRestart, EachServiceKilledUnderWritesAndRestartedLosesNothingAndConver
   ASSERT_TRUE(stack.start());
   const CatalogFacts seeded = read_catalog_facts(stack.db_path());
   std::vector<std::int64_t> parents, leaves;
-  for (const auto& [id, u] : seeded.usage) (u.has_children ? parents : leaves).push_back(id);
+  for (const auto& [id, u] : seeded.usage) {
+    (u.has_children ? parents : leaves).push_back(id);
+  }
   ASSERT_FALSE(parents.empty());
   ASSERT_FALSE(leaves.empty());
 
@@ -220,7 +226,9 @@ TEST(CrashRestart, EachServiceKilledUnderWritesAndRestartedLosesNothingAndConver
     ASSERT_TRUE(acks_reach(load.ack_count() + 5)) << stack.logs();
   }
   load.stop();
-  for (const std::string& problem : load.problems()) ADD_FAILURE() << problem;
+  for (const std::string& problem : load.problems()) {
+    ADD_FAILURE() << problem;
+  }
 
   // Convergence: the catalog's last seq (acknowledged or not) is served...
   const std::int64_t last_ack = load.last_seq();
@@ -249,7 +257,9 @@ TEST(CrashRestart, EachServiceKilledUnderWritesAndRestartedLosesNothingAndConver
   auto client = stack.client(Service::kAnalyticsApi);
   auto space = read_analytics(client, "/api/v1/analytics/cocktail-space", facts.latest_seq);
   std::set<std::int64_t> on_map;
-  for (const auto& point : space["data"].GetArray()) on_map.insert(point["recipe_id"].GetInt64());
+  for (const auto& point : space["data"].GetArray()) {
+    on_map.insert(point["recipe_id"].GetInt64());
+  }
   for (const Ack& a : acks) {
     if (a.recipe) {
       EXPECT_TRUE(on_map.count(a.id)) << a.name << " is not in cocktail-space";
@@ -277,8 +287,12 @@ TEST(CrashRestart, EachServiceKilledUnderWritesAndRestartedLosesNothingAndConver
 
   // All three at once, as in a power cut: back up, the last generation is
   // served as it was, and a write after it is read back.
-  for (Service s : kServices) stack.kill(s);
-  for (Service s : kServices) ASSERT_TRUE(stack.start(s));
+  for (Service s : kServices) {
+    stack.kill(s);
+  }
+  for (Service s : kServices) {
+    ASSERT_TRUE(stack.start(s));
+  }
   EXPECT_EQ(stack.wait_covered(facts.latest_seq, 30s), facts.latest_seq) << stack.logs();
   auto catalog = stack.client(Service::kCatalogApi);
   const std::int64_t seq =
@@ -296,7 +310,9 @@ TEST(CrashRestart, EachServiceKilledUnderWritesAndRestartedLosesNothingAndConver
                                    << status->signal << "\n"
                                    << stack.log_tail(s);
   }
-  if (HasFailure()) stack.keep();
+  if (HasFailure()) {
+    stack.keep();
+  }
 }
 
 // A bulk upload is one transaction: catalog-api killed while it runs leaves
@@ -330,8 +346,9 @@ TEST(CrashRestart, ABulkUploadCutByAKillIsAllOrNothing) {
 
   const CatalogFacts facts = read_catalog_facts(stack.db_path());
   int present = 0;
-  for (int i = 0; i < kItems; ++i)
+  for (int i = 0; i < kItems; ++i) {
     present += facts.ingredient_ids.count("E2E Bulk " + std::to_string(i)) ? 1 : 0;
+  }
   EXPECT_TRUE(present == 0 || present == kItems) << present << " of " << kItems << " bulk items survived";
   if (status == 201) {
     EXPECT_EQ(present, kItems);

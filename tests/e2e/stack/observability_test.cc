@@ -29,9 +29,13 @@ constexpr const char* kPrometheus = "/usr/bin/prometheus";
 std::pair<int, std::string> run(const std::string& command) {
   std::string output;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
+  if (!pipe) {
+    return {-1, "popen failed"};
+  }
   char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) {
+    output.append(buffer, n);
+  }
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
@@ -43,15 +47,18 @@ std::set<std::string> alert_names() {
   std::set<std::string> names;
   const std::string text = testing::read_file(alerts_path());
   const std::regex alert(R"(-\s*alert:\s*([A-Za-z0-9_]+))");
-  for (std::sregex_iterator it(text.begin(), text.end(), alert), end; it != end; ++it) names.insert((*it)[1]);
+  for (std::sregex_iterator it(text.begin(), text.end(), alert), end; it != end; ++it) {
+    names.insert((*it)[1]);
+  }
   return names;
 }
 std::set<std::string> metrics_in_rules() {
   std::set<std::string> names;
   const std::string text = testing::read_file(alerts_path());
   const std::regex metric(R"(\bcocktail_[a-z0-9_]+)");
-  for (std::sregex_iterator it(text.begin(), text.end(), metric), end; it != end; ++it)
+  for (std::sregex_iterator it(text.begin(), text.end(), metric), end; it != end; ++it) {
     names.insert(it->str());
+  }
   return names;
 }
 
@@ -59,7 +66,9 @@ class Observability : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     stack_ = std::make_unique<Stack>();
-    if (auto started = stack_->start(); !started) start_failure_ = new std::string(started.message());
+    if (auto started = stack_->start(); !started) {
+      start_failure_ = new std::string(started.message());
+    }
   }
   static void TearDownTestSuite() {
     stack_.reset();
@@ -93,7 +102,9 @@ std::string* Observability::start_failure_ = nullptr;
 int Observability::writes_ = 0;
 
 TEST_F(Observability, EveryMetricsEndpointPassesPromtoolLint) {
-  if (!fs::exists(kPromtool)) GTEST_SKIP() << kPromtool << " is missing (Debian package prometheus)";
+  if (!fs::exists(kPromtool)) {
+    GTEST_SKIP() << kPromtool << " is missing (Debian package prometheus)";
+  }
   exercise();
   std::string all_bodies;
   for (Service s : kServices) {
@@ -118,7 +129,9 @@ TEST_F(Observability, EveryMetricsEndpointPassesPromtoolLint) {
 }
 
 TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules) {
-  if (!fs::exists(kPrometheus)) GTEST_SKIP() << kPrometheus << " is missing (Debian package prometheus)";
+  if (!fs::exists(kPrometheus)) {
+    GTEST_SKIP() << kPrometheus << " is missing (Debian package prometheus)";
+  }
   exercise();
   const std::uint16_t port = testing::free_loopback_port();
   const fs::path dir = stack_->dir() / "prometheus";
@@ -150,16 +163,22 @@ TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules
   std::string last;
   const bool up = testing::wait_until(
       [&] {
-        if (!prometheus.running()) return true;
+        if (!prometheus.running()) {
+          return true;
+        }
         try {
           testing::HttpClient client(port, 2s);
           auto r = client.get("/api/v1/targets?state=active");
           last = r.body;
           auto d = parse_json(r.body);
-          if (r.status != 200 || d.HasParseError() || !d.HasMember("data")) return false;
+          if (r.status != 200 || d.HasParseError() || !d.HasMember("data")) {
+            return false;
+          }
           std::set<std::string> jobs;
           for (const auto& t : d["data"]["activeTargets"].GetArray()) {
-            if (std::string(t["health"].GetString()) != "up") return false;
+            if (std::string(t["health"].GetString()) != "up") {
+              return false;
+            }
             jobs.insert(t["labels"]["job"].GetString());
           }
           return jobs == std::set<std::string>{"catalog-api", "analytics-regen", "analytics-api"};
@@ -182,13 +201,17 @@ TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules
           auto r = client.get("/api/v1/rules?type=alert");
           last = r.body;
           auto d = parse_json(r.body);
-          if (r.status != 200 || d.HasParseError() || !d.HasMember("data")) return false;
+          if (r.status != 200 || d.HasParseError() || !d.HasMember("data")) {
+            return false;
+          }
           loaded.clear();
           healthy.clear();
           for (const auto& group : d["data"]["groups"].GetArray()) {
             for (const auto& rule : group["rules"].GetArray()) {
               loaded.insert(rule["name"].GetString());
-              if (std::string(rule["health"].GetString()) == "ok") healthy.insert(rule["name"].GetString());
+              if (std::string(rule["health"].GetString()) == "ok") {
+                healthy.insert(rule["name"].GetString());
+              }
             }
           }
           return healthy == expected;

@@ -42,7 +42,9 @@ class Scenarios : public ::testing::Test {
     ASSERT_TRUE(analytics_match_catalog(*stack_, facts_, seen_)) << stack_->logs();
   }
   void TearDown() override {
-    if (HasFailure()) std::cerr << stack_->logs();
+    if (HasFailure()) {
+      std::cerr << stack_->logs();
+    }
   }
 
   // The write, acknowledged with `status` and a seq above every earlier one;
@@ -51,11 +53,15 @@ class Scenarios : public ::testing::Test {
                       int status, Written* out = nullptr) {
     Written w = write(*catalog_, *stack_, method, target, body);
     const std::int64_t seq = acknowledged(w, status, facts_.latest_seq);
-    if (seq < 0) return -1;
+    if (seq < 0) {
+      return -1;
+    }
     before_ = seen_;
     EXPECT_TRUE(analytics_match_catalog(*stack_, facts_, seen_));
     EXPECT_EQ(facts_.latest_seq, seq) << "nothing else writes the catalog";
-    if (out) *out = std::move(w);
+    if (out) {
+      *out = std::move(w);
+    }
     return seq;
   }
 
@@ -83,12 +89,16 @@ class Scenarios : public ::testing::Test {
   std::pair<std::int64_t, std::int64_t> pick_pair() const {
     std::int64_t child = -1, other = -1;
     for (const auto& [id, u] : facts_.usage) {
-      if (child < 0 && u.parent_id && !u.has_children) child = id;
+      if (child < 0 && u.parent_id && !u.has_children) {
+        child = id;
+      }
     }
     const std::string root =
         facts_.usage.at(child).path.substr(0, facts_.usage.at(child).path.find('/', 1) + 1);
     for (const auto& [id, u] : facts_.usage) {
-      if (other < 0 && u.path.rfind(root, 0) != 0 && !u.has_children) other = id;
+      if (other < 0 && u.path.rfind(root, 0) != 0 && !u.has_children) {
+        other = id;
+      }
     }
     return {child, other};
   }
@@ -286,7 +296,9 @@ TEST_F(Scenarios, ANewRecipeJoinsTheCocktailSpacesAndHasSimilarRecipes) {
     bool found = false;
     for (const auto& point : space["data"].GetArray()) {
       ids.insert(point["recipe_id"].GetInt64());
-      if (point["recipe_id"].GetInt64() != id) continue;
+      if (point["recipe_id"].GetInt64() != id) {
+        continue;
+      }
       found = true;
       EXPECT_STREQ(point["recipe_name"].GetString(), "E2E Space Cadet");
       EXPECT_TRUE(std::isfinite(point["x"].GetDouble()) && std::isfinite(point["y"].GetDouble()));
@@ -319,7 +331,9 @@ TEST_F(Scenarios, ANewRecipeJoinsTheCocktailSpacesAndHasSimilarRecipes) {
   // Deleted, it leaves the maps with the next generation.
   ASSERT_GT(commit("DELETE", "/api/v1/recipes/" + std::to_string(id), "", 200), 0);
   auto space = read_analytics(*analytics_, "/api/v1/analytics/cocktail-space", facts_.latest_seq);
-  for (const auto& point : space["data"].GetArray()) EXPECT_NE(point["recipe_id"].GetInt64(), id);
+  for (const auto& point : space["data"].GetArray()) {
+    EXPECT_NE(point["recipe_id"].GetInt64(), id);
+  }
   int status = 0;
   auto gone = analytics_->get("/api/v1/analytics/recipe-similar?recipe_id=" + std::to_string(id) +
                               "&min_seq=" + std::to_string(facts_.latest_seq));
@@ -356,7 +370,9 @@ TEST_F(Scenarios, ADashboardStreamHearsOfTheGenerationThatCoversAWrite) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (heard < seq && std::chrono::steady_clock::now() < deadline) {
     auto event = stream.next(2s);
-    if (!event) continue;
+    if (!event) {
+      continue;
+    }
     auto data = parse_json(event->data);
     ASSERT_FALSE(data.HasParseError()) << event->data;
     EXPECT_EQ(event->id, std::to_string(data["generation"].GetInt64()));

@@ -24,7 +24,9 @@ std::string tcp(std::uint16_t port) { return "tcp://127.0.0.1:" + std::to_string
 std::string random_token() {
   std::random_device device;
   std::ostringstream out;
-  for (int i = 0; i < 4; ++i) out << std::hex << device();
+  for (int i = 0; i < 4; ++i) {
+    out << std::hex << device();
+  }
   return "e2e-" + out.str();
 }
 
@@ -60,7 +62,9 @@ Stack::Stack(StackOptions options)
       analytics_path_(dir_.file("analytics")),
       token_path_(dir_.file("write-token")),
       token_(random_token()) {
-  for (auto& port : http_ports_) port = testing::free_loopback_port();
+  for (auto& port : http_ports_) {
+    port = testing::free_loopback_port();
+  }
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
@@ -73,7 +77,9 @@ Stack::Stack(StackOptions options)
 Stack::~Stack() {
   // Readers first, so that nothing is left waiting on a dead upstream.
   for (Service s : {Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
-    if (processes_[static_cast<int>(s)]) processes_[static_cast<int>(s)]->kill();
+    if (processes_[static_cast<int>(s)]) {
+      processes_[static_cast<int>(s)]->kill();
+    }
   }
 }
 
@@ -147,7 +153,28 @@ std::vector<std::string> Stack::arguments(Service service) const {
     seeded_seq_ = summary["catalog_seq"].GetInt64();
   }
   for (Service s : kServices) {
-    if (auto started = start(s); !started) return started;
+    // A port found free may be taken by another process before the service
+    // binds it (tests run in parallel): then new ports, up to three times.
+    // Only the service's own ports change; the ones downstream read them at
+    // their start.
+    for (int attempt = 1;; ++attempt) {
+      auto started = start(s);
+      if (started) {
+        break;
+      }
+      const bool taken =
+          testing::read_file(process(s).stderr_path()).find("Address already in use") != std::string::npos;
+      if (!taken || attempt == 3) {
+        return started;
+      }
+      http_ports_[static_cast<int>(s)] = testing::free_loopback_port();
+      if (s == Service::kCatalogApi) {
+        catalog_pub_port_ = testing::free_loopback_port();
+      }
+      if (s == Service::kAnalyticsRegen) {
+        regen_pub_port_ = testing::free_loopback_port();
+      }
+    }
   }
   const std::int64_t covered = wait_covered(seeded_seq_, options_.start_timeout);
   if (covered < seeded_seq_) {
@@ -170,11 +197,27 @@ std::vector<std::string> Stack::arguments(Service service) const {
   processes_[i] = std::make_unique<testing::ChildProcess>(
       std::string(COCKTAIL_BIN_DIR) + "/" + service_name(service), arguments(service), child);
   testing::ChildProcess& p = *processes_[i];
-  const bool ready = testing::wait_until([&] { return !p.running() || healthy(http_port(service)); },
-                                         options_.start_timeout, 20ms);
-  if (ready && p.running()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << service_name(service) << " did not become healthy on port "
-                                       << http_port(service) << (p.running() ? "" : " (it exited)") << "\n"
+  // Ready when this process says it listens on the port (another process
+  // could hold a port given to us, and answer /health there) and /health
+  // answers 200.
+  const std::string port = std::to_string(http_port(service));
+  std::string listening;
+  switch (service) {
+    case Service::kCatalogApi: listening = "event=catalog_api.ready http_port=" + port; break;
+    case Service::kAnalyticsRegen: listening = "event=regen.ready http_port=" + port; break;
+    case Service::kAnalyticsApi: listening = "event=http.listening host=127.0.0.1 port=" + port; break;
+  }
+  const bool ready = testing::wait_until(
+      [&] {
+        return !p.running() ||
+               (p.stderr_text().find(listening) != std::string::npos && healthy(http_port(service)));
+      },
+      options_.start_timeout, 20ms);
+  if (ready && p.running()) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << service_name(service) << " did not become healthy on port " << port
+                                       << (p.running() ? "" : " (it exited)") << "\n"
                                        << logs();
 }
 
@@ -185,7 +228,9 @@ testing::ExitStatus Stack::kill(Service service) {
 
 std::optional<testing::ExitStatus> Stack::stop(Service service, std::chrono::milliseconds timeout) {
   auto& p = processes_[static_cast<int>(service)];
-  if (!p) return std::nullopt;
+  if (!p) {
+    return std::nullopt;
+  }
   p->signal(SIGTERM);
   return p->wait_for(timeout);
 }
@@ -206,11 +251,16 @@ std::int64_t Stack::wait_covered(std::int64_t seq, std::chrono::milliseconds tim
           auto r = client.get("/api/v1/analytics/status");
           rapidjson::Document d;
           d.Parse(r.body.c_str(), r.body.size());
-          if (r.status != 200 || d.HasParseError() || !d.IsObject() || !d.HasMember("data")) return false;
-          const auto& data = d["data"];
-          if (!data.HasMember("source") || std::string(data["source"].GetString()) != "snapshot")
+          if (r.status != 200 || d.HasParseError() || !d.IsObject() || !d.HasMember("data")) {
             return false;
-          if (!data["catalog_seq"].IsInt64()) return false;
+          }
+          const auto& data = d["data"];
+          if (!data.HasMember("source") || std::string(data["source"].GetString()) != "snapshot") {
+            return false;
+          }
+          if (!data["catalog_seq"].IsInt64()) {
+            return false;
+          }
           covered = data["catalog_seq"].GetInt64();
           return covered >= seq;
         } catch (const testing::HttpClientError&) {
@@ -233,7 +283,9 @@ std::string Stack::log_tail(Service service, std::size_t bytes) const {
 
 std::string Stack::logs() const {
   std::string all;
-  for (Service s : kServices) all += log_tail(s) + "\n";
+  for (Service s : kServices) {
+    all += log_tail(s) + "\n";
+  }
   return all;
 }
 

@@ -31,9 +31,13 @@ const std::string kBin = COCKTAIL_BIN_DIR;
 std::pair<int, std::string> run(const std::string& command) {
   std::string output;
   FILE* pipe = ::popen((command + " </dev/null 2>&1").c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
+  if (!pipe) {
+    return {-1, "popen failed"};
+  }
   char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) {
+    output.append(buffer, n);
+  }
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
@@ -41,7 +45,9 @@ std::pair<int, std::string> run(const std::string& command) {
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    out.push_back(line);
+  }
   return out;
 }
 
@@ -60,13 +66,17 @@ std::map<std::string, ComposeService> parse_services(const std::string& normalis
   std::string service, key;
   bool in_services = false;
   for (const std::string& line : lines(normalised)) {
-    if (line.empty()) continue;
+    if (line.empty()) {
+      continue;
+    }
     const std::size_t level = indent(line);
     if (level == 0) {
       in_services = line == "services:";
       continue;
     }
-    if (!in_services) continue;
+    if (!in_services) {
+      continue;
+    }
     if (level == 2) {
       service = line.substr(2, line.find(':') - 2);
       services[service];
@@ -103,7 +113,9 @@ std::map<std::string, std::set<std::string>> package_sections() {
     }
     line = line.substr(0, line.find('#'));
     line.erase(line.find_last_not_of(" \t") + 1);
-    if (!line.empty()) sections[section].insert(line);
+    if (!line.empty()) {
+      sections[section].insert(line);
+    }
   }
   return sections;
 }
@@ -113,7 +125,9 @@ const char* const kServices[] = {"catalog-api", "analytics-regen", "analytics-ap
 class ComposeFiles : public ::testing::Test {
  protected:
   static std::string compose_config() {
-    if (!fs::exists("/usr/bin/docker-compose")) return {};
+    if (!fs::exists("/usr/bin/docker-compose")) {
+      return {};
+    }
     auto [code, output] = run("/usr/bin/docker-compose -f " + kSource + "/compose/docker-compose.yml config");
     EXPECT_EQ(code, 0) << output;
     return code == 0 ? output : std::string();
@@ -153,7 +167,9 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
     const std::string http = port_of(s.environment.at("HTTP_LISTEN"));
     EXPECT_NE(s.block.find("http://127.0.0.1:" + http + "/health"), std::string::npos)
         << "health check does not ask port " << http;
-    if (s.environment.count("PUB_ENDPOINT")) pub_port[name] = port_of(s.environment.at("PUB_ENDPOINT"));
+    if (s.environment.count("PUB_ENDPOINT")) {
+      pub_port[name] = port_of(s.environment.at("PUB_ENDPOINT"));
+    }
   }
   // Subscribers connect to their upstream's PUB port by service name.
   EXPECT_EQ(services["analytics-regen"].environment["SUB_ENDPOINTS"],
@@ -173,8 +189,9 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
 }
 
 TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
-  if (!fs::exists("/usr/bin/promtool"))
+  if (!fs::exists("/usr/bin/promtool")) {
     GTEST_SKIP() << "/usr/bin/promtool is missing (Debian package prometheus)";
+  }
   auto [config_code, config] =
       run("/usr/bin/promtool check config " + kSource + "/compose/prometheus/prometheus.yml");
   EXPECT_EQ(config_code, 0) << config;
@@ -218,16 +235,21 @@ TEST_F(ComposeFiles, DockerfileInstallsPackageSectionsThatExistAndCopiesBuiltBin
   ASSERT_TRUE(std::regex_search(dockerfile, targets, std::regex(R"(--target((?:[ \t]+[a-z-]+)+))")));
   std::set<std::string> built;
   std::istringstream words(targets[1].str());
-  for (std::string t; words >> t;) built.insert(t);
+  for (std::string t; words >> t;) {
+    built.insert(t);
+  }
   const std::regex copied(R"(/build/bin/([a-z-]+))");
   std::set<std::string> copies;
   for (std::sregex_iterator it(dockerfile.begin(), dockerfile.end(), copied), end; it != end; ++it) {
     copies.insert((*it)[1]);
   }
-  for (const char* name : kServices) EXPECT_TRUE(copies.count(name)) << name << " is not in the image";
+  for (const char* name : kServices) {
+    EXPECT_TRUE(copies.count(name)) << name << " is not in the image";
+  }
   for (const std::string& name : copies) {
     EXPECT_TRUE(built.count(name)) << name << " is copied but not built";
-    EXPECT_TRUE(fs::exists(kSource + "/services/" + name + "/CMakeLists.txt")) << name << " is not a service";
+    EXPECT_TRUE(fs::exists(fs::path(kSource) / "services" / name / "CMakeLists.txt"))
+        << name << " is not a service";
   }
 }
 
@@ -271,20 +293,28 @@ TEST_F(ComposeFiles, RuntimeSectionProvidesEveryLibraryTheBinariesLoad) {
     asked.insert(twin(l.path));
   }
   std::string paths;
-  for (const std::string& p : asked) paths += " " + p;
+  for (const std::string& p : asked) {
+    paths += " " + p;
+  }
   auto [dpkg_code, owners] = run("/usr/bin/dpkg -S" + paths);
   std::map<std::string, std::string> package_of;
   for (const std::string& line : lines(owners)) {
     const std::size_t sep = line.find(": ");
-    if (sep == std::string::npos || line.rfind("dpkg-query:", 0) == 0) continue;
+    if (sep == std::string::npos || line.rfind("dpkg-query:", 0) == 0) {
+      continue;
+    }
     package_of[line.substr(sep + 2)] = line.substr(0, line.find_first_of(":,"));
   }
   auto runtime = package_sections()["runtime"];
   // In every debian:12 image (apt needs them).
-  for (const char* base : {"libc6", "libstdc++6", "libgcc-s1"}) runtime.insert(base);
+  for (const char* base : {"libc6", "libstdc++6", "libgcc-s1"}) {
+    runtime.insert(base);
+  }
   for (const Library& l : libraries) {
     std::string package = package_of.count(l.path) ? package_of[l.path] : "";
-    if (package.empty() && package_of.count(twin(l.path))) package = package_of[twin(l.path)];
+    if (package.empty() && package_of.count(twin(l.path))) {
+      package = package_of[twin(l.path)];
+    }
     ASSERT_FALSE(package.empty()) << l.soname << " (" << l.path << ") belongs to no package:\n" << owners;
     EXPECT_TRUE(runtime.count(package)) << l.binary << " loads " << l.soname << " from package " << package
                                         << ", which the runtime section of debian-packages.txt lacks";
