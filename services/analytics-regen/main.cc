@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
@@ -42,6 +43,15 @@ cocktail::snapshot::RetentionPolicy retention_policy(const Options& o) {
   return p;
 }
 
+cocktail::analytics::CocktailSpaceOptions space_options(const Options& o) {
+  cocktail::analytics::CocktailSpaceOptions s;
+  s.seed = static_cast<std::uint64_t>(o.get_int("--space-seed"));
+  s.candidate_cap = static_cast<std::size_t>(o.get_int("--space-candidate-cap"));
+  s.dense_matrix_limit = static_cast<std::size_t>(o.get_int("--space-dense-limit"));
+  s.threads = static_cast<unsigned>(o.get_int("--space-threads"));
+  return s;
+}
+
 // Prints {"status":"error",...} and returns the failure exit code.
 int fail(std::string_view stage, const std::string& details) {
   cocktail::core::Error e = cocktail::core::Error::internal(details);
@@ -65,7 +75,8 @@ int run_once(const Options& o) {
   if (!o.get_bool("--no-gc")) {
     settings.retention = retention_policy(o);
   }
-  cocktail::regen::Regenerator regenerator(std::move(settings), *store);
+  cocktail::regen::Regenerator regenerator(std::move(settings), *store,
+                                           cocktail::regen::default_producers(space_options(o)));
   auto result = regenerator.run();
   if (!result.ok()) {
     std::cout << cocktail::regen::failure_json(result.error()) << std::endl;
@@ -218,6 +229,12 @@ int main(int argc, char** argv) {
                "Retention: always keep this many newest generations.")
       .add_double("--max-age-hours", "MAX_AGE_HOURS", 24.0,
                   "Retention: keep every generation younger than this (hours).")
+      .add_int("--space-seed", "SPACE_SEED", 42, "Cocktail space: UMAP seed (same seed, same maps).")
+      .add_int("--space-candidate-cap", "SPACE_CANDIDATE_CAP", 256,
+               "Cocktail space: at most this many EMD candidates per recipe (pairs stay O(recipes x cap)).")
+      .add_int("--space-dense-limit", "SPACE_DENSE_LIMIT", 20000,
+               "Cocktail space: write recipe-distances-em.npy only up to this many recipes.")
+      .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
       .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
@@ -260,6 +277,13 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   cocktail::core::log::set_level(level);
+  if (o.get_int("--space-seed") < 0 || o.get_int("--space-candidate-cap") < 1 ||
+      o.get_int("--space-dense-limit") < 0 || o.get_int("--space-threads") < 0) {
+    std::cerr
+        << "analytics-regen: --space-seed, --space-dense-limit and --space-threads must not be negative, "
+           "--space-candidate-cap must be at least 1\n";
+    return kExitUsage;
+  }
   if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {
     std::cerr << "analytics-regen: --keep-generations and --max-age-hours must not be negative\n";
     return kExitUsage;

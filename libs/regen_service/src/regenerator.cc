@@ -12,6 +12,7 @@
 #include "cocktail/catalog/state.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
+#include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
 
 namespace cocktail::regen {
@@ -84,9 +85,10 @@ void model_warnings(const analytics::CatalogModel::Anomalies& a, std::vector<std
 
 }  // namespace
 
-std::vector<std::unique_ptr<Producer>> default_producers() {
+std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space) {
   std::vector<std::unique_ptr<Producer>> out;
   out.push_back(std::make_unique<ExactAnalyticsProducer>());
+  out.push_back(std::make_unique<CocktailSpaceProducer>(space));
   return out;
 }
 

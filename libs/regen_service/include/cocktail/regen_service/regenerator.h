@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/core/result.h"
 #include "cocktail/regen_service/producer.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -50,8 +51,9 @@ struct RegenSummary {
   std::optional<snapshot::RetentionResult> retention;
 };
 
-// The producers of every analytic that exists, in output order.
-std::vector<std::unique_ptr<Producer>> default_producers();
+// The producers of every analytic that exists, in output order: the exact
+// analytics, then the cocktail-space family with the given settings.
+std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space = {});
 
 class Regenerator {
  public:
