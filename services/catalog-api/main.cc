@@ -32,7 +32,7 @@ std::chrono::milliseconds ms(const core::Options& o, const char* flag) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   core::ShutdownSignals signals;  // first, before any thread starts
 
   core::Options o("catalog-api",
@@ -74,15 +74,20 @@ int main(int argc, char** argv) {
   o.parse_or_exit(argc, argv);
 
   core::log::Level level;
-  if (!core::log::parse_level(o.get("--log-level"), &level))
+  if (!core::log::parse_level(o.get("--log-level"), &level)) {
     usage_error("--log-level must be debug, info, warn or error");
+  }
   core::log::set_level(level);
 
   service::CatalogServiceOptions options;
   options.db_path = o.get("--db");
-  if (options.db_path.empty()) usage_error("--db (CATALOG_DB) is required");
+  if (options.db_path.empty()) {
+    usage_error("--db (CATALOG_DB) is required");
+  }
   auto listen = http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) usage_error(listen.error().message);
+  if (!listen.ok()) {
+    usage_error(listen.error().message);
+  }
   options.http.host = listen->first;
   options.http.port = listen->second;
   options.http.io_threads = static_cast<int>(o.get_int("--io-threads"));
@@ -93,11 +98,15 @@ int main(int argc, char** argv) {
   options.pub_endpoint = o.get("--pub");
   options.db_threads = static_cast<std::size_t>(o.get_int("--db-threads"));
   options.bulk_max_body_bytes = static_cast<std::size_t>(o.get_int("--bulk-max-body-bytes"));
-  if (options.http.io_threads < 1 || options.db_threads < 1) usage_error("thread counts must be at least 1");
+  if (options.http.io_threads < 1 || options.db_threads < 1) {
+    usage_error("thread counts must be at least 1");
+  }
 
   if (!o.get("--token-file").empty()) {
     auto token = http::read_token_file(o.get("--token-file"));
-    if (!token.ok()) usage_error(token.error().message);
+    if (!token.ok()) {
+      usage_error(token.error().message);
+    }
     options.write_token = *token;
   } else if (!o.get("--token").empty()) {
     options.write_token = o.get("--token");
@@ -105,7 +114,9 @@ int main(int argc, char** argv) {
   options.allow_anonymous_writes = o.get_bool("--allow-anonymous-writes");
 
   const std::string commit = o.get("--commit");
-  if (commit != "group" && commit != "each") usage_error("--commit must be group or each");
+  if (commit != "group" && commit != "each") {
+    usage_error("--commit must be group or each");
+  }
   options.writer.mode = commit == "group" ? service::CommitMode::kGroup : service::CommitMode::kEach;
   options.writer.max_queue = static_cast<std::size_t>(o.get_int("--write-queue"));
   options.writer.max_batch = static_cast<std::size_t>(o.get_int("--max-batch"));
@@ -138,4 +149,13 @@ int main(int argc, char** argv) {
   catalog_api.reset();
   core::log::info("catalog_api.exit", {{"signal", signals.signal_number()}});
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    core::log::error("catalog_api.fatal", {{"error", e.what()}});
+    return 1;
+  }
 }

@@ -46,9 +46,13 @@ Response failure_response(const std::exception& e, std::string_view request_id) 
 // the field too, and for a batch the first failing item, so that the message
 // alone tells a human what to fix.
 core::Error named(core::Error error) {
-  if (error.code == core::ErrorCode::kNotFound) return error;
+  if (error.code == core::ErrorCode::kNotFound) {
+    return error;
+  }
   auto with_field = [](const std::string& field, const std::string& message) {
-    if (field.empty() || message.rfind(field, 0) == 0) return message;
+    if (field.empty() || message.rfind(field, 0) == 0) {
+      return message;
+    }
     return field + ": " + message;
   };
   if (error.details.empty()) {
@@ -62,8 +66,9 @@ core::Error named(core::Error error) {
     error.message += "; first: item " + std::to_string(first.index) + ": " + text;
   } else {
     error.message = text;
-    if (error.details.size() > 1)
+    if (error.details.size() > 1) {
       error.message += " (and " + std::to_string(error.details.size() - 1) + " more problems)";
+    }
   }
   return error;
 }
@@ -120,11 +125,19 @@ core::Result<catalog::PageRequest> page_request(const Request& request) {
   }
   catalog::PageRequest page;
   auto limit = request.query_int("limit", 1, catalog::kMaxPageLimit);
-  if (!limit.ok()) return limit.error();
-  if (*limit) page.limit = static_cast<int>(**limit);
+  if (!limit.ok()) {
+    return limit.error();
+  }
+  if (*limit) {
+    page.limit = static_cast<int>(**limit);
+  }
   auto after = request.query_int("after_id", 0);
-  if (!after.ok()) return after.error();
-  if (*after) page.after_id = **after;
+  if (!after.ok()) {
+    return after.error();
+  }
+  if (*after) {
+    page.after_id = **after;
+  }
   return page;
 }
 
@@ -135,11 +148,15 @@ Response json_ok(std::string body) { return Response::json(Status::ok, std::move
 CatalogRoutes::CatalogRoutes(ReadConnections& reads, http::BlockingExecutor& read_executor,
                              CatalogWriter& writer, CatalogRoutesOptions options)
     : reads_(reads), read_executor_(read_executor), writer_(writer), options_(std::move(options)) {
-  if (options_.write_token) token_.emplace(*options_.write_token);
+  if (options_.write_token) {
+    token_.emplace(*options_.write_token);
+  }
 }
 
 std::optional<Response> CatalogRoutes::reject_write(const Request& request) const {
-  if (!token_) return std::nullopt;
+  if (!token_) {
+    return std::nullopt;
+  }
   return token_->reject(request);
 }
 
@@ -153,9 +170,10 @@ void CatalogRoutes::read(Responder responder,
 
 void CatalogRoutes::write(Responder responder, CatalogWriter::Job job) {
   if (!writer_.submit(std::move(job))) {
-    responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
-                                        "too many writes waiting; try again")
-                       .set_header(http::Field::retry_after, "1"));
+    responder.send(
+        http::error_response(Status::service_unavailable, http::kUnavailable,
+                             "the writer takes no more writes now (too many waiting, or stopping); try again")
+            .set_header(http::Field::retry_after, "1"));
   }
 }
 
@@ -163,7 +181,9 @@ void CatalogRoutes::add_to(http::Router& router) {
   // ---- Reads.
   router.add(Method::get, "/api/v1/ingredients", [this](const Request& request, Responder responder) {
     auto page = page_request(request);
-    if (!page.ok()) return (void)responder.send(http::error_response(page.error()));
+    if (!page.ok()) {
+      return (void)responder.send(http::error_response(page.error()));
+    }
     read(std::move(responder), [page = *page](catalog::Repository& repo, const Request&) {
       auto result = repo.list_ingredients(page);
       return result.ok() ? json_ok(ingredient_page_json(*result))
@@ -172,7 +192,9 @@ void CatalogRoutes::add_to(http::Router& router) {
   });
   router.add(Method::get, "/api/v1/ingredients/{id}", [this](const Request& request, Responder responder) {
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
       auto result = repo.get_ingredient(id);
       return result.ok() ? json_ok(ingredient_json(*result)) : http::error_response(result.error());
@@ -180,7 +202,9 @@ void CatalogRoutes::add_to(http::Router& router) {
   });
   router.add(Method::get, "/api/v1/recipes", [this](const Request& request, Responder responder) {
     auto page = page_request(request);
-    if (!page.ok()) return (void)responder.send(http::error_response(page.error()));
+    if (!page.ok()) {
+      return (void)responder.send(http::error_response(page.error()));
+    }
     read(std::move(responder), [page = *page](catalog::Repository& repo, const Request&) {
       auto result = repo.list_recipes(page);
       return result.ok() ? json_ok(recipe_page_json(*result)) : http::error_response(named(result.error()));
@@ -188,7 +212,9 @@ void CatalogRoutes::add_to(http::Router& router) {
   });
   router.add(Method::get, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
       auto result = repo.get_recipe(id);
       return result.ok() ? json_ok(recipe_json(*result)) : http::error_response(result.error());
@@ -206,7 +232,9 @@ void CatalogRoutes::add_to(http::Router& router) {
   });
   router.add(Method::get, "/api/v1/units/{id}", [this](const Request& request, Responder responder) {
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
       auto units = repo.list_units();
       auto it = std::find_if(units.begin(), units.end(), [&](const catalog::Unit& u) { return u.id == id; });
@@ -219,9 +247,13 @@ void CatalogRoutes::add_to(http::Router& router) {
 
   // ---- Single writes: token, path, body checked on the I/O thread.
   router.add(Method::post, "/api/v1/ingredients", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto input = decode_ingredient(request.body());
-    if (!input.ok()) return (void)responder.send(http::error_response(input.error()));
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
     write(responder,
           write_job(
               responder, Status::created,
@@ -229,11 +261,17 @@ void CatalogRoutes::add_to(http::Router& router) {
               [](const catalog::Ingredient& row, std::int64_t seq) { return written_json(row, seq); }));
   });
   router.add(Method::put, "/api/v1/ingredients/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     auto input = decode_ingredient(request.body());
-    if (!input.ok()) return (void)responder.send(http::error_response(input.error()));
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
     write(responder,
           write_job(
               responder, Status::ok,
@@ -244,9 +282,13 @@ void CatalogRoutes::add_to(http::Router& router) {
   });
   router.add(Method::delete_, "/api/v1/ingredients/{id}",
              [this](const Request& request, Responder responder) {
-               if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+               if (auto denied = reject_write(request)) {
+                 return (void)responder.send(std::move(*denied));
+               }
                auto id = path_id(request);
-               if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+               if (!id.ok()) {
+                 return (void)responder.send(http::error_response(id.error()));
+               }
                write(responder,
                      write_job(
                          responder, Status::ok,
@@ -254,9 +296,13 @@ void CatalogRoutes::add_to(http::Router& router) {
                          [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
              });
   router.add(Method::post, "/api/v1/recipes", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto input = decode_recipe(request.body());
-    if (!input.ok()) return (void)responder.send(http::error_response(input.error()));
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
     write(responder,
           write_job(
               responder, Status::created,
@@ -264,11 +310,17 @@ void CatalogRoutes::add_to(http::Router& router) {
               [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
   });
   router.add(Method::put, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     auto input = decode_recipe(request.body());
-    if (!input.ok()) return (void)responder.send(http::error_response(input.error()));
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
     write(responder,
           write_job(
               responder, Status::ok,
@@ -278,18 +330,26 @@ void CatalogRoutes::add_to(http::Router& router) {
               [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
   });
   router.add(Method::delete_, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto id = path_id(request);
-    if (!id.ok()) return (void)responder.send(http::error_response(id.error()));
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
     write(responder,
           write_job(
               responder, Status::ok, [id = *id](catalog::Repository& repo) { return repo.delete_recipe(id); },
               [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
   });
   router.add(Method::post, "/api/v1/units", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
     auto input = decode_unit(request.body());
-    if (!input.ok()) return (void)responder.send(http::error_response(input.error()));
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
     write(responder, write_job(
                          responder, Status::created,
                          [in = std::move(*input)](catalog::Repository& repo) { return repo.create_unit(in); },
@@ -303,10 +363,14 @@ void CatalogRoutes::add_to(http::Router& router) {
   router.add(
       Method::post, "/api/v1/ingredients/bulk",
       [this](const Request& request, Responder responder) {
-        if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+        if (auto denied = reject_write(request)) {
+          return (void)responder.send(std::move(*denied));
+        }
         bool queued = read_executor_.post([this, responder]() mutable {
           auto items = decode_bulk_ingredients(responder.request().body());
-          if (!items.ok()) return (void)responder.send(http::error_response(items.error()));
+          if (!items.ok()) {
+            return (void)responder.send(http::error_response(items.error()));
+          }
           write(responder, write_job(
                                responder, Status::created,
                                [in = std::move(*items)](catalog::Repository& repo) {
@@ -325,10 +389,14 @@ void CatalogRoutes::add_to(http::Router& router) {
   router.add(
       Method::post, "/api/v1/recipes/bulk",
       [this](const Request& request, Responder responder) {
-        if (auto denied = reject_write(request)) return (void)responder.send(std::move(*denied));
+        if (auto denied = reject_write(request)) {
+          return (void)responder.send(std::move(*denied));
+        }
         bool queued = read_executor_.post([this, responder]() mutable {
           auto items = decode_bulk_recipes(responder.request().body());
-          if (!items.ok()) return (void)responder.send(http::error_response(items.error()));
+          if (!items.ok()) {
+            return (void)responder.send(http::error_response(items.error()));
+          }
           write(responder,
                 write_job(
                     responder, Status::created,

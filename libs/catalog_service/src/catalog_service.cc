@@ -38,15 +38,20 @@ CatalogService::CatalogService(CatalogServiceOptions options, metrics::MetricsRe
     : parts_(std::make_unique<Parts>()) {
   auto& p = *parts_;
   p.options = std::move(options);
-  if (p.options.db_path.empty()) throw std::invalid_argument("no catalog file given (--db / CATALOG_DB)");
-  if (p.options.write_token && p.options.write_token->empty()) p.options.write_token.reset();
+  if (p.options.db_path.empty()) {
+    throw std::invalid_argument("no catalog file given (--db / CATALOG_DB)");
+  }
+  if (p.options.write_token && p.options.write_token->empty()) {
+    p.options.write_token.reset();
+  }
   if (!p.options.write_token && !p.options.allow_anonymous_writes) {
     throw std::invalid_argument(
         "no write token configured (--token-file / TOKEN_FILE): refusing to accept anonymous writes; "
         "pass --allow-anonymous-writes only for development");
   }
-  if (!p.options.write_token)
+  if (!p.options.write_token) {
     log::warn("catalog_api.anonymous_writes", {{"reason", "--allow-anonymous-writes"}});
+  }
 
   {
     // Migrate once, up front, on a connection of its own.
@@ -94,7 +99,9 @@ CatalogService::~CatalogService() { stop(); }
 
 void CatalogService::start() {
   auto& p = *parts_;
-  if (p.started) return;
+  if (p.started) {
+    return;
+  }
   p.outbox->start();
   p.writer->start();
   p.server->start();
@@ -106,7 +113,9 @@ void CatalogService::start() {
 
 void CatalogService::stop() {
   auto& p = *parts_;
-  if (p.stopped) return;
+  if (p.stopped) {
+    return;
+  }
   p.stopped = true;
   // In-flight requests finish: their writes are still taken by the writer.
   p.server->stop();

@@ -51,7 +51,9 @@ struct CatalogWriter::Metrics {
 CatalogWriter::CatalogWriter(const std::string& db_path, prometheus::Registry& registry,
                              CatalogWriterOptions options)
     : options_(std::move(options)), metrics_(std::make_unique<Metrics>(registry)) {
-  if (options_.max_batch == 0) options_.max_batch = 1;
+  if (options_.max_batch == 0) {
+    options_.max_batch = 1;
+  }
   catalog::DatabaseOptions db_options;
   db_options.create_if_missing = false;
   db_options.synchronous =
@@ -64,14 +66,18 @@ CatalogWriter::~CatalogWriter() { stop(); }
 
 void CatalogWriter::start() {
   std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
+  if (thread_.joinable() || stopping_) {
+    return;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
 bool CatalogWriter::submit(Job job) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= options_.max_queue) return false;
+    if (stopping_ || queue_.size() >= options_.max_queue) {
+      return false;
+    }
     queue_.push_back(std::move(job));
     metrics_->queue.Set(static_cast<double>(queue_.size()));
   }
@@ -85,7 +91,9 @@ void CatalogWriter::stop() {
     stopping_ = true;
   }
   cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 std::size_t CatalogWriter::queued() const {
@@ -100,7 +108,9 @@ void CatalogWriter::run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued was run
+      if (queue_.empty()) {
+        return;  // stopping, and everything queued was run
+      }
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -110,13 +120,17 @@ void CatalogWriter::run() {
 
     for (auto& job : batch) {
       try {
-        if (auto done = job(*repository_)) completions.push_back(std::move(done));
+        if (auto done = job(*repository_)) {
+          completions.push_back(std::move(done));
+        }
       } catch (const std::exception& e) {
         log::error("catalog_writer.job_failed", {{"error", e.what()}});
       }
     }
     bool durable = options_.mode == CommitMode::kEach || sync();
-    if (durable && options_.on_durable) options_.on_durable();
+    if (durable && options_.on_durable) {
+      options_.on_durable();
+    }
     metrics_->batch_size.Observe(static_cast<double>(batch.size()));
     for (auto& done : completions) {
       try {
@@ -137,6 +151,12 @@ void CatalogWriter::run() {
 // commits since the last sync is in that file, so they become durable
 // together. Called between transactions, on the thread owning the connection.
 bool CatalogWriter::sync() {
+  // Nothing written since the last sync (every job of the batch was refused):
+  // nothing to make durable.
+  const sqlite3_int64 changes = sqlite3_total_changes64(db_->handle());
+  if (changes == synced_changes_) {
+    return true;
+  }
   const auto start = std::chrono::steady_clock::now();
   sqlite3_file* wal = nullptr;
   int rc = sqlite3_file_control(db_->handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
@@ -144,7 +164,9 @@ bool CatalogWriter::sync() {
     // No WAL open: nothing was written through this connection yet.
     return true;
   }
-  if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  if (rc == SQLITE_OK) {
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  }
   metrics_->sync_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (rc != SQLITE_OK) {
@@ -152,6 +174,7 @@ bool CatalogWriter::sync() {
     log::error("catalog_writer.sync_failed", {{"sqlite_code", rc}, {"error", sqlite3_errstr(rc)}});
     return false;
   }
+  synced_changes_ = changes;
   return true;
 }
 

@@ -103,7 +103,9 @@ OutboxPublisher::OutboxPublisher(std::unique_ptr<catalog::Database> db, bus::Pub
 OutboxPublisher::~OutboxPublisher() { stop(); }
 
 void OutboxPublisher::start() {
-  if (thread_.joinable()) return;
+  if (thread_.joinable()) {
+    return;
+  }
   log::info("outbox.start", {{"cursor", options_.cursor_name},
                              {"published_seq", published_.load()},
                              {"latest_seq", latest_.load()}});
@@ -121,12 +123,16 @@ void OutboxPublisher::notify() {
 void OutboxPublisher::stop(std::chrono::milliseconds flush_timeout) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
+    if (stopping_ && !thread_.joinable()) {
+      return;
+    }
     stopping_ = true;
     flush_deadline_ = Clock::now() + flush_timeout;
   }
   cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 void OutboxPublisher::run() {
@@ -172,15 +178,21 @@ void OutboxPublisher::run() {
     }
     if (stopping) {
       // Drain what is committed (bounded), then leave.
-      if ((!more && !failed) || now >= flush_deadline) break;
-      if (failed) sleep_for(std::min(options_.error_backoff, std::chrono::milliseconds(50)));
+      if ((!more && !failed) || now >= flush_deadline) {
+        break;
+      }
+      if (failed) {
+        sleep_for(std::min(options_.error_backoff, std::chrono::milliseconds(50)));
+      }
       continue;
     }
     if (now >= next_prune) {
       prune();
       next_prune = Clock::now() + options_.prune_interval;
     }
-    if (more && !failed) continue;
+    if (more && !failed) {
+      continue;
+    }
 
     auto wake = std::min(now + (failed ? options_.error_backoff : options_.poll_interval), next_heartbeat);
     std::unique_lock lock(mu_);
@@ -238,7 +250,9 @@ void OutboxPublisher::heartbeat() {
 
 void OutboxPublisher::record_cursor() {
   const std::int64_t published = published_.load();
-  if (published <= cursor_recorded_) return;
+  if (published <= cursor_recorded_) {
+    return;
+  }
   try {
     log_.mark_published(options_.cursor_name, published);
     cursor_recorded_ = published;
@@ -255,7 +269,9 @@ void OutboxPublisher::prune() {
     for (int i = 0; i < 100; ++i) {
       std::int64_t n = log_.prune(options_.prune, core::system_now_ms());
       removed += n;
-      if (n < options_.prune.max_rows) break;
+      if (n < options_.prune.max_rows) {
+        break;
+      }
     }
     if (removed > 0) {
       metrics_->pruned.Increment(static_cast<double>(removed));

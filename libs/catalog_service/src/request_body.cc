@@ -22,7 +22,9 @@ class Problems {
  public:
   void add(int index, std::string field, std::string message) {
     ++count_;
-    if (list_.size() < kMaxReportedProblems) list_.push_back({index, std::move(field), std::move(message)});
+    if (list_.size() < kMaxReportedProblems) {
+      list_.push_back({index, std::move(field), std::move(message)});
+    }
   }
   bool empty() const { return count_ == 0; }
   std::size_t count() const { return count_; }
@@ -31,8 +33,12 @@ class Problems {
   Error to_error() const {
     const FieldError& first = list_.front();
     std::string message = first.field.empty() ? first.message : first.field + " " + first.message;
-    if (first.index >= 0) message = "item " + std::to_string(first.index) + ": " + message;
-    if (count_ > 1) message += " (and " + std::to_string(count_ - 1) + " more problems)";
+    if (first.index >= 0) {
+      message = "item " + std::to_string(first.index) + ": " + message;
+    }
+    if (count_ > 1) {
+      message += " (and " + std::to_string(count_ - 1) + " more problems)";
+    }
     return {core::ErrorCode::kInvalidArgument, first.field, std::move(message), list_};
   }
 
@@ -63,7 +69,8 @@ class ObjectReader {
   ObjectReader(simdjson::dom::object object, std::string prefix, int index, Problems& problems,
                std::span<const std::string_view> known, std::span<const std::string_view> ignored)
       : prefix_(std::move(prefix)), index_(index), problems_(problems) {
-    for (auto [key, value] : object) {
+    for (const auto& field : object) {
+      const std::string_view key = field.key;
       bool is_known = std::find(known.begin(), known.end(), key) != known.end();
       bool is_ignored = std::find(ignored.begin(), ignored.end(), key) != ignored.end();
       if (!is_known && !is_ignored) {
@@ -74,7 +81,9 @@ class ObjectReader {
         problems_.add(index_, path(key), "appears more than once");
         continue;
       }
-      if (is_known) fields_.emplace_back(key, value);
+      if (is_known) {
+        fields_.emplace_back(key, field.value);
+      }
     }
   }
 
@@ -82,14 +91,18 @@ class ObjectReader {
 
   std::optional<element> find(std::string_view key) const {
     for (const auto& [k, v] : fields_) {
-      if (k == key) return v;
+      if (k == key) {
+        return v;
+      }
     }
     return std::nullopt;
   }
   // The field when present and not null.
   std::optional<element> present(std::string_view key) const {
     auto e = find(key);
-    if (!e || e->is_null()) return std::nullopt;
+    if (!e || e->is_null()) {
+      return std::nullopt;
+    }
     return e;
   }
 
@@ -112,7 +125,9 @@ class ObjectReader {
 
   std::optional<std::string> optional_string(std::string_view key) {
     auto e = present(key);
-    if (!e) return std::nullopt;
+    if (!e) {
+      return std::nullopt;
+    }
     if (!e->is_string()) {
       wrong_type(key, "a string or null", *e);
       return std::nullopt;
@@ -122,7 +137,9 @@ class ObjectReader {
 
   std::optional<std::int64_t> optional_id(std::string_view key) {
     auto e = present(key);
-    if (!e) return std::nullopt;
+    if (!e) {
+      return std::nullopt;
+    }
     return id_value(key, *e);
   }
 
@@ -137,7 +154,9 @@ class ObjectReader {
 
   std::optional<double> optional_number(std::string_view key) {
     auto e = present(key);
-    if (!e) return std::nullopt;
+    if (!e) {
+      return std::nullopt;
+    }
     if (!e->is_number()) {
       wrong_type(key, "a number or null", *e);
       return std::nullopt;
@@ -147,7 +166,9 @@ class ObjectReader {
 
   bool flag(std::string_view key, bool default_value) {
     auto e = present(key);
-    if (!e) return default_value;
+    if (!e) {
+      return default_value;
+    }
     if (!e->is_bool()) {
       wrong_type(key, "true or false", *e);
       return default_value;
@@ -159,7 +180,9 @@ class ObjectReader {
   std::optional<simdjson::dom::array> array(std::string_view key, bool required) {
     auto e = present(key);
     if (!e) {
-      if (required) problems_.add(index_, path(key), "is required");
+      if (required) {
+        problems_.add(index_, path(key), "is required");
+      }
       return std::nullopt;
     }
     if (!e->is_array()) {
@@ -171,7 +194,9 @@ class ObjectReader {
 
  private:
   std::optional<std::int64_t> id_value(std::string_view key, element e) {
-    if (e.type() == element_type::INT64) return e.get_int64().value_unsafe();
+    if (e.type() == element_type::INT64) {
+      return e.get_int64().value_unsafe();
+    }
     if (e.type() == element_type::UINT64) {
       problems_.add(index_, path(key), "is too large for a 64-bit id");
     } else {
@@ -186,15 +211,38 @@ class ObjectReader {
   std::vector<std::pair<std::string_view, element>> fields_;
 };
 
-// Parses with this thread's parser (reused: it keeps its buffers). The
-// element stays valid until the next parse on this thread.
-core::Result<element> parse(std::string_view body) {
+// Each thread parses with its own parser, reused so that it keeps its
+// buffers. A parser grows to the largest document it parsed (several times
+// the document's size); one that grew past kKeptParserCapacity (a bulk
+// upload) is released once the decode is over, so that a 32 MiB upload does
+// not pin that memory on every executor thread for good.
+constexpr std::size_t kKeptParserCapacity = 2 << 20;
+
+simdjson::dom::parser& thread_parser() {
   thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+// Held for the whole of a decode: the elements point into the parser.
+class ParserScope {
+ public:
+  ParserScope() = default;
+  ParserScope(const ParserScope&) = delete;
+  ParserScope& operator=(const ParserScope&) = delete;
+  ~ParserScope() {
+    if (thread_parser().capacity() > kKeptParserCapacity) {
+      thread_parser() = simdjson::dom::parser();
+    }
+  }
+};
+
+// The element stays valid until the next parse on this thread.
+core::Result<element> parse(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return Error::invalid("", "request body is empty: expected a JSON document");
   }
   element root;
-  auto error = parser.parse(body.data(), body.size()).get(root);
+  auto error = thread_parser().parse(body.data(), body.size()).get(root);
   if (error) {
     return Error::invalid("",
                           std::string("request body is not valid JSON: ") + simdjson::error_message(error));
@@ -204,7 +252,9 @@ core::Result<element> parse(std::string_view body) {
 
 core::Result<simdjson::dom::object> parse_object(std::string_view body) {
   auto root = parse(body);
-  if (!root.ok()) return root.error();
+  if (!root.ok()) {
+    return root.error();
+  }
   if (!root->is_object()) {
     return Error::invalid("",
                           std::string("request body must be a JSON object, not ") + type_name(root->type()));
@@ -270,14 +320,18 @@ catalog::RecipeInput read_recipe(ObjectReader& r, int index, Problems& problems)
 // The items of a bulk body: a top-level array, or an array under `key`.
 core::Result<simdjson::dom::array> bulk_items(std::string_view body, std::string_view key) {
   auto root = parse(body);
-  if (!root.ok()) return root.error();
+  if (!root.ok()) {
+    return root.error();
+  }
   element items = *root;
   if (root->is_object()) {
     Problems problems;
     const std::array<std::string_view, 1> names = {key};
     ObjectReader r(root->get_object().value_unsafe(), "", -1, problems, names, kNothing);
     auto array = r.array(key, true);
-    if (!problems.empty()) return problems.to_error();
+    if (!problems.empty()) {
+      return problems.to_error();
+    }
     return *array;
   }
   if (!items.is_array()) {
@@ -289,9 +343,14 @@ core::Result<simdjson::dom::array> bulk_items(std::string_view body, std::string
 
 template <typename Item, typename ReadItem>
 core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_view key, ReadItem read_item) {
+  ParserScope scope;
   auto items = bulk_items(body, key);
-  if (!items.ok()) return items.error();
-  if (items->size() == 0) return Error::invalid(std::string(key), std::string(key) + " must not be empty");
+  if (!items.ok()) {
+    return items.error();
+  }
+  if (items->size() == 0) {
+    return Error::invalid(std::string(key), std::string(key) + " must not be empty");
+  }
   if (items->size() > catalog::kMaxBulkItems) {
     return Error{core::ErrorCode::kTooLarge,
                  std::string(key),
@@ -311,42 +370,59 @@ core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_v
     }
     ++index;
   }
-  if (!problems.empty()) return problems.to_error();
+  if (!problems.empty()) {
+    return problems.to_error();
+  }
   return out;
 }
 
 }  // namespace
 
 core::Result<catalog::IngredientInput> decode_ingredient(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
-  if (!object.ok()) return object.error();
+  if (!object.ok()) {
+    return object.error();
+  }
   Problems problems;
   ObjectReader r(*object, "", -1, problems, kIngredientFields, kIngredientReadOnly);
   auto in = read_ingredient(r);
-  if (!problems.empty()) return problems.to_error();
+  if (!problems.empty()) {
+    return problems.to_error();
+  }
   return in;
 }
 
 core::Result<catalog::RecipeInput> decode_recipe(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
-  if (!object.ok()) return object.error();
+  if (!object.ok()) {
+    return object.error();
+  }
   Problems problems;
   ObjectReader r(*object, "", -1, problems, kRecipeFields, kRecipeReadOnly);
   auto in = read_recipe(r, -1, problems);
-  if (!problems.empty()) return problems.to_error();
+  if (!problems.empty()) {
+    return problems.to_error();
+  }
   return in;
 }
 
 core::Result<catalog::UnitInput> decode_unit(std::string_view body) {
+  ParserScope scope;
   auto object = parse_object(body);
-  if (!object.ok()) return object.error();
+  if (!object.ok()) {
+    return object.error();
+  }
   Problems problems;
   ObjectReader r(*object, "", -1, problems, kUnitFields, kIdOnly);
   catalog::UnitInput in;
   in.name = r.required_string("name");
   in.abbreviation = r.optional_string("abbreviation");
   in.conversion_to_ml = r.optional_number("conversion_to_ml");
-  if (!problems.empty()) return problems.to_error();
+  if (!problems.empty()) {
+    return problems.to_error();
+  }
   return in;
 }
 

@@ -111,7 +111,9 @@ std::string page(const std::vector<Row>& items, std::optional<std::int64_t> next
   w.StartObject();
   key(w, "items");
   w.StartArray();
-  for (const auto& row : items) write(w, row);
+  for (const auto& row : items) {
+    write(w, row);
+  }
   w.EndArray();
   field(w, "next_after_id", next_after_id);
   w.EndObject();

@@ -109,6 +109,19 @@ TEST(ProcessTest, SixtyFourConcurrentWritersLoseNoAcknowledgedWrite) {
   EXPECT_EQ(other_failures.load(), 0);
   ASSERT_GT(acknowledged.size(), 100u);
 
+  // Concurrent writes shared their syncs (group commit).
+  {
+    auto metrics = api.client().get("/metrics").body;
+    auto value = [&](const std::string& name) {
+      auto at = metrics.find("\n" + name + " ");
+      return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + name.size() + 2));
+    };
+    const double batches = value("cocktail_catalog_write_batch_size_count");
+    const double writes = value("cocktail_catalog_write_batch_size_sum");
+    ASSERT_GT(batches, 0);
+    EXPECT_GT(writes / batches, 1.5) << writes << " writes in " << batches << " batches";
+  }
+
   // The process dies without any chance to flush: acknowledged means committed.
   api.kill();
   EXPECT_EQ(query_int(api.db_path(), "SELECT COUNT(*) FROM recipes"),

@@ -380,5 +380,27 @@ TEST_F(RoutesTest, OversizedBodiesAre413) {
                  after_bulk);
 }
 
+TEST_F(RoutesTest, HealthAndMetricsReportTheOutbox) {
+  const auto seq_now =
+      json(client_.post("/api/v1/ingredients", R"({"name": "Metric Gin"})", auth()).body)["catalog_seq"]
+          .GetInt64();
+  // The publisher catches up (after its start delay) and says so.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto d = json(client_.get("/health").body);
+        return d["ready"].GetBool() && d["details"]["published_seq"].GetInt64() >= seq_now;
+      },
+      10s));
+  auto metrics = client_.get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  for (const char* name : {"cocktail_catalog_seq ", "cocktail_outbox_lag ", "cocktail_outbox_published_seq ",
+                           "cocktail_events_published_total{topic=\"catalog.change\"}",
+                           "cocktail_events_published_total{topic=\"catalog.heartbeat\"}",
+                           "cocktail_events_publish_errors_total{topic=\"catalog.change\"} 0",
+                           "cocktail_catalog_write_batch_size_count", "cocktail_http_requests_total{"}) {
+    EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
+  }
+}
+
 }  // namespace
 }  // namespace cocktail::catalog_api_test

@@ -12,7 +12,8 @@
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/schema.h"
-#include "temp_dir.h"
+#include "cocktail/testing/temp_dir.h"
+#include "cocktail/testing/wait.h"
 
 namespace cocktail::catalog_service {
 namespace {

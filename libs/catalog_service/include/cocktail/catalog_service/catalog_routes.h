@@ -44,7 +44,7 @@ struct CatalogRoutesOptions {
   // with the explicit development setting; see catalog_service.h).
   std::optional<std::string> write_token;
   // Body limit of the two bulk routes; other routes keep the server's.
-  std::size_t bulk_max_body_bytes = 32 * 1024 * 1024;
+  std::size_t bulk_max_body_bytes = std::size_t{32} << 20;
 };
 
 class CatalogRoutes {

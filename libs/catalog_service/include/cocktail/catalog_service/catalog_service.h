@@ -43,7 +43,7 @@ struct CatalogServiceOptions {
   // Threads (and connections) serving reads and decoding bulk bodies.
   std::size_t db_threads = 2;
   std::size_t max_queued_reads = 10000;
-  std::size_t bulk_max_body_bytes = 32 * 1024 * 1024;
+  std::size_t bulk_max_body_bytes = std::size_t{32} << 20;
   CatalogWriterOptions writer;  // on_durable is set by the service
   OutboxPublisherOptions outbox;
 };

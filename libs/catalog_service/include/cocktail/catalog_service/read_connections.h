@@ -43,7 +43,9 @@ class ReadConnections {
     }
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (connection_) pool_->release(connection_);
+      if (connection_) {
+        pool_->release(connection_);
+      }
     }
     catalog::Repository& repository() { return *connection_->repository; }
 
