@@ -1,0 +1,416 @@
+#include "cocktail/catalog_service/catalog_routes.h"
+
+#include <algorithm>
+#include <array>
+#include <exception>
+#include <string_view>
+#include <utility>
+
+#include "cocktail/catalog/database.h"
+#include "cocktail/catalog_service/request_body.h"
+#include "cocktail/catalog_service/response_body.h"
+#include "cocktail/core/log.h"
+#include "cocktail/http/errors.h"
+
+namespace cocktail::catalog_service {
+namespace {
+
+namespace log = core::log;
+using http::Method;
+using http::Request;
+using http::Responder;
+using http::Response;
+using http::Status;
+
+constexpr std::string_view kSeqHeader = "X-Catalog-Seq";
+
+// The answer for an exception out of the catalog: a lock held by another
+// process past the busy timeout is worth retrying; anything else is ours.
+Response failure_response(const std::exception& e, std::string_view request_id) {
+  if (const auto* db = dynamic_cast<const catalog::DatabaseError*>(&e)) {
+    int primary = db->sqlite_code() & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      log::warn("catalog.busy", {{"request_id", request_id}, {"error", e.what()}});
+      return http::error_response(Status::service_unavailable, http::kUnavailable,
+                                  "the catalog is locked by another writer; try again")
+          .set_header(http::Field::retry_after, "1");
+    }
+  }
+  log::error("catalog.write_failed", {{"request_id", request_id}, {"error", e.what()}});
+  return http::error_response(Status::internal_server_error, http::kInternal,
+                              "the catalog could not be written");
+}
+
+// The Repository names the culprit in `field` and says what is wrong in
+// `message` ("is required and must not be blank"); the answer's message names
+// the field too, and for a batch the first failing item, so that the message
+// alone tells a human what to fix.
+core::Error named(core::Error error) {
+  if (error.code == core::ErrorCode::kNotFound) {
+    return error;
+  }
+  auto with_field = [](const std::string& field, const std::string& message) {
+    if (field.empty() || message.rfind(field, 0) == 0) {
+      return message;
+    }
+    return field + ": " + message;
+  };
+  if (error.details.empty()) {
+    error.message = with_field(error.field, error.message);
+    return error;
+  }
+  const auto& first = error.details.front();
+  std::string text = with_field(first.field, first.message);
+  if (first.index >= 0) {
+    // A batch: "2 of 3 items failed; nothing was written; first: item 1: name: ..."
+    error.message += "; first: item " + std::to_string(first.index) + ": " + text;
+  } else {
+    error.message = text;
+    if (error.details.size() > 1) {
+      error.message += " (and " + std::to_string(error.details.size() - 1) + " more problems)";
+    }
+  }
+  return error;
+}
+
+Response committed_response(Status status, std::string body, std::int64_t seq) {
+  Response response = Response::json(status, std::move(body));
+  response.set_header(kSeqHeader, std::to_string(seq));
+  return response;
+}
+
+// A writer job: runs `op` (Repository& -> Result<Committed<T>>) and answers
+// with `encode(value, seq)` once the batch is durable. A failed sync turns a
+// success into 500: the client must not take it as acknowledged.
+template <typename Op, typename Encode>
+CatalogWriter::Job write_job(Responder responder, Status success, Op op, Encode encode) {
+  return [responder, success, op = std::move(op),
+          encode = std::move(encode)](catalog::Repository& repo) mutable -> CatalogWriter::Completion {
+    Response response;
+    bool wrote = false;
+    try {
+      auto result = op(repo);
+      if (result.ok()) {
+        wrote = true;
+        response =
+            committed_response(success, encode(result->value, result->catalog_seq), result->catalog_seq);
+      } else {
+        response = http::error_response(named(result.error()));
+      }
+    } catch (const std::exception& e) {
+      response = failure_response(e, responder.request().request_id());
+    }
+    return [responder, response = std::move(response), wrote](bool durable) mutable {
+      if (wrote && !durable) {
+        responder.send(
+            http::error_response(Status::internal_server_error, http::kInternal,
+                                 "the write could not be made durable; it may or may not be kept"));
+      } else {
+        responder.send(std::move(response));
+      }
+    };
+  };
+}
+
+// The resource id of the path ("/api/v1/recipes/{id}"): a positive integer.
+core::Result<std::int64_t> path_id(const Request& request) { return request.path_int("id", 1); }
+
+// ?limit=&after_id= and nothing else.
+core::Result<catalog::PageRequest> page_request(const Request& request) {
+  for (const auto& [name, value] : request.query_params()) {
+    if (name != "limit" && name != "after_id") {
+      return core::Error::invalid(
+          name, "unknown query parameter '" + name + "'; lists are paged with limit and after_id");
+    }
+  }
+  catalog::PageRequest page;
+  auto limit = request.query_int("limit", 1, catalog::kMaxPageLimit);
+  if (!limit.ok()) {
+    return limit.error();
+  }
+  if (*limit) {
+    page.limit = static_cast<int>(**limit);
+  }
+  auto after = request.query_int("after_id", 0);
+  if (!after.ok()) {
+    return after.error();
+  }
+  if (*after) {
+    page.after_id = **after;
+  }
+  return page;
+}
+
+Response json_ok(std::string body) { return Response::json(Status::ok, std::move(body)); }
+
+}  // namespace
+
+CatalogRoutes::CatalogRoutes(ReadConnections& reads, http::BlockingExecutor& read_executor,
+                             CatalogWriter& writer, CatalogRoutesOptions options)
+    : reads_(reads), read_executor_(read_executor), writer_(writer), options_(std::move(options)) {
+  if (options_.write_token) {
+    token_.emplace(*options_.write_token);
+  }
+}
+
+std::optional<Response> CatalogRoutes::reject_write(const Request& request) const {
+  if (!token_) {
+    return std::nullopt;
+  }
+  return token_->reject(request);
+}
+
+void CatalogRoutes::read(Responder responder,
+                         std::function<Response(catalog::Repository&, const Request&)> work) {
+  read_executor_.respond(std::move(responder), [this, work = std::move(work)](const Request& request) {
+    auto lease = reads_.acquire();
+    return work(lease.repository(), request);
+  });
+}
+
+void CatalogRoutes::write(Responder responder, CatalogWriter::Job job) {
+  if (!writer_.submit(std::move(job))) {
+    responder.send(
+        http::error_response(Status::service_unavailable, http::kUnavailable,
+                             "the writer takes no more writes now (too many waiting, or stopping); try again")
+            .set_header(http::Field::retry_after, "1"));
+  }
+}
+
+void CatalogRoutes::add_to(http::Router& router) {
+  // ---- Reads.
+  router.add(Method::get, "/api/v1/ingredients", [this](const Request& request, Responder responder) {
+    auto page = page_request(request);
+    if (!page.ok()) {
+      return (void)responder.send(http::error_response(page.error()));
+    }
+    read(std::move(responder), [page = *page](catalog::Repository& repo, const Request&) {
+      auto result = repo.list_ingredients(page);
+      return result.ok() ? json_ok(ingredient_page_json(*result))
+                         : http::error_response(named(result.error()));
+    });
+  });
+  router.add(Method::get, "/api/v1/ingredients/{id}", [this](const Request& request, Responder responder) {
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
+      auto result = repo.get_ingredient(id);
+      return result.ok() ? json_ok(ingredient_json(*result)) : http::error_response(result.error());
+    });
+  });
+  router.add(Method::get, "/api/v1/recipes", [this](const Request& request, Responder responder) {
+    auto page = page_request(request);
+    if (!page.ok()) {
+      return (void)responder.send(http::error_response(page.error()));
+    }
+    read(std::move(responder), [page = *page](catalog::Repository& repo, const Request&) {
+      auto result = repo.list_recipes(page);
+      return result.ok() ? json_ok(recipe_page_json(*result)) : http::error_response(named(result.error()));
+    });
+  });
+  router.add(Method::get, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
+      auto result = repo.get_recipe(id);
+      return result.ok() ? json_ok(recipe_json(*result)) : http::error_response(result.error());
+    });
+  });
+  router.add(Method::get, "/api/v1/units", [this](const Request& request, Responder responder) {
+    if (!request.query_params().empty()) {
+      const auto& name = request.query_params().front().first;
+      return (void)responder.send(http::error_response(
+          core::Error::invalid(name, "unknown query parameter '" + name + "'; units are listed whole")));
+    }
+    read(std::move(responder), [](catalog::Repository& repo, const Request&) {
+      return json_ok(unit_list_json(repo.list_units()));
+    });
+  });
+  router.add(Method::get, "/api/v1/units/{id}", [this](const Request& request, Responder responder) {
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    read(std::move(responder), [id = *id](catalog::Repository& repo, const Request&) {
+      auto units = repo.list_units();
+      auto it = std::find_if(units.begin(), units.end(), [&](const catalog::Unit& u) { return u.id == id; });
+      if (it == units.end()) {
+        return http::error_response(core::Error::not_found("id", "no unit with id " + std::to_string(id)));
+      }
+      return json_ok(unit_json(*it));
+    });
+  });
+
+  // ---- Single writes: token, path, body checked on the I/O thread.
+  router.add(Method::post, "/api/v1/ingredients", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto input = decode_ingredient(request.body());
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
+    write(responder,
+          write_job(
+              responder, Status::created,
+              [in = std::move(*input)](catalog::Repository& repo) { return repo.create_ingredient(in); },
+              [](const catalog::Ingredient& row, std::int64_t seq) { return written_json(row, seq); }));
+  });
+  router.add(Method::put, "/api/v1/ingredients/{id}", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    auto input = decode_ingredient(request.body());
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
+    write(responder,
+          write_job(
+              responder, Status::ok,
+              [id = *id, in = std::move(*input)](catalog::Repository& repo) {
+                return repo.update_ingredient(id, in);
+              },
+              [](const catalog::Ingredient& row, std::int64_t seq) { return written_json(row, seq); }));
+  });
+  router.add(Method::delete_, "/api/v1/ingredients/{id}",
+             [this](const Request& request, Responder responder) {
+               if (auto denied = reject_write(request)) {
+                 return (void)responder.send(std::move(*denied));
+               }
+               auto id = path_id(request);
+               if (!id.ok()) {
+                 return (void)responder.send(http::error_response(id.error()));
+               }
+               write(responder,
+                     write_job(
+                         responder, Status::ok,
+                         [id = *id](catalog::Repository& repo) { return repo.delete_ingredient(id); },
+                         [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
+             });
+  router.add(Method::post, "/api/v1/recipes", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto input = decode_recipe(request.body());
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
+    write(responder,
+          write_job(
+              responder, Status::created,
+              [in = std::move(*input)](catalog::Repository& repo) { return repo.create_recipe(in); },
+              [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
+  });
+  router.add(Method::put, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    auto input = decode_recipe(request.body());
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
+    write(responder,
+          write_job(
+              responder, Status::ok,
+              [id = *id, in = std::move(*input)](catalog::Repository& repo) {
+                return repo.update_recipe(id, in);
+              },
+              [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
+  });
+  router.add(Method::delete_, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return (void)responder.send(http::error_response(id.error()));
+    }
+    write(responder,
+          write_job(
+              responder, Status::ok, [id = *id](catalog::Repository& repo) { return repo.delete_recipe(id); },
+              [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
+  });
+  router.add(Method::post, "/api/v1/units", [this](const Request& request, Responder responder) {
+    if (auto denied = reject_write(request)) {
+      return (void)responder.send(std::move(*denied));
+    }
+    auto input = decode_unit(request.body());
+    if (!input.ok()) {
+      return (void)responder.send(http::error_response(input.error()));
+    }
+    write(responder, write_job(
+                         responder, Status::created,
+                         [in = std::move(*input)](catalog::Repository& repo) { return repo.create_unit(in); },
+                         [](const catalog::Unit& row, std::int64_t seq) { return written_json(row, seq); }));
+  });
+
+  // ---- Bulk: large bodies are decoded on the read executor, not on an I/O
+  // thread, then the whole batch is one job (one transaction).
+  http::RouteOptions bulk;
+  bulk.max_body_bytes = options_.bulk_max_body_bytes;
+  router.add(
+      Method::post, "/api/v1/ingredients/bulk",
+      [this](const Request& request, Responder responder) {
+        if (auto denied = reject_write(request)) {
+          return (void)responder.send(std::move(*denied));
+        }
+        bool queued = read_executor_.post([this, responder]() mutable {
+          auto items = decode_bulk_ingredients(responder.request().body());
+          if (!items.ok()) {
+            return (void)responder.send(http::error_response(items.error()));
+          }
+          write(responder, write_job(
+                               responder, Status::created,
+                               [in = std::move(*items)](catalog::Repository& repo) {
+                                 return repo.create_ingredients(in);
+                               },
+                               [](const std::vector<catalog::Ingredient>& rows, std::int64_t seq) {
+                                 return bulk_created_json(rows, seq);
+                               }));
+        });
+        if (!queued) {
+          responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
+                                              "too many requests waiting; try again"));
+        }
+      },
+      bulk);
+  router.add(
+      Method::post, "/api/v1/recipes/bulk",
+      [this](const Request& request, Responder responder) {
+        if (auto denied = reject_write(request)) {
+          return (void)responder.send(std::move(*denied));
+        }
+        bool queued = read_executor_.post([this, responder]() mutable {
+          auto items = decode_bulk_recipes(responder.request().body());
+          if (!items.ok()) {
+            return (void)responder.send(http::error_response(items.error()));
+          }
+          write(responder,
+                write_job(
+                    responder, Status::created,
+                    [in = std::move(*items)](catalog::Repository& repo) { return repo.create_recipes(in); },
+                    [](const std::vector<catalog::Recipe>& rows, std::int64_t seq) {
+                      return bulk_created_json(rows, seq);
+                    }));
+        });
+        if (!queued) {
+          responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
+                                              "too many requests waiting; try again"));
+        }
+      },
+      bulk);
+}
+
+}  // namespace cocktail::catalog_service

@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Checks proto/openapi.yaml against catalog-api's router: the document
+parses, every $ref resolves, the (method, path) pairs tagged `catalog` are
+exactly the routes libs/catalog_service/src/catalog_routes.cc registers, and
+every write route requires the bearer token and documents 400, 401 and 503.
+
+Usage: check_openapi.py <source dir>. Exit status 0 when all checks pass.
+"""
+import pathlib
+import re
+import sys
+
+import yaml
+
+METHODS = {"get", "post", "put", "delete"}
+
+
+def resolve(doc, ref):
+    node = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def main(root):
+    doc = yaml.safe_load((root / "proto" / "openapi.yaml").read_text())
+    problems = []
+    for ref in refs(doc):
+        try:
+            resolve(doc, ref)
+        except (KeyError, TypeError):
+            problems.append(f"unresolved $ref {ref}")
+
+    documented = set()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in METHODS and "catalog" in op.get("tags", []):
+                documented.add((method, path))
+                if method != "get":
+                    if op.get("security") != [{"bearer": []}]:
+                        problems.append(f"{method.upper()} {path}: no bearer security")
+                    for status in ("400", "401", "503"):
+                        if status not in op.get("responses", {}):
+                            problems.append(f"{method.upper()} {path}: {status} not documented")
+
+    source = (root / "libs" / "catalog_service" / "src" / "catalog_routes.cc").read_text()
+    routed = {(m.group(1).rstrip("_"), m.group(2))
+              for m in re.finditer(r'Method::(\w+),\s*"(/api/v1/[^"]+)"', source)}
+    for method, path in sorted(routed - documented):
+        problems.append(f"{method.upper()} {path} is served but not documented")
+    for method, path in sorted(documented - routed):
+        problems.append(f"{method.upper()} {path} is documented but not served")
+    if not routed:
+        problems.append("no routes found in catalog_routes.cc")
+
+    for p in problems:
+        print(p)
+    print(f"{len(documented)} catalog operations, {len(routed)} routes, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(pathlib.Path(sys.argv[1])))
