@@ -1,20 +1,29 @@
 // analytics-regen: regenerates every analytic from the catalog and writes it
 // as a snapshot generation.
 //
+//   analytics-regen            the service: subscribe, debounce, regenerate,
+//                              publish, until SIGTERM (docs/operations.md)
 //   analytics-regen --once     one regeneration, JSON summary on stdout, exit 0 / 1
 //   analytics-regen gc         apply retention (--dry-run: only list)
 //   analytics-regen report     generations, sizes, ages, disk use
 //
-// Wiring only: options -> SnapshotStore / Regenerator -> one JSON line.
-// The long-running mode (subscribe, debounce, regenerate, publish) is a
-// further command dispatched from main() like the others.
+// Wiring only: options -> SnapshotStore / Regenerator -> RegenerationService
+// and its HTTP routes, or one JSON line.
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
 
+#include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
+#include "cocktail/core/shutdown.h"
 #include "cocktail/core/time.h"
+#include "cocktail/http/bearer_token.h"
+#include "cocktail/http/server.h"
+#include "cocktail/metrics/registry.h"
+#include "cocktail/regen_service/regen_routes.h"
+#include "cocktail/regen_service/regeneration_service.h"
 #include "cocktail/regen_service/regenerator.h"
 #include "cocktail/snapshot/retention.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -32,6 +41,15 @@ cocktail::snapshot::RetentionPolicy retention_policy(const Options& o) {
   p.keep_generations = o.get_int("--keep-generations");
   p.max_age_ms = static_cast<std::int64_t>(o.get_double("--max-age-hours") * 3600.0 * 1000.0);
   return p;
+}
+
+cocktail::analytics::CocktailSpaceOptions space_options(const Options& o) {
+  cocktail::analytics::CocktailSpaceOptions s;
+  s.seed = static_cast<std::uint64_t>(o.get_int("--space-seed"));
+  s.candidate_cap = static_cast<std::size_t>(o.get_int("--space-candidate-cap"));
+  s.dense_matrix_limit = static_cast<std::size_t>(o.get_int("--space-dense-limit"));
+  s.threads = static_cast<unsigned>(o.get_int("--space-threads"));
+  return s;
 }
 
 // Prints {"status":"error",...} and returns the failure exit code.
@@ -57,13 +75,119 @@ int run_once(const Options& o) {
   if (!o.get_bool("--no-gc")) {
     settings.retention = retention_policy(o);
   }
-  cocktail::regen::Regenerator regenerator(std::move(settings), *store);
+  cocktail::regen::Regenerator regenerator(std::move(settings), *store,
+                                           cocktail::regen::default_producers(space_options(o)));
   auto result = regenerator.run();
   if (!result.ok()) {
     std::cout << cocktail::regen::failure_json(result.error()) << std::endl;
     return kExitFailure;
   }
   std::cout << cocktail::regen::summary_json(result.value()) << std::endl;
+  return kExitOk;
+}
+
+std::chrono::milliseconds ms(const Options& o, const char* flag) {
+  return std::chrono::milliseconds(o.get_int(flag));
+}
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::cerr << "analytics-regen: " << message << " (see analytics-regen --help)\n";
+  std::exit(kExitUsage);
+}
+
+int run_service(const Options& o) {
+  namespace rs = cocktail::regen_service;
+  cocktail::core::ShutdownSignals signals;  // before any thread starts
+
+  if (o.get("--db").empty()) {
+    usage_error("--db (CATALOG_DB) is required");
+  }
+  auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
+  if (!listen.ok()) {
+    usage_error(listen.error().message);
+  }
+  cocktail::http::ServerOptions http;
+  http.host = listen->first;
+  http.port = listen->second;
+  http.io_threads = 1;
+  http.shutdown_timeout = std::chrono::milliseconds(1000);
+
+  rs::RegenerationServiceOptions options;
+  options.db_path = o.get("--db");
+  options.sub_endpoints = o.get_list("--sub");
+  options.pub_endpoint = o.get("--pub");
+  options.debounce.quiet = ms(o, "--quiet-ms");
+  options.debounce.max_delay = ms(o, "--max-delay-ms");
+  options.debounce.backoff_initial = ms(o, "--backoff-initial-ms");
+  options.debounce.backoff_max = ms(o, "--backoff-max-ms");
+  options.debounce.backoff_multiplier = o.get_double("--backoff-multiplier");
+  options.debounce.backoff_jitter = o.get_double("--backoff-jitter");
+  options.check_interval = ms(o, "--check-interval-ms");
+  options.heartbeat_interval = ms(o, "--heartbeat-ms");
+  options.shutdown_timeout = ms(o, "--shutdown-timeout-ms");
+  options.abandon_grace = ms(o, "--abandon-grace-ms");
+
+  rs::RegenRoutesOptions routes_options;
+  routes_options.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
+  routes_options.max_wait = ms(o, "--regenerate-max-wait-ms");
+  http.response_timeout = routes_options.max_wait + std::chrono::seconds(5);
+  if (!o.get("--token-file").empty()) {
+    auto token = cocktail::http::read_token_file(o.get("--token-file"));
+    if (!token.ok()) {
+      usage_error(token.error().message);
+    }
+    routes_options.token = *token;
+  }
+
+  cocktail::regen::RegeneratorSettings settings;
+  settings.db_path = options.db_path;
+  if (!o.get_bool("--no-gc")) {
+    settings.retention = retention_policy(o);
+  }
+
+  cocktail::core::SteadyClock clock;
+  cocktail::metrics::MetricsRegistry registry;
+  std::optional<cocktail::snapshot::SnapshotStore> store;
+  std::optional<cocktail::regen::Regenerator> regenerator;
+  std::optional<rs::RegenerationService> service;
+  std::optional<rs::RegenRoutes> routes;
+  std::optional<cocktail::http::Server> server;
+  try {
+    store.emplace(o.get("--analytics-path"));
+    regenerator.emplace(std::move(settings), *store, cocktail::regen::default_producers(space_options(o)));
+    service.emplace(std::move(options), clock, *store, *regenerator, registry);
+    routes.emplace(*service, registry, std::move(routes_options));
+    server.emplace(http, registry);
+    routes->add_to(server->router());
+    server->start();
+    service->start();
+  } catch (const std::invalid_argument& e) {
+    usage_error(e.what());
+  } catch (const std::exception& e) {
+    cocktail::core::log::error("regen.start_failed", {{"error", e.what()}});
+    std::cerr << "analytics-regen: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  cocktail::core::log::info(
+      "regen.ready", {{"http_port", static_cast<int>(server->port())}, {"pub", service->pub_endpoint()}});
+
+  // SIGTERM: the service first (no new work; a running regeneration gets
+  // its bound), then HTTP, which still answered /health meanwhile.
+  auto outcome = rs::RegenerationService::StopResult::kIdle;
+  signals.on_shutdown([&] {
+    outcome = service->stop();
+    server->stop();
+  });
+  signals.wait();
+  if (outcome == rs::RegenerationService::StopResult::kAbandoned) {
+    // The regeneration is inside a stage that cannot be interrupted; its
+    // generation was never published, so leaving it is safe (gc removes it).
+    cocktail::core::log::warn("regen.exit_abandoning", {});
+    std::_Exit(kExitOk);
+  }
+  routes.reset();
+  service.reset();
+  cocktail::core::log::info("regen.exit", {{"signal", signals.signal_number()}});
   return kExitOk;
 }
 
@@ -92,7 +216,8 @@ int run_report(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o("analytics-regen", "Regenerates the analytics snapshots from the catalog.");
+  Options o("analytics-regen",
+            "Regenerates the analytics snapshots from the catalog: as a service (default), or --once.");
   o.add_command("gc", "Remove generations the retention settings do not keep (with --dry-run: list them).")
       .add_command("report", "Print generations, sizes, ages, disk use and free space as JSON.")
       .add_bool("--once", "", false,
@@ -104,8 +229,45 @@ int main(int argc, char** argv) {
                "Retention: always keep this many newest generations.")
       .add_double("--max-age-hours", "MAX_AGE_HOURS", 24.0,
                   "Retention: keep every generation younger than this (hours).")
+      .add_int("--space-seed", "SPACE_SEED", 42, "Cocktail space: UMAP seed (same seed, same maps).")
+      .add_int("--space-candidate-cap", "SPACE_CANDIDATE_CAP", 256,
+               "Cocktail space: at most this many EMD candidates per recipe (pairs stay O(recipes x cap)).")
+      .add_int("--space-dense-limit", "SPACE_DENSE_LIMIT", 20000,
+               "Cocktail space: write recipe-distances-em.npy only up to this many recipes.")
+      .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
-      .add_bool("--no-gc", "", false, "--once: skip retention after writing.")
+      .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
+      .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
+                  "Service: HTTP listen address (health, metrics, trigger).")
+      .add_string("--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5561",
+                  "Service: catalog publishers to subscribe to (connect), comma-separated.")
+      .add_string("--pub", "PUB_ENDPOINT", "tcp://127.0.0.1:5562",
+                  "Service: where analytics events are published (bind).")
+      .add_string("--token-file", "TOKEN_FILE", "",
+                  "Service: file holding the bearer token for POST /api/v1/regenerate.")
+      .add_bool("--allow-anonymous-trigger", "ALLOW_ANONYMOUS_TRIGGER", false,
+                "Service, development only: accept manual triggers without a token when none is configured.")
+      .add_int("--quiet-ms", "REGEN_QUIET_MS", 200,
+               "Service: a run starts after this long without a new change (ms).")
+      .add_int("--max-delay-ms", "REGEN_MAX_DELAY_MS", 2000,
+               "Service: ...or when the oldest pending change has waited this long (ms).")
+      .add_int("--backoff-initial-ms", "REGEN_BACKOFF_INITIAL_MS", 500,
+               "Service: retry delay after a first failed run (ms).")
+      .add_int("--backoff-max-ms", "REGEN_BACKOFF_MAX_MS", 30000, "Service: retry delay cap (ms).")
+      .add_double("--backoff-multiplier", "REGEN_BACKOFF_MULTIPLIER", 2.0,
+                  "Service: retry delay factor per consecutive failure.")
+      .add_double("--backoff-jitter", "REGEN_BACKOFF_JITTER", 0.5,
+                  "Service: fraction in [0, 1] by which a retry delay is randomly shortened.")
+      .add_int("--check-interval-ms", "REGEN_CHECK_INTERVAL_MS", 5000,
+               "Service: how often the catalog's latest seq is read directly (ms).")
+      .add_int("--heartbeat-ms", "HEARTBEAT_MS", 1000, "Service: analytics.heartbeat interval (ms).")
+      .add_int("--shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 5000,
+               "Service: on SIGTERM, how long a running regeneration may take to finish (ms).")
+      .add_int("--abandon-grace-ms", "REGEN_ABANDON_GRACE_MS", 1000,
+               "Service: then, how long a cancelled one has to reach a stage boundary before it is abandoned "
+               "(ms).")
+      .add_int("--regenerate-max-wait-ms", "REGENERATE_MAX_WAIT_MS", 20000,
+               "Service: longest POST /api/v1/regenerate?wait=true waits (ms).")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).");
   o.parse_or_exit(argc, argv);
 
@@ -115,6 +277,13 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   cocktail::core::log::set_level(level);
+  if (o.get_int("--space-seed") < 0 || o.get_int("--space-candidate-cap") < 1 ||
+      o.get_int("--space-dense-limit") < 0 || o.get_int("--space-threads") < 0) {
+    std::cerr
+        << "analytics-regen: --space-seed, --space-dense-limit and --space-threads must not be negative, "
+           "--space-candidate-cap must be at least 1\n";
+    return kExitUsage;
+  }
   if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {
     std::cerr << "analytics-regen: --keep-generations and --max-age-hours must not be negative\n";
     return kExitUsage;
@@ -132,9 +301,11 @@ int main(int argc, char** argv) {
   if (command == "report") {
     return run_report(o);
   }
+  if (!command.empty()) {
+    usage_error("unknown command '" + command + "'");
+  }
   if (o.get_bool("--once")) {
     return run_once(o);
   }
-  std::cerr << "analytics-regen: nothing to do: give --once, gc or report (see --help)\n";
-  return kExitUsage;
+  return run_service(o);
 }

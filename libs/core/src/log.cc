@@ -45,6 +45,27 @@ void append_quoted(std::string& out, std::string_view v) {
   out.push_back('"');
 }
 
+// Formatting a calendar date is the most expensive part of a log line; the
+// "YYYY-MM-DDTHH:MM:SS" prefix only changes once a second, so each thread
+// keeps the last one and appends the milliseconds by hand.
+void append_timestamp(std::string& out, std::int64_t epoch_ms) {
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  std::int64_t second = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
+  if (second != cached_second) {
+    std::string full = format_utc_iso8601(second * 1000);
+    cached_prefix = full.substr(0, full.size() - 5);  // drop ".000Z"
+    cached_second = second;
+  }
+  int ms = static_cast<int>(epoch_ms - second * 1000);
+  out.append(cached_prefix);
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + ms / 100));
+  out.push_back(static_cast<char>('0' + ms / 10 % 10));
+  out.push_back(static_cast<char>('0' + ms % 10));
+  out.push_back('Z');
+}
+
 }  // namespace
 
 std::string Field::format_double(double v) {
@@ -70,7 +91,8 @@ void write(Level l, std::string_view event, std::initializer_list<Field> fields)
   if (static_cast<int>(l) < g_level.load(std::memory_order_relaxed)) return;
   std::string line;
   line.reserve(128);
-  line.append("ts=").append(format_utc_iso8601(system_now_ms()));
+  line.append("ts=");
+  append_timestamp(line, system_now_ms());
   line.append(" level=").append(level_name(l));
   line.append(" event=");
   append_quoted(line, event);

@@ -15,8 +15,9 @@ Debouncer::RandomSource default_random() {
 }
 
 void add_reason(std::vector<std::string>& reasons, std::string reason) {
-  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) {
     reasons.push_back(std::move(reason));
+  }
 }
 
 }  // namespace
@@ -30,7 +31,9 @@ Debouncer::Debouncer(const core::Clock& clock, DebouncerOptions options, RandomS
   if (options_.backoff_initial <= milliseconds(0) || options_.backoff_initial > options_.backoff_max) {
     throw std::invalid_argument("backoff_initial must be positive and not above backoff_max");
   }
-  if (!(options_.backoff_multiplier >= 1.0)) throw std::invalid_argument("backoff_multiplier must be >= 1");
+  if (!(options_.backoff_multiplier >= 1.0)) {
+    throw std::invalid_argument("backoff_multiplier must be >= 1");
+  }
   if (!(options_.backoff_jitter >= 0.0 && options_.backoff_jitter <= 1.0)) {
     throw std::invalid_argument("backoff_jitter must be in [0, 1]");
   }
@@ -61,23 +64,44 @@ void Debouncer::note_change(std::int64_t seq) {
 
 void Debouncer::note_covered(std::int64_t seq) { newest_seq_ = std::max(newest_seq_, seq); }
 
-void Debouncer::note_trigger(std::string reason, TriggerMode mode) {
+void Debouncer::note_trigger(std::string reason, TriggerMode mode, std::optional<std::int64_t> seq) {
   ++stats_.triggers;
   const TimePoint now = clock_.now();
   Work& w = pending_work(now);
   add_reason(w.work.reasons, std::move(reason));
+  if (seq) {
+    w.work.newest_seq = std::max(w.work.newest_seq, *seq);
+  } else {
+    w.work.unconditional = true;
+  }
   if (mode == TriggerMode::kImmediate) {
-    if (!w.immediate_since) w.immediate_since = now;
+    if (!w.immediate_since) {
+      w.immediate_since = now;
+    }
   } else {
     w.newest = now;
   }
 }
 
+bool Debouncer::drop_covered(std::int64_t seq) {
+  if (!pending_ || pending_->work.unconditional || pending_->work.newest_seq > seq) {
+    return false;
+  }
+  stats_.coalesced_changes += pending_->work.changes;
+  ++stats_.dropped_as_covered;
+  pending_.reset();
+  return true;
+}
+
 std::optional<TimePoint> Debouncer::next_deadline() const {
-  if (running_ || !pending_) return std::nullopt;
+  if (running_ || !pending_) {
+    return std::nullopt;
+  }
   const Work& w = *pending_;
   TimePoint due = std::min(w.newest + options_.quiet, w.work.oldest + options_.max_delay);
-  if (w.immediate_since) due = std::min(due, *w.immediate_since);
+  if (w.immediate_since) {
+    due = std::min(due, *w.immediate_since);
+  }
   return std::max(due, not_before_);
 }
 
@@ -87,7 +111,9 @@ bool Debouncer::poll(TimePoint now) const {
 }
 
 PendingWork Debouncer::run_started() {
-  if (running_) throw std::logic_error("a regeneration is already running");
+  if (running_) {
+    throw std::logic_error("a regeneration is already running");
+  }
   if (!pending_) {
     // A run nobody asked for through the debouncer (e.g. a forced one):
     // it covers nothing noted so far.
@@ -100,12 +126,16 @@ PendingWork Debouncer::run_started() {
 }
 
 void Debouncer::run_finished(bool success) {
-  if (!running_) throw std::logic_error("no regeneration is running");
+  if (!running_) {
+    throw std::logic_error("no regeneration is running");
+  }
   Work done = std::move(*running_);
   running_.reset();
   if (success) {
     ++stats_.runs_succeeded;
-    if (done.work.changes > 1) stats_.coalesced_changes += done.work.changes - 1;
+    if (done.work.changes > 1) {
+      stats_.coalesced_changes += done.work.changes - 1;
+    }
     stats_.consecutive_failures = 0;
     backoff_ = {};
     not_before_ = {};
@@ -125,8 +155,11 @@ void Debouncer::run_finished(bool success) {
   p.work.oldest = std::min(p.work.oldest, done.work.oldest);
   p.work.newest_seq = std::max(p.work.newest_seq, done.work.newest_seq);
   p.work.changes += done.work.changes;
+  p.work.unconditional = p.work.unconditional || done.work.unconditional;
   std::vector<std::string> reasons = std::move(done.work.reasons);
-  for (auto& r : p.work.reasons) add_reason(reasons, std::move(r));
+  for (auto& r : p.work.reasons) {
+    add_reason(reasons, std::move(r));
+  }
   p.work.reasons = std::move(reasons);
   p.newest = std::max(p.newest, done.newest);
   if (done.immediate_since) {
@@ -138,7 +171,9 @@ void Debouncer::run_finished(bool success) {
 std::optional<TimePoint> Debouncer::oldest_uncovered() const {
   std::optional<TimePoint> oldest;
   for (const auto* w : {&running_, &pending_}) {
-    if (*w && (!oldest || (*w)->work.oldest < *oldest)) oldest = (*w)->work.oldest;
+    if (*w && (!oldest || (*w)->work.oldest < *oldest)) {
+      oldest = (*w)->work.oldest;
+    }
   }
   return oldest;
 }
@@ -147,8 +182,9 @@ core::Clock::duration Debouncer::next_backoff() {
   // In milliseconds as a double: the doubling cannot overflow before the cap.
   const double cap = static_cast<double>(options_.backoff_max.count());
   double base = static_cast<double>(options_.backoff_initial.count());
-  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i)
+  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i) {
     base *= options_.backoff_multiplier;
+  }
   base = std::min(base, cap);
   const double r = std::clamp(random_(), 0.0, 1.0);
   const double ms = base * (1.0 - options_.backoff_jitter * r);

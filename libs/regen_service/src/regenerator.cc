@@ -12,6 +12,7 @@
 #include "cocktail/catalog/state.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
+#include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
 
 namespace cocktail::regen {
@@ -22,6 +23,16 @@ struct StageFailure {
   std::string stage;
   std::string reason;
 };
+
+// Thrown inside run() when the cancellation flag is seen; `before` names the
+// stage that would have come next.
+struct Cancelled {
+  std::string before;
+};
+
+void check_cancel(const std::atomic<bool>* cancel, const char* before) {
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled{before};
+}
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -40,6 +51,8 @@ decltype(auto) stage(const char* name, std::vector<std::pair<std::string, double
       return result;
     }
   } catch (const StageFailure&) {
+    throw;
+  } catch (const Cancelled&) {
     throw;
   } catch (const std::exception& e) {
     throw StageFailure{name, e.what()};
@@ -72,9 +85,10 @@ void model_warnings(const analytics::CatalogModel::Anomalies& a, std::vector<std
 
 }  // namespace
 
-std::vector<std::unique_ptr<Producer>> default_producers() {
+std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space) {
   std::vector<std::unique_ptr<Producer>> out;
   out.push_back(std::make_unique<ExactAnalyticsProducer>());
+  out.push_back(std::make_unique<CocktailSpaceProducer>(space));
   return out;
 }
 
@@ -86,7 +100,7 @@ Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& 
   }
 }
 
-core::Result<RegenSummary> Regenerator::run() {
+core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
   auto& durations = summary.durations_ms;
@@ -100,6 +114,7 @@ core::Result<RegenSummary> Regenerator::run() {
     const catalog::CatalogState state = stage("load", durations, [&] { return catalog::load_state(*db); });
     db.reset();  // ends the read; nothing below touches the catalog
     summary.catalog_seq = state.catalog_seq;
+    check_cancel(cancel, "model");
     const analytics::CatalogModel model =
         stage("model", durations, [&] { return analytics::CatalogModel::build(state); });
     model_warnings(model.anomalies(), summary.warnings);
@@ -108,6 +123,7 @@ core::Result<RegenSummary> Regenerator::run() {
     std::set<std::string> names;
     for (const auto& producer : producers_) {
       const std::string stage_name = "produce." + std::string(producer->name());
+      check_cancel(cancel, stage_name.c_str());
       ProducerOutput out;
       stage(stage_name.c_str(), durations, [&] { producer->produce(ProducerContext{state, model}, out); });
       // The producer's own stages go before its total.
@@ -124,6 +140,7 @@ core::Result<RegenSummary> Regenerator::run() {
       }
     }
 
+    check_cancel(cancel, "write");
     summary.generated_at_ms = settings_.now_ms();
     stage("write", durations, [&] {
       snapshot::GenerationWriter writer = store_.begin_generation();
@@ -142,6 +159,9 @@ core::Result<RegenSummary> Regenerator::run() {
         }
         std::string().swap(a.body);  // release as we go: peak memory is one copy
       }
+      // The last point of no return: the writer's destructor removes the
+      // partial generation, CURRENT still names the previous one.
+      check_cancel(cancel, "commit");
       auto committed = writer.commit(summary.catalog_seq, summary.generated_at_ms);
       summary.manifest = std::move(committed.manifest);
       summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
@@ -150,6 +170,12 @@ core::Result<RegenSummary> Regenerator::run() {
     core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
     core::Error error = core::Error::internal(f.stage + ": " + f.reason);
     error.field = f.stage;
+    return error;
+  } catch (const Cancelled& c) {
+    core::log::warn("regen.cancelled", {{"before", c.before}});
+    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
+    error.code = core::ErrorCode::kUnavailable;
+    error.field = "cancelled";
     return error;
   }
 

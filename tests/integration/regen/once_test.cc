@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "cocktail/analytics/exact_json.h"
+#include "cocktail/analytics/npy.h"
 #include "cocktail/analytics/usage_index.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -69,7 +70,10 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(std::string_view(summary["status"]), "success");
   EXPECT_EQ(int64_t(summary["generation"]), 1);
   EXPECT_EQ(int64_t(summary["catalog_seq"]), seq_);
-  EXPECT_EQ(summary["warnings"].get_array().size(), 0u);
+  // The only warnings: recipes without any volume, left out of the cocktail spaces.
+  for (simdjson::dom::element w : summary["warnings"].get_array()) {
+    EXPECT_NE(std::string_view(w).find("zero"), std::string_view::npos) << std::string_view(w);
+  }
 
   auto db = testing::open_test_catalog(catalog_path_);
   const auto oracle = testing::oracle_usage(*db);
@@ -81,7 +85,8 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
             static_cast<int64_t>(testing::oracle_complexity(*db).size()));
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-tree"]), spec_.ingredients);
   for (const char* stage :
-       {"open", "load", "model", "compute.exact", "serialize.ingredient-tree", "write", "total"}) {
+       {"open", "load", "model", "compute.exact", "serialize.ingredient-tree", "space.candidates",
+        "space.em_iter_1", "space.umap_manhattan", "space.umap_em", "write", "total"}) {
     double ms = -1;
     EXPECT_EQ(summary["durations_ms"][stage].get_double().get(ms), simdjson::SUCCESS) << stage;
     EXPECT_GE(ms, 0) << stage;
@@ -95,9 +100,22 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(snap->manifest.catalog_seq, seq_);
   std::vector<std::string> names;
   for (const auto& [name, entry] : snap->manifest.files) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"ingredient-tree.json", "ingredient-usage-all.json",
-                                             "ingredient-usage.json", "recipe-complexity.json"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "cocktail-space-em.json", "cocktail-space.json", "ingredient-tree.json",
+                       "ingredient-usage-all.json", "ingredient-usage.json", "recipe-complexity.json",
+                       "recipe-distances-em.ids.json", "recipe-distances-em.npy", "recipe-similar.json"}));
+  // The EM distance matrix and its row ids are plain files, not envelopes.
+  const std::int64_t em_points = int64_t(summary["counts"]["cocktail-space-em"]);
+  EXPECT_EQ(int64_t(summary["counts"]["recipe-distances-em"]), em_points);
+  const auto npy = analytics::parse_npy_header(snap->files.at("recipe-distances-em.npy"));
+  ASSERT_TRUE(npy.ok()) << npy.error().message;
+  EXPECT_EQ(npy->shape, (std::vector<std::size_t>{static_cast<std::size_t>(em_points),
+                                                  static_cast<std::size_t>(em_points)}));
+  simdjson::dom::element ids;
+  ASSERT_EQ(parser_.parse(snap->files.at("recipe-distances-em.ids.json")).get(ids), simdjson::SUCCESS);
+  EXPECT_EQ(static_cast<std::int64_t>(ids["recipe_ids"].get_array().size()), em_points);
   for (const auto& [name, bytes] : snap->files) {
+    if (name.starts_with("recipe-distances-em.")) continue;
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     ASSERT_EQ(p.parse(bytes).get(doc), simdjson::SUCCESS) << name;
@@ -141,6 +159,9 @@ TEST_F(OnceTest, OnACatalogWrittenByCatalogSeed) {
   ASSERT_EQ(parser_.parse(r.out).get(summary), simdjson::SUCCESS) << r.out;
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage-all"]), 610);
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage"]), 8);  // the seeder's eight roots
+  EXPECT_EQ(int64_t(summary["counts"]["cocktail-space"]), 1356);
+  EXPECT_EQ(int64_t(summary["counts"]["cocktail-space-em"]), 1356);
+  EXPECT_EQ(int64_t(summary["counts"]["recipe-similar"]), 1356);
   auto db = testing::open_test_catalog(seeded);
   EXPECT_EQ(int64_t(summary["catalog_seq"]), testing::latest_seq(*db));
   snapshot::SnapshotStore store(analytics_path_);
@@ -253,7 +274,7 @@ TEST_F(OnceTest, GcAndReportCommands) {
   EXPECT_GT(int64_t(doc["total_bytes"]), 0);
   EXPECT_GT(int64_t(doc["filesystem"]["available_bytes"]), 0);
 
-  // Nothing to do is a usage error, not a silent success.
+  // Without a catalog the service mode (the default) refuses to start: a usage error.
   EXPECT_EQ(run({"--analytics-path", analytics_path_.string()}).exit_code, 2);
 }
 

@@ -37,3 +37,22 @@ TEST(Time, FakeClockMovesOnlyWhenTold) {
 
 }  // namespace
 }  // namespace cocktail::core
+
+namespace cocktail::core {
+namespace {
+
+TEST(Log, TimestampMatchesTheClockToTheMillisecond) {
+  std::int64_t before = system_now_ms();
+  testing::internal::CaptureStderr();
+  log::info("unit.ts");
+  std::string out = testing::internal::GetCapturedStderr();
+  std::int64_t after = system_now_ms();
+  ASSERT_EQ(out.rfind("ts=", 0), 0u) << out;
+  std::string ts = out.substr(3, out.find(' ') - 3);
+  EXPECT_TRUE(ts == format_utc_iso8601(before) || ts == format_utc_iso8601(after) ||
+              (ts > format_utc_iso8601(before) && ts < format_utc_iso8601(after)))
+      << ts;
+}
+
+}  // namespace
+}  // namespace cocktail::core

@@ -273,6 +273,57 @@ TEST_F(DebouncerTest, ChangesDuringAFailedRunMergeWithItsWork) {
   EXPECT_EQ(d.stats().coalesced_changes, 1u);
 }
 
+TEST_F(DebouncerTest, ChangesCoveredByTheFinishedRunNeedNoFollowUp) {
+  auto d = make();
+  d.note_change(1);
+  clock_.advance(200ms);
+  ASSERT_TRUE(d.poll(clock_.now()));
+  d.run_started();
+  // Committed before the run read the catalog (seq 3), announced after it started.
+  d.note_change(2);
+  d.note_change(3);
+  d.run_finished(true);
+  ASSERT_TRUE(d.pending());
+  EXPECT_TRUE(d.drop_covered(3));
+  EXPECT_FALSE(d.pending());
+  EXPECT_FALSE(d.oldest_uncovered());
+  EXPECT_EQ(d.stats().coalesced_changes, 2u) << "both needed no run of their own";
+  EXPECT_EQ(d.stats().dropped_as_covered, 1u);
+  for (int i = 0; i < 10; ++i) {
+    clock_.advance(1s);
+    EXPECT_FALSE(d.poll(clock_.now()));
+  }
+}
+
+TEST_F(DebouncerTest, WorkBeyondTheSnapshotOrUnconditionalIsKept) {
+  auto d = make();
+  d.note_change(5);
+  EXPECT_FALSE(d.drop_covered(4)) << "seq 5 is not in a snapshot at 4";
+  EXPECT_TRUE(d.pending());
+
+  auto manual = make();
+  manual.note_trigger("manual", TriggerMode::kImmediate);
+  EXPECT_FALSE(manual.drop_covered(1000)) << "a manual request wants a run of its own";
+  EXPECT_TRUE(manual.poll(clock_.now()));
+
+  auto heartbeat = make();
+  heartbeat.note_trigger("heartbeat_ahead", TriggerMode::kDebounced, 7);
+  EXPECT_FALSE(heartbeat.drop_covered(6));
+  EXPECT_TRUE(heartbeat.drop_covered(7)) << "a snapshot at seq 7 is what the heartbeat asked for";
+  EXPECT_FALSE(heartbeat.pending());
+  EXPECT_FALSE(heartbeat.drop_covered(7)) << "nothing left to drop";
+}
+
+TEST_F(DebouncerTest, AnUnconditionalTriggerSurvivesAFailedRunMerge) {
+  auto d = make();
+  d.note_trigger("manual", TriggerMode::kImmediate);
+  d.run_started();
+  d.note_change(1);
+  d.run_finished(false);
+  EXPECT_FALSE(d.drop_covered(100)) << "the manual request is still owed after its run failed";
+  EXPECT_TRUE(d.pending());
+}
+
 TEST_F(DebouncerTest, MisuseAndBadOptionsThrow) {
   auto d = make();
   EXPECT_THROW(d.run_finished(true), std::logic_error);

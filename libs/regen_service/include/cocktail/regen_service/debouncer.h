@@ -17,7 +17,13 @@
 //  - Triggers: a reason to regenerate that is not a change (a seq gap, a
 //    heartbeat ahead of the snapshot, a start-up catch-up, a manual request).
 //    kDebounced triggers behave like a change; kImmediate ones make a run due
-//    at once (still subject to single flight and failure backoff).
+//    at once (still subject to single flight and failure backoff). A trigger
+//    may name the catalog seq it is about (a gap or a heartbeat ahead): it is
+//    then satisfied by any snapshot at or above that seq.
+//  - Covered work: a run reads the whole catalog, so it may cover changes
+//    that arrived after it started. drop_covered(seq) drops pending work made
+//    only of changes and seq-bound triggers up to `seq`: no follow-up is run
+//    for changes the finished run already reflects.
 //  - Failure: the work of a failed run becomes pending again, and the next
 //    run waits a backoff after the failure: initial 500 ms, doubling per
 //    consecutive failure, capped at 30 s, with jitter that shortens it by up
@@ -58,14 +64,19 @@ struct PendingWork {
   std::uint64_t changes = 0;         // distinct changes folded into this run
   std::vector<std::string> reasons;  // triggers, in arrival order, deduplicated
   core::Clock::time_point oldest;    // when the oldest of them arrived
+  // A trigger without a seq (manual, start-up) is part of it: only a run
+  // started after it satisfies it, whatever the seq (see drop_covered).
+  bool unconditional = false;
 };
 
 struct DebouncerStats {
   std::uint64_t changes = 0;            // distinct changes noted
   std::uint64_t duplicate_changes = 0;  // redeliveries ignored
   // Changes that needed no run of their own: a successful run covering n
-  // changes adds n - 1 (a failed run's changes are counted when retried).
+  // changes adds n - 1 (a failed run's changes are counted when retried),
+  // and changes dropped by drop_covered() add one each.
   std::uint64_t coalesced_changes = 0;
+  std::uint64_t dropped_as_covered = 0;  // pending works dropped by drop_covered()
   std::uint64_t triggers = 0;
   std::uint64_t runs_started = 0;
   std::uint64_t runs_succeeded = 0;
@@ -87,8 +98,16 @@ class Debouncer {
   // Changes up to `seq` are already covered (e.g. by the newest snapshot at
   // start-up): their redelivery will be ignored. Never lowers newest_seq().
   void note_covered(std::int64_t seq);
-  // A reason to regenerate that is not a change event.
-  void note_trigger(std::string reason, TriggerMode mode = TriggerMode::kDebounced);
+  // A reason to regenerate that is not a change event. With `seq`, the
+  // trigger is about the catalog reaching that seq (a gap, a heartbeat ahead)
+  // and any snapshot at or above it satisfies it; without, it is
+  // unconditional (a manual request, the start-up catch-up).
+  void note_trigger(std::string reason, TriggerMode mode = TriggerMode::kDebounced,
+                    std::optional<std::int64_t> seq = std::nullopt);
+  // A snapshot at catalog `seq` is current. Drops the pending work when it
+  // holds nothing but changes and seq-bound triggers up to `seq`; returns
+  // whether it did. The running run, if any, is not affected.
+  bool drop_covered(std::int64_t seq);
 
   // Whether a run should start at `now`: something is pending, no run is in
   // progress, and its deadline has passed.

@@ -5,10 +5,18 @@
 // applies retention. A failure at any stage leaves the previous generation
 // current and is returned as an error naming the stage.
 //
+// Cancellation: run(&flag) checks the flag between stages (after loading,
+// after the model, before each producer, before writing, and before the
+// commit that replaces CURRENT). Once it is set the run stops at the next
+// check, removes its partial generation and returns a kUnavailable error
+// whose field is "cancelled": the current generation is never touched. A
+// producer in progress is not interrupted; the flag is seen when it returns.
+//
 // Holds a reference to the store, which must outlive it. run() is not
 // reentrant: call it from one thread at a time (the service's single flight).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/core/result.h"
 #include "cocktail/regen_service/producer.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -42,16 +51,18 @@ struct RegenSummary {
   std::optional<snapshot::RetentionResult> retention;
 };
 
-// The producers of every analytic that exists, in output order.
-std::vector<std::unique_ptr<Producer>> default_producers();
+// The producers of every analytic that exists, in output order: the exact
+// analytics, then the cocktail-space family with the given settings.
+std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space = {});
 
 class Regenerator {
  public:
   Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& store,
               std::vector<std::unique_ptr<Producer>> producers = default_producers());
 
-  // One regeneration. Error message: "<stage>: <reason>"; field: the stage.
-  core::Result<RegenSummary> run();
+  // One regeneration. Error message: "<stage>: <reason>"; field: the stage
+  // (or "cancelled", code kUnavailable, when `cancel` was set; see above).
+  core::Result<RegenSummary> run(const std::atomic<bool>* cancel = nullptr);
 
  private:
   RegeneratorSettings settings_;

@@ -1,0 +1,76 @@
+// compute_cocktail_spaces: the whole cocktail-space family from one
+// CatalogState — cocktail-space (Manhattan), cocktail-space-em, recipe-similar
+// and the EM distance matrix (.npy) with its row ids. The procedure is in
+// docs/cocktail-space.md.
+//
+// Returns the `data` JSON of each analytic; the caller wraps them with
+// make_envelope(). Uses CocktailSpaceOptions::threads workers; the result is
+// identical for any thread count and for a given seed. Reentrant; the state
+// is only read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cocktail/catalog/state.h"
+
+namespace cocktail::analytics {
+
+struct CocktailSpaceOptions {
+  std::uint64_t seed = 42;                 // UMAP initialisation and negative sampling
+  std::size_t candidate_cap = 256;         // upper bound on EM candidates per recipe
+  std::size_t dense_matrix_limit = 20000;  // above this many recipes no .npy is written
+  unsigned threads = 0;                    // 0: std::thread::hardware_concurrency()
+  std::size_t max_em_iterations = 5;
+  std::size_t similar_stored = 20;  // neighbours kept per recipe in recipe-similar
+  std::size_t n_neighbors = 5;
+  double min_dist = 0.05;
+  double spread = 1.0;
+  std::size_t umap_epochs = 0;  // 0: 500 up to 10,000 points, 200 above
+};
+
+struct CocktailSpaceCounts {
+  std::size_t recipes = 0;  // in the catalog
+  std::size_t manhattan_points = 0;
+  std::size_t em_points = 0;
+  std::size_t left_out_matrix_volume = 0;    // zero matrix-volume total
+  std::size_t left_out_distance_volume = 0;  // zero distance-volume total
+  std::size_t em_ingredients = 0;            // m, the ingredient set with ancestors
+  std::size_t candidate_k = 0;
+  std::size_t candidate_pairs = 0;  // in the last E-step
+  std::size_t pairs_solved = 0;     // EMD problems over all iterations
+  std::size_t em_iterations = 0;
+  bool em_converged = false;
+  std::vector<double> em_relative_changes;
+  bool umap_manhattan_spectral = false;  // false: random initialisation
+  bool umap_em_spectral = false;
+  std::size_t umap_manhattan_components = 0;
+  std::size_t umap_em_components = 0;
+};
+
+struct CocktailSpaceResult {
+  std::string cocktail_space;     // data JSON: [{recipe_id, recipe_name, x, y, ingredients}]
+  std::string cocktail_space_em;  // same layout
+  std::string recipe_similar;     // data JSON, layout in similar.h
+  // recipe-distances-em.npy: n×n float32, rows and columns in recipe_id
+  // order, written only up to dense_matrix_limit recipes; the ids JSON is
+  // {"shape": [n, n], "dtype": "<f4", "recipe_ids": [...]}.
+  bool distance_matrix_written = false;
+  std::string distance_matrix_npy;
+  std::string distance_matrix_ids;
+  CocktailSpaceCounts counts;
+  CocktailSpaceOptions settings;                             // as applied (threads resolved)
+  std::vector<std::pair<std::string, double>> durations_ms;  // stage → ms, in run order
+  std::vector<std::string> warnings;
+
+  // {"counts": {...}, "settings": {...}, "durations_ms": {...}, "warnings": [...]}
+  std::string summary_json() const;
+};
+
+CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
+                                            const CocktailSpaceOptions& options = {});
+
+}  // namespace cocktail::analytics

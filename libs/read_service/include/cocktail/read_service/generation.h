@@ -1,0 +1,144 @@
+// Generation: one verified snapshot generation as the read API serves it —
+// every file as a ready-to-send Representation (identity and gzip, with
+// entity tags), plus the indexes behind the parameterised views:
+//
+//   ingredient-usage?parent_id=&level=   from ingredient-usage-all, through
+//                                        analytics::IngredientUsageIndex
+//   recipe-similar?recipe_id=&limit=     from recipe-similar, indexed by
+//                                        recipe id at load time (byte ranges
+//                                        into the file, nothing re-parsed)
+//
+// A parameterised view is serialised on first request and kept in a bounded
+// per-generation cache, so a popular drill-down costs one lookup afterwards
+// and a generation's views die with it.
+//
+// Built off the I/O threads from a Snapshot whose every file passed SHA-256
+// verification; immutable afterwards except for that internal cache (which
+// has its own lock). Shared read-only across threads via
+// std::shared_ptr<const Generation>.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cocktail/analytics/usage_index.h"
+#include "cocktail/core/result.h"
+#include "cocktail/read_service/representation.h"
+#include "cocktail/snapshot/manifest.h"
+#include "cocktail/snapshot/snapshot_store.h"
+
+namespace cocktail::read_service {
+
+// File names the API gives a meaning to (beyond serving "<type>.json" as is).
+inline constexpr std::string_view kUsageType = "ingredient-usage";
+inline constexpr std::string_view kUsageAllType = "ingredient-usage-all";
+inline constexpr std::string_view kSimilarType = "recipe-similar";
+inline constexpr std::string_view kDistanceMatrixFile = "recipe-distances-em.npy";
+// The row (and column) recipe ids of the matrix, written beside it as a
+// bare {"shape", "dtype", "recipe_ids"} object; served enveloped (wrapped
+// at load time, with analytics_type kDistanceIdsType).
+inline constexpr std::string_view kDistanceIdsFile = "recipe-distances-em.ids.json";
+inline constexpr std::string_view kDistanceIdsType = "recipe-distances-em-ids";
+
+// recipe-similar `limit`: 1..kMaxSimilarLimit, default kDefaultSimilarLimit.
+inline constexpr int kMaxSimilarLimit = 20;
+inline constexpr int kDefaultSimilarLimit = 5;
+
+class Generation {
+ public:
+  struct File {
+    std::string name;  // "ingredient-usage.json"
+    std::string sha256;
+    std::int64_t bytes = 0;
+    std::shared_ptr<const Representation> representation;
+  };
+
+  // Indexes a verified snapshot (its bytes are moved, not copied). An error
+  // (kInternal, naming the file) when a file the API indexes cannot be
+  // parsed; such a generation is refused like a corrupt one.
+  static core::Result<std::shared_ptr<const Generation>> build(snapshot::Snapshot snapshot,
+                                                               std::int64_t loaded_at_ms);
+
+  std::int64_t generation() const { return manifest_.generation; }
+  std::int64_t catalog_seq() const { return manifest_.catalog_seq; }
+  std::int64_t generated_at_ms() const { return manifest_.generated_at_ms; }
+  std::int64_t loaded_at_ms() const { return loaded_at_ms_; }
+  const snapshot::Manifest& manifest() const { return manifest_; }
+  // The two numbers as decimal text, for response headers.
+  const std::string& generation_text() const { return generation_text_; }
+  const std::string& catalog_seq_text() const { return catalog_seq_text_; }
+  // Every file, by name.
+  const std::unordered_map<std::string, File>& files() const { return files_; }
+
+  // The enveloped analytic "<type>.json"; null when the generation has none.
+  const Representation* analytic(std::string_view type) const;
+  // Any file by its name ("recipe-distances-em.npy"); null when absent.
+  // Analytics served from JSON files are also reachable by type above;
+  // recipe-distances-em.ids.json is served (enveloped) as file(kDistanceIdsFile).
+  const File* file(std::string_view name) const;
+  // The analytic types present ("cocktail-space", ...), sorted.
+  const std::vector<std::string>& analytic_types() const { return types_; }
+
+  // ---- ingredient-usage drill-down (null index: no ingredient-usage-all).
+  const analytics::IngredientUsageIndex* usage_index() const { return usage_index_.get(); }
+  // {data: rows, metadata: the root file's metadata + parent_id + level}.
+  // Requires usage_index().
+  std::shared_ptr<const Representation> usage_view(std::optional<std::int64_t> parent_id,
+                                                   std::optional<int> level) const;
+
+  // ---- recipe-similar for one recipe.
+  bool has_similar() const { return similar_source_ != nullptr; }
+  bool has_similar_recipe(std::int64_t recipe_id) const { return find_similar(recipe_id) != nullptr; }
+  // {data: {recipe_id, recipe_name, neighbors: first `limit`}, metadata: the
+  // file's metadata + recipe_id + limit}; null for an unknown recipe.
+  std::shared_ptr<const Representation> similar_view(std::int64_t recipe_id, int limit) const;
+
+  // Views currently cached (tests, status).
+  std::size_t cached_views() const;
+
+ private:
+  struct SimilarEntry {
+    std::int64_t recipe_id = 0;
+    std::uint32_t name_at = 0, name_len = 0;  // JSON string literal in similar_names_
+    std::uint32_t first = 0, count = 0;       // into similar_spans_
+  };
+  struct Span {
+    std::uint32_t at = 0, len = 0;
+  };
+
+  struct SimilarScan;
+  Generation() = default;
+  const SimilarEntry* find_similar(std::int64_t recipe_id) const;
+  std::string tag(std::string_view suffix) const;
+  std::shared_ptr<const Representation> cached(const std::string& key) const;
+  std::shared_ptr<const Representation> remember(const std::string& key,
+                                                 std::shared_ptr<const Representation> view) const;
+
+  snapshot::Manifest manifest_;
+  std::string generation_text_, catalog_seq_text_;
+  std::int64_t loaded_at_ms_ = 0;
+  std::unordered_map<std::string, File> files_;
+  std::unordered_map<std::string, std::shared_ptr<const Representation>> analytics_;  // by type
+  std::vector<std::string> types_;
+
+  std::unique_ptr<analytics::IngredientUsageIndex> usage_index_;
+  std::string usage_metadata_;  // raw JSON object of the root view's metadata
+
+  std::shared_ptr<const std::string> similar_source_;  // the recipe-similar file bytes
+  std::string similar_metadata_;
+  std::vector<SimilarEntry> similar_;  // ascending recipe_id
+  std::string similar_names_;
+  std::vector<Span> similar_spans_;
+
+  static constexpr std::size_t kMaxCachedViews = 4096;
+  mutable std::mutex views_mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Representation>> views_;
+};
+
+}  // namespace cocktail::read_service

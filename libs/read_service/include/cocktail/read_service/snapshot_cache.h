@@ -1,0 +1,148 @@
+// SnapshotCache: the generation the read API serves, kept current.
+//
+// Loads the generation CURRENT names from ANALYTICS_PATH, every file
+// verified against the manifest's SHA-256 (snapshot::SnapshotStore), indexes
+// it (Generation::build) and swaps it in atomically: a reader holding the
+// previous generation keeps it until it lets go, and never sees a mix.
+//
+// Loading happens on the cache's own refresh thread, never on an I/O thread:
+// it wakes when told a generation was announced (request_refresh(), from the
+// bus subscriber), and every `check_interval` in case an announcement was
+// lost (PUB/SUB drops messages). A generation that fails verification or
+// indexing is never served: the previous one stays, the failure is counted
+// (cocktail_snapshot_verification_failures_total for a SHA-256 or size
+// mismatch), the log names the file, and that generation is not retried
+// (generation numbers are never reused: a rewrite is a new generation).
+//
+// After each swap the listeners run on the refresh thread, in registration
+// order (wake read-your-writes waiters, announce on event streams).
+//
+// Metrics: cocktail_snapshot_generation, cocktail_snapshot_catalog_seq,
+// cocktail_snapshot_age_seconds (now − generated_at of the served
+// generation), cocktail_snapshot_staleness_seconds (how long a newer
+// generation than the served one has been announced: 0 when up to date),
+// cocktail_snapshot_verification_failures_total,
+// cocktail_snapshot_loads_total{result}.
+//
+// Thread-safety: current() and the note_/request_ methods from any thread;
+// add_listener() before start(); start()/stop() from the owning thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cocktail/metrics/registry.h"
+#include "cocktail/read_service/generation.h"
+#include "cocktail/snapshot/snapshot_store.h"
+
+namespace cocktail::read_service {
+
+struct SnapshotCacheOptions {
+  std::filesystem::path analytics_path;
+  // How often CURRENT is checked without an announcement.
+  std::chrono::milliseconds check_interval{2000};
+};
+
+// What one refresh did.
+enum class RefreshOutcome {
+  kUnchanged,   // CURRENT names the served (or an already refused) generation
+  kNoSnapshot,  // nothing was ever published
+  kSwapped,     // a new generation is served
+  kRefused,     // the new generation failed verification or indexing; the previous stays
+  kFailed,      // the store could not be read (I/O, a generation removed mid-read): retried
+};
+const char* refresh_outcome_name(RefreshOutcome outcome);
+
+// The last refusal, for /status and the logs.
+struct Refusal {
+  std::int64_t generation = 0;
+  std::string file;    // relative to ANALYTICS_PATH
+  std::string reason;  // "corrupt", "malformed", "index"
+  std::string message;
+  std::int64_t at_ms = 0;
+};
+
+class SnapshotCache {
+ public:
+  using Listener = std::function<void(const std::shared_ptr<const Generation>&)>;
+
+  // Opens the store (creating ANALYTICS_PATH/v1/generations when missing;
+  // throws snapshot::SnapshotIoError when it cannot). Loads nothing yet.
+  SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegistry& registry);
+  ~SnapshotCache();  // stop()
+  SnapshotCache(const SnapshotCache&) = delete;
+  SnapshotCache& operator=(const SnapshotCache&) = delete;
+
+  void add_listener(Listener listener);
+
+  // The served generation; null before the first load. Cheap (a lock and a
+  // reference count); callers keep the pointer for the whole request.
+  std::shared_ptr<const Generation> current() const;
+
+  // Checks CURRENT and loads a new generation when there is one. Blocking:
+  // call it off the I/O threads (the refresh thread does). Serialised.
+  RefreshOutcome refresh();
+
+  // Starts the refresh thread; its first refresh runs at once.
+  void start();
+  void stop();
+  // Wakes the refresh thread (an announcement arrived).
+  void request_refresh();
+  // The publisher says `generation` is current (a snapshot event or a
+  // heartbeat): wakes the refresh thread when it is newer than the served
+  // one, and starts the staleness clock.
+  void note_announced(std::int64_t generation);
+
+  std::optional<Refusal> last_refusal() const;
+  std::uint64_t verification_failures() const { return verification_failures_.load(); }
+  const snapshot::SnapshotStore& store() const { return store_; }
+  // Seconds a newer generation than the served one has been announced (0 when current).
+  double staleness_seconds() const;
+
+ private:
+  void run();
+  RefreshOutcome load_if_new();
+  void update_gauges();
+  void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
+
+  SnapshotCacheOptions options_;
+  snapshot::SnapshotStore store_;
+
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const Generation> current_;
+
+  std::mutex refresh_mu_;  // one refresh at a time
+  std::vector<Listener> listeners_;
+  std::optional<std::int64_t> refused_generation_;
+
+  mutable std::mutex state_mu_;
+  std::optional<Refusal> last_refusal_;
+  std::int64_t announced_generation_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> behind_since_;
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool wake_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::atomic<std::uint64_t> verification_failures_{0};
+  prometheus::Gauge& generation_gauge_;
+  prometheus::Gauge& catalog_seq_gauge_;
+  prometheus::Gauge& age_gauge_;
+  prometheus::Gauge& staleness_gauge_;
+  prometheus::Counter& verification_failures_total_;
+  prometheus::Family<prometheus::Counter>& loads_;
+};
+
+}  // namespace cocktail::read_service

@@ -1,0 +1,86 @@
+#include "cocktail/read_service/representation.h"
+
+#include <zlib.h>
+
+#include <stdexcept>
+
+namespace cocktail::read_service {
+
+std::string gzip_compress(std::string_view bytes, int level) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip header and trailer rather than zlib's.
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("gzip: deflateInit2 failed");
+  }
+  // Output in chunks appended to a string that only grows as needed: a
+  // buffer sized by deflateBound would stay resident at the input's size.
+  std::string out;
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  char chunk[64 * 1024];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(chunk);
+    zs.avail_out = sizeof chunk;
+    rc = deflate(&zs, Z_FINISH);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+      deflateEnd(&zs);
+      throw std::runtime_error("gzip: deflate failed");
+    }
+    out.append(chunk, sizeof chunk - zs.avail_out);
+  }
+  deflateEnd(&zs);
+  out.shrink_to_fit();
+  return out;
+}
+
+std::string gzip_decompress(std::string_view bytes, std::size_t max_bytes) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) {
+    throw std::runtime_error("gunzip: inflateInit2 failed");
+  }
+  std::string out;
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  char buf[64 * 1024];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&zs);
+      throw std::runtime_error("gunzip: corrupt stream");
+    }
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (out.size() > max_bytes) {
+      inflateEnd(&zs);
+      throw std::runtime_error("gunzip: output too large");
+    }
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+      inflateEnd(&zs);
+      throw std::runtime_error("gunzip: truncated stream");
+    }
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
+                                                          std::string_view tag, std::size_t min_gzip_bytes) {
+  auto rep = std::make_shared<Representation>();
+  rep->content_type = std::string(content_type);
+  rep->etag.reserve(tag.size() + 2);
+  rep->etag.append("\"").append(tag).append("\"");
+  if (bytes.size() >= min_gzip_bytes) {
+    std::string gz = gzip_compress(bytes);
+    if (gz.size() < bytes.size() - bytes.size() / 10) {
+      rep->gzip = std::make_shared<const std::string>(std::move(gz));
+      rep->gzip_etag.append("\"").append(tag).append("-gz\"");
+    }
+  }
+  rep->identity = std::make_shared<const std::string>(std::move(bytes));
+  return rep;
+}
+
+}  // namespace cocktail::read_service

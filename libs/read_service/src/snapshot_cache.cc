@@ -1,0 +1,275 @@
+#include "cocktail/read_service/snapshot_cache.h"
+
+#include <algorithm>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "cocktail/core/log.h"
+#include "cocktail/core/time.h"
+
+namespace cocktail::read_service {
+namespace {
+
+// A generation removed by gc between reading CURRENT and its files is read
+// again from CURRENT this many times before the refresh gives up until the
+// next tick.
+constexpr int kReadAttempts = 3;
+// Gauges (age, staleness) are refreshed at least this often.
+constexpr std::chrono::milliseconds kGaugeInterval{1000};
+
+}  // namespace
+
+const char* refresh_outcome_name(RefreshOutcome outcome) {
+  switch (outcome) {
+    case RefreshOutcome::kUnchanged: return "unchanged";
+    case RefreshOutcome::kNoSnapshot: return "no_snapshot";
+    case RefreshOutcome::kSwapped: return "swapped";
+    case RefreshOutcome::kRefused: return "refused";
+    case RefreshOutcome::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegistry& registry)
+    : options_(std::move(options)),
+      store_(options_.analytics_path),
+      generation_gauge_(
+          registry.gauge("cocktail_snapshot_generation", "Snapshot generation being served").Add({})),
+      catalog_seq_gauge_(
+          registry.gauge("cocktail_snapshot_catalog_seq", "Catalog seq of the generation being served")
+              .Add({})),
+      age_gauge_(registry
+                     .gauge("cocktail_snapshot_age_seconds",
+                            "Seconds since the served generation was generated (0 before the first)")
+                     .Add({})),
+      staleness_gauge_(
+          registry
+              .gauge("cocktail_snapshot_staleness_seconds",
+                     "Seconds since a generation newer than the served one was announced (0 when "
+                     "the served generation is the newest announced)")
+              .Add({})),
+      verification_failures_total_(
+          registry
+              .counter("cocktail_snapshot_verification_failures_total",
+                       "Snapshot files refused because their size or SHA-256 did not "
+                       "match the manifest")
+              .Add({})),
+      loads_(registry.counter("cocktail_snapshot_loads_total",
+                              "Generation loads by result (swapped, refused, failed)")) {
+  for (const char* r : {"swapped", "refused", "failed"}) loads_.Add({{"result", r}});
+}
+
+SnapshotCache::~SnapshotCache() { stop(); }
+
+void SnapshotCache::add_listener(Listener listener) { listeners_.push_back(std::move(listener)); }
+
+std::shared_ptr<const Generation> SnapshotCache::current() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  return current_;
+}
+
+std::optional<Refusal> SnapshotCache::last_refusal() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return last_refusal_;
+}
+
+void SnapshotCache::refuse(std::int64_t generation, std::string file, std::string reason,
+                           std::string message) {
+  refused_generation_ = generation;
+  Refusal r{generation, std::move(file), std::move(reason), std::move(message), core::system_now_ms()};
+  core::log::error(
+      "snapshot.refused",
+      {{"generation", generation}, {"file", r.file}, {"reason", r.reason}, {"error", r.message}});
+  loads_.Add({{"result", "refused"}}).Increment();
+  std::lock_guard<std::mutex> lock(state_mu_);
+  last_refusal_ = std::move(r);
+}
+
+RefreshOutcome SnapshotCache::refresh() {
+  const RefreshOutcome outcome = load_if_new();
+  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused) {
+    // Loading a generation allocates several times its size for a moment
+    // (file bytes, parser buffers, compression) and the previous generation
+    // has just been released: hand the freed pages back to the system rather
+    // than keep the peak resident until the next load.
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  }
+  return outcome;
+}
+
+RefreshOutcome SnapshotCache::load_if_new() {
+  std::lock_guard<std::mutex> serial(refresh_mu_);
+  const auto served = current();
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    auto gen = store_.current_generation();
+    if (!gen.ok()) {
+      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) return RefreshOutcome::kNoSnapshot;
+      if (gen.error().kind == snapshot::ReadErrorKind::kMalformed) {
+        core::log::warn("snapshot.current_unreadable",
+                        {{"file", gen.error().file}, {"error", gen.error().message}});
+      }
+      continue;
+    }
+    const std::int64_t g = gen.value();
+    if ((served && served->generation() == g) || refused_generation_ == g) return RefreshOutcome::kUnchanged;
+
+    auto manifest = store_.read_manifest(g);
+    if (!manifest.ok()) {
+      const auto& e = manifest.error();
+      if (e.kind == snapshot::ReadErrorKind::kMalformed || e.kind == snapshot::ReadErrorKind::kCorrupt) {
+        refuse(g, e.file, snapshot::read_error_kind_name(e.kind), e.message);
+        return RefreshOutcome::kRefused;
+      }
+      continue;  // removed by gc meanwhile, or not readable: start again from CURRENT
+    }
+
+    // Read every file; count and name each one that fails verification.
+    snapshot::Snapshot snap;
+    snap.manifest = manifest.value();
+    std::vector<snapshot::ReadError> corrupt;
+    bool vanished = false;
+    for (const auto& [name, entry] : snap.manifest.files) {
+      auto bytes = store_.read_file(snap.manifest, name);
+      if (bytes.ok()) {
+        snap.files.emplace(name, std::move(bytes).value());
+        continue;
+      }
+      if (bytes.error().is_verification_failure()) {
+        verification_failures_.fetch_add(1);
+        verification_failures_total_.Increment();
+        corrupt.push_back(bytes.error());
+        core::log::error("snapshot.verification_failed",
+                         {{"generation", g}, {"file", bytes.error().file}, {"error", bytes.error().message}});
+        continue;
+      }
+      vanished = true;
+      break;
+    }
+    if (vanished) continue;
+    if (!corrupt.empty()) {
+      refuse(g, corrupt.front().file, "corrupt",
+             std::to_string(corrupt.size()) + " file(s) failed verification: " + corrupt.front().message);
+      return RefreshOutcome::kRefused;
+    }
+
+    auto built = Generation::build(std::move(snap), core::system_now_ms());
+    if (!built.ok()) {
+      refuse(g, built.error().field, "index", built.error().message);
+      return RefreshOutcome::kRefused;
+    }
+    auto next = std::move(built).value();
+    {
+      std::lock_guard<std::mutex> lock(current_mu_);
+      current_ = next;
+    }
+    {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      if (next->generation() >= announced_generation_) behind_since_.reset();
+    }
+    loads_.Add({{"result", "swapped"}}).Increment();
+    core::log::info("snapshot.loaded", {{"generation", next->generation()},
+                                        {"catalog_seq", next->catalog_seq()},
+                                        {"files", static_cast<std::int64_t>(next->files().size())},
+                                        {"previous", served ? served->generation() : 0}});
+    update_gauges();
+    for (const auto& listener : listeners_) {
+      try {
+        listener(next);
+      } catch (const std::exception& e) {
+        core::log::error("snapshot.listener_failed", {{"error", e.what()}});
+      }
+    }
+    return RefreshOutcome::kSwapped;
+  }
+  loads_.Add({{"result", "failed"}}).Increment();
+  core::log::warn("snapshot.load_failed", {{"attempts", kReadAttempts}});
+  return RefreshOutcome::kFailed;
+}
+
+void SnapshotCache::note_announced(std::int64_t generation) {
+  bool behind = false;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    announced_generation_ = std::max(announced_generation_, generation);
+    const auto served = current();
+    behind = !served || served->generation() < announced_generation_;
+    if (behind && !behind_since_) behind_since_ = std::chrono::steady_clock::now();
+    if (!behind) behind_since_.reset();
+  }
+  if (behind) request_refresh();
+}
+
+double SnapshotCache::staleness_seconds() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (!behind_since_) return 0.0;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - *behind_since_).count();
+}
+
+void SnapshotCache::update_gauges() {
+  const auto served = current();
+  if (served) {
+    generation_gauge_.Set(static_cast<double>(served->generation()));
+    catalog_seq_gauge_.Set(static_cast<double>(served->catalog_seq()));
+    age_gauge_.Set(
+        std::max<double>(0.0, static_cast<double>(core::system_now_ms() - served->generated_at_ms()) / 1e3));
+  }
+  staleness_gauge_.Set(staleness_seconds());
+}
+
+void SnapshotCache::request_refresh() {
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    wake_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+void SnapshotCache::start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    stopping_ = false;
+    wake_ = true;  // first refresh at once
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void SnapshotCache::stop() {
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    stopping_ = true;
+  }
+  wake_cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SnapshotCache::run() {
+  auto next_check = std::chrono::steady_clock::now();
+  for (;;) {
+    bool due = false;
+    {
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      const auto until = std::min(next_check, std::chrono::steady_clock::now() + kGaugeInterval);
+      wake_cv_.wait_until(lock, until, [&] { return wake_ || stopping_; });
+      if (stopping_) return;
+      due = wake_ || std::chrono::steady_clock::now() >= next_check;
+      wake_ = false;
+    }
+    if (due) {
+      try {
+        refresh();
+      } catch (const std::exception& e) {
+        // Out of memory or a zlib failure while indexing: keep serving.
+        loads_.Add({{"result", "failed"}}).Increment();
+        core::log::error("snapshot.load_failed", {{"error", e.what()}});
+      }
+      next_check = std::chrono::steady_clock::now() + options_.check_interval;
+    }
+    update_gauges();
+  }
+}
+
+}  // namespace cocktail::read_service

@@ -1,0 +1,25 @@
+// CocktailSpaceProducer: cocktail-space, cocktail-space-em, recipe-similar and
+// the EM distance matrix (recipe-distances-em.npy with
+// recipe-distances-em.ids.json beside it), from compute_cocktail_spaces()
+// (analytics/cocktail_space.h, docs/cocktail-space.md). Its stages appear in
+// the summary as "space.<stage>" (space.candidates, space.em_iter_1, …,
+// space.umap_manhattan, space.umap_em). Holds only its settings; see
+// producer.h.
+#pragma once
+
+#include "cocktail/analytics/cocktail_space.h"
+#include "cocktail/regen_service/producer.h"
+
+namespace cocktail::regen {
+
+class CocktailSpaceProducer final : public Producer {
+ public:
+  explicit CocktailSpaceProducer(analytics::CocktailSpaceOptions options = {}) : options_(options) {}
+  std::string_view name() const override { return "cocktail-space"; }
+  void produce(const ProducerContext& context, ProducerOutput& out) override;
+
+ private:
+  analytics::CocktailSpaceOptions options_;
+};
+
+}  // namespace cocktail::regen

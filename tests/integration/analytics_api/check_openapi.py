@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Checks proto/openapi.yaml against analytics-api's router: the document
+parses, every $ref resolves, the GET paths tagged `analytics` are exactly
+the routes libs/read_service/src/read_api.cc registers, and every snapshot
+route documents 304, 400 and 503 and takes min_seq.
+
+Usage: check_openapi.py <source dir>. Exit status 0 when all checks pass.
+"""
+import pathlib
+import re
+import sys
+
+import yaml
+
+
+def resolve(doc, ref):
+    node = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def main(root):
+    doc = yaml.safe_load((root / "proto" / "openapi.yaml").read_text())
+    problems = []
+    for ref in refs(doc):
+        try:
+            resolve(doc, ref)
+        except (KeyError, TypeError):
+            problems.append(f"unresolved $ref {ref}")
+
+    documented = {}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "get" and "analytics" in op.get("tags", []):
+                documented[path] = op
+            elif isinstance(op, dict) and "analytics" in op.get("tags", []):
+                problems.append(f"{method.upper()} {path}: analytics-api serves GET only")
+
+    source = (root / "libs" / "read_service" / "src" / "read_api.cc").read_text()
+    prefix = "/api/v1/analytics/"
+    routed = {prefix + m.group(1) for m in re.finditer(r'prefix \+ "([^"]+)"', source)}
+    loop = re.search(r'for \(const std::string type :\s*\{([^}]*)\}\)', source)
+    if loop:
+        routed |= {prefix + t for t in re.findall(r'"([^"]+)"', loop.group(1))}
+    else:
+        problems.append("the per-type route loop was not found in read_api.cc")
+    routed |= set(re.findall(r'"(/api/v1/(?!analytics/)[^"]+)"', source))
+    for path in sorted(routed - documented.keys()):
+        problems.append(f"GET {path} is served but not documented")
+    for path in sorted(documented.keys() - routed):
+        problems.append(f"GET {path} is documented but not served")
+
+    for path, op in documented.items():
+        if path.endswith(("/status", "/stream")) or path.startswith("/api/v1/storage"):
+            continue
+        names = [resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"] for p in op.get("parameters", [])]
+        if "min_seq" not in names:
+            problems.append(f"GET {path}: min_seq not documented")
+        for status in ("200", "304", "400", "503"):
+            if status not in op.get("responses", {}):
+                problems.append(f"GET {path}: {status} not documented")
+
+    for p in problems:
+        print(p)
+    print(f"{len(documented)} analytics operations, {len(routed)} routes, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(pathlib.Path(sys.argv[1])))

@@ -1,0 +1,397 @@
+// The RegenerationService in process, over real sockets, files and HTTP
+// (service_fixture.h). Time-dependent behaviour that would need long waits
+// (the periodic catalog probe, failure backoff) runs on a ManualClock.
+#include <zmq.hpp>
+
+#include "cocktail/testing/http_client.h"
+#include "service_fixture.h"
+
+namespace cocktail::regen_service {
+namespace {
+
+using testing::wait_until;
+using StopResult = RegenerationService::StopResult;
+
+TEST_F(ServiceFixture, StartUpCatchesUpAtOnceAndAnnouncesTheGeneration) {
+  add_ingredient("Gin");
+  add_ingredient("Rum");
+  const std::int64_t seq = add_ingredient("Vodka");
+  start(options());  // no snapshot yet, catalog at `seq`
+
+  ASSERT_TRUE(wait_covered(seq));
+  auto status = service_->status();
+  EXPECT_EQ(status.generation, 1);
+  EXPECT_EQ(status.last_success->reasons, (std::vector<std::string>{"startup"}));
+  EXPECT_EQ(metric(R"(cocktail_regen_triggers_total{reason="startup"})"), 1);
+
+  // The announcement matches the manifest on disk, keyed by analytic type.
+  ASSERT_TRUE(inbox_->wait_heartbeat());
+  auto manifest = store_.read_manifest(1);
+  ASSERT_TRUE(manifest.ok());
+  // The first snapshot event may have gone out before our subscription
+  // arrived; a manual run announces generation 2 for sure.
+  ASSERT_TRUE(service_->request_run().has_value());
+  std::optional<bus::AnalyticsSnapshot> event;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& s : inbox_->snapshots()) {
+          if (s.generation == 2) event = s;
+        }
+        return event.has_value();
+      },
+      5s));
+  auto current = store_.read_manifest(event->generation);
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(event->catalog_seq, seq);
+  EXPECT_EQ(event->generated_at_ms, current->generated_at_ms);
+  ASSERT_EQ(event->files.size(), current->files.size());
+  EXPECT_EQ(event->files.at("ingredient-usage").sha256, current->files.at("ingredient-usage.json").sha256);
+  EXPECT_EQ(event->files.at("ingredient-tree").bytes, current->files.at("ingredient-tree.json").bytes);
+  // Heartbeats say what is current.
+  ASSERT_TRUE(wait_until([&] { return inbox_->heartbeats().back().generation == event->generation; }, 10s));
+  EXPECT_EQ(inbox_->heartbeats().back().catalog_seq, seq);
+}
+
+TEST_F(ServiceFixture, AnUpToDateSnapshotMeansNoRunAtStartAndChangesWhileDownAreCaughtUp) {
+  const std::int64_t first = add_ingredient("Gin");
+  start(options());
+  ASSERT_TRUE(wait_covered(first));
+  ASSERT_EQ(stop(), StopResult::kIdle);
+
+  start(options());  // nothing changed while down
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(service_->status().runs_started, 0u);
+  EXPECT_EQ(service_->status().generation, 1) << "the newest snapshot is taken as current";
+  EXPECT_EQ(service_->status().catalog_seq, first);
+  stop();
+
+  const std::int64_t later = add_ingredient("Rum");  // while down, no event reaches anyone
+  start(options());
+  ASSERT_TRUE(wait_covered(later, 10s));
+  EXPECT_EQ(service_->status().generation, 2);
+  EXPECT_EQ(service_->status().runs_started, 1u);
+}
+
+TEST_F(ServiceFixture, ABurstOfChangesIsOneRegeneration) {
+  auto o = options();
+  o.debounce.quiet = 300ms;  // wider than any pause between two commits here
+  o.debounce.max_delay = 5s;
+  start(o);
+  wait_startup();
+  connect_bus();
+
+  std::int64_t last = 0;
+  for (int i = 0; i < 40; ++i) {
+    last = add_ingredient("Bitters " + std::to_string(i));
+    announce(last);
+  }
+  ASSERT_TRUE(wait_covered(last));
+  std::this_thread::sleep_for(150ms);  // several quiet windows: no follow-up may come
+  auto status = service_->status();
+  EXPECT_EQ(status.runs_started, 2u) << "start-up, then one run for the whole burst";
+  EXPECT_EQ(status.last_success->changes, 40u);
+  EXPECT_EQ(metric("cocktail_regen_coalesced_changes_total"), 39);
+  EXPECT_EQ(metric(R"(cocktail_events_received_total{topic="catalog.change"})"), 40);
+  EXPECT_EQ(metric("cocktail_snapshot_staleness_seconds"), 0);
+  EXPECT_EQ(metric("cocktail_snapshot_catalog_seq"), static_cast<double>(last));
+  EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="success"})"), 2);
+}
+
+TEST_F(ServiceFixture, ASeqGapOrAHeartbeatAheadRepairsLostEvents) {
+  start(options());
+  wait_startup();
+  connect_bus();
+
+  // Three changes, only the last announced: a gap.
+  add_ingredient("A");
+  add_ingredient("B");
+  const std::int64_t third = add_ingredient("C");
+  announce(third);
+  ASSERT_TRUE(wait_covered(third));
+  EXPECT_EQ(metric(R"(cocktail_regen_triggers_total{reason="seq_gap"})"), 1);
+
+  // Two more, none announced; the next heartbeat tells.
+  add_ingredient("D");
+  const std::int64_t fifth = add_ingredient("E");
+  ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{fifth, core::system_now_ms()}).ok());
+  ASSERT_TRUE(wait_covered(fifth));
+  EXPECT_EQ(metric(R"(cocktail_regen_triggers_total{reason="heartbeat_ahead"})"), 1);
+  EXPECT_EQ(service_->status().seq_seen, fifth);
+
+  // Heartbeats at a covered seq schedule nothing.
+  const auto runs = service_->status().runs_started;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{fifth, core::system_now_ms()}).ok());
+  }
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(service_->status().runs_started, runs);
+}
+
+TEST_F(ServiceFixture, ASilentPublisherIsCoveredByReadingTheCatalog) {
+  auto o = options();
+  o.check_interval = 50ms;
+  start(o);
+  wait_startup();
+  // Changes committed, never announced, no heartbeat either.
+  add_ingredient("A");
+  const std::int64_t seq = add_ingredient("B");
+  ASSERT_TRUE(wait_covered(seq, 10s));
+  EXPECT_GE(metric(R"(cocktail_regen_triggers_total{reason="catalog_ahead"})"), 1);
+  EXPECT_EQ(service_->status().catalog_latest_seq, seq);
+}
+
+TEST_F(ServiceFixture, TheCatalogProbeFollowsTheInjectedClock) {
+  ManualClock clock;
+  auto o = options();
+  o.check_interval = 10s;
+  start(o, &clock);
+  wait_startup();
+
+  const std::int64_t seq = add_ingredient("A");
+  std::this_thread::sleep_for(200ms);  // real time passes, the service's clock does not
+  EXPECT_EQ(service_->status().runs_started, 1u);
+  EXPECT_LT(service_->status().catalog_seq, seq);
+
+  clock.advance(9s);
+  service_->wake();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(service_->status().runs_started, 1u) << "not yet a check interval";
+
+  clock.advance(1s);
+  service_->wake();
+  ASSERT_TRUE(wait_covered(seq, 10s));
+  EXPECT_EQ(service_->status().last_success->reasons, (std::vector<std::string>{"catalog_ahead"}));
+}
+
+TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
+  ManualClock clock;
+  auto o = options();
+  o.debounce.backoff_initial = 1s;
+  o.debounce.backoff_max = 4s;
+  const std::int64_t seq0 = add_ingredient("A");
+  start(o, &clock);
+  wait_startup();
+  ASSERT_EQ(service_->status().catalog_seq, seq0);
+  const auto before = store_.read_current();
+  ASSERT_TRUE(before.ok());
+
+  producer_->failures_left = 2;
+  const std::int64_t seq1 = add_ingredient("B");
+  ASSERT_TRUE(service_->request_run().has_value());
+  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 1; }, 10s));
+  auto status = service_->status();
+  ASSERT_TRUE(status.last_failure.has_value());
+  EXPECT_EQ(status.last_failure->stage, "produce.controlled");
+  EXPECT_NE(status.last_failure->error.find("injected failure"), std::string::npos);
+  EXPECT_TRUE(status.pending) << "the failed run's work is still owed";
+  EXPECT_EQ(status.generation, 1);
+  auto after = store_.read_current();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->manifest, before->manifest) << "the previous generation stays current and intact";
+  EXPECT_EQ(health_json(status).find(R"("status":"degraded")"), 1u);
+
+  // No retry before the backoff (1 s by the service's clock)...
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(service_->status().runs_started, 2u);
+  clock.advance(999ms);
+  service_->wake();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(service_->status().runs_started, 2u);
+  // ...then one, which fails again and doubles it.
+  clock.advance(1ms);
+  service_->wake();
+  ASSERT_TRUE(wait_until([&] { return service_->status().consecutive_failures == 2; }, 10s));
+  EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="failure"})"), 2);
+  EXPECT_EQ(metric("cocktail_regen_consecutive_failures"), 2);
+  clock.advance(1999ms);
+  service_->wake();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(service_->status().runs_started, 3u);
+  clock.advance(1ms);
+  service_->wake();
+
+  // The success clears the failure.
+  ASSERT_TRUE(wait_covered(seq1, 10s));
+  status = service_->status();
+  EXPECT_EQ(status.consecutive_failures, 0u);
+  EXPECT_EQ(status.generation, 2);
+  EXPECT_TRUE(status.last_failure.has_value()) << "the last error stays visible, with its time";
+  EXPECT_EQ(health_json(status).find(R"("status":"ok")"), 1u);
+  EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="success"})"), 2);
+}
+
+TEST_F(ServiceFixture, MalformedMessagesAreCountedAndIgnored) {
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::pub);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.bind("tcp://127.0.0.1:*");
+  const std::string raw_endpoint = raw.get(zmq::sockopt::last_endpoint);
+  auto send = [&](std::vector<std::string> parts) {
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      raw.send(zmq::buffer(parts[i]),
+               i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  };
+
+  auto o = options();
+  o.sub_endpoints = {catalog_bus_->endpoint(), raw_endpoint};  // two publishers
+  start(o);
+  wait_startup();
+  // Garbage until the subscription to the raw socket is through.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        send({"catalog.change", "not json"});
+        return metric("cocktail_events_malformed_total") >= 1;
+      },
+      5s, 10ms));
+  const double before = metric("cocktail_events_malformed_total");
+  send({"catalog.change"});                                                       // one frame
+  send({"catalog.heartbeat", R"({"v":9,"seq":5,"ts":"2026-11-24T10:00:00Z"})"});  // unknown version
+  send({"catalog.change", std::string("\xde\xad\xbe\xef\x00", 5)});               // bytes
+  send({"catalog.change",
+        R"({"v":1,"seq":-3,"ts":"2026-11-24T10:00:00Z","entity":"recipe","op":"insert","id":1})"});
+  ASSERT_TRUE(wait_until([&] { return metric("cocktail_events_malformed_total") >= before + 4; }, 10s));
+  EXPECT_EQ(service_->status().runs_started, 1u) << "garbage schedules nothing";
+
+  // The service carries on with valid events from either publisher.
+  connect_bus();
+  const std::int64_t seq = add_ingredient("A");
+  announce(seq);
+  ASSERT_TRUE(wait_covered(seq));
+  EXPECT_EQ(health_json(service_->status()).find(R"("status":"ok")"), 1u);
+}
+
+TEST_F(ServiceFixture, ManualRegenerationOverHttp) {
+  start(options());
+  wait_startup();
+  RegenRoutesOptions ro;
+  ro.token = "trigger-token";
+  ro.max_wait = 3s;
+  testing::HttpClient client(serve(ro));
+  const testing::Headers auth = {{"Authorization", "Bearer trigger-token"}};
+
+  EXPECT_EQ(client.post("/api/v1/regenerate", "").status, 401);
+  auto wrong = client.post("/api/v1/regenerate", "", {{"Authorization", "Bearer trigger-tokeN"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_NE(wrong.body.find("\"unauthorized\""), std::string::npos);
+  EXPECT_EQ(service_->status().runs_started, 1u) << "refused requests schedule nothing";
+  EXPECT_EQ(client.post("/api/v1/regenerate?wait=maybe", "", auth).status, 400);
+  EXPECT_EQ(client.post("/api/v1/regenerate?wait=true&timeout_ms=999999", "", auth).status, 400);
+
+  auto scheduled = client.post("/api/v1/regenerate", "", auth);
+  EXPECT_EQ(scheduled.status, 202);
+  EXPECT_NE(scheduled.body.find(R"("status":"scheduled","run":2)"), std::string::npos) << scheduled.body;
+  ASSERT_TRUE(wait_until([&] { return service_->status().generation == 2; }, 10s));
+
+  const std::int64_t seq = add_ingredient("A");
+  auto waited = client.post("/api/v1/regenerate?wait=true", "", auth);
+  EXPECT_EQ(waited.status, 200);
+  EXPECT_NE(waited.body.find(R"("status":"success")"), std::string::npos) << waited.body;
+  EXPECT_NE(waited.body.find(R"("generation":3,"catalog_seq":)" + std::to_string(seq)), std::string::npos)
+      << waited.body;
+
+  // A failing run is reported as such, and /health shows it.
+  producer_->failures_left = 1000;
+  auto failed = client.post("/api/v1/regenerate?wait=true", "", auth);
+  EXPECT_EQ(failed.status, 500);
+  EXPECT_NE(failed.body.find("injected failure"), std::string::npos) << failed.body;
+  auto health = client.get("/health");
+  EXPECT_EQ(health.status, 200) << "degraded is still up";
+  EXPECT_NE(health.body.find(R"("status":"degraded")"), std::string::npos) << health.body;
+  EXPECT_NE(health.body.find(R"("generation":3)"), std::string::npos) << health.body;
+  EXPECT_NE(health.body.find(R"("stage":"produce.controlled")"), std::string::npos) << health.body;
+
+  // A run slower than the wait bound: 202, still running.
+  producer_->failures_left = 0;
+  producer_->delay_ms = 600;
+  auto slow = client.post("/api/v1/regenerate?wait=true&timeout_ms=100", "", auth);
+  EXPECT_EQ(slow.status, 202);
+  EXPECT_NE(slow.body.find(R"("status":"running")"), std::string::npos) << slow.body;
+  producer_->delay_ms = 0;
+
+  auto metrics = client.get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  for (const char* name : {"cocktail_events_received_total", "cocktail_events_malformed_total",
+                           "cocktail_events_published_total", "cocktail_regen_runs_total",
+                           "cocktail_regen_duration_seconds_bucket", "cocktail_snapshot_generation",
+                           "cocktail_snapshot_catalog_seq", "cocktail_snapshot_staleness_seconds",
+                           "cocktail_regen_coalesced_changes_total", "cocktail_regen_in_progress"}) {
+    EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
+  }
+  EXPECT_NE(metrics.body.find(R"(cocktail_regen_duration_seconds_count{stage="write"})"), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(cocktail_regen_duration_seconds_count{stage="load"})"), std::string::npos);
+}
+
+TEST_F(ServiceFixture, WithoutATokenManualRegenerationIsRefused) {
+  start(options());
+  testing::HttpClient client(serve(RegenRoutesOptions{}));
+  auto r = client.post("/api/v1/regenerate", "", {{"Authorization", "Bearer anything"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("no token"), std::string::npos) << r.body;
+  auto health = client.get("/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_NE(health.body.find(R"("ready":true)"), std::string::npos);
+}
+
+TEST_F(ServiceFixture, StopLetsARunningRegenerationFinishWithinTheBound) {
+  auto o = options();
+  o.shutdown_timeout = 5s;
+  start(o);
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
+  producer_->delay_ms = 200;
+  const int entered = producer_->entered;
+  ASSERT_TRUE(service_->request_run().has_value());
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
+  EXPECT_EQ(stop(), StopResult::kFinished);
+  EXPECT_EQ(store_.current_generation().value(), 2);
+  EXPECT_EQ(service_->request_run(), std::nullopt) << "no new work once stopping";
+}
+
+TEST_F(ServiceFixture, StopCancelsARegenerationThatOverrunsWithoutTouchingCurrent) {
+  auto o = options();
+  o.shutdown_timeout = 20ms;
+  o.abandon_grace = 5s;
+  start(o);
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
+  const auto before = store_.read_current();
+  ASSERT_TRUE(before.ok());
+  producer_->delay_ms = 300;
+  const int entered = producer_->entered;
+  ASSERT_TRUE(service_->request_run().has_value());
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(stop(), StopResult::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  auto after = store_.read_current();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->manifest, before->manifest);
+  EXPECT_FALSE(std::filesystem::exists(store_.generation_dir(2))) << "nothing of the cancelled run is left";
+  EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="cancelled"})"), 1);
+  EXPECT_EQ(metric(R"(cocktail_regen_runs_total{result="failure"})"), 0);
+}
+
+TEST_F(ServiceFixture, StopAbandonsARegenerationStuckInAStage) {
+  auto o = options();
+  o.shutdown_timeout = 20ms;
+  o.abandon_grace = 20ms;
+  start(o);
+  wait_startup();
+  ASSERT_EQ(service_->status().generation, 1);
+  producer_->delay_ms = 1500;
+  const int entered = producer_->entered;
+  ASSERT_TRUE(service_->request_run().has_value());
+  ASSERT_TRUE(wait_until([&] { return producer_->entered > entered; }, 10s));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(stop(), StopResult::kAbandoned);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms) << "bounded, whatever the stage takes";
+  service_.reset();  // waits for the stage to return; it must not publish
+  EXPECT_EQ(store_.current_generation().value(), 1);
+  EXPECT_FALSE(std::filesystem::exists(store_.generation_dir(2)));
+}
+
+}  // namespace
+}  // namespace cocktail::regen_service
