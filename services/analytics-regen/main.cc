@@ -154,7 +154,7 @@ int run_service(const Options& o) {
   std::optional<cocktail::http::Server> server;
   try {
     store.emplace(o.get("--analytics-path"));
-    regenerator.emplace(std::move(settings), *store);
+    regenerator.emplace(std::move(settings), *store, cocktail::regen::default_producers(space_options(o)));
     service.emplace(std::move(options), clock, *store, *regenerator, registry);
     routes.emplace(*service, registry, std::move(routes_options));
     server.emplace(http, registry);
