@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -67,15 +68,14 @@ class Observability : public ::testing::Test {
   static void SetUpTestSuite() {
     stack_ = std::make_unique<Stack>();
     if (auto started = stack_->start(); !started) {
-      start_failure_ = new std::string(started.message());
+      start_failure_ = started.message();
     }
   }
   static void TearDownTestSuite() {
     stack_.reset();
-    delete start_failure_;
-    start_failure_ = nullptr;
+    start_failure_.reset();
   }
-  void SetUp() override { ASSERT_EQ(start_failure_, nullptr) << *start_failure_; }
+  void SetUp() override { ASSERT_FALSE(start_failure_.has_value()) << *start_failure_; }
 
   // Some traffic so that every labelled family has samples: a write, a
   // read-your-writes read, a 404 and a 401.
@@ -93,12 +93,12 @@ class Observability : public ::testing::Test {
   }
 
   static std::unique_ptr<Stack> stack_;
-  static std::string* start_failure_;
+  static std::optional<std::string> start_failure_;
   static int writes_;
 };
 
 std::unique_ptr<Stack> Observability::stack_;
-std::string* Observability::start_failure_ = nullptr;
+std::optional<std::string> Observability::start_failure_;
 int Observability::writes_ = 0;
 
 TEST_F(Observability, EveryMetricsEndpointPassesPromtoolLint) {

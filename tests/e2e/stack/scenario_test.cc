@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "api_calls.h"
@@ -24,19 +25,16 @@ class Scenarios : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     stack_ = std::make_unique<Stack>();
-    auto started = stack_->start();
-    if (!started) {
-      start_failure_ = new std::string(started.message());
-      return;
+    if (auto started = stack_->start(); !started) {
+      start_failure_ = started.message();
     }
   }
   static void TearDownTestSuite() {
     stack_.reset();
-    delete start_failure_;
-    start_failure_ = nullptr;
+    start_failure_.reset();
   }
   void SetUp() override {
-    ASSERT_EQ(start_failure_, nullptr) << *start_failure_;
+    ASSERT_FALSE(start_failure_.has_value()) << *start_failure_;
     catalog_ = std::make_unique<testing::HttpClient>(stack_->http_port(Service::kCatalogApi), 15s);
     analytics_ = std::make_unique<testing::HttpClient>(stack_->http_port(Service::kAnalyticsApi), 15s);
     ASSERT_TRUE(analytics_match_catalog(*stack_, facts_, seen_)) << stack_->logs();
@@ -84,8 +82,8 @@ class Scenarios : public ::testing::Test {
     return count(seen_) - count(before_);
   }
 
-  // Two seeded ingredients for a test: a child ingredient (depth >= 1) and an
-  // ingredient under another root, neither used by `avoid`.
+  // Two leaf ingredients: one with a parent (depth >= 1), and one under
+  // another root.
   std::pair<std::int64_t, std::int64_t> pick_pair() const {
     std::int64_t child = -1, other = -1;
     for (const auto& [id, u] : facts_.usage) {
@@ -108,7 +106,7 @@ class Scenarios : public ::testing::Test {
   }
 
   static std::unique_ptr<Stack> stack_;
-  static std::string* start_failure_;
+  static std::optional<std::string> start_failure_;
   std::unique_ptr<testing::HttpClient> catalog_;
   std::unique_ptr<testing::HttpClient> analytics_;
   CatalogFacts facts_;
@@ -117,7 +115,7 @@ class Scenarios : public ::testing::Test {
 };
 
 std::unique_ptr<Stack> Scenarios::stack_;
-std::string* Scenarios::start_failure_ = nullptr;
+std::optional<std::string> Scenarios::start_failure_;
 
 TEST_F(Scenarios, CreateUpdateAndDeleteIngredientsAndRecipes) {
   const auto [parent, other] = pick_pair();

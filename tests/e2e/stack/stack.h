@@ -26,7 +26,9 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,10 +67,13 @@ class Stack {
 
   // Seeds the catalog, starts the three services, and waits until each
   // answers /health with 200 and analytics-api serves a snapshot generation
-  // covering the seeded catalog. The failure message carries the logs.
+  // covering the seeded catalog. A service whose port another process took
+  // meanwhile gets new ports (up to three tries). The failure message
+  // carries the logs.
   ::testing::AssertionResult start();
 
-  // Starts one service (again) on its ports and waits for /health 200.
+  // Starts one service (again) on the same ports and files, and waits until
+  // its log says it listens and /health answers 200.
   ::testing::AssertionResult start(Service service);
   // SIGKILL and reap; returns how the process ended.
   testing::ExitStatus kill(Service service);
