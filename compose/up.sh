@@ -98,7 +98,8 @@ fi
 # 3. Start the services.
 pids=()
 stop_all() {
-  trap - INT TERM EXIT
+  trap "" INT TERM  # a second Ctrl-C must not cut the clean stop short
+  trap - EXIT
   say "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
