@@ -109,7 +109,8 @@ stop_all() {
   wait 2>/dev/null || true
   say "stopped"
 }
-trap stop_all INT TERM EXIT
+trap "stop_all; exit 0" INT TERM
+trap stop_all EXIT
 
 start() {  # name, command...
   local name=$1; shift
