@@ -68,8 +68,16 @@ CatalogService::CatalogService(CatalogServiceOptions options, metrics::MetricsRe
   outbox_db.create_if_missing = false;
   // The cursor may lag after a power loss (at-least-once anyway).
   outbox_db.synchronous = catalog::Synchronous::kNormal;
+  OutboxPublisherOptions outbox_options = p.options.outbox;
+  // The cursor and pruning go through the writer (never waiting for the
+  // write lock it holds); pruning in small steps, so as not to hold up writes.
+  outbox_options.delegate_writes = [&p](const std::function<void(catalog::ChangeLog&)>& task) {
+    return p.writer && p.writer->submit_change_log_task(task);
+  };
+  outbox_options.prune.max_rows = std::min<std::int64_t>(outbox_options.prune.max_rows, 10'000);
+  outbox_options.prune_rounds = 10;
   p.outbox = std::make_unique<OutboxPublisher>(catalog::Database::open(p.options.db_path, outbox_db), *p.bus,
-                                               prom, p.options.outbox);
+                                               prom, std::move(outbox_options));
 
   const std::size_t threads = std::max<std::size_t>(p.options.db_threads, 1);
   p.reads = std::make_unique<ReadConnections>(p.options.db_path, threads);

@@ -60,6 +60,7 @@ CatalogWriter::CatalogWriter(const std::string& db_path, prometheus::Registry& r
       options_.mode == CommitMode::kGroup ? catalog::Synchronous::kNormal : catalog::Synchronous::kFull;
   db_ = catalog::Database::open(db_path, db_options);
   repository_ = std::make_unique<catalog::Repository>(*db_);
+  change_log_ = std::make_unique<catalog::ChangeLog>(*db_);
 }
 
 CatalogWriter::~CatalogWriter() { stop(); }
@@ -83,6 +84,13 @@ bool CatalogWriter::submit(Job job) {
   }
   cv_.notify_one();
   return true;
+}
+
+bool CatalogWriter::submit_change_log_task(std::function<void(catalog::ChangeLog&)> task) {
+  return submit([this, task = std::move(task)](catalog::Repository&) -> Completion {
+    task(*change_log_);
+    return nullptr;
+  });
 }
 
 void CatalogWriter::stop() {

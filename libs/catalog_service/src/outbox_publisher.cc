@@ -92,9 +92,9 @@ OutboxPublisher::OutboxPublisher(std::unique_ptr<catalog::Database> db, bus::Pub
       options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry)) {
   options_.batch_rows = std::max(options_.batch_rows, 1);
-  cursor_recorded_ = log_.published_seq(options_.cursor_name);
-  published_ = cursor_recorded_;
-  latest_ = std::max(log_.latest_seq(), cursor_recorded_);
+  published_ = log_.published_seq(options_.cursor_name);
+  cursor_written_ = published_.load();
+  latest_ = std::max(log_.latest_seq(), published_.load());
   metrics_->published_seq.Set(static_cast<double>(published_.load()));
   metrics_->catalog_seq.Set(static_cast<double>(latest_.load()));
   metrics_->lag.Set(static_cast<double>(latest_.load() - published_.load()));
@@ -198,6 +198,9 @@ void OutboxPublisher::run() {
     std::unique_lock lock(mu_);
     cv_.wait_until(lock, wake, [&] { return notified_ || stopping_; });
   }
+  // The delegate may be gone by now (the service stops its writer first):
+  // the last cursor is written here, on the publisher's own connection.
+  options_.delegate_writes = nullptr;
   record_cursor();
   log::info("outbox.stop", {{"cursor", options_.cursor_name},
                             {"published_seq", published_.load()},
@@ -248,39 +251,54 @@ void OutboxPublisher::heartbeat() {
   }
 }
 
-void OutboxPublisher::record_cursor() {
-  const std::int64_t published = published_.load();
-  if (published <= cursor_recorded_) {
+void OutboxPublisher::run_write(const std::function<void(catalog::ChangeLog&)>& task) {
+  if (options_.delegate_writes && options_.delegate_writes(task)) {
     return;
   }
-  try {
-    log_.mark_published(options_.cursor_name, published);
-    cursor_recorded_ = published;
-  } catch (const std::exception& e) {
-    metrics_->cursor_errors.Increment();
-    log::warn("outbox.cursor_failed", {{"seq", published}, {"error", e.what()}});
+  task(log_);
+}
+
+void OutboxPublisher::record_cursor() {
+  const std::int64_t published = published_.load();
+  if (published <= cursor_written_.load()) {
+    return;
   }
+  // With delegated writes this may be queued more than once before it runs:
+  // harmless, the cursor only ever moves forward.
+  run_write([this, published](catalog::ChangeLog& log) {
+    try {
+      log.mark_published(options_.cursor_name, published);
+      std::int64_t seen = cursor_written_.load();
+      while (seen < published && !cursor_written_.compare_exchange_weak(seen, published)) {
+      }
+    } catch (const std::exception& e) {
+      metrics_->cursor_errors.Increment();
+      log::warn("outbox.cursor_failed", {{"seq", published}, {"error", e.what()}});
+    }
+  });
 }
 
 void OutboxPublisher::prune() {
-  try {
-    std::int64_t removed = 0;
-    // Bounded batches, so that the write lock is never held for long.
-    for (int i = 0; i < 100; ++i) {
-      std::int64_t n = log_.prune(options_.prune, core::system_now_ms());
-      removed += n;
-      if (n < options_.prune.max_rows) {
-        break;
+  run_write([this](catalog::ChangeLog& log) {
+    try {
+      std::int64_t removed = 0;
+      // Bounded batches, so that the write lock is never held for long.
+      for (int i = 0; i < options_.prune_rounds; ++i) {
+        std::int64_t n = log.prune(options_.prune, core::system_now_ms());
+        removed += n;
+        if (n < options_.prune.max_rows) {
+          break;
+        }
       }
+      if (removed > 0) {
+        metrics_->pruned.Increment(static_cast<double>(removed));
+        log::info("outbox.pruned", {{"rows", removed}, {"published_seq", published_.load()}});
+      }
+    } catch (const std::exception& e) {
+      metrics_->prune_errors.Increment();
+      log::warn("outbox.prune_failed", {{"error", e.what()}});
     }
-    if (removed > 0) {
-      metrics_->pruned.Increment(static_cast<double>(removed));
-      log::info("outbox.pruned", {{"rows", removed}, {"published_seq", published_.load()}});
-    }
-  } catch (const std::exception& e) {
-    metrics_->prune_errors.Increment();
-    log::warn("outbox.prune_failed", {{"error", e.what()}});
-  }
+  });
 }
 
 void OutboxPublisher::sleep_for(std::chrono::milliseconds d) {

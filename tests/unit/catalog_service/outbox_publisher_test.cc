@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
+#include "cocktail/catalog_service/catalog_writer.h"
 #include "cocktail/testing/temp_dir.h"
 #include "cocktail/testing/wait.h"
 
@@ -258,6 +260,40 @@ TEST_F(OutboxPublisherTest, PrunesOnlyPublishedRows) {
   ASSERT_TRUE(testing::wait_until([&] { return count_rows().first == 5; }, kWait));
   EXPECT_EQ(count_rows().second, last - 4);
   EXPECT_EQ(publisher->published_seq(), last);
+}
+
+TEST_F(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
+  CatalogWriter writer(path_, registry_);
+  writer.start();
+  std::atomic<int> delegated{0};
+  auto options = fast_options();
+  options.prune_interval = 20ms;
+  options.prune.keep_count = 1;
+  options.prune.max_age = 0ms;
+  options.delegate_writes = [&](const std::function<void(catalog::ChangeLog&)>& task) {
+    ++delegated;
+    return writer.submit_change_log_task(task);
+  };
+  auto publisher = make_publisher(options);
+  publisher->start();
+  for (int i = 0; i < 5; ++i) create_ingredient("Delegated " + std::to_string(i));
+  const auto last = latest();
+  publisher->notify();
+  // Written by the writer's connection while the publisher runs.
+  EXPECT_TRUE(testing::wait_until(
+      [&] { return catalog::ChangeLog(*db_).published_seq("catalog-api") == last; }, kWait));
+  EXPECT_TRUE(testing::wait_until(
+      [&] {
+        auto st = db_->prepare("SELECT COUNT(*) FROM change_log");
+        st.step();
+        return st.column_int(0) == 1;
+      },
+      kWait));
+  EXPECT_GT(delegated.load(), 0);
+  // Tasks refer to the publisher: the writer drains before it goes.
+  writer.stop();
+  publisher->stop();
+  EXPECT_EQ(catalog::ChangeLog(*db_).published_seq("catalog-api"), last);
 }
 
 TEST_F(OutboxPublisherTest, ReportsLagAndSeqInMetrics) {

@@ -3,12 +3,10 @@
 // in a temporary directory, the Regenerator with the default producers, and
 // a SnapshotStore — so the read service is tested against exactly what
 // analytics-regen publishes.
-//
-// RecipeSimilarStandIn produces recipe-similar, recipe-distances-em.npy and
-// its ids file in the layout of the cocktail-space producer (similar.h,
-// npy.h) from a simple set distance, so that the routes serving them can be
-// tested before that producer is part of default_producers(). The read
-// service does not interpret the numbers, only the layout.
+// With `with_space` the generation has every analytic analytics-regen writes
+// (default_producers(): the exact analytics and the cocktail-space family,
+// recipe-similar and the .npy included); without, the exact analytics only,
+// for tests that write a hundred generations.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "cocktail/regen_service/producer.h"
 #include "cocktail/regen_service/regenerator.h"
 #include "cocktail/snapshot/snapshot_store.h"
 #include "cocktail/testing/temp_dir.h"
@@ -36,12 +33,6 @@ void create_catalog(const std::string& path, const CatalogSpec& spec);
 // Adds one recipe with two ingredients through the Repository: the catalog
 // seq it committed.
 std::int64_t add_recipe(const std::string& path, const std::string& name);
-
-class RecipeSimilarStandIn final : public regen::Producer {
- public:
-  std::string_view name() const override { return "recipe-similar-stand-in"; }
-  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override;
-};
 
 // A temporary directory on tmpfs (/dev/shm) when there is one, else under
 // $TMPDIR: these tests write hundreds of generations, and the store's fsyncs
@@ -61,7 +52,7 @@ class ScratchDir {
 // A catalog and a snapshot directory in one scratch directory.
 class Engine {
  public:
-  explicit Engine(const CatalogSpec& spec = {}, bool with_similar = true);
+  explicit Engine(const CatalogSpec& spec = {}, bool with_space = true);
 
   const std::string& db_path() const { return db_path_; }
   const std::string& analytics_path() const { return analytics_path_; }

@@ -65,10 +65,10 @@ TEST(Generation, ServesEveryFileAsWrittenWithTagsAndGzip) {
     }
   }
   for (const char* type : {"ingredient-usage", "ingredient-usage-all", "recipe-complexity", "ingredient-tree",
-                           "recipe-similar"}) {
+                           "cocktail-space", "cocktail-space-em", "recipe-similar"}) {
     EXPECT_NE(g->analytic(type), nullptr) << type;
   }
-  EXPECT_EQ(g->analytic("cocktail-space"), nullptr);
+  EXPECT_EQ(g->analytic("recipe-distances-em"), nullptr);  // binary: a file, not an analytic
   // Stored envelopes are served byte for byte.
   EXPECT_EQ(*g->analytic("recipe-complexity")->identity,
             testing::read_file(engine.store().generation_dir(g->generation()) / "recipe-complexity.json"));

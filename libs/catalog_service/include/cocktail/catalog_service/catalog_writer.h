@@ -45,6 +45,7 @@
 #include <string>
 #include <thread>
 
+#include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/catalog/repository.h"
 
@@ -82,6 +83,10 @@ class CatalogWriter {
   void start();
   // Queues a job; false when the queue is full or the writer stopped.
   bool submit(Job job);
+  // Queues a write to change_log's bookkeeping (the publication cursor,
+  // pruning) on the writer's connection, answered by no one: the outbox
+  // publisher's writes, so that they never wait for the write lock.
+  bool submit_change_log_task(std::function<void(catalog::ChangeLog&)> task);
   // Runs what is queued, then joins. Idempotent.
   void stop();
 
@@ -96,6 +101,7 @@ class CatalogWriter {
   CatalogWriterOptions options_;
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repository_;
+  std::unique_ptr<catalog::ChangeLog> change_log_;
   std::unique_ptr<Metrics> metrics_;
   // sqlite3_total_changes64() at the last successful sync (writer thread only).
   std::int64_t synced_changes_ = 0;

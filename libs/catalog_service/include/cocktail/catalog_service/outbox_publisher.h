@@ -11,7 +11,7 @@
 //
 // Delivery is at least once: how far it got is recorded durably in the
 // publication cursor (ChangeLog::mark_published under `cursor_name`), at most
-// every cursor_interval and when stopping, so a restarted publisher resumes
+// every cursor_interval and when stopping (see delegate_writes), so a restarted publisher resumes
 // from the table and may send the last rows of its predecessor again;
 // consumers dedupe by seq. A row is marked published only after it was handed
 // to ZeroMQ. Old published rows are pruned every prune_interval (see
@@ -41,6 +41,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,8 +74,20 @@ struct OutboxPublisherOptions {
   std::chrono::milliseconds cursor_interval{200};
   std::chrono::milliseconds prune_interval{std::chrono::minutes(1)};
   catalog::PruneOptions prune;
+  // prune() calls per prune_interval at most (each removes prune.max_rows at most).
+  int prune_rounds = 100;
   // Pause after a failure before trying again.
   std::chrono::milliseconds error_backoff{200};
+  // Where the publisher's own writes (the cursor, pruning) run. Empty: on the
+  // publisher's connection, on its thread; a write there waits for SQLite's
+  // write lock, which a busy writer may hold for long stretches, and
+  // publishing waits with it. catalog-api hands them to its CatalogWriter
+  // instead (they then ride along in a group commit). Returns false when it
+  // cannot take the task (the publisher then runs it itself). Tasks capture
+  // the publisher: they must have run (or been dropped) before it is
+  // destroyed. The final cursor write at stop() always runs on the
+  // publisher's own connection.
+  std::function<bool(const std::function<void(catalog::ChangeLog&)>& task)> delegate_writes;
 };
 
 class OutboxPublisher {
@@ -107,6 +120,7 @@ class OutboxPublisher {
   // (more may be waiting).
   bool publish_round();
   void heartbeat();
+  void run_write(const std::function<void(catalog::ChangeLog&)>& task);
   void record_cursor();
   void prune();
   void sleep_for(std::chrono::milliseconds d);
@@ -119,7 +133,7 @@ class OutboxPublisher {
 
   std::atomic<std::int64_t> published_{0};
   std::atomic<std::int64_t> latest_{0};
-  std::int64_t cursor_recorded_ = 0;  // publisher thread only
+  std::atomic<std::int64_t> cursor_written_{0};  // the cursor as last written
 
   std::mutex mu_;
   std::condition_variable cv_;
