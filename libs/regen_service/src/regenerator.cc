@@ -187,8 +187,9 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
     }
     std::vector<Artifact> artifacts;
     if (!settings_.split_lanes || fast.empty() || slow.empty()) {
-      fast.insert(fast.end(), slow.begin(), slow.end());
-      produce(fast, context, cancel, summary, artifacts);
+      std::vector<Producer*> all;  // in the given order
+      for (const auto& p : producers_) all.push_back(p.get());
+      produce(all, context, cancel, summary, artifacts);
       write("write", artifacts, {}, cancel, summary);
     } else {
       produce(fast, context, cancel, summary, artifacts);

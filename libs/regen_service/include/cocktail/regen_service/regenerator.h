@@ -39,7 +39,7 @@ struct RegeneratorSettings {
   // Wall clock for generated_at and retention ages (Unix epoch ms).
   std::function<std::int64_t()> now_ms;
   // Two generations per run (fast, then complete); see above.
-  bool split_lanes = true;
+  bool split_lanes = false;
 };
 
 struct RegenSummary {
