@@ -72,6 +72,7 @@ int run_once(const Options& o) {
   }
   cocktail::regen::RegeneratorSettings settings;
   settings.db_path = o.get("--db");
+  settings.split_lanes = false;  // --once writes the complete generation only
   if (!o.get_bool("--no-gc")) {
     settings.retention = retention_policy(o);
   }
@@ -141,6 +142,7 @@ int run_service(const Options& o) {
 
   cocktail::regen::RegeneratorSettings settings;
   settings.db_path = options.db_path;
+  settings.split_lanes = o.get_bool("--split-lanes");
   if (!o.get_bool("--no-gc")) {
     settings.retention = retention_policy(o);
   }
@@ -237,6 +239,9 @@ int main(int argc, char** argv) {
       .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
       .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
+      .add_bool("--split-lanes", "REGEN_SPLIT_LANES", true,
+                "Service: publish the exact analytics first (carrying the cocktail space forward), then the "
+                "complete generation; false: one generation per run. --once always writes one.")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
                   "Service: HTTP listen address (health, metrics, trigger).")
       .add_string("--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5561",

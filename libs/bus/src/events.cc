@@ -105,6 +105,9 @@ std::optional<Error> check(const AnalyticsSnapshot& e) {
       return Error::invalid("files." + type + ".sha256", "sha256 must be 64 lowercase hex digits");
     }
     if (auto err = check_at_least("files." + type + ".bytes", file.bytes, 0)) return err;
+    if (file.catalog_seq) {
+      if (auto err = check_at_least("files." + type + ".catalog_seq", *file.catalog_seq, 0)) return err;
+    }
   }
   return std::nullopt;
 }
@@ -154,6 +157,9 @@ void write(Writer& w, const AnalyticsSnapshot& e) {
     key(w, "sha256");
     str(w, file.sha256);
     integer(w, "bytes", file.bytes);
+    if (file.catalog_seq) {
+      integer(w, "catalog_seq", *file.catalog_seq);
+    }
     w.EndObject();
   }
   w.EndObject();
@@ -280,7 +286,12 @@ core::Result<Event> read_snapshot(const Fields& f) {
     Fields file(file_obj, "files." + type);
     COCKTAIL_BUS_ASSIGN(sha, file.string("sha256"));
     COCKTAIL_BUS_ASSIGN(bytes, file.integer("bytes"));
-    auto [it, inserted] = snapshot.files.emplace(type, SnapshotFile{std::string(*sha_result), *bytes_result});
+    SnapshotFile entry{std::string(*sha_result), *bytes_result, std::nullopt};
+    if (file_obj.at_key("catalog_seq").error() != simdjson::NO_SUCH_FIELD) {
+      COCKTAIL_BUS_ASSIGN(file_seq, file.integer("catalog_seq"));
+      entry.catalog_seq = *file_seq_result;
+    }
+    auto [it, inserted] = snapshot.files.emplace(type, std::move(entry));
     if (!inserted) return Error::invalid("files", "file type '" + type + "' appears twice");
   }
   return Event(std::move(snapshot));

@@ -211,7 +211,7 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
       analytics::EnvelopeMetadata meta;
       meta.analytics_type = std::string(kDistanceIdsType);
       meta.generation = g->manifest_.generation;
-      meta.catalog_seq = g->manifest_.catalog_seq;
+      meta.catalog_seq = entry->second.catalog_seq.value_or(g->manifest_.catalog_seq);
       meta.generated_at_ms = g->manifest_.generated_at_ms;
       bytes = analytics::make_envelope(trim_right(bytes), meta);
     }
@@ -357,6 +357,16 @@ std::shared_ptr<const Representation> Generation::similar_view(std::int64_t reci
   std::string suffix = source ? source->sha256.substr(0, 16) : std::string("similar");
   suffix.append("-r").append(std::to_string(recipe_id)).append("-n").append(std::to_string(limit));
   return remember(key, make_representation(std::move(body), kJsonType, tag(suffix)));
+}
+
+std::int64_t Generation::covered_seq(const std::vector<std::string>& files) const {
+  std::int64_t seq = manifest_.catalog_seq;
+  for (const auto& name : files) {
+    if (const auto own = manifest_.file_catalog_seq(name)) {
+      seq = std::min(seq, *own);
+    }
+  }
+  return seq;
 }
 
 }  // namespace cocktail::read_service

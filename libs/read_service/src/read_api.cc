@@ -142,7 +142,8 @@ Response ReadApi::not_covered(std::int64_t min_seq, std::chrono::milliseconds wa
       .set_header(Field::cache_control, kNoStore);
 }
 
-void ReadApi::serve(const Request& request, Responder responder, Render render, Live live) {
+void ReadApi::serve(const Request& request, Responder responder, Render render, Live live,
+                    std::vector<std::string> files) {
   auto wait = parse_wait(request);
   if (!wait.ok()) {
     responder.send(bad(wait.error()));
@@ -150,7 +151,7 @@ void ReadApi::serve(const Request& request, Responder responder, Render render, 
   }
   auto g = cache_.current();
   const std::optional<std::int64_t> min_seq = wait->min_seq;
-  if (g && (!min_seq || g->catalog_seq() >= *min_seq)) {
+  if (g && (!min_seq || g->covered_seq(files) >= *min_seq)) {
     responder.send(render(*g, request));
     return;
   }
@@ -169,7 +170,7 @@ void ReadApi::serve(const Request& request, Responder responder, Render render, 
   // Park: the responder (not a thread) waits for a generation covering min_seq.
   const auto waited = wait->wait;
   auto parked = waiters_.park(
-      *min_seq, CatalogSeqWaiters::Clock::now() + waited,
+      *min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
       [this, responder, render, min_seq, waited](std::shared_ptr<const Generation> ready) mutable {
         if (ready) {
           responder.send(render(*ready, responder.request()));
@@ -347,6 +348,8 @@ Response ReadApi::status() const {
       write(w, name);
       w.Key("bytes");
       w.Int64(f->bytes);
+      w.Key("catalog_seq");  // the seq this file was computed from (carried-forward files: older)
+      w.Int64(g->covered_seq({f->name}));
       w.Key("sha256");
       write(w, f->sha256);
       w.Key("gzip_bytes");
@@ -528,17 +531,17 @@ void ReadApi::register_routes(http::Router& router) {
   router.add(Method::get, prefix + "recipe-complexity", [this](const Request& req, Responder r) {
     Live live;
     if (live_ != nullptr) live = [this](const Request&) { return live_->complexity(); };
-    serve(
-        req, std::move(r),
-        [this](const Generation& g, const Request& q) { return render_type(g, q, "recipe-complexity"); },
-        std::move(live));
+    serve(req, std::move(r),
+          [this](const Generation& g, const Request& q) { return render_type(g, q, "recipe-complexity"); },
+          std::move(live), {"recipe-complexity.json"});
   });
 
   for (const std::string type :
        {"ingredient-usage-all", "ingredient-tree", "cocktail-space", "cocktail-space-em"}) {
     router.add(Method::get, prefix + type, [this, type](const Request& req, Responder r) {
       serve(req, std::move(r),
-            [this, type](const Generation& g, const Request& q) { return render_type(g, q, type); });
+            [this, type](const Generation& g, const Request& q) { return render_type(g, q, type); }, {},
+            {type + ".json"});
     });
   }
 
@@ -547,16 +550,19 @@ void ReadApi::register_routes(http::Router& router) {
     auto limit = req.query_int("limit", 1, kMaxSimilarLimit);
     if (!recipe.ok()) return void(r.send(bad(recipe.error())));
     if (!limit.ok()) return void(r.send(bad(limit.error())));
-    serve(req, std::move(r), [this](const Generation& g, const Request& q) { return render_similar(g, q); });
+    serve(req, std::move(r), [this](const Generation& g, const Request& q) { return render_similar(g, q); },
+          {}, {"recipe-similar.json"});
   });
 
   router.add(Method::get, prefix + "recipe-distances-em/download", [this](const Request& req, Responder r) {
     serve(req, std::move(r),
-          [this](const Generation& g, const Request& q) { return render_matrix(g, q, false); });
+          [this](const Generation& g, const Request& q) { return render_matrix(g, q, false); }, {},
+          {"recipe-distances-em.npy", "recipe-distances-em.ids.json"});
   });
   router.add(Method::get, prefix + "recipe-distances-em/ids", [this](const Request& req, Responder r) {
     serve(req, std::move(r),
-          [this](const Generation& g, const Request& q) { return render_matrix(g, q, true); });
+          [this](const Generation& g, const Request& q) { return render_matrix(g, q, true); }, {},
+          {"recipe-distances-em.npy", "recipe-distances-em.ids.json"});
   });
 
   // Any other type present in the generation; otherwise 404 listing the
@@ -581,7 +587,8 @@ void ReadApi::register_routes(http::Router& router) {
       return;
     }
     serve(req, std::move(r),
-          [this, type](const Generation& gen, const Request& q) { return render_type(gen, q, type); });
+          [this, type](const Generation& gen, const Request& q) { return render_type(gen, q, type); }, {},
+          {type + ".json"});
   });
 
   router.add(Method::get, prefix + "status", [this](const Request&, Responder r) { r.send(status()); });

@@ -20,8 +20,8 @@ CatalogSeqWaiters::~CatalogSeqWaiters() {
   if (timer_.joinable()) timer_.join();
 }
 
-CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, Clock::time_point deadline,
-                                                  Callback callback) {
+CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, std::vector<std::string> files,
+                                                  Clock::time_point deadline, Callback callback) {
   Parked out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -29,7 +29,7 @@ CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, Clock::t
       out.kind = Parked::Kind::kStopped;
       return out;
     }
-    if (newest_ && newest_->catalog_seq() >= min_seq) {
+    if (newest_ && newest_->covered_seq(files) >= min_seq) {
       out.kind = Parked::Kind::kSatisfied;
       out.generation = newest_;
       return out;
@@ -38,7 +38,7 @@ CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, Clock::t
       out.kind = Parked::Kind::kFull;
     } else {
       const bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
-      by_deadline_.emplace(deadline, Waiter{min_seq, std::move(callback)});
+      by_deadline_.emplace(deadline, Waiter{min_seq, std::move(files), std::move(callback)});
       waiting_gauge_.Set(static_cast<double>(by_deadline_.size()));
       if (earliest) cv_.notify_one();
     }
@@ -66,7 +66,7 @@ void CatalogSeqWaiters::on_generation(const std::shared_ptr<const Generation>& g
     std::lock_guard<std::mutex> lock(mu_);
     if (!newest_ || generation->generation() != newest_->generation()) newest_ = generation;
     for (auto it = by_deadline_.begin(); it != by_deadline_.end();) {
-      if (it->second.min_seq <= generation->catalog_seq()) {
+      if (it->second.min_seq <= generation->covered_seq(it->second.files)) {
         ready.push_back(std::move(it->second.callback));
         it = by_deadline_.erase(it);
       } else {

@@ -49,7 +49,7 @@ bus::AnalyticsSnapshot snapshot_event(const snapshot::Manifest& m) {
     if (e.files.count(key) != 0) {
       key = name;  // two files of one type: keep both
     }
-    e.files[key] = bus::SnapshotFile{entry.sha256, entry.bytes};
+    e.files[key] = bus::SnapshotFile{entry.sha256, entry.bytes, entry.catalog_seq};
   }
   return e;
 }
@@ -440,7 +440,19 @@ void RegenerationService::work() {
     const auto start = std::chrono::steady_clock::now();
     core::Result<regen::RegenSummary> result = core::Error::internal("not run");
     try {
-      result = regenerator_.run(&cancel_);
+      // With lanes the fast generation is announced as soon as it is
+      // committed; the complete one in finish_run.
+      result = regenerator_.run(&cancel_, [this](const regen::RegenSummary& fast) {
+        try {
+          if (auto st = publisher_->publish(snapshot_event(fast.manifest)); !st.ok()) {
+            log::warn("regen.publish_failed",
+                      {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
+          }
+        } catch (const std::exception& e) {
+          log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
+        }
+        log::info("regen.fast_published", {{"generation", fast.generation}, {"seq", fast.catalog_seq}});
+      });
     } catch (const std::exception& e) {
       // The Regenerator reports stage failures as errors; anything thrown
       // past it is a failure of the run all the same.

@@ -3,9 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <set>
 
 #include "cocktail/analytics/envelope.h"
 #include "cocktail/catalog/database.h"
@@ -100,7 +100,67 @@ Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& 
   }
 }
 
-core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel) {
+void Regenerator::produce(const std::vector<Producer*>& producers, const ProducerContext& context,
+                          const std::atomic<bool>* cancel, RegenSummary& summary,
+                          std::vector<Artifact>& artifacts) {
+  auto& durations = summary.durations_ms;
+  for (Producer* producer : producers) {
+    const std::string stage_name = "produce." + std::string(producer->name());
+    check_cancel(cancel, stage_name.c_str());
+    ProducerOutput out;
+    stage(stage_name.c_str(), durations, [&] { producer->produce(context, out); });
+    // The producer's own stages go before its total.
+    durations.insert(durations.end() - 1, out.durations_ms.begin(), out.durations_ms.end());
+    summary.warnings.insert(summary.warnings.end(), out.warnings.begin(), out.warnings.end());
+    for (auto& a : out.artifacts) {
+      for (const auto& seen : artifacts) {
+        if (seen.file_name == a.file_name) {
+          throw StageFailure{stage_name, "file " + a.file_name + " produced twice"};
+        }
+      }
+      if (a.count) {
+        summary.counts.emplace_back(a.analytics_type, *a.count);
+      }
+      artifacts.push_back(std::move(a));
+    }
+  }
+}
+
+void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts,
+                        const std::vector<std::pair<Artifact, std::int64_t>>& carried,
+                        const std::atomic<bool>* cancel, RegenSummary& summary) {
+  check_cancel(cancel, stage_name);
+  summary.generated_at_ms = settings_.now_ms();
+  stage(stage_name, summary.durations_ms, [&] {
+    snapshot::GenerationWriter writer = store_.begin_generation();
+    summary.generation = writer.generation();
+    for (auto& a : artifacts) {
+      if (a.envelope) {
+        analytics::EnvelopeMetadata meta;
+        meta.analytics_type = a.analytics_type;
+        meta.generation = summary.generation;
+        meta.catalog_seq = summary.catalog_seq;
+        meta.generated_at_ms = summary.generated_at_ms;
+        meta.extras = std::move(a.extras);
+        a.body = analytics::make_envelope(a.body, meta);
+        a.envelope = false;  // body now holds the file's final bytes
+      }
+      writer.add(a.file_name, a.body);
+    }
+    for (const auto& [file, seq] : carried) {
+      writer.add(file.file_name, file.body, seq);
+    }
+    // The last point of no return: the writer's destructor removes the
+    // partial generation, CURRENT still names the previous one.
+    check_cancel(cancel, "commit");
+    auto committed = writer.commit(summary.catalog_seq, summary.generated_at_ms);
+    summary.manifest = std::move(committed.manifest);
+    summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
+  });
+}
+
+core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
+                                            const std::function<void(const RegenSummary&)>& on_fast) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
   auto& durations = summary.durations_ms;
@@ -118,54 +178,57 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel) {
     const analytics::CatalogModel model =
         stage("model", durations, [&] { return analytics::CatalogModel::build(state); });
     model_warnings(model.anomalies(), summary.warnings);
+    const ProducerContext context{state, model};
 
-    std::vector<Artifact> artifacts;
-    std::set<std::string> names;
-    for (const auto& producer : producers_) {
-      const std::string stage_name = "produce." + std::string(producer->name());
-      check_cancel(cancel, stage_name.c_str());
-      ProducerOutput out;
-      stage(stage_name.c_str(), durations, [&] { producer->produce(ProducerContext{state, model}, out); });
-      // The producer's own stages go before its total.
-      durations.insert(durations.end() - 1, out.durations_ms.begin(), out.durations_ms.end());
-      summary.warnings.insert(summary.warnings.end(), out.warnings.begin(), out.warnings.end());
-      for (auto& a : out.artifacts) {
-        if (!names.insert(a.file_name).second) {
-          throw StageFailure{stage_name, "file " + a.file_name + " produced twice"};
-        }
-        if (a.count) {
-          summary.counts.emplace_back(a.analytics_type, *a.count);
-        }
-        artifacts.push_back(std::move(a));
-      }
+    std::vector<Producer*> fast;
+    std::vector<Producer*> slow;
+    for (const auto& p : producers_) {
+      (p->slow() ? slow : fast).push_back(p.get());
     }
-
-    check_cancel(cancel, "write");
-    summary.generated_at_ms = settings_.now_ms();
-    stage("write", durations, [&] {
-      snapshot::GenerationWriter writer = store_.begin_generation();
-      summary.generation = writer.generation();
-      for (auto& a : artifacts) {
-        if (a.envelope) {
-          analytics::EnvelopeMetadata meta;
-          meta.analytics_type = a.analytics_type;
-          meta.generation = summary.generation;
-          meta.catalog_seq = summary.catalog_seq;
-          meta.generated_at_ms = summary.generated_at_ms;
-          meta.extras = std::move(a.extras);
-          writer.add(a.file_name, analytics::make_envelope(a.body, meta));
-        } else {
-          writer.add(a.file_name, a.body);
+    std::vector<Artifact> artifacts;
+    if (!settings_.split_lanes || fast.empty() || slow.empty()) {
+      std::vector<Producer*> all;  // in the given order
+      for (const auto& p : producers_) all.push_back(p.get());
+      produce(all, context, cancel, summary, artifacts);
+      write("write", artifacts, {}, cancel, summary);
+    } else {
+      produce(fast, context, cancel, summary, artifacts);
+      // Everything else the current generation holds comes along unchanged,
+      // with the seq it was computed from.
+      std::vector<std::pair<Artifact, std::int64_t>> carried;
+      stage("carry", durations, [&] {
+        auto current = store_.read_current();
+        if (!current.ok()) {
+          if (current.error().kind != snapshot::ReadErrorKind::kNoSnapshot) {
+            summary.warnings.push_back("nothing carried forward: " + current.error().message);
+          }
+          return;
         }
-        std::string().swap(a.body);  // release as we go: peak memory is one copy
+        for (auto& [name, bytes] : current->files) {
+          const bool fresh = std::any_of(artifacts.begin(), artifacts.end(),
+                                         [&](const Artifact& a) { return a.file_name == name; });
+          if (fresh) {
+            continue;
+          }
+          Artifact file;
+          file.file_name = name;
+          file.body = std::move(bytes);
+          file.envelope = false;
+          carried.emplace_back(std::move(file), *current->manifest.file_catalog_seq(name));
+        }
+      });
+      write("write.fast", artifacts, carried, cancel, summary);
+      carried.clear();
+      summary.fast_generation = summary.generation;
+      if (on_fast) {
+        on_fast(summary);
       }
-      // The last point of no return: the writer's destructor removes the
-      // partial generation, CURRENT still names the previous one.
-      check_cancel(cancel, "commit");
-      auto committed = writer.commit(summary.catalog_seq, summary.generated_at_ms);
-      summary.manifest = std::move(committed.manifest);
-      summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
-    });
+      produce(slow, context, cancel, summary, artifacts);
+      write("write", artifacts, {}, cancel, summary);
+    }
+    for (auto& a : artifacts) {
+      std::string().swap(a.body);
+    }
   } catch (const StageFailure& f) {
     core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
     core::Error error = core::Error::internal(f.stage + ": " + f.reason);

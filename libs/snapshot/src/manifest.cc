@@ -46,6 +46,10 @@ std::string manifest_json(const Manifest& m) {
     w.String(entry.sha256.data(), static_cast<rapidjson::SizeType>(entry.sha256.size()));
     w.Key("bytes");
     w.Int64(entry.bytes);
+    if (entry.catalog_seq) {
+      w.Key("catalog_seq");
+      w.Int64(*entry.catalog_seq);
+    }
     w.EndObject();
   }
   w.EndObject();
@@ -170,9 +174,24 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
     if (field.value["bytes"].get_int64().get(entry.bytes) || entry.bytes < 0) {
       return core::Error::invalid("files." + name + ".bytes", "expected a non-negative integer");
     }
+    if (auto seq = field.value["catalog_seq"]; seq.error() != simdjson::NO_SUCH_FIELD) {
+      std::int64_t v = 0;
+      if (seq.get_int64().get(v) || v < 0) {
+        return core::Error::invalid("files." + name + ".catalog_seq", "expected a non-negative integer");
+      }
+      entry.catalog_seq = v;
+    }
     m.files.emplace(std::move(name), std::move(entry));
   }
   return m;
+}
+
+std::optional<std::int64_t> Manifest::file_catalog_seq(std::string_view name) const {
+  const auto it = files.find(std::string(name));
+  if (it == files.end()) {
+    return std::nullopt;
+  }
+  return it->second.catalog_seq.value_or(catalog_seq);
 }
 
 }  // namespace cocktail::snapshot

@@ -562,7 +562,8 @@ void GenerationWriter::abort() noexcept {
   }
 }
 
-void GenerationWriter::add(const std::string& name, std::string_view bytes) {
+void GenerationWriter::add(const std::string& name, std::string_view bytes,
+                           std::optional<std::int64_t> catalog_seq) {
   if (done_) {
     throw std::logic_error("generation already committed or aborted");
   }
@@ -579,7 +580,7 @@ void GenerationWriter::add(const std::string& name, std::string_view bytes) {
   rename_file(tmp, dir / name);
   fsync_dir(dir);
   store_->notify(WriteStep::kRenamed, name);
-  files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size())});
+  files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
   if (name.ends_with(".json")) {
     legacy_.push_back(name);
   }

@@ -36,6 +36,8 @@ TEST(Events, EveryTypeRoundTrips) {
       CatalogHeartbeat{0, kTs},
       AnalyticsSnapshot{
           1, 0, kTs, {{"recipe-similar", {sha('0'), 0}}, {"recipe-distances-em.npy", {sha('f'), 1 << 30}}}},
+      AnalyticsSnapshot{
+          9, 40, kTs, {{"ingredient-usage", {sha('1'), 5}}, {"cocktail-space", {sha('2'), 6, 31}}}},
       AnalyticsHeartbeat{0, 0, kTs},
   };
   for (const auto& event : events) {
@@ -64,6 +66,7 @@ TEST(Events, EncodingAnEventThatBreaksTheContractThrows) {
   EXPECT_THROW(encode_body(CatalogHeartbeat{1, -1}), std::invalid_argument);
   EXPECT_THROW(encode_body(AnalyticsSnapshot{1, 0, kTs, {}}), std::invalid_argument);
   EXPECT_THROW(encode_body(AnalyticsSnapshot{1, 0, kTs, {{"x", {"ABC", 1}}}}), std::invalid_argument);
+  EXPECT_THROW(encode_body(AnalyticsSnapshot{1, 0, kTs, {{"x", {sha('a'), 1, -1}}}}), std::invalid_argument);
   EXPECT_THROW(encode_body(AnalyticsSnapshot{1, 0, kTs, {{"a/b", {sha('a'), 1}}}}), std::invalid_argument);
 }
 

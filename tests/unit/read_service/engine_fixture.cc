@@ -74,6 +74,7 @@ Engine::Engine(const CatalogSpec& spec, bool with_space) {
   }
   regen::RegeneratorSettings settings;
   settings.db_path = db_path_;
+  settings.split_lanes = false;  // one generation per regenerate(), as --once writes
   regenerator_ = std::make_unique<regen::Regenerator>(std::move(settings), *store_, std::move(producers));
 }
 

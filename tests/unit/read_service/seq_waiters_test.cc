@@ -29,7 +29,7 @@ TEST(CatalogSeqWaiters, AGenerationCoveringTheSeqCompletesTheWaiter) {
   metrics::MetricsRegistry registry;
   CatalogSeqWaiters waiters(100, registry);
   std::promise<std::int64_t> done;
-  auto parked = waiters.park(10, Clock::now() + 10s, [&](std::shared_ptr<const Generation> g) {
+  auto parked = waiters.park(10, {}, Clock::now() + 10s, [&](std::shared_ptr<const Generation> g) {
     done.set_value(g ? g->generation() : -1);
   });
   ASSERT_EQ(parked.kind, CatalogSeqWaiters::Parked::Kind::kParked);
@@ -43,15 +43,61 @@ TEST(CatalogSeqWaiters, AGenerationCoveringTheSeqCompletesTheWaiter) {
   EXPECT_EQ(waiters.waiting(), 0u);
 }
 
+// A fast generation: fresh exact files at `seq`, the cocktail space carried
+// forward from `space_seq`.
+std::shared_ptr<const Generation> fast_generation(std::int64_t number, std::int64_t seq,
+                                                  std::int64_t space_seq) {
+  snapshot::Snapshot snap;
+  snap.manifest.generation = number;
+  snap.manifest.catalog_seq = seq;
+  const std::string digest(64, 'a');
+  snap.manifest.files["ingredient-usage.json"] = snapshot::FileEntry{digest, 10, std::nullopt};
+  snap.manifest.files["cocktail-space.json"] = snapshot::FileEntry{digest, 10, space_seq};
+  return Generation::build(std::move(snap), 0).value();
+}
+
+TEST(CatalogSeqWaiters, PerFileSeqsDecideWhatAFastGenerationCovers) {
+  metrics::MetricsRegistry registry;
+  CatalogSeqWaiters waiters(100, registry);
+  std::promise<std::int64_t> usage;
+  std::promise<std::int64_t> space;
+  ASSERT_EQ(waiters
+                .park(10, {"ingredient-usage.json"}, Clock::now() + 10s,
+                      [&](std::shared_ptr<const Generation> g) { usage.set_value(g ? g->generation() : -1); })
+                .kind,
+            CatalogSeqWaiters::Parked::Kind::kParked);
+  ASSERT_EQ(waiters
+                .park(10, {"cocktail-space.json"}, Clock::now() + 10s,
+                      [&](std::shared_ptr<const Generation> g) { space.set_value(g ? g->generation() : -1); })
+                .kind,
+            CatalogSeqWaiters::Parked::Kind::kParked);
+  const auto fast = fast_generation(3, 10, 7);
+  EXPECT_EQ(fast->covered_seq({"ingredient-usage.json"}), 10);
+  EXPECT_EQ(fast->covered_seq({"cocktail-space.json"}), 7);
+  EXPECT_EQ(fast->covered_seq({}), 10);
+  waiters.on_generation(fast);
+  auto u = usage.get_future();
+  ASSERT_EQ(u.wait_for(1s), std::future_status::ready);
+  EXPECT_EQ(u.get(), 3) << "the fresh exact files satisfy min_seq at once";
+  EXPECT_EQ(waiters.waiting(), 1u) << "the carried-forward space is older than min_seq";
+  waiters.on_generation(fast_generation(4, 10, 10));  // the complete generation
+  auto s = space.get_future();
+  ASSERT_EQ(s.wait_for(1s), std::future_status::ready);
+  EXPECT_EQ(s.get(), 4);
+  EXPECT_EQ(waiters.waiting(), 0u);
+}
+
 TEST(CatalogSeqWaiters, TheDeadlineCompletesWithNull) {
   metrics::MetricsRegistry registry;
   CatalogSeqWaiters waiters(100, registry);
   std::promise<bool> done;
   const auto start = Clock::now();
-  waiters.park(10, start + 100ms, [&](std::shared_ptr<const Generation> g) { done.set_value(g == nullptr); });
+  waiters.park(10, {}, start + 100ms,
+               [&](std::shared_ptr<const Generation> g) { done.set_value(g == nullptr); });
   // An earlier deadline parked later is still honoured first.
   std::promise<bool> early;
-  waiters.park(10, start + 30ms, [&](std::shared_ptr<const Generation> g) { early.set_value(g == nullptr); });
+  waiters.park(10, {}, start + 30ms,
+               [&](std::shared_ptr<const Generation> g) { early.set_value(g == nullptr); });
   auto fe = early.get_future();
   ASSERT_EQ(fe.wait_for(2s), std::future_status::ready);
   EXPECT_TRUE(fe.get());
@@ -70,7 +116,7 @@ TEST(CatalogSeqWaiters, AlreadyCoveredIsAnsweredWithoutParking) {
   waiters.on_generation(generation(4, 50));
   bool called = false;
   auto parked =
-      waiters.park(50, Clock::now() + 1s, [&](std::shared_ptr<const Generation>) { called = true; });
+      waiters.park(50, {}, Clock::now() + 1s, [&](std::shared_ptr<const Generation>) { called = true; });
   EXPECT_EQ(parked.kind, CatalogSeqWaiters::Parked::Kind::kSatisfied);
   EXPECT_EQ(parked.generation->generation(), 4);
   EXPECT_FALSE(called);
@@ -81,13 +127,14 @@ TEST(CatalogSeqWaiters, BoundedAndStoppable) {
   CatalogSeqWaiters waiters(3, registry);
   std::atomic<int> nulls{0};
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(waiters.park(100, Clock::now() + 60s, [&](auto g) { nulls += g == nullptr; }).kind,
+    EXPECT_EQ(waiters.park(100, {}, Clock::now() + 60s, [&](auto g) { nulls += g == nullptr; }).kind,
               CatalogSeqWaiters::Parked::Kind::kParked);
   }
-  EXPECT_EQ(waiters.park(100, Clock::now() + 60s, [&](auto) {}).kind, CatalogSeqWaiters::Parked::Kind::kFull);
+  EXPECT_EQ(waiters.park(100, {}, Clock::now() + 60s, [&](auto) {}).kind,
+            CatalogSeqWaiters::Parked::Kind::kFull);
   waiters.stop();
   EXPECT_EQ(nulls.load(), 3);
-  EXPECT_EQ(waiters.park(100, Clock::now() + 60s, [&](auto) {}).kind,
+  EXPECT_EQ(waiters.park(100, {}, Clock::now() + 60s, [&](auto) {}).kind,
             CatalogSeqWaiters::Parked::Kind::kStopped);
 }
 
@@ -100,7 +147,7 @@ TEST(CatalogSeqWaiters, NoWaiterIsLostToARacingSwap) {
   });
   for (int i = 0; i < 2000; ++i) {
     const std::int64_t want = 1 + i % 200;
-    auto p = waiters.park(want, Clock::now() + 5s,
+    auto p = waiters.park(want, {}, Clock::now() + 5s,
                           [&](std::shared_ptr<const Generation> g) { (g ? satisfied : timed_out)++; });
     if (p.kind == CatalogSeqWaiters::Parked::Kind::kSatisfied) satisfied++;
   }

@@ -52,6 +52,73 @@ TEST_F(ServiceFixture, StartUpCatchesUpAtOnceAndAnnouncesTheGeneration) {
   EXPECT_EQ(inbox_->heartbeats().back().catalog_seq, seq);
 }
 
+TEST_F(ServiceFixture, LanesAnnounceFreshExactFilesFirstThenTheCompleteGeneration) {
+  add_ingredient("Gin");
+  start(options(), nullptr, /*space=*/true);
+  wait_startup();
+  // Nothing to carry on the first run: generation 1 holds the exact files,
+  // generation 2 everything.
+  ASSERT_EQ(store_.current_generation().value(), 2);
+  const auto first = store_.read_manifest(1);
+  const auto complete = store_.read_manifest(2);
+  ASSERT_TRUE(first.ok() && complete.ok());
+  const std::int64_t seq0 = complete->catalog_seq;
+  EXPECT_EQ(first->files.count("cocktail-space.json"), 0u);
+  EXPECT_EQ(complete->file_catalog_seq("cocktail-space.json"), seq0);
+  EXPECT_EQ(complete->files.at("ingredient-usage.json"), first->files.at("ingredient-usage.json"))
+      << "the exact files are carried byte-identical into the complete generation";
+
+  connect_bus();
+  ASSERT_TRUE(inbox_->wait_heartbeat());
+  const std::int64_t seq = add_ingredient("Rum");
+  announce(seq);
+  std::optional<bus::AnalyticsSnapshot> fast_event, complete_event;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& s : inbox_->snapshots()) {
+          if (s.generation == 3) fast_event = s;
+          if (s.generation == 4) complete_event = s;
+        }
+        return fast_event && complete_event;
+      },
+      10s));
+  // The fast generation: fresh exact files at seq, the space carried forward
+  // with the seq it was computed from, same bytes.
+  const auto fast = store_.read_manifest(3);
+  ASSERT_TRUE(fast.ok());
+  EXPECT_EQ(fast->catalog_seq, seq);
+  EXPECT_EQ(fast->file_catalog_seq("ingredient-usage.json"), seq);
+  EXPECT_EQ(fast->file_catalog_seq("cocktail-space.json"), seq0);
+  EXPECT_EQ(fast->files.at("cocktail-space.json").sha256, complete->files.at("cocktail-space.json").sha256);
+  EXPECT_NE(fast->files.at("ingredient-usage.json").sha256,
+            complete->files.at("ingredient-usage.json").sha256);
+  EXPECT_EQ(fast_event->catalog_seq, seq);
+  EXPECT_EQ(fast_event->files.at("cocktail-space").catalog_seq, seq0);
+  EXPECT_EQ(fast_event->files.at("ingredient-usage").catalog_seq, std::nullopt);
+  // The complete generation: everything at seq.
+  const auto last = store_.read_manifest(4);
+  ASSERT_TRUE(last.ok());
+  for (const auto& [name, entry] : last->files) {
+    EXPECT_EQ(last->file_catalog_seq(name), seq) << name;
+  }
+  EXPECT_EQ(last->files.size(), complete->files.size());
+  EXPECT_EQ(last->files.at("ingredient-usage.json"), fast->files.at("ingredient-usage.json"));
+  EXPECT_EQ(complete_event->files.at("cocktail-space").catalog_seq, std::nullopt);
+  ASSERT_TRUE(wait_until([&] { return service_->status().generation == 4; }, 5s));
+  EXPECT_EQ(service_->status().catalog_seq, seq);
+}
+
+TEST_F(ServiceFixture, WithoutLanesARunWritesOneCompleteGeneration) {
+  add_ingredient("Gin");
+  start(options(), nullptr, /*space=*/true, /*split_lanes=*/false);
+  wait_startup();
+  ASSERT_EQ(store_.current_generation().value(), 1);
+  const auto only = store_.read_manifest(1);
+  ASSERT_TRUE(only.ok());
+  EXPECT_EQ(only->files.count("cocktail-space.json"), 1u);
+  EXPECT_EQ(only->files.count("ingredient-usage.json"), 1u);
+}
+
 TEST_F(ServiceFixture, AnUpToDateSnapshotMeansNoRunAtStartAndChangesWhileDownAreCaughtUp) {
   const std::int64_t first = add_ingredient("Gin");
   start(options());

@@ -26,6 +26,7 @@
 #include "cocktail/catalog/schema.h"
 #include "cocktail/http/server.h"
 #include "cocktail/metrics/registry.h"
+#include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
 #include "cocktail/regen_service/regen_routes.h"
 #include "cocktail/regen_service/regeneration_service.h"
@@ -98,15 +99,19 @@ class ServiceFixture : public ::testing::Test {
   }
 
   // Starts a service (replacing a previous one, which must be stopped).
-  void start(RegenerationServiceOptions o, const core::Clock* clock = nullptr) {
+  // With `space`: the real cocktail-space producer too (the slow lane).
+  void start(RegenerationServiceOptions o, const core::Clock* clock = nullptr, bool space = false,
+             bool split_lanes = true) {
     inbox_.reset();
     service_.reset();
     regen::RegeneratorSettings settings;
     settings.db_path = db_path_;
+    settings.split_lanes = split_lanes;
     std::vector<std::unique_ptr<regen::Producer>> producers;
     auto controlled = std::make_unique<ControlledProducer>();
     producer_ = controlled.get();
     producers.push_back(std::move(controlled));
+    if (space) producers.push_back(std::make_unique<regen::CocktailSpaceProducer>());
     regenerator_ = std::make_unique<regen::Regenerator>(settings, store_, std::move(producers));
     registry_ = std::make_unique<metrics::MetricsRegistry>();
     service_ = std::make_unique<RegenerationService>(std::move(o), clock ? *clock : steady_, store_,

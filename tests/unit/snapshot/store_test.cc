@@ -23,9 +23,13 @@ TEST(Manifest, RoundTripsAndAcceptsTheTimestampAlone) {
   m.generated_at_ms = 1795000000123;
   m.files["ingredient-usage.json"] = {sha256_hex("x"), 1};
   m.files["recipe-distances-em.npy"] = {sha256_hex("yy"), 2};
+  m.files["cocktail-space.json"] = {sha256_hex("z"), 1, 300};  // carried forward from seq 300
   auto parsed = parse_manifest(manifest_json(m));
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed.value(), m);
+  EXPECT_EQ(parsed->file_catalog_seq("cocktail-space.json"), 300);
+  EXPECT_EQ(parsed->file_catalog_seq("ingredient-usage.json"), 340) << "absent: the generation's seq";
+  EXPECT_EQ(parsed->file_catalog_seq("missing.json"), std::nullopt);
 
   auto other = parse_manifest(R"({"generation": 3, "catalog_seq": 0, "generated_at": "2026-11-18T11:06:40.5Z",
                                   "files": {"a.json": {"sha256": ")" +
@@ -52,6 +56,9 @@ TEST(Manifest, RejectsWhatCannotBeTrusted) {
       {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z","files":{"a.json":{"sha256":")" +
            digest + R"(","bytes":-1}}})",
        "files.a.json.bytes"},
+      {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z","files":{"a.json":{"sha256":")" +
+           digest + R"(","bytes":0,"catalog_seq":-1}}})",
+       "files.a.json.catalog_seq"},
   };
   for (const auto& [json, field] : cases) {
     auto r = parse_manifest(json);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include "cocktail/core/result.h"
@@ -64,9 +65,16 @@ struct CatalogHeartbeat {
 };
 
 // One file of a snapshot generation: lowercase hex SHA-256 of its bytes, and its size.
+// catalog_seq: the seq the file was computed from when it differs from the
+// generation's (a file carried forward unchanged); absent: the generation's.
 struct SnapshotFile {
+  SnapshotFile() = default;
+  SnapshotFile(std::string sha256_hex, std::int64_t size, std::optional<std::int64_t> seq = std::nullopt)
+      : sha256(std::move(sha256_hex)), bytes(size), catalog_seq(seq) {}
+
   std::string sha256;
   std::int64_t bytes = 0;
+  std::optional<std::int64_t> catalog_seq;
 
   bool operator==(const SnapshotFile&) const = default;
 };

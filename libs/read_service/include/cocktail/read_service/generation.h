@@ -67,6 +67,10 @@ class Generation {
 
   std::int64_t generation() const { return manifest_.generation; }
   std::int64_t catalog_seq() const { return manifest_.catalog_seq; }
+  // The oldest catalog seq any of `files` was computed from (the manifest's
+  // per-file seq; files carried forward keep theirs). Files the generation
+  // lacks are ignored; empty: catalog_seq().
+  std::int64_t covered_seq(const std::vector<std::string>& files) const;
   std::int64_t generated_at_ms() const { return manifest_.generated_at_ms; }
   std::int64_t loaded_at_ms() const { return loaded_at_ms_; }
   const snapshot::Manifest& manifest() const { return manifest_; }

@@ -73,7 +73,11 @@ class ReadApi {
 
   // The common path of every analytics route: read-your-writes, fallback,
   // then `render` on the generation that answers.
-  void serve(const http::Request& request, http::Responder responder, Render render, Live live = {});
+  // `files`: the snapshot files the answer is rendered from; min_seq is
+  // covered when each of them was computed from seq >= min_seq (a file
+  // carried forward keeps its older seq). Empty: the generation's seq.
+  void serve(const http::Request& request, http::Responder responder, Render render, Live live = {},
+             std::vector<std::string> files = {});
   void serve_live(http::Responder responder, Live live, std::optional<std::int64_t> min_seq);
   http::Response not_ready(std::string_view what) const;
   http::Response not_covered(std::int64_t min_seq, std::chrono::milliseconds waited) const;

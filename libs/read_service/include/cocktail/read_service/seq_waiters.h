@@ -27,7 +27,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/generation.h"
@@ -54,7 +56,9 @@ class CatalogSeqWaiters {
   // `deadline`. When the newest generation already covers min_seq, nothing
   // is parked and it is returned (kSatisfied); the callback is not called
   // unless kParked.
-  Parked park(std::int64_t min_seq, Clock::time_point deadline, Callback callback);
+  // `files`: see Generation::covered_seq (empty: the generation's seq).
+  Parked park(std::int64_t min_seq, std::vector<std::string> files, Clock::time_point deadline,
+              Callback callback);
 
   // A new generation is served: completes every waiter it covers.
   void on_generation(const std::shared_ptr<const Generation>& generation);
@@ -67,6 +71,7 @@ class CatalogSeqWaiters {
  private:
   struct Waiter {
     std::int64_t min_seq = 0;
+    std::vector<std::string> files;
     Callback callback;
   };
   void run();

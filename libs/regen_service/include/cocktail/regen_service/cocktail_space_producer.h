@@ -16,6 +16,7 @@ class CocktailSpaceProducer final : public Producer {
  public:
   explicit CocktailSpaceProducer(analytics::CocktailSpaceOptions options = {}) : options_(options) {}
   std::string_view name() const override { return "cocktail-space"; }
+  bool slow() const override { return true; }
   void produce(const ProducerContext& context, ProducerOutput& out) override;
 
  private:

@@ -71,6 +71,9 @@ class Producer {
  public:
   virtual ~Producer() = default;
   virtual std::string_view name() const = 0;
+  // A slow producer runs in the second lane when lanes are split (see
+  // Regenerator): its files are carried forward into the first generation.
+  virtual bool slow() const { return false; }
   // Throws on failure; the regeneration then fails as a whole and the
   // previous generation stays current.
   virtual void produce(const ProducerContext& context, ProducerOutput& out) = 0;

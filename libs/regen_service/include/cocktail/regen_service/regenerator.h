@@ -38,6 +38,8 @@ struct RegeneratorSettings {
   std::optional<snapshot::RetentionPolicy> retention;
   // Wall clock for generated_at and retention ages (Unix epoch ms).
   std::function<std::int64_t()> now_ms;
+  // Two generations per run (fast, then complete); see above.
+  bool split_lanes = false;
 };
 
 struct RegenSummary {
@@ -49,6 +51,8 @@ struct RegenSummary {
   std::vector<std::string> warnings;
   snapshot::Manifest manifest;  // what was published (for the analytics.snapshot event)
   std::optional<snapshot::RetentionResult> retention;
+  // With lanes: the fast generation committed (and handed to on_fast) first.
+  std::optional<std::int64_t> fast_generation;
 };
 
 // The producers of every analytic that exists, in output order: the exact
@@ -62,9 +66,22 @@ class Regenerator {
 
   // One regeneration. Error message: "<stage>: <reason>"; field: the stage
   // (or "cancelled", code kUnavailable, when `cancel` was set; see above).
-  core::Result<RegenSummary> run(const std::atomic<bool>* cancel = nullptr);
+  // `on_fast` (lanes only) is called on this thread once the fast
+  // generation is committed, before the slow lane starts.
+  core::Result<RegenSummary> run(const std::atomic<bool>* cancel = nullptr,
+                                 const std::function<void(const RegenSummary&)>& on_fast = {});
 
  private:
+  // Runs `producers` on the loaded state, appending to `artifacts`.
+  void produce(const std::vector<Producer*>& producers, const ProducerContext& context,
+               const std::atomic<bool>* cancel, RegenSummary& summary, std::vector<Artifact>& artifacts);
+  // Envelopes and writes `artifacts` (leaving each one's final bytes in
+  // body, envelope off) plus `carried` files (name -> bytes, own seq), and
+  // commits at summary.catalog_seq.
+  void write(const char* stage_name, std::vector<Artifact>& artifacts,
+             const std::vector<std::pair<Artifact, std::int64_t>>& carried, const std::atomic<bool>* cancel,
+             RegenSummary& summary);
+
   RegeneratorSettings settings_;
   snapshot::SnapshotStore& store_;
   std::vector<std::unique_ptr<Producer>> producers_;

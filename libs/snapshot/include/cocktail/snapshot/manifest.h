@@ -5,21 +5,33 @@
 //    "generated_at_ms": 1795000000000,
 //    "files": {"ingredient-usage.json": {"sha256": "<64 hex>", "bytes": 1234}, …}}
 //
+// A file may also carry "catalog_seq": the catalog seq it was computed from,
+// when that differs from the generation's (a file carried forward unchanged
+// from an older generation). Absent: the generation's catalog_seq.
+//
 // Plain data; thread-compatible.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "cocktail/core/result.h"
 
 namespace cocktail::snapshot {
 
 struct FileEntry {
+  FileEntry() = default;
+  FileEntry(std::string sha256_hex, std::int64_t size, std::optional<std::int64_t> seq = std::nullopt)
+      : sha256(std::move(sha256_hex)), bytes(size), catalog_seq(seq) {}
+
   std::string sha256;  // 64 lowercase hex digits
   std::int64_t bytes = 0;
+  // The catalog seq this file was computed from; nullopt: the generation's.
+  std::optional<std::int64_t> catalog_seq;
 
   bool operator==(const FileEntry&) const = default;
 };
@@ -31,6 +43,10 @@ struct Manifest {
   std::map<std::string, FileEntry> files;  // by file name
 
   bool operator==(const Manifest&) const = default;
+
+  // The catalog seq `name` was computed from (its own, else the
+  // generation's); nullopt when the generation has no such file.
+  std::optional<std::int64_t> file_catalog_seq(std::string_view name) const;
 };
 
 std::string manifest_json(const Manifest& manifest);

@@ -108,8 +108,10 @@ class GenerationWriter {
 
   // Writes `bytes` as `name` (see is_valid_file_name; each name once).
   // Throws std::invalid_argument for a bad or repeated name, SnapshotIoError
-  // on I/O failure.
-  void add(const std::string& name, std::string_view bytes);
+  // on I/O failure. `catalog_seq`: the seq the file was computed from when
+  // it differs from the generation's (a file carried forward unchanged).
+  void add(const std::string& name, std::string_view bytes,
+           std::optional<std::int64_t> catalog_seq = std::nullopt);
 
   struct Committed {
     Manifest manifest;
