@@ -21,6 +21,8 @@ connections=${CONNECTIONS:-64}
 access_log=${ACCESS_LOG:-on}
 io_threads=${IO_THREADS:-2}
 rounds=${ROUNDS:-3}
+# shellcheck source-path=SCRIPTDIR source=lib/wrk_vs_nginx.sh
+source "$root/tests/bench/lib/wrk_vs_nginx.sh"
 
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
@@ -32,52 +34,19 @@ chmod 755 "$work"
 server_pid=""
 nginx_pid=""
 cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
+  stop_process "$server_pid"
+  stop_process "$nginx_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 "$bin" --dump "$work/www"
 chmod -R a+rX "$work/www"
 
-# ---- nginx: Debian's defaults (worker_processes auto, sendfile, tcp_nopush),
-# with keep-alive not capped so that both servers keep every connection.
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-if [[ $access_log == on ]]; then nginx_log="access_log $work/nginx/access.log;"; else nginx_log="access_log off;"; fi
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 10000000;
-  types { application/json json; }
-  default_type application/octet-stream;
-  $nginx_log
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/www;
-    location / { }
-  }
-}
-CONF
-nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
+# ---- nginx: the same files, typed as the server types them.
+write_nginx_conf '  types { application/json json; }
+  default_type application/octet-stream;'
+start_nginx
 
 # ---- libs/http
 "$bin" --http 127.0.0.1:0 --io-threads "$io_threads" --access-log="$([[ $access_log == on ]] && echo true || echo false)" \
@@ -97,61 +66,11 @@ for f in large.json small.json; do
     { echo "bodies differ for $f" >&2; exit 1; }
 done
 
-# CPU time (clock ticks) used so far by the given processes and their threads.
-cpu_ticks() {
-  local t=0 task f
-  for pid in "$@"; do
-    for task in /proc/"$pid"/task/*; do
-      read -r -a f <"$task/stat" || continue
-      t=$((t + f[13] + f[14]))
-    done
-  done
-  echo "$t"
-}
-
-run_wrk() {  # url pids... -> "requests/s p99 cpu-us-per-request"
-  local url=$1
-  shift
-  local before after out
-  before=$(cpu_ticks "$@")
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url")
-  after=$(cpu_ticks "$@")
-  local rps p99 requests cpu errors
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  requests=$(awk '/requests in/ {print $1}' <<<"$out")
-  cpu=$(awk -v d=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
-  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
-  [[ -n $errors ]] && echo "  wrk: $errors" >&2
-  echo "$rps $p99 $cpu"
-}
-
-# wrk prints latencies as 850.00us, 12.3ms or 1.2s.
-to_ms() { awk '{ v = $1; if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 echo "wrk -t$threads -c$connections -d$duration on 127.0.0.1, $rounds rounds; access logs $access_log;" \
   "libs/http io threads $io_threads; nginx workers auto ($(nproc) cores)"
-declare -A rps p99 cpu
-for round in $(seq 1 "$rounds"); do
-  for f in large.json small.json; do
-    order="ours nginx"
-    ((round % 2 == 0)) && order="nginx ours"
-    for who in $order; do
-      if [[ $who == nginx ]]; then
-        read -r r p c < <(run_wrk "http://127.0.0.1:$nginx_port/$f" "$nginx_pid" $(pgrep -P "$nginx_pid"))
-      else
-        read -r r p c < <(run_wrk "http://127.0.0.1:$server_port/$f" "$server_pid")
-      fi
-      rps[$who.$f]+="$r "
-      p99[$who.$f]+="$p "
-      cpu[$who.$f]+="$c "
-      echo "  round $round $f $who: $r req/s, p99 $p, $c us CPU/request" >&2
-    done
-  done
-done
+case_request() { echo "/$1 identity $1"; }
+measure_rounds ours "$server_port" "$server_pid" large.json small.json
 
-col() { tr ' ' '\n' <<<"$1" | grep .; }
 printf '%-11s %7s | %-33s | %-33s | %s\n' "" "" "libs/http" "nginx" "ratio"
 printf '%-11s %7s | %9s %9s %13s | %9s %9s %13s | %6s\n' body bytes "req/s" p99 "CPU us/req" "req/s" p99 "CPU us/req" "req/s"
 for f in large.json small.json; do

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <functional>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "cocktail/catalog/database.h"
@@ -141,6 +143,48 @@ core::Result<catalog::PageRequest> page_request(const Request& request) {
   return page;
 }
 
+// What a write acts on, as the arguments of its Repository call: the body
+// (decoded by `decode`), the path id, or both (id checked first).
+template <typename Input>
+auto body_of(core::Result<Input> (*decode)(std::string_view)) {
+  return [decode](const Request& request) -> core::Result<std::tuple<Input>> {
+    auto input = decode(request.body());
+    if (!input.ok()) {
+      return input.error();
+    }
+    return std::tuple<Input>(std::move(*input));
+  };
+}
+
+template <typename Input>
+auto id_and_body_of(core::Result<Input> (*decode)(std::string_view)) {
+  return [decode](const Request& request) -> core::Result<std::tuple<std::int64_t, Input>> {
+    auto id = path_id(request);
+    if (!id.ok()) {
+      return id.error();
+    }
+    auto input = decode(request.body());
+    if (!input.ok()) {
+      return input.error();
+    }
+    return std::tuple<std::int64_t, Input>(*id, std::move(*input));
+  };
+}
+
+core::Result<std::tuple<std::int64_t>> id_of(const Request& request) {
+  auto id = path_id(request);
+  if (!id.ok()) {
+    return id.error();
+  }
+  return std::tuple<std::int64_t>(*id);
+}
+
+// The answers to a write, over the overloads of response_body.h.
+constexpr auto kWrittenJson = [](const auto& row, std::int64_t seq) { return written_json(row, seq); };
+constexpr auto kBulkCreatedJson = [](const auto& rows, std::int64_t seq) {
+  return bulk_created_json(rows, seq);
+};
+
 Response json_ok(std::string body) { return Response::json(Status::ok, std::move(body)); }
 
 }  // namespace
@@ -245,172 +289,71 @@ void CatalogRoutes::add_to(http::Router& router) {
     });
   });
 
-  // ---- Single writes: token, path, body checked on the I/O thread.
-  router.add(Method::post, "/api/v1/ingredients", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto input = decode_ingredient(request.body());
-    if (!input.ok()) {
-      return (void)responder.send(http::error_response(input.error()));
-    }
-    write(responder,
-          write_job(
-              responder, Status::created,
-              [in = std::move(*input)](catalog::Repository& repo) { return repo.create_ingredient(in); },
-              [](const catalog::Ingredient& row, std::int64_t seq) { return written_json(row, seq); }));
-  });
-  router.add(Method::put, "/api/v1/ingredients/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto id = path_id(request);
-    if (!id.ok()) {
-      return (void)responder.send(http::error_response(id.error()));
-    }
-    auto input = decode_ingredient(request.body());
-    if (!input.ok()) {
-      return (void)responder.send(http::error_response(input.error()));
-    }
-    write(responder,
-          write_job(
-              responder, Status::ok,
-              [id = *id, in = std::move(*input)](catalog::Repository& repo) {
-                return repo.update_ingredient(id, in);
-              },
-              [](const catalog::Ingredient& row, std::int64_t seq) { return written_json(row, seq); }));
-  });
-  router.add(Method::delete_, "/api/v1/ingredients/{id}",
-             [this](const Request& request, Responder responder) {
-               if (auto denied = reject_write(request)) {
-                 return (void)responder.send(std::move(*denied));
-               }
-               auto id = path_id(request);
-               if (!id.ok()) {
-                 return (void)responder.send(http::error_response(id.error()));
-               }
-               write(responder,
-                     write_job(
-                         responder, Status::ok,
-                         [id = *id](catalog::Repository& repo) { return repo.delete_ingredient(id); },
-                         [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
-             });
-  router.add(Method::post, "/api/v1/recipes", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto input = decode_recipe(request.body());
-    if (!input.ok()) {
-      return (void)responder.send(http::error_response(input.error()));
-    }
-    write(responder,
-          write_job(
-              responder, Status::created,
-              [in = std::move(*input)](catalog::Repository& repo) { return repo.create_recipe(in); },
-              [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
-  });
-  router.add(Method::put, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto id = path_id(request);
-    if (!id.ok()) {
-      return (void)responder.send(http::error_response(id.error()));
-    }
-    auto input = decode_recipe(request.body());
-    if (!input.ok()) {
-      return (void)responder.send(http::error_response(input.error()));
-    }
-    write(responder,
-          write_job(
-              responder, Status::ok,
-              [id = *id, in = std::move(*input)](catalog::Repository& repo) {
-                return repo.update_recipe(id, in);
-              },
-              [](const catalog::Recipe& row, std::int64_t seq) { return written_json(row, seq); }));
-  });
-  router.add(Method::delete_, "/api/v1/recipes/{id}", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto id = path_id(request);
-    if (!id.ok()) {
-      return (void)responder.send(http::error_response(id.error()));
-    }
-    write(responder,
-          write_job(
-              responder, Status::ok, [id = *id](catalog::Repository& repo) { return repo.delete_recipe(id); },
-              [](std::int64_t deleted, std::int64_t seq) { return deleted_json(deleted, seq); }));
-  });
-  router.add(Method::post, "/api/v1/units", [this](const Request& request, Responder responder) {
-    if (auto denied = reject_write(request)) {
-      return (void)responder.send(std::move(*denied));
-    }
-    auto input = decode_unit(request.body());
-    if (!input.ok()) {
-      return (void)responder.send(http::error_response(input.error()));
+  // ---- Writes: the token and the request's parts are checked before the
+  // job is queued; `parse` yields the arguments of the Repository call.
+  auto queue_write = [this](Responder responder, Status success, auto parse, auto op, auto encode) {
+    auto args = parse(responder.request());
+    if (!args.ok()) {
+      return (void)responder.send(http::error_response(args.error()));
     }
     write(responder, write_job(
-                         responder, Status::created,
-                         [in = std::move(*input)](catalog::Repository& repo) { return repo.create_unit(in); },
-                         [](const catalog::Unit& row, std::int64_t seq) { return written_json(row, seq); }));
-  });
+                         responder, success,
+                         [op, args = std::move(*args)](catalog::Repository& repo) {
+                           return std::apply([&](const auto&... a) { return std::invoke(op, repo, a...); },
+                                             args);
+                         },
+                         encode));
+  };
 
-  // ---- Bulk: large bodies are decoded on the read executor, not on an I/O
+  // Single writes: everything checked on the I/O thread.
+  auto single = [this, queue_write](Status success, auto parse, auto op, auto encode) {
+    return [=, this](const Request& request, Responder responder) {
+      if (auto denied = reject_write(request)) {
+        return (void)responder.send(std::move(*denied));
+      }
+      queue_write(std::move(responder), success, parse, op, encode);
+    };
+  };
+  router.add(Method::post, "/api/v1/ingredients",
+             single(Status::created, body_of(decode_ingredient), &catalog::Repository::create_ingredient,
+                    kWrittenJson));
+  router.add(Method::put, "/api/v1/ingredients/{id}",
+             single(Status::ok, id_and_body_of(decode_ingredient), &catalog::Repository::update_ingredient,
+                    kWrittenJson));
+  router.add(Method::delete_, "/api/v1/ingredients/{id}",
+             single(Status::ok, id_of, &catalog::Repository::delete_ingredient, deleted_json));
+  router.add(
+      Method::post, "/api/v1/recipes",
+      single(Status::created, body_of(decode_recipe), &catalog::Repository::create_recipe, kWrittenJson));
+  router.add(
+      Method::put, "/api/v1/recipes/{id}",
+      single(Status::ok, id_and_body_of(decode_recipe), &catalog::Repository::update_recipe, kWrittenJson));
+  router.add(Method::delete_, "/api/v1/recipes/{id}",
+             single(Status::ok, id_of, &catalog::Repository::delete_recipe, deleted_json));
+  router.add(Method::post, "/api/v1/units",
+             single(Status::created, body_of(decode_unit), &catalog::Repository::create_unit, kWrittenJson));
+
+  // Bulk: large bodies are decoded on the read executor, not on an I/O
   // thread, then the whole batch is one job (one transaction).
-  http::RouteOptions bulk;
-  bulk.max_body_bytes = options_.bulk_max_body_bytes;
-  router.add(
-      Method::post, "/api/v1/ingredients/bulk",
-      [this](const Request& request, Responder responder) {
-        if (auto denied = reject_write(request)) {
-          return (void)responder.send(std::move(*denied));
-        }
-        bool queued = read_executor_.post([this, responder]() mutable {
-          auto items = decode_bulk_ingredients(responder.request().body());
-          if (!items.ok()) {
-            return (void)responder.send(http::error_response(items.error()));
-          }
-          write(responder, write_job(
-                               responder, Status::created,
-                               [in = std::move(*items)](catalog::Repository& repo) {
-                                 return repo.create_ingredients(in);
-                               },
-                               [](const std::vector<catalog::Ingredient>& rows, std::int64_t seq) {
-                                 return bulk_created_json(rows, seq);
-                               }));
-        });
-        if (!queued) {
-          responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
-                                              "too many requests waiting; try again"));
-        }
-      },
-      bulk);
-  router.add(
-      Method::post, "/api/v1/recipes/bulk",
-      [this](const Request& request, Responder responder) {
-        if (auto denied = reject_write(request)) {
-          return (void)responder.send(std::move(*denied));
-        }
-        bool queued = read_executor_.post([this, responder]() mutable {
-          auto items = decode_bulk_recipes(responder.request().body());
-          if (!items.ok()) {
-            return (void)responder.send(http::error_response(items.error()));
-          }
-          write(responder,
-                write_job(
-                    responder, Status::created,
-                    [in = std::move(*items)](catalog::Repository& repo) { return repo.create_recipes(in); },
-                    [](const std::vector<catalog::Recipe>& rows, std::int64_t seq) {
-                      return bulk_created_json(rows, seq);
-                    }));
-        });
-        if (!queued) {
-          responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
-                                              "too many requests waiting; try again"));
-        }
-      },
-      bulk);
+  http::RouteOptions bulk_options;
+  bulk_options.max_body_bytes = options_.bulk_max_body_bytes;
+  auto bulk = [this, queue_write](auto parse, auto op) {
+    return [=, this](const Request& request, Responder responder) {
+      if (auto denied = reject_write(request)) {
+        return (void)responder.send(std::move(*denied));
+      }
+      bool queued = read_executor_.post(
+          [=]() mutable { queue_write(responder, Status::created, parse, op, kBulkCreatedJson); });
+      if (!queued) {
+        responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
+                                            "too many requests waiting; try again"));
+      }
+    };
+  };
+  router.add(Method::post, "/api/v1/ingredients/bulk",
+             bulk(body_of(decode_bulk_ingredients), &catalog::Repository::create_ingredients), bulk_options);
+  router.add(Method::post, "/api/v1/recipes/bulk",
+             bulk(body_of(decode_bulk_recipes), &catalog::Repository::create_recipes), bulk_options);
 }
 
 }  // namespace cocktail::catalog_service

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace cocktail::catalog_service {
@@ -280,17 +281,44 @@ constexpr std::array<std::string_view, 5> kBulkIngredientFields = {"name", "desc
                                                                    "parent_name", "allow_substitution"};
 constexpr std::array<std::string_view, 3> kBulkRowFields = {"ingredient_name", "amount", "unit_name"};
 
-catalog::IngredientInput read_ingredient(ObjectReader& r) {
-  catalog::IngredientInput in;
+// An ingredient's fields, in the order they are checked; a bulk item may
+// name its parent instead of giving its id.
+template <typename Ingredient>
+Ingredient read_ingredient(ObjectReader& r) {
+  Ingredient in;
   in.name = r.required_string("name");
   in.description = r.optional_string("description");
   in.parent_id = r.optional_id("parent_id");
+  if constexpr (std::is_same_v<Ingredient, catalog::BulkIngredient>) {
+    in.parent_name = r.optional_string("parent_name");
+  }
   in.allow_substitution = r.flag("allow_substitution", false);
   return in;
 }
 
-catalog::RecipeInput read_recipe(ObjectReader& r, int index, Problems& problems) {
-  catalog::RecipeInput in;
+catalog::RecipeIngredientInput read_row(ObjectReader& r) {
+  catalog::RecipeIngredientInput ri;
+  ri.ingredient_id = r.required_id("ingredient_id").value_or(0);
+  ri.unit_id = r.optional_id("unit_id");
+  ri.amount = r.optional_number("amount");
+  return ri;
+}
+
+catalog::BulkRecipeIngredient read_bulk_row(ObjectReader& r) {
+  catalog::BulkRecipeIngredient bi;
+  bi.ingredient_name = r.required_string("ingredient_name");
+  bi.amount = r.optional_number("amount");
+  bi.unit_name = r.optional_string("unit_name");
+  return bi;
+}
+
+// A recipe's text fields, then each object of its optional "ingredients"
+// array read by `read_item` (with fields `row_fields`, `row_read_only`
+// ignored) under the path prefix "ingredients[i].".
+template <typename Recipe, typename ReadRow>
+Recipe read_recipe(ObjectReader& r, int index, Problems& problems, Names row_fields, Names row_read_only,
+                   ReadRow read_item) {
+  Recipe in;
   in.name = r.required_string("name");
   in.instructions = r.optional_string("instructions");
   in.description = r.optional_string("description");
@@ -305,14 +333,29 @@ catalog::RecipeInput read_recipe(ObjectReader& r, int index, Problems& problems)
         problems.add(index, prefix, std::string("must be an object, not ") + type_name(row.type()));
         continue;
       }
-      ObjectReader rr(row.get_object().value_unsafe(), prefix + ".", index, problems, kRowFields,
-                      kRowReadOnly);
-      catalog::RecipeIngredientInput ri;
-      ri.ingredient_id = rr.required_id("ingredient_id").value_or(0);
-      ri.unit_id = rr.optional_id("unit_id");
-      ri.amount = rr.optional_number("amount");
-      in.ingredients.push_back(ri);
+      ObjectReader rr(row.get_object().value_unsafe(), prefix + ".", index, problems, row_fields,
+                      row_read_only);
+      in.ingredients.push_back(read_item(rr));
     }
+  }
+  return in;
+}
+
+// A body holding one JSON object, read by `read(reader, problems)`: the
+// value only when no problem was found, otherwise one error listing them.
+template <typename ReadObject>
+auto decode_object(std::string_view body, Names known, Names ignored, ReadObject read)
+    -> core::Result<decltype(read(std::declval<ObjectReader&>(), std::declval<Problems&>()))> {
+  ParserScope scope;
+  auto object = parse_object(body);
+  if (!object.ok()) {
+    return object.error();
+  }
+  Problems problems;
+  ObjectReader r(*object, "", -1, problems, known, ignored);
+  auto in = read(r, problems);
+  if (!problems.empty()) {
+    return problems.to_error();
   }
   return in;
 }
@@ -379,64 +422,32 @@ core::Result<std::vector<Item>> decode_bulk(std::string_view body, std::string_v
 }  // namespace
 
 core::Result<catalog::IngredientInput> decode_ingredient(std::string_view body) {
-  ParserScope scope;
-  auto object = parse_object(body);
-  if (!object.ok()) {
-    return object.error();
-  }
-  Problems problems;
-  ObjectReader r(*object, "", -1, problems, kIngredientFields, kIngredientReadOnly);
-  auto in = read_ingredient(r);
-  if (!problems.empty()) {
-    return problems.to_error();
-  }
-  return in;
+  return decode_object(body, kIngredientFields, kIngredientReadOnly, [](ObjectReader& r, Problems&) {
+    return read_ingredient<catalog::IngredientInput>(r);
+  });
 }
 
 core::Result<catalog::RecipeInput> decode_recipe(std::string_view body) {
-  ParserScope scope;
-  auto object = parse_object(body);
-  if (!object.ok()) {
-    return object.error();
-  }
-  Problems problems;
-  ObjectReader r(*object, "", -1, problems, kRecipeFields, kRecipeReadOnly);
-  auto in = read_recipe(r, -1, problems);
-  if (!problems.empty()) {
-    return problems.to_error();
-  }
-  return in;
+  return decode_object(body, kRecipeFields, kRecipeReadOnly, [](ObjectReader& r, Problems& problems) {
+    return read_recipe<catalog::RecipeInput>(r, -1, problems, kRowFields, kRowReadOnly, read_row);
+  });
 }
 
 core::Result<catalog::UnitInput> decode_unit(std::string_view body) {
-  ParserScope scope;
-  auto object = parse_object(body);
-  if (!object.ok()) {
-    return object.error();
-  }
-  Problems problems;
-  ObjectReader r(*object, "", -1, problems, kUnitFields, kIdOnly);
-  catalog::UnitInput in;
-  in.name = r.required_string("name");
-  in.abbreviation = r.optional_string("abbreviation");
-  in.conversion_to_ml = r.optional_number("conversion_to_ml");
-  if (!problems.empty()) {
-    return problems.to_error();
-  }
-  return in;
+  return decode_object(body, kUnitFields, kIdOnly, [](ObjectReader& r, Problems&) {
+    catalog::UnitInput in;
+    in.name = r.required_string("name");
+    in.abbreviation = r.optional_string("abbreviation");
+    in.conversion_to_ml = r.optional_number("conversion_to_ml");
+    return in;
+  });
 }
 
 core::Result<std::vector<catalog::BulkIngredient>> decode_bulk_ingredients(std::string_view body) {
   return decode_bulk<catalog::BulkIngredient>(
       body, "ingredients", [](simdjson::dom::object object, int index, Problems& problems) {
         ObjectReader r(object, "", index, problems, kBulkIngredientFields, kNothing);
-        catalog::BulkIngredient in;
-        in.name = r.required_string("name");
-        in.description = r.optional_string("description");
-        in.parent_id = r.optional_id("parent_id");
-        in.parent_name = r.optional_string("parent_name");
-        in.allow_substitution = r.flag("allow_substitution", false);
-        return in;
+        return read_ingredient<catalog::BulkIngredient>(r);
       });
 }
 
@@ -444,31 +455,7 @@ core::Result<std::vector<catalog::BulkRecipe>> decode_bulk_recipes(std::string_v
   return decode_bulk<catalog::BulkRecipe>(
       body, "recipes", [](simdjson::dom::object object, int index, Problems& problems) {
         ObjectReader r(object, "", index, problems, kRecipeFields, kNothing);
-        catalog::BulkRecipe in;
-        in.name = r.required_string("name");
-        in.instructions = r.optional_string("instructions");
-        in.description = r.optional_string("description");
-        in.image_url = r.optional_string("image_url");
-        in.source = r.optional_string("source");
-        in.source_url = r.optional_string("source_url");
-        if (auto rows = r.array("ingredients", false)) {
-          std::size_t i = 0;
-          for (element row : *rows) {
-            std::string prefix = "ingredients[" + std::to_string(i++) + "]";
-            if (!row.is_object()) {
-              problems.add(index, prefix, std::string("must be an object, not ") + type_name(row.type()));
-              continue;
-            }
-            ObjectReader rr(row.get_object().value_unsafe(), prefix + ".", index, problems, kBulkRowFields,
-                            kNothing);
-            catalog::BulkRecipeIngredient bi;
-            bi.ingredient_name = rr.required_string("ingredient_name");
-            bi.amount = rr.optional_number("amount");
-            bi.unit_name = rr.optional_string("unit_name");
-            in.ingredients.push_back(std::move(bi));
-          }
-        }
-        return in;
+        return read_recipe<catalog::BulkRecipe>(r, index, problems, kBulkRowFields, kNothing, read_bulk_row);
       });
 }
 

@@ -13,39 +13,33 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
-void string(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void value(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void value(Writer& w, std::int64_t v) { w.Int64(v); }
+void value(Writer& w, double v) { w.Double(v); }
+void value(Writer& w, bool v) { w.Bool(v); }
+// An absent optional field is written as null, never left out.
+template <typename T>
+void value(Writer& w, const std::optional<T>& v) {
+  if (v) {
+    value(w, *v);
+  } else {
+    w.Null();
+  }
+}
 
-void field(Writer& w, std::string_view k, const std::string& v) {
+template <typename T>
+void field(Writer& w, std::string_view k, const T& v) {
   key(w, k);
-  string(w, v);
+  value(w, v);
 }
-void field(Writer& w, std::string_view k, std::int64_t v) {
-  key(w, k);
-  w.Int64(v);
-}
-void field(Writer& w, std::string_view k, const std::optional<std::string>& v) {
-  key(w, k);
-  if (v) {
-    string(w, *v);
-  } else {
-    w.Null();
-  }
-}
-void field(Writer& w, std::string_view k, const std::optional<std::int64_t>& v) {
-  key(w, k);
-  if (v) {
-    w.Int64(*v);
-  } else {
-    w.Null();
-  }
-}
-void field(Writer& w, std::string_view k, const std::optional<double>& v) {
-  key(w, k);
-  if (v) {
-    w.Double(*v);
-  } else {
-    w.Null();
-  }
+
+// The JSON text `body(writer)` writes.
+template <typename Body>
+std::string document(Body body) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  body(w);
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 void write(Writer& w, const catalog::Ingredient& row) {
@@ -55,8 +49,7 @@ void write(Writer& w, const catalog::Ingredient& row) {
   field(w, "description", row.description);
   field(w, "parent_id", row.parent_id);
   field(w, "path", row.path);
-  key(w, "allow_substitution");
-  w.Bool(row.allow_substitution);
+  field(w, "allow_substitution", row.allow_substitution);
   w.EndObject();
 }
 
@@ -98,58 +91,52 @@ void write(Writer& w, const catalog::Recipe& row) {
 
 template <typename Row>
 std::string one(const Row& row) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  write(w, row);
-  return {buffer.GetString(), buffer.GetSize()};
+  return document([&](Writer& w) { write(w, row); });
 }
 
 template <typename Row>
 std::string page(const std::vector<Row>& items, std::optional<std::int64_t> next_after_id) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
-  key(w, "items");
-  w.StartArray();
-  for (const auto& row : items) {
-    write(w, row);
-  }
-  w.EndArray();
-  field(w, "next_after_id", next_after_id);
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  return document([&](Writer& w) {
+    w.StartObject();
+    key(w, "items");
+    w.StartArray();
+    for (const auto& row : items) {
+      write(w, row);
+    }
+    w.EndArray();
+    field(w, "next_after_id", next_after_id);
+    w.EndObject();
+  });
 }
 
 template <typename Row>
 std::string written(const Row& row, std::int64_t catalog_seq) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
-  key(w, "item");
-  write(w, row);
-  field(w, "catalog_seq", catalog_seq);
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  return document([&](Writer& w) {
+    w.StartObject();
+    key(w, "item");
+    write(w, row);
+    field(w, "catalog_seq", catalog_seq);
+    w.EndObject();
+  });
 }
 
 template <typename Row>
 std::string bulk(const std::vector<Row>& rows, std::int64_t catalog_seq) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
-  field(w, "created", static_cast<std::int64_t>(rows.size()));
-  key(w, "items");
-  w.StartArray();
-  for (const auto& row : rows) {
+  return document([&](Writer& w) {
     w.StartObject();
-    field(w, "id", row.id);
-    field(w, "name", row.name);
+    field(w, "created", static_cast<std::int64_t>(rows.size()));
+    key(w, "items");
+    w.StartArray();
+    for (const auto& row : rows) {
+      w.StartObject();
+      field(w, "id", row.id);
+      field(w, "name", row.name);
+      w.EndObject();
+    }
+    w.EndArray();
+    field(w, "catalog_seq", catalog_seq);
     w.EndObject();
-  }
-  w.EndArray();
-  field(w, "catalog_seq", catalog_seq);
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  });
 }
 
 }  // namespace
@@ -171,15 +158,13 @@ std::string written_json(const catalog::Recipe& row, std::int64_t seq) { return 
 std::string written_json(const catalog::Unit& row, std::int64_t seq) { return written(row, seq); }
 
 std::string deleted_json(std::int64_t id, std::int64_t catalog_seq) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
-  field(w, "id", id);
-  key(w, "deleted");
-  w.Bool(true);
-  field(w, "catalog_seq", catalog_seq);
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  return document([&](Writer& w) {
+    w.StartObject();
+    field(w, "id", id);
+    field(w, "deleted", true);
+    field(w, "catalog_seq", catalog_seq);
+    w.EndObject();
+  });
 }
 
 std::string bulk_created_json(const std::vector<catalog::Ingredient>& rows, std::int64_t seq) {

@@ -10,36 +10,13 @@ import pathlib
 import re
 import sys
 
-import yaml
-
-
-def resolve(doc, ref):
-    node = doc
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return node
-
-
-def refs(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                yield value
-            else:
-                yield from refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from refs(value)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "support" / "python"))
+import openapi_doc  # noqa: E402
 
 
 def main(root):
-    doc = yaml.safe_load((root / "proto" / "openapi.yaml").read_text())
-    problems = []
-    for ref in refs(doc):
-        try:
-            resolve(doc, ref)
-        except (KeyError, TypeError):
-            problems.append(f"unresolved $ref {ref}")
+    doc = openapi_doc.load(root)
+    problems = openapi_doc.unresolved_refs(doc)
 
     documented = {}
     for path, item in doc["paths"].items():
@@ -66,7 +43,8 @@ def main(root):
     for path, op in documented.items():
         if path.endswith(("/status", "/stream")) or path.startswith("/api/v1/storage"):
             continue
-        names = [resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"] for p in op.get("parameters", [])]
+        names = [openapi_doc.resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"]
+                 for p in op.get("parameters", [])]
         if "min_seq" not in names:
             problems.append(f"GET {path}: min_seq not documented")
         for status in ("200", "304", "400", "503"):

@@ -10,38 +10,15 @@ import pathlib
 import re
 import sys
 
-import yaml
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "support" / "python"))
+import openapi_doc  # noqa: E402
 
 METHODS = {"get", "post", "put", "delete"}
 
 
-def resolve(doc, ref):
-    node = doc
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return node
-
-
-def refs(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                yield value
-            else:
-                yield from refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from refs(value)
-
-
 def main(root):
-    doc = yaml.safe_load((root / "proto" / "openapi.yaml").read_text())
-    problems = []
-    for ref in refs(doc):
-        try:
-            resolve(doc, ref)
-        except (KeyError, TypeError):
-            problems.append(f"unresolved $ref {ref}")
+    doc = openapi_doc.load(root)
+    problems = openapi_doc.unresolved_refs(doc)
 
     documented = set()
     for path, item in doc["paths"].items():
