@@ -176,8 +176,11 @@ TEST_F(ServerTest, ShutdownIsBoundedWhenAHandlerNeverAnswers) {
   ASSERT_TRUE(wait_until([&] { return started.load(); }, 3s));
   const auto t0 = std::chrono::steady_clock::now();
   server_->stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-  EXPECT_TRUE(c.wait_closed(1s));
+  // Stop takes about shutdown_timeout (300 ms) plus the forced close; the
+  // bound is generous so that a loaded machine does not fail it, yet a stop
+  // that waited on the parked handler would never return at all.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_TRUE(c.wait_closed(5s));
   std::lock_guard<std::mutex> l(mu);
   parked.clear();  // responders outliving the connection are harmless
 }
