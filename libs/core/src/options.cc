@@ -224,7 +224,8 @@ bool Options::is_set(std::string_view flag) const {
 
 std::string Options::help() const {
   std::ostringstream os;
-  os << "Usage: " << program_ << (commands_.empty() ? "" : " [COMMAND]") << " [OPTIONS]\n\n" << summary_ << "\n";
+  os << "Usage: " << program_ << (commands_.empty() ? "" : " [COMMAND]") << " [OPTIONS]\n\n"
+     << summary_ << "\n";
   if (!commands_.empty()) {
     os << "\nCommands:\n";
     for (const auto& [name, help] : commands_) os << "  " << name << "\n      " << help << "\n";

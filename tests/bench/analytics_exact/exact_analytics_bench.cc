@@ -39,7 +39,9 @@ namespace {
 using namespace cocktail;
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 std::map<std::string, std::string> parse_flags(int argc, char** argv) {
   std::map<std::string, std::string> flags;
@@ -80,7 +82,8 @@ int generate(const std::map<std::string, std::string>& f) {
     int depth = 0;
     if (id > roots) {
       std::int64_t p = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(id - 1));
-      while (ings[p - 1].depth >= 4) p = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(roots));
+      while (ings[p - 1].depth >= 4)
+        p = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(roots));
       parent = p;
       path = ings[p - 1].path;
       depth = ings[p - 1].depth + 1;
@@ -101,7 +104,8 @@ int generate(const std::map<std::string, std::string>& f) {
       // Skew: the minimum of three uniform draws favours low ids.
       std::uint64_t a = rng() % ingredients, b = rng() % ingredients, c = rng() % ingredients;
       row.bind(1, r).bind(2, static_cast<std::int64_t>(std::min({a, b, c}) + 1));
-      row.bind(3, static_cast<std::int64_t>(1 + rng() % 9)).bind(4, 0.25 * static_cast<double>(1 + rng() % 8));
+      row.bind(3, static_cast<std::int64_t>(1 + rng() % 9))
+          .bind(4, 0.25 * static_cast<double>(1 + rng() % 8));
       row.run();
       ++rows;
     }
@@ -109,9 +113,10 @@ int generate(const std::map<std::string, std::string>& f) {
   db->exec("INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
   tx.commit();
   db->exec("ANALYZE");
-  std::printf("{\"file\":\"%s\",\"recipes\":%lld,\"ingredients\":%lld,\"recipe_ingredients\":%lld,\"ms\":%.0f}\n",
-              out.c_str(), static_cast<long long>(recipes), static_cast<long long>(ingredients),
-              static_cast<long long>(rows), ms_since(start));
+  std::printf(
+      "{\"file\":\"%s\",\"recipes\":%lld,\"ingredients\":%lld,\"recipe_ingredients\":%lld,\"ms\":%.0f}\n",
+      out.c_str(), static_cast<long long>(recipes), static_cast<long long>(ingredients),
+      static_cast<long long>(rows), ms_since(start));
   return 0;
 }
 
@@ -190,7 +195,8 @@ Timed run_sql(catalog::Database& db, const std::string& sql, double limit_ms) {
     Clock::time_point at;
   } deadline{Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(limit_ms * 1000))};
   sqlite3_progress_handler(
-      db.handle(), 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; }, &deadline);
+      db.handle(), 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; },
+      &deadline);
   Timed t;
   const auto start = Clock::now();
   try {
@@ -226,11 +232,12 @@ int sql(const std::map<std::string, std::string>& f) {
   const std::int64_t n = scalar(*db, "SELECT COUNT(*) FROM ingredients");
   const std::int64_t n_roots = scalar(*db, "SELECT COUNT(*) FROM ingredients WHERE parent_id IS NULL");
 
-  const auto complexity = run_sql(*db,
-                                  "SELECT ingredient_count, COUNT(*) FROM (SELECT recipe_id, COUNT(DISTINCT "
-                                  "ingredient_id) AS ingredient_count FROM recipe_ingredients GROUP BY recipe_id) "
-                                  "GROUP BY ingredient_count ORDER BY ingredient_count",
-                                  limit_ms);
+  const auto complexity =
+      run_sql(*db,
+              "SELECT ingredient_count, COUNT(*) FROM (SELECT recipe_id, COUNT(DISTINCT "
+              "ingredient_id) AS ingredient_count FROM recipe_ingredients GROUP BY recipe_id) "
+              "GROUP BY ingredient_count ORDER BY ingredient_count",
+              limit_ms);
   const auto total = run_sql(*db, "SELECT COUNT(*) FROM recipes", limit_ms);
 
   // Sample first: it tells whether the full query fits in the limit.
@@ -244,7 +251,8 @@ int sql(const std::map<std::string, std::string>& f) {
   ids.resize(std::min<std::size_t>(ids.size(), static_cast<std::size_t>(sample)));
   std::string in;
   for (auto id : ids) in += (in.empty() ? "" : ",") + std::to_string(id);
-  const auto sampled = run_sql(*db, std::string(kUsageSql) + "WHERE i.id IN (" + in + ") GROUP BY i.id", limit_ms);
+  const auto sampled =
+      run_sql(*db, std::string(kUsageSql) + "WHERE i.id IN (" + in + ") GROUP BY i.id", limit_ms);
   const double per_ingredient = ids.empty() ? 0 : sampled.ms / static_cast<double>(ids.size());
 
   auto full_or_estimate = [&](const std::string& where, std::int64_t count, const char* name) {
@@ -252,20 +260,23 @@ int sql(const std::map<std::string, std::string>& f) {
     Timed t;
     bool measured = false;
     if (estimate < limit_ms) {
-      t = run_sql(*db, std::string(kUsageSql) + where + " GROUP BY i.id ORDER BY hierarchical_usage DESC", limit_ms);
+      t = run_sql(*db, std::string(kUsageSql) + where + " GROUP BY i.id ORDER BY hierarchical_usage DESC",
+                  limit_ms);
       measured = t.complete;
     }
     std::printf("\"%s\":{\"ms\":%.1f,\"measured\":%s,\"ingredients\":%lld}", name, measured ? t.ms : estimate,
                 measured ? "true" : "false", static_cast<long long>(count));
     return measured ? t.ms : estimate;
   };
-  std::printf("{\"db\":\"%s\",\"time_limit_s\":%.0f,\"sample\":{\"ingredients\":%zu,\"ms\":%.1f,\"ms_per_ingredient\":%.3f},",
-              path.c_str(), limit_ms / 1000, ids.size(), sampled.ms, per_ingredient);
+  std::printf(
+      "{\"db\":\"%s\",\"time_limit_s\":%.0f,\"sample\":{\"ingredients\":%zu,\"ms\":%.1f,\"ms_per_"
+      "ingredient\":%.3f},",
+      path.c_str(), limit_ms / 1000, ids.size(), sampled.ms, per_ingredient);
   const double all = full_or_estimate("", n, "usage_all");
   std::printf(",");
   const double roots = full_or_estimate("WHERE i.parent_id IS NULL", n_roots, "usage_roots");
-  std::printf(",\"complexity_ms\":%.1f,\"total_recipes_ms\":%.1f,\"total_ms\":%.1f}\n", complexity.ms, total.ms,
-              all + roots + complexity.ms + total.ms);
+  std::printf(",\"complexity_ms\":%.1f,\"total_recipes_ms\":%.1f,\"total_ms\":%.1f}\n", complexity.ms,
+              total.ms, all + roots + complexity.ms + total.ms);
   return 0;
 }
 

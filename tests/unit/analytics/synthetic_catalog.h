@@ -28,12 +28,12 @@ struct SyntheticSpec {
   std::uint64_t seed = 1;
   int ingredients = 50;
   int recipes = 80;
-  int max_depth = 4;             // deepest level (roots are level 0)
-  double root_share = 0.2;       // chance that an ingredient is a root
-  int max_rows = 6;              // recipe_ingredients rows per recipe: 0..max_rows
-  double duplicate_share = 0.1;  // chance that a row repeats an ingredient already in the recipe
-  bool nasty_names = false;      // quotes, backslashes, control characters, non-ASCII
-  int id_gap = 3;                // ids advance by 1..id_gap (exercises sparse ids)
+  int max_depth = 4;                 // deepest level (roots are level 0)
+  double root_share = 0.2;           // chance that an ingredient is a root
+  int max_rows = 6;                  // recipe_ingredients rows per recipe: 0..max_rows
+  double duplicate_share = 0.1;      // chance that a row repeats an ingredient already in the recipe
+  bool nasty_names = false;          // quotes, backslashes, control characters, non-ASCII
+  int id_gap = 3;                    // ids advance by 1..id_gap (exercises sparse ids)
   std::int64_t change_log_rows = 5;  // extra change_log rows beyond the triggers' own
 };
 

@@ -47,9 +47,17 @@ struct Field {
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 
-inline void debug(std::string_view event, std::initializer_list<Field> f = {}) { write(Level::kDebug, event, f); }
-inline void info(std::string_view event, std::initializer_list<Field> f = {}) { write(Level::kInfo, event, f); }
-inline void warn(std::string_view event, std::initializer_list<Field> f = {}) { write(Level::kWarn, event, f); }
-inline void error(std::string_view event, std::initializer_list<Field> f = {}) { write(Level::kError, event, f); }
+inline void debug(std::string_view event, std::initializer_list<Field> f = {}) {
+  write(Level::kDebug, event, f);
+}
+inline void info(std::string_view event, std::initializer_list<Field> f = {}) {
+  write(Level::kInfo, event, f);
+}
+inline void warn(std::string_view event, std::initializer_list<Field> f = {}) {
+  write(Level::kWarn, event, f);
+}
+inline void error(std::string_view event, std::initializer_list<Field> f = {}) {
+  write(Level::kError, event, f);
+}
 
 }  // namespace cocktail::core::log

@@ -45,9 +45,7 @@ struct Error {
   static Error conflict(std::string field, std::string message) {
     return {ErrorCode::kConflict, std::move(field), std::move(message), {}};
   }
-  static Error internal(std::string message) {
-    return {ErrorCode::kInternal, {}, std::move(message), {}};
-  }
+  static Error internal(std::string message) { return {ErrorCode::kInternal, {}, std::move(message), {}}; }
 };
 
 // Holds either a value or an Error. Accessing the wrong alternative throws
@@ -55,8 +53,8 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}     // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
