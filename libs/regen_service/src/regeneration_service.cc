@@ -186,6 +186,9 @@ RegenerationService::~RegenerationService() {
   if (worker_thread_.joinable()) {
     worker_thread_.join();
   }
+  if (slow_thread_.joinable()) {
+    slow_thread_.join();
+  }
 }
 
 const std::string& RegenerationService::pub_endpoint() const { return publisher_->endpoint(); }
@@ -241,6 +244,9 @@ void RegenerationService::start() {
   lock.unlock();
 
   worker_thread_ = std::thread([this] { work(); });
+  if (regenerator_.concurrent_lanes()) {
+    slow_thread_ = std::thread([this] { work_slow(); });
+  }
   loop_thread_ = std::thread([this] { loop(); });
   subscriber_->start();
   log::info("regen.service_started",
@@ -442,17 +448,32 @@ void RegenerationService::work() {
     try {
       // With lanes the fast generation is announced as soon as it is
       // committed; the complete one in finish_run.
-      result = regenerator_.run(&cancel_, [this](const regen::RegenSummary& fast) {
-        try {
-          if (auto st = publisher_->publish(snapshot_event(fast.manifest)); !st.ok()) {
-            log::warn("regen.publish_failed",
-                      {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
+      if (regenerator_.concurrent_lanes()) {
+        // The single flight covers this run only; the slow lane follows
+        // on its own thread from the state this run loaded.
+        std::shared_ptr<const regen::LoadedCatalog> loaded;
+        result = regenerator_.run_fast(&cancel_, loaded);
+        if (loaded) {
+          std::lock_guard slow_lock(mu_);
+          if (!slow_exit_) {
+            slow_pending_ = std::move(loaded);  // replaces an older state not yet started
+            slow_cv_.notify_one();
           }
-        } catch (const std::exception& e) {
-          log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
         }
-        log::info("regen.fast_published", {{"generation", fast.generation}, {"seq", fast.catalog_seq}});
-      });
+      } else {
+        result = regenerator_.run(&cancel_, [this](const regen::RegenSummary& fast) {
+          try {
+            if (auto st = publisher_->publish(snapshot_event(fast.manifest)); !st.ok()) {
+              log::warn("regen.publish_failed",
+                        {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
+            }
+          } catch (const std::exception& e) {
+            log::error("regen.publish_failed",
+                       {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
+          }
+          log::info("regen.fast_published", {{"generation", fast.generation}, {"seq", fast.catalog_seq}});
+        });
+      }
     } catch (const std::exception& e) {
       // The Regenerator reports stage failures as errors; anything thrown
       // past it is a failure of the run all the same.
@@ -464,6 +485,61 @@ void RegenerationService::work() {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     finish_run(run, work, std::move(result), ms);
     lock.lock();
+  }
+}
+
+void RegenerationService::work_slow() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    slow_cv_.wait(lock, [&] { return slow_exit_ || slow_pending_ != nullptr; });
+    if (slow_exit_) {
+      return;
+    }
+    const std::shared_ptr<const regen::LoadedCatalog> loaded = std::move(slow_pending_);
+    slow_pending_.reset();
+    slow_running_ = true;
+    lock.unlock();
+
+    log::info("regen.slow_start", {{"seq", loaded->state.catalog_seq}});
+    const auto start = std::chrono::steady_clock::now();
+    core::Result<regen::RegenSummary> result = core::Error::internal("not run");
+    try {
+      result = regenerator_.run_slow(*loaded, &slow_cancel_);
+    } catch (const std::exception& e) {
+      core::Error error = core::Error::internal(e.what());
+      error.field = "run";
+      result = std::move(error);
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (result.ok()) {
+      const regen::RegenSummary& s = result.value();
+      for (const auto& [stage, stage_ms] : s.durations_ms) {
+        metrics_->observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
+      }
+      try {
+        if (auto st = publisher_->publish(snapshot_event(s.manifest)); !st.ok()) {
+          log::warn("regen.publish_failed",
+                    {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
+        }
+      } catch (const std::exception& e) {
+        log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
+      }
+      log::info("regen.slow_done", {{"generation", s.generation},
+                                    {"seq", s.catalog_seq},
+                                    {"space_seq", loaded->state.catalog_seq},
+                                    {"ms", ms}});
+    } else {
+      // The next fast run hands over a state again; until then the space
+      // files stay at their older seq.
+      log::warn("regen.slow_failed", {{"stage", result.error().field}, {"error", result.error().message}});
+    }
+    lock.lock();
+    slow_running_ = false;
+    if (result.ok()) {
+      set_current(result.value().manifest);
+    }
+    idle_cv_.notify_all();
   }
 }
 
@@ -564,6 +640,11 @@ void RegenerationService::finish_run(std::uint64_t run, const PendingWork& work,
 }
 
 void RegenerationService::set_current(const snapshot::Manifest& manifest) {
+  // The two lanes commit in order but report from two threads: never step
+  // back to an older generation.
+  if (manifest.generation < current_.generation) {
+    return;
+  }
   current_ = manifest;
   current_.files.clear();  // only the numbers are kept
   metrics_->generation.Set(static_cast<double>(manifest.generation));
@@ -617,12 +698,24 @@ RegenerationService::StopResult RegenerationService::stop() {
     worker_exit_ = true;
     worker_cv_.notify_all();
     waiters.swap(waiters_);
+    // The slow lane is a refinement of what is already published: cancel
+    // it now; a computation in progress gets a bounded wait.
+    slow_exit_ = true;
+    slow_cancel_ = true;
+    slow_cv_.notify_all();
+    if (slow_running_ && !idle_cv_.wait_for(lock, options_.shutdown_timeout + options_.abandon_grace,
+                                            [&] { return !slow_running_; })) {
+      result = StopResult::kAbandoned;
+    }
   }
   for (auto& w : waiters) {
     w.done(std::nullopt);
   }
   if (result != StopResult::kAbandoned && worker_thread_.joinable()) {
     worker_thread_.join();
+  }
+  if (result != StopResult::kAbandoned && slow_thread_.joinable()) {
+    slow_thread_.join();
   }
   log::info("regen.service_stopped", {{"regeneration", stop_result_name(result)},
                                       {"generation", current_.generation},

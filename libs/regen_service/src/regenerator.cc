@@ -131,6 +131,16 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
                         const std::atomic<bool>* cancel, RegenSummary& summary) {
   check_cancel(cancel, stage_name);
   summary.generated_at_ms = settings_.now_ms();
+  // The generation's seq is its newest file's: a slow lane committing an
+  // older state under newer exact files never moves it backwards.
+  std::int64_t generation_seq = summary.catalog_seq;
+  for (const auto& [file, seq] : carried) {
+    generation_seq = std::max(generation_seq, seq);
+  }
+  std::optional<std::int64_t> fresh_seq;
+  if (generation_seq != summary.catalog_seq) {
+    fresh_seq = summary.catalog_seq;
+  }
   stage(stage_name, summary.durations_ms, [&] {
     snapshot::GenerationWriter writer = store_.begin_generation();
     summary.generation = writer.generation();
@@ -145,15 +155,16 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
         a.body = analytics::make_envelope(a.body, meta);
         a.envelope = false;  // body now holds the file's final bytes
       }
-      writer.add(a.file_name, a.body);
+      writer.add(a.file_name, a.body, fresh_seq);
     }
     for (const auto& [file, seq] : carried) {
-      writer.add(file.file_name, file.body, seq);
+      // A seq equal to the generation's is left implicit, as for fresh files.
+      writer.add(file.file_name, file.body, seq == generation_seq ? std::nullopt : std::optional(seq));
     }
     // The last point of no return: the writer's destructor removes the
     // partial generation, CURRENT still names the previous one.
     check_cancel(cancel, "commit");
-    auto committed = writer.commit(summary.catalog_seq, summary.generated_at_ms);
+    auto committed = writer.commit(generation_seq, summary.generated_at_ms);
     summary.manifest = std::move(committed.manifest);
     summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
   });
@@ -182,9 +193,7 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
 
     std::vector<Producer*> fast;
     std::vector<Producer*> slow;
-    for (const auto& p : producers_) {
-      (p->slow() ? slow : fast).push_back(p.get());
-    }
+    split(fast, slow);
     std::vector<Artifact> artifacts;
     if (!settings_.split_lanes || fast.empty() || slow.empty()) {
       std::vector<Producer*> all;  // in the given order
@@ -193,32 +202,8 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
       write("write", artifacts, {}, cancel, summary);
     } else {
       produce(fast, context, cancel, summary, artifacts);
-      // Everything else the current generation holds comes along unchanged,
-      // with the seq it was computed from.
-      std::vector<std::pair<Artifact, std::int64_t>> carried;
-      stage("carry", durations, [&] {
-        auto current = store_.read_current();
-        if (!current.ok()) {
-          if (current.error().kind != snapshot::ReadErrorKind::kNoSnapshot) {
-            summary.warnings.push_back("nothing carried forward: " + current.error().message);
-          }
-          return;
-        }
-        for (auto& [name, bytes] : current->files) {
-          const bool fresh = std::any_of(artifacts.begin(), artifacts.end(),
-                                         [&](const Artifact& a) { return a.file_name == name; });
-          if (fresh) {
-            continue;
-          }
-          Artifact file;
-          file.file_name = name;
-          file.body = std::move(bytes);
-          file.envelope = false;
-          carried.emplace_back(std::move(file), *current->manifest.file_catalog_seq(name));
-        }
-      });
-      write("write.fast", artifacts, carried, cancel, summary);
-      carried.clear();
+      carry_and_write("write.fast", artifacts, cancel, summary);
+
       summary.fast_generation = summary.generation;
       if (on_fast) {
         on_fast(summary);
@@ -242,10 +227,18 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
     return error;
   }
 
+  finish(summary, start);
+  return summary;
+}
+
+void Regenerator::finish(RegenSummary& summary, std::chrono::steady_clock::time_point start) {
+  auto& durations = summary.durations_ms;
   // Published. Retention problems are warnings: they never undo a snapshot.
   if (settings_.retention) {
     try {
       summary.retention = stage("gc", durations, [&] {
+        // Not while the other lane is writing its generation.
+        std::lock_guard lock(commit_mu_);
         return store_.collect_garbage(*settings_.retention, /*dry_run=*/false, settings_.now_ms());
       });
     } catch (const StageFailure& f) {
@@ -257,6 +250,122 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
                                  {"seq", summary.catalog_seq},
                                  {"ms", durations.back().second},
                                  {"warnings", static_cast<std::int64_t>(summary.warnings.size())}});
+}
+
+void Regenerator::split(std::vector<Producer*>& fast, std::vector<Producer*>& slow) const {
+  for (const auto& p : producers_) {
+    (p->slow() ? slow : fast).push_back(p.get());
+  }
+}
+
+bool Regenerator::concurrent_lanes() const {
+  std::vector<Producer*> fast;
+  std::vector<Producer*> slow;
+  split(fast, slow);
+  return settings_.split_lanes && !fast.empty() && !slow.empty();
+}
+
+void Regenerator::carry_and_write(const char* stage_name, std::vector<Artifact>& artifacts,
+                                  const std::atomic<bool>* cancel, RegenSummary& summary) {
+  std::lock_guard lock(commit_mu_);
+  // Everything else the current generation holds comes along unchanged,
+  // with the seq it was computed from.
+  std::vector<std::pair<Artifact, std::int64_t>> carried;
+  stage("carry", summary.durations_ms, [&] {
+    auto current = store_.read_current();
+    if (!current.ok()) {
+      if (current.error().kind != snapshot::ReadErrorKind::kNoSnapshot) {
+        summary.warnings.push_back("nothing carried forward: " + current.error().message);
+      }
+      return;
+    }
+    for (auto& [name, bytes] : current->files) {
+      const bool fresh = std::any_of(artifacts.begin(), artifacts.end(),
+                                     [&](const Artifact& a) { return a.file_name == name; });
+      if (fresh) {
+        continue;
+      }
+      Artifact file;
+      file.file_name = name;
+      file.body = std::move(bytes);
+      file.envelope = false;
+      carried.emplace_back(std::move(file), *current->manifest.file_catalog_seq(name));
+    }
+  });
+  write(stage_name, artifacts, carried, cancel, summary);
+}
+
+core::Result<RegenSummary> Regenerator::run_fast(const std::atomic<bool>* cancel,
+                                                 std::shared_ptr<const LoadedCatalog>& loaded) {
+  const auto start = std::chrono::steady_clock::now();
+  RegenSummary summary;
+  auto& durations = summary.durations_ms;
+  try {
+    auto db = stage("open", durations, [&] {
+      catalog::DatabaseOptions options;
+      options.read_only = true;
+      options.create_if_missing = false;
+      return catalog::Database::open(settings_.db_path, options);
+    });
+    auto next = std::make_shared<LoadedCatalog>();
+    next->state = stage("load", durations, [&] { return catalog::load_state(*db); });
+    db.reset();  // ends the read; nothing below touches the catalog
+    summary.catalog_seq = next->state.catalog_seq;
+    check_cancel(cancel, "model");
+    next->model = stage("model", durations, [&] { return analytics::CatalogModel::build(next->state); });
+    model_warnings(next->model.anomalies(), summary.warnings);
+    const ProducerContext context{next->state, next->model};
+    std::vector<Producer*> fast;
+    std::vector<Producer*> slow;
+    split(fast, slow);
+    std::vector<Artifact> artifacts;
+    produce(fast, context, cancel, summary, artifacts);
+    carry_and_write("write.fast", artifacts, cancel, summary);
+    summary.fast_generation = summary.generation;
+    loaded = std::move(next);
+  } catch (const StageFailure& f) {
+    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
+    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
+    error.field = f.stage;
+    return error;
+  } catch (const Cancelled& c) {
+    core::log::warn("regen.cancelled", {{"before", c.before}});
+    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
+    error.code = core::ErrorCode::kUnavailable;
+    error.field = "cancelled";
+    return error;
+  }
+  finish(summary, start);
+  return summary;
+}
+
+core::Result<RegenSummary> Regenerator::run_slow(const LoadedCatalog& loaded,
+                                                 const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  RegenSummary summary;
+  summary.catalog_seq = loaded.state.catalog_seq;
+  try {
+    const ProducerContext context{loaded.state, loaded.model};
+    std::vector<Producer*> fast;
+    std::vector<Producer*> slow;
+    split(fast, slow);
+    std::vector<Artifact> artifacts;
+    produce(slow, context, cancel, summary, artifacts);
+    carry_and_write("write", artifacts, cancel, summary);
+    summary.catalog_seq = summary.manifest.catalog_seq;
+  } catch (const StageFailure& f) {
+    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
+    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
+    error.field = f.stage;
+    return error;
+  } catch (const Cancelled& c) {
+    core::log::warn("regen.cancelled", {{"before", c.before}});
+    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
+    error.code = core::ErrorCode::kUnavailable;
+    error.field = "cancelled";
+    return error;
+  }
+  finish(summary, start);
   return summary;
 }
 

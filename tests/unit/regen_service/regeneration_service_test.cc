@@ -57,8 +57,9 @@ TEST_F(ServiceFixture, LanesAnnounceFreshExactFilesFirstThenTheCompleteGeneratio
   start(options(), nullptr, /*space=*/true);
   wait_startup();
   // Nothing to carry on the first run: generation 1 holds the exact files,
-  // generation 2 everything.
-  ASSERT_EQ(store_.current_generation().value(), 2);
+  // generation 2 (from the slow lane, after it) everything.
+  ASSERT_TRUE(wait_until(
+      [&] { return store_.current_generation().ok() && store_.current_generation().value() == 2; }, 10s));
   const auto first = store_.read_manifest(1);
   const auto complete = store_.read_manifest(2);
   ASSERT_TRUE(first.ok() && complete.ok());
@@ -106,6 +107,98 @@ TEST_F(ServiceFixture, LanesAnnounceFreshExactFilesFirstThenTheCompleteGeneratio
   EXPECT_EQ(complete_event->files.at("cocktail-space").catalog_seq, std::nullopt);
   ASSERT_TRUE(wait_until([&] { return service_->status().generation == 4; }, 5s));
   EXPECT_EQ(service_->status().catalog_seq, seq);
+}
+
+// A slow producer that blocks until released (bounded, so that a failing
+// test still stops): the slow lane held mid-computation on purpose.
+class GatedSlowProducer : public regen::Producer {
+ public:
+  std::string_view name() const override { return "gated"; }
+  bool slow() const override { return true; }
+  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait_for(lock, 10s, [&] { return open_; });
+    regen::Artifact a;
+    a.analytics_type = "gated";
+    a.file_name = "gated.json";
+    a.body = "{\"seq\":" + std::to_string(context.state.catalog_seq) + "}";
+    out.artifacts.push_back(std::move(a));
+  }
+  bool wait_entered(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return entered_ >= n; });
+  }
+  int entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+TEST_F(ServiceFixture, AFastGenerationIsAnnouncedWhileTheSlowLaneIsStillComputing) {
+  const std::int64_t seq0 = add_ingredient("Gin");
+  auto gated = std::make_unique<GatedSlowProducer>();
+  GatedSlowProducer* gate = gated.get();
+  start(options(), nullptr, /*space=*/false, /*split_lanes=*/true, std::move(gated));
+  // Start-up: the fast generation 1 at seq0, then the slow lane blocks on seq0.
+  ASSERT_TRUE(gate->wait_entered(1));
+  ASSERT_TRUE(wait_covered(seq0));
+  ASSERT_EQ(store_.current_generation().value(), 1);
+
+  connect_bus();
+  ASSERT_TRUE(inbox_->wait_heartbeat());
+  const std::int64_t seq1 = add_ingredient("Rum");
+  announce(seq1);
+  std::optional<bus::AnalyticsSnapshot> fast_event;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& s : inbox_->snapshots()) {
+          if (s.catalog_seq == seq1) fast_event = s;
+        }
+        return fast_event.has_value();
+      },
+      10s))
+      << "the change is announced while the slow lane is still held";
+  EXPECT_EQ(gate->entered(), 1) << "the slow lane has not finished its first state";
+  EXPECT_EQ(fast_event->generation, 2);
+  const auto fast = store_.read_manifest(2);
+  ASSERT_TRUE(fast.ok());
+  EXPECT_EQ(fast->file_catalog_seq("ingredient-usage.json"), seq1);
+  EXPECT_EQ(fast->files.count("gated.json"), 0u) << "no slow file has been computed yet";
+
+  gate->open();
+  // The held computation (seq0) commits generation 3: the newer exact files
+  // carried byte-identical, its own file at seq0, the generation at seq1.
+  ASSERT_TRUE(wait_until([&] { return store_.read_manifest(3).ok(); }, 10s));
+  const auto slow = store_.read_manifest(3);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(slow->catalog_seq, seq1) << "the generation's seq never goes backwards";
+  EXPECT_EQ(slow->file_catalog_seq("gated.json"), seq0);
+  EXPECT_EQ(slow->file_catalog_seq("ingredient-usage.json"), seq1);
+  EXPECT_EQ(slow->files.at("ingredient-usage.json"), fast->files.at("ingredient-usage.json"));
+  // Then the state handed over by the second fast run: everything at seq1.
+  ASSERT_TRUE(wait_until(
+      [&] { return store_.current_generation().ok() && store_.current_generation().value() == 4; }, 10s));
+  const auto last = store_.read_manifest(4);
+  ASSERT_TRUE(last.ok());
+  for (const auto& [name, entry] : last->files) {
+    EXPECT_EQ(last->file_catalog_seq(name), seq1) << name;
+  }
+  EXPECT_EQ(gate->entered(), 2);
+  ASSERT_TRUE(wait_until([&] { return service_->status().generation == 4; }, 5s));
+  EXPECT_EQ(service_->status().catalog_seq, seq1);
 }
 
 TEST_F(ServiceFixture, WithoutLanesARunWritesOneCompleteGeneration) {

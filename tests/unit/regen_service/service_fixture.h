@@ -100,8 +100,9 @@ class ServiceFixture : public ::testing::Test {
 
   // Starts a service (replacing a previous one, which must be stopped).
   // With `space`: the real cocktail-space producer too (the slow lane).
+  // `slow`: a further slow producer (after the space, if any).
   void start(RegenerationServiceOptions o, const core::Clock* clock = nullptr, bool space = false,
-             bool split_lanes = true) {
+             bool split_lanes = true, std::unique_ptr<regen::Producer> slow = nullptr) {
     inbox_.reset();
     service_.reset();
     regen::RegeneratorSettings settings;
@@ -112,6 +113,7 @@ class ServiceFixture : public ::testing::Test {
     producer_ = controlled.get();
     producers.push_back(std::move(controlled));
     if (space) producers.push_back(std::make_unique<regen::CocktailSpaceProducer>());
+    if (slow) producers.push_back(std::move(slow));
     regenerator_ = std::make_unique<regen::Regenerator>(settings, store_, std::move(producers));
     registry_ = std::make_unique<metrics::MetricsRegistry>();
     service_ = std::make_unique<RegenerationService>(std::move(o), clock ? *clock : steady_, store_,

@@ -46,6 +46,15 @@
 // kAbandoned after abandon_grace and the caller may end the process: the
 // snapshot store's atomic CURRENT makes that safe.
 //
+// Concurrent lanes (Regenerator::concurrent_lanes()): the single flight
+// covers fast runs only (load, exact analytics, commit, announce). Each fast
+// run hands its loaded state to the slow-lane thread, which computes the
+// slow producers for the newest state it was given (a newer hand-off
+// replaces one not yet started; one computation at a time) and commits and
+// announces a generation of its own, keeping the newer exact files. stop()
+// cancels the slow lane at once (between stages; a computation in progress
+// is waited for up to shutdown_timeout + abandon_grace, then abandoned).
+//
 // Ownership: borrows the clock, store, regenerator and registry, which must
 // outlive it; owns its sockets and threads. Thread-safety: start(), stop()
 // and the destructor from one thread; every other method from any thread.
@@ -203,6 +212,8 @@ class RegenerationService {
   void on_malformed(std::string_view topic, const core::Error& error);
   void loop();
   void work();
+  // The slow-lane thread (concurrent lanes only).
+  void work_slow();
   void probe_catalog(std::unique_lock<std::mutex>& lock);
   void finish_run(std::uint64_t run, const PendingWork& work, core::Result<regen::RegenSummary> result,
                   double duration_ms);
@@ -236,6 +247,13 @@ class RegenerationService {
   std::uint64_t handed_run_ = 0;
   bool running_ = false;
   std::atomic<bool> cancel_{false};
+  // Slow lane (under mu_): the newest state not yet started, whether a
+  // computation is in progress, and the exit/cancel flags.
+  std::shared_ptr<const regen::LoadedCatalog> slow_pending_;
+  bool slow_running_ = false;
+  bool slow_exit_ = false;
+  std::atomic<bool> slow_cancel_{false};
+  std::condition_variable slow_cv_;
 
   // Highest seq covered by the current snapshot or already scheduled: a
   // heartbeat or probe above it is news.
@@ -261,6 +279,7 @@ class RegenerationService {
 
   std::thread loop_thread_;
   std::thread worker_thread_;
+  std::thread slow_thread_;
 };
 
 const char* stop_result_name(RegenerationService::StopResult result);

@@ -14,18 +14,24 @@
 //
 // Holds a reference to the store, which must outlive it. run() is not
 // reentrant: call it from one thread at a time (the service's single flight).
+// run_fast() and run_slow() may run at once on two threads (one of each):
+// their reads of CURRENT, commits and retention are serialised by a mutex.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cocktail/analytics/catalog_model.h"
 #include "cocktail/analytics/cocktail_space.h"
+#include "cocktail/catalog/state.h"
 #include "cocktail/core/result.h"
 #include "cocktail/regen_service/producer.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -55,6 +61,13 @@ struct RegenSummary {
   std::optional<std::int64_t> fast_generation;
 };
 
+// A catalog state loaded by a fast run, with its model: what the slow lane
+// computes from. Immutable once made; shared between the two lanes.
+struct LoadedCatalog {
+  catalog::CatalogState state;
+  analytics::CatalogModel model;
+};
+
 // The producers of every analytic that exists, in output order: the exact
 // analytics, then the cocktail-space family with the given settings.
 std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space = {});
@@ -71,6 +84,21 @@ class Regenerator {
   core::Result<RegenSummary> run(const std::atomic<bool>* cancel = nullptr,
                                  const std::function<void(const RegenSummary&)>& on_fast = {});
 
+  // Concurrent lanes (the service): true when split_lanes is set and there
+  // are both fast and slow producers. Then run_fast() and run_slow() may be
+  // called from two threads at once (one call of each at a time).
+  bool concurrent_lanes() const;
+  // Loads the catalog, runs the fast producers and commits them with every
+  // other file of the current generation carried forward (own seq). On
+  // success `loaded` receives the state for run_slow().
+  core::Result<RegenSummary> run_fast(const std::atomic<bool>* cancel,
+                                      std::shared_ptr<const LoadedCatalog>& loaded);
+  // Runs the slow producers on `loaded` (seq S) and commits them at S with
+  // every other file of the generation current at commit time carried
+  // forward: exact files newer than S stay. The generation's catalog_seq is
+  // the newest file seq, so it never goes backwards.
+  core::Result<RegenSummary> run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel);
+
  private:
   // Runs `producers` on the loaded state, appending to `artifacts`.
   void produce(const std::vector<Producer*>& producers, const ProducerContext& context,
@@ -81,10 +109,20 @@ class Regenerator {
   void write(const char* stage_name, std::vector<Artifact>& artifacts,
              const std::vector<std::pair<Artifact, std::int64_t>>& carried, const std::atomic<bool>* cancel,
              RegenSummary& summary);
+  // Reads the current generation and writes `artifacts` (computed at
+  // summary.catalog_seq) with its other files carried forward, under
+  // commit_mu_ so that what is carried is what CURRENT names at commit.
+  void carry_and_write(const char* stage_name, std::vector<Artifact>& artifacts,
+                       const std::atomic<bool>* cancel, RegenSummary& summary);
+  // Applies retention after a commit, logs, and adds the total.
+  void finish(RegenSummary& summary, std::chrono::steady_clock::time_point start);
+  void split(std::vector<Producer*>& fast, std::vector<Producer*>& slow) const;
 
   RegeneratorSettings settings_;
   snapshot::SnapshotStore& store_;
   std::vector<std::unique_ptr<Producer>> producers_;
+  // Serialises "read CURRENT, carry, commit" between the two lanes.
+  std::mutex commit_mu_;
 };
 
 // {"status":"success","generation","catalog_seq","generated_at","counts":{},
