@@ -34,6 +34,23 @@ void check_cancel(const std::atomic<bool>* cancel, const char* before) {
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled{before};
 }
 
+// The error a run returns for a failed stage: the stage is the field.
+core::Error failed(const StageFailure& f) {
+  core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
+  core::Error error = core::Error::internal(f.stage + ": " + f.reason);
+  error.field = f.stage;
+  return error;
+}
+
+// The error a cancelled run returns (kUnavailable, field "cancelled").
+core::Error cancelled(const Cancelled& c) {
+  core::log::warn("regen.cancelled", {{"before", c.before}});
+  core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
+  error.code = core::ErrorCode::kUnavailable;
+  error.field = "cancelled";
+  return error;
+}
+
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -215,16 +232,9 @@ core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
       std::string().swap(a.body);
     }
   } catch (const StageFailure& f) {
-    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
-    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
-    error.field = f.stage;
-    return error;
+    return failed(f);
   } catch (const Cancelled& c) {
-    core::log::warn("regen.cancelled", {{"before", c.before}});
-    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
-    error.code = core::ErrorCode::kUnavailable;
-    error.field = "cancelled";
-    return error;
+    return cancelled(c);
   }
 
   finish(summary, start);
@@ -324,16 +334,9 @@ core::Result<RegenSummary> Regenerator::run_fast(const std::atomic<bool>* cancel
     summary.fast_generation = summary.generation;
     loaded = std::move(next);
   } catch (const StageFailure& f) {
-    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
-    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
-    error.field = f.stage;
-    return error;
+    return failed(f);
   } catch (const Cancelled& c) {
-    core::log::warn("regen.cancelled", {{"before", c.before}});
-    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
-    error.code = core::ErrorCode::kUnavailable;
-    error.field = "cancelled";
-    return error;
+    return cancelled(c);
   }
   finish(summary, start);
   return summary;
@@ -354,16 +357,9 @@ core::Result<RegenSummary> Regenerator::run_slow(const LoadedCatalog& loaded,
     carry_and_write("write", artifacts, cancel, summary);
     summary.catalog_seq = summary.manifest.catalog_seq;
   } catch (const StageFailure& f) {
-    core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
-    core::Error error = core::Error::internal(f.stage + ": " + f.reason);
-    error.field = f.stage;
-    return error;
+    return failed(f);
   } catch (const Cancelled& c) {
-    core::log::warn("regen.cancelled", {{"before", c.before}});
-    core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
-    error.code = core::ErrorCode::kUnavailable;
-    error.field = "cancelled";
-    return error;
+    return cancelled(c);
   }
   finish(summary, start);
   return summary;
