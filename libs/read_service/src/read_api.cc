@@ -435,28 +435,8 @@ Response ReadApi::storage_metrics() const {
   w.Key("complete_generations");
   w.Int64(complete);
   w.Key("generations");
-  w.StartArray();
-  for (const auto& g : report.generations) {
-    w.StartObject();
-    w.Key("generation");
-    w.Int64(g.generation);
-    w.Key("complete");
-    w.Bool(g.complete);
-    w.Key("current");
-    w.Bool(g.current);
-    w.Key("catalog_seq");
-    w.Int64(g.catalog_seq);
-    w.Key("generated_at");
-    write(w, core::format_utc_iso8601(g.generated_at_ms));
-    w.Key("age_seconds");
-    w.Double(static_cast<double>(g.age_ms) / 1e3);
-    w.Key("files");
-    w.Int64(g.files);
-    w.Key("bytes");
-    w.Int64(g.bytes);
-    w.EndObject();
-  }
-  w.EndArray();
+  const std::string generations = snapshot::generations_json(report.generations);
+  w.RawValue(generations.c_str(), generations.size(), rapidjson::kArrayType);
   w.Key("filesystem");
   w.StartObject();
   w.Key("total_bytes");

@@ -57,17 +57,11 @@ std::string retention_json(const RetentionResult& r) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string report_json(const StoreReport& r) {
+std::string generations_json(const std::vector<GenerationInfo>& generations) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
-  w.StartObject();
-  w.Key("analytics_path");
-  text(w, r.path);
-  w.Key("current");
-  optional_int(w, r.current);
-  w.Key("generations");
   w.StartArray();
-  for (const auto& g : r.generations) {
+  for (const auto& g : generations) {
     w.StartObject();
     w.Key("generation");
     w.Int64(g.generation);
@@ -88,6 +82,20 @@ std::string report_json(const StoreReport& r) {
     w.EndObject();
   }
   w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string report_json(const StoreReport& r) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("analytics_path");
+  text(w, r.path);
+  w.Key("current");
+  optional_int(w, r.current);
+  w.Key("generations");
+  std::string generations = generations_json(r.generations);
+  w.RawValue(generations.c_str(), generations.size(), rapidjson::kArrayType);
   w.Key("generation_count");
   w.Int64(static_cast<std::int64_t>(r.generations.size()));
   w.Key("generation_bytes");

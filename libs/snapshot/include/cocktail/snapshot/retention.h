@@ -61,5 +61,8 @@ struct StoreReport {
 
 std::string retention_json(const RetentionResult& result);
 std::string report_json(const StoreReport& report);
+// The `generations` array of report_json: one object per generation
+// (generation, complete, current, catalog_seq, generated_at, age_seconds, files, bytes).
+std::string generations_json(const std::vector<GenerationInfo>& generations);
 
 }  // namespace cocktail::snapshot
