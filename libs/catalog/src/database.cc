@@ -1,5 +1,7 @@
 #include "cocktail/catalog/database.h"
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace cocktail::catalog {
@@ -39,7 +41,7 @@ std::unique_ptr<Database> Database::open(const std::string& path, const Database
     throw DatabaseError(rc, msg);
   }
   sqlite3_extended_result_codes(db, 1);
-  std::unique_ptr<Database> out(new Database(db, path, options.read_only));
+  std::unique_ptr<Database> out(new Database(db, path, options.read_only, options.busy_timeout_ms));
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   out->exec("PRAGMA foreign_keys=ON");
   if (!options.read_only) {
@@ -49,8 +51,32 @@ std::unique_ptr<Database> Database::open(const std::string& path, const Database
   return out;
 }
 
-Database::Database(sqlite3* db, std::string path, bool read_only)
-    : db_(db), path_(std::move(path)), read_only_(read_only) {}
+Database::Database(sqlite3* db, std::string path, bool read_only, int busy_timeout_ms)
+    : db_(db), path_(std::move(path)), read_only_(read_only), busy_timeout_ms_(busy_timeout_ms) {}
+
+void Database::set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deadline) {
+    sqlite3_busy_timeout(db_, busy_timeout_ms_);
+    return;
+  }
+  lock_deadline_ = *deadline;
+  sqlite3_busy_handler(db_, &Database::wait_for_lock, this);
+}
+
+// SQLite's own busy handler sleeps in growing steps up to a total; this one
+// uses the same steps but stops at the deadline. Returns 0 to give up (the
+// statement then fails with SQLITE_BUSY), 1 to try again.
+int Database::wait_for_lock(void* self, int attempts) {
+  static constexpr int kStepsMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  const auto& db = *static_cast<Database*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= db.lock_deadline_) return 0;
+  const int step =
+      kStepsMs[std::min<std::size_t>(static_cast<std::size_t>(attempts), std::size(kStepsMs) - 1)];
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(std::chrono::milliseconds(step),
+                                                                            db.lock_deadline_ - now));
+  return 1;
+}
 
 Database::~Database() { sqlite3_close_v2(db_); }
 

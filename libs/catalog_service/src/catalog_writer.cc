@@ -5,8 +5,10 @@
 #include <prometheus/histogram.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -40,12 +42,25 @@ struct CatalogWriter::Metrics {
                           .Name("cocktail_catalog_write_sync_failures_total")
                           .Help("Batches whose durability sync failed (their writes were not acknowledged).")
                           .Register(r)
-                          .Add({})) {}
+                          .Add({})),
+        wait_seconds(prometheus::BuildHistogram()
+                         .Name("cocktail_catalog_write_wait_seconds")
+                         .Help("Time a write waited for the writer thread before it started.")
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.001, 0.005, 0.01, 0.05,
+                                                                          0.1, 0.5, 1, 2.5, 5, 10})),
+        expired(prometheus::BuildCounter()
+                    .Name("cocktail_catalog_writes_expired_total")
+                    .Help("Writes refused unrun because they waited past the write wait bound.")
+                    .Register(r)
+                    .Add({})) {}
 
   prometheus::Gauge& queue;
   prometheus::Histogram& batch_size;
   prometheus::Histogram& sync_seconds;
   prometheus::Counter& sync_failures;
+  prometheus::Histogram& wait_seconds;
+  prometheus::Counter& expired;
 };
 
 CatalogWriter::CatalogWriter(const std::string& db_path, prometheus::Registry& registry,
@@ -54,6 +69,7 @@ CatalogWriter::CatalogWriter(const std::string& db_path, prometheus::Registry& r
   if (options_.max_batch == 0) {
     options_.max_batch = 1;
   }
+  options_.max_wait = std::max(options_.max_wait, std::chrono::milliseconds(1));
   catalog::DatabaseOptions db_options;
   db_options.create_if_missing = false;
   db_options.synchronous =
@@ -71,22 +87,30 @@ void CatalogWriter::start() {
     return;
   }
   thread_ = std::thread([this] { run(); });
+  reaper_ = std::thread([this] { reap(); });
 }
 
-bool CatalogWriter::submit(Job job) {
+bool CatalogWriter::submit(Job job, Expired on_expired) {
+  auto pending = std::make_shared<Pending>();
+  pending->job = std::move(job);
+  pending->on_expired = std::move(on_expired);
+  pending->submitted = std::chrono::steady_clock::now();
+  pending->deadline = pending->submitted + options_.max_wait;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queue) {
       return false;
     }
-    queue_.push_back(std::move(job));
+    queue_.push_back(std::move(pending));
     metrics_->queue.Set(static_cast<double>(queue_.size()));
   }
   cv_.notify_one();
+  reaper_cv_.notify_one();
   return true;
 }
 
 bool CatalogWriter::submit_change_log_task(std::function<void(catalog::ChangeLog&)> task) {
+  // Bookkeeping that did not run in time is simply done at its next turn.
   return submit([this, task = std::move(task)](catalog::Repository&) -> Completion {
     task(*change_log_);
     return nullptr;
@@ -102,6 +126,14 @@ void CatalogWriter::stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  {
+    std::lock_guard lock(mu_);
+    writer_done_ = true;
+  }
+  reaper_cv_.notify_one();
+  if (reaper_.joinable()) {
+    reaper_.join();
+  }
 }
 
 std::size_t CatalogWriter::queued() const {
@@ -109,37 +141,123 @@ std::size_t CatalogWriter::queued() const {
   return queue_.size();
 }
 
+bool CatalogWriter::expire(Pending& pending) {
+  int waiting = Pending::kWaiting;
+  if (!pending.state.compare_exchange_strong(waiting, Pending::kExpired)) {
+    return false;
+  }
+  metrics_->expired.Increment();
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                            pending.submitted);
+  if (pending.on_expired) {
+    try {
+      pending.on_expired(waited);
+    } catch (const std::exception& e) {
+      log::error("catalog_writer.expiry_failed", {{"error", e.what()}});
+    }
+  }
+  pending.job = nullptr;  // release what it captured (the request) now
+  return true;
+}
+
+// The reaper answers jobs whose deadline passed while they waited, whatever
+// the writer thread is doing (a long bulk import, a wait for a lock held by
+// another process). It only ever takes jobs still waiting; the writer marks
+// a job started before running it, so a job is either run or expired.
+void CatalogWriter::reap() {
+  std::unique_lock lock(mu_);
+  while (!writer_done_) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Pending>> due;
+    std::optional<std::chrono::steady_clock::time_point> next;
+    auto consider = [&](const std::shared_ptr<Pending>& p) {
+      if (p->state.load() != Pending::kWaiting) return;
+      if (p->deadline <= now) {
+        due.push_back(p);
+      } else if (!next || p->deadline < *next) {
+        next = p->deadline;
+      }
+    };
+    for (const auto& p : batch_) consider(p);
+    // Deadlines grow along the queue (one max_wait for all): stop at the
+    // first one still in the future.
+    for (const auto& p : queue_) {
+      consider(p);
+      if (next && p->deadline >= *next) break;
+    }
+    if (!due.empty()) {
+      lock.unlock();
+      for (const auto& p : due) expire(*p);
+      lock.lock();
+      std::erase_if(queue_, [](const auto& p) { return p->state.load() == Pending::kExpired; });
+      metrics_->queue.Set(static_cast<double>(queue_.size()));
+      continue;
+    }
+    if (next) {
+      reaper_cv_.wait_until(lock, *next);
+    } else {
+      reaper_cv_.wait(lock);
+    }
+  }
+}
+
 void CatalogWriter::run() {
-  std::vector<Job> batch;
   std::vector<Completion> completions;
+  std::size_t taken = 0;
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      batch_.clear();
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
-        return;  // stopping, and everything queued was run
+        return;  // stopping, and everything queued was run or expired
       }
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
+      while (!queue_.empty() && batch_.size() < options_.max_batch) {
+        batch_.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       metrics_->queue.Set(static_cast<double>(queue_.size()));
+      taken = batch_.size();
     }
 
-    for (auto& job : batch) {
+    std::size_t ran = 0;
+    for (std::size_t i = 0; i < taken; ++i) {
+      std::shared_ptr<Pending> pending;
+      {
+        std::lock_guard lock(mu_);
+        pending = batch_[i];
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= pending->deadline) {
+        expire(*pending);  // the reaper may not have come round to it yet
+        continue;
+      }
+      int waiting = Pending::kWaiting;
+      if (!pending->state.compare_exchange_strong(waiting, Pending::kStarted)) {
+        continue;  // expired by the reaper
+      }
+      metrics_->wait_seconds.Observe(std::chrono::duration<double>(now - pending->submitted).count());
+      ++ran;
+      // A lock held by another process is waited for until this job's own
+      // deadline, not a full busy timeout more.
+      db_->set_lock_deadline(pending->deadline);
       try {
-        if (auto done = job(*repository_)) {
+        if (auto done = pending->job(*repository_)) {
           completions.push_back(std::move(done));
         }
       } catch (const std::exception& e) {
         log::error("catalog_writer.job_failed", {{"error", e.what()}});
       }
+      db_->set_lock_deadline(std::nullopt);
+      pending->job = nullptr;
     }
     bool durable = options_.mode == CommitMode::kEach || sync();
     if (durable && options_.on_durable) {
       options_.on_durable();
     }
-    metrics_->batch_size.Observe(static_cast<double>(batch.size()));
+    if (ran > 0) {
+      metrics_->batch_size.Observe(static_cast<double>(ran));
+    }
     for (auto& done : completions) {
       try {
         done(durable);
@@ -147,7 +265,6 @@ void CatalogWriter::run() {
         log::error("catalog_writer.completion_failed", {{"error", e.what()}});
       }
     }
-    batch.clear();
     completions.clear();
   }
 }

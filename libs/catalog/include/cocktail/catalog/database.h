@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,11 +65,21 @@ class Database {
   bool read_only() const { return read_only_; }
   sqlite3* handle() { return db_; }
 
+  // Waiting for a lock another connection holds (SQLITE_BUSY) lasts at most
+  // busy_timeout_ms; while a deadline is set, until that deadline instead, so
+  // that work owed an answer by a given time (a queued write) gives up then,
+  // however long it already waited for its turn. nullopt restores the busy
+  // timeout. A deadline already passed means: do not wait at all.
+  void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline);
+
  private:
-  Database(sqlite3* db, std::string path, bool read_only);
+  Database(sqlite3* db, std::string path, bool read_only, int busy_timeout_ms);
+  static int wait_for_lock(void* self, int attempts);
   sqlite3* db_;
   std::string path_;
   bool read_only_;
+  int busy_timeout_ms_;
+  std::chrono::steady_clock::time_point lock_deadline_;
 };
 
 // A prepared statement. Bind indexes start at 1 as in SQLite.

@@ -24,17 +24,35 @@
 // A job must catch what it can handle; an exception escaping it is logged and
 // its completion is lost (the HTTP layer then answers 500 for it).
 //
+// Bounded waits: every job has a deadline, `max_wait` after it was
+// submitted. A job still waiting at its deadline — behind other jobs, or
+// because the writer is stuck behind a lock another process holds — is
+// taken out and never runs: its `on_expired` is called (from the writer's
+// reaper thread, at the deadline, whatever the writer thread is doing), so
+// the caller can say "not written" and mean it. A job that started waits for
+// the catalog's write lock only until its own deadline too (the connection's
+// busy handler stops there), then fails with SQLITE_BUSY and writes nothing.
+// So while a lock is held, each write is answered about `max_wait` after it
+// was queued, and writes queued together fail together — never one busy
+// timeout after another. Once a job has started (and got the lock), its
+// answer waits for the commit and the sync.
+//
 // Metrics: cocktail_catalog_writer_queue (jobs waiting),
 // cocktail_catalog_write_batch_size (jobs per sync, histogram),
 // cocktail_catalog_write_sync_seconds (histogram),
-// cocktail_catalog_write_sync_failures_total.
+// cocktail_catalog_write_sync_failures_total,
+// cocktail_catalog_write_wait_seconds (queued to started, histogram),
+// cocktail_catalog_writes_expired_total (jobs that never ran).
 //
-// Ownership: owns its connection and thread; borrows the registry.
-// Thread-safety: submit() from any thread; start()/stop() from the owner.
+// Ownership: owns its connection and threads (the writer and the reaper);
+// borrows the registry. Thread-safety: submit() from any thread;
+// start()/stop() from the owner.
 #pragma once
 
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +62,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
@@ -62,6 +81,10 @@ struct CatalogWriterOptions {
   std::size_t max_queue = 10000;
   // Jobs run between two syncs at most; bounds the latency a batch adds.
   std::size_t max_batch = 512;
+  // How long a job may wait to start (for its turn and for the catalog's
+  // write lock) before it is refused unrun. The busy timeout of the catalog
+  // connection, docs/api.md.
+  std::chrono::milliseconds max_wait{5000};
   // Called after each batch once its writes are durable (and before the
   // completions), on the writer thread. Must not block.
   std::function<void()> on_durable;
@@ -71,6 +94,9 @@ class CatalogWriter {
  public:
   using Completion = std::function<void(bool durable)>;
   using Job = std::function<Completion(catalog::Repository& repository)>;
+  // Called instead of the job when it never ran: it waited `waited` and its
+  // deadline passed. Runs on the reaper or the writer thread; must not block.
+  using Expired = std::function<void(std::chrono::milliseconds waited)>;
 
   // Opens the writer's connection to a migrated catalog. Throws
   // catalog::DatabaseError when the file cannot be opened.
@@ -82,21 +108,35 @@ class CatalogWriter {
 
   void start();
   // Queues a job; false when the queue is full or the writer stopped.
-  bool submit(Job job);
+  bool submit(Job job, Expired on_expired = nullptr);
   // Queues a write to change_log's bookkeeping (the publication cursor,
   // pruning) on the writer's connection, answered by no one: the outbox
   // publisher's writes, so that they never wait for the write lock.
   bool submit_change_log_task(std::function<void(catalog::ChangeLog&)> task);
-  // Runs what is queued, then joins. Idempotent.
+  // Runs what is queued (or expires it at its deadline), then joins.
+  // Idempotent.
   void stop();
 
   std::size_t queued() const;
 
  private:
   struct Metrics;
+  // A job and its deadline, shared by the queue, the batch being run and
+  // the reaper; whoever moves `state` away from kWaiting owns it.
+  struct Pending {
+    enum State { kWaiting, kStarted, kExpired };
+    Job job;
+    Expired on_expired;
+    std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point deadline;
+    std::atomic<int> state{kWaiting};
+  };
   void run();
+  void reap();
   // Makes every commit so far durable; false on failure (logged).
   bool sync();
+  // Claims an expired job and calls its on_expired; false when it started.
+  bool expire(Pending& pending);
 
   CatalogWriterOptions options_;
   std::unique_ptr<catalog::Database> db_;
@@ -107,10 +147,15 @@ class CatalogWriter {
   std::int64_t synced_changes_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
+  std::condition_variable cv_;         // the writer: work queued, or stopping
+  std::condition_variable reaper_cv_;  // the reaper: a new deadline, or stopped
+  std::deque<std::shared_ptr<Pending>> queue_;
+  // The jobs taken by the writer and not yet started (still expirable).
+  std::vector<std::shared_ptr<Pending>> batch_;
   bool stopping_ = false;
+  bool writer_done_ = false;
   std::thread thread_;
+  std::thread reaper_;
 };
 
 }  // namespace cocktail::catalog_service
