@@ -50,7 +50,7 @@ bool read_monitor_event(zmq::socket_t& monitor, MonitorEvent* out) {
 CurveGuard::CurveGuard(zmq::context_t& context, zmq::socket_t& server, const std::string& secret_key,
                        const std::vector<std::string>& authorized_keys, metrics::MetricsRegistry* registry,
                        std::string label)
-    : metrics_(registry ? std::make_unique<BusMetrics>(*registry) : nullptr),
+    : metrics_(registry ? std::make_unique<PublisherBusMetrics>(*registry) : nullptr),
       label_(std::move(label)),
       zap_(context, zmq::socket_type::rep),
       monitor_(context, zmq::socket_type::pair),

@@ -57,7 +57,7 @@ class CurveGuard {
   void read_monitor();
 
   std::set<std::string> authorized_;  // Z85
-  std::unique_ptr<BusMetrics> metrics_;
+  std::unique_ptr<PublisherBusMetrics> metrics_;
   std::string label_;
   zmq::socket_t zap_;
   zmq::socket_t monitor_;

@@ -56,7 +56,7 @@ struct Subscriber::State {
   SubscriberOptions options;
   SubscriberHandlers handlers;
   const core::Clock* clock = &kSteadyClock;
-  std::unique_ptr<detail::BusMetrics> metrics;
+  std::unique_ptr<detail::SubscriberBusMetrics> metrics;
   std::vector<Endpoint> endpoints;
 
   zmq::context_t context{1};
@@ -300,7 +300,7 @@ Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
   state_->handlers = std::move(handlers);
   if (state_->options.clock) state_->clock = state_->options.clock;
   if (state_->options.metrics)
-    state_->metrics = std::make_unique<detail::BusMetrics>(*state_->options.metrics);
+    state_->metrics = std::make_unique<detail::SubscriberBusMetrics>(*state_->options.metrics);
 
   auto& socket = state_->socket;
   const auto& o = state_->options;
