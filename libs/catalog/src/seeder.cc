@@ -779,6 +779,7 @@ class PgSeedWriter final : public SeedWriter {
                     std::to_string(timestamp_ms_), std::string(entity), std::string("insert"), std::to_string(id)});
   }
   std::int64_t finish() override {
+    const auto logged_rows = static_cast<std::int64_t>(log_.size());
     copy("COPY ingredients(id, name, description, parent_id, path, allow_substitution) FROM STDIN", ingredients_);
     copy("COPY recipes(id, name, instructions, description, source) FROM STDIN", recipes_);
     copy("COPY recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) FROM STDIN", rows_);
@@ -788,13 +789,12 @@ class PgSeedWriter final : public SeedWriter {
       db_.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table + "', 'id'), (SELECT GREATEST(MAX(id), 1) FROM " +
                table + "), (SELECT COUNT(*) > 0 FROM " + table + "))");
     }
-    const std::int64_t last = first_seq_ + static_cast<std::int64_t>(log_.size()) - 1;
-    if (log_.empty()) {
-      // The seq taken above is given back as a gap-free no-op: nothing was logged.
+    if (logged_rows == 0) {
+      // Nothing was logged: the seq taken above is given back.
       db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(std::max<std::int64_t>(first_seq_ - 1, 1)) +
                ", " + (first_seq_ > 1 ? "true" : "false") + ")");
     } else {
-      db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(last) + ")");
+      db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(first_seq_ + logged_rows - 1) + ")");
     }
     install_change_log_triggers(db_);
     return count(db_, "SELECT COALESCE(MAX(seq), 0) FROM cocktail.change_log");
