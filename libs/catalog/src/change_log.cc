@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "cocktail/catalog/schema.h"
+#include "pg_database.h"
 #include "pg_outbox.h"
 
 namespace cocktail::catalog {
@@ -95,6 +96,11 @@ ChangeLog::ChangeLog(Database& db) : db_(db) {
                           db_.path() + "` first",
                       0);
   }
+}
+
+std::unique_ptr<ChangeWatch> ChangeLog::watch(std::function<void()> on_change) {
+  if (db_.backend() != Backend::kPostgres) return nullptr;
+  return pg::watch_changes(static_cast<PgDatabase&>(db_), std::move(on_change));
 }
 
 Statement& ChangeLog::statement(std::string_view sql) {

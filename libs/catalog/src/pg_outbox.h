@@ -27,8 +27,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 
+#include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
+#include "pg_database.h"
 
 // Wall clock in ms since the epoch, on the server.
 #define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -53,5 +57,8 @@ bool capture_triggers_installed(Database& db);
 // Fires this transaction's pending capture triggers now, so that its seqs
 // can be read before it commits.
 void capture_now(Database& db);
+
+// LISTENs to kNotifyChannel on a new connection to db's server.
+std::unique_ptr<ChangeWatch> watch_changes(PgDatabase& db, std::function<void()> on_change);
 
 }  // namespace cocktail::catalog::pg
