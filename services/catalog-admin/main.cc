@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   cocktail::core::Options options("catalog-admin", "Operator commands on a catalog file.");
   options.add_command("migrate", "migrate the file to this program's schema version (idempotent); prints it")
       .add_command("stats", "print the row count of every table and the latest change_log seq as JSON")
-      .add_string("--db", "CATALOG_DB", "", "catalog SQLite file (required)");
+      .add_string("--db", "CATALOG_DB", "", "catalog: a SQLite file or a postgresql:// URI (required)");
   options.parse_or_exit(argc, argv);
   if (options.positional().size() != 1) {
     std::cerr << "catalog-admin: give exactly one command, migrate or stats (see catalog-admin --help)\n";

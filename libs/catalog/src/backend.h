@@ -29,7 +29,9 @@ class StatementImpl {
 struct Dialect {
   std::string_view sqlite;
   std::string_view postgres;
-  std::string_view of(const Database& db) const { return db.backend() == Backend::kPostgres ? postgres : sqlite; }
+  std::string_view of(const Database& db) const {
+    return db.backend() == Backend::kPostgres ? postgres : sqlite;
+  }
 };
 
 // The highest committed change_log seq. MAX(seq) alone would fall to 0 once

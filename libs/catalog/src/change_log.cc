@@ -119,10 +119,10 @@ std::int64_t ChangeLog::latest_seq() {
 std::vector<Change> ChangeLog::read_after(std::int64_t after_seq, int limit) {
   std::vector<Change> out;
   if (limit <= 0) return out;
-  auto& st = statement(
-      Dialect{"SELECT seq, ts, entity, op, row_id FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-              "SELECT seq, ts, entity, op, row_id FROM cocktail.change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"}
-          .of(db_));
+  auto& st = statement(Dialect{
+      "SELECT seq, ts, entity, op, row_id FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+      "SELECT seq, ts, entity, op, row_id FROM cocktail.change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"}
+                           .of(db_));
   st.bind(1, after_seq).bind(2, limit);
   try {
     while (st.step()) {
@@ -192,7 +192,8 @@ std::int64_t ChangeLog::prune(const PruneOptions& options, std::int64_t now_ms) 
       "DELETE FROM change_log WHERE seq <= MIN(?1, (SELECT MIN(seq) FROM change_log) + ?3 - 1) AND ts < ?2",
       "WITH gone AS (DELETE FROM cocktail.change_log WHERE seq <= LEAST(?1, (SELECT MIN(seq) FROM "
       "cocktail.change_log) + ?3 - 1) AND ts < ?2 RETURNING seq), "
-      "mark AS (INSERT INTO cocktail.outbox_state AS s(key, value) SELECT 'pruned_through', MAX(seq) FROM gone "
+      "mark AS (INSERT INTO cocktail.outbox_state AS s(key, value) SELECT 'pruned_through', MAX(seq) FROM "
+      "gone "
       "HAVING COUNT(*) > 0 ON CONFLICT (key) DO UPDATE SET value = GREATEST(s.value, excluded.value)) "
       "SELECT COUNT(*) FROM gone"}
                            .of(db_));

@@ -216,7 +216,10 @@ std::unique_ptr<PgDatabase> PgDatabase::open(const std::string& uri, const Datab
 }
 
 PgDatabase::PgDatabase(PGconn* conn, std::string uri, const DatabaseOptions& options)
-    : Database(redact_postgres_uri(uri), options.read_only), conn_(conn), uri_(std::move(uri)), options_(options) {}
+    : Database(redact_postgres_uri(uri), options.read_only),
+      conn_(conn),
+      uri_(std::move(uri)),
+      options_(options) {}
 
 PgDatabase::~PgDatabase() { PQfinish(conn_); }
 
@@ -392,7 +395,8 @@ void PgDatabase::CopyIn::put_row(const std::vector<std::optional<std::string>>& 
 
 void PgDatabase::CopyIn::flush() {
   if (buffer_.empty()) return;
-  if (PQputCopyData(db_.conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1) db_.fail(nullptr, "copy");
+  if (PQputCopyData(db_.conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+    db_.fail(nullptr, "copy");
   buffer_.clear();
 }
 

@@ -105,9 +105,10 @@ CREATE TABLE IF NOT EXISTS cocktail.outbox_state (
 
 std::string capture_function() {
   const std::string now = PG_NOW_MS;
-  const std::string log = "INSERT INTO cocktail.change_log(seq, ts, entity, op, row_id) VALUES "
-                          "(pg_catalog.nextval('cocktail.change_seq'::pg_catalog.regclass), " +
-                          now + ", TG_ARGV[0], ";
+  const std::string log =
+      "INSERT INTO cocktail.change_log(seq, ts, entity, op, row_id) VALUES "
+      "(pg_catalog.nextval('cocktail.change_seq'::pg_catalog.regclass), " +
+      now + ", TG_ARGV[0], ";
   return "CREATE OR REPLACE FUNCTION cocktail.capture_change() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
          "BEGIN\n"
          "  -- Held until this transaction has committed: seqs are taken in commit order.\n"
@@ -154,7 +155,8 @@ bool table_exists(Database& db, const std::string& table) {
 std::vector<std::string> missing_columns(Database& db, const CatalogTable& t) {
   std::vector<std::string> missing;
   auto st = db.prepare(
-      "SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(?1) AND attname = ?2 AND attnum > 0 "
+      "SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(?1) AND attname = ?2 AND attnum > "
+      "0 "
       "AND NOT attisdropped");
   for (const char* column : t.columns) {
     st.bind(1, t.table).bind(2, column);
@@ -180,10 +182,11 @@ std::string recognise_or_create(Database& db) {
   }
   if (present.empty()) {
     if (user_tables(db) > 0) {
-      throw SchemaError("database '" + db.path() +
-                            "' holds tables but none of the CocktailDB catalog's (ingredients, units, recipes, "
-                            "recipe_ingredients): not a CocktailDB catalog, refusing to migrate",
-                        0);
+      throw SchemaError(
+          "database '" + db.path() +
+              "' holds tables but none of the CocktailDB catalog's (ingredients, units, recipes, "
+              "recipe_ingredients): not a CocktailDB catalog, refusing to migrate",
+          0);
     }
     db.exec(kCreateCatalog);
     core::log::info("catalog.migrate.created", {{"db", db.path()}});
@@ -228,7 +231,8 @@ int schema_version(Database& db) {
 
 bool capture_triggers_installed(Database& db) {
   auto st = db.prepare(
-      "SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass(?1) AND tgname = ?2 AND tgenabled = 'O' "
+      "SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass(?1) AND tgname = ?2 AND tgenabled = "
+      "'O' "
       "AND tgdeferrable AND tginitdeferred");
   for (const auto& t : catalog_tables()) {
     st.bind(1, t.table).bind(2, kCaptureTrigger);
@@ -241,7 +245,8 @@ bool capture_triggers_installed(Database& db) {
 
 void install_capture_triggers(Database& db) {
   db.exec(capture_function());
-  auto present = db.prepare("SELECT tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass(?1) AND tgname = ?2");
+  auto present = db.prepare(
+      "SELECT tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass(?1) AND tgname = ?2");
   for (const auto& t : catalog_tables()) {
     present.bind(1, t.table).bind(2, kCaptureTrigger);
     const bool found = present.step();
@@ -249,8 +254,9 @@ void install_capture_triggers(Database& db) {
     present.reset();
     // Names come from the constants above, never from input.
     if (!found) {
-      db.exec(std::string("CREATE CONSTRAINT TRIGGER ") + kCaptureTrigger + " AFTER INSERT OR UPDATE OR DELETE ON " +
-              t.table + " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cocktail.capture_change('" +
+      db.exec(std::string("CREATE CONSTRAINT TRIGGER ") + kCaptureTrigger +
+              " AFTER INSERT OR UPDATE OR DELETE ON " + t.table +
+              " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cocktail.capture_change('" +
               t.entity + "')");
     } else if (!enabled) {
       db.exec(std::string("ALTER TABLE ") + t.table + " ENABLE TRIGGER " + kCaptureTrigger);
@@ -288,7 +294,8 @@ int migrate(Database& db) {
   if (version < 1) {
     std::string what = recognise_or_create(db);
     db.exec(
-        "CREATE SCHEMA IF NOT EXISTS cocktail; CREATE TABLE IF NOT EXISTS cocktail.schema_migrations (version "
+        "CREATE SCHEMA IF NOT EXISTS cocktail; CREATE TABLE IF NOT EXISTS cocktail.schema_migrations "
+        "(version "
         "integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
     record_version(db, 1, what);
   }

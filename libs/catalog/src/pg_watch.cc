@@ -43,7 +43,8 @@ class PgChangeWatch final : public ChangeWatch {
         core::log::warn("catalog.watch_failed", {{"error", e.what()}});
         db.reset();
         // Back off before reconnecting; the tailer keeps polling meanwhile.
-        for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 10 && !stopping_; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
   }

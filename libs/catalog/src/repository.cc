@@ -224,7 +224,7 @@ Recipe read_recipe(Statement& st) {
 }  // namespace
 
 // SQL is kept as literals so that the statement cache can key on them.
-#define INGREDIENT_SELECT                                                    \
+#define INGREDIENT_SELECT                                                   \
   "SELECT id, name, description, parent_id, COALESCE(path, ''), CASE WHEN " \
   "allow_substitution THEN 1 ELSE 0 END "
 #define RECIPE_SELECT                                                                                    \
@@ -252,11 +252,11 @@ std::int64_t Repository::committed_seq() {
 
 // The id of the next ingredient, chosen before the insert.
 std::int64_t Repository::next_ingredient_id() {
-  Bound next(statement(
-      Dialect{"SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
-              "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1",
-              "SELECT nextval(pg_get_serial_sequence('ingredients', 'id'))"}
-          .of(db_)));
+  Bound next(
+      statement(Dialect{"SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
+                        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1",
+                        "SELECT nextval(pg_get_serial_sequence('ingredients', 'id'))"}
+                    .of(db_)));
   next->step();
   return next->column_int(0);
 }
@@ -384,9 +384,10 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
     } else {
       // Walks up from the new parent by parent_id (not by path, which a
       // legacy file may lack); UNION stops on any cycle already present.
-      Bound up(statement(
-          "WITH RECURSIVE up(id) AS (SELECT CAST(?1 AS BIGINT) UNION SELECT i.parent_id FROM ingredients AS i JOIN up "
-          "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
+      Bound up(
+          statement("WITH RECURSIVE up(id) AS (SELECT CAST(?1 AS BIGINT) UNION SELECT i.parent_id FROM "
+                    "ingredients AS i JOIN up "
+                    "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
       up->bind(1, *input.parent_id).bind(2, id);
       if (up->step()) {
         p.conflict("parent_id",
@@ -414,12 +415,13 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
   if (row.path != current->path) {
     // Every descendant's path is rebuilt from parent_id under the new path,
     // in this same transaction; rows whose path is already right are skipped.
-    Bound sub(statement(
-        "WITH RECURSIVE sub(id, path) AS (SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT) UNION ALL SELECT i.id, sub.path || i.id || '/' "
-        "FROM ingredients AS i JOIN sub ON i.parent_id = sub.id) "
-        "UPDATE ingredients SET path = (SELECT sub.path FROM sub WHERE sub.id = ingredients.id) "
-        "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
-        "AND path IS DISTINCT FROM (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
+    Bound sub(
+        statement("WITH RECURSIVE sub(id, path) AS (SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT) UNION ALL "
+                  "SELECT i.id, sub.path || i.id || '/' "
+                  "FROM ingredients AS i JOIN sub ON i.parent_id = sub.id) "
+                  "UPDATE ingredients SET path = (SELECT sub.path FROM sub WHERE sub.id = ingredients.id) "
+                  "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
+                  "AND path IS DISTINCT FROM (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
     sub->bind(1, id).bind(2, row.path);
     sub->step();
   }

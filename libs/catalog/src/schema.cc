@@ -306,11 +306,12 @@ std::unique_ptr<Database> open_catalog(const std::string& path, const DatabaseOp
     // Attaching to an existing deployment's database is an operator's
     // decision, made once with catalog-admin; an empty database is simply
     // set up.
-    throw SchemaError("catalog '" + db->path() +
-                          "' is a CocktailDB database this program is not attached to yet: run `catalog-admin "
-                          "migrate --db " +
-                          db->path() + "` first (see docs/operations.md)",
-                      schema_version(*db));
+    throw SchemaError(
+        "catalog '" + db->path() +
+            "' is a CocktailDB database this program is not attached to yet: run `catalog-admin "
+            "migrate --db " +
+            db->path() + "` first (see docs/operations.md)",
+        schema_version(*db));
   }
   migrate(*db);
   return db;

@@ -1,10 +1,10 @@
 #include "cocktail/catalog/seeder.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <memory>
 #include <optional>
-#include <array>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,9 +13,9 @@
 
 #include "backend.h"
 #include "cocktail/catalog/change_log.h"
+#include "indexes.h"
 #include "pg_database.h"
 #include "pg_outbox.h"
-#include "indexes.h"
 #include "xoshiro.h"
 
 namespace cocktail::catalog {
@@ -699,13 +699,14 @@ class SqliteSeedWriter final : public SeedWriter {
       : db_(db),
         timestamp_ms_(timestamp_ms),
         log_(db.prepare("INSERT INTO change_log(ts, entity, op, row_id) VALUES (?1, ?2, 'insert', ?3)")),
-        ingredient_(db.prepare("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+        ingredient_(
+            db.prepare("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
         recipe_(db.prepare(
             "INSERT INTO recipes(id, name, instructions, description, source) VALUES (?1, ?2, ?3, ?4, ?5)")),
-        row_(db.prepare(
-            "INSERT INTO recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, "
-            "?4, ?5)")) {
+        row_(db.prepare("INSERT INTO recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) "
+                        "VALUES (?1, ?2, ?3, "
+                        "?4, ?5)")) {
     // The seed logs its own rows (see seeder.h), so the triggers are off for
     // the length of this transaction only.
     drop_change_log_triggers(db_);
@@ -776,23 +777,27 @@ class PgSeedWriter final : public SeedWriter {
   }
   void logged(const char* entity, std::int64_t id) override {
     log_.push_back({std::to_string(first_seq_ + static_cast<std::int64_t>(log_.size())),
-                    std::to_string(timestamp_ms_), std::string(entity), std::string("insert"), std::to_string(id)});
+                    std::to_string(timestamp_ms_), std::string(entity), std::string("insert"),
+                    std::to_string(id)});
   }
   std::int64_t finish() override {
     const auto logged_rows = static_cast<std::int64_t>(log_.size());
-    copy("COPY ingredients(id, name, description, parent_id, path, allow_substitution) FROM STDIN", ingredients_);
+    copy("COPY ingredients(id, name, description, parent_id, path, allow_substitution) FROM STDIN",
+         ingredients_);
     copy("COPY recipes(id, name, instructions, description, source) FROM STDIN", recipes_);
     copy("COPY recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) FROM STDIN", rows_);
     copy("COPY cocktail.change_log(seq, ts, entity, op, row_id) FROM STDIN", log_);
     // Rows were written with explicit ids: the id sequences follow on.
     for (const char* table : {"ingredients", "recipes", "recipe_ingredients"}) {
-      db_.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table + "', 'id'), (SELECT GREATEST(MAX(id), 1) FROM " +
-               table + "), (SELECT COUNT(*) > 0 FROM " + table + "))");
+      db_.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table +
+               "', 'id'), (SELECT GREATEST(MAX(id), 1) FROM " + table + "), (SELECT COUNT(*) > 0 FROM " +
+               table + "))");
     }
     if (logged_rows == 0) {
       // Nothing was logged: the seq taken above is given back.
-      db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(std::max<std::int64_t>(first_seq_ - 1, 1)) +
-               ", " + (first_seq_ > 1 ? "true" : "false") + ")");
+      db_.exec("SELECT setval('cocktail.change_seq', " +
+               std::to_string(std::max<std::int64_t>(first_seq_ - 1, 1)) + ", " +
+               (first_seq_ > 1 ? "true" : "false") + ")");
     } else {
       db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(first_seq_ + logged_rows - 1) + ")");
     }
@@ -896,6 +901,8 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   }
   report.catalog_seq = out->finish();
   tx.commit();
+  // Leave a self-contained file: everything checkpointed out of the WAL.
+  if (db.backend() == Backend::kSqlite) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   return report;
 }
 

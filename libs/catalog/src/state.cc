@@ -47,7 +47,8 @@ Queries queries(Database& db) {
   Queries q;
   if (pg ? has_table(db, "cocktail.change_log") : has_table(db, "change_log")) {
     // As ChangeLog::latest_seq(): still right after a prune emptied the table.
-    q.seq = kLatestSeq.of(db);  } else {
+    q.seq = kLatestSeq.of(db);
+  } else {
     q.seq = "SELECT 0";
   }
   // Column names come from the constants here, never from input.
@@ -58,13 +59,13 @@ Queries queries(Database& db) {
   q.units = "SELECT id, name, " + column_or(db, "units", "abbreviation", "NULL") + ", " +
             column_or(db, "units", "conversion_to_ml", "NULL") + " FROM units ORDER BY id";
   q.recipes = "SELECT id, name FROM recipes ORDER BY id";
-  q.recipe_ingredients = "SELECT id, recipe_id, ingredient_id, " +
-                         column_or(db, "recipe_ingredients", "unit_id", "NULL") + ", " +
-                         column_or(db, "recipe_ingredients", "amount", "NULL") +
-                         // SQLite: rowid order (a straight table scan) is much
-                         // cheaper than walking the recipe_id index; rows are
-                         // ordered by recipe in memory below.
-                         (pg ? " FROM recipe_ingredients ORDER BY recipe_id, id" : " FROM recipe_ingredients ORDER BY id");
+  q.recipe_ingredients =
+      "SELECT id, recipe_id, ingredient_id, " + column_or(db, "recipe_ingredients", "unit_id", "NULL") +
+      ", " + column_or(db, "recipe_ingredients", "amount", "NULL") +
+      // SQLite: rowid order (a straight table scan) is much
+      // cheaper than walking the recipe_id index; rows are
+      // ordered by recipe in memory below.
+      (pg ? " FROM recipe_ingredients ORDER BY recipe_id, id" : " FROM recipe_ingredients ORDER BY id");
   return q;
 }
 
@@ -113,7 +114,8 @@ class CopyLine {
     std::size_t start = 0;
     for (;;) {
       std::size_t tab = line.find('\t', start);
-      fields_.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
+      fields_.push_back(
+          line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
       if (tab == std::string_view::npos) break;
       start = tab + 1;
     }
@@ -166,8 +168,9 @@ class CopyLine {
 
 void expect_fields(const CopyLine& row, std::size_t n) {
   if (row.size() != n) {
-    throw DatabaseError(DatabaseError::Kind::kOther, "unexpected COPY row with " + std::to_string(row.size()) +
-                                                         " fields, expected " + std::to_string(n));
+    throw DatabaseError(
+        DatabaseError::Kind::kOther,
+        "unexpected COPY row with " + std::to_string(row.size()) + " fields, expected " + std::to_string(n));
   }
 }
 
@@ -181,7 +184,8 @@ void load_postgres(PgDatabase& db, const Queries& q, CatalogState& state) {
   };
   copy(q.ingredients, [&](const CopyLine& r) {
     expect_fields(r, 5);
-    state.ingredients.push_back({r.integer(0), r.text(1), r.optional_integer(2), r.text(3), r.integer(4) != 0});
+    state.ingredients.push_back(
+        {r.integer(0), r.text(1), r.optional_integer(2), r.text(3), r.integer(4) != 0});
   });
   copy(q.units, [&](const CopyLine& r) {
     expect_fields(r, 4);

@@ -40,8 +40,9 @@ Response failure_response(const std::exception& e, std::string_view request_id) 
       // Another writer committed a conflicting row (a duplicate name, a
       // reference) between this request's checks and its write.
       log::warn("catalog.conflict", {{"request_id", request_id}, {"error", e.what()}});
-      return http::error_response(Status::conflict, core::error_code_name(core::ErrorCode::kConflict),
-                                  "a concurrent write to the catalog conflicts with this one; read and try again");
+      return http::error_response(
+          Status::conflict, core::error_code_name(core::ErrorCode::kConflict),
+          "a concurrent write to the catalog conflicts with this one; read and try again");
     }
   }
   log::error("catalog.write_failed", {{"request_id", request_id}, {"error", e.what()}});

@@ -210,8 +210,7 @@ Timed run_sql(RawSqlite& raw, const std::string& sql, double limit_ms) {
     Clock::time_point at;
   } deadline{Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(limit_ms * 1000))};
   sqlite3_progress_handler(
-      db, 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; },
-      &deadline);
+      db, 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; }, &deadline);
   Timed t;
   const auto start = Clock::now();
   sqlite3_stmt* st = nullptr;

@@ -24,7 +24,8 @@ std::vector<std::string> as_server_user(std::vector<std::string> argv) {
 }
 
 // Runs a command to its end (two minutes at most); its output in out/err.
-ExitStatus run_to_end(const std::vector<std::string>& argv, std::string* out = nullptr, std::string* err = nullptr) {
+ExitStatus run_to_end(const std::vector<std::string>& argv, std::string* out = nullptr,
+                      std::string* err = nullptr) {
   std::vector<std::string> args(argv.begin() + 1, argv.end());
   ChildProcess child(argv.front(), args);
   auto status = child.wait_for(std::chrono::seconds(120));
@@ -135,8 +136,8 @@ std::string PostgresServer::create_database() {
 std::string PostgresServer::psql(const std::string& target, const std::string& sql) const {
   std::string out;
   std::string err;
-  auto status =
-      run_to_end({bin_ + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", target, "-c", sql}, &out, &err);
+  auto status = run_to_end(
+      {bin_ + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", target, "-c", sql}, &out, &err);
   if (!status.success()) throw std::runtime_error("psql failed: " + err + " in: " + sql);
   return out;
 }

@@ -45,7 +45,8 @@ class RawSql {
   explicit RawSql(const std::string& location) {
     if (Database::is_postgres_location(location)) {
       pg_ = PQconnectdb(location.c_str());
-      if (PQstatus(pg_) != CONNECTION_OK) throw std::runtime_error(std::string("raw connect: ") + PQerrorMessage(pg_));
+      if (PQstatus(pg_) != CONNECTION_OK)
+        throw std::runtime_error(std::string("raw connect: ") + PQerrorMessage(pg_));
       PQclear(PQexec(pg_, "SET extra_float_digits = 1"));
     } else {
       if (sqlite3_open(location.c_str(), &lite_) != SQLITE_OK) throw std::runtime_error("raw open failed");

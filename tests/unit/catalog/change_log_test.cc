@@ -4,15 +4,14 @@
 
 #include <chrono>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/core/time.h"
-#include "catalog_backends.h"
 #include "temp_catalog.h"
 
 namespace cocktail::catalog {
 namespace {
-
 
 std::string describe(const std::vector<Change>& changes) {
   std::string out;
@@ -136,7 +135,7 @@ class PruneTest : public ChangeLogTest {
   // 100 changes, written in one transaction (one fsync) by another connection.
   void SetUp() override {
     auto raw = catalog_.raw();
-  auto& other = *raw;
+    auto& other = *raw;
     std::string sql = "BEGIN;";
     for (int i = 0; i < 100; ++i)
       sql.append("INSERT INTO units(name) VALUES ('Unit ").append(std::to_string(i)).append("');");

@@ -6,10 +6,10 @@
 #include <limits>
 #include <map>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/catalog/state.h"
-#include "catalog_backends.h"
 #include "temp_catalog.h"
 
 namespace cocktail::catalog {

@@ -6,11 +6,11 @@
 #include <set>
 #include <thread>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/catalog/seeder.h"
-#include "catalog_backends.h"
 #include "temp_catalog.h"
 
 namespace cocktail::catalog {

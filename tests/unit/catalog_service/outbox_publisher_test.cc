@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "catalog_backends.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/catalog_service/catalog_writer.h"
-#include "catalog_backends.h"
 #include "cocktail/testing/temp_dir.h"
 #include "cocktail/testing/wait.h"
 
