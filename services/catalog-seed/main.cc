@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
                 << (report.error().field == "db" ? " (or pass --replace)" : "") << "\n";
       return 1;
     }
+    const std::string db_display = db->path();  // a URI's password is not printed
     db.reset();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     rapidjson::Writer<rapidjson::StringBuffer> w(out);
     w.StartObject();
     w.Key("db");
-    w.String(path.c_str());
+    w.String(db_display.c_str());
     w.Key("seed");
     w.Uint64(seed.seed);
     w.Key("ingredients");
