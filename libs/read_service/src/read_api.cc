@@ -308,11 +308,12 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, con
     const std::string members =
         "\"analytics_type\":" + http::json_quote(name) + ",\"generation\":" + std::to_string(g.generation());
     if (g.analytic(matrix.computed_with) == nullptr) return not_held(g, name, members);
-    // Computed without it: the matrix was over analytics-regen's size limit.
+    // Computed without it: the matrix was over analytics-regen's size limit
+    // (or the generation predates the matrix).
     return http::error_response(Status::not_found, http::kNotFound,
                                 "generation " + std::to_string(g.generation()) + " has no " +
                                     std::string(file_name) +
-                                    ": it was left out (over the dense matrix limit)",
+                                    ": it was left out (over its size limit, see analytics-regen's warnings)",
                                 "{" + members + "}");
   }
   if (ids) return represent(request, *file->representation, g);
