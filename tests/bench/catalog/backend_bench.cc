@@ -14,8 +14,8 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cocktail/bus/subscriber.h"
@@ -27,11 +27,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace catalog = cocktail::catalog;
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+  return v.empty() ? 0
+                   : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
 int load(const std::map<std::string, std::string>& f) {
@@ -50,9 +53,10 @@ int load(const std::map<std::string, std::string>& f) {
     recipes = state.recipes.size();
     rows = state.recipe_ingredients.size();
   }
-  std::printf("{\"bench\":\"load\",\"recipes\":%zu,\"recipe_ingredients\":%zu,\"rounds\":%d,\"min_ms\":%.1f,"
-              "\"median_ms\":%.1f}\n",
-              recipes, rows, rounds, percentile(ms, 0.0), percentile(ms, 0.5));
+  std::printf(
+      "{\"bench\":\"load\",\"recipes\":%zu,\"recipe_ingredients\":%zu,\"rounds\":%d,\"min_ms\":%.1f,"
+      "\"median_ms\":%.1f}\n",
+      recipes, rows, rounds, percentile(ms, 0.0), percentile(ms, 0.5));
   return 0;
 }
 
@@ -65,15 +69,15 @@ int outside_write(const std::map<std::string, std::string>& f) {
   cocktail::bus::SubscriberOptions so;
   so.endpoints = {f.at("--sub")};
   so.topics = {"catalog.change"};
-  cocktail::bus::Subscriber sub(
-      so, {[&](const cocktail::bus::Event& e) {
-             if (auto* c = std::get_if<cocktail::bus::CatalogChange>(&e); c && c->entity == cocktail::bus::Entity::kUnit) {
-               std::lock_guard lock(mu);
-               last_unit_seq = c->seq;
-               cv.notify_all();
-             }
-           },
-           [](std::string_view, const cocktail::core::Error&) {}});
+  cocktail::bus::Subscriber sub(so, {[&](const cocktail::bus::Event& e) {
+                                       if (auto* c = std::get_if<cocktail::bus::CatalogChange>(&e);
+                                           c && c->entity == cocktail::bus::Entity::kUnit) {
+                                         std::lock_guard lock(mu);
+                                         last_unit_seq = c->seq;
+                                         cv.notify_all();
+                                       }
+                                     },
+                                     [](std::string_view, const cocktail::core::Error&) {}});
   sub.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the subscription reaches the publisher
   PGconn* pg = nullptr;
@@ -100,13 +104,15 @@ int outside_write(const std::map<std::string, std::string>& f) {
       sqlite3_exec(lite, sql.c_str(), nullptr, nullptr, nullptr);
     }
     std::unique_lock lock(mu);
-    if (cv.wait_for(lock, std::chrono::seconds(5), [&] { return last_unit_seq > before; })) ms.push_back(ms_since(t));
+    if (cv.wait_for(lock, std::chrono::seconds(5), [&] { return last_unit_seq > before; }))
+      ms.push_back(ms_since(t));
   }
   if (pg) PQfinish(pg);
   if (lite) sqlite3_close(lite);
-  std::printf("{\"bench\":\"outside_write\",\"writes\":%d,\"published\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
-              "\"max_ms\":%.2f}\n",
-              writes, ms.size(), percentile(ms, 0.5), percentile(ms, 0.99), percentile(ms, 1.0));
+  std::printf(
+      "{\"bench\":\"outside_write\",\"writes\":%d,\"published\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+      "\"max_ms\":%.2f}\n",
+      writes, ms.size(), percentile(ms, 0.5), percentile(ms, 0.99), percentile(ms, 1.0));
   return ms.size() == static_cast<std::size_t>(writes) ? 0 : 1;
 }
 
