@@ -170,7 +170,7 @@ TEST_P(CatalogWriterTest, ALockHeldElsewhereIsWaitedForOnlyUntilEachJobsDeadline
             outcome = repo.create_ingredient({"Locked " + std::to_string(i), {}, {}, false}).ok() ? kCreated
                                                                                                   : kOther;
           } catch (const catalog::DatabaseError& e) {
-            outcome = (e.sqlite_code() & 0xff) == SQLITE_BUSY ? kBusy : kOther;
+            outcome = e.kind() == catalog::DatabaseError::Kind::kBusy ? kBusy : kOther;
           }
           return [&, i, outcome](bool) { outcomes[i].set_value(outcome); };
         },
