@@ -298,8 +298,8 @@ void PgDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time
   constexpr int kSlackMs = 50;
   int wanted = std::max(options_.busy_timeout_ms, 1);
   if (deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline -
-                                                                            std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
     // lock_timeout 0 would mean "wait forever": a passed deadline waits 1 ms.
     wanted = static_cast<int>(std::clamp<std::int64_t>(left.count(), 1, wanted));
   }
