@@ -40,10 +40,11 @@ Response failure_response(const std::exception& e, std::string_view request_id) 
       // A lock given up on (or a deadlock) rolled the transaction back; a
       // connection lost mid-commit leaves its outcome unknown.
       const bool busy = db->kind() == catalog::DatabaseError::Kind::kBusy;
-      return http::error_response(Status::service_unavailable, http::kUnavailable,
-                                  busy ? "the catalog is locked by another writer; nothing was written, try again"
-                                       : "the catalog is unreachable; try again",
-                                  busy ? kNotCommitted : std::string_view("{}"))
+      return http::error_response(
+                 Status::service_unavailable, http::kUnavailable,
+                 busy ? "the catalog is locked by another writer; nothing was written, try again"
+                      : "the catalog is unreachable; try again",
+                 busy ? kNotCommitted : std::string_view("{}"))
           .set_header(http::Field::retry_after, "1");
     }
     if (db->is_constraint()) {
