@@ -80,6 +80,24 @@ std::int64_t served_generation(std::uint16_t port) {
   }
 }
 
+// analytics-api on `engine`'s snapshot directory, on `port`, subscribed to
+// `sub` with the given bus settings; the periodic check far beyond any test,
+// so that only announcements make it load. Waits until it listens.
+std::unique_ptr<testing::ChildProcess> start_api(read_test::Engine& engine, std::uint16_t port,
+                                                 const std::string& sub,
+                                                 const std::vector<std::string>& bus_args) {
+  testing::ChildOptions co;
+  co.env = {{"ANALYTICS_PATH", engine.analytics_path()}, {"LOG_LEVEL", "info"}};
+  auto api = std::make_unique<testing::ChildProcess>(
+      COCKTAIL_BIN_DIR "/analytics-api",
+      concat({"--http", "127.0.0.1:" + std::to_string(port), "--sub", sub, "--check-interval-ms", "600000",
+              "--access-log=false"},
+             bus_args),
+      co);
+  EXPECT_TRUE(api->wait_for_stderr("http.listening", 10s)) << api->stderr_text();
+  return api;
+}
+
 TEST(AnalyticsApiProcess, FollowsAnnouncementsAndStopsOnSigterm) {
   read_test::Engine engine;
   const auto first = engine.regenerate();
@@ -87,16 +105,8 @@ TEST(AnalyticsApiProcess, FollowsAnnouncementsAndStopsOnSigterm) {
   bus::Publisher publisher(keys.publisher_options());
   const std::uint16_t port = testing::free_loopback_port();
 
-  testing::ChildOptions co;
-  co.env = {{"ANALYTICS_PATH", engine.analytics_path()}, {"LOG_LEVEL", "info"}};
-  // A periodic check far beyond the test: only the announcement can make it load.
-  testing::ChildProcess api(
-      COCKTAIL_BIN_DIR "/analytics-api",
-      concat({"--http", "127.0.0.1:" + std::to_string(port), "--sub", publisher.endpoint(),
-              "--check-interval-ms", "600000", "--access-log=false"},
-             keys.api_args()),
-      co);
-  ASSERT_TRUE(api.wait_for_stderr("http.listening", 10s)) << api.stderr_text();
+  auto api_process = start_api(engine, port, publisher.endpoint(), keys.api_args());
+  auto& api = *api_process;
   EXPECT_EQ(served_generation(port), first.generation);
 
   const auto second = engine.change_and_regenerate();
@@ -137,15 +147,8 @@ TEST(AnalyticsApiProcess, AForgedHeartbeatNeverHoldsTheStalenessGauge) {
   // The publisher is authorized: what it says is still only a hint.
   bus::Publisher publisher(keys.publisher_options());
   const std::uint16_t port = testing::free_loopback_port();
-  testing::ChildOptions co;
-  co.env = {{"ANALYTICS_PATH", engine.analytics_path()}};
-  testing::ChildProcess api(
-      COCKTAIL_BIN_DIR "/analytics-api",
-      concat({"--http", "127.0.0.1:" + std::to_string(port), "--sub", publisher.endpoint(),
-              "--check-interval-ms", "600000", "--access-log=false"},
-             keys.api_args()),
-      co);
-  ASSERT_TRUE(api.wait_for_stderr("http.listening", 10s)) << api.stderr_text();
+  auto api_process = start_api(engine, port, publisher.endpoint(), keys.api_args());
+  auto& api = *api_process;
   ASSERT_EQ(served_generation(port), first.generation);
 
   const bus::AnalyticsHeartbeat forged{std::int64_t{1} << 62, 1, 1795514400123};
@@ -193,13 +196,8 @@ TEST(AnalyticsApiProcess, AnOversizedMessageDoesNotEndTheSubscription) {
     raw.send(zmq::buffer(body), zmq::send_flags::none);
   };
   const std::uint16_t port = testing::free_loopback_port();
-  testing::ChildOptions co;
-  co.env = {{"ANALYTICS_PATH", engine.analytics_path()}};
-  testing::ChildProcess api(COCKTAIL_BIN_DIR "/analytics-api",
-                            {"--http", "127.0.0.1:" + std::to_string(port), "--sub", endpoint,
-                             "--check-interval-ms", "600000", "--access-log=false", "--allow-anonymous-bus"},
-                            co);
-  ASSERT_TRUE(api.wait_for_stderr("http.listening", 10s)) << api.stderr_text();
+  auto api_process = start_api(engine, port, endpoint, {"--allow-anonymous-bus"});
+  auto& api = *api_process;
   ASSERT_EQ(served_generation(port), first.generation);
   // Connected once a heartbeat was taken.
   const auto heartbeat = bus::encode_body(bus::AnalyticsHeartbeat{first.generation, first.catalog_seq, 1});
@@ -240,13 +238,8 @@ TEST(AnalyticsApiProcess, AFloodOfMalformedMessagesIsCountedNotLoggedLineByLine)
   raw.bind("tcp://127.0.0.1:0");
   const std::string endpoint = raw.get(zmq::sockopt::last_endpoint);
   const std::uint16_t port = testing::free_loopback_port();
-  testing::ChildOptions co;
-  co.env = {{"ANALYTICS_PATH", engine.analytics_path()}};
-  testing::ChildProcess api(COCKTAIL_BIN_DIR "/analytics-api",
-                            {"--http", "127.0.0.1:" + std::to_string(port), "--sub", endpoint,
-                             "--access-log=false", "--allow-anonymous-bus"},
-                            co);
-  ASSERT_TRUE(api.wait_for_stderr("http.listening", 10s)) << api.stderr_text();
+  auto api_process = start_api(engine, port, endpoint, {"--allow-anonymous-bus"});
+  auto& api = *api_process;
   auto garbage = [&] {
     raw.send(zmq::str_buffer("analytics.heartbeat"), zmq::send_flags::sndmore);
     raw.send(zmq::str_buffer("{not json"), zmq::send_flags::none);

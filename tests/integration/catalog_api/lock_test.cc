@@ -72,6 +72,20 @@ std::vector<Answer> send_writes(const CatalogApiProcess& api, const std::string&
   return answers;
 }
 
+// Holds the lock for `hold` while `count` writes are sent, one every `every`.
+std::vector<Answer> writes_while_locked(const CatalogApiProcess& api, std::chrono::milliseconds hold,
+                                        const std::string& prefix, int count,
+                                        std::chrono::milliseconds every) {
+  LockHolder lock(api.db_path());
+  std::thread release([&] {
+    std::this_thread::sleep_for(hold);
+    lock.release();
+  });
+  auto answers = send_writes(api, prefix, count, every);
+  release.join();
+  return answers;
+}
+
 std::int64_t rows_named(const std::string& db, const std::string& name) {
   // Names are test-made ASCII without quotes.
   return query_int(db, "SELECT COUNT(*) FROM ingredients WHERE name = '" + name + "'");
@@ -107,17 +121,8 @@ class LockTest : public ::testing::Test {
 
 TEST_F(LockTest, WritesBehindALongLockFailTogetherWithinTheBoundAndAreNotWritten) {
   const auto seq_before = latest_seq(api_.db_path());
-  std::vector<Answer> answers;
-  {
-    LockHolder lock(api_.db_path());
-    // Eight writes within 0.4 s; the lock outlives all of their deadlines.
-    std::thread release([&] {
-      std::this_thread::sleep_for(kBound * 3);
-      lock.release();
-    });
-    answers = send_writes(api_, "Behind the lock", 8, 50ms);
-    release.join();
-  }
+  // Eight writes within 0.4 s; the lock outlives all of their deadlines.
+  const auto answers = writes_while_locked(api_, kBound * 3, "Behind the lock", 8, 50ms);
   for (const auto& a : answers) EXPECT_EQ(a.status, 503) << a.name << ": " << a.body;
   expect_truthful(answers);
   EXPECT_EQ(latest_seq(api_.db_path()), seq_before);
@@ -127,33 +132,15 @@ TEST_F(LockTest, WritesBehindALongLockFailTogetherWithinTheBoundAndAreNotWritten
 }
 
 TEST_F(LockTest, AsTheLockEndsEachWriteIsAnsweredWithItsRealOutcome) {
-  std::vector<Answer> answers;
-  {
-    LockHolder lock(api_.db_path());
-    std::thread release([&] {
-      std::this_thread::sleep_for(kBound * 2);
-      lock.release();
-    });
-    // Writes keep arriving before, around and after the release.
-    answers = send_writes(api_, "Around the release", 16, 200ms);
-    release.join();
-  }
+  // Writes keep arriving before, around and after the release.
+  const auto answers = writes_while_locked(api_, kBound * 2, "Around the release", 16, 200ms);
   expect_truthful(answers);
   EXPECT_EQ(answers.front().status, 503);  // it waited its whole bound under the lock
   EXPECT_EQ(answers.back().status, 201);   // sent after the release
 }
 
 TEST_F(LockTest, AShortLockIsWaitedFor) {
-  std::vector<Answer> answers;
-  {
-    LockHolder lock(api_.db_path());
-    std::thread release([&] {
-      std::this_thread::sleep_for(kBound / 5);
-      lock.release();
-    });
-    answers = send_writes(api_, "Short lock", 4, 10ms);
-    release.join();
-  }
+  const auto answers = writes_while_locked(api_, kBound / 5, "Short lock", 4, 10ms);
   expect_truthful(answers);
   for (const auto& a : answers) EXPECT_EQ(a.status, 201) << a.name << ": " << a.body;
 }
