@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <utility>
 
 #include "backend.h"
@@ -301,7 +302,7 @@ void PgDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
     // lock_timeout 0 would mean "wait forever": a passed deadline waits 1 ms.
-    wanted = static_cast<int>(std::clamp<std::int64_t>(left.count(), 1, wanted));
+    wanted = static_cast<int>(std::clamp<std::int64_t>(left.count(), 1, std::numeric_limits<int>::max()));
   }
   const int current = lock_timeout_ms_ > 0 ? lock_timeout_ms_ : std::max(options_.busy_timeout_ms, 1);
   if (std::abs(current - wanted) <= kSlackMs) return;
