@@ -119,6 +119,9 @@ void GroupCommit::run() {
       metrics_->queue.Set(static_cast<double>(queue_.size()));
     }
     const std::size_t jobs = batch.size();
+    if (options_.on_batch_start) {
+      options_.on_batch_start();
+    }
     const bool committed = run_batch(batch, completions);
     const bool durable = committed && (options_.mode == CommitMode::kEach || sync());
     if (durable && options_.on_durable) {

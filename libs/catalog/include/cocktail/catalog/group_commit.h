@@ -79,6 +79,9 @@ struct GroupCommitOptions {
   std::string metric_prefix = "cocktail_catalog";
   // kGroup only: run each batch in one transaction (see above).
   bool one_transaction_per_batch = false;
+  // Called on the writer thread before each batch's first job (to reset what
+  // the jobs of a batch aggregate).
+  std::function<void()> on_batch_start;
   // With one_transaction_per_batch: called after the batch's last job, inside
   // its transaction (to write what the jobs aggregated). Throwing rolls the
   // batch back.
