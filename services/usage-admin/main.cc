@@ -66,11 +66,17 @@ int backfill(const core::Options& o, const std::string& file) {
   limits.distribution_property = store.distribution_property;
   auto report = usage::backfill(*db, text, core::system_now_ms(), limits, store);
   if (!report.ok()) {
-    std::cout << R"({"ok":false,"field":")" << report.error().field << R"(","error":)";
     rapidjson::StringBuffer b;
     Writer w(b);
+    w.StartObject();
+    w.Key("ok");
+    w.Bool(false);
+    w.Key("field");
+    w.String(report.error().field.c_str());
+    w.Key("error");
     w.String(report.error().message.c_str());
-    std::cout << b.GetString() << "}\n";
+    w.EndObject();
+    std::cout << b.GetString() << "\n";
     std::cerr << "usage-admin: " << file << ": " << report.error().message << "; nothing was imported\n";
     return 2;
   }

@@ -346,10 +346,12 @@ core::Result<TrackBatch> decode_track(std::string_view body, std::int64_t now_ms
   if (root->get_array().get(items) == simdjson::SUCCESS) {
     batch.is_array = true;
     const std::size_t n = items.size();
-    if (n == 0) return Error::invalid("body", "an array of events must hold at least one event");
+    if (n == 0) return Error::invalid("body", "the body is an empty array; send at least one event");
     if (n > limits.max_events) {
-      return Error::invalid("body", "at most " + std::to_string(limits.max_events) +
-                                        " events per request, got " + std::to_string(n));
+      std::string message = "the body holds ";
+      message.append(std::to_string(n)).append(" events; at most ").append(std::to_string(limits.max_events));
+      message.append(" per request");
+      return Error::invalid("body", message);
     }
     batch.events.reserve(n);
     int index = 0;
@@ -389,7 +391,7 @@ core::Result<BackfillBatch> decode_backfill(std::string_view text, std::int64_t 
       return Error::invalid("events", "a backup object must hold an array 'events'");
     }
   } else if (root->get_array().get(items) != simdjson::SUCCESS) {
-    return Error::invalid("body", "a backup must be an array of events (or {\"events\": [...]})");
+    return Error::invalid("body", "the body of a backup must be an array of events (or {\"events\": [...]})");
   }
   Problems problems;
   EventReader reader(limits, now_ms, Mode::kBackfill, problems);
