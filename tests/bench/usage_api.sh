@@ -12,6 +12,7 @@
 #   tests/bench/usage_api.sh                       # wrk -t2 -c64 -d10s
 #   DURATION=5s CONNECTIONS=128 tests/bench/usage_api.sh
 #   SKIP_ROLLUPS=1 tests/bench/usage_api.sh        # writes only
+#   SKIP_WRITES=1 tests/bench/usage_api.sh         # roll-up reads only
 #
 # Files go to a temporary directory under TMPDIR (default /var/tmp: on a
 # tmpfs fsync is free, so keep it on a real disk to measure durability).
@@ -111,7 +112,9 @@ metric() {  # name -> value from /metrics
 
 echo "load before: $(uptime)"
 declare -A results
-for mode in group each; do
+modes=(group each)
+[[ -n ${SKIP_WRITES:-} ]] && modes=()
+for mode in "${modes[@]}"; do
   for batch in 1 100; do
     rm -f "$work"/usage.db*
     start_server "$work/usage.db" --commit "$mode"
@@ -133,6 +136,7 @@ for mode in group each; do
   done
 done
 echo "load after writes: $(uptime)"
+if [[ -z ${SKIP_WRITES:-} ]]; then
 
 echo
 echo "usage-api POST /api/analytics/track, wrk -t$threads -c$connections -d$duration, io threads $io_threads, $(nproc) cores"
@@ -155,13 +159,15 @@ read -r e1 _ <<<"${results[each-1]}"
 read -r g100 _ <<<"${results[group-100]}"
 read -r e100 _ <<<"${results[each-100]}"
 python3 -c "print(f'group commit / one commit per request: single events {float($g1)/float($e1):.1f}x, arrays of 100 {float($g100)/float($e100):.1f}x')"
+fi
 
 if [[ -z ${SKIP_ROLLUPS:-} ]]; then
   echo
   echo "building 30 days at 10,000 events/hour (7.2 M events) ..."
   "$bin/usage_bench" --make-db "$work/usage-30d.db"
   start_server "$work/usage-30d.db" --retention-interval-s 86400
-  curl -fsS "http://127.0.0.1:$http_port/api/analytics/rollups?hours=168" | head -c 160; echo " ..."
+  curl -fsS -o "$work/rollups.json" "http://127.0.0.1:$http_port/api/analytics/rollups?hours=168"
+  echo "$(head -c 120 "$work/rollups.json") ..."
   echo "load before reads: $(uptime)"
   for c in 1 8; do
     wrk -t1 -c"$c" -d"$duration" --latency "http://127.0.0.1:$http_port/api/analytics/rollups?hours=168" \

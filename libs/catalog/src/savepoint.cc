@@ -2,13 +2,28 @@
 
 namespace cocktail::catalog {
 
-Savepoint::Savepoint(Database& db) : db_(db) { db_.exec("SAVEPOINT job"); }
+Savepoint::Prepared::Prepared(Database& db)
+    : begin_(db.prepare("SAVEPOINT job")),
+      release_(db.prepare("RELEASE job")),
+      rollback_(db.prepare("ROLLBACK TO job")) {}
+
+Savepoint::Savepoint(Database& db) : db_(&db) { run(&Prepared::begin_, "SAVEPOINT job"); }
+
+Savepoint::Savepoint(Prepared& prepared) : prepared_(&prepared) { run(&Prepared::begin_, "SAVEPOINT job"); }
+
+void Savepoint::run(Statement Prepared::*statement, const char* sql) {
+  if (prepared_) {
+    (prepared_->*statement).run();
+  } else {
+    db_->exec(sql);
+  }
+}
 
 Savepoint::~Savepoint() {
   if (open_) {
     try {
-      db_.exec("ROLLBACK TO job");
-      db_.exec("RELEASE job");
+      run(&Prepared::rollback_, "ROLLBACK TO job");
+      run(&Prepared::release_, "RELEASE job");
     } catch (...) {
       // The enclosing transaction (or the connection's close) rolls back.
     }
@@ -16,7 +31,7 @@ Savepoint::~Savepoint() {
 }
 
 void Savepoint::release() {
-  db_.exec("RELEASE job");
+  run(&Prepared::release_, "RELEASE job");
   open_ = false;
 }
 

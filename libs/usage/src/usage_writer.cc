@@ -7,7 +7,6 @@
 #include <exception>
 #include <utility>
 
-#include "cocktail/catalog/savepoint.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
 
@@ -43,6 +42,7 @@ UsageWriter::UsageWriter(const std::string& db_path, prometheus::Registry& regis
   db_options.synchronous = catalog::synchronous_for(options_.mode);
   db_ = catalog::Database::open(db_path, db_options);
   store_ = std::make_unique<UsageStore>(*db_, options_.store);
+  savepoints_ = std::make_unique<catalog::Savepoint::Prepared>(*db_);
 
   catalog::GroupCommitOptions engine;
   engine.mode = options_.mode;
@@ -96,7 +96,7 @@ bool UsageWriter::submit_events(std::vector<UsageEvent> events, Done done) {
     Result result;
     try {
       RollupDelta delta;
-      catalog::Savepoint savepoint(*db_);
+      catalog::Savepoint savepoint(*savepoints_);
       result.inserted = store_->insert_events(events, delta);
       const bool own_transaction = engine_->options().mode == catalog::CommitMode::kEach;
       if (own_transaction) {
@@ -125,7 +125,7 @@ bool UsageWriter::submit_task(Task task, Done done) {
                           queued]() mutable -> catalog::GroupCommit::Completion {
     Result result;
     try {
-      catalog::Savepoint savepoint(*db_);
+      catalog::Savepoint savepoint(*savepoints_);
       result.inserted = static_cast<std::size_t>(task(*store_));
       savepoint.release();
       result.outcome = Outcome::kDurable;

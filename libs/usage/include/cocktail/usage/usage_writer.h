@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cocktail/catalog/group_commit.h"
+#include "cocktail/catalog/savepoint.h"
 #include "cocktail/usage/event.h"
 #include "cocktail/usage/usage_store.h"
 
@@ -91,6 +92,7 @@ class UsageWriter {
   UsageWriterOptions options_;
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<UsageStore> store_;
+  std::unique_ptr<catalog::Savepoint::Prepared> savepoints_;
   std::unique_ptr<Metrics> metrics_;
   // Writer thread only: the batch's roll-up increments and the hours they touch.
   RollupDelta batch_delta_;
