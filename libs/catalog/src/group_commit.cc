@@ -74,15 +74,21 @@ void GroupCommit::start() {
 }
 
 bool GroupCommit::submit(Job job) {
+  bool was_empty = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queue) {
       return false;
     }
+    was_empty = queue_.empty();
     queue_.push_back(std::move(job));
     metrics_->queue.Set(static_cast<double>(queue_.size()));
   }
-  cv_.notify_one();
+  // The writer only waits on an empty queue: a job joining others needs no
+  // wake-up (a system call per request under load).
+  if (was_empty) {
+    cv_.notify_one();
+  }
   return true;
 }
 
