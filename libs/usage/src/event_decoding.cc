@@ -189,6 +189,10 @@ class EventReader {
     }
     if (!seen[0]) fail(path(index, "event_type"), say(path(index, "event_type"), "is required"));
     if (!seen[1]) fail(path(index, "session_id"), say(path(index, "session_id"), "is required"));
+    if (mode_ == Mode::kBackfill && !timestamp && !bad_) {
+      // The import time would give the event another derived id on every import.
+      fail(path(index, "timestamp"), say(path(index, "timestamp"), "is required in a backup"));
+    }
     merge_properties(properties, unknown, out);
     if (bad_) return Verdict::kInvalid;
 

@@ -189,7 +189,9 @@ TEST_F(UsageApiProcess, AdminBackfillTwiceAddsNothingTheSecondTime) {
   EXPECT_NE(stats.find(R"("sessions":4)"), std::string::npos) << stats;
 
   // A file with one bad event imports nothing and says which.
-  testing::write_file(dir_.file("bad.json"), R"([{"event_type":"t","session_id":"x"},{"event_type":"t"}])");
+  testing::write_file(dir_.file("bad.json"), R"([{"event_type":"t","session_id":"x","timestamp":")" +
+                                                 bus::format_utc_timestamp(now) +
+                                                 R"("},{"event_type":"t"}])");
   ChildProcess bad(kBin + "/usage-admin", {"backfill", dir_.file("bad.json"), "--db", db_});
   auto status = bad.wait_for(60s);
   ASSERT_TRUE(status);

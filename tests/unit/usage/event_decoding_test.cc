@@ -198,8 +198,14 @@ TEST(UsageDecoding, BackfillAcceptsTheBackupShapesAndDerivesStableIds) {
   UsageEvent other = a->events[0];
   other.tool_name = "Decisions";
   EXPECT_NE(derived_event_id(other), a->events[0].id);
+  // A backup's events carry their time.
+  auto untimed = decode_backfill(R"([{"event_type":"t","session_id":"s"}])", kNow, {});
+  ASSERT_FALSE(untimed.ok());
+  EXPECT_EQ(untimed.error().field, "[0].timestamp");
   // One bad event refuses the file.
-  auto bad = decode_backfill(R"([{"event_type":"t","session_id":"s"},{"event_type":"t"}])", kNow, {});
+  auto bad = decode_backfill(
+      R"([{"event_type":"t","session_id":"s","timestamp":"2026-11-18T06:00:00Z"},{"event_type":"t"}])", kNow,
+      {});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().field, "[1].session_id");
 }

@@ -64,7 +64,8 @@ core::Result<TrackBatch> decode_track(std::string_view body, std::int64_t now_ms
 // as a string (what copying localStorage's value can produce). Event ids
 // are `event_id` or `id` when given, otherwise derived from the event's
 // content (derived_event_id), so importing the same file twice adds nothing.
-// Events older than max_age_ms are skipped (counted), not refused.
+// Events older than max_age_ms are skipped (counted), not refused; every
+// event needs its timestamp (the import time would not be the same twice).
 struct BackfillBatch {
   std::vector<UsageEvent> events;  // each with an id
   std::size_t skipped_too_old = 0;
