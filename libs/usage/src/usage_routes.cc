@@ -52,6 +52,10 @@ Response usage_error(Status status, std::string_view code, std::string_view mess
 
 void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void number(Writer& w, std::string_view k, std::int64_t v) {
+  key(w, k);
+  w.Int64(v);
+}
 void optional_str(Writer& w, std::string_view k, const std::optional<std::string>& s) {
   key(w, k);
   if (s) {
@@ -68,8 +72,7 @@ std::string event_ids_json(const std::vector<UsageEvent>& events, bool is_array)
   key(w, "ok");
   w.Bool(true);
   if (is_array) {
-    key(w, "count");
-    w.Int64(static_cast<std::int64_t>(events.size()));
+    number(w, "count", static_cast<std::int64_t>(events.size()));
     key(w, "event_ids");
     w.StartArray();
     for (const auto& e : events) str(w, e.id);
@@ -88,10 +91,8 @@ std::string events_json(const EventPage& page) {
   w.StartObject();
   key(w, "ok");
   w.Bool(true);
-  key(w, "count");
-  w.Int64(static_cast<std::int64_t>(page.events.size()));
-  key(w, "total_in_range");
-  w.Int64(page.total_in_range);
+  number(w, "count", static_cast<std::int64_t>(page.events.size()));
+  number(w, "total_in_range", page.total_in_range);
   key(w, "events");
   w.StartArray();
   for (const auto& e : page.events) {
@@ -128,8 +129,7 @@ void counts_object(Writer& w, std::string_view k, const std::map<std::string, st
   key(w, k);
   w.StartObject();
   for (const auto& [name, n] : counts) {
-    key(w, name);
-    w.Int64(n);
+    number(w, name, n);
   }
   w.EndObject();
 }
@@ -140,14 +140,10 @@ std::string rollups_json(const RollupRange& range, std::int64_t hours) {
   w.StartObject();
   key(w, "ok");
   w.Bool(true);
-  key(w, "count");
-  w.Int64(static_cast<std::int64_t>(range.rows.size()));
-  key(w, "hours");
-  w.Int64(hours);
-  key(w, "total_events");
-  w.Int64(range.total_events);
-  key(w, "total_sessions");
-  w.Int64(range.total_sessions);
+  number(w, "count", static_cast<std::int64_t>(range.rows.size()));
+  number(w, "hours", hours);
+  number(w, "total_events", range.total_events);
+  number(w, "total_sessions", range.total_sessions);
   key(w, "rollups");
   w.StartArray();
   for (const auto& row : range.rows) {
@@ -157,10 +153,8 @@ std::string rollups_json(const RollupRange& range, std::int64_t hours) {
     counts_object(w, "event_counts", row.event_counts);
     counts_object(w, "tool_usage", row.tool_usage);
     counts_object(w, "risk_distribution", row.risk_distribution);
-    key(w, "unique_sessions");
-    w.Int64(row.unique_sessions);
-    key(w, "total_events");
-    w.Int64(row.total_events);
+    number(w, "unique_sessions", row.unique_sessions);
+    number(w, "total_events", row.total_events);
     w.EndObject();
   }
   w.EndArray();

@@ -324,40 +324,48 @@ void UsageStore::rebuild_hours(const std::set<std::int64_t>& hours, std::int64_t
   }
 }
 
+namespace {
+
+// Runs a bounded DELETE taking (?1 cutoff, ?2 row limit); the rows deleted.
+std::int64_t delete_batch(Database& db, const char* sql, std::int64_t cutoff, std::int64_t max_rows) {
+  auto s = db.prepare(sql);
+  s.bind(1, cutoff).bind(2, max_rows).run();
+  return db.changes();
+}
+
+}  // namespace
+
 std::int64_t UsageStore::delete_events_before(std::int64_t cutoff_ms, std::int64_t max_rows) {
-  auto s = db_.prepare(
-      "DELETE FROM usage_events WHERE seq IN (SELECT seq FROM usage_events "
-      "WHERE timestamp_ms < ?1 ORDER BY timestamp_ms LIMIT ?2)");
-  s.bind(1, cutoff_ms).bind(2, max_rows).run();
-  return db_.changes();
+  return delete_batch(db_,
+                      "DELETE FROM usage_events WHERE seq IN (SELECT seq FROM usage_events "
+                      "WHERE timestamp_ms < ?1 ORDER BY timestamp_ms LIMIT ?2)",
+                      cutoff_ms, max_rows);
 }
 
 std::int64_t UsageStore::delete_hour_sessions_before(std::int64_t cutoff_hour_ms, std::int64_t max_rows) {
-  auto s = db_.prepare(
-      "DELETE FROM usage_hour_sessions WHERE (hour_ms, session_id) IN "
-      "(SELECT hour_ms, session_id FROM usage_hour_sessions WHERE hour_ms < ?1 LIMIT ?2)");
-  s.bind(1, cutoff_hour_ms).bind(2, max_rows).run();
-  return db_.changes();
+  return delete_batch(db_,
+                      "DELETE FROM usage_hour_sessions WHERE (hour_ms, session_id) IN "
+                      "(SELECT hour_ms, session_id FROM usage_hour_sessions WHERE hour_ms < ?1 LIMIT ?2)",
+                      cutoff_hour_ms, max_rows);
 }
 
 std::int64_t UsageStore::delete_rollups_before(std::int64_t cutoff_hour_ms, std::int64_t max_rows) {
-  std::int64_t deleted = 0;
-  // Sessions first: their triggers update the rows about to go.
-  auto sessions = db_.prepare(
-      "DELETE FROM usage_sessions WHERE session_id IN (SELECT session_id FROM "
-      "usage_sessions WHERE last_hour_ms < ?1 LIMIT ?2)");
-  sessions.bind(1, cutoff_hour_ms).bind(2, max_rows).run();
-  deleted += db_.changes();
-  auto counts = db_.prepare(
-      "DELETE FROM usage_rollup_counts WHERE (hour_ms, dimension, key) IN (SELECT hour_ms, "
-      "dimension, key FROM usage_rollup_counts WHERE hour_ms < ?1 LIMIT ?2)");
-  counts.bind(1, cutoff_hour_ms).bind(2, max_rows).run();
-  deleted += db_.changes();
-  auto rows = db_.prepare(
-      "DELETE FROM usage_hourly_rollups WHERE hour_ms IN (SELECT hour_ms FROM "
-      "usage_hourly_rollups WHERE hour_ms < ?1 LIMIT ?2)");
-  rows.bind(1, cutoff_hour_ms).bind(2, max_rows).run();
-  deleted += db_.changes();
+  // In this order (statements, not one expression: the order matters):
+  // sessions first, as their triggers update the rows about to go.
+  std::int64_t deleted =
+      delete_batch(db_,
+                   "DELETE FROM usage_sessions WHERE session_id IN (SELECT session_id FROM "
+                   "usage_sessions WHERE last_hour_ms < ?1 LIMIT ?2)",
+                   cutoff_hour_ms, max_rows);
+  deleted +=
+      delete_batch(db_,
+                   "DELETE FROM usage_rollup_counts WHERE (hour_ms, dimension, key) IN (SELECT hour_ms, "
+                   "dimension, key FROM usage_rollup_counts WHERE hour_ms < ?1 LIMIT ?2)",
+                   cutoff_hour_ms, max_rows);
+  deleted += delete_batch(db_,
+                          "DELETE FROM usage_hourly_rollups WHERE hour_ms IN (SELECT hour_ms FROM "
+                          "usage_hourly_rollups WHERE hour_ms < ?1 LIMIT ?2)",
+                          cutoff_hour_ms, max_rows);
   return deleted;
 }
 
