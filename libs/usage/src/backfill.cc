@@ -15,7 +15,9 @@ constexpr std::size_t kHoursPerTransaction = 24;
 core::Result<BackfillReport> backfill(catalog::Database& db, std::string_view text, std::int64_t now_ms,
                                       const DecodeLimits& limits, const StoreOptions& store_options) {
   auto decoded = decode_backfill(text, now_ms, limits);
-  if (!decoded.ok()) return decoded.error();
+  if (!decoded.ok()) {
+    return decoded.error();
+  }
   BackfillReport report;
   report.read = static_cast<std::int64_t>(decoded->events.size() + decoded->skipped_too_old);
   report.skipped_too_old = static_cast<std::int64_t>(decoded->skipped_too_old);
@@ -32,7 +34,9 @@ core::Result<BackfillReport> backfill(catalog::Database& db, std::string_view te
     report.inserted += static_cast<std::int64_t>(store.insert_events(chunk, delta));
     store.apply(delta, now_ms);
     tx.commit();
-    for (const auto& e : chunk) hours.insert(hour_of(e.timestamp_ms));
+    for (const auto& e : chunk) {
+      hours.insert(hour_of(e.timestamp_ms));
+    }
   }
   report.already_stored = static_cast<std::int64_t>(events.size()) - report.inserted;
 

@@ -54,13 +54,17 @@ std::string path(int index, std::string_view field) {
   std::string out;
   if (index >= 0) {
     out.append("[").append(std::to_string(index)).append("]");
-    if (!field.empty()) out.append(".");
+    if (!field.empty()) {
+      out.append(".");
+    }
   }
   // A client's key may be long: names in messages are cut (at a character boundary).
   constexpr std::size_t kMaxShown = 64;
   if (field.size() > kMaxShown) {
     std::size_t cut = kMaxShown;
-    while (cut > 0 && (static_cast<unsigned char>(field[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && (static_cast<unsigned char>(field[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
     out.append(field.substr(0, cut)).append("...");
   } else {
     out.append(field);
@@ -77,17 +81,23 @@ std::string say(const std::string& field, std::string_view what) {
 
 bool has_control_character(std::string_view s) {
   for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
+    if (c < 0x20 || c == 0x7f) {
+      return true;
+    }
   }
   return false;
 }
 
 bool valid_event_id(std::string_view s) {
-  if (s.empty() || s.size() > kMaxEventIdBytes) return false;
+  if (s.empty() || s.size() > kMaxEventIdBytes) {
+    return false;
+  }
   for (char c : s) {
     const bool ok =
         (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok) return false;
+    if (!ok) {
+      return false;
+    }
   }
   return true;
 }
@@ -129,7 +139,9 @@ class EventReader {
     for (auto [key, field] : obj) {
       std::size_t k = kKnown.size();
       for (std::size_t i = 0; i < kKnown.size(); ++i) {
-        if (kKnown[i] == key) k = i;
+        if (kKnown[i] == key) {
+          k = i;
+        }
       }
       if (k == kKnown.size() && mode_ == Mode::kBackfill && key == "id") {
         k = 8;  // a backup's own id is the event id
@@ -187,14 +199,20 @@ class EventReader {
         default: break;
       }
     }
-    if (!seen[0]) fail(path(index, "event_type"), say(path(index, "event_type"), "is required"));
-    if (!seen[1]) fail(path(index, "session_id"), say(path(index, "session_id"), "is required"));
+    if (!seen[0]) {
+      fail(path(index, "event_type"), say(path(index, "event_type"), "is required"));
+    }
+    if (!seen[1]) {
+      fail(path(index, "session_id"), say(path(index, "session_id"), "is required"));
+    }
     if (mode_ == Mode::kBackfill && !timestamp && !bad_) {
       // The import time would give the event another derived id on every import.
       fail(path(index, "timestamp"), say(path(index, "timestamp"), "is required in a backup"));
     }
     merge_properties(properties, unknown, out);
-    if (bad_) return Verdict::kInvalid;
+    if (bad_) {
+      return Verdict::kInvalid;
+    }
 
     out.timestamp_ms = timestamp.value_or(now_ms_);
     if (out.timestamp_ms > now_ms_ + limits_.max_future_ms) {
@@ -205,7 +223,9 @@ class EventReader {
       return Verdict::kInvalid;
     }
     if (out.timestamp_ms < now_ms_ - limits_.max_age_ms) {
-      if (mode_ == Mode::kBackfill) return Verdict::kTooOld;
+      if (mode_ == Mode::kBackfill) {
+        return Verdict::kTooOld;
+      }
       fail(path(index, "timestamp"),
            say(path(index, "timestamp"), "is older than the events retention (" +
                                              std::to_string(limits_.max_age_ms / kHourMs) + " hours)"));
@@ -245,21 +265,31 @@ class EventReader {
 
   void read_string(element field, std::string_view name, std::size_t max, bool required, std::string* out) {
     if (field.is_null()) {
-      if (required) fail(path(index_, name), say(path(index_, name), "must be a string, not null"));
+      if (required) {
+        fail(path(index_, name), say(path(index_, name), "must be a string, not null"));
+      }
       return;
     }
     std::string_view s;
-    if (check_string(field, name, max, &s)) *out = std::string(s);
+    if (check_string(field, name, max, &s)) {
+      *out = std::string(s);
+    }
   }
 
   void read_optional(element field, std::string_view name, std::size_t max, std::optional<std::string>& out) {
-    if (field.is_null()) return;
+    if (field.is_null()) {
+      return;
+    }
     std::string_view s;
-    if (check_string(field, name, max, &s)) out = std::string(s);
+    if (check_string(field, name, max, &s)) {
+      out = std::string(s);
+    }
   }
 
   std::optional<std::int64_t> read_timestamp(element field) {
-    if (field.is_null()) return std::nullopt;
+    if (field.is_null()) {
+      return std::nullopt;
+    }
     const std::string p = path(index_, "timestamp");
     std::string_view text;
     std::optional<std::int64_t> ms;
@@ -276,7 +306,9 @@ class EventReader {
   // distribution property's value when it is a short string.
   void merge_properties(const std::optional<object>& properties,
                         const std::vector<std::pair<std::string_view, element>>& unknown, UsageEvent& out) {
-    if (!properties && unknown.empty()) return;
+    if (!properties && unknown.empty()) {
+      return;
+    }
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -294,7 +326,9 @@ class EventReader {
       }
     };
     if (properties) {
-      for (auto [key, value] : *properties) member(key, value);
+      for (auto [key, value] : *properties) {
+        member(key, value);
+      }
     }
     for (const auto& [key, value] : unknown) {
       element clash;
@@ -342,7 +376,9 @@ core::Result<TrackBatch> decode_track(std::string_view body, std::int64_t now_ms
                                       const DecodeLimits& limits) {
   thread_local simdjson::dom::parser parser;
   auto root = parse(parser, body);
-  if (!root) return root.error();
+  if (!root) {
+    return root.error();
+  }
   Problems problems;
   EventReader reader(limits, now_ms, Mode::kTrack, problems);
   TrackBatch batch;
@@ -350,7 +386,9 @@ core::Result<TrackBatch> decode_track(std::string_view body, std::int64_t now_ms
   if (root->get_array().get(items) == simdjson::SUCCESS) {
     batch.is_array = true;
     const std::size_t n = items.size();
-    if (n == 0) return Error::invalid("body", "the body is an empty array; send at least one event");
+    if (n == 0) {
+      return Error::invalid("body", "the body is an empty array; send at least one event");
+    }
     if (n > limits.max_events) {
       std::string message = "the body holds ";
       message.append(std::to_string(n)).append(" events; at most ").append(std::to_string(limits.max_events));
@@ -361,16 +399,21 @@ core::Result<TrackBatch> decode_track(std::string_view body, std::int64_t now_ms
     int index = 0;
     for (element item : items) {
       UsageEvent event;
-      if (reader.read(item, index++, event) == EventReader::Verdict::kOk)
+      if (reader.read(item, index++, event) == EventReader::Verdict::kOk) {
         batch.events.push_back(std::move(event));
+      }
     }
   } else if (root->is_object()) {
     UsageEvent event;
-    if (reader.read(*root, -1, event) == EventReader::Verdict::kOk) batch.events.push_back(std::move(event));
+    if (reader.read(*root, -1, event) == EventReader::Verdict::kOk) {
+      batch.events.push_back(std::move(event));
+    }
   } else {
     return Error::invalid("body", "the body must be an event object or an array of event objects");
   }
-  if (!problems.empty()) return problems.error();
+  if (!problems.empty()) {
+    return problems.error();
+  }
   return batch;
 }
 
@@ -378,7 +421,9 @@ core::Result<BackfillBatch> decode_backfill(std::string_view text, std::int64_t 
                                             const DecodeLimits& limits) {
   simdjson::dom::parser parser;
   auto root = parse(parser, text);
-  if (!root) return root.error();
+  if (!root) {
+    return root.error();
+  }
   // localStorage holds a string: a copy of it may be the JSON text quoted once more.
   std::string inner;
   simdjson::dom::parser inner_parser;
@@ -386,7 +431,9 @@ core::Result<BackfillBatch> decode_backfill(std::string_view text, std::int64_t 
   if (root->get_string().get(quoted) == simdjson::SUCCESS) {
     inner = std::string(quoted);
     root = parse(inner_parser, inner);
-    if (!root) return root.error();
+    if (!root) {
+      return root.error();
+    }
   }
   array items;
   object wrapper;
@@ -406,14 +453,18 @@ core::Result<BackfillBatch> decode_backfill(std::string_view text, std::int64_t 
     UsageEvent event;
     switch (reader.read(item, index++, event)) {
       case EventReader::Verdict::kOk:
-        if (event.id.empty()) event.id = derived_event_id(event);
+        if (event.id.empty()) {
+          event.id = derived_event_id(event);
+        }
         batch.events.push_back(std::move(event));
         break;
       case EventReader::Verdict::kTooOld: ++batch.skipped_too_old; break;
       case EventReader::Verdict::kInvalid: break;
     }
   }
-  if (!problems.empty()) return problems.error();
+  if (!problems.empty()) {
+    return problems.error();
+  }
   return batch;
 }
 
@@ -425,8 +476,9 @@ std::optional<std::string> distribution_value(std::string_view properties_json, 
     return std::nullopt;
   }
   std::string_view text;
-  if (obj.at_key(property).get_string().get(text) != simdjson::SUCCESS || !countable(text))
+  if (obj.at_key(property).get_string().get(text) != simdjson::SUCCESS || !countable(text)) {
     return std::nullopt;
+  }
   return std::string(text);
 }
 

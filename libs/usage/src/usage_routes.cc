@@ -75,7 +75,9 @@ std::string event_ids_json(const std::vector<UsageEvent>& events, bool is_array)
     number(w, "count", static_cast<std::int64_t>(events.size()));
     key(w, "event_ids");
     w.StartArray();
-    for (const auto& e : events) str(w, e.id);
+    for (const auto& e : events) {
+      str(w, e.id);
+    }
     w.EndArray();
   } else {
     key(w, "event_id");
@@ -165,7 +167,9 @@ std::string rollups_json(const RollupRange& range, std::int64_t hours) {
 // ?hours= in [1, max], default `fallback`.
 core::Result<std::int64_t> hours_param(const Request& request, std::int64_t fallback, std::int64_t max) {
   auto hours = request.query_int("hours", 1, max);
-  if (!hours.ok()) return hours.error();
+  if (!hours.ok()) {
+    return hours.error();
+  }
   return hours->value_or(fallback);
 }
 
@@ -225,14 +229,19 @@ void UsageRoutes::add_to(http::Router& router) {
   track_options.max_body_bytes = options_.track_max_body_bytes;
   router.add(
       Method::post, kTrackPath,
-      [this](const Request& request, Responder responder) { track(request, responder); }, track_options);
+      [this](const Request& request, Responder responder) { track(request, std::move(responder)); },
+      track_options);
 
   router.add(Method::get, kTrackPath, [this](const Request&, Responder responder) {
     read(std::move(responder), [this](UsageStore& store, const Request& request) {
       auto hours = hours_param(request, options_.default_hours, options_.max_track_hours);
-      if (!hours.ok()) return usage_error(hours.error());
+      if (!hours.ok()) {
+        return usage_error(hours.error());
+      }
       auto limit = request.query_int("limit", 1, options_.max_limit);
-      if (!limit.ok()) return usage_error(limit.error());
+      if (!limit.ok()) {
+        return usage_error(limit.error());
+      }
       const std::int64_t since = options_.now_ms() - *hours * kHourMs;
       const EventPage page = store.events_since(since, limit->value_or(options_.default_limit));
       return Response::json(Status::ok, events_json(page));
@@ -242,7 +251,9 @@ void UsageRoutes::add_to(http::Router& router) {
   router.add(Method::get, kRollupsPath, [this](const Request&, Responder responder) {
     read(std::move(responder), [this](UsageStore& store, const Request& request) {
       auto hours = hours_param(request, options_.default_hours, options_.max_rollup_hours);
-      if (!hours.ok()) return usage_error(hours.error());
+      if (!hours.ok()) {
+        return usage_error(hours.error());
+      }
       // The last `hours` hours, the current one included (and an hour ahead
       // that a client clock a little fast may have filled).
       const std::int64_t from = hour_of(options_.now_ms()) - (*hours - 1) * kHourMs;
@@ -271,7 +282,9 @@ void UsageRoutes::track(const Request& request, Responder responder) {
   if (!decoded.ok()) {
     const auto& error = decoded.error();
     std::int64_t refused = 1;
-    for (const auto& d : error.details) refused = std::max<std::int64_t>(refused, d.index + 1);
+    for (const auto& d : error.details) {
+      refused = std::max<std::int64_t>(refused, d.index + 1);
+    }
     metrics_->invalid.Increment(static_cast<double>(refused));
     log::debug("usage.track_refused", {{"request_id", request.request_id()}, {"field", error.field}});
     responder.send(usage_error(error));
@@ -279,7 +292,9 @@ void UsageRoutes::track(const Request& request, Responder responder) {
   }
   TrackBatch batch = std::move(*decoded);
   for (auto& event : batch.events) {
-    if (event.id.empty()) event.id = new_event_id(now);
+    if (event.id.empty()) {
+      event.id = new_event_id(now);
+    }
   }
   const auto n = static_cast<double>(batch.events.size());
   std::string answer = event_ids_json(batch.events, batch.is_array);

@@ -99,7 +99,9 @@ const char* kEventColumns =
     "received_at_ms";
 
 std::optional<std::string> optional_text(const Statement& s, int col) {
-  if (s.is_null(col)) return std::nullopt;
+  if (s.is_null(col)) {
+    return std::nullopt;
+  }
   return s.column_text(col);
 }
 
@@ -137,7 +139,9 @@ std::int64_t file_size(const std::string& path) {
 
 std::unique_ptr<Database> open_usage_db(const std::string& path, const catalog::DatabaseOptions& options) {
   auto db = Database::open(path, options);
-  if (options.read_only) return db;
+  if (options.read_only) {
+    return db;
+  }
   auto version_stmt = db->prepare("PRAGMA user_version");
   version_stmt.step();
   const auto version = version_stmt.column_int(0);
@@ -161,10 +165,16 @@ std::unique_ptr<Database> open_usage_db(const std::string& path, const catalog::
 void RollupDelta::add_event(const UsageEvent& e, bool new_session_in_hour) {
   Hour& h = hours_[hour_of(e.timestamp_ms)];
   ++h.events;
-  if (new_session_in_hour) ++h.new_sessions;
+  if (new_session_in_hour) {
+    ++h.new_sessions;
+  }
   ++h.counts[{Dimension::kEventType, e.event_type}];
-  if (e.tool_name) ++h.counts[{Dimension::kTool, *e.tool_name}];
-  if (e.distribution_value) ++h.counts[{Dimension::kDistribution, *e.distribution_value}];
+  if (e.tool_name) {
+    ++h.counts[{Dimension::kTool, *e.tool_name}];
+  }
+  if (e.distribution_value) {
+    ++h.counts[{Dimension::kDistribution, *e.distribution_value}];
+  }
 }
 
 void RollupDelta::merge(const RollupDelta& other) {
@@ -172,7 +182,9 @@ void RollupDelta::merge(const RollupDelta& other) {
     Hour& h = hours_[hour];
     h.events += add.events;
     h.new_sessions += add.new_sessions;
-    for (const auto& [key, n] : add.counts) h.counts[key] += n;
+    for (const auto& [key, n] : add.counts) {
+      h.counts[key] += n;
+    }
   }
 }
 
@@ -190,7 +202,9 @@ UsageStore::UsageStore(Database& db, StoreOptions options)
 UsageStore::~UsageStore() = default;
 
 Statement& UsageStore::stmt(std::unique_ptr<Statement>& slot, const char* sql) {
-  if (!slot) slot = std::make_unique<Statement>(db_.prepare(sql));
+  if (!slot) {
+    slot = std::make_unique<Statement>(db_.prepare(sql));
+  }
   return *slot;
 }
 
@@ -208,7 +222,9 @@ std::size_t UsageStore::insert_events(const std::vector<UsageEvent>& events, Rol
                        "ON CONFLICT(session_id) DO UPDATE SET last_hour_ms = excluded.last_hour_ms "
                        "WHERE excluded.last_hour_ms > usage_sessions.last_hour_ms");
   std::size_t added = 0;
-  if (inserted) inserted->assign(events.size(), false);
+  if (inserted) {
+    inserted->assign(events.size(), false);
+  }
   for (std::size_t i = 0; i < events.size(); ++i) {
     const UsageEvent& e = events[i];
     insert.bind(1, e.id)
@@ -222,13 +238,19 @@ std::size_t UsageStore::insert_events(const std::vector<UsageEvent>& events, Rol
         .bind(9, e.timestamp_ms)
         .bind(10, e.received_at_ms)
         .run();
-    if (db_.changes() == 0) continue;  // an id already stored: counted once, the first time
+    if (db_.changes() == 0) {
+      continue;  // an id already stored: counted once, the first time
+    }
     ++added;
-    if (inserted) (*inserted)[i] = true;
+    if (inserted) {
+      (*inserted)[i] = true;
+    }
     const std::int64_t hour = hour_of(e.timestamp_ms);
     hour_session.bind(1, hour).bind(2, e.session_id).run();
     const bool new_in_hour = db_.changes() > 0;
-    if (new_in_hour) session.bind(1, e.session_id).bind(2, hour).run();
+    if (new_in_hour) {
+      session.bind(1, e.session_id).bind(2, hour).run();
+    }
     delta.add_event(e, new_in_hour);
   }
   return added;
@@ -241,7 +263,9 @@ void UsageStore::add_count(std::int64_t hour_ms, Dimension dimension, const std:
            "UPDATE usage_rollup_counts SET count = count + ?4 WHERE hour_ms = ?1 AND dimension = ?2 "
            "AND key = ?3");
   update.bind(1, hour_ms).bind(2, static_cast<int>(dimension)).bind(3, key).bind(4, n).run();
-  if (db_.changes() > 0) return;
+  if (db_.changes() > 0) {
+    return;
+  }
   auto& keys = stmt(s_->keys_in_hour,
                     "SELECT COUNT(*) FROM usage_rollup_counts WHERE hour_ms = ?1 AND dimension = ?2");
   keys.bind(1, hour_ms).bind(2, static_cast<int>(dimension));
@@ -269,7 +293,9 @@ void UsageStore::apply(const RollupDelta& delta, std::int64_t now_ms) {
            "updated_at_ms = excluded.updated_at_ms");
   for (const auto& [hour, h] : delta.hours()) {
     totals.bind(1, hour).bind(2, h.events).bind(3, h.new_sessions).bind(4, now_ms).run();
-    for (const auto& [key, n] : h.counts) add_count(hour, key.first, key.second, n);
+    for (const auto& [key, n] : h.counts) {
+      add_count(hour, key.first, key.second, n);
+    }
   }
 }
 
@@ -310,7 +336,9 @@ void UsageStore::rebuild_hours(const std::set<std::int64_t>& hours, std::int64_t
       }
       hour_session.bind(1, hour).bind(2, e.session_id).run();
       const bool new_in_hour = db_.changes() > 0;
-      if (new_in_hour) session.bind(1, e.session_id).bind(2, hour).run();
+      if (new_in_hour) {
+        session.bind(1, e.session_id).bind(2, hour).run();
+      }
       delta.add_event(e, new_in_hour);
     }
     select.reset();
@@ -319,7 +347,9 @@ void UsageStore::rebuild_hours(const std::set<std::int64_t>& hours, std::int64_t
     const std::int64_t sessions = it == delta.hours().end() ? 0 : it->second.new_sessions;
     set_totals.bind(1, hour).bind(2, events).bind(3, sessions).bind(4, now_ms).run();
     if (it != delta.hours().end()) {
-      for (const auto& [key, n] : it->second.counts) add_count(hour, key.first, key.second, n);
+      for (const auto& [key, n] : it->second.counts) {
+        add_count(hour, key.first, key.second, n);
+      }
     }
   }
 }
@@ -376,7 +406,9 @@ EventPage UsageStore::events_since(std::int64_t since_ms, std::int64_t limit) {
   auto& page = stmt(s_->events_page, page_sql.c_str());
   EventPage out;
   page.bind(1, since_ms).bind(2, limit);
-  while (page.step()) out.events.push_back(read_event(page));
+  while (page.step()) {
+    out.events.push_back(read_event(page));
+  }
   page.reset();
   // Whole hours from the roll-ups (exact, one row per hour), the partial
   // first hour from the events.
@@ -415,7 +447,9 @@ RollupRange UsageStore::rollups_since(std::int64_t from_hour_ms) {
     row.sessions_ending = rows.column_int(3);
     out.total_events += row.total_events;
     out.total_sessions += row.sessions_ending;
-    if (row.total_events == 0) continue;  // only the sessions of a row retention is emptying
+    if (row.total_events == 0) {
+      continue;  // only the sessions of a row retention is emptying
+    }
     index[row.hour_ms] = out.rows.size();
     out.rows.push_back(std::move(row));
   }
@@ -423,7 +457,9 @@ RollupRange UsageStore::rollups_since(std::int64_t from_hour_ms) {
   counts.bind(1, from_hour_ms);
   while (counts.step()) {
     const auto it = index.find(counts.column_int(0));
-    if (it == index.end()) continue;
+    if (it == index.end()) {
+      continue;
+    }
     counts_of(out.rows[it->second], static_cast<Dimension>(counts.column_int(1)))[counts.column_text(2)] =
         counts.column_int(3);
   }

@@ -44,7 +44,7 @@ namespace cocktail::usage {
 struct DecodeLimits {
   std::size_t max_events = 1000;
   std::size_t max_properties_bytes = 8192;
-  std::int64_t max_future_ms = 5 * 60'000;
+  std::int64_t max_future_ms = std::int64_t{5} * 60'000;
   std::int64_t max_age_ms = std::int64_t{30} * 24 * kHourMs;
   // The property whose values the roll-ups' risk_distribution counts.
   std::string distribution_property = "risk_mode";

@@ -60,8 +60,8 @@ namespace cocktail::usage {
 struct UsageRoutesOptions {
   DecodeLimits limits;
   std::int64_t default_hours = 24;
-  std::int64_t max_track_hours = 30 * 24;   // the events retention
-  std::int64_t max_rollup_hours = 90 * 24;  // the roll-ups retention
+  std::int64_t max_track_hours = 720;    // the events retention, 30 days
+  std::int64_t max_rollup_hours = 2160;  // the roll-ups retention, 90 days
   std::int64_t default_limit = 100;
   std::int64_t max_limit = 1000;
   std::size_t track_max_body_bytes = std::size_t{1} << 20;
