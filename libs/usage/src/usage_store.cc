@@ -138,6 +138,10 @@ std::int64_t file_size(const std::string& path) {
 }  // namespace
 
 std::unique_ptr<Database> open_usage_db(const std::string& path, const catalog::DatabaseOptions& options) {
+  if (Database::is_postgres_location(path)) {
+    // The schema (triggers, WITHOUT ROWID, JSON functions) is SQLite's.
+    throw std::invalid_argument("the usage database is a SQLite file, not '" + path + "'");
+  }
   auto db = Database::open(path, options);
   if (options.read_only) {
     return db;

@@ -123,8 +123,6 @@ class GroupCommit {
   Database& db_;
   GroupCommitOptions options_;
   std::unique_ptr<Metrics> metrics_;
-  // sqlite3_total_changes64() at the last successful sync (writer thread only).
-  std::int64_t synced_changes_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
