@@ -56,6 +56,16 @@ UsageService::UsageService(UsageServiceOptions options, metrics::MetricsRegistry
   bus::PublisherOptions bus_options;
   bus_options.endpoint = o.pub_endpoint;
   p.bus = std::make_unique<bus::Publisher>(bus_options);
+  // The writer's connection first: it keeps the WAL open, so that the
+  // read-only connections opened next read the live file (a read-only open
+  // of a WAL file that no connection holds reads it as an immutable copy).
+  UsageWriterOptions writer_options = o.writer;
+  writer_options.store = o.store;
+  writer_options.now_ms = o.now_ms;
+  // p.hours is set below, before start() starts the writer's thread.
+  writer_options.on_durable = [&p](const std::set<std::int64_t>& changed) { p.hours->mark(changed); };
+  p.writer = std::make_unique<UsageWriter>(o.db_path, prom, std::move(writer_options));
+
   HourPublisherOptions hour_options;
   hour_options.db_path = o.db_path;
   hour_options.interval = o.publish_interval;
@@ -67,13 +77,6 @@ UsageService::UsageService(UsageServiceOptions options, metrics::MetricsRegistry
   p.reads = std::make_unique<StorePool>(
       o.db_path, threads, [store](catalog::Database& db) { return std::make_unique<UsageStore>(db, store); });
   p.executor = std::make_unique<http::BlockingExecutor>("usage-read", threads, o.max_queued_reads);
-
-  UsageWriterOptions writer_options = o.writer;
-  writer_options.store = o.store;
-  writer_options.now_ms = o.now_ms;
-  HourPublisher* hours = p.hours.get();
-  writer_options.on_durable = [hours](const std::set<std::int64_t>& changed) { hours->mark(changed); };
-  p.writer = std::make_unique<UsageWriter>(o.db_path, prom, std::move(writer_options));
 
   RetentionOptions retention = o.retention;
   retention.db_path = o.db_path;
