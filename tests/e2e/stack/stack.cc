@@ -51,6 +51,7 @@ const char* service_name(Service service) {
     case Service::kCatalogApi: return "catalog-api";
     case Service::kAnalyticsRegen: return "analytics-regen";
     case Service::kAnalyticsApi: return "analytics-api";
+    case Service::kUsageApi: return "usage-api";
   }
   return "?";
 }
@@ -67,6 +68,7 @@ Stack::Stack(StackOptions options)
   }
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
+  usage_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
   if (const char* keep = std::getenv("COCKTAIL_E2E_KEEP"); keep && *keep && std::string(keep) != "0") {
     dir_.keep();
@@ -76,7 +78,8 @@ Stack::Stack(StackOptions options)
 
 Stack::~Stack() {
   // Readers first, so that nothing is left waiting on a dead upstream.
-  for (Service s : {Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
+  for (Service s :
+       {Service::kUsageApi, Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
     if (processes_[static_cast<int>(s)]) {
       processes_[static_cast<int>(s)]->kill();
     }
@@ -140,6 +143,13 @@ std::vector<std::string> Stack::arguments(Service service) const {
               key_file("analytics-api.key_secret"),
               "--bus-server-key",
               key_file("analytics-regen.key")};
+    case Service::kUsageApi:
+      return {"--db", dir_.file("usage.db"), "--http", loopback(http_port(service)), "--pub",
+              tcp(usage_pub_port_), "--cors-origins", "http://" + loopback(http_port(Service::kAnalyticsApi)),
+              "--access-log=false",
+              // usage.hour has no subscriber in the stack: any service of it may subscribe.
+              "--bus-key-file", key_file("usage-api.key_secret"), "--bus-authorized-keys",
+              dir_.file("bus-keys")};
   }
   return {};
 }
@@ -149,7 +159,7 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
 ::testing::AssertionResult Stack::start() {
   // A key pair per service, made by the operators' tool, as compose/up.sh does.
   fs::create_directories(dir_.path() / "bus-keys");
-  for (const char* service : {"catalog-api", "analytics-regen", "analytics-api"}) {
+  for (const char* service : {"catalog-api", "analytics-regen", "analytics-api", "usage-api"}) {
     testing::ChildProcess keygen(std::string(COCKTAIL_BIN_DIR) + "/bus-keygen",
                                  {"--out", key_file(service), "--force"});
     auto status = keygen.wait_for(options_.start_timeout);
@@ -177,7 +187,7 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
     }
     seeded_seq_ = summary["catalog_seq"].GetInt64();
   }
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     // A port found free may be taken by another process before the service
     // binds it (tests run in parallel): then new ports, up to three times.
     // Only the service's own ports change; the ones downstream read them at
@@ -198,6 +208,9 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
       }
       if (s == Service::kAnalyticsRegen) {
         regen_pub_port_ = testing::free_loopback_port();
+      }
+      if (s == Service::kUsageApi) {
+        usage_pub_port_ = testing::free_loopback_port();
       }
     }
   }
@@ -231,6 +244,7 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
     case Service::kCatalogApi: listening = "event=catalog_api.ready http_port=" + port; break;
     case Service::kAnalyticsRegen: listening = "event=regen.ready http_port=" + port; break;
     case Service::kAnalyticsApi: listening = "event=http.listening host=127.0.0.1 port=" + port; break;
+    case Service::kUsageApi: listening = "event=usage_api.ready http_port=" + port; break;
   }
   const bool ready = testing::wait_until(
       [&] {
@@ -308,7 +322,7 @@ std::string Stack::log_tail(Service service, std::size_t bytes) const {
 
 std::string Stack::logs() const {
   std::string all;
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     all += log_tail(s) + "\n";
   }
   return all;

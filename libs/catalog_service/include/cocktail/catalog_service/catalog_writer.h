@@ -1,22 +1,16 @@
 // CatalogWriter: the one thread that writes the catalog, with group commit.
 //
-// SQLite admits one writer at a time, and writers that contend for the lock
-// wait in its busy handler (sleeps of milliseconds). So every write of the
-// service goes through this single thread and its own connection: jobs are
-// queued, and the thread runs them one after another, each in its own
-// transaction (Repository's), so that each request keeps its own outcome.
+// Every write of the service goes through this writer: a catalog::GroupCommit
+// (group_commit.h: one thread, one connection, one WAL sync per batch of
+// jobs, completions only once durable) over the writer's own connection and
+// its Repository. Each job runs in its own transaction (Repository's), so
+// that each request keeps its own outcome.
 //
-// Group commit: what makes a commit expensive is the fsync that makes it
-// durable (about 0.5 ms here, so at most ~2,000 commits/s one by one). In
-// kGroup mode the connection runs with synchronous=NORMAL, so a commit only
-// writes the WAL (it already survives a crash of the process), and after the
-// batch of jobs that were waiting has run, one sync of the WAL file makes
-// all of them durable at once (what synchronous=FULL does per commit). Only
-// then do the jobs' completions run (the HTTP answers), and then on_durable
-// (which wakes the outbox publisher). An acknowledged write is therefore as
-// durable as with FULL, and the cost of the sync is shared by every request
-// that arrived while the previous batch was being written. kEach mode (FULL,
-// one sync per commit) is kept as the baseline for benchmarks.
+// Bounded waits: a write that cannot start within max_wait (behind other
+// writes, or behind the catalog's write lock held by another process) never
+// runs and its Expired callback says so; one that started waits for the lock
+// only until its own deadline, then fails with a kBusy error having written
+// nothing (group_commit.h, "Bounded waits").
 //
 // A job runs on the writer thread with the writer's Repository and returns
 // a completion, called with `durable` = false when the sync failed (the
@@ -24,56 +18,32 @@
 // A job must catch what it can handle; an exception escaping it is logged and
 // its completion is lost (the HTTP layer then answers 500 for it).
 //
-// Bounded waits: every job has a deadline, `max_wait` after it was
-// submitted. A job still waiting at its deadline — behind other jobs, or
-// because the writer is stuck behind a lock another process holds — is
-// taken out and never runs: its `on_expired` is called (from the writer's
-// reaper thread, at the deadline, whatever the writer thread is doing), so
-// the caller can say "not written" and mean it. A job that started waits for
-// the catalog's write lock only until its own deadline too (the connection's
-// busy handler stops there), then fails with SQLITE_BUSY and writes nothing.
-// So while a lock is held, each write is answered about `max_wait` after it
-// was queued, and writes queued together fail together — never one busy
-// timeout after another. Once a job has started (and got the lock), its
-// answer waits for the commit and the sync.
-//
 // Metrics: cocktail_catalog_writer_queue (jobs waiting),
 // cocktail_catalog_write_batch_size (jobs per sync, histogram),
 // cocktail_catalog_write_sync_seconds (histogram),
 // cocktail_catalog_write_sync_failures_total,
-// cocktail_catalog_write_wait_seconds (queued to started, histogram),
-// cocktail_catalog_writes_expired_total (jobs that never ran).
+// cocktail_catalog_write_wait_seconds, cocktail_catalog_writes_expired_total.
 //
-// Ownership: owns its connection and threads (the writer and the reaper);
-// borrows the registry. Thread-safety: submit() from any thread;
-// start()/stop() from the owner.
+// Ownership: owns its connection and thread; borrows the registry.
+// Thread-safety: submit() from any thread; start()/stop() from the owner.
 #pragma once
 
 #include <prometheus/registry.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
+#include "cocktail/catalog/group_commit.h"
 #include "cocktail/catalog/repository.h"
 
 namespace cocktail::catalog_service {
 
-enum class CommitMode {
-  kGroup,  // synchronous=NORMAL + one WAL sync per batch (default)
-  kEach,   // synchronous=FULL: every commit syncs by itself
-};
+using CommitMode = catalog::CommitMode;
 
 struct CatalogWriterOptions {
   CommitMode mode = CommitMode::kGroup;
@@ -81,22 +51,20 @@ struct CatalogWriterOptions {
   std::size_t max_queue = 10000;
   // Jobs run between two syncs at most; bounds the latency a batch adds.
   std::size_t max_batch = 512;
-  // How long a job may wait to start (for its turn and for the catalog's
-  // write lock) before it is refused unrun. The busy timeout of the catalog
-  // connection, docs/api.md.
-  std::chrono::milliseconds max_wait{5000};
   // Called after each batch once its writes are durable (and before the
   // completions), on the writer thread. Must not block.
   std::function<void()> on_durable;
+  // How long a write may wait to start (for its turn and for the catalog's
+  // write lock) before it is refused unrun: docs/api.md, --write-wait-ms.
+  std::chrono::milliseconds max_wait{5000};
 };
 
 class CatalogWriter {
  public:
-  using Completion = std::function<void(bool durable)>;
+  using Completion = catalog::GroupCommit::Completion;
   using Job = std::function<Completion(catalog::Repository& repository)>;
-  // Called instead of the job when it never ran: it waited `waited` and its
-  // deadline passed. Runs on the reaper or the writer thread; must not block.
-  using Expired = std::function<void(std::chrono::milliseconds waited)>;
+  // Called instead of the job when it never ran (it waited this long).
+  using Expired = catalog::GroupCommit::NotRun;
 
   // Opens the writer's connection to a migrated catalog. Throws
   // catalog::DatabaseError when the file cannot be opened.
@@ -113,47 +81,17 @@ class CatalogWriter {
   // pruning) on the writer's connection, answered by no one: the outbox
   // publisher's writes, so that they never wait for the write lock.
   bool submit_change_log_task(std::function<void(catalog::ChangeLog&)> task);
-  // Runs what is queued (or expires it at its deadline), then joins.
-  // Idempotent.
+  // Runs what is queued, then joins. Idempotent.
   void stop();
 
   std::size_t queued() const;
 
  private:
-  struct Metrics;
-  // A job and its deadline, shared by the queue, the batch being run and
-  // the reaper; whoever moves `state` away from kWaiting owns it.
-  struct Pending {
-    enum State { kWaiting, kStarted, kExpired };
-    Job job;
-    Expired on_expired;
-    std::chrono::steady_clock::time_point submitted;
-    std::chrono::steady_clock::time_point deadline;
-    std::atomic<int> state{kWaiting};
-  };
-  void run();
-  void reap();
-  // Makes every commit so far durable; false on failure (logged).
-  bool sync();
-  // Claims an expired job and calls its on_expired; false when it started.
-  bool expire(Pending& pending);
-
-  CatalogWriterOptions options_;
+  // Declaration order: the engine (whose thread uses them) goes first.
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repository_;
   std::unique_ptr<catalog::ChangeLog> change_log_;
-  std::unique_ptr<Metrics> metrics_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;         // the writer: work queued, or stopping
-  std::condition_variable reaper_cv_;  // the reaper: a new deadline, or stopped
-  std::deque<std::shared_ptr<Pending>> queue_;
-  // The jobs taken by the writer and not yet started (still expirable).
-  std::vector<std::shared_ptr<Pending>> batch_;
-  bool stopping_ = false;
-  bool writer_done_ = false;
-  std::thread thread_;
-  std::thread reaper_;
+  std::unique_ptr<catalog::GroupCommit> engine_;
 };
 
 }  // namespace cocktail::catalog_service
