@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 namespace {
 
 std::string json_number(std::size_t n) { return std::to_string(n); }
@@ -74,4 +74,4 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
   }
 }
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

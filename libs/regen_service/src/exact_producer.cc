@@ -2,7 +2,7 @@
 
 #include "cocktail/analytics/exact_analytics.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput& out) {
   namespace an = analytics;
@@ -37,4 +37,4 @@ void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput&
   add(an::kIngredientTree, std::move(tree), an::tree_extras(nodes, ctx.model), nodes);
 }
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

@@ -8,7 +8,7 @@
 #include "cocktail/catalog/database.h"
 #include "synthetic_catalog.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 namespace {
 
 // A producer standing in for a later analytic: one enveloped JSON file and
@@ -85,7 +85,7 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   producers.push_back(std::make_unique<RecipeCountProducer>());
   Regenerator regen(settings(), store_, std::move(producers));
   auto result = regen.run();
-  ASSERT_TRUE(result.ok()) << result.error().message;
+  ASSERT_TRUE(result.ok()) << result.failure().message();
   const auto& s = result.value();
   EXPECT_EQ(s.generation, 1);
   EXPECT_EQ(s.catalog_seq, seq_);
@@ -127,14 +127,14 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
     }
     auto result = Regenerator(settings(), store_, std::move(producers)).run();
     ASSERT_FALSE(result.ok());
-    EXPECT_EQ(result.error().field, variant == 0 ? "produce.failing" : "produce.duplicate");
-    EXPECT_NE(result.error().message.find(variant == 0 ? "no convergence" : "produced twice"),
+    EXPECT_EQ(result.failure().stage, variant == 0 ? "produce.failing" : "produce.duplicate");
+    EXPECT_NE(result.failure().message().find(variant == 0 ? "no convergence" : "produced twice"),
               std::string::npos);
     EXPECT_EQ(store_.current_generation().value(), 1);
 
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    ASSERT_EQ(parser.parse(failure_json(result.error())).get(doc), simdjson::SUCCESS);
+    ASSERT_EQ(parser.parse(failure_json(result.failure())).get(doc), simdjson::SUCCESS);
     EXPECT_EQ(std::string_view(doc["status"]), "error");
   }
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
@@ -147,11 +147,11 @@ TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   for (int i = 1; i <= 4; ++i) {
     auto result = regen.run();
     ASSERT_TRUE(result.ok());
-    ASSERT_TRUE(result->retention.has_value());
+    ASSERT_TRUE(result.value().retention.has_value());
   }
   EXPECT_EQ(store_.report(0).generations.size(), 2u);
   EXPECT_EQ(store_.current_generation().value(), 4);
 }
 
 }  // namespace
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

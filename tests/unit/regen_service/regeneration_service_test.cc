@@ -111,16 +111,16 @@ TEST_F(ServiceFixture, LanesAnnounceFreshExactFilesFirstThenTheCompleteGeneratio
 
 // A slow producer that blocks until released (bounded, so that a failing
 // test still stops): the slow lane held mid-computation on purpose.
-class GatedSlowProducer : public regen::Producer {
+class GatedSlowProducer : public regen_service::Producer {
  public:
   std::string_view name() const override { return "gated"; }
   bool slow() const override { return true; }
-  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override {
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
     std::unique_lock lock(mu_);
     ++entered_;
     cv_.notify_all();
     cv_.wait_for(lock, 10s, [&] { return open_; });
-    regen::Artifact a;
+    regen_service::Artifact a;
     a.analytics_type = "gated";
     a.file_name = "gated.json";
     a.body = "{\"seq\":" + std::to_string(context.state.catalog_seq) + "}";

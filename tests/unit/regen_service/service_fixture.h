@@ -50,10 +50,10 @@ class ManualClock final : public core::Clock {
 // A producer standing for a slow analytic: sleeps `delay_ms` when armed and
 // fails while `failures_left` > 0 (injected faults), then delegates to the
 // exact analytics so that the generation is real.
-class ControlledProducer final : public regen::Producer {
+class ControlledProducer final : public regen_service::Producer {
  public:
   std::string_view name() const override { return "controlled"; }
-  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override {
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
     entered.fetch_add(1);
     if (int ms = delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     if (failures_left.load() > 0) {
@@ -68,7 +68,7 @@ class ControlledProducer final : public regen::Producer {
   std::atomic<int> entered{0};
 
  private:
-  regen::ExactAnalyticsProducer exact_;
+  regen_service::ExactAnalyticsProducer exact_;
 };
 
 class ServiceFixture : public ::testing::Test {
@@ -102,19 +102,19 @@ class ServiceFixture : public ::testing::Test {
   // With `space`: the real cocktail-space producer too (the slow lane).
   // `slow`: a further slow producer (after the space, if any).
   void start(RegenerationServiceOptions o, const core::Clock* clock = nullptr, bool space = false,
-             bool split_lanes = true, std::unique_ptr<regen::Producer> slow = nullptr) {
+             bool split_lanes = true, std::unique_ptr<regen_service::Producer> slow = nullptr) {
     inbox_.reset();
     service_.reset();
-    regen::RegeneratorSettings settings;
+    regen_service::RegeneratorSettings settings;
     settings.db_path = db_path_;
     settings.split_lanes = split_lanes;
-    std::vector<std::unique_ptr<regen::Producer>> producers;
+    std::vector<std::unique_ptr<regen_service::Producer>> producers;
     auto controlled = std::make_unique<ControlledProducer>();
     producer_ = controlled.get();
     producers.push_back(std::move(controlled));
-    if (space) producers.push_back(std::make_unique<regen::CocktailSpaceProducer>());
+    if (space) producers.push_back(std::make_unique<regen_service::CocktailSpaceProducer>());
     if (slow) producers.push_back(std::move(slow));
-    regenerator_ = std::make_unique<regen::Regenerator>(settings, store_, std::move(producers));
+    regenerator_ = std::make_unique<regen_service::Regenerator>(settings, store_, std::move(producers));
     registry_ = std::make_unique<metrics::MetricsRegistry>();
     service_ = std::make_unique<RegenerationService>(std::move(o), clock ? *clock : steady_, store_,
                                                      *regenerator_, *registry_);
@@ -192,7 +192,7 @@ class ServiceFixture : public ::testing::Test {
   snapshot::SnapshotStore store_{dir_.file("analytics")};
   core::SteadyClock steady_;
   ControlledProducer* producer_ = nullptr;
-  std::unique_ptr<regen::Regenerator> regenerator_;
+  std::unique_ptr<regen_service::Regenerator> regenerator_;
   std::unique_ptr<metrics::MetricsRegistry> registry_;
   std::unique_ptr<RegenerationService> service_;
   std::unique_ptr<AnalyticsInbox> inbox_;

@@ -10,7 +10,7 @@
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/regen_service/producer.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 class CocktailSpaceProducer final : public Producer {
  public:
@@ -23,4 +23,4 @@ class CocktailSpaceProducer final : public Producer {
   analytics::CocktailSpaceOptions options_;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

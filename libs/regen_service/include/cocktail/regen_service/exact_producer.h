@@ -5,7 +5,7 @@
 
 #include "cocktail/regen_service/producer.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 class ExactAnalyticsProducer final : public Producer {
  public:
@@ -13,4 +13,4 @@ class ExactAnalyticsProducer final : public Producer {
   void produce(const ProducerContext& context, ProducerOutput& out) override;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

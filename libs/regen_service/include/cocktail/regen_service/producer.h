@@ -24,7 +24,7 @@ namespace cocktail::catalog {
 struct CatalogState;
 }
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 struct Artifact {
   // Key of the summary's counts and, when `envelope`, the envelope's
@@ -79,4 +79,4 @@ class Producer {
   virtual void produce(const ProducerContext& context, ProducerOutput& out) = 0;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service
