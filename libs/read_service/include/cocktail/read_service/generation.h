@@ -59,11 +59,15 @@ class Generation {
     std::shared_ptr<const Representation> representation;
   };
 
-  // Indexes a verified snapshot (its bytes are moved, not copied). An error
-  // (kInternal, naming the file) when a file the API indexes cannot be
-  // parsed; such a generation is refused like a corrupt one.
+  // Indexes a verified snapshot (its bytes are moved, not copied). A file
+  // the manifest lists but `snapshot.files` lacks is taken from `previous`,
+  // which must hold it with the same SHA-256 and size: its representation
+  // and index are shared, not rebuilt. An error (kInternal, naming the file)
+  // when a file the API indexes cannot be parsed, or a listed file is in
+  // neither; such a generation is refused like a corrupt one.
   static core::Result<std::shared_ptr<const Generation>> build(snapshot::Snapshot snapshot,
-                                                               std::int64_t loaded_at_ms);
+                                                               std::int64_t loaded_at_ms,
+                                                               const Generation* previous = nullptr);
 
   std::int64_t generation() const { return manifest_.generation; }
   std::int64_t catalog_seq() const { return manifest_.catalog_seq; }
@@ -97,7 +101,7 @@ class Generation {
                                                    std::optional<int> level) const;
 
   // ---- recipe-similar for one recipe.
-  bool has_similar() const { return similar_source_ != nullptr; }
+  bool has_similar() const { return similar_ != nullptr; }
   bool has_similar_recipe(std::int64_t recipe_id) const { return find_similar(recipe_id) != nullptr; }
   // {data: {recipe_id, recipe_name, neighbors: first `limit`}, metadata: the
   // file's metadata + recipe_id + limit}; null for an unknown recipe.
@@ -117,6 +121,16 @@ class Generation {
   };
 
   struct SimilarScan;
+  // recipe-similar indexed: shared by generations holding the same file.
+  struct SimilarIndex {
+    std::shared_ptr<const std::string> source;  // the recipe-similar file bytes
+    std::string metadata;
+    std::vector<SimilarEntry> entries;  // ascending recipe_id
+    std::string names;
+    std::vector<Span> spans;
+  };
+  static core::Result<std::shared_ptr<const SimilarIndex>> index_similar(
+      std::shared_ptr<const std::string> text);
   Generation() = default;
   const SimilarEntry* find_similar(std::int64_t recipe_id) const;
   std::string tag(std::string_view suffix) const;
@@ -131,14 +145,10 @@ class Generation {
   std::unordered_map<std::string, std::shared_ptr<const Representation>> analytics_;  // by type
   std::vector<std::string> types_;
 
-  std::unique_ptr<analytics::IngredientUsageIndex> usage_index_;
+  std::shared_ptr<const analytics::IngredientUsageIndex> usage_index_;
   std::string usage_metadata_;  // raw JSON object of the root view's metadata
 
-  std::shared_ptr<const std::string> similar_source_;  // the recipe-similar file bytes
-  std::string similar_metadata_;
-  std::vector<SimilarEntry> similar_;  // ascending recipe_id
-  std::string similar_names_;
-  std::vector<Span> similar_spans_;
+  std::shared_ptr<const SimilarIndex> similar_;
 
   static constexpr std::size_t kMaxCachedViews = 4096;
   mutable std::mutex views_mu_;

@@ -2,7 +2,11 @@
 //
 // Loads the generation CURRENT names from ANALYTICS_PATH, every file
 // verified against the manifest's SHA-256 (snapshot::SnapshotStore), indexes
-// it (Generation::build) and swaps it in atomically: a reader holding the
+// it (Generation::build) and swaps it in atomically. A file whose manifest
+// SHA-256 and size equal those of the served generation's file of the same
+// name is not read again: its verified in-memory representation (bytes, gzip
+// copy, parsed index) is shared with the new generation, so a generation
+// that changed a few files costs loading those files only: a reader holding the
 // previous generation keeps it until it lets go, and never sees a mix.
 //
 // Loading happens on the cache's own refresh thread, never on an I/O thread:
@@ -41,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/generation.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -51,6 +56,10 @@ struct SnapshotCacheOptions {
   std::filesystem::path analytics_path;
   // How often CURRENT is checked without an announcement.
   std::chrono::milliseconds check_interval{2000};
+  // The monotonic clock behind the check interval and the staleness gauge
+  // (borrowed; must outlive the cache). Null: the steady clock. The refresh
+  // thread sleeps in real time, at most a second, between looks at it.
+  const core::Clock* clock = nullptr;
 };
 
 // What one refresh did.
@@ -116,6 +125,8 @@ class SnapshotCache {
   void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
 
   SnapshotCacheOptions options_;
+  core::SteadyClock steady_;
+  const core::Clock& clock_;
   snapshot::SnapshotStore store_;
 
   mutable std::mutex current_mu_;
@@ -128,7 +139,7 @@ class SnapshotCache {
   mutable std::mutex state_mu_;
   std::optional<Refusal> last_refusal_;
   std::int64_t announced_generation_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> behind_since_;
+  std::optional<core::Clock::time_point> behind_since_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
@@ -143,6 +154,8 @@ class SnapshotCache {
   prometheus::Gauge& staleness_gauge_;
   prometheus::Counter& verification_failures_total_;
   prometheus::Family<prometheus::Counter>& loads_;
+  prometheus::Counter& files_read_;
+  prometheus::Counter& files_reused_;
 };
 
 }  // namespace cocktail::read_service
