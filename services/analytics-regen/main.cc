@@ -88,7 +88,8 @@ rs::AnalyticsRegenOptions regen_options(const Options& o) {
   options.heartbeat_interval = ms(o, "--heartbeat-ms");
   options.shutdown_timeout = ms(o, "--shutdown-timeout-ms");
   options.abandon_grace = ms(o, "--abandon-grace-ms");
-  options.slow_lane_idle_priority = o.get_bool("--slow-lane-idle");
+  options.slow_lane_nice = static_cast<int>(o.get_int("--slow-lane-nice"));
+  options.slow_lane_idle = o.get_bool("--slow-lane-idle");
 
   r.routes.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
   r.routes.max_wait = ms(o, "--regenerate-max-wait-ms");
@@ -257,6 +258,10 @@ int main(int argc, char** argv) {
     std::cerr
         << "analytics-regen: --space-seed, --space-dense-limit and --space-threads must not be negative, "
            "--space-candidate-cap must be at least 1\n";
+    return kExitUsage;
+  }
+  if (o.get_int("--slow-lane-nice") < 0 || o.get_int("--slow-lane-nice") > 19) {
+    std::cerr << "analytics-regen: --slow-lane-nice must be in 0..19\n";
     return kExitUsage;
   }
   if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {

@@ -250,10 +250,12 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
       file.name = name;
       file.sha256 = entry.sha256;
       file.bytes = entry.bytes;
-      if (name == kDistanceIdsFile && envelope_metadata(bytes).empty()) {
+      const analytics::ArtifactSpec* spec = analytics::artifact_by_file(name);
+      if (spec != nullptr && spec->form == analytics::ArtifactForm::kBareJson &&
+          envelope_metadata(bytes).empty()) {
         // A bare ids object: served as an envelope like every other body.
         analytics::EnvelopeMetadata meta;
-        meta.analytics_type = std::string(kDistanceIdsType);
+        meta.analytics_type = std::string(spec->type);
         meta.generation = g->manifest_.generation;
         meta.catalog_seq = entry.catalog_seq.value_or(g->manifest_.catalog_seq);
         meta.generated_at_ms = g->manifest_.generated_at_ms;
@@ -276,7 +278,8 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
         g->similar_ = std::move(index).value();
       }
     }
-    if (json && name != kDistanceIdsFile) {
+    const analytics::ArtifactSpec* spec = analytics::artifact_by_file(name);
+    if (json && (spec == nullptr || spec->form != analytics::ArtifactForm::kBareJson)) {
       g->analytics_.emplace(type, file.representation);
       g->types_.push_back(type);
     }

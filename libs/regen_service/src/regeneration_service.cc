@@ -64,21 +64,25 @@ std::int64_t oldest_file_seq(const snapshot::Manifest& m) {
   return seq;
 }
 
-// The calling thread, and the threads it starts, at idle CPU priority:
-// SCHED_IDLE where allowed, else the highest nice value.
-void lower_own_priority() {
-  sched_param param{};
-  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0) {
-    log::info("regen.slow_lane_priority", {{"policy", "SCHED_IDLE"}});
+// The calling thread, and the threads it starts later, at a lower CPU
+// priority: SCHED_IDLE when `idle`, else the nice value `nice` (Linux:
+// setpriority on a thread id applies to that thread only).
+void lower_own_priority(bool idle, int nice) {
+  if (idle) {
+    sched_param param{};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0) {
+      log::info("regen.slow_lane_priority", {{"policy", "SCHED_IDLE"}});
+      return;
+    }
+    log::warn("regen.slow_lane_priority_unchanged",
+              {{"policy", "SCHED_IDLE"}, {"error", std::strerror(errno)}});
+  }
+  if (nice <= 0) return;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) == 0) {
+    log::info("regen.slow_lane_priority", {{"policy", "nice"}, {"nice", nice}});
     return;
   }
-  // Linux: setpriority on a thread id applies to that thread only.
-  const int err = errno;
-  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19) == 0) {
-    log::info("regen.slow_lane_priority", {{"policy", "nice 19"}});
-    return;
-  }
-  log::warn("regen.slow_lane_priority_unchanged", {{"error", std::strerror(err)}});
+  log::warn("regen.slow_lane_priority_unchanged", {{"policy", "nice"}, {"error", std::strerror(errno)}});
 }
 
 // A lane's bookkeeping (under the service's mutex).
@@ -259,9 +263,10 @@ void RegenerationService::start() {
       s.set_current(manifest.value());
       snapshot_seq = manifest->catalog_seq;
       s.fast.seq = manifest->catalog_seq;
-      s.slow.seq = oldest_file_seq(manifest.value());
       // A slow lane failed or was killed before it caught up: catch up now.
-      slow_behind = s.lanes && s.slow.seq < s.fast.seq;
+      const auto slow_seq = s.regenerator.slow_lane_seq(manifest.value());
+      s.slow.seq = slow_seq.value_or(manifest->catalog_seq);
+      slow_behind = s.slow.seq < manifest->catalog_seq;
     } else {
       log::warn("regen.current_unreadable",
                 {{"generation", gen.value()}, {"error", manifest.error().message}});
@@ -581,9 +586,7 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
 }
 
 void RegenerationService::Impl::work_slow() {
-  if (options.slow_lane_idle_priority) {
-    lower_own_priority();
-  }
+  lower_own_priority(options.slow_lane_idle, options.slow_lane_nice);
   std::unique_lock lock(mu);
   for (;;) {
     // Wait for a state, and after a failure for the retry backoff.

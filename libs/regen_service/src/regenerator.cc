@@ -126,6 +126,20 @@ bool Regenerator::concurrent_lanes() const {
   return settings_.split_lanes && !producers(Lane::kFast).empty() && !producers(Lane::kSlow).empty();
 }
 
+std::optional<std::int64_t> Regenerator::slow_lane_seq(const snapshot::Manifest& manifest) const {
+  if (!concurrent_lanes()) return std::nullopt;
+  for (const Producer* p : producers(Lane::kSlow)) {
+    for (const auto& file : p->outputs()) {
+      if (manifest.files.count(file) == 0) return 0;
+    }
+  }
+  std::int64_t seq = manifest.catalog_seq;
+  for (const auto& [name, entry] : manifest.files) {
+    seq = std::min(seq, entry.catalog_seq.value_or(manifest.catalog_seq));
+  }
+  return seq;
+}
+
 void Regenerator::distrust(const std::string& file) {
   std::lock_guard lock(known_mu_);
   known_.erase(file);

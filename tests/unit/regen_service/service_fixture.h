@@ -71,6 +71,35 @@ class ControlledProducer final : public regen_service::Producer {
   regen_service::ExactAnalyticsProducer exact_;
 };
 
+// A slow-lane producer of one small file, "slow-thing.json".
+class SlowFileProducer final : public regen_service::Producer {
+ public:
+  std::string_view name() const override { return "slow_file"; }
+  bool slow() const override { return true; }
+  std::vector<std::string> outputs() const override { return {"slow-thing.json"}; }
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
+    regen_service::Artifact a;
+    a.analytics_type = "slow-thing";
+    a.file_name = "slow-thing.json";
+    a.body = "{\"recipes\":" + std::to_string(context.state.recipes.size()) + "}";
+    out.artifacts.push_back(std::move(a));
+  }
+};
+
+// Write faults injected on purpose: writing a file named `file` throws (as
+// a full disk would) while `left` > 0.
+class WriteFaults final : public snapshot::WriteObserver {
+ public:
+  void on_step(snapshot::WriteStep step, std::string_view name) override {
+    if (step == snapshot::WriteStep::kTempWritten && name == file && left.load() > 0) {
+      left.fetch_sub(1);
+      throw snapshot::SnapshotIoError("injected: no space left on device");
+    }
+  }
+  std::string file;
+  std::atomic<int> left{0};
+};
+
 class ServiceFixture : public ::testing::Test {
  protected:
   ServiceFixture() {
@@ -189,7 +218,8 @@ class ServiceFixture : public ::testing::Test {
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repo_;
   std::unique_ptr<bus::Publisher> catalog_bus_;
-  snapshot::SnapshotStore store_{dir_.file("analytics")};
+  WriteFaults faults_;
+  snapshot::SnapshotStore store_{dir_.file("analytics"), &faults_};
   core::SteadyClock steady_;
   ControlledProducer* producer_ = nullptr;
   std::unique_ptr<regen_service::Regenerator> regenerator_;

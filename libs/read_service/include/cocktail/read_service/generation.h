@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cocktail/analytics/artifacts.h"
 #include "cocktail/analytics/usage_index.h"
 #include "cocktail/core/result.h"
 #include "cocktail/read_service/representation.h"
@@ -35,16 +36,17 @@
 
 namespace cocktail::read_service {
 
-// File names the API gives a meaning to (beyond serving "<type>.json" as is).
+// Types and files the API gives a meaning to (beyond serving "<type>.json"
+// as is), from the artifact table (analytics/artifacts.h).
 inline constexpr std::string_view kUsageType = "ingredient-usage";
 inline constexpr std::string_view kUsageAllType = "ingredient-usage-all";
 inline constexpr std::string_view kSimilarType = "recipe-similar";
-inline constexpr std::string_view kDistanceMatrixFile = "recipe-distances-em.npy";
+inline constexpr std::string_view kDistanceMatrixFile = analytics::artifact_file("recipe-distances-em");
 // The row (and column) recipe ids of the matrix, written beside it as a
 // bare {"shape", "dtype", "recipe_ids"} object; served enveloped (wrapped
 // at load time, with analytics_type kDistanceIdsType).
-inline constexpr std::string_view kDistanceIdsFile = "recipe-distances-em.ids.json";
 inline constexpr std::string_view kDistanceIdsType = "recipe-distances-em-ids";
+inline constexpr std::string_view kDistanceIdsFile = analytics::artifact_file(kDistanceIdsType);
 
 // recipe-similar `limit`: 1..kMaxSimilarLimit, default kDefaultSimilarLimit.
 inline constexpr int kMaxSimilarLimit = 20;

@@ -18,6 +18,7 @@ class CocktailSpaceProducer final : public Producer {
   std::string_view name() const override { return "cocktail-space"; }
   bool slow() const override { return true; }
   void produce(const ProducerContext& context, ProducerOutput& out) override;
+  std::vector<std::string> outputs() const override;
 
  private:
   analytics::CocktailSpaceOptions options_;

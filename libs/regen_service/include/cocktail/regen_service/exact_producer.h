@@ -11,6 +11,7 @@ class ExactAnalyticsProducer final : public Producer {
  public:
   std::string_view name() const override { return "exact"; }
   void produce(const ProducerContext& context, ProducerOutput& out) override;
+  std::vector<std::string> outputs() const override;
 };
 
 }  // namespace cocktail::regen_service

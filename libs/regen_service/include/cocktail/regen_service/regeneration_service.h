@@ -13,7 +13,7 @@
 //   fast-lane thread: Regenerator::run_fast() → analytics.snapshot (PUB)
 //        │  hands the state it loaded (the newest replaces one not started) to
 //        ▼
-//   slow-lane thread, at idle CPU priority (SCHED_IDLE, else nice 19):
+//   slow-lane thread, at lower CPU priority (nice 10, or SCHED_IDLE):
 //        Regenerator::run_slow() → analytics.snapshot
 //
 // Without concurrent lanes (Regenerator::concurrent_lanes() false) the
@@ -86,9 +86,13 @@ struct RegenerationServiceOptions {
   Debouncer::RandomSource random;
   // Wall clock (Unix epoch ms) for the times shown in status(); system time when empty.
   std::function<std::int64_t()> wall_now_ms;
-  // Run the slow lane's thread (and the threads it starts) at idle CPU
-  // priority, so that a map computation never delays a count.
-  bool slow_lane_idle_priority = true;
+  // The slow lane's thread (and the threads it starts) run at this nice
+  // value (0-19; 0: unchanged), so that a map computation yields the CPU to
+  // the fast lane and the I/O threads at once. With slow_lane_idle they run
+  // under SCHED_IDLE instead: only when a core is otherwise idle, which
+  // starves the maps on a machine that is busy with anything else.
+  int slow_lane_nice = 10;
+  bool slow_lane_idle = false;
 };
 
 // One finished regeneration, as status() and the manual trigger report it.

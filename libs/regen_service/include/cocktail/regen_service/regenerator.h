@@ -149,6 +149,12 @@ class Regenerator {
   // catalog_seq is its newest file's, so it never goes backwards.
   RunResult run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel);
 
+  // The catalog seq the slow lane's files in `manifest` cover: the oldest
+  // file seq, or 0 when a file a slow producer always writes is missing.
+  // Below the manifest's catalog_seq, the slow lane owes it (a slow run
+  // failed or was killed before it caught up). Lanes only; else nullopt.
+  std::optional<std::int64_t> slow_lane_seq(const snapshot::Manifest& manifest) const;
+
   // The next carry reads and verifies `file` instead of trusting its stamp;
   // a copy that fails is recomputed (the hook for a reader that found it
   // corrupt). Any thread.
