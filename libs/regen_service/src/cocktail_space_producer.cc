@@ -65,9 +65,13 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
   add("recipe-similar", std::move(result.recipe_similar), std::move(similar), c.em_points);
 
   if (result.distance_matrix_written) {
-    // The matrix (counted: its rows) and its ids beside it.
+    // Each matrix (counted: its rows) and its ids beside it.
     add("recipe-distances-em", std::move(result.distance_matrix_npy), {}, c.em_points);
     add("recipe-distances-em-ids", std::move(result.distance_matrix_ids), {}, std::nullopt);
+  }
+  if (result.ingredient_matrix_written) {
+    add("ingredient-distances-em", std::move(result.ingredient_matrix_npy), {}, c.em_ingredients);
+    add("ingredient-distances-em-ids", std::move(result.ingredient_matrix_ids), {}, std::nullopt);
   }
 }
 

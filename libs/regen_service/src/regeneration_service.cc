@@ -513,7 +513,8 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
   record.finished_at_ms = wall_now_ms();
   record.duration_ms = duration_ms;
   record.reasons = work.reasons;
-  if (work.changes > 0) {
+  if (work.changes > 0 &&
+      std::find(record.reasons.begin(), record.reasons.end(), kReasonChange) == record.reasons.end()) {
     record.reasons.insert(record.reasons.begin(), kReasonChange);
   }
   record.changes = work.changes;

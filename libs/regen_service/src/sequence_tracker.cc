@@ -105,8 +105,9 @@ void SequenceTracker::on_probe(std::int64_t latest, bool periodic) {
     trigger(kReasonCatalog, TriggerMode::kImmediate, latest);
   } else {
     // Committed after the events that asked for this read: their own
-    // events are on the way; count them as changes now.
-    debouncer_.note_change(latest);
+    // events are on the way (and are counted as changes when they come);
+    // the run is owed now.
+    debouncer_.note_trigger(kReasonChange, TriggerMode::kDebounced, latest);
   }
   owed_ = latest;
 }

@@ -516,7 +516,9 @@ StoreReport SnapshotStore::report(std::int64_t now_ms) const {
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       continue;
     }
-    if (it.depth() == 0 && it->path().extension() == ".json") {
+    // Legacy copies: v1/<name> for any name a generation may hold (never
+    // CURRENT, the lock or a temporary file).
+    if (it.depth() == 0 && is_valid_file_name(it->path().filename().string())) {
       r.legacy_bytes += st.st_size;
     }
     if (st.st_nlink > 1) {
@@ -586,9 +588,7 @@ void GenerationWriter::check_new_name(const std::string& name) const {
 
 void GenerationWriter::added(const std::string& name, FileEntry entry) {
   files_.emplace(name, std::move(entry));
-  if (name.ends_with(".json")) {
-    legacy_.push_back(name);
-  }
+  legacy_.push_back(name);
 }
 
 void GenerationWriter::add(const std::string& name, std::string_view bytes,
