@@ -67,7 +67,8 @@ Response represent(const Request& request, const Representation& rep) {
   const bool not_modified = !inm.empty() && (http::etag_matches(inm, rep.etag) ||
                                              (rep.gzip && http::etag_matches(inm, rep.gzip_etag)));
   Response r = not_modified ? Response::empty(Status::not_modified)
-                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type);
+                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
+                                               gz ? rep.gzip_sealed : rep.identity_sealed);
   r.set_header(Field::etag, etag);
   r.set_header(Field::cache_control, kRevalidate);
   if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");

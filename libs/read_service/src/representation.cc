@@ -66,6 +66,10 @@ std::string gzip_decompress(std::string_view bytes, std::size_t max_bytes) {
   return out;
 }
 
+namespace {
+constexpr std::size_t kMaxSealedBytes = 8 * 1024 * 1024;
+}  // namespace
+
 std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
                                                           std::string_view tag, std::size_t min_gzip_bytes) {
   auto rep = std::make_shared<Representation>();
@@ -80,6 +84,15 @@ std::shared_ptr<const Representation> make_representation(std::string bytes, std
     }
   }
   rep->identity = std::make_shared<const std::string>(std::move(bytes));
+  // Large bodies also in sealed memory files, sent with sendfile(2); not the
+  // largest (a distance matrix), downloaded rarely, whose copy would double
+  // the memory they take.
+  auto seal = [](const std::shared_ptr<const std::string>& b) -> std::shared_ptr<const http::SealedBytes> {
+    if (!b || b->size() < http::SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) return nullptr;
+    return http::SealedBytes::make(*b);
+  };
+  rep->identity_sealed = seal(rep->identity);
+  rep->gzip_sealed = seal(rep->gzip);
   return rep;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "cocktail/http/sealed_bytes.h"
+
 namespace cocktail::read_service {
 
 struct Representation {
@@ -22,6 +24,11 @@ struct Representation {
   std::string etag;
   std::string gzip_etag;
   std::string content_type;
+  // The same bytes in sealed memory files, for bodies from 64 KiB to 8 MiB:
+  // the server sends them with sendfile(2) (http::SealedBytes). Null
+  // otherwise, or where sealed memory files are not available.
+  std::shared_ptr<const http::SealedBytes> identity_sealed;
+  std::shared_ptr<const http::SealedBytes> gzip_sealed;
 };
 
 // Compresses `bytes` (gzip, zlib level 6) unless it is shorter than
