@@ -278,7 +278,7 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
         g->usage_metadata_ = envelope_metadata(bytes);  // the root view's metadata wins
       }
       file.representation = make_representation(std::move(bytes), json ? kJsonType : kBinaryType,
-                                                gen_tag + file.sha256.substr(0, 16));
+                                                gen_tag + file.sha256.substr(0, 16), 256, kEagerGzipMaxBytes);
       if (json && type == kSimilarType) {
         auto index = index_similar(file.representation->identity);
         if (!index.ok()) return index.error();
@@ -294,6 +294,32 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
   }
   std::sort(g->types_.begin(), g->types_.end());
   return std::shared_ptr<const Generation>(std::move(g));
+}
+
+std::shared_ptr<const Generation> Generation::with_gzip() const {
+  bool pending = false;
+  for (const auto& [name, f] : files_) pending = pending || f.representation->gzip_pending;
+  if (!pending) return nullptr;
+  std::shared_ptr<Generation> g(new Generation());
+  g->manifest_ = manifest_;
+  g->generation_text_ = generation_text_;
+  g->catalog_seq_text_ = catalog_seq_text_;
+  g->loaded_at_ms_ = loaded_at_ms_;
+  g->files_ = files_;
+  g->analytics_ = analytics_;
+  g->types_ = types_;
+  g->usage_index_ = usage_index_;
+  g->usage_metadata_ = usage_metadata_;
+  g->similar_ = similar_;
+  for (auto& [name, f] : g->files_) {
+    if (!f.representation->gzip_pending) continue;
+    auto done = read_service::with_gzip(*f.representation);
+    for (auto& [type, rep] : g->analytics_) {
+      if (rep == f.representation) rep = done;
+    }
+    f.representation = std::move(done);
+  }
+  return g;
 }
 
 const Representation* Generation::analytic(std::string_view type) const {

@@ -206,6 +206,16 @@ RefreshOutcome SnapshotCache::load_if_new() {
         core::log::error("snapshot.listener_failed", {{"error", e.what()}});
       }
     }
+    // Served and announced; now the gzip copies of its large files (the
+    // same generation: readers and waiters notice nothing but the
+    // Content-Encoding they may now get). Skipped when a newer generation
+    // is already current: its load comes first, and it finishes them.
+    if (auto cur = store_.current_generation(); cur.ok() && cur.value() == next->generation()) {
+      if (auto gz = next->with_gzip()) {
+        std::lock_guard<std::mutex> lock(current_mu_);
+        if (current_ == next) current_ = std::move(gz);
+      }
+    }
     return RefreshOutcome::kSwapped;
   }
   loads_.Add({{"result", "failed"}}).Increment();

@@ -133,6 +133,9 @@ struct RegenerationService::Impl {
   void work_slow();
   RunRecord finish_fast(std::uint64_t run, const PendingWork& work, const RunResult& result, double ms);
   void finish_slow(const RunResult& result, double ms);
+  // Runs one lane's work, timing it (ms); announces a success at once.
+  RunResult attempt(const std::function<RunResult()>& run, double& ms);
+  void count_files(const RegenSummary& summary);
   void announce(const snapshot::Manifest& manifest);
   void publish_heartbeat();
   void set_current(const snapshot::Manifest& manifest);
@@ -364,6 +367,30 @@ void RegenerationService::Impl::publish_heartbeat() {
   }
 }
 
+RunResult RegenerationService::Impl::attempt(const std::function<RunResult()>& run, double& ms) {
+  const auto start = std::chrono::steady_clock::now();
+  RunResult result = RunFailure{"run", "not run", false};
+  try {
+    result = run();
+  } catch (const std::exception& e) {
+    // The Regenerator reports stage failures as RunFailure; anything thrown
+    // past it is a failure of the run all the same.
+    result = RunFailure{"run", e.what(), false};
+  }
+  ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Announce before anything else: readers are waiting for it.
+  if (result.ok()) {
+    announce(result.value().manifest);
+  }
+  return result;
+}
+
+void RegenerationService::Impl::count_files(const RegenSummary& s) {
+  metrics.files_linked.Increment(static_cast<double>(s.files_linked));
+  metrics.files_written.Increment(static_cast<double>(s.files_written));
+  metrics.bytes_written.Increment(static_cast<double>(s.bytes_written));
+}
+
 void RegenerationService::Impl::announce(const snapshot::Manifest& manifest) {
   try {
     if (auto st = publisher->publish(snapshot_event(manifest)); !st.ok()) {
@@ -460,25 +487,13 @@ void RegenerationService::Impl::work() {
                                   {"changes", static_cast<std::int64_t>(work.changes)},
                                   {"newest_seq", work.newest_seq},
                                   {"reasons", reasons.empty() ? std::string(kReasonChange) : reasons}});
-    const auto start = std::chrono::steady_clock::now();
     std::shared_ptr<const LoadedCatalog> loaded;
-    RunResult result = RunFailure{"run", "not run", false};
-    try {
-      // With lanes this thread is the fast lane; the slow lane follows on
-      // its own thread from the state this run loaded. Without, one run
-      // writes everything.
-      result = lanes ? regenerator.run_fast(&cancel, &loaded) : regenerator.run(&cancel);
-    } catch (const std::exception& e) {
-      // The Regenerator reports stage failures as RunFailure; anything
-      // thrown past it is a failure of the run all the same.
-      result = RunFailure{"run", e.what(), false};
-    }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    // Announce before anything else: readers are waiting for it.
-    if (result.ok()) {
-      announce(result.value().manifest);
-    }
+    // With lanes this thread is the fast lane; the slow lane follows on its
+    // own thread from the state this run loaded. Without, one run writes
+    // everything.
+    double ms = 0;
+    const RunResult result = attempt(
+        [&] { return lanes ? regenerator.run_fast(&cancel, &loaded) : regenerator.run(&cancel); }, ms);
     if (loaded) {
       std::lock_guard slow_lock(mu);
       if (!slow_exit) {
@@ -530,9 +545,7 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
     }
     metrics.runs_success.Increment();
     metrics.last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
-    metrics.files_linked.Increment(static_cast<double>(s.files_linked));
-    metrics.files_written.Increment(static_cast<double>(s.files_written));
-    metrics.bytes_written.Increment(static_cast<double>(s.bytes_written));
+    count_files(s);
     log::info("regen.run_done", {{"run", static_cast<std::int64_t>(run)},
                                  {"generation", s.generation},
                                  {"seq", s.catalog_seq},
@@ -608,18 +621,8 @@ void RegenerationService::Impl::work_slow() {
     lock.unlock();
 
     log::info("regen.slow_start", {{"seq", loaded->state.catalog_seq}});
-    const auto start = std::chrono::steady_clock::now();
-    RunResult result = RunFailure{"run", "not run", false};
-    try {
-      result = regenerator.run_slow(*loaded, &slow_cancel);
-    } catch (const std::exception& e) {
-      result = RunFailure{"run", e.what(), false};
-    }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (result.ok()) {
-      announce(result.value().manifest);
-    }
+    double ms = 0;
+    const RunResult result = attempt([&] { return regenerator.run_slow(*loaded, &slow_cancel); }, ms);
     finish_slow(result, ms);
     lock.lock();
     if (!result.ok() && !result.failure().cancelled && !slow_pending && !slow_exit) {
@@ -634,9 +637,7 @@ void RegenerationService::Impl::finish_slow(const RunResult& result, double ms) 
     for (const auto& [stage, stage_ms] : s.durations_ms) {
       metrics.observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
     }
-    metrics.files_linked.Increment(static_cast<double>(s.files_linked));
-    metrics.files_written.Increment(static_cast<double>(s.files_written));
-    metrics.bytes_written.Increment(static_cast<double>(s.bytes_written));
+    count_files(s);
     log::info("regen.slow_done", {{"generation", s.generation},
                                   {"seq", s.catalog_seq},
                                   {"space_seq", oldest_file_seq(s.manifest)},

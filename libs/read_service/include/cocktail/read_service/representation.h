@@ -6,6 +6,7 @@
 // Immutable after construction; share it freely across threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,15 +30,23 @@ struct Representation {
   // otherwise, or where sealed memory files are not available.
   std::shared_ptr<const http::SealedBytes> identity_sealed;
   std::shared_ptr<const http::SealedBytes> gzip_sealed;
+  // The gzip copy is still to be made (with_gzip): a large body is served
+  // as identity meanwhile, so that compressing it never delays publishing
+  // the generation that holds it.
+  bool gzip_pending = false;
 };
 
 // Compresses `bytes` (gzip, zlib level 6) unless it is shorter than
 // `min_gzip_bytes` or gzip saves less than a tenth. `tag` is the unquoted
 // entity tag ("g12-0123456789abcdef"). Throws std::runtime_error when zlib
 // fails (out of memory).
+// Bodies above `max_eager_gzip_bytes` get no gzip copy yet (gzip_pending).
 std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
                                                           std::string_view tag,
-                                                          std::size_t min_gzip_bytes = 256);
+                                                          std::size_t min_gzip_bytes = 256,
+                                                          std::size_t max_eager_gzip_bytes = SIZE_MAX);
+// A copy of `rep` with its gzip copy made (when gzip saves a tenth).
+std::shared_ptr<const Representation> with_gzip(const Representation& rep);
 
 // gzip (RFC 1952) of `bytes` at zlib `level`. Throws std::runtime_error.
 std::string gzip_compress(std::string_view bytes, int level = 6);
