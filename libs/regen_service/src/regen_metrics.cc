@@ -23,7 +23,10 @@ RegenMetrics::Lane::Lane(RegenMetrics& m, const char* name)
       seq(m.lane_seq.Add({{"lane", name}})),
       failures(m.lane_failures.Add({{"lane", name}})),
       last_success(m.lane_last_success.Add({{"lane", name}})),
-      staleness(m.lane_staleness.Add({{"lane", name}})) {}
+      staleness(m.lane_staleness.Add({{"lane", name}})),
+      files_linked(m.files_linked.Add({{"lane", name}})),
+      files_written(m.files_written.Add({{"lane", name}})),
+      bytes_written(m.bytes_written.Add({{"lane", name}})) {}
 
 RegenMetrics::RegenMetrics(metrics::MetricsRegistry& r)
     : received(r.counter("cocktail_events_received_total", "Valid events taken from the bus, by topic")),

@@ -135,7 +135,7 @@ struct RegenerationService::Impl {
   void finish_slow(const RunResult& result, double ms);
   // Runs one lane's work, timing it (ms); announces a success at once.
   RunResult attempt(const std::function<RunResult()>& run, double& ms);
-  void count_files(const RegenSummary& summary);
+  void count_files(RegenMetrics::Lane& lane, const RegenSummary& summary);
   void announce(const snapshot::Manifest& manifest);
   void publish_heartbeat();
   void set_current(const snapshot::Manifest& manifest);
@@ -385,10 +385,10 @@ RunResult RegenerationService::Impl::attempt(const std::function<RunResult()>& r
   return result;
 }
 
-void RegenerationService::Impl::count_files(const RegenSummary& s) {
-  metrics.files_linked.Increment(static_cast<double>(s.files_linked));
-  metrics.files_written.Increment(static_cast<double>(s.files_written));
-  metrics.bytes_written.Increment(static_cast<double>(s.bytes_written));
+void RegenerationService::Impl::count_files(RegenMetrics::Lane& lane, const RegenSummary& s) {
+  lane.files_linked.Increment(static_cast<double>(s.files_linked));
+  lane.files_written.Increment(static_cast<double>(s.files_written));
+  lane.bytes_written.Increment(static_cast<double>(s.bytes_written));
 }
 
 void RegenerationService::Impl::announce(const snapshot::Manifest& manifest) {
@@ -545,7 +545,7 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
     }
     metrics.runs_success.Increment();
     metrics.last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
-    count_files(s);
+    count_files(metrics.fast, s);
     log::info("regen.run_done", {{"run", static_cast<std::int64_t>(run)},
                                  {"generation", s.generation},
                                  {"seq", s.catalog_seq},
@@ -637,7 +637,7 @@ void RegenerationService::Impl::finish_slow(const RunResult& result, double ms) 
     for (const auto& [stage, stage_ms] : s.durations_ms) {
       metrics.observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
     }
-    count_files(s);
+    count_files(metrics.slow, s);
     log::info("regen.slow_done", {{"generation", s.generation},
                                   {"seq", s.catalog_seq},
                                   {"space_seq", oldest_file_seq(s.manifest)},

@@ -541,6 +541,19 @@ int main(int argc, char** argv) {
   }
   std::printf("regenerations: %.0f, mean %.1f ms each (load, analytics, fsynced write, gc)\n", total_count,
               mean_run_ms);
+  // What each lane wrote to disk over the whole run (carried files are hard
+  // links and write nothing); absent from builds without the counters.
+  {
+    std::istringstream text(metrics);
+    for (std::string line; std::getline(text, line);) {
+      if (line.rfind("cocktail_regen_bytes_written_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_files_written_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_files_linked_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_lane_runs_total{", 0) == 0) {
+        std::printf("  %s\n", line.c_str());
+      }
+    }
+  }
   char tail[128];
   std::snprintf(tail, sizeof tail, R"(,"regenerations":%.0f,"mean_regeneration_ms":%.1f})", total_count,
                 mean_run_ms);

@@ -31,6 +31,9 @@ struct RegenMetrics {
     prometheus::Gauge& failures;
     prometheus::Gauge& last_success;
     prometheus::Gauge& staleness;
+    prometheus::Counter& files_linked;
+    prometheus::Counter& files_written;
+    prometheus::Counter& bytes_written;
   };
 
   prometheus::Family<prometheus::Counter>& received;
@@ -53,9 +56,9 @@ struct RegenMetrics {
   prometheus::Gauge& consecutive_failures;
   prometheus::Gauge& seq_seen;
   prometheus::Gauge& last_success;
-  prometheus::Counter& files_linked;
-  prometheus::Counter& files_written;
-  prometheus::Counter& bytes_written;
+  prometheus::Family<prometheus::Counter>& files_linked;
+  prometheus::Family<prometheus::Counter>& files_written;
+  prometheus::Family<prometheus::Counter>& bytes_written;
   prometheus::Family<prometheus::Counter>& lane_runs;
   prometheus::Family<prometheus::Gauge>& lane_seq;
   prometheus::Family<prometheus::Gauge>& lane_failures;
