@@ -70,13 +70,11 @@ RegenMetrics::RegenMetrics(metrics::MetricsRegistry& r)
                            "Unix time of the last successful regeneration (0: none since start)")
                        .Add({})),
       files_linked(r.counter("cocktail_regen_files_linked_total",
-                             "Files carried into a new generation by hard link (no byte written)")
-                       .Add({})),
+                             "Files carried into a new generation by hard link (no byte written), by lane")),
       files_written(
-          r.counter("cocktail_regen_files_written_total", "Files written into new generations").Add({})),
-      bytes_written(
-          r.counter("cocktail_regen_bytes_written_total", "Bytes of files written into new generations")
-              .Add({})),
+          r.counter("cocktail_regen_files_written_total", "Files written into new generations, by lane")),
+      bytes_written(r.counter("cocktail_regen_bytes_written_total",
+                              "Bytes of files written into new generations, by lane")),
       lane_runs(r.counter("cocktail_regen_lane_runs_total", "Runs of each lane (fast, slow), by result")),
       lane_seq(r.gauge("cocktail_regen_lane_catalog_seq",
                        "The catalog seq each lane's files in the current generation were computed from")),
