@@ -223,12 +223,14 @@ int main(int argc, char** argv) {
       .add_bool("--split-lanes", "REGEN_SPLIT_LANES", true,
                 "Service: publish the exact analytics first (carrying the cocktail space forward), then the "
                 "complete generation; false: one generation per run. --once always writes one.")
-      .add_int("--slow-lane-nice", "REGEN_SLOW_LANE_NICE", 10,
-               "Service: nice value (0-19; 0: unchanged) of the slow lane (the cocktail space), so that a map "
-               "computation yields the CPU to the exact analytics at once.")
-      .add_bool("--slow-lane-idle", "REGEN_SLOW_LANE_IDLE", false,
-                "Service: run the slow lane under SCHED_IDLE instead (only on otherwise idle cores: it starves "
-                "on a busy machine).")
+      .add_int(
+          "--slow-lane-nice", "REGEN_SLOW_LANE_NICE", 10,
+          "Service: nice value (0-19; 0: unchanged) of the slow lane (the cocktail space), so that a map "
+          "computation yields the CPU to the exact analytics at once.")
+      .add_bool(
+          "--slow-lane-idle", "REGEN_SLOW_LANE_IDLE", false,
+          "Service: run the slow lane under SCHED_IDLE instead (only on otherwise idle cores: it starves "
+          "on a busy machine).")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
                   "Service: HTTP listen address (health, metrics, trigger).")
       .add_string("--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5561",
