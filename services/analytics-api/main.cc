@@ -41,6 +41,12 @@ int main(int argc, char** argv) {
       .add_string(
           "--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5562",
           "ZeroMQ endpoints of analytics-regen's publisher (comma-separated). Empty: poll CURRENT only.")
+      .add_string("--pub", "PUB_ENDPOINT", "",
+                  "ZeroMQ endpoint to publish analytics.repair requests on (bind), for analytics-regen's "
+                  "--repair-sub. Empty: none (analytics-regen's scrub still finds bad files).")
+      .add_int("--repair-interval-ms", "REPAIR_INTERVAL_MS", 5000,
+               "How often a repair request is sent again while CURRENT names a refused generation "
+               "(milliseconds).")
       .add_int("--io-threads", "IO_THREADS", 2, "HTTP I/O threads.")
       .add_int("--check-interval-ms", "CHECK_INTERVAL_MS", 2000,
                "How often CURRENT is checked in case an announcement was missed (milliseconds).")
@@ -84,7 +90,12 @@ int main(int argc, char** argv) {
   options.analytics_path = o.get("--analytics-path");
   options.db_path = o.get("--db");
   options.sub_endpoints = o.get_list("--sub");
-  auto bus_security = cocktail::bus::security_from_options(o, {.subscribes = !options.sub_endpoints.empty()});
+  options.pub_endpoint = o.get("--pub");
+  const auto repair_ms = o.get_int("--repair-interval-ms");
+  if (repair_ms < 100) return usage_error("--repair-interval-ms must be at least 100");
+  options.repair_interval = std::chrono::milliseconds(repair_ms);
+  auto bus_security = cocktail::bus::security_from_options(
+      o, {.publishes = !options.pub_endpoint.empty(), .subscribes = !options.sub_endpoints.empty()});
   if (!bus_security.ok()) return usage_error(bus_security.error().message);
   options.bus_security = std::move(*bus_security);
   options.check_interval = std::chrono::milliseconds(check_ms);

@@ -39,6 +39,9 @@ cocktail::snapshot::RetentionPolicy retention_policy(const Options& o) {
   cocktail::snapshot::RetentionPolicy p;
   p.keep_generations = o.get_int("--keep-generations");
   p.max_age_ms = static_cast<std::int64_t>(o.get_double("--max-age-hours") * 3600.0 * 1000.0);
+  p.max_bytes = o.get_int("--max-bytes");
+  p.versioned_files = rs::versioned_files();
+  p.keep_versions = o.get_int("--keep-map-versions");
   return p;
 }
 
@@ -76,6 +79,7 @@ rs::AnalyticsRegenOptions regen_options(const Options& o) {
     r.retention = retention_policy(o);
   }
   r.space = space_options(o);
+  r.min_free_bytes = o.get_int("--min-free-bytes");
 
   rs::RegenerationServiceOptions& options = r.service;
   options.db_path = o.get("--db");
@@ -93,6 +97,10 @@ rs::AnalyticsRegenOptions regen_options(const Options& o) {
   options.abandon_grace = ms(o, "--abandon-grace-ms");
   options.slow_lane_nice = static_cast<int>(o.get_int("--slow-lane-nice"));
   options.slow_lane_idle = o.get_bool("--slow-lane-idle");
+  options.scrub.interval = std::chrono::seconds(o.get_int("--scrub-interval-s"));
+  options.scrub.bytes_per_second = o.get_int("--scrub-bytes-per-s");
+  options.repair_endpoints = o.get_list("--repair-sub");
+  options.repair_min_interval = ms(o, "--repair-min-interval-ms");
 
   r.routes.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
   r.routes.max_wait = ms(o, "--regenerate-max-wait-ms");
@@ -132,6 +140,13 @@ int run_service(const Options& o) {
     usage_error(bus_security.error().message);
   }
   options.service.bus_security = std::move(*bus_security);
+  if (!options.service.repair_endpoints.empty() && options.service.bus_security.curve()) {
+    auto keys = cocktail::bus::server_keys_from_option(o, "--repair-server-key");
+    if (!keys.ok()) {
+      usage_error(keys.error().message);
+    }
+    options.service.repair_server_keys = std::move(*keys);
+  }
   options.http.host = listen->first;
   options.http.port = listen->second;
   options.http.io_threads = 1;
@@ -207,6 +222,17 @@ int main(int argc, char** argv) {
                "Retention: always keep this many newest generations.")
       .add_double("--max-age-hours", "MAX_AGE_HOURS", 24.0,
                   "Retention: keep every generation younger than this (hours).")
+      .add_int(
+          "--max-bytes", "MAX_BYTES", 0,
+          "Retention: size budget of the snapshot directory in bytes, hard-linked files counted once; "
+          "the oldest generations go first, whatever their age or rank (never the current one). 0: none.")
+      .add_int("--keep-map-versions", "KEEP_MAP_VERSIONS", 1,
+               "Retention: superseded versions of the cocktail-space files (maps, recipe-similar, matrices) "
+               "kept besides the current one; generations holding older ones are removed whatever their age "
+               "or rank.")
+      .add_int("--min-free-bytes", "REGEN_MIN_FREE_BYTES", 64LL << 20,
+               "Bytes the slow lane leaves free on the analytics file system for the exact analytics; old "
+               "generations are removed to make room before either lane writes.")
       .add_int("--space-seed", "SPACE_SEED", 42, "Cocktail space: UMAP seed (same seed, same maps).")
       .add_int("--space-candidate-cap", "SPACE_CANDIDATE_CAP", 256,
                "Cocktail space: at most this many EMD candidates per recipe (pairs stay O(recipes x cap)).")
@@ -262,6 +288,20 @@ int main(int argc, char** argv) {
                "(ms).")
       .add_int("--regenerate-max-wait-ms", "REGENERATE_MAX_WAIT_MS", 20000,
                "Service: longest POST /api/v1/regenerate?wait=true waits (ms).")
+      .add_int("--scrub-interval-s", "REGEN_SCRUB_INTERVAL_S", 3600,
+               "Service: read the current generation back and verify every file this often, the first time "
+               "at start (seconds; 0: only on request).")
+      .add_int("--scrub-bytes-per-s", "REGEN_SCRUB_BYTES_PER_S", 32LL << 20,
+               "Service: read budget of the scrub and of the checks readers ask for (bytes per second; 0: "
+               "unlimited).")
+      .add_string("--repair-sub", "REPAIR_SUB_ENDPOINTS", "",
+                  "Service: analytics-api publishers of analytics.repair requests to subscribe to (connect), "
+                  "comma-separated. Empty: none.")
+      .add_string("--repair-server-key", "REPAIR_SERVER_KEY", "",
+                  "Service: the public certificate of those publishers (analytics-api's), one for all or one "
+                  "per endpoint, comma-separated; needed with --bus-key-file.")
+      .add_int("--repair-min-interval-ms", "REGEN_REPAIR_MIN_INTERVAL_MS", 5000,
+               "Service: a repair run starts at once, the next one no sooner than this after it (ms).")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).");
   cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
@@ -287,8 +327,17 @@ int main(int argc, char** argv) {
     std::cerr << "analytics-regen: --slow-lane-nice must be in 0..19\n";
     return kExitUsage;
   }
-  if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {
-    std::cerr << "analytics-regen: --keep-generations and --max-age-hours must not be negative\n";
+  if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0 ||
+      o.get_int("--max-bytes") < 0 || o.get_int("--keep-map-versions") < 0 ||
+      o.get_int("--min-free-bytes") < 0) {
+    std::cerr << "analytics-regen: --keep-generations, --max-age-hours, --max-bytes, --keep-map-versions and "
+                 "--min-free-bytes must not be negative\n";
+    return kExitUsage;
+  }
+  if (o.get_int("--scrub-interval-s") < 0 || o.get_int("--scrub-bytes-per-s") < 0 ||
+      o.get_int("--repair-min-interval-ms") < 0) {
+    std::cerr << "analytics-regen: --scrub-interval-s, --scrub-bytes-per-s and --repair-min-interval-ms must "
+                 "not be negative\n";
     return kExitUsage;
   }
 

@@ -333,6 +333,30 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, con
   return r;
 }
 
+namespace {
+
+// {"served_generation", "current_generation" (null: CURRENT unreadable),
+//  "file", "reason", "since"}
+std::string fallback_json(const Fallback& f) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("served_generation");
+  w.Int64(f.served);
+  w.Key("current_generation");
+  f.current > 0 ? w.Int64(f.current) : w.Null();
+  w.Key("file");
+  write(w, f.refusal.file);
+  w.Key("reason");
+  write(w, f.refusal.reason);
+  w.Key("since");
+  write(w, core::format_utc_iso8601(f.refusal.at_ms));
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
+
 Response ReadApi::status() const {
   const auto g = cache_.current();
   const std::int64_t now = core::system_now_ms();
@@ -402,6 +426,13 @@ Response ReadApi::status() const {
     w.Key("at");
     write(w, core::format_utc_iso8601(r->at_ms));
     w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("fallback");
+  if (const auto f = cache_.fallback()) {
+    const std::string json = fallback_json(*f);
+    w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
   } else {
     w.Null();
   }
@@ -499,7 +530,17 @@ http::Readiness ReadApi::readiness() const {
   std::string d = "{\"source\":";
   d.append(g ? "\"snapshot\"" : (live_ ? "\"live\"" : "\"none\"")).append(",\"generation\":");
   d.append(g ? std::to_string(g->generation()) : "null").append(",\"catalog_seq\":");
-  d.append(g ? std::to_string(g->catalog_seq()) : "null").append("}");
+  d.append(g ? std::to_string(g->catalog_seq()) : "null");
+  // Serving an older generation because the one CURRENT names failed
+  // verification: degraded, and which file, until the repair lands.
+  d.append(",\"fallback\":");
+  if (const auto f = cache_.fallback()) {
+    r.degraded = true;
+    d.append(fallback_json(*f));
+  } else {
+    d.append("null");
+  }
+  d.append("}");
   r.details_json = std::move(d);
   return r;
 }
