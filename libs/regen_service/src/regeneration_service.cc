@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -209,6 +210,9 @@ struct RegenerationService::Impl {
   std::optional<ScrubFinding> last_corrupt;
   std::string last_corrupt_found_by;
   std::int64_t last_corrupt_at_ms = 0;
+  // Files found bad by the scrub or a reader whose repair has not finished:
+  // the repair run's own carry finds them again, and that is not news.
+  std::set<std::string> repairing;
 
   std::thread loop_thread;
   std::thread worker_thread;
@@ -648,6 +652,7 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
   if (std::find(record.reasons.begin(), record.reasons.end(), kReasonRepair) != record.reasons.end() &&
       !record.cancelled) {
     ++repairs;
+    if (record.success) repairing.clear();
     metrics.repairs.Add({{"result", record.success ? "success" : "failure"}}).Increment();
     log::info("regen.repair_done", {{"run", static_cast<std::int64_t>(run)},
                                     {"success", record.success},
@@ -742,7 +747,9 @@ void RegenerationService::Impl::count_run(const RegenSummary& s) {
     std::lock_guard lock(mu);
     for (const auto& file : s.corrupt_files) {
       // Already repaired: the run carried an older verified copy or
-      // computed the file again.
+      // computed the file again. A file the scrub or a reader found is
+      // found again by the run repairing it: not a new finding.
+      if (repairing.erase(file) != 0) continue;
       note_corrupt_locked(ScrubFinding{s.generation, file, "corrupt", "found while carrying it", false},
                           "carry");
     }
@@ -768,6 +775,7 @@ void RegenerationService::Impl::on_corrupt(const ScrubFinding& finding, const st
   if (snapshot::is_valid_file_name(finding.file)) regenerator.distrust(finding.file);
   std::lock_guard lock(mu);
   note_corrupt_locked(finding, found_by);
+  repairing.insert(finding.file);
   schedule_repair_locked(clock.now());
 }
 

@@ -30,7 +30,8 @@ prometheus::Family<prometheus::Counter>& repair_requests(metrics::MetricsRegistr
   return registry.counter("cocktail_regen_repair_requests_total",
                           "Checks a reader asked for (analytics.repair), by result: confirmed (the file "
                           "failed here too), dismissed (it verified, or is no longer current), dropped "
-                          "(not a snapshot file name, or too many waiting)");
+                          "(not a snapshot file name, or too many waiting), merged (into the same check "
+                          "already waiting)");
 }
 
 constexpr std::chrono::milliseconds kMaxSleep{100};
@@ -60,7 +61,8 @@ Scrubber::Scrubber(ScrubberOptions options, const core::Clock& clock, const snap
                      .Add({})),
       confirmed_(repair_requests(registry).Add({{"result", "confirmed"}})),
       dismissed_(repair_requests(registry).Add({{"result", "dismissed"}})),
-      dropped_(repair_requests(registry).Add({{"result", "dropped"}})) {}
+      dropped_(repair_requests(registry).Add({{"result", "dropped"}})),
+      merged_(repair_requests(registry).Add({{"result", "merged"}})) {}
 
 Scrubber::~Scrubber() { stop(); }
 
@@ -86,7 +88,12 @@ bool Scrubber::check(const std::string& file) {
       dropped_.Increment();
       return false;
     }
-    if (std::find(pending_.begin(), pending_.end(), file) == pending_.end()) pending_.push_back(file);
+    if (std::find(pending_.begin(), pending_.end(), file) != pending_.end()) {
+      ++stats_.requests_merged;
+      merged_.Increment();
+      return true;
+    }
+    pending_.push_back(file);
   }
   cv_.notify_all();
   return true;

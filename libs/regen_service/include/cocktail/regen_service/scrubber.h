@@ -28,7 +28,7 @@
 //
 // Metrics: cocktail_regen_scrub_bytes_read_total,
 // cocktail_regen_scrub_passes_total, cocktail_regen_scrub_last_pass_timestamp_seconds,
-// cocktail_regen_repair_requests_total{result="confirmed|dismissed|dropped"}.
+// cocktail_regen_repair_requests_total{result="confirmed|dismissed|dropped|merged"}.
 //
 // Time: intervals and the rate use the injected monotonic clock; the thread
 // sleeps in real time, at most 100 ms at once, until its next deadline by
@@ -76,6 +76,7 @@ struct ScrubberStats {
   std::uint64_t requests_confirmed = 0;
   std::uint64_t requests_dismissed = 0;
   std::uint64_t requests_dropped = 0;
+  std::uint64_t requests_merged = 0;  // folded into the same check already waiting
   std::optional<std::int64_t> last_pass_wall_ms;  // when the last pass ended
 };
 
@@ -135,6 +136,7 @@ class Scrubber {
   prometheus::Counter& confirmed_;
   prometheus::Counter& dismissed_;
   prometheus::Counter& dropped_;
+  prometheus::Counter& merged_;
 };
 
 }  // namespace cocktail::regen_service
