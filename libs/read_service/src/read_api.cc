@@ -429,7 +429,7 @@ Response ReadApi::status() const {
   } else {
     w.Null();
   }
-  w.Key("fallback");
+  w.Key("fallback_generation");
   if (const auto f = cache_.fallback()) {
     const std::string json = fallback_json(*f);
     w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
@@ -533,7 +533,7 @@ http::Readiness ReadApi::readiness() const {
   d.append(g ? std::to_string(g->catalog_seq()) : "null");
   // Serving an older generation because the one CURRENT names failed
   // verification: degraded, and which file, until the repair lands.
-  d.append(",\"fallback\":");
+  d.append(",\"fallback_generation\":");
   if (const auto f = cache_.fallback()) {
     r.degraded = true;
     d.append(fallback_json(*f));

@@ -33,8 +33,7 @@ double sample(const std::string& text, const std::string& series) {
 
 // A cache started on an existing store, recording the repair requests.
 struct Reader {
-  explicit Reader(read_test::Engine& engine)
-      : cache({engine.analytics_path(), 1h, &clock, 5s}, registry) {
+  explicit Reader(read_test::Engine& engine) : cache({engine.analytics_path(), 1h, &clock, 5s}, registry) {
     cache.set_repair_handler([this](const RepairNeed& need) { asked.push_back(need); });
   }
   core::FakeClock clock;

@@ -151,7 +151,8 @@ TEST_F(ServiceFixture, RepairRequestsArriveOnTheBusAndACarryCountsWhatItFinds) {
   // Sent until heard (a subscriber joins a publisher late: PUB/SUB drops).
   ASSERT_TRUE(testing::wait_until(
       [&] {
-        (void)reader.publish(bus::AnalyticsRepair{g, "ingredient-usage.json", "corrupt", core::system_now_ms()});
+        (void)reader.publish(
+            bus::AnalyticsRepair{g, "ingredient-usage.json", "corrupt", core::system_now_ms()});
         return service_->status().generation > g;
       },
       10s, 50ms));

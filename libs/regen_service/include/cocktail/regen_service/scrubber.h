@@ -76,7 +76,7 @@ struct ScrubberStats {
   std::uint64_t requests_confirmed = 0;
   std::uint64_t requests_dismissed = 0;
   std::uint64_t requests_dropped = 0;
-  std::uint64_t requests_merged = 0;  // folded into the same check already waiting
+  std::uint64_t requests_merged = 0;              // folded into the same check already waiting
   std::optional<std::int64_t> last_pass_wall_ms;  // when the last pass ended
 };
 
