@@ -270,8 +270,6 @@ void disable_capture_triggers(Database& db) {
   }
 }
 
-void capture_now(Database& db) { db.exec(std::string("SET CONSTRAINTS ") + kCaptureTrigger + " IMMEDIATE"); }
-
 int migrate(Database& db) {
   auto refuse_newer = [&](int version) {
     if (version > kSchemaVersion) {

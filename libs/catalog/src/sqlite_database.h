@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cocktail/catalog/database.h"
@@ -28,6 +29,9 @@ class SqliteDatabase final : public Database {
   // read is only right if nobody wrote meanwhile: this throws a transient
   // DatabaseError when the file or its WAL changed since the open.
   void check_unchanged() const;
+  // A statement sent (Statement::send) inside a transaction failed: the
+  // commit is refused.
+  void note_failed_send(const DatabaseError& error);
 
  private:
   struct FileStamp {
@@ -46,6 +50,8 @@ class SqliteDatabase final : public Database {
   FileStamp file_stamp_;
   // sqlite3_total_changes64() at the last successful sync_commits().
   std::int64_t synced_changes_ = 0;
+  // The first failed send of the open transaction.
+  std::optional<DatabaseError> send_error_;
 };
 
 }  // namespace cocktail::catalog
