@@ -16,19 +16,21 @@
 # starts.
 #
 # BASE_BUILD_DIR=<another build directory> measures that build's binaries
-# too, each right before this build's on the same kind of catalog: before /
-# after figures from one run, under the same load.
+# too, on the same kind of catalog, next to this build's: before / after
+# figures from one run, under the same load. ROUNDS=N repeats everything,
+# the builds in alternating order (the machine's load drifts).
 # PostgreSQL is a local server started here (initdb/pg_ctl as the postgres
 # user in a temporary directory, loopback only) and stopped at the end.
 #
 #   tests/bench/postgres.sh
 #   SIZES="1356" DURATION=5s tests/bench/postgres.sh
-#   BASE_BUILD_DIR=/tmp/base/build SIZES=100000 tests/bench/postgres.sh
+#   BASE_BUILD_DIR=/tmp/base/build ROUNDS=3 SIZES=100000 tests/bench/postgres.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin
 sizes=${SIZES:-"1356 100000"}
 duration=${DURATION:-10s}
+rounds=${ROUNDS:-1}
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 builds=("new:$bin")
 [[ -n ${BASE_BUILD_DIR:-} ]] && builds=("base:$BASE_BUILD_DIR/bin" "new:$bin")
@@ -66,10 +68,13 @@ lag() { curl -fsS "http://127.0.0.1:$1/metrics" | awk '$1 == "cocktail_outbox_la
 
 echo "load: $(uptime | sed 's/.*load average: //')"
 printf '%-5s %-9s %8s %10s %10s %10s %10s %10s\n' build backend recipes load_min load_med writes/s pub_p50 pub_p99
+for round in $(seq 1 "$rounds"); do
 for size in $sizes; do
   ingredients=$(( size > 10000 ? 3000 : 610 ))
   for backend in sqlite postgres; do
-    for build in "${builds[@]}"; do
+    order=("${builds[@]}")
+    (( round % 2 == 0 && ${#builds[@]} == 2 )) && order=("${builds[1]}" "${builds[0]}")
+    for build in "${order[@]}"; do
       name=${build%%:*} b=${build#*:}
       if [[ $backend == sqlite ]]; then
         db="$work/catalog-$size-$name.db"
@@ -100,5 +105,6 @@ for size in $sizes; do
       rm -f "$work/catalog-$size-$name.db"*
     done
   done
+done
 done
 echo "load: $(uptime | sed 's/.*load average: //')"

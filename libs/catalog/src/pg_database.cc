@@ -123,12 +123,12 @@ class PgStatement final : public StatementImpl {
   void bind_text(int index, std::string_view value) override { set(index, std::string(value)); }
   void bind_null(int index) override {
     check_index(index);
+    discard_sent();
     values_[static_cast<std::size_t>(index - 1)].reset();
   }
 
   void send() override {
-    if (state_ == State::kAwaiting) db_.forget(this);
-    clear_result();
+    discard_sent();
     db_.ensure_connected();
     if (prepared_generation_ != db_.generation_) prepare();
     std::vector<const char*> pointers(values_.size());
@@ -155,8 +155,7 @@ class PgStatement final : public StatementImpl {
     return row_ < PQntuples(result_);
   }
   void reset() override {
-    if (state_ == State::kAwaiting) db_.forget(this);
-    clear_result();
+    discard_sent();
     for (auto& v : values_) v.reset();
   }
   bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
@@ -205,7 +204,14 @@ class PgStatement final : public StatementImpl {
   }
   void set(int index, std::string value) {
     check_index(index);
+    discard_sent();
     values_[static_cast<std::size_t>(index - 1)] = std::move(value);
+  }
+  // Binding starts the statement over: what it was sent with is forgotten.
+  void discard_sent() {
+    if (state_ == State::kIdle) return;
+    if (state_ == State::kAwaiting) db_.forget(this);
+    clear_result();
   }
   void prepare() {
     db_.prepare_statement(name_, sql_, nparams_);

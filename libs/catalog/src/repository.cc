@@ -235,10 +235,9 @@ Recipe read_recipe(Statement& st) {
 #define INGREDIENT_SELECT                                                   \
   "SELECT id, name, description, parent_id, COALESCE(path, ''), CASE WHEN " \
   "allow_substitution THEN 1 ELSE 0 END "
-#define RECIPE_SELECT                                                                                    \
-  "SELECT id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count " \
-  "FROM "                                                                                                \
-  "recipes "
+#define RECIPE_COLUMNS \
+  "id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count "
+#define RECIPE_SELECT "SELECT " RECIPE_COLUMNS "FROM recipes "
 
 namespace {
 
@@ -296,12 +295,14 @@ constexpr Dialect kRecipeIdByName{
 // ('ingredient_id', k) and ('unit_id', k) for a row k naming an ingredient
 // or unit that does not exist (PostgreSQL; ?1 the rows' ingredient ids and
 // ?2 their unit ids, as arrays), ('name', 0) for a name another recipe has,
-// ('id', 0) when the recipe ?4 to update does not exist (?4 = 0: a new one).
-// Every lookup is a scalar subquery by primary key or name, so that the
-// plan is index lookups whatever the planner knows of the tables.
+// ('id', 0) when the recipe ?4 to update does not exist; for a new one (?4
+// = 0) ('next_id', id), the id it gets (see kNextRecipeId). Every lookup is a scalar subquery by primary key
+// or name, so that the plan is index lookups whatever the planner knows of the tables.
 constexpr Dialect kRecipeProblems{
     "SELECT 'name', 0 WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 COLLATE NOCASE AND id <> ?4) "
-    "UNION ALL SELECT 'id', 0 WHERE ?4 <> 0 AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = ?4)",
+    "UNION ALL SELECT 'id', 0 WHERE ?4 <> 0 AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = ?4) "
+    "UNION ALL SELECT 'next_id', MAX(COALESCE((SELECT MAX(id) FROM recipes), 0), "
+    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'recipes'), 0)) + 1 WHERE ?4 = 0",
     "SELECT 'ingredient_id', r.k - 1 FROM unnest(CAST(?1 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
     "WHERE (SELECT i.id FROM ingredients AS i WHERE i.id = r.id) IS NULL "
     "UNION ALL SELECT 'unit_id', r.k - 1 FROM unnest(CAST(?2 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
@@ -309,17 +310,38 @@ constexpr Dialect kRecipeProblems{
     "UNION ALL SELECT 'name', 0 WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 AND id <> CAST(?4 AS "
     "BIGINT)) "
     "UNION ALL SELECT 'id', 0 WHERE CAST(?4 AS BIGINT) <> 0 "
-    "AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = CAST(?4 AS BIGINT))"};
+    "AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = CAST(?4 AS BIGINT)) "
+    "UNION ALL SELECT 'next_id', nextval(pg_get_serial_sequence('recipes', 'id')) WHERE CAST(?4 AS BIGINT) = "
+    "0"};
+
+// A recipe row written. PostgreSQL returns it as the write left it (a
+// trigger of the deployment's may have set some of its columns); SQLite
+// reads it back (RETURNING costs it more than a lookup by key).
+#define INSERT_RECIPE                                                                        \
+  "INSERT INTO recipes(id, name, instructions, description, image_url, source, source_url) " \
+  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+#define UPDATE_RECIPE                                                                                \
+  "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, " \
+  "source_url = ?7 WHERE id = ?1"
+constexpr Dialect kInsertRecipe{INSERT_RECIPE, INSERT_RECIPE " RETURNING " RECIPE_COLUMNS};
+constexpr Dialect kUpdateRecipe{UPDATE_RECIPE, UPDATE_RECIPE " RETURNING " RECIPE_COLUMNS};
+#undef INSERT_RECIPE
+#undef UPDATE_RECIPE
 
 // A recipe's ingredient rows, ids in list order. SQLite: one row (?1 the
-// recipe, ?2 ingredient, ?3 unit, ?4 amount); PostgreSQL: all of them, ?2,
-// ?3 and ?4 arrays.
+// recipe, ?2 ingredient, ?3 unit, ?4 amount). PostgreSQL: all of them (?2,
+// ?3 and ?4 arrays), returned as stored, names looked up, in the columns of
+// kOneRecipeRows below.
 constexpr Dialect kInsertRecipeRows{
     "INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, ?4)",
-    "INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) "
+    "WITH ins AS (INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) "
     "SELECT CAST(?1 AS BIGINT), r.ingredient_id, r.unit_id, r.amount "
     "FROM unnest(CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), CAST(?4 AS FLOAT8[])) "
-    "WITH ORDINALITY AS r(ingredient_id, unit_id, amount, k) ORDER BY r.k"};
+    "WITH ORDINALITY AS r(ingredient_id, unit_id, amount, k) ORDER BY r.k "
+    "RETURNING recipe_id, id, ingredient_id, unit_id, amount) "
+    "SELECT ins.recipe_id, ins.id, ins.ingredient_id, "
+    "COALESCE((SELECT i.name FROM ingredients AS i WHERE i.id = ins.ingredient_id), ''), ins.unit_id, "
+    "(SELECT u.name FROM units AS u WHERE u.id = ins.unit_id), ins.amount FROM ins ORDER BY ins.id"};
 
 // The rows of the recipes ?1..?2 (a page), ingredient and unit names
 // joined; and those of one recipe ?1. On PostgreSQL the names of the latter
@@ -693,9 +715,10 @@ Statement& Repository::send_recipe_check(const RecipeInput& input, std::int64_t 
   return st;
 }
 
-// Adds what the check found to `p`, fields in input order; false when the
-// recipe to update does not exist.
-bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p) {
+// Adds what the check found to `p`, fields in input order, and sets
+// `next_id` for a new recipe; false when the recipe to update does not exist.
+bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p,
+                                   std::int64_t* next_id) {
   std::vector<char> no_ingredient(input.ingredients.size()), no_unit(input.ingredients.size());
   bool name_taken = false;
   bool missing = false;
@@ -706,6 +729,7 @@ bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, deta
     if (what == "unit_id" && k < no_unit.size()) no_unit[k] = 1;
     if (what == "name") name_taken = true;
     if (what == "id") missing = true;
+    if (what == "next_id" && next_id) *next_id = st.column_int(1);
   }
   if (db_.backend() == Backend::kSqlite) {
     for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
@@ -730,34 +754,28 @@ bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, deta
 }
 
 // Sends the writes of a recipe: the recipe row (an insert with the id
-// chosen, or an update) and its whole ingredient list.
-void Repository::send_recipe_write(std::int64_t id, const RecipeInput& in, bool create) {
-  if (create) {
-    Bound ins(
-        statement("INSERT INTO recipes(id, name, instructions, description, image_url, source, source_url) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    ins->bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
-    ins->bind(6, in.source).bind(7, in.source_url);
-    ins->send();
-  } else {
-    Bound upd(statement(
-        "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, "
-        "source_url = ?7 WHERE id = ?1"));
-    upd->bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
-    upd->bind(6, in.source).bind(7, in.source_url);
-    upd->send();
+// chosen, or an update) and its whole ingredient list, each returning what
+// it wrote, for read_written_recipe() when `read_back`.
+void Repository::send_recipe_write(std::int64_t id, const RecipeInput& in, bool create, bool read_back) {
+  Statement& head = statement((create ? kInsertRecipe : kUpdateRecipe).of(db_));
+  head.bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
+  head.bind(6, in.source).bind(7, in.source_url);
+  head.send();
+  if (!create) {
     Bound del(statement("DELETE FROM recipe_ingredients WHERE recipe_id = ?1"));
     del->bind(1, id).send();
   }
-  if (in.ingredients.empty()) return;
-  Bound rows(statement(kInsertRecipeRows.of(db_)));
   if (db_.backend() == Backend::kSqlite) {
+    Bound rows(statement(kInsertRecipeRows.sqlite));
     for (const auto& ri : in.ingredients) {
       rows->bind(1, id).bind(2, ri.ingredient_id).bind(3, ri.unit_id).bind(4, ri.amount);
       rows->send();
     }
+    // Read back before the commit, in the write transaction.
+    if (read_back) send_recipe_read(id);
     return;
   }
+  if (in.ingredients.empty()) return;
   std::vector<std::optional<std::int64_t>> ingredient_ids, unit_ids;
   std::vector<std::optional<double>> amounts;
   for (const auto& ri : in.ingredients) {
@@ -765,8 +783,26 @@ void Repository::send_recipe_write(std::int64_t id, const RecipeInput& in, bool 
     unit_ids.push_back(ri.unit_id);
     amounts.push_back(ri.amount);
   }
-  rows->bind(1, id).bind(2, pg_array(ingredient_ids)).bind(3, pg_array(unit_ids)).bind(4, pg_array(amounts));
-  rows->send();
+  Statement& rows = statement(kInsertRecipeRows.postgres);
+  rows.bind(1, id).bind(2, pg_array(ingredient_ids)).bind(3, pg_array(unit_ids)).bind(4, pg_array(amounts));
+  rows.send();
+}
+
+// The recipe send_recipe_write() wrote, as stored.
+Recipe Repository::read_written_recipe(const RecipeInput& in, bool create) {
+  std::optional<Recipe> recipe;
+  if (db_.backend() == Backend::kSqlite) {
+    recipe = read_sent_recipe();
+  } else {
+    Bound head(statement((create ? kInsertRecipe : kUpdateRecipe).postgres));
+    if (head->step()) recipe = read_recipe(*head);
+    Bound rows(statement(kInsertRecipeRows.postgres));
+    if (recipe && !in.ingredients.empty()) {
+      while (rows->step()) recipe->ingredients.push_back(read_recipe_row(*rows));
+    }
+  }
+  if (!recipe) throw DatabaseError(DatabaseError::Kind::kOther, "the recipe written is not there");
+  return std::move(*recipe);
 }
 
 namespace {
@@ -788,25 +824,22 @@ RecipeInput check_recipe_input(Problems& p, const RecipeInput& input) {
 
 }  // namespace
 
-// Two round trips on PostgreSQL: BEGIN, the check and the id; then the
-// writes, the read-back, the seq and COMMIT.
+// Two round trips on PostgreSQL: BEGIN and the check (which also takes the
+// id); then the writes, returning what they wrote, the seq and COMMIT.
 core::Result<Committed<Recipe>> Repository::create_recipe(const RecipeInput& input) {
   Problems p;
   RecipeInput clean = check_recipe_input(p, input);
   if (!p.empty()) return p.to_error();
   Transaction tx(db_, Transaction::Kind::kWrite);
-  Bound check(send_recipe_check(clean, 0));
-  Bound next(statement(kNextRecipeId.of(db_)));
-  next->send();
-  read_recipe_check(*check, clean, p);
+  std::int64_t id = 0;
+  {
+    Bound check(send_recipe_check(clean, 0));
+    read_recipe_check(*check, clean, p, &id);
+  }
   if (!p.empty()) return p.to_error();
-  next->step();
-  const std::int64_t id = next->column_int(0);
-  send_recipe_write(id, clean, true);
-  send_recipe_read(id);
+  send_recipe_write(id, clean, true, true);
   std::int64_t seq = commit(tx);
-  auto recipe = read_sent_recipe();
-  return Committed<Recipe>{std::move(*recipe), seq};
+  return Committed<Recipe>{read_written_recipe(clean, true), seq};
 }
 
 core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const RecipeInput& input) {
@@ -814,16 +847,16 @@ core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const
   RecipeInput clean = check_recipe_input(p, input);
   if (!p.empty()) return p.to_error();
   Transaction tx(db_, Transaction::Kind::kWrite);
-  Bound check(send_recipe_check(clean, id));
-  if (!read_recipe_check(*check, clean, p)) {
-    return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  {
+    Bound check(send_recipe_check(clean, id));
+    if (!read_recipe_check(*check, clean, p, nullptr)) {
+      return Error::not_found("id", "no recipe with id " + std::to_string(id));
+    }
   }
   if (!p.empty()) return p.to_error();
-  send_recipe_write(id, clean, false);
-  send_recipe_read(id);
+  send_recipe_write(id, clean, false, true);
   std::int64_t seq = commit(tx);
-  auto recipe = read_sent_recipe();
-  return Committed<Recipe>{std::move(*recipe), seq};
+  return Committed<Recipe>{read_written_recipe(clean, false), seq};
 }
 
 core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id) {
@@ -1108,7 +1141,7 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
     }
     if (failed > 0) continue;  // nothing will be committed: keep checking only
     const std::int64_t id = next_id(kNextRecipeId.of(db_));
-    send_recipe_write(id, input, true);
+    send_recipe_write(id, input, true, false);
     created.push_back(id);
   }
   if (!all.empty()) return batch_error(all, items.size(), failed);
@@ -1132,5 +1165,6 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
 
 #undef INGREDIENT_SELECT
 #undef RECIPE_SELECT
+#undef RECIPE_COLUMNS
 
 }  // namespace cocktail::catalog

@@ -72,19 +72,29 @@ class SqliteStatement final : public StatementImpl {
     sqlite3_finalize(stmt_);
   }
 
-  void bind_int(int index, std::int64_t value) override { check(sqlite3_bind_int64(stmt_, index, value)); }
-  void bind_double(int index, double value) override { check(sqlite3_bind_double(stmt_, index, value)); }
+  void bind_int(int index, std::int64_t value) override {
+    rewind();
+    check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  void bind_double(int index, double value) override {
+    rewind();
+    check(sqlite3_bind_double(stmt_, index, value));
+  }
   void bind_text(int index, std::string_view value) override {
+    rewind();
     check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
-  void bind_null(int index) override { check(sqlite3_bind_null(stmt_, index)); }
+  void bind_null(int index) override {
+    rewind();
+    check(sqlite3_bind_null(stmt_, index));
+  }
 
   // Runs now. A read stays on its first row and is read on by step() (a
   // pending read does not hold up COMMIT); a change runs to its end, and the
   // rows it returns (RETURNING) are copied, since COMMIT refuses to run while
   // a change is still pending. An error is kept for step().
   void send() override {
-    clear_sent();
+    rewind();
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW && sqlite3_stmt_readonly(stmt_)) {
       sent_ = Sent::kFirstRow;
@@ -160,6 +170,13 @@ class SqliteStatement final : public StatementImpl {
     return rows_[static_cast<std::size_t>(row_)][static_cast<std::size_t>(col)];
   }
   bool copied() const { return sent_ == Sent::kCopied; }
+  // A statement sent and not reset since (a read may still be on a row) is
+  // put back to its start, keeping its bindings.
+  void rewind() {
+    if (sent_ == Sent::kNo) return;
+    clear_sent();
+    sqlite3_reset(stmt_);
+  }
   void clear_sent() {
     for (auto& row : rows_) {
       for (sqlite3_value* v : row) sqlite3_value_free(v);

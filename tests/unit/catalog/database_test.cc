@@ -51,6 +51,13 @@ TEST_P(DatabaseTest, SentStatementsRunInOrderAndAreReadAfterTheCommit) {
   EXPECT_EQ(count.column_text(1), "pny");
   count.reset();
 
+  // Bound again before being read: what was sent is forgotten (it ran).
+  count.bind(1, "Jigger").send();
+  count.bind(1, "Pony");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.column_text(1), "pny");
+  count.reset();
+
   // Sent again before being read: the earlier result is dropped, the
   // statement still ran.
   insert.bind(1, "Bucket").bind(2, "bkt").send();

@@ -225,8 +225,9 @@ class Repository {
   std::optional<Recipe> find_recipe(std::int64_t id);
   void load_recipe_ingredients(std::vector<Recipe>& recipes);
   Statement& send_recipe_check(const RecipeInput& input, std::int64_t id);
-  bool read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p);
-  void send_recipe_write(std::int64_t id, const RecipeInput& input, bool create);
+  bool read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p, std::int64_t* next_id);
+  void send_recipe_write(std::int64_t id, const RecipeInput& input, bool create, bool read_back);
+  Recipe read_written_recipe(const RecipeInput& input, bool create);
 
   Database& db_;
   // Keyed by the SQL literal (static storage), prepared on first use.
