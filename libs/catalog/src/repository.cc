@@ -273,14 +273,14 @@ std::string pg_array(const std::vector<std::optional<T>>& values) {
 // row is written once, with everything derived from its id). SQLite: this
 // transaction holds the write lock, and AUTOINCREMENT never reuses an id;
 // PostgreSQL: taken from the column's sequence.
-constexpr Dialect kNextIngredientId{
-    "SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
-    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1",
-    "SELECT nextval(pg_get_serial_sequence('ingredients', 'id'))"};
-constexpr Dialect kNextRecipeId{
-    "SELECT MAX(COALESCE((SELECT MAX(id) FROM recipes), 0), "
-    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'recipes'), 0)) + 1",
-    "SELECT nextval(pg_get_serial_sequence('recipes', 'id'))"};
+#define SQLITE_NEXT_ID(table)                \
+  "MAX(COALESCE((SELECT MAX(id) FROM " table \
+  "), 0), "                                  \
+  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '" table "'), 0)) + 1"
+#define PG_NEXT_ID(table) "nextval(pg_get_serial_sequence('" table "', 'id'))"
+constexpr Dialect kNextIngredientId{"SELECT " SQLITE_NEXT_ID("ingredients"),
+                                    "SELECT " PG_NEXT_ID("ingredients")};
+constexpr Dialect kNextRecipeId{"SELECT " SQLITE_NEXT_ID("recipes"), "SELECT " PG_NEXT_ID("recipes")};
 
 // PostgreSQL: the name columns are citext, compared case-insensitively (and
 // served by their unique indexes).
@@ -295,24 +295,25 @@ constexpr Dialect kRecipeIdByName{
 // ('ingredient_id', k) and ('unit_id', k) for a row k naming an ingredient
 // or unit that does not exist (PostgreSQL; ?1 the rows' ingredient ids and
 // ?2 their unit ids, as arrays), ('name', 0) for a name another recipe has,
-// ('id', 0) when the recipe ?4 to update does not exist; for a new one (?4
-// = 0) ('next_id', id), the id it gets (see kNextRecipeId). Every lookup is a scalar subquery by primary key
-// or name, so that the plan is index lookups whatever the planner knows of the tables.
+// ('id', 0) when the recipe ?4 to update does not exist; and for a new one
+// (?4 = 0) ('next_id', id), the id it gets. Every lookup is a scalar
+// subquery by primary key or name, so that the plan is index lookups
+// whatever the planner knows of the tables.
 constexpr Dialect kRecipeProblems{
     "SELECT 'name', 0 WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 COLLATE NOCASE AND id <> ?4) "
     "UNION ALL SELECT 'id', 0 WHERE ?4 <> 0 AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = ?4) "
-    "UNION ALL SELECT 'next_id', MAX(COALESCE((SELECT MAX(id) FROM recipes), 0), "
-    "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'recipes'), 0)) + 1 WHERE ?4 = 0",
+    "UNION ALL SELECT 'next_id', " SQLITE_NEXT_ID("recipes") " WHERE ?4 = 0",
     "SELECT 'ingredient_id', r.k - 1 FROM unnest(CAST(?1 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
     "WHERE (SELECT i.id FROM ingredients AS i WHERE i.id = r.id) IS NULL "
     "UNION ALL SELECT 'unit_id', r.k - 1 FROM unnest(CAST(?2 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
     "WHERE r.id IS NOT NULL AND (SELECT u.id FROM units AS u WHERE u.id = r.id) IS NULL "
-    "UNION ALL SELECT 'name', 0 WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 AND id <> CAST(?4 AS "
-    "BIGINT)) "
+    "UNION ALL SELECT 'name', 0 "
+    "WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 AND id <> CAST(?4 AS BIGINT)) "
     "UNION ALL SELECT 'id', 0 WHERE CAST(?4 AS BIGINT) <> 0 "
     "AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = CAST(?4 AS BIGINT)) "
-    "UNION ALL SELECT 'next_id', nextval(pg_get_serial_sequence('recipes', 'id')) WHERE CAST(?4 AS BIGINT) = "
-    "0"};
+    "UNION ALL SELECT 'next_id', " PG_NEXT_ID("recipes") " WHERE CAST(?4 AS BIGINT) = 0"};
+#undef SQLITE_NEXT_ID
+#undef PG_NEXT_ID
 
 // A recipe row written. PostgreSQL returns it as the write left it (a
 // trigger of the deployment's may have set some of its columns); SQLite
