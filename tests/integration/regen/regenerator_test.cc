@@ -1,10 +1,12 @@
-// The Regenerator in process: producers plug in, and a failing producer or a
-// bad artifact fails the whole regeneration, keeping the previous snapshot.
+// The Regenerator in process, on each catalog backend: producers plug in,
+// and a failing producer or a bad artifact fails the whole regeneration,
+// keeping the previous snapshot.
 #include "cocktail/regen_service/regenerator.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/database.h"
 #include "synthetic_catalog.h"
 
@@ -55,7 +57,7 @@ class DuplicateProducer final : public Producer {
   }
 };
 
-class RegeneratorTest : public ::testing::Test {
+class RegeneratorTest : public ::testing::TestWithParam<catalog::Backend> {
  protected:
   void SetUp() override {
     auto db = testing::open_test_catalog(catalog_path_);
@@ -74,13 +76,14 @@ class RegeneratorTest : public ::testing::Test {
     return s;
   }
 
+  catalog::testing::TestCatalog catalog_{GetParam()};
+  std::string catalog_path_ = catalog_.location();
   testing::TempDir dir_;
-  std::string catalog_path_ = dir_.file("catalog.db");
   std::int64_t seq_ = 0;
   snapshot::SnapshotStore store_{dir_.file("analytics")};
 };
 
-TEST_F(RegeneratorTest, ProducersPlugIn) {
+TEST_P(RegeneratorTest, ProducersPlugIn) {
   auto producers = default_producers();
   producers.push_back(std::make_unique<RecipeCountProducer>());
   Regenerator regen(settings(), store_, std::move(producers));
@@ -118,7 +121,7 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   EXPECT_EQ(int64_t(summary["recipe_count_count"]), 1);
 }
 
-TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
+TEST_P(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
   ASSERT_TRUE(Regenerator(settings(), store_).run().ok());
   for (int variant = 0; variant < 2; ++variant) {
     auto producers = default_producers();
@@ -142,7 +145,7 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
 }
 
-TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
+TEST_P(RegeneratorTest, RetentionRunsAfterEachWrite) {
   auto s = settings();
   s.retention = snapshot::RetentionPolicy{2, 0};
   Regenerator regen(s, store_);
@@ -154,6 +157,8 @@ TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   EXPECT_EQ(store_.report(0).generations.size(), 2u);
   EXPECT_EQ(store_.current_generation().value(), 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegeneratorTest, catalog::testing::AllBackends(), catalog::testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::regen

@@ -1,15 +1,20 @@
-// CatalogWriter over a real SQLite catalog: jobs run in order on one thread,
-// each keeps its own outcome inside a group, completions come after the
-// batch is durable, and a full queue refuses at once.
+// CatalogWriter over a real catalog on each backend (a SQLite file, a
+// database on the test PostgreSQL server), in each commit mode: jobs run in
+// order on one thread, each keeps its own outcome inside a group,
+// completions come after the batch is durable, and a full queue refuses at
+// once.
 #include "cocktail/catalog_service/catalog_writer.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
+#include <tuple>
 #include <future>
 #include <mutex>
 #include <vector>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/testing/temp_dir.h"
@@ -20,19 +25,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CatalogWriterTest : public ::testing::TestWithParam<CommitMode> {
+class CatalogWriterTest : public ::testing::TestWithParam<std::tuple<catalog::Backend, CommitMode>> {
  protected:
-  CatalogWriterTest() : path_(dir_.file("catalog.db")) { catalog::open_catalog(path_); }
+  CatalogWriterTest() : path_(catalog_.location()) { catalog::open_catalog(path_); }
 
   CatalogWriterOptions options(std::function<void()> on_durable = {}, std::size_t max_queue = 10000) {
     CatalogWriterOptions o;
-    o.mode = GetParam();
+    o.mode = std::get<1>(GetParam());
     o.on_durable = std::move(on_durable);
     o.max_queue = max_queue;
     return o;
   }
 
-  testing::TempDir dir_;
+  catalog::testing::TestCatalog catalog_{std::get<0>(GetParam())};
   std::string path_;
   prometheus::Registry registry_;
 };
@@ -108,9 +113,13 @@ TEST_P(CatalogWriterTest, AJobThatThrowsDoesNotStopTheWriter) {
   EXPECT_TRUE(f.get());
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, CatalogWriterTest, ::testing::Values(CommitMode::kGroup, CommitMode::kEach),
+INSTANTIATE_TEST_SUITE_P(BackendsAndModes, CatalogWriterTest,
+                         ::testing::Combine(catalog::testing::AllBackends(),
+                                            ::testing::Values(CommitMode::kGroup, CommitMode::kEach)),
                          [](const auto& info) {
-                           return info.param == CommitMode::kGroup ? "Group" : "Each";
+                           const auto backend = std::get<0>(info.param);
+                           return std::string(backend == catalog::Backend::kPostgres ? "Postgres" : "Sqlite") +
+                                  (std::get<1>(info.param) == CommitMode::kGroup ? "Group" : "Each");
                          });
 
 }  // namespace
