@@ -39,6 +39,7 @@ class PgDatabase final : public Database {
   std::int64_t changes() const override { return changes_; }
   bool sync_commits(std::string& error) override;
   std::int64_t round_trips() const override { return round_trips_; }
+  void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   const std::string& uri() const { return uri_; }
   const DatabaseOptions& options() const { return options_; }
@@ -111,6 +112,8 @@ class PgDatabase final : public Database {
   std::optional<DatabaseError> tx_error_;
   bool committed_ = false;  // the last COMMIT's outcome
   std::int64_t round_trips_ = 0;
+  // The session's lock_timeout, ms (busy_timeout_ms until a deadline changes it).
+  int lock_timeout_ms_ = 0;
   // Bumped by every reconnect: statements prepared before are gone.
   std::uint64_t generation_ = 1;
   std::uint64_t next_statement_ = 0;

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ class SqliteDatabase final : public Database {
   Statement prepare(std::string_view sql) override;
   std::int64_t changes() const override;
   bool sync_commits(std::string& error) override;
+  void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   sqlite3* handle() { return db_; }
   // Read-only connections to a WAL-mode file that no other connection had
@@ -41,8 +43,9 @@ class SqliteDatabase final : public Database {
     bool operator==(const FileStamp&) const = default;
   };
   static FileStamp stamp(const std::string& path);
-  SqliteDatabase(sqlite3* db, std::string path, bool read_only);
+  SqliteDatabase(sqlite3* db, std::string path, bool read_only, int busy_timeout_ms);
   void transaction(TxOp op) override;
+  static int wait_for_lock(void* self, int attempts);
 
   sqlite3* db_;
   std::string file_;
@@ -52,6 +55,8 @@ class SqliteDatabase final : public Database {
   std::int64_t synced_changes_ = 0;
   // The first failed send of the open transaction.
   std::optional<DatabaseError> send_error_;
+  int busy_timeout_ms_;
+  std::chrono::steady_clock::time_point lock_deadline_;
 };
 
 }  // namespace cocktail::catalog
