@@ -68,7 +68,8 @@ Response represent(const Request& request, const Representation& rep) {
   const bool not_modified = !inm.empty() && (http::etag_matches(inm, rep.etag) ||
                                              (rep.gzip && http::etag_matches(inm, rep.gzip_etag)));
   Response r = not_modified ? Response::empty(Status::not_modified)
-                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type);
+                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
+                                               gz ? rep.gzip_sealed : rep.identity_sealed);
   r.set_header(Field::etag, etag);
   r.set_header(Field::cache_control, kRevalidate);
   if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
@@ -87,9 +88,15 @@ Response bad(const core::Error& e) { return http::error_response(e); }
 }  // namespace
 
 const std::vector<std::string>& known_analytics_types() {
-  static const std::vector<std::string> kTypes = {
-      "cocktail-space",       "cocktail-space-em", "ingredient-tree", "ingredient-usage",
-      "ingredient-usage-all", "recipe-complexity", "recipe-similar"};
+  // The enveloped JSON analytics of the artifact table, sorted.
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> types;
+    for (const auto& a : analytics::kArtifacts) {
+      if (a.form == analytics::ArtifactForm::kEnvelopedJson) types.emplace_back(a.type);
+    }
+    std::sort(types.begin(), types.end());
+    return types;
+  }();
   return kTypes;
 }
 
