@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "catalog_backends.h"
 #include "cocktail/analytics/exact_json.h"
 #include "cocktail/analytics/npy.h"
 #include "cocktail/analytics/usage_index.h"
-#include "catalog_backends.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/snapshot/snapshot_store.h"
 #include "cocktail/testing/postgres_server.h"

@@ -119,15 +119,16 @@ void fill_synthetic(catalog::Database& db, const SyntheticSpec& spec) {
     }
   }
   const bool pg = db.backend() == catalog::Backend::kPostgres;
-  auto log = db.prepare(pg ? "INSERT INTO cocktail.change_log (seq, ts, entity, op, row_id) VALUES "
-                             "(nextval('cocktail.change_seq'), 0, 'recipes', 'insert', 1)"
-                           : "INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
+  auto log =
+      db.prepare(pg ? "INSERT INTO cocktail.change_log (seq, ts, entity, op, row_id) VALUES "
+                      "(nextval('cocktail.change_seq'), 0, 'recipes', 'insert', 1)"
+                    : "INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
   for (std::int64_t k = 0; k < spec.change_log_rows; ++k) log.run();
   if (pg) {
     // The ids were chosen here: later inserts take theirs from the sequences.
     for (const char* table : {"ingredients", "recipes"}) {
-      db.prepare(std::string("SELECT setval(pg_get_serial_sequence('") + table + "', 'id'), (SELECT MAX(id) FROM " +
-                 table + "))")
+      db.prepare(std::string("SELECT setval(pg_get_serial_sequence('") + table +
+                 "', 'id'), (SELECT MAX(id) FROM " + table + "))")
           .run();
     }
   }
