@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
 #include "catalog_backends.h"
 #include "cocktail/catalog/schema.h"
 
@@ -102,6 +107,52 @@ TEST_P(DatabaseTest, AnErrorReadInsideATransactionStillFailsTheCommit) {
   duplicate.send();
   EXPECT_THROW(duplicate.step(), DatabaseError);
   EXPECT_THROW(tx.commit(), DatabaseError);
+}
+
+// PostgreSQL: a lost connection fails what was using it (kConnection,
+// transient), and the next use outside a transaction reconnects, with its
+// statements prepared again.
+TEST_P(DatabaseTest, ALostServerConnectionFailsOnceThenReconnects) {
+  if (!catalog_.postgres()) GTEST_SKIP() << "SQLite has no connection to lose";
+  auto pid = db_->prepare("SELECT pg_backend_pid()");
+  auto raw = catalog_.raw();
+  auto kill = [&] {
+    ASSERT_TRUE(pid.step());
+    const std::string backend = pid.column_text(0);
+    pid.reset();
+    raw->exec("SELECT pg_terminate_backend(" + backend + ")");
+    for (int i = 0;
+         i < 200 && raw->scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = " + backend) > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  auto expect_lost = [](const std::function<void()>& use) {
+    try {
+      use();
+      ADD_FAILURE() << "the lost connection went unnoticed";
+    } catch (const DatabaseError& e) {
+      EXPECT_EQ(e.kind(), DatabaseError::Kind::kConnection) << e.what();
+      EXPECT_TRUE(e.is_transient());
+    }
+  };
+
+  kill();
+  expect_lost([&] { pid.step(); });
+  pid.reset();
+  EXPECT_EQ(jiggers(), 0) << "reconnected";
+
+  // Lost inside a transaction: the transaction fails, the connection comes back.
+  kill();
+  expect_lost([&] {
+    Transaction tx(*db_, Transaction::Kind::kWrite);
+    db_->prepare("INSERT INTO units(name) VALUES ('Jigger')").send();
+    tx.commit();
+  });
+  EXPECT_EQ(jiggers(), 0);
+  Transaction tx(*db_, Transaction::Kind::kWrite);
+  db_->prepare("INSERT INTO units(name) VALUES ('Jigger')").run();
+  tx.commit();
+  EXPECT_EQ(jiggers(), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, testing::AllBackends(), testing::BackendName);
