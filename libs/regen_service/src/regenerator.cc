@@ -150,6 +150,7 @@ std::shared_ptr<LoadedCatalog> Regenerator::load(const std::atomic<bool>* cancel
   auto db = stage("open", durations, [&] {
     catalog::DatabaseOptions options;
     options.read_only = true;
+    options.one_read = true;
     options.create_if_missing = false;
     return catalog::Database::open(settings_.db_path, options);
   });
