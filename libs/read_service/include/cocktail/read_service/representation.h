@@ -1,41 +1,16 @@
-// Representation: one response body ready to send — the identity bytes, a
-// gzip copy compressed once, and the entity tags of both. Built when a
-// generation is loaded (or when a derived view is first asked for) so that
-// serving it costs a reference count, never a copy or a compression.
-//
-// Immutable after construction; share it freely across threads.
+// Representation: one response body ready to send (identity bytes, a gzip
+// copy, their entity tags). The type and its helpers live in the HTTP layer
+// (cocktail/http/representation.h), which also serves the dashboard's
+// static assets with them; the read service uses them under its own names.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <string_view>
+#include "cocktail/http/representation.h"
 
 namespace cocktail::read_service {
 
-struct Representation {
-  std::shared_ptr<const std::string> identity;
-  // Null when gzip would not make the body smaller (or it is tiny).
-  std::shared_ptr<const std::string> gzip;
-  // Strong entity tags, quoted: "\"g12-0123456789abcdef\"" and the gzip
-  // variant's "\"g12-0123456789abcdef-gz\"" (RFC 9110: each content coding
-  // is its own representation).
-  std::string etag;
-  std::string gzip_etag;
-  std::string content_type;
-};
-
-// Compresses `bytes` (gzip, zlib level 6) unless it is shorter than
-// `min_gzip_bytes` or gzip saves less than a tenth. `tag` is the unquoted
-// entity tag ("g12-0123456789abcdef"). Throws std::runtime_error when zlib
-// fails (out of memory).
-std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
-                                                          std::string_view tag,
-                                                          std::size_t min_gzip_bytes = 256);
-
-// gzip (RFC 1952) of `bytes` at zlib `level`. Throws std::runtime_error.
-std::string gzip_compress(std::string_view bytes, int level = 6);
-// The inverse, for tests and tools; throws std::runtime_error on a corrupt
-// stream or when the output would exceed `max_bytes`.
-std::string gzip_decompress(std::string_view bytes, std::size_t max_bytes = 1u << 30);
+using http::gzip_compress;
+using http::gzip_decompress;
+using http::make_representation;
+using http::Representation;
 
 }  // namespace cocktail::read_service

@@ -1,10 +1,12 @@
-#include "cocktail/read_service/representation.h"
+#include "cocktail/http/representation.h"
 
 #include <zlib.h>
 
 #include <stdexcept>
 
-namespace cocktail::read_service {
+#include "cocktail/http/negotiation.h"
+
+namespace cocktail::http {
 
 std::string gzip_compress(std::string_view bytes, int level) {
   z_stream zs{};
@@ -83,4 +85,18 @@ std::shared_ptr<const Representation> make_representation(std::string bytes, std
   return rep;
 }
 
-}  // namespace cocktail::read_service
+Response represent(const Request& request, const Representation& rep) {
+  const std::string_view inm = request.header(Field::if_none_match);
+  const bool gz = rep.gzip && accepts_encoding(request.header(Field::accept_encoding), "gzip");
+  const std::string& etag = gz ? rep.gzip_etag : rep.etag;
+  const bool not_modified =
+      !inm.empty() && (etag_matches(inm, rep.etag) || (rep.gzip && etag_matches(inm, rep.gzip_etag)));
+  Response r = not_modified ? Response::empty(Status::not_modified)
+                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type);
+  r.set_header(Field::etag, etag);
+  if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
+  if (gz && !not_modified) r.set_header(Field::content_encoding, "gzip");
+  return r;
+}
+
+}  // namespace cocktail::http
