@@ -1,0 +1,72 @@
+// Small DOM helpers shared by the panels: the tooltip and number formats.
+import { d3 } from './d3.js';
+
+const tip = () => document.getElementById('tooltip');
+
+// Shows `lines` ([text, …], the first in bold) near the pointer, or near
+// `anchor` (an element) when the tooltip follows keyboard focus.
+export function showTooltip(lines, anchor) {
+  const t = tip();
+  t.replaceChildren();
+  lines.forEach((line, i) => {
+    const div = document.createElement('div');
+    if (i === 0) {
+      const b = document.createElement('b');
+      b.textContent = line;
+      div.append(b);
+    } else {
+      div.textContent = line;
+      div.className = 'muted';
+    }
+    t.append(div);
+  });
+  t.hidden = false;
+  let x;
+  let y;
+  if (anchor) {
+    const r = anchor.getBoundingClientRect();
+    x = r.left + r.width / 2;
+    y = r.bottom;
+  } else {
+    x = d3.event.clientX;
+    y = d3.event.clientY;
+  }
+  const w = t.offsetWidth;
+  const h = t.offsetHeight;
+  t.style.left = `${Math.max(4, Math.min(window.innerWidth - w - 4, x + 12))}px`;
+  t.style.top = `${y + h + 16 > window.innerHeight ? y - h - 8 : y + 12}px`;
+}
+
+export function hideTooltip() {
+  tip().hidden = true;
+}
+
+// Tooltip handlers for a d3 selection; `lines(d)` gives the text.
+export function withTooltip(selection, lines) {
+  selection
+    .on('mouseenter.tip mousemove.tip', (d) => showTooltip(lines(d)))
+    .on('mouseleave.tip blur.tip', hideTooltip)
+    .on('focus.tip', function (d) {
+      showTooltip(lines(d), this);
+    });
+}
+
+export const count = d3.format(',d');
+const percent = d3.format('.0%');
+// "36%", "<1%" (a share the eye cannot tell from 0 but which is not 0)
+export const fraction = (x) => (x > 0 && x < 0.005 ? '<1%' : percent(x));
+
+// "3 s", "4 min", "2 h"
+export function age(seconds) {
+  if (!Number.isFinite(seconds)) return '–';
+  const s = Math.max(0, seconds);
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+// The width a chart may use inside `el` (0 while hidden).
+export function widthOf(el) {
+  return Math.floor(el.getBoundingClientRect().width);
+}
