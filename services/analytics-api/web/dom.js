@@ -70,3 +70,15 @@ export function age(seconds) {
 export function widthOf(el) {
   return Math.floor(el.getBoundingClientRect().width);
 }
+
+// Sets `name + suffix` as the text of an SVG <text>, shortening the name
+// with an ellipsis until it fits in `room` pixels (measured, not guessed).
+export function fitText(el, name, suffix, room) {
+  el.textContent = name + suffix;
+  if (!el.getComputedTextLength || el.getComputedTextLength() <= room) return;
+  let n = name.length;
+  while (n > 3 && el.getComputedTextLength() > room) {
+    n -= 1;
+    el.textContent = `${name.slice(0, n)}…${suffix}`;
+  }
+}

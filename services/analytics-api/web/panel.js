@@ -66,7 +66,8 @@ export class Panel {
     }
     const wait = e.retryAfter || (e.computing || e.status === 0 ? 1 : 10);
     if (e.computing) {
-      this.setState('computing', `Computing… ${e.message}. Trying again in ${wait} s.`);
+      this.setState('computing', `Computing… the server has no snapshot of this yet. Trying again in ${wait} s.`);
+      this.stateEl.title = e.message;
     } else {
       this.setState('error', `${e.message}. Trying again in ${wait} s.`);
     }
@@ -84,6 +85,7 @@ export class Panel {
     if (!force && !this.dirty && width === this.drawnWidth) return;
     this.dirty = false;
     this.drawnWidth = width;
+    this.drawnVisible = this.visible; // text is measured only when visible
     const empty = this.draw(width);
     if (empty) {
       this.setState('empty', empty);
@@ -96,7 +98,7 @@ export class Panel {
 
   show() {
     if (!this.hasData) return this.refresh();
-    this.render();
+    this.render(!this.drawnVisible);
     return Promise.resolve();
   }
 }

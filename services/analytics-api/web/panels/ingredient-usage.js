@@ -5,7 +5,7 @@
 // current parent when drilled in. All from GET ingredient-usage as served.
 import { d3 } from '../d3.js';
 import { analytic, ApiError } from '../api.js';
-import { count, withTooltip, hideTooltip } from '../dom.js';
+import { count, fitText, withTooltip, hideTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 import { Panel } from '../panel.js';
 
@@ -214,7 +214,9 @@ export class IngredientUsagePanel extends Panel {
       .attr('x', labelWidth - 8)
       .attr('y', ROW / 2 + 4)
       .attr('text-anchor', 'end')
-      .text((d) => truncate(d.ingredient_name, labelWidth / 7) + (d.has_children ? ' ▸' : ''));
+      .each(function (d) {
+        fitText(this, d.ingredient_name, d.has_children ? ' ▸' : '', labelWidth - 12);
+      });
     bars
       .select('text.count')
       .attr('y', ROW / 2 + 4)
@@ -229,9 +231,4 @@ export class IngredientUsagePanel extends Panel {
     ]);
     return rows.length ? null : 'No ingredients here.';
   }
-}
-
-function truncate(text, chars) {
-  const n = Math.max(6, Math.floor(chars));
-  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }

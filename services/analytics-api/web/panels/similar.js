@@ -7,7 +7,7 @@
 // for which, and how much).
 import { d3 } from '../d3.js';
 import { analytic, ApiError } from '../api.js';
-import { fraction, withTooltip } from '../dom.js';
+import { fitText, fraction, withTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 
 const LIMIT = 10;
@@ -229,6 +229,7 @@ export class SimilarPanel {
         ? [b.fromName, `${fraction(b.mass)} of the recipe stays on it`]
         : [`${b.fromName} → ${b.toName}`, `${fraction(b.mass)} of the recipe moves (stands in)`],
     );
+    const panel = this;
     const nodes = (cls, data, x, anchor, dx) => {
       const sel = g
         .selectAll(`g.${cls}`)
@@ -256,7 +257,9 @@ export class SimilarPanel {
         .attr('x', x + dx)
         .attr('y', (n) => n.labelY)
         .attr('text-anchor', anchor)
-        .text((n) => `${truncate(this.nameOf(n.id, names(flows, n.id)), (labelW - 34) / 6)} ${fraction(n.mass)}`);
+        .each(function (n) {
+          fitText(this, panel.nameOf(n.id, names(flows, n.id)), ` ${fraction(n.mass)}`, labelW - 6);
+        });
     };
     nodes('left', left, x0, 'end', -4);
     nodes('right', right, x1, 'start', nodeW + 4);
@@ -266,9 +269,4 @@ export class SimilarPanel {
 function names(flows, id) {
   const f = flows.find((x) => x.from === id) || flows.find((x) => x.to === id);
   return f ? (f.from === id ? f.fromName : f.toName) : null;
-}
-
-function truncate(text, chars) {
-  const n = Math.max(6, Math.floor(chars));
-  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }

@@ -57,10 +57,11 @@ export class SpacePanel extends Panel {
   }
 
   async load() {
-    const [r, ing] = await Promise.all([analytic(this.type), ingredients()]);
+    // The tree only names roots for the colours: the map draws without it.
+    const [r, ing] = await Promise.all([analytic(this.type), ingredients().catch(() => null)]);
     this.points = r.body.data;
     this.meta = r.body.metadata;
-    this.index = ing.index;
+    this.index = ing ? ing.index : null;
     if (r.changed) {
       this.byId = new Map(this.points.map((p) => [p.recipe_id, p]));
       this.names.replaceChildren(
@@ -71,7 +72,7 @@ export class SpacePanel extends Panel {
         }),
       );
     }
-    return r.changed || ing.changed;
+    return r.changed || Boolean(ing && ing.changed);
   }
 
   draw(width) {
