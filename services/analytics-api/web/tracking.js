@@ -44,6 +44,7 @@ export class UsageTracker {
       tool_name: toolName,
       action,
       properties,
+      demo_mode: false,
     });
     const queued = navigator.sendBeacon(this.url, body);
     if (queued) this.sent += 1;

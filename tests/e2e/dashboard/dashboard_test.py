@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support", "python"))
 from browser import Browser, now_ms  # noqa: E402
-from stack import Stack  # noqa: E402
+from stack import Stack, get_json  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
@@ -54,7 +54,7 @@ class DashboardTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         os.makedirs(ARTIFACTS, exist_ok=True)
-        cls.stack = Stack(BIN_DIR, recipes=200, ingredients=120)
+        cls.stack = Stack(BIN_DIR, recipes=200, ingredients=120, with_usage=True)
         cls.stack.seed()
 
     @classmethod
@@ -71,7 +71,7 @@ class DashboardTest(unittest.TestCase):
         b.one(f"#tab-{name}").click()
         b.wait_for(f"#panel-{name}:not([hidden])[data-state]")
 
-    def assert_clean(self, b, port, computing_until=0):
+    def assert_clean(self, b, ports, computing_until=0):
         """No console error or warning, except the browser's own report of
         the 503s answered before the first snapshot (`computing_until`, ms
         since the epoch): those are the "computing…" state working."""
@@ -84,11 +84,45 @@ class DashboardTest(unittest.TestCase):
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https", "ws", "wss", "ftp"):
                 continue  # data:, about:, chrome:// pages the browser renders itself
-            self.assertEqual((parsed.hostname, parsed.port), ("127.0.0.1", port), f"request left loopback: {url}")
+            self.assertEqual(parsed.hostname, "127.0.0.1", f"request left loopback: {url}")
+            self.assertIn(parsed.port, ports, f"request to another service: {url}")
+
+    def check_usage_panel(self, b, stack):
+        """The page's own beacons reached usage-api, and its roll-ups are drawn."""
+        usage = stack.url("usage-api")
+        want = {"tab_viewed", "drill_down", "search", "recipe_opened"}
+
+        def events():
+            body = get_json(f"{usage}/api/analytics/track?hours=1&limit=1000")
+            return body["events"]
+        b.wait(lambda: want <= {e["event_type"] for e in events()}, 30, f"beacons of {sorted(want)}")
+        evs = events()
+        self.assertEqual(len({e["session_id"] for e in evs}), 1, "one browser session")
+        self.assertTrue(all(e["demo_mode"] is False for e in evs))
+        search = next(e for e in evs if e["event_type"] == "search")
+        self.assertEqual(search["tool_name"], "space")
+        self.assertTrue(search["properties"]["found"])
+        opened = next(e for e in evs if e["event_type"] == "recipe_opened")
+        self.assertIsInstance(opened["properties"]["recipe_id"], int)
+        # The panel draws the roll-ups as usage-api serves them. Its own
+        # beacons keep arriving, so its total lies between two reads.
+        b.one("#tab-usage").click()
+        before = get_json(f"{usage}/api/analytics/rollups?hours=24")["total_events"]
+        b.one("#tab-activity").click()
+        b.wait(lambda: b.one("#panel-activity").get_attribute("data-state") == "drawn"
+               and len(b.css("#panel-activity rect.events")) == 24, 30, "the hourly bars")
+        summary = b.wait(lambda: b.one("#panel-activity .summary").text, 10, "the totals")
+        after = get_json(f"{usage}/api/analytics/rollups?hours=24")
+        shown = int(summary.split()[0].replace(",", ""))
+        self.assertTrue(before <= shown <= after["total_events"], f"{before} <= {shown} <= {after['total_events']}")
+        self.assertIn(f"{after['total_sessions']:,} sessions", summary)
+        self.assertGreater(len(b.css("#panel-activity path.sessions")), 0)
 
     def test_dashboard(self):
         stack = self.stack
         api = stack.ports["analytics-api"]
+        usage = stack.start_usage_api()  # when built: the usage panel and the page's beacons
+        ports = {api, stack.ports["usage-api"]} if usage else {api}
         stack.start_catalog_api()
         stack.start_analytics_api()
         page = stack.url("analytics-api", "/#space")
@@ -205,7 +239,10 @@ class DashboardTest(unittest.TestCase):
             self.shot(b, "07-cocktail-space-em", "main")
 
             self.tab(b, "activity")
-            self.assertIn("not configured", b.one("#panel-activity .state").text)
+            if usage:
+                self.check_usage_panel(b, stack)
+            else:
+                self.assertIn("not configured", b.one("#panel-activity .state").text)
             self.shot(b, "08-usage", "#panel-activity")
 
             # ---- Live: a write shows up on the open page, state kept.
@@ -243,7 +280,7 @@ class DashboardTest(unittest.TestCase):
             self.assertEqual(b.one("#panel-space circle.point.selected").get_attribute("data-id"), str(rid))
             self.assertEqual(b.one("#live").get_attribute("data-state"), "live")
 
-            self.assert_clean(b, api, computing_until=first_snapshot)
+            self.assert_clean(b, ports, computing_until=first_snapshot)
 
         # ---- Phone width.
         with Browser(width=390, height=844, mobile=True) as b:
@@ -255,7 +292,7 @@ class DashboardTest(unittest.TestCase):
             b.wait(lambda: len(b.css("#panel-space circle.point")) == len(space) + 1, 60, "points at phone width")
             self.assertLessEqual(b.js("return document.documentElement.scrollWidth"), 390)
             self.shot(b, "11-phone-space", "body")
-            self.assert_clean(b, api)
+            self.assert_clean(b, ports)
 
 
 if __name__ == "__main__":

@@ -103,27 +103,34 @@ class Browser:
         self._drain()
         return len(self.network)
 
-    def transferred_bytes(self, since=0):
-        """Bytes received on the wire (headers and bodies, compressed as sent)
-        since a mark: finished requests by their encodedDataLength, open ones
-        (the event stream) by the chunks received so far."""
+    def transferred_by_url(self, since=0):
+        """Bytes received over HTTP since a mark, by URL (headers and bodies,
+        compressed as sent): finished requests by their encodedDataLength,
+        open ones (the event stream) by the chunks received so far."""
         self._drain()
-        finished = {}
-        chunks = {}
-        headers = {}
+        urls = {m["params"]["requestId"]: m["params"]["request"]["url"] for m in self.network
+                if m["method"] == "Network.requestWillBeSent"
+                and m["params"]["request"]["url"].startswith(("http://", "https://"))}
+        finished, chunks, headers = {}, {}, {}
         for m in self.network[since:]:
             p = m.get("params", {})
+            rid = p.get("requestId")
+            if rid not in urls:
+                continue  # chrome:// pages the browser renders itself
             if m["method"] == "Network.loadingFinished":
-                finished[p["requestId"]] = p["encodedDataLength"]
+                finished[rid] = p["encodedDataLength"]
             elif m["method"] == "Network.dataReceived":
-                chunks[p["requestId"]] = chunks.get(p["requestId"], 0) + p["encodedDataLength"]
+                chunks[rid] = chunks.get(rid, 0) + p["encodedDataLength"]
             elif m["method"] == "Network.responseReceived":
-                headers[p["requestId"]] = p["response"].get("encodedDataLength", 0)
-        total = sum(finished.values())
-        for rid, n in chunks.items():
-            if rid not in finished:
-                total += n + headers.get(rid, 0)
-        return total
+                headers[rid] = p["response"].get("encodedDataLength", 0)
+        out = {}
+        for rid in set(finished) | set(chunks):
+            n = finished[rid] if rid in finished else chunks[rid] + headers.get(rid, 0)
+            out[urls[rid]] = out.get(urls[rid], 0) + n
+        return out
+
+    def transferred_bytes(self, since=0):
+        return sum(self.transferred_by_url(since).values())
 
 
 def now_ms():

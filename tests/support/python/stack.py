@@ -4,9 +4,9 @@ tests/e2e/stack/stack.h, with the same wiring).
 
 A Stack owns a temporary directory holding a catalog written by
 catalog-seed, a write token, the snapshot directory and every process's log.
-Services start one by one (start_catalog_api, start_analytics_api,
-start_analytics_regen) so that a test can open a page before the first
-snapshot exists; each waits until the service answers /health. Ports are
+Services start one by one (start_usage_api, start_catalog_api,
+start_analytics_api, start_analytics_regen) so that a test can open a page
+before the first snapshot exists; each waits until the service answers /health. Ports are
 free loopback ports picked at start; a port taken meanwhile by another
 process is replaced (up to three tries), as stack.h does.
 
@@ -26,6 +26,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+
+def usage_api_binary(bin_dir):
+    """usage-api's path: USAGE_API_BIN, else <bin_dir>/usage-api; None when neither exists."""
+    for path in (os.environ.get("USAGE_API_BIN"), os.path.join(bin_dir, "usage-api")):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def free_port():
@@ -56,11 +64,10 @@ def get_json(url, timeout=15):
 
 class Stack:
     def __init__(self, bin_dir, recipes=200, ingredients=120, seed=7, quiet_ms=50, max_delay_ms=500,
-                 usage_api_url=None, keep=None):
+                 with_usage=False, keep=None):
         self.bin_dir = bin_dir
         self.recipes, self.ingredients, self.seed_value = recipes, ingredients, seed
         self.quiet_ms, self.max_delay_ms = quiet_ms, max_delay_ms
-        self.usage_api_url = usage_api_url
         self.dir = tempfile.mkdtemp(prefix="dashboard-stack-")
         self.keep = keep if keep is not None else os.environ.get("COCKTAIL_E2E_KEEP", "0") not in ("", "0")
         os.makedirs(os.path.join(self.dir, "logs"))
@@ -71,9 +78,13 @@ class Stack:
         with open(self.token_file, "w") as f:
             f.write(self.token + "\n")
         self.ports = {"catalog-api": free_port(), "analytics-regen": free_port(), "analytics-api": free_port(),
-                      "catalog-pub": free_port(), "regen-pub": free_port()}
+                      "catalog-pub": free_port(), "regen-pub": free_port(), "usage-api": free_port(),
+                      "usage-pub": free_port()}
         self.procs = {}
         self.seeded_seq = None
+        # usage-api, when asked for and built: analytics-api then tells the page where it is.
+        self.usage_bin = usage_api_binary(bin_dir) if with_usage else None
+        self.usage_db = os.path.join(self.dir, "usage.db")
 
     # ---- lifecycle
 
@@ -84,7 +95,7 @@ class Stack:
         self.close()
 
     def close(self):
-        for name in ("analytics-api", "analytics-regen", "catalog-api"):
+        for name in ("analytics-api", "analytics-regen", "catalog-api", "usage-api"):
             p = self.procs.pop(name, None)
             if p and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -108,7 +119,8 @@ class Stack:
             return ""
 
     def logs(self):
-        return "\n".join(f"--- {n}\n{self.log_tail(n)}" for n in ("catalog-api", "analytics-regen", "analytics-api"))
+        names = ("catalog-api", "analytics-regen", "analytics-api", "usage-api")
+        return "\n".join(f"--- {n}\n{self.log_tail(n)}" for n in names if n in self.procs)
 
     # ---- processes
 
@@ -132,16 +144,20 @@ class Stack:
                     tcp("catalog-pub"), "--pub", tcp("regen-pub"), "--token-file", self.token_file,
                     "--quiet-ms", str(self.quiet_ms), "--max-delay-ms", str(self.max_delay_ms),
                     "--heartbeat-ms", "200", "--check-interval-ms", "1000"]
+        if name == "usage-api":
+            return ["--db", self.usage_db, "--http", loop(name), "--pub", tcp("usage-pub"),
+                    "--cors-origins", self.url("analytics-api"), "--access-log=false"]
         args = ["--analytics-path", self.analytics, "--db", self.db, "--http", loop(name), "--sub",
                 tcp("regen-pub"), "--check-interval-ms", "500", "--access-log=false"]
-        if self.usage_api_url:
-            args += ["--usage-api-url", self.usage_api_url]
+        if self.usage_bin:
+            args += ["--usage-api-url", self.url("usage-api")]
         return args
 
     def start(self, name, timeout=60):
         for attempt in range(3):
             log = open(os.path.join(self.dir, "logs", f"{name}.log"), "ab")
-            p = subprocess.Popen([os.path.join(self.bin_dir, name)] + self._arguments(name),
+            binary = self.usage_bin if name == "usage-api" else os.path.join(self.bin_dir, name)
+            p = subprocess.Popen([binary] + self._arguments(name),
                                  stdout=subprocess.DEVNULL, stderr=log)
             log.close()
             self.procs[name] = p
@@ -165,6 +181,8 @@ class Stack:
                 self.ports["catalog-pub"] = free_port()
             if name == "analytics-regen":
                 self.ports["regen-pub"] = free_port()
+            if name == "usage-api":
+                self.ports["usage-pub"] = free_port()
 
     def start_catalog_api(self):
         self.start("catalog-api")
@@ -174,6 +192,13 @@ class Stack:
 
     def start_analytics_api(self):
         self.start("analytics-api")
+
+    def start_usage_api(self):
+        """Starts usage-api when there is one (see usage_bin); False otherwise."""
+        if not self.usage_bin:
+            return False
+        self.start("usage-api")
+        return True
 
     # ---- reads and writes
 

@@ -6,7 +6,7 @@ import { d3 } from '../d3.js';
 import { count, withTooltip } from '../dom.js';
 import { Panel } from '../panel.js';
 
-const MARGIN = { top: 16, right: 44, bottom: 36, left: 44 };
+const MARGIN = { top: 22, right: 44, bottom: 36, left: 44 };
 
 export class ActivityPanel extends Panel {
   constructor({ usageApi }) {
@@ -33,6 +33,11 @@ export class ActivityPanel extends Panel {
     return super.refresh();
   }
 
+  // Not a snapshot, so no stream tells when it changed: every showing asks.
+  show() {
+    return this.refresh();
+  }
+
   async load() {
     const url = `${this.usageApi}/api/analytics/rollups?hours=${this.hours}`;
     let res;
@@ -54,7 +59,8 @@ export class ActivityPanel extends Panel {
 
   draw(width) {
     const d = this.data;
-    this.summary.textContent = `${count(d.total_events || 0)} events · ${count(d.total_sessions || 0)} sessions`;
+    const plural = (n, word) => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+    this.summary.textContent = `${plural(d.total_events || 0, 'event')} · ${plural(d.total_sessions || 0, 'session')}`;
     // One slot per hour of the period, so quiet hours show as gaps.
     const end = new Date();
     end.setUTCMinutes(0, 0, 0);
@@ -106,8 +112,34 @@ export class ActivityPanel extends Panel {
           .tickValues(x.domain().filter((_, i) => i % every === 0))
           .tickFormat((t) => d3.timeFormat(this.hours > 48 ? '%a %H:00' : '%H:00')(new Date(t))),
       );
-    svg.selectAll('g.y').data([null]).join('g').attr('class', 'axis y').attr('transform', `translate(${MARGIN.left},0)`).call(d3.axisLeft(y).ticks(4));
-    svg.selectAll('g.ys').data([null]).join('g').attr('class', 'axis ys').attr('transform', `translate(${width - MARGIN.right},0)`).call(d3.axisRight(ys).ticks(4));
+    // Counts are whole numbers: no fractional ticks.
+    const whole = (scale) => scale.ticks(4).filter(Number.isInteger);
+    svg
+      .selectAll('g.y')
+      .data([null])
+      .join('g')
+      .attr('class', 'axis y')
+      .attr('transform', `translate(${MARGIN.left},0)`)
+      .call(d3.axisLeft(y).tickValues(whole(y)).tickFormat(d3.format('d')));
+    svg
+      .selectAll('g.ys')
+      .data([null])
+      .join('g')
+      .attr('class', 'axis ys')
+      .attr('transform', `translate(${width - MARGIN.right},0)`)
+      .call(d3.axisRight(ys).tickValues(whole(ys)).tickFormat(d3.format('d')));
+    svg
+      .selectAll('text.axis-title')
+      .data([
+        { x: MARGIN.left, anchor: 'start', text: 'events' },
+        { x: width - MARGIN.right, anchor: 'end', text: 'sessions' },
+      ])
+      .join('text')
+      .attr('class', 'axis-title')
+      .attr('x', (t) => t.x)
+      .attr('y', 10)
+      .attr('text-anchor', (t) => t.anchor)
+      .text((t) => t.text);
     const bars = svg
       .selectAll('rect.events')
       .data(hours, (h) => h.t.getTime())
