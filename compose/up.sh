@@ -159,6 +159,7 @@ wait_for "the first generation" "http://$host:$api_port/api/v1/analytics/cocktai
 cat <<INFO
 
 cocktaildb-analytics is up.
+  dashboard        http://$host:$api_port/                        (open it in a browser: live, no internet needed)
   catalog-api      http://$host:$catalog_port/api/v1/recipes      (writes need the token in $token_file)
   analytics-api    http://$host:$api_port/api/v1/analytics/status
   dashboard feed   http://$host:$api_port/api/v1/analytics/stream  (server-sent events)

@@ -129,9 +129,12 @@ async function main() {
           continue;
         }
         const jobs = [];
+        // Refresh a panel when its files changed, or when it is waiting to
+        // retry (computing, error): the new generation may be what it needs.
         const changed = (p) => {
           const h = hashes(p.files, st);
-          if (drawn.get(p) === h && p.hasData !== false) return false;
+          const waiting = p.root && ['computing', 'error', 'loading'].includes(p.root.dataset.state);
+          if (drawn.get(p) === h && p.hasData !== false && !waiting) return false;
           drawn.set(p, h);
           return true;
         };
