@@ -106,9 +106,8 @@ async function main() {
   });
 
   // ---- Live updates.
-  const drawn = new Map(); // panel -> the file hashes it was last refreshed for
+  const drawn = new Map(); // panel -> {file: hash} it was last refreshed for
   const TREE = { files: ['ingredient-tree'] }; // the shared ingredient index
-  const hashes = (files, st) => files.map((f) => (st.files[f] ? st.files[f].sha256 : '-')).join(',');
   let pending = null; // the newest generation announced while an update runs
   let running = false;
 
@@ -129,22 +128,29 @@ async function main() {
           continue;
         }
         const jobs = [];
-        // Refresh a panel when its files changed, or when it is waiting to
-        // retry (computing, error): the new generation may be what it needs.
+        // The files of `p` that changed since it was last refreshed (all of
+        // them when it is waiting to retry: computing, error).
         const changed = (p) => {
-          const h = hashes(p.files, st);
+          const before = drawn.get(p) || {};
+          const now = {};
+          for (const f of p.files) now[f] = st.files[f] ? st.files[f].sha256 : '-';
+          drawn.set(p, now);
           const waiting = p.root && ['computing', 'error', 'loading'].includes(p.root.dataset.state);
-          if (drawn.get(p) === h && p.hasData !== false && !waiting) return false;
-          drawn.set(p, h);
-          return true;
+          if (waiting || p.hasData === false) return p.files;
+          return p.files.filter((f) => before[f] !== now[f]);
         };
-        if (changed(TREE)) jobs.push(ingredients(true).catch(() => null));
+        if (changed(TREE).length) jobs.push(ingredients(true).catch(() => null));
         await Promise.all(jobs);
         const refreshes = [];
         for (const p of all) {
-          if (p.files.length && changed(p)) refreshes.push(p.refresh());
+          const files = p.files.length ? changed(p) : [];
+          if (files.length) refreshes.push(p.update(files));
         }
-        if (similar.recipeId !== null && changed(similar)) refreshes.push(similar.refresh());
+        if (similar.recipeId !== null) {
+          const files = changed(similar);
+          if (files.includes('recipe-similar')) refreshes.push(similar.refresh());
+          else if (files.length) refreshes.push(similar.relabel());
+        }
         await Promise.all(refreshes);
         freshness.setGeneration(gen);
       }

@@ -96,6 +96,12 @@ export class Panel {
     }
   }
 
+  // A new generation changed some of this panel's files (`changed`, types):
+  // by default everything is fetched again.
+  update(changed) {
+    return this.refresh(changed);
+  }
+
   show() {
     if (!this.hasData) return this.refresh();
     this.render(!this.drawnVisible);

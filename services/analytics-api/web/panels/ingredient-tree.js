@@ -27,7 +27,7 @@ export class IngredientTreePanel extends Panel {
   }
 
   async load() {
-    const r = await ingredients(true);
+    const r = await ingredients(); // main.js reloads it when the tree changed
     if (!this.tree && r.tree.children && r.tree.children.length) {
       this.open.add(r.tree.children[0].id); // the most used root, open for a first look
     }
@@ -36,7 +36,9 @@ export class IngredientTreePanel extends Panel {
     return r.changed || !this.drawnWidth;
   }
 
-  toggle(d) {
+  // `byKey`: the toggle came from the keyboard, so focus follows the node
+  // through the redraw.
+  toggle(d, byKey = false) {
     if (!d.data.children) return;
     const id = d.data.id;
     if (this.open.has(id)) {
@@ -45,7 +47,7 @@ export class IngredientTreePanel extends Panel {
       this.open.add(id);
       this.tracker.track('drill_down', 'ingredient-tree', 'expand', { ingredient_id: Number(id) });
     }
-    this.focusId = id;
+    this.focusId = byKey ? id : null;
     this.render(true);
   }
 
@@ -90,13 +92,17 @@ export class IngredientTreePanel extends Panel {
       .linkHorizontal()
       .x((n) => n.y)
       .y((n) => n.x);
-    g.selectAll('path.link')
+    // Links in a layer under the nodes, so that labels stay on top.
+    const linkLayer = g.selectAll('g.links').data([null]).join('g').attr('class', 'links');
+    const nodeLayer = g.selectAll('g.nodes').data([null]).join('g').attr('class', 'nodes');
+    linkLayer
+      .selectAll('path.link')
       .data(links, (l) => l.target.data.id)
       .join('path')
       .attr('class', 'link')
       .attr('d', link);
 
-    const node = g
+    const node = nodeLayer
       .selectAll('g.node')
       .data(nodes, (n) => n.data.id)
       .join((enter) => {
@@ -122,7 +128,7 @@ export class IngredientTreePanel extends Panel {
       .on('keydown', (n) => {
         if (d3.event.key === 'Enter' || d3.event.key === ' ') {
           d3.event.preventDefault();
-          this.toggle(n);
+          this.toggle(n, true);
         }
       });
     node.select('circle').attr('r', (n) => radius(n.data.hierarchical_recipe_count));

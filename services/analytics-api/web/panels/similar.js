@@ -84,6 +84,16 @@ export class SimilarPanel {
     }
   }
 
+  // Only the ingredient names changed (a new ingredient-tree): redraw with them.
+  async relabel() {
+    try {
+      this.index = (await ingredients()).index;
+    } catch (_) {
+      return; // the names in the plan itself serve meanwhile
+    }
+    if (this.data) this.draw();
+  }
+
   nameOf(id, fallback) {
     return (this.index && this.index.nameOf.get(id)) || fallback || `#${id}`;
   }

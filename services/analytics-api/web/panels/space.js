@@ -75,6 +75,18 @@ export class SpacePanel extends Panel {
     return r.changed || Boolean(ing && ing.changed);
   }
 
+  // The map's bytes are large: when only the ingredient tree changed (the
+  // fast lane carries the maps forward), recolour instead of refetching.
+  update(changed) {
+    if (changed.includes(this.type) || !this.hasData) return this.refresh();
+    return ingredients()
+      .then((ing) => {
+        this.index = ing.index;
+        this.recolour();
+      })
+      .catch(() => null);
+  }
+
   draw(width) {
     const height = Math.round(Math.max(320, Math.min(640, width * 0.68)));
     this.width = width;
