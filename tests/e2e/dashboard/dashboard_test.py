@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support", "python"))
 from browser import Browser, now_ms  # noqa: E402
 from stack import Stack, get_json  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
@@ -62,6 +63,9 @@ class DashboardTest(unittest.TestCase):
         cls.stack.close()
 
     def shot(self, b, name, selector):
+        # The pointer off the charts (no tooltip), transitions (300 ms) over.
+        ActionChains(b.driver).move_to_element(b.one("h1")).perform()
+        time.sleep(0.5)
         b.js("arguments[0].scrollIntoView({block: 'start'})", b.one(selector))
         path = os.path.join(ARTIFACTS, f"{name}.png")
         b.driver.save_screenshot(path)

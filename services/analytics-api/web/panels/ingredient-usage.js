@@ -172,10 +172,11 @@ export class IngredientUsagePanel extends Panel {
       .join((enter) => {
         const g = enter.append('g').attr('class', 'bar');
         g.attr('transform', (d, i) => `translate(0,${MARGIN.top + i * ROW})`);
-        g.append('rect').attr('class', 'hier');
-        g.append('rect').attr('class', 'direct');
+        // New bars grow from zero, their counts from the axis.
+        g.append('rect').attr('class', 'hier').attr('width', 0);
+        g.append('rect').attr('class', 'direct').attr('width', 0);
         g.append('text').attr('class', 'label');
-        g.append('text').attr('class', 'count');
+        g.append('text').attr('class', 'count').attr('x', x(0) + 6);
         return g;
       });
     bars
