@@ -66,6 +66,37 @@ export function age(seconds) {
   return `${Math.round(s / 86400)} d`;
 }
 
+// The one <tag class="cls"> under `parent` (a d3 selection), created on
+// first use: charts redraw in place rather than being rebuilt.
+export function single(parent, tag, cls) {
+  return parent
+    .selectAll(`${tag}.${cls.trim().split(/\s+/).join('.')}`)
+    .data([null])
+    .join(tag)
+    .attr('class', cls);
+}
+
+// The chart's <svg> inside `container`, sized and labelled.
+export function svgIn(container, width, height, label, cls = 'chart-svg') {
+  return single(d3.select(container), 'svg', cls).attr('width', width).attr('height', height).attr('aria-label', label);
+}
+
+// Makes the elements of `selection` act as buttons: a click, or Enter or
+// Space while focused, calls `act(datum, byKey)` (the tooltip is hidden).
+export function onActivate(selection, act) {
+  selection
+    .on('click.activate', (d) => {
+      hideTooltip();
+      act(d, false);
+    })
+    .on('keydown.activate', (d) => {
+      if (d3.event.key === 'Enter' || d3.event.key === ' ') {
+        d3.event.preventDefault();
+        act(d, true);
+      }
+    });
+}
+
 // The width a chart may use inside `el` (0 while hidden).
 export function widthOf(el) {
   return Math.floor(el.getBoundingClientRect().width);

@@ -3,7 +3,7 @@
 // contract). Hidden behind a clear message when analytics-api was started
 // without --usage-api-url. Refreshed every minute while visible.
 import { d3 } from '../d3.js';
-import { count, withTooltip } from '../dom.js';
+import { count, single, svgIn, withTooltip } from '../dom.js';
 import { Panel } from '../panel.js';
 
 const MARGIN = { top: 22, right: 44, bottom: 36, left: 44 };
@@ -90,21 +90,9 @@ export class ActivityPanel extends Panel {
       .domain([0, d3.max(hours, (h) => h.sessions) || 1])
       .nice()
       .range([height - MARGIN.bottom, MARGIN.top]);
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('class', 'activity')
-      .attr('width', width)
-      .attr('height', height)
-      .attr('aria-label', 'Usage events per hour');
+    const svg = svgIn(this.chart, width, height, 'Usage events per hour', 'chart-svg activity');
     const every = Math.ceil(this.hours / Math.max(2, Math.floor(width / 70)));
-    svg
-      .selectAll('g.x')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis x')
+    single(svg, 'g', 'axis x')
       .attr('transform', `translate(0,${height - MARGIN.bottom})`)
       .call(
         d3
@@ -114,18 +102,10 @@ export class ActivityPanel extends Panel {
       );
     // Counts are whole numbers: no fractional ticks.
     const whole = (scale) => scale.ticks(4).filter(Number.isInteger);
-    svg
-      .selectAll('g.y')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis y')
+    single(svg, 'g', 'axis y')
       .attr('transform', `translate(${MARGIN.left},0)`)
       .call(d3.axisLeft(y).tickValues(whole(y)).tickFormat(d3.format('d')));
-    svg
-      .selectAll('g.ys')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis ys')
+    single(svg, 'g', 'axis ys')
       .attr('transform', `translate(${width - MARGIN.right},0)`)
       .call(d3.axisRight(ys).tickValues(whole(ys)).tickFormat(d3.format('d')));
     svg

@@ -3,7 +3,7 @@
 // mode_ingredient_count).
 import { d3 } from '../d3.js';
 import { analytic } from '../api.js';
-import { count, withTooltip } from '../dom.js';
+import { count, single, svgIn, withTooltip } from '../dom.js';
 import { Panel } from '../panel.js';
 
 const MARGIN = { top: 28, right: 16, bottom: 40, left: 48 };
@@ -36,14 +36,7 @@ export class ComplexityPanel extends Panel {
       return 'No recipe has ingredients yet.';
     }
     const height = Math.max(220, Math.min(380, width * 0.55));
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('width', width)
-      .attr('height', height)
-      .attr('aria-label', 'Histogram of recipes by number of ingredients');
+    const svg = svgIn(this.chart, width, height, 'Histogram of recipes by number of ingredients');
     const lo = d3.min(data, (d) => d.ingredient_count);
     const hi = d3.max(data, (d) => d.ingredient_count);
     const counts = d3.range(lo, hi + 1);
@@ -56,25 +49,13 @@ export class ComplexityPanel extends Panel {
       .nice()
       .range([height - MARGIN.bottom, MARGIN.top]);
 
-    svg
-      .selectAll('g.x')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis x')
+    single(svg, 'g', 'axis x')
       .attr('transform', `translate(0,${height - MARGIN.bottom})`)
       .call(d3.axisBottom(x).tickSizeOuter(0));
-    svg
-      .selectAll('g.y')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis y')
+    single(svg, 'g', 'axis y')
       .attr('transform', `translate(${MARGIN.left},0)`)
       .call(d3.axisLeft(y).ticks(5));
-    svg
-      .selectAll('text.x-title')
-      .data([null])
-      .join('text')
-      .attr('class', 'x-title axis')
+    single(svg, 'text', 'x-title axis')
       .attr('x', (MARGIN.left + width - MARGIN.right) / 2)
       .attr('y', height - 6)
       .attr('text-anchor', 'middle')
@@ -82,11 +63,7 @@ export class ComplexityPanel extends Panel {
       .attr('fill', 'currentColor')
       .text('distinct ingredients per recipe');
 
-    const bars = svg
-      .selectAll('g.hist')
-      .data([null])
-      .join('g')
-      .attr('class', 'hist')
+    const bars = single(svg, 'g', 'hist')
       .selectAll('rect')
       .data(bins, (d) => d.ingredient_count)
       .join('rect')

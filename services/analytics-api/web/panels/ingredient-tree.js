@@ -3,7 +3,7 @@
 // brackets); a filled circle has closed children. Which nodes are open is
 // kept by ingredient id across live redraws.
 import { d3 } from '../d3.js';
-import { count, withTooltip, hideTooltip } from '../dom.js';
+import { count, onActivate, single, svgIn, withTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 import { Panel } from '../panel.js';
 
@@ -71,19 +71,8 @@ export class IngredientTreePanel extends Panel {
     const maxCount = d3.max(this.tree.children, (d) => d.hierarchical_recipe_count) || 1;
     const radius = d3.scaleSqrt().domain([0, maxCount]).range([2.5, 10]);
 
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('width', svgWidth)
-      .attr('height', height)
-      .attr('aria-label', 'Ingredient hierarchy');
-    const g = svg
-      .selectAll('g.tree')
-      .data([null])
-      .join('g')
-      .attr('class', 'tree')
+    const svg = svgIn(this.chart, svgWidth, height, 'Ingredient hierarchy');
+    const g = single(svg, 'g', 'tree')
       .attr('transform', `translate(${12 - column},${ROW - top})`);
 
     const nodes = root.descendants().filter((n) => n.depth > 0);
@@ -93,8 +82,8 @@ export class IngredientTreePanel extends Panel {
       .x((n) => n.y)
       .y((n) => n.x);
     // Links in a layer under the nodes, so that labels stay on top.
-    const linkLayer = g.selectAll('g.links').data([null]).join('g').attr('class', 'links');
-    const nodeLayer = g.selectAll('g.nodes').data([null]).join('g').attr('class', 'nodes');
+    const linkLayer = single(g, 'g', 'links');
+    const nodeLayer = single(g, 'g', 'nodes');
     linkLayer
       .selectAll('path.link')
       .data(links, (l) => l.target.data.id)
@@ -120,17 +109,8 @@ export class IngredientTreePanel extends Panel {
       .attr('tabindex', (n) => (n.data.children ? 0 : null))
       .attr('role', (n) => (n.data.children ? 'button' : null))
       .attr('aria-expanded', (n) => (n.data.children ? String(this.open.has(n.data.id)) : null))
-      .attr('aria-label', (n) => `${n.data.name}, ${n.data.hierarchical_recipe_count} recipes`)
-      .on('click', (n) => {
-        hideTooltip();
-        this.toggle(n);
-      })
-      .on('keydown', (n) => {
-        if (d3.event.key === 'Enter' || d3.event.key === ' ') {
-          d3.event.preventDefault();
-          this.toggle(n, true);
-        }
-      });
+      .attr('aria-label', (n) => `${n.data.name}, ${n.data.hierarchical_recipe_count} recipes`);
+    onActivate(node, (n, byKey) => this.toggle(n, byKey));
     node.select('circle').attr('r', (n) => radius(n.data.hierarchical_recipe_count));
     node
       .select('text')

@@ -5,7 +5,7 @@
 // current parent when drilled in. All from GET ingredient-usage as served.
 import { d3 } from '../d3.js';
 import { analytic, ApiError } from '../api.js';
-import { count, fitText, withTooltip, hideTooltip } from '../dom.js';
+import { count, fitText, onActivate, single, svgIn, withTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 import { Panel } from '../panel.js';
 
@@ -146,22 +146,11 @@ export class IngredientUsagePanel extends Panel {
     const rows = this.rows;
     const labelWidth = Math.min(200, Math.max(90, width * 0.32));
     const height = MARGIN.top + rows.length * ROW + MARGIN.bottom;
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('width', width)
-      .attr('height', height)
-      .attr('aria-label', `${rows.length} ingredients`);
+    const svg = svgIn(this.chart, width, height, `${rows.length} ingredients`);
     const max = d3.max(rows, (d) => d.hierarchical_usage) || 1;
     const x = d3.scaleLinear().domain([0, max]).nice().range([labelWidth, Math.max(labelWidth + 40, width - MARGIN.right)]);
 
-    svg
-      .selectAll('g.axis')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis')
+    single(svg, 'g', 'axis')
       .attr('transform', `translate(0,${MARGIN.top - 4})`)
       .call(d3.axisTop(x).ticks(Math.max(2, Math.floor((width - labelWidth) / 90))).tickSizeOuter(0));
 
@@ -184,17 +173,13 @@ export class IngredientUsagePanel extends Panel {
       .classed('drill', (d) => d.has_children)
       .attr('tabindex', (d) => (d.has_children ? 0 : null))
       .attr('role', (d) => (d.has_children ? 'button' : 'img'))
-      .attr('aria-label', (d) => `${d.ingredient_name}: ${d.hierarchical_usage} recipes, ${d.direct_usage} directly${d.has_children ? '; drill down' : ''}`)
-      .on('click', (d) => {
-        hideTooltip();
-        this.drill(d);
-      })
-      .on('keydown', (d) => {
-        if (d3.event.key === 'Enter' || d3.event.key === ' ') {
-          d3.event.preventDefault();
-          this.drill(d);
-        }
-      });
+      .attr(
+        'aria-label',
+        (d) =>
+          `${d.ingredient_name}: ${d.hierarchical_usage} recipes, ${d.direct_usage} directly` +
+          (d.has_children ? '; drill down' : ''),
+      );
+    onActivate(bars, (d) => this.drill(d));
     bars.transition(t).attr('transform', (d, i) => `translate(0,${MARGIN.top + i * ROW})`);
     bars
       .select('rect.hier')

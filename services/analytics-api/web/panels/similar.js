@@ -7,7 +7,7 @@
 // for which, and how much).
 import { d3 } from '../d3.js';
 import { analytic, ApiError } from '../api.js';
-import { fitText, fraction, withTooltip } from '../dom.js';
+import { fitText, fraction, single, svgIn, withTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 
 const LIMIT = 10;
@@ -219,15 +219,9 @@ export class SimilarPanel {
       `M${x0 + nodeW},${b.y0}C${mid},${b.y0} ${mid},${b.y1} ${x1},${b.y1}` +
       `L${x1},${b.y1 + b.h1}C${mid},${b.y1 + b.h1} ${mid},${b.y0 + b.h0} ${x0 + nodeW},${b.y0 + b.h0}Z`;
 
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('width', width)
-      .attr('height', Math.max(height, labelRoom) + 12)
-      .attr('aria-label', `Transport plan from ${this.data.recipe_name} to ${neighbour.neighbor_name}`);
-    const g = svg.selectAll('g.plan').data([null]).join('g').attr('class', 'plan').attr('transform', 'translate(0,4)');
+    const label = `Transport plan from ${this.data.recipe_name} to ${neighbour.neighbor_name}`;
+    const svg = svgIn(this.chart, width, Math.max(height, labelRoom) + 12, label);
+    const g = single(svg, 'g', 'plan').attr('transform', 'translate(0,4)');
     const paths = g
       .selectAll('path.flow')
       .data(bands, (b) => `${b.from}-${b.to}`)

@@ -6,7 +6,7 @@
 // live redraws: points are matched by recipe_id and the view is kept.
 import { d3 } from '../d3.js';
 import { analytic } from '../api.js';
-import { withTooltip, hideTooltip } from '../dom.js';
+import { hideTooltip, single, svgIn, withTooltip } from '../dom.js';
 import { ingredients } from '../ingredients.js';
 import { Panel } from '../panel.js';
 
@@ -15,8 +15,20 @@ const RADIUS = 3.5;
 const RADIUS_MARKED = 6;
 const OTHER = '#b8bcc4';
 
+// Fills the map's <section> from index.html's #map-panel template.
+function build(id, name) {
+  const section = document.getElementById(`panel-${id}`);
+  section.append(document.getElementById('map-panel').content.cloneNode(true));
+  section.querySelector('h2').textContent = name;
+  section.querySelector('.hint').textContent = section.dataset.hint;
+  const list = `recipe-names-${id}`;
+  section.querySelector('datalist').id = list;
+  section.querySelector('.search-input').setAttribute('list', list);
+}
+
 export class SpacePanel extends Panel {
   constructor(id, type, name, { tracker, onSelect }) {
+    build(id, name);
     super(id, name);
     this.type = type;
     this.files = [type, 'ingredient-tree'];
@@ -109,14 +121,7 @@ export class SpacePanel extends Panel {
     this.x0 = d3.scaleLinear().domain(this.base.x).range([PAD, width - PAD]);
     this.y0 = d3.scaleLinear().domain(this.base.y).range([height - PAD, PAD]);
 
-    const svg = d3
-      .select(this.chart)
-      .selectAll('svg')
-      .data([null])
-      .join('svg')
-      .attr('width', width)
-      .attr('height', height)
-      .attr('aria-label', `${this.name}: ${this.points.length} recipes`);
+    const svg = svgIn(this.chart, width, height, `${this.name}: ${this.points.length} recipes`);
     this.svg = svg;
     const clipId = `clip-${this.id}`;
     svg
@@ -129,11 +134,7 @@ export class SpacePanel extends Panel {
       .join('rect')
       .attr('width', width)
       .attr('height', height);
-    this.layer = svg
-      .selectAll('g.points')
-      .data([null])
-      .join('g')
-      .attr('class', 'points')
+    this.layer = single(svg, 'g', 'points')
       .attr('clip-path', `url(#${clipId})`);
     this.circles = this.layer
       .selectAll('circle.point')
