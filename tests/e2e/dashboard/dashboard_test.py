@@ -75,13 +75,18 @@ class DashboardTest(unittest.TestCase):
         b.one(f"#tab-{name}").click()
         b.wait_for(f"#panel-{name}:not([hidden])[data-state]")
 
-    def assert_clean(self, b, ports, computing_until=0):
+    def assert_clean(self, b, ports, computing_until=0, outage=(0, 0)):
         """No console error or warning, except the browser's own report of
         the 503s answered before the first snapshot (`computing_until`, ms
-        since the epoch): those are the "computing…" state working."""
-        errors = [e for e in b.console_errors()
-                  if not (e["source"] == "network" and "status of 503" in e["message"]
-                          and e["timestamp"] <= computing_until)]
+        since the epoch: the "computing…" state working) and of the
+        connections refused while analytics-api was down (`outage`)."""
+        def expected(e):
+            if e["source"] != "network":
+                return False
+            if "status of 503" in e["message"] and e["timestamp"] <= computing_until:
+                return True
+            return outage[0] <= e["timestamp"] <= outage[1]
+        errors = [e for e in b.console_errors() if not expected(e)]
         self.maxDiff = None
         self.assertEqual(errors, [], "console errors or warnings")
         for url in b.requests():
@@ -285,7 +290,26 @@ class DashboardTest(unittest.TestCase):
             self.assertEqual(b.one("#panel-space circle.point.selected").get_attribute("data-id"), str(rid))
             self.assertEqual(b.one("#live").get_attribute("data-state"), "live")
 
-            self.assert_clean(b, ports, computing_until=first_snapshot)
+            # ---- analytics-api restarts: the indicator says so, and the page
+            # catches up with what was written meanwhile, state kept.
+            self.tab(b, "usage")
+            down = now_ms()
+            stack.stop("analytics-api")
+            b.wait(lambda: b.one("#live").get_attribute("data-state") == "reconnecting", 30, "reconnecting shown")
+            self.assertEqual(b.one("#live-text").text, "reconnecting…")
+            seq2 = stack.write("POST", "/api/v1/recipes", {
+                "name": "Dashboard Restart Test",
+                "ingredients": [{"ingredient_id": child["ingredient_id"], "amount": 1.0, "unit_id": 1}]})["catalog_seq"]
+            stack.start_analytics_api()
+            b.wait(lambda: b.one("#live").get_attribute("data-state") == "live", 60, "live again")
+            up = now_ms()
+            b.wait(lambda: int(b.one("#catalog-seq").text or -1) >= seq2, 60, f"caught up to seq {seq2}")
+            b.wait(lambda: b.one(f"#panel-usage g.bar[data-id='{child['ingredient_id']}'] text.count").text
+                   == f"{want + 1:,}", 30, "the bar after the restart")
+            self.assertEqual(b.one("#panel-usage nav.breadcrumbs [aria-current=page]").text, first["ingredient_name"])
+            self.assertTrue(b.js("return window.__sameDocument === true"), "the page was reloaded")
+
+            self.assert_clean(b, ports, computing_until=first_snapshot, outage=(down, up))
 
         # ---- Phone width.
         with Browser(width=390, height=844, mobile=True) as b:
@@ -294,7 +318,10 @@ class DashboardTest(unittest.TestCase):
             self.assertLessEqual(b.js("return document.documentElement.scrollWidth"), 390, "horizontal scrolling")
             self.shot(b, "10-phone-usage", "body")
             self.tab(b, "space")
-            b.wait(lambda: len(b.css("#panel-space circle.point")) == len(space) + 1, 60, "points at phone width")
+            stack.wait_served(seq2, files=("cocktail-space.json",))
+            points = len(stack.analytics_json("cocktail-space")["data"])
+            self.assertEqual(points, len(space) + 2)
+            b.wait(lambda: len(b.css("#panel-space circle.point")) == points, 60, "points at phone width")
             self.assertLessEqual(b.js("return document.documentElement.scrollWidth"), 390)
             self.shot(b, "11-phone-space", "body")
             self.assert_clean(b, ports)

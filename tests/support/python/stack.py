@@ -184,6 +184,13 @@ class Stack:
             if name == "usage-api":
                 self.ports["usage-pub"] = free_port()
 
+    def stop(self, name, timeout=15):
+        """SIGTERM and wait (a graceful stop); the next start() reuses the ports and files."""
+        p = self.procs.pop(name)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=timeout)
+        return p.returncode
+
     def start_catalog_api(self):
         self.start("catalog-api")
 
