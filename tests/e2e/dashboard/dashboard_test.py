@@ -327,5 +327,43 @@ class DashboardTest(unittest.TestCase):
             self.assert_clean(b, ports)
 
 
+class EmptyCatalogTest(unittest.TestCase):
+    """A catalog with ingredients and no recipe: the panels say what is
+    missing, then draw the first recipe written, without a reload."""
+
+    def test_empty_then_first_recipe(self):
+        with Stack(BIN_DIR, recipes=0, ingredients=8) as stack:
+            stack.seed()
+            stack.start_catalog_api()
+            stack.start_analytics_regen()
+            stack.start_analytics_api()
+            stack.wait_served(stack.seeded_seq, files=("cocktail-space.json",))
+            with Browser(width=1024, height=900) as b:
+                b.driver.get(stack.url("analytics-api", "/#complexity"))
+                state = b.wait_for("#panel-complexity .state[data-kind=empty]", 60)
+                self.assertEqual(state.text, "No recipe has ingredients yet.")
+                b.wait_for("#panel-space .state[data-kind=empty]", 60)
+                self.assertIn("No recipe has a position yet", b.one("#panel-space .state").get_attribute("textContent"))
+                b.wait_for("#panel-usage[data-state=drawn]", 60)
+                self.assertEqual(len(b.css("#panel-usage g.bar")), 8)  # the roots, used by nothing yet
+                self.shot_empty(b)
+                roots = stack.analytics_json("ingredient-usage")["data"]
+                seq = stack.write("POST", "/api/v1/recipes", {
+                    "name": "First", "ingredients": [{"ingredient_id": roots[0]["ingredient_id"], "amount": 1.0}]})[
+                    "catalog_seq"]
+                b.wait(lambda: b.one("#panel-complexity").get_attribute("data-state") == "drawn"
+                       and len(b.css("#panel-complexity g.hist rect")) == 1, 60, "the first recipe's bar")
+                self.assertIn("mean 1.00", b.one("#panel-complexity .summary").text)
+                stack.wait_served(seq, files=("cocktail-space.json",))
+                b.wait(lambda: len(b.css("#panel-space circle.point")) == len(
+                    stack.analytics_json("cocktail-space")["data"]), 60, "the maps after the first recipe")
+                errors = b.console_errors()
+                self.assertEqual(errors, [], "console errors or warnings")
+
+    def shot_empty(self, b):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        b.driver.save_screenshot(os.path.join(ARTIFACTS, "12-empty-catalog.png"))
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0]], verbosity=2)
