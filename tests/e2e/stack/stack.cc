@@ -51,6 +51,7 @@ const char* service_name(Service service) {
     case Service::kCatalogApi: return "catalog-api";
     case Service::kAnalyticsRegen: return "analytics-regen";
     case Service::kAnalyticsApi: return "analytics-api";
+    case Service::kUsageApi: return "usage-api";
   }
   return "?";
 }
@@ -67,6 +68,7 @@ Stack::Stack(StackOptions options)
   }
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
+  usage_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
   if (const char* keep = std::getenv("COCKTAIL_E2E_KEEP"); keep && *keep && std::string(keep) != "0") {
     dir_.keep();
@@ -76,7 +78,8 @@ Stack::Stack(StackOptions options)
 
 Stack::~Stack() {
   // Readers first, so that nothing is left waiting on a dead upstream.
-  for (Service s : {Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
+  for (Service s :
+       {Service::kUsageApi, Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
     if (processes_[static_cast<int>(s)]) {
       processes_[static_cast<int>(s)]->kill();
     }
@@ -127,6 +130,16 @@ std::vector<std::string> Stack::arguments(Service service) const {
               "--check-interval-ms",
               "500",
               "--access-log=false"};
+    case Service::kUsageApi:
+      return {"--db",
+              dir_.file("usage.db"),
+              "--http",
+              loopback(http_port(service)),
+              "--pub",
+              tcp(usage_pub_port_),
+              "--cors-origins",
+              "http://" + loopback(http_port(Service::kAnalyticsApi)),
+              "--access-log=false"};
   }
   return {};
 }
@@ -152,7 +165,7 @@ std::vector<std::string> Stack::arguments(Service service) const {
     }
     seeded_seq_ = summary["catalog_seq"].GetInt64();
   }
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     // A port found free may be taken by another process before the service
     // binds it (tests run in parallel): then new ports, up to three times.
     // Only the service's own ports change; the ones downstream read them at
@@ -173,6 +186,9 @@ std::vector<std::string> Stack::arguments(Service service) const {
       }
       if (s == Service::kAnalyticsRegen) {
         regen_pub_port_ = testing::free_loopback_port();
+      }
+      if (s == Service::kUsageApi) {
+        usage_pub_port_ = testing::free_loopback_port();
       }
     }
   }
@@ -206,6 +222,7 @@ std::vector<std::string> Stack::arguments(Service service) const {
     case Service::kCatalogApi: listening = "event=catalog_api.ready http_port=" + port; break;
     case Service::kAnalyticsRegen: listening = "event=regen.ready http_port=" + port; break;
     case Service::kAnalyticsApi: listening = "event=http.listening host=127.0.0.1 port=" + port; break;
+    case Service::kUsageApi: listening = "event=usage_api.ready http_port=" + port; break;
   }
   const bool ready = testing::wait_until(
       [&] {
@@ -283,7 +300,7 @@ std::string Stack::log_tail(Service service, std::size_t bytes) const {
 
 std::string Stack::logs() const {
   std::string all;
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     all += log_tail(s) + "\n";
   }
   return all;

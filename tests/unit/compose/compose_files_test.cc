@@ -120,7 +120,7 @@ std::map<std::string, std::set<std::string>> package_sections() {
   return sections;
 }
 
-const char* const kServices[] = {"catalog-api", "analytics-regen", "analytics-api"};
+const char* const kServices[] = {"catalog-api", "analytics-regen", "analytics-api", "usage-api"};
 
 class ComposeFiles : public ::testing::Test {
  protected:
@@ -139,7 +139,8 @@ TEST_F(ComposeFiles, DockerComposeConfigAcceptsTheComposeFile) {
     GTEST_SKIP() << "/usr/bin/docker-compose is missing (Debian package docker-compose, section test)";
   }
   const auto services = parse_services(compose_config());
-  for (const char* name : {"catalog-init", "catalog-api", "analytics-regen", "analytics-api", "prometheus"}) {
+  for (const char* name :
+       {"catalog-init", "catalog-api", "analytics-regen", "analytics-api", "usage-api", "prometheus"}) {
     EXPECT_TRUE(services.count(name)) << "no service " << name;
   }
 }
@@ -176,6 +177,11 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
             "tcp://catalog-api:" + pub_port["catalog-api"]);
   EXPECT_EQ(services["analytics-api"].environment["SUB_ENDPOINTS"],
             "tcp://analytics-regen:" + pub_port["analytics-regen"]);
+  // usage-api keeps its own database on its own volume, never the catalog.
+  EXPECT_EQ(services["usage-api"].environment.count("CATALOG_DB"), 0u);
+  ASSERT_TRUE(services["usage-api"].environment.count("USAGE_DB"));
+  EXPECT_EQ(services["usage-api"].environment["USAGE_DB"].rfind("/var/lib/cocktaildb/usage/", 0), 0u);
+  EXPECT_EQ(pub_port["usage-api"], "5563");
 
   // Prometheus scrapes each service, job named after it, at its HTTP port.
   const std::string prometheus = cocktail::testing::read_file(kSource + "/compose/prometheus/prometheus.yml");
@@ -198,11 +204,12 @@ TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
   auto [rules_code, rules] =
       run("/usr/bin/promtool check rules " + kSource + "/compose/prometheus/alerts.yml");
   EXPECT_EQ(rules_code, 0) << rules;
-  // The five concerns, each with a rule.
+  // The five concerns, each with a rule, and usage-api's write errors and growth.
   const std::string text = cocktail::testing::read_file(kSource + "/compose/prometheus/alerts.yml");
   for (const char* metric :
        {"cocktail_snapshot_staleness_seconds", "cocktail_regen_runs_total", "cocktail_outbox_lag",
-        "cocktail_http_requests_total", "cocktail_snapshot_verification_failures_total"}) {
+        "cocktail_http_requests_total", "cocktail_snapshot_verification_failures_total",
+        "cocktail_usage_write_errors_total", "cocktail_usage_database_bytes"}) {
     EXPECT_NE(text.find(metric), std::string::npos) << "no alert rule on " << metric;
   }
 }
@@ -262,8 +269,8 @@ TEST_F(ComposeFiles, RuntimeSectionProvidesEveryLibraryTheBinariesLoad) {
     std::string binary, soname, path;
   };
   std::vector<Library> libraries;
-  for (const char* name :
-       {"catalog-api", "analytics-regen", "analytics-api", "catalog-seed", "catalog-admin"}) {
+  for (const char* name : {"catalog-api", "analytics-regen", "analytics-api", "catalog-seed", "catalog-admin",
+                           "usage-api", "usage-admin"}) {
     const std::string binary = kBin + "/" + name;
     ASSERT_TRUE(fs::exists(binary)) << binary;
     auto [code, dynamic] = run("/usr/bin/readelf -d " + binary);
@@ -326,8 +333,9 @@ TEST_F(ComposeFiles, UpShHelpListsItsOptionsAndExitsZero) {
   // Bounded: a launcher that ignored its arguments would start the stack.
   auto [code, help] = run("/usr/bin/timeout 30 " + kSource + "/compose/up.sh --help");
   EXPECT_EQ(code, 0) << help;
-  for (const char* option : {"--data-dir", "--recipes", "--ingredients", "--catalog-port", "--api-port",
-                             "--regen-port", "--prometheus-port", "--no-prometheus", "--help"}) {
+  for (const char* option :
+       {"--data-dir", "--recipes", "--ingredients", "--catalog-port", "--api-port", "--regen-port",
+        "--usage-port", "--usage-pub-port", "--prometheus-port", "--no-prometheus", "--help"}) {
     EXPECT_NE(help.find(option), std::string::npos) << "compose/up.sh --help does not list " << option;
   }
   auto [bad_code, bad] = run("/usr/bin/timeout 30 " + kSource + "/compose/up.sh --no-such-option");

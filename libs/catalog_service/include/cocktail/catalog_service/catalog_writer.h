@@ -1,22 +1,10 @@
 // CatalogWriter: the one thread that writes the catalog, with group commit.
 //
-// SQLite admits one writer at a time, and writers that contend for the lock
-// wait in its busy handler (sleeps of milliseconds). So every write of the
-// service goes through this single thread and its own connection: jobs are
-// queued, and the thread runs them one after another, each in its own
-// transaction (Repository's), so that each request keeps its own outcome.
-//
-// Group commit: what makes a commit expensive is the fsync that makes it
-// durable (about 0.5 ms here, so at most ~2,000 commits/s one by one). In
-// kGroup mode the connection runs with synchronous=NORMAL, so a commit only
-// writes the WAL (it already survives a crash of the process), and after the
-// batch of jobs that were waiting has run, one sync of the WAL file makes
-// all of them durable at once (what synchronous=FULL does per commit). Only
-// then do the jobs' completions run (the HTTP answers), and then on_durable
-// (which wakes the outbox publisher). An acknowledged write is therefore as
-// durable as with FULL, and the cost of the sync is shared by every request
-// that arrived while the previous batch was being written. kEach mode (FULL,
-// one sync per commit) is kept as the baseline for benchmarks.
+// Every write of the service goes through this writer: a catalog::GroupCommit
+// (group_commit.h: one thread, one connection, one WAL sync per batch of
+// jobs, completions only once durable) over the writer's own connection and
+// its Repository. Each job runs in its own transaction (Repository's), so
+// that each request keeps its own outcome.
 //
 // A job runs on the writer thread with the writer's Repository and returns
 // a completion, called with `durable` = false when the sync failed (the
@@ -35,26 +23,19 @@
 
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
+#include "cocktail/catalog/group_commit.h"
 #include "cocktail/catalog/repository.h"
 
 namespace cocktail::catalog_service {
 
-enum class CommitMode {
-  kGroup,  // synchronous=NORMAL + one WAL sync per batch (default)
-  kEach,   // synchronous=FULL: every commit syncs by itself
-};
+using CommitMode = catalog::CommitMode;
 
 struct CatalogWriterOptions {
   CommitMode mode = CommitMode::kGroup;
@@ -69,7 +50,7 @@ struct CatalogWriterOptions {
 
 class CatalogWriter {
  public:
-  using Completion = std::function<void(bool durable)>;
+  using Completion = catalog::GroupCommit::Completion;
   using Job = std::function<Completion(catalog::Repository& repository)>;
 
   // Opens the writer's connection to a migrated catalog. Throws
@@ -93,22 +74,11 @@ class CatalogWriter {
   std::size_t queued() const;
 
  private:
-  struct Metrics;
-  void run();
-  // Makes every commit so far durable; false on failure (logged).
-  bool sync();
-
-  CatalogWriterOptions options_;
+  // Declaration order: the engine (whose thread uses them) goes first.
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repository_;
   std::unique_ptr<catalog::ChangeLog> change_log_;
-  std::unique_ptr<Metrics> metrics_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<catalog::GroupCommit> engine_;
 };
 
 }  // namespace cocktail::catalog_service
