@@ -164,9 +164,10 @@ start catalog-api "$bin/catalog-api" --db "$catalog" --http "$host:$catalog_port
 start analytics-regen "$bin/analytics-regen" --db "$catalog" --analytics-path "$data_dir/analytics" \
   --http "$host:$regen_port" --sub "tcp://$host:$catalog_pub" --pub "tcp://$host:$regen_pub" \
   --token-file "$token_file"
+# The dashboard (served by analytics-api) posts usage events to usage-api and
+# draws its roll-ups, cross-origin: analytics-api tells the page where it is.
 start analytics-api "$bin/analytics-api" --db "$catalog" --analytics-path "$data_dir/analytics" \
-  --http "$host:$api_port" --sub "tcp://$host:$regen_pub"
-# The dashboard (served by analytics-api) posts usage events cross-origin.
+  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" --usage-api-url "http://$host:$usage_port"
 start usage-api "$bin/usage-api" --db "$data_dir/usage.db" --http "$host:$usage_port" \
   --pub "tcp://$host:$usage_pub" --cors-origins "http://$host:$api_port,http://localhost:$api_port"
 

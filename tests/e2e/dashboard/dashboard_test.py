@@ -1,23 +1,28 @@
 #!/usr/bin/python3
 """The dashboard in a real browser over the real stack.
 
-catalog-api, analytics-api and analytics-regen run as processes on loopback
-over a generated catalog; headless Chromium (Debian's, through chromium-driver
-and python3-selenium) opens analytics-api's page and the test checks, against
-the API's own answers:
+catalog-api, analytics-api, analytics-regen and usage-api run as processes
+on loopback over a generated catalog; headless Chromium (Debian's, through
+chromium-driver and python3-selenium) opens analytics-api's page and the
+test checks, against the services' own answers:
 
 - before the first snapshot the maps say "computing…" and then draw by
   themselves once analytics-regen has written one (503 + Retry-After);
 - every panel draws: one bar per root, one point per recipe on each map, the
-  histogram, the tree (opening a node), "usage tracking not configured";
+  histogram with mean and mode, the tree (opening a node);
 - drill-down by click and by keyboard, breadcrumbs back up, the level selector;
 - search highlights the recipe; clicking a point opens its neighbours and the
   transport plan's flows;
+- the page's usage events (tab viewed, drill-down, search, recipe opened)
+  reach usage-api by sendBeacon, and its roll-ups are drawn;
 - a recipe written through catalog-api reaches the open page without a
   reload: the visible catalog_seq reaches the write's seq, the drill-down
   and the map's zoom are kept, the new recipe's point appears;
+- analytics-api restarting: "reconnecting…", then live again, caught up;
 - phone width: no horizontal scrolling, panels draw;
 - no console errors, and no request leaves loopback.
+And from an empty catalog: the panels say what is missing, "usage tracking
+not configured" without --usage-api-url, then the first recipe draws.
 
 A screenshot of each panel is saved under ARTIFACT_DIR (argument 2).
 
@@ -131,8 +136,8 @@ class DashboardTest(unittest.TestCase):
     def test_dashboard(self):
         stack = self.stack
         api = stack.ports["analytics-api"]
-        usage = stack.start_usage_api()  # when built: the usage panel and the page's beacons
-        ports = {api, stack.ports["usage-api"]} if usage else {api}
+        self.assertTrue(stack.start_usage_api(), f"no usage-api in {BIN_DIR}")
+        ports = {api, stack.ports["usage-api"]}
         stack.start_catalog_api()
         stack.start_analytics_api()
         page = stack.url("analytics-api", "/#space")
@@ -249,10 +254,7 @@ class DashboardTest(unittest.TestCase):
             self.shot(b, "07-cocktail-space-em", "main")
 
             self.tab(b, "activity")
-            if usage:
-                self.check_usage_panel(b, stack)
-            else:
-                self.assertIn("not configured", b.one("#panel-activity .state").text)
+            self.check_usage_panel(b, stack)
             self.shot(b, "08-usage", "#panel-activity")
 
             # ---- Live: a write shows up on the open page, state kept.
@@ -346,6 +348,10 @@ class EmptyCatalogTest(unittest.TestCase):
                 self.assertIn("No recipe has a position yet", b.one("#panel-space .state").get_attribute("textContent"))
                 b.wait_for("#panel-usage[data-state=drawn]", 60)
                 self.assertEqual(len(b.css("#panel-usage g.bar")), 8)  # the roots, used by nothing yet
+                # analytics-api without --usage-api-url: the panel says so, and nothing is sent.
+                self.assertIn("Usage tracking not configured",
+                              b.one("#panel-activity .state").get_attribute("textContent"))
+                self.assertEqual(b.one("#panel-activity").get_attribute("data-state"), "notice")
                 self.shot_empty(b)
                 roots = stack.analytics_json("ingredient-usage")["data"]
                 seq = stack.write("POST", "/api/v1/recipes", {
@@ -359,6 +365,9 @@ class EmptyCatalogTest(unittest.TestCase):
                     stack.analytics_json("cocktail-space")["data"]), 60, "the maps after the first recipe")
                 errors = b.console_errors()
                 self.assertEqual(errors, [], "console errors or warnings")
+                api = stack.ports["analytics-api"]
+                self.assertEqual({urlparse(u).port for u in b.requests() if u.startswith("http")}, {api},
+                                 "requests other than analytics-api's")
 
     def shot_empty(self, b):
         os.makedirs(ARTIFACTS, exist_ok=True)
