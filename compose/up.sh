@@ -3,8 +3,8 @@
 # analytics-api, usage-api and (unless --no-prometheus) a Prometheus scraping
 # the four.
 # On first run it installs missing packages, builds, generates a sample
-# catalog and a write token in the data directory. Ctrl-C / SIGTERM stops
-# every child cleanly.
+# catalog, a write token and the event bus's CURVE keys (one pair per
+# service) in the data directory. Ctrl-C / SIGTERM stops every child cleanly.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -33,7 +33,7 @@ loopback, on a sample catalog generated in the data directory on first run
 (usage-api keeps its own database, usage.db, in the same directory).
 
 Options:
-  --data-dir DIR         where the catalog, snapshots, token and logs live (default: ./var)
+  --data-dir DIR         where the catalog, snapshots, token, bus keys and logs live (default: ./var)
   --recipes N            sample catalog size on first run (default: $recipes)
   --ingredients N        sample catalog ingredients on first run (default: $ingredients)
   --seed S               sample catalog seed (default: $seed)
@@ -86,7 +86,7 @@ say() { printf '[up] %s\n' "$*"; }
 sections=(build runtime)
 [ "$with_prometheus" = 1 ] && sections+=(test)
 "$root/tests/install-deps.sh" "${sections[@]}"
-bins=(catalog-seed catalog-api analytics-regen analytics-api usage-api usage-admin)
+bins=(catalog-seed catalog-api analytics-regen analytics-api usage-api usage-admin bus-keygen)
 need_build=0
 for b in "${bins[@]}"; do [ -x "$build_dir/bin/$b" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
@@ -131,6 +131,17 @@ if [ ! -s "$token_file" ]; then
   (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token_file")
   say "generated a write token in $token_file"
 fi
+# The event bus runs with CURVE: a key pair per service; each publisher
+# admits only its subscriber's public key (docs/operations.md).
+keys="$data_dir/bus-keys"
+mkdir -p "$keys"
+chmod 700 "$keys"
+for service in catalog-api analytics-regen analytics-api usage-api; do
+  if [ ! -s "$keys/$service.key_secret" ]; then
+    "$bin/bus-keygen" --out "$keys/$service" --force >/dev/null
+    say "generated the bus key pair of $service in $keys/"
+  fi
+done
 
 # 3. Start the services.
 pids=()
@@ -160,16 +171,23 @@ start() {  # name, command...
 }
 
 start catalog-api "$bin/catalog-api" --db "$catalog" --http "$host:$catalog_port" \
-  --pub "tcp://$host:$catalog_pub" --token-file "$token_file"
+  --pub "tcp://$host:$catalog_pub" --token-file "$token_file" \
+  --bus-key-file "$keys/catalog-api.key_secret" --bus-authorized-keys "$keys/analytics-regen.key"
 start analytics-regen "$bin/analytics-regen" --db "$catalog" --analytics-path "$data_dir/analytics" \
   --http "$host:$regen_port" --sub "tcp://$host:$catalog_pub" --pub "tcp://$host:$regen_pub" \
-  --token-file "$token_file"
+  --token-file "$token_file" \
+  --bus-key-file "$keys/analytics-regen.key_secret" --bus-server-key "$keys/catalog-api.key" \
+  --bus-authorized-keys "$keys/analytics-api.key"
 # The dashboard (served by analytics-api) posts usage events to usage-api and
 # draws its roll-ups, cross-origin: analytics-api tells the page where it is.
 start analytics-api "$bin/analytics-api" --db "$catalog" --analytics-path "$data_dir/analytics" \
-  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" --usage-api-url "http://$host:$usage_port"
+  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" --usage-api-url "http://$host:$usage_port" \
+  --bus-key-file "$keys/analytics-api.key_secret" --bus-server-key "$keys/analytics-regen.key"
+# usage.hour has no subscriber in the stack yet: every service of this
+# deployment may subscribe (the public keys of the key directory).
 start usage-api "$bin/usage-api" --db "$data_dir/usage.db" --http "$host:$usage_port" \
-  --pub "tcp://$host:$usage_pub" --cors-origins "http://$host:$api_port,http://localhost:$api_port"
+  --pub "tcp://$host:$usage_pub" --cors-origins "http://$host:$api_port,http://localhost:$api_port" \
+  --bus-key-file "$keys/usage-api.key_secret" --bus-authorized-keys "$keys"
 
 if [ "$with_prometheus" = 1 ]; then
   mkdir -p "$data_dir/prometheus"
@@ -212,6 +230,7 @@ cocktaildb-analytics is up.
   usage-api        http://$host:$usage_port/api/analytics/rollups?hours=24  (usage events, seed 004's API)
 $( [ "$with_prometheus" = 1 ] && echo "  prometheus       http://$host:$prom_port/targets" )
   logs             $data_dir/logs/
+  bus keys         $keys/  (CURVE; the bus refuses any other key)
 
 Try:
   # 1. a write (the answer carries catalog_seq)

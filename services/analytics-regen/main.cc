@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cocktail/analytics/cocktail_space.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
@@ -119,6 +120,11 @@ int run_service(const Options& o) {
   options.db_path = o.get("--db");
   options.sub_endpoints = o.get_list("--sub");
   options.pub_endpoint = o.get("--pub");
+  auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true, .subscribes = true});
+  if (!bus_security.ok()) {
+    usage_error(bus_security.error().message);
+  }
+  options.bus_security = std::move(*bus_security);
   options.debounce.quiet = ms(o, "--quiet-ms");
   options.debounce.max_delay = ms(o, "--max-delay-ms");
   options.debounce.backoff_initial = ms(o, "--backoff-initial-ms");
@@ -281,6 +287,7 @@ int main(int argc, char** argv) {
       .add_int("--regenerate-max-wait-ms", "REGENERATE_MAX_WAIT_MS", 20000,
                "Service: longest POST /api/v1/regenerate?wait=true waits (ms).")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).");
+  cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
   cocktail::core::log::Level level;

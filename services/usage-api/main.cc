@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
@@ -84,6 +85,7 @@ static int run(int argc, char** argv) {
                "how long in-flight requests may finish, ms")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
       .add_bool("--access-log", "ACCESS_LOG", true, "one log line per HTTP request");
+  cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
   core::log::Level level;
@@ -110,6 +112,11 @@ static int run(int argc, char** argv) {
   options.http.access_log = o.get_bool("--access-log");
   options.http.cors.allowed_origins = o.get_list("--cors-origins");
   options.pub_endpoint = o.get("--pub");
+  auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true});
+  if (!bus_security.ok()) {
+    usage_error(bus_security.error().message);
+  }
+  options.bus_security = std::move(*bus_security);
   options.db_threads = static_cast<std::size_t>(positive(o, "--db-threads"));
   if (!o.get("--read-token-file").empty()) {
     auto token = http::read_token_file(o.get("--read-token-file"));

@@ -4,10 +4,12 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "cocktail/core/log.h"
 
@@ -43,12 +45,26 @@ struct GroupCommit::Metrics {
                           .Name(prefix + "_write_sync_failures_total")
                           .Help("Batches whose durability sync failed (their writes were not acknowledged).")
                           .Register(r)
-                          .Add({})) {}
+                          .Add({})),
+        wait_seconds(prometheus::BuildHistogram()
+                         .Name(prefix + "_write_wait_seconds")
+                         .Help("Time a write waited for the writer thread before it started.")
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.001, 0.005, 0.01, 0.05,
+                                                                          0.1, 0.5, 1, 2.5, 5, 10})),
+        expired(prometheus::BuildCounter()
+                    .Name(prefix + "_writes_expired_total")
+                    .Help("Writes refused unrun: they waited past the write wait bound, or their batch's "
+                          "transaction could not begin.")
+                    .Register(r)
+                    .Add({})) {}
 
   prometheus::Gauge& queue;
   prometheus::Histogram& batch_size;
   prometheus::Histogram& sync_seconds;
   prometheus::Counter& sync_failures;
+  prometheus::Histogram& wait_seconds;
+  prometheus::Counter& expired;
 };
 
 GroupCommit::GroupCommit(Database& db, prometheus::Registry& registry, GroupCommitOptions options)
@@ -70,9 +86,19 @@ void GroupCommit::start() {
     return;
   }
   thread_ = std::thread([this] { run(); });
+  if (options_.max_wait.count() > 0) {
+    reaper_ = std::thread([this] { reap(); });
+  }
 }
 
-bool GroupCommit::submit(Job job) {
+bool GroupCommit::submit(Job job, NotRun not_run) {
+  auto pending = std::make_shared<Pending>();
+  pending->job = std::move(job);
+  pending->not_run = std::move(not_run);
+  pending->submitted = std::chrono::steady_clock::now();
+  if (options_.max_wait.count() > 0) {
+    pending->deadline = pending->submitted + options_.max_wait;
+  }
   bool was_empty = false;
   {
     std::lock_guard lock(mu_);
@@ -80,13 +106,14 @@ bool GroupCommit::submit(Job job) {
       return false;
     }
     was_empty = queue_.empty();
-    queue_.push_back(std::move(job));
+    queue_.push_back(std::move(pending));
     metrics_->queue.Set(static_cast<double>(queue_.size()));
   }
-  // The writer only waits on an empty queue: a job joining others needs no
-  // wake-up (a system call per request under load).
+  // The writer (and the reaper) only wait on an empty queue: a job joining
+  // others needs no wake-up (a system call per request under load).
   if (was_empty) {
     cv_.notify_one();
+    reaper_cv_.notify_one();
   }
   return true;
 }
@@ -100,6 +127,14 @@ void GroupCommit::stop() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  {
+    std::lock_guard lock(mu_);
+    writer_done_ = true;
+  }
+  reaper_cv_.notify_one();
+  if (reaper_.joinable()) {
+    reaper_.join();
+  }
 }
 
 std::size_t GroupCommit::queued() const {
@@ -107,27 +142,97 @@ std::size_t GroupCommit::queued() const {
   return queue_.size();
 }
 
+bool GroupCommit::claim(Pending& pending) {
+  int waiting = Pending::kWaiting;
+  return pending.state.compare_exchange_strong(waiting, Pending::kStarted);
+}
+
+bool GroupCommit::refuse(Pending& pending) {
+  int waiting = Pending::kWaiting;
+  if (!pending.state.compare_exchange_strong(waiting, Pending::kNotRun)) {
+    return false;
+  }
+  tell_not_run(pending);
+  return true;
+}
+
+void GroupCommit::tell_not_run(Pending& pending) {
+  metrics_->expired.Increment();
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                            pending.submitted);
+  if (pending.not_run) {
+    try {
+      pending.not_run(waited);
+    } catch (const std::exception& e) {
+      log::error("group_commit.not_run_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
+    }
+  }
+  pending.job = nullptr;  // release what it captured (the request) now
+}
+
+// The reaper refuses jobs whose deadline passed while they waited, whatever
+// the writer thread is doing (a long bulk import, a wait for a lock held by
+// another process). It only ever takes jobs still waiting; the writer claims
+// a job before running it, so a job is either run or refused, never both.
+void GroupCommit::reap() {
+  std::unique_lock lock(mu_);
+  while (!writer_done_) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<PendingPtr> due;
+    std::optional<std::chrono::steady_clock::time_point> next;
+    auto consider = [&](const PendingPtr& p) {
+      if (p->state.load() != Pending::kWaiting || !p->deadline) return;
+      if (*p->deadline <= now) {
+        due.push_back(p);
+      } else if (!next || *p->deadline < *next) {
+        next = p->deadline;
+      }
+    };
+    for (const auto& p : batch_) consider(p);
+    // Deadlines grow along the queue (one max_wait for all): stop at the
+    // first one still in the future.
+    for (const auto& p : queue_) {
+      consider(p);
+      if (next && p->deadline >= next) break;
+    }
+    if (!due.empty()) {
+      lock.unlock();
+      for (const auto& p : due) refuse(*p);
+      lock.lock();
+      std::erase_if(queue_, [](const PendingPtr& p) { return p->state.load() == Pending::kNotRun; });
+      metrics_->queue.Set(static_cast<double>(queue_.size()));
+      continue;
+    }
+    if (next) {
+      reaper_cv_.wait_until(lock, *next);
+    } else {
+      reaper_cv_.wait(lock);
+    }
+  }
+}
+
 void GroupCommit::run() {
-  std::deque<Job> batch;
   std::deque<Completion> completions;
   for (;;) {
+    std::size_t jobs = 0;
     {
       std::unique_lock lock(mu_);
+      batch_.clear();
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
-        return;  // stopping, and everything queued was run
+        return;  // stopping, and everything queued was run or refused
       }
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
+      while (!queue_.empty() && batch_.size() < options_.max_batch) {
+        batch_.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       metrics_->queue.Set(static_cast<double>(queue_.size()));
+      jobs = batch_.size();
     }
-    const std::size_t jobs = batch.size();
     if (options_.on_batch_start) {
       options_.on_batch_start();
     }
-    const bool committed = run_batch(batch, completions);
+    const bool committed = run_batch(jobs, completions);
     const bool durable = committed && (options_.mode == CommitMode::kEach || sync());
     if (durable && options_.on_durable) {
       options_.on_durable();
@@ -141,36 +246,103 @@ void GroupCommit::run() {
                    {{"writer", options_.metric_prefix}, {"error", e.what()}});
       }
     }
-    batch.clear();
     completions.clear();
   }
 }
 
-bool GroupCommit::run_batch(std::deque<Job>& batch, std::deque<Completion>& completions) {
-  std::optional<Transaction> transaction;
-  try {
-    if (options_.one_transaction_per_batch) {
-      transaction.emplace(db_, Transaction::Kind::kWrite);
+bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completions) {
+  // The batch is read under the lock only: the reaper looks at it too.
+  auto job_at = [this](std::size_t i) {
+    std::lock_guard lock(mu_);
+    return batch_[i];
+  };
+  // A job whose deadline passed before it started is refused here if the
+  // reaper has not come round to it yet; the others are claimed for running.
+  auto take = [this](Pending& p) {
+    if (p.deadline && std::chrono::steady_clock::now() >= *p.deadline) {
+      refuse(p);
+      return false;
     }
+    if (!claim(p)) return false;  // refused by the reaper meanwhile
+    metrics_->wait_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - p.submitted).count());
+    return true;
+  };
+  // The lock another process holds is waited for until the job's own
+  // deadline (or the batch's earliest), not a full busy timeout more.
+  auto bound_lock_wait = [this](std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+    if (options_.max_wait.count() == 0) return;
+    try {
+      db_.set_lock_deadline(deadline);
+    } catch (const std::exception& e) {
+      // (A lost PostgreSQL connection: the job's own statements will say so.)
+      log::warn("group_commit.lock_deadline_failed",
+                {{"writer", options_.metric_prefix}, {"error", e.what()}});
+    }
+  };
+
+  if (!options_.one_transaction_per_batch) {
+    for (std::size_t i = 0; i < jobs; ++i) {
+      const PendingPtr p = job_at(i);
+      if (!take(*p)) continue;
+      bound_lock_wait(p->deadline);
+      try {
+        if (auto done = p->job()) {
+          completions.push_back(std::move(done));
+        }
+      } catch (const std::exception& e) {
+        log::error("group_commit.job_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
+      }
+      bound_lock_wait(std::nullopt);
+      p->job = nullptr;
+    }
+    return true;  // each job committed (or not) by itself
+  }
+
+  std::vector<PendingPtr> taken;
+  std::optional<std::chrono::steady_clock::time_point> earliest;
+  for (std::size_t i = 0; i < jobs; ++i) {
+    const PendingPtr p = job_at(i);
+    if (!take(*p)) continue;
+    if (p->deadline && (!earliest || *p->deadline < *earliest)) earliest = p->deadline;
+    taken.push_back(p);
+  }
+  if (taken.empty()) return true;
+  std::optional<Transaction> transaction;
+  bound_lock_wait(earliest);
+  try {
+    transaction.emplace(db_, Transaction::Kind::kWrite);
   } catch (const std::exception& e) {
-    // Nothing ran: the jobs are dropped, and their completions (never made)
-    // leave the answers to the HTTP layer's safety net.
+    bound_lock_wait(std::nullopt);
+    // Nothing ran: every job of the batch is told so.
     log::error("group_commit.begin_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
+    for (const auto& p : taken) {
+      p->state.store(Pending::kNotRun);
+      tell_not_run(*p);
+    }
     return false;
   }
+  // The setting goes back once the transaction ended (committed or rolled
+  // back), not inside it.
+  struct Restore {
+    std::optional<Transaction>& transaction;
+    std::function<void()> restore;
+    ~Restore() {
+      transaction.reset();
+      restore();
+    }
+  } restore{transaction, [&] { bound_lock_wait(std::nullopt); }};
   bool job_threw = false;
-  for (auto& job : batch) {
+  for (const auto& p : taken) {
     try {
-      if (auto done = job()) {
+      if (auto done = p->job()) {
         completions.push_back(std::move(done));
       }
     } catch (const std::exception& e) {
       job_threw = true;
       log::error("group_commit.job_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
     }
-  }
-  if (!transaction) {
-    return true;  // each job committed (or not) by itself
+    p->job = nullptr;
   }
   if (job_threw) {
     return false;  // the transaction rolls back as it goes out of scope

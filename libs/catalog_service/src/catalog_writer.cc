@@ -1,5 +1,6 @@
 #include "cocktail/catalog_service/catalog_writer.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace cocktail::catalog_service {
@@ -19,6 +20,7 @@ CatalogWriter::CatalogWriter(const std::string& db_path, prometheus::Registry& r
   engine.max_batch = options.max_batch;
   engine.metric_prefix = "cocktail_catalog";
   engine.on_durable = std::move(options.on_durable);
+  engine.max_wait = std::max(options.max_wait, std::chrono::milliseconds(1));
   engine_ = std::make_unique<catalog::GroupCommit>(*db_, registry, std::move(engine));
 }
 
@@ -26,8 +28,8 @@ CatalogWriter::~CatalogWriter() { stop(); }
 
 void CatalogWriter::start() { engine_->start(); }
 
-bool CatalogWriter::submit(Job job) {
-  return engine_->submit([this, job = std::move(job)]() { return job(*repository_); });
+bool CatalogWriter::submit(Job job, Expired on_expired) {
+  return engine_->submit([this, job = std::move(job)]() { return job(*repository_); }, std::move(on_expired));
 }
 
 bool CatalogWriter::submit_change_log_task(std::function<void(catalog::ChangeLog&)> task) {

@@ -45,6 +45,72 @@ bool is_disconnect(const error_code& ec) {
          ec == net::error::broken_pipe || ec == bhttp::error::partial_message;
 }
 
+// The path of a request target: the absolute form ("http://host/path", sent
+// to proxies) names the same resource as the origin form ("/path").
+std::string_view origin_form(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.substr(0, scheme.size()) == scheme) {
+      auto slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Message framing the server refuses (RFC 9112 §6.1, §6.3), decided from the
+// header alone. Beast would read a request whose Transfer-Encoding does not
+// end in chunked as having no body, so that the bytes of its body become the
+// next request: a smuggling primitive behind any proxy that frames it
+// differently. Such a request gets 400 and the connection is closed; a chunked
+// body under another transfer coding ("gzip, chunked") gets 501, as this
+// server decodes none. Several Authorization or Host fields are refused too:
+// which one a component honours would be a guess.
+std::optional<Response> framing_error(const bhttp::request_parser<bhttp::string_body>::value_type& req) {
+  for (auto field : {bhttp::field::authorization, bhttp::field::host}) {
+    if (req.count(field) > 1) {
+      return error_response(Status::bad_request, kBadRequest,
+                            "more than one " + std::string(to_std(bhttp::to_string(field))) + " header");
+    }
+  }
+  if (req.count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
+  if (req.version() < 11) {
+    return error_response(Status::bad_request, kBadRequest, "Transfer-Encoding in an HTTP/1.0 request");
+  }
+  std::vector<std::string_view> codings;
+  for (auto it = req.find(bhttp::field::transfer_encoding);
+       it != req.end() && it->name() == bhttp::field::transfer_encoding; ++it) {
+    std::string_view list = to_std(it->value());
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      const std::string_view item = trim_ows(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (!item.empty()) codings.push_back(item);
+    }
+  }
+  const auto is_chunked = [](std::string_view coding) { return beast::iequals(to_beast(coding), "chunked"); };
+  if (codings.empty() || !is_chunked(codings.back())) {
+    return error_response(Status::bad_request, kBadRequest,
+                          "Transfer-Encoding must end with chunked (RFC 9112, section 6.3)");
+  }
+  codings.pop_back();
+  for (std::string_view coding : codings) {
+    if (is_chunked(coding)) {
+      return error_response(Status::bad_request, kBadRequest, "chunked is applied more than once");
+    }
+  }
+  if (!codings.empty()) {
+    return error_response(Status::not_implemented, kNotImplemented,
+                          "transfer coding '" + std::string(codings.front()) + "' is not supported");
+  }
+  return std::nullopt;
+}
+
 bool sane_request_id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == ':';
@@ -131,6 +197,16 @@ void Session::read_header() {
                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
 }
 
+std::size_t Session::body_limit_of(const Route* route) const {
+  return route != nullptr && route->options.max_body_bytes > 0 ? route->options.max_body_bytes
+                                                               : core_->options.max_body_bytes;
+}
+
+std::string Session::path_of(std::string_view target) {
+  const std::string_view path = origin_form(target);
+  return std::string(path.substr(0, path.find('?')));
+}
+
 void Session::open_request() {
   started_ = std::chrono::steady_clock::now();
   request_open_ = true;
@@ -161,8 +237,14 @@ void Session::on_header(error_code ec) {
           "request header exceeds " + std::to_string(core_->options.max_header_bytes) + " bytes",
           R"({"limit_bytes":)" + std::to_string(core_->options.max_header_bytes) + "}"));
     } else if (ec == bhttp::error::body_limit) {
-      reject(error_response(Status::payload_too_large, kTooLarge, "request body too large",
-                            R"({"limit_bytes":)" + std::to_string(core_->max_route_body) + "}"));
+      // Content-Length above what any route takes: the request line is
+      // parsed, so the answer names the limit of the route it was for.
+      const auto& req = parser_->get();
+      const auto m = core_->router.match(req.method(), path_of(to_std(req.target())));
+      const auto limit = body_limit_of(m.kind == Router::Match::Kind::kFound ? m.route : nullptr);
+      reject(error_response(Status::payload_too_large, kTooLarge,
+                            "request body exceeds " + std::to_string(limit) + " bytes",
+                            R"({"limit_bytes":)" + std::to_string(limit) + "}"));
     } else {
       reject(error_response(Status::bad_request, kBadRequest, "malformed request: " + ec.message()));
     }
@@ -176,17 +258,13 @@ void Session::on_header(error_code ec) {
   keep_alive_ = req.keep_alive();
   request_id_ = make_request_id(to_std(req["X-Request-Id"]));
   if (core_->cors.enabled()) origin_ = to_std(req[bhttp::field::origin]);
-
-  std::string_view target = to_std(req.target());
-  const auto& opts = core_->options;
-  // The absolute form ("http://host/path", sent to proxies) names the same resource.
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.substr(0, scheme.size()) == scheme) {
-      auto slash = target.find('/', scheme.size());
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-      break;
-    }
+  if (auto refused = framing_error(req)) {
+    reject(std::move(*refused));
+    return;
   }
+
+  const std::string_view target = origin_form(to_std(req.target()));
+  const auto& opts = core_->options;
   if (target.empty() || target[0] != '/') {
     close_after_ = true;  // a client this confused is not worth keeping
     early_ = error_response(Status::bad_request, kBadRequest, "request target must be an absolute path");
@@ -224,9 +302,7 @@ void Session::on_header(error_code ec) {
     }
   }
 
-  const std::size_t limit = route_ != nullptr && route_->options.max_body_bytes > 0
-                                ? route_->options.max_body_bytes
-                                : opts.max_body_bytes;
+  const std::size_t limit = body_limit_of(route_);
   if (auto length = parser_->content_length(); length && *length > limit) {
     reject(error_response(
         Status::payload_too_large, kTooLarge,
@@ -263,7 +339,11 @@ void Session::read_body() {
 void Session::on_body(error_code ec) {
   if (state_ != State::kReading) return;
   if (ec == bhttp::error::body_limit) {
-    reject(error_response(Status::payload_too_large, kTooLarge, "request body too large"));
+    // A chunked body that grew past the route's limit.
+    const auto limit = body_limit_of(route_);
+    reject(error_response(Status::payload_too_large, kTooLarge,
+                          "request body exceeds " + std::to_string(limit) + " bytes",
+                          R"({"limit_bytes":)" + std::to_string(limit) + "}"));
     return;
   }
   if (ec) {
@@ -312,9 +392,16 @@ void Session::dispatch() {
       }
     }
   }
+  const auto timeout = route_->options.response_timeout.count() == 0 ? core_->options.response_timeout
+                                                                     : route_->options.response_timeout;
   if (state_ == State::kHandling) {
-    // Answered later, from another thread or another event: bound the wait.
-    timer_.expires_after(core_->options.response_timeout);
+    // Answered later, from another thread or another event: bound the wait
+    // (the pending wait is also what keeps the session alive meanwhile).
+    if (timeout == kNoResponseTimeout) {
+      timer_.expires_at(Timer::time_point::max());
+    } else {
+      timer_.expires_after(timeout);
+    }
     timer_.async_wait([self = shared_from_this(), weak = exchange_](error_code ec) {
       if (ec || self->state_ != State::kHandling) return;
       auto exchange = weak.lock();

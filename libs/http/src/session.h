@@ -77,6 +77,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_request(unsigned status, std::size_t bytes);
   // Answers a request that cannot be read further and closes afterwards.
   void reject(Response response);
+  // The body limit of a route (the server's default without one).
+  std::size_t body_limit_of(const Route* route) const;
+  // The path of a request target, without the query.
+  static std::string path_of(std::string_view target);
 
   void start_stream(std::shared_ptr<StreamState> state, Response headers);
   void flush_stream();

@@ -8,6 +8,7 @@
 
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
+#include "cocktail/core/utf8.h"
 #include "cocktail/http/errors.h"
 #include "cocktail/http/negotiation.h"
 
@@ -572,7 +573,7 @@ void ReadApi::register_routes(http::Router& router) {
       }
       std::sort(all.begin(), all.end());
       r.send(http::error_response(Status::not_found, http::kNotFound, "unknown analytics type",
-                                  "{\"analytics_type\":" + http::json_quote(type.substr(0, 64)) +
+                                  "{\"analytics_type\":" + http::json_quote(core::utf8::truncate(type, 64)) +
                                       ",\"known_types\":" + json_list(all) + "}"));
       return;
     }

@@ -56,7 +56,11 @@ SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegis
                        "match the manifest")
               .Add({})),
       loads_(registry.counter("cocktail_snapshot_loads_total",
-                              "Generation loads by result (swapped, refused, failed)")) {
+                              "Generation loads by result (swapped, refused, failed)")),
+      unverified_total_(registry
+                            .counter("cocktail_snapshot_unverified_announcements_total",
+                                     "Announced generations that CURRENT did not confirm (dropped)")
+                            .Add({})) {
   for (const char* r : {"swapped", "refused", "failed"}) loads_.Add({{"result", r}});
 }
 
@@ -104,9 +108,13 @@ RefreshOutcome SnapshotCache::load_if_new() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    const std::uint64_t heard = announcements_heard();
     auto gen = store_.current_generation();
     if (!gen.ok()) {
-      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) return RefreshOutcome::kNoSnapshot;
+      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) {
+        note_on_disk(0, heard);
+        return RefreshOutcome::kNoSnapshot;
+      }
       if (gen.error().kind == snapshot::ReadErrorKind::kMalformed) {
         core::log::warn("snapshot.current_unreadable",
                         {{"file", gen.error().file}, {"error", gen.error().message}});
@@ -114,6 +122,7 @@ RefreshOutcome SnapshotCache::load_if_new() {
       continue;
     }
     const std::int64_t g = gen.value();
+    note_on_disk(g, heard);
     if ((served && served->generation() == g) || refused_generation_ == g) return RefreshOutcome::kUnchanged;
 
     auto manifest = store_.read_manifest(g);
@@ -190,16 +199,51 @@ RefreshOutcome SnapshotCache::load_if_new() {
 }
 
 void SnapshotCache::note_announced(std::int64_t generation) {
-  bool behind = false;
+  const auto served = current();
+  if (served && served->generation() >= generation) return;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    announced_generation_ = std::max(announced_generation_, generation);
-    const auto served = current();
-    behind = !served || served->generation() < announced_generation_;
-    if (behind && !behind_since_) behind_since_ = std::chrono::steady_clock::now();
-    if (!behind) behind_since_.reset();
+    claimed_generation_ = std::max(claimed_generation_, generation);
+    if (!claimed_since_) claimed_since_ = std::chrono::steady_clock::now();
+    ++claims_;
   }
-  if (behind) request_refresh();
+  request_refresh();
+}
+
+std::uint64_t SnapshotCache::announcements_heard() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return claims_;
+}
+
+void SnapshotCache::note_on_disk(std::int64_t generation, std::uint64_t read_after) {
+  const auto served = current();
+  const std::int64_t served_generation = served ? served->generation() : 0;
+  std::optional<std::int64_t> unverified;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    // An announcement heard while CURRENT was being read may name what the
+    // read just missed: it waits for the next read.
+    const bool settled = claims_ <= read_after;
+    if (settled && claimed_generation_ > generation) unverified = claimed_generation_;
+    announced_generation_ = generation;
+    const bool behind = served_generation < generation;
+    if (behind && !behind_since_) {
+      // Counted from the announcement when there was one (CURRENT is only
+      // read at the next wake), else from now.
+      behind_since_ = claimed_since_ && !unverified ? *claimed_since_ : std::chrono::steady_clock::now();
+    }
+    if (!behind) behind_since_.reset();
+    if (settled) {
+      claimed_generation_ = 0;
+      claimed_since_.reset();
+    }
+  }
+  if (unverified) {
+    unverified_announcements_.fetch_add(1);
+    unverified_total_.Increment();
+    core::log::warn("snapshot.announcement_unverified",
+                    {{"announced", *unverified}, {"current", generation}, {"served", served_generation}});
+  }
 }
 
 double SnapshotCache::staleness_seconds() const {

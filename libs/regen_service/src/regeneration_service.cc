@@ -164,6 +164,8 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
 
   bus::PublisherOptions pub;
   pub.endpoint = options_.pub_endpoint;
+  pub.security = options_.bus_security;
+  pub.metrics = &registry;
   Metrics* m = metrics_.get();
   pub.on_sent = [m](std::string_view topic) {
     m->published.Add({{"topic", std::string(topic)}}).Increment();
@@ -172,6 +174,8 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
 
   bus::SubscriberOptions sub;
   sub.endpoints = options_.sub_endpoints;
+  sub.security = options_.bus_security;
+  sub.metrics = &registry;
   sub.topics = {std::string(bus::kCatalogChangeTopic), std::string(bus::kCatalogHeartbeatTopic)};
   sub.clock = &clock_;
   subscriber_ = std::make_unique<bus::Subscriber>(

@@ -55,6 +55,8 @@ UsageService::UsageService(UsageServiceOptions options, metrics::MetricsRegistry
 
   bus::PublisherOptions bus_options;
   bus_options.endpoint = o.pub_endpoint;
+  bus_options.security = o.bus_security;
+  bus_options.metrics = &registry;
   p.bus = std::make_unique<bus::Publisher>(bus_options);
   // The writer's connection first: it keeps the WAL open, so that the
   // read-only connections opened next read the live file (a read-only open

@@ -226,9 +226,9 @@ int main(int argc, char** argv) {
   }
   const auto api_http = cocktail::testing::free_loopback_port();
   const std::string api_pub = "tcp://127.0.0.1:" + std::to_string(cocktail::testing::free_loopback_port());
-  ChildProcess api(bin + "/catalog-api",
-                   {"--db", db, "--http", "127.0.0.1:" + std::to_string(api_http), "--pub", api_pub,
-                    "--token-file", dir.file("token"), "--log-level", "warn", "--access-log=false"});
+  ChildProcess api(bin + "/catalog-api", {"--db", db, "--http", "127.0.0.1:" + std::to_string(api_http),
+                                          "--pub", api_pub, "--token-file", dir.file("token"), "--log-level",
+                                          "warn", "--access-log=false", "--allow-anonymous-bus"});
   const auto regen_http = cocktail::testing::free_loopback_port();
   const std::string regen_pub = "tcp://127.0.0.1:" + std::to_string(cocktail::testing::free_loopback_port());
   std::vector<std::string> regen_args = {"--db",
@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
                                          "--max-delay-ms",
                                          std::to_string(o.get_int("--max-delay-ms")),
                                          "--log-level",
-                                         "info"};
+                                         "info",
+                                         "--allow-anonymous-bus"};
   {
     std::istringstream extra(o.get("--regen-args"));
     for (std::string word; extra >> word;) regen_args.push_back(word);

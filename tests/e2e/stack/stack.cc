@@ -92,7 +92,10 @@ std::vector<std::string> Stack::arguments(Service service) const {
       return {"--db", db_path_, "--http", loopback(http_port(service)), "--pub", tcp(catalog_pub_port_),
               "--token-file", token_path_,
               // Events flow at once after a restart, and silence is noticed soon.
-              "--publish-start-delay-ms", "100", "--heartbeat-ms", "200", "--access-log=false"};
+              "--publish-start-delay-ms", "100", "--heartbeat-ms", "200", "--access-log=false",
+              // CURVE: only analytics-regen may subscribe.
+              "--bus-key-file", key_file("catalog-api.key_secret"), "--bus-authorized-keys",
+              key_file("analytics-regen.key")};
     case Service::kAnalyticsRegen:
       return {"--db",
               db_path_,
@@ -117,7 +120,13 @@ std::vector<std::string> Stack::arguments(Service service) const {
               "--backoff-initial-ms",
               "200",
               "--backoff-max-ms",
-              "2000"};
+              "2000",
+              "--bus-key-file",
+              key_file("analytics-regen.key_secret"),
+              "--bus-server-key",
+              key_file("catalog-api.key"),
+              "--bus-authorized-keys",
+              key_file("analytics-api.key")};
     case Service::kAnalyticsApi:
       return {"--analytics-path",
               analytics_path_,
@@ -129,22 +138,35 @@ std::vector<std::string> Stack::arguments(Service service) const {
               tcp(regen_pub_port_),
               "--check-interval-ms",
               "500",
-              "--access-log=false"};
+              "--access-log=false",
+              "--bus-key-file",
+              key_file("analytics-api.key_secret"),
+              "--bus-server-key",
+              key_file("analytics-regen.key")};
     case Service::kUsageApi:
-      return {"--db",
-              dir_.file("usage.db"),
-              "--http",
-              loopback(http_port(service)),
-              "--pub",
-              tcp(usage_pub_port_),
-              "--cors-origins",
-              "http://" + loopback(http_port(Service::kAnalyticsApi)),
-              "--access-log=false"};
+      return {"--db", dir_.file("usage.db"), "--http", loopback(http_port(service)), "--pub",
+              tcp(usage_pub_port_), "--cors-origins", "http://" + loopback(http_port(Service::kAnalyticsApi)),
+              "--access-log=false",
+              // usage.hour has no subscriber in the stack: any service of it may subscribe.
+              "--bus-key-file", key_file("usage-api.key_secret"), "--bus-authorized-keys",
+              dir_.file("bus-keys")};
   }
   return {};
 }
 
+std::string Stack::key_file(const std::string& name) const { return dir_.file("bus-keys/" + name); }
+
 ::testing::AssertionResult Stack::start() {
+  // A key pair per service, made by the operators' tool, as compose/up.sh does.
+  fs::create_directories(dir_.path() / "bus-keys");
+  for (const char* service : {"catalog-api", "analytics-regen", "analytics-api", "usage-api"}) {
+    testing::ChildProcess keygen(std::string(COCKTAIL_BIN_DIR) + "/bus-keygen",
+                                 {"--out", key_file(service), "--force"});
+    auto status = keygen.wait_for(options_.start_timeout);
+    if (!status || !status->success()) {
+      return ::testing::AssertionFailure() << "bus-keygen failed:\n" << keygen.stderr_text();
+    }
+  }
   {
     testing::ChildOptions seed_options;
     seed_options.stderr_path = dir_.file("logs/catalog-seed.log");

@@ -116,6 +116,8 @@ class Stack {
 
  private:
   std::vector<std::string> arguments(Service service) const;
+  // A file of the services' bus keys (made by bus-keygen in start()).
+  std::string key_file(const std::string& name) const;
 
   StackOptions options_;
   testing::TempDir dir_;

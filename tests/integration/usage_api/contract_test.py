@@ -117,7 +117,7 @@ def main(root, binary):
         port = free_port()
         log = open(pathlib.Path(tmp) / "usage-api.log", "w")
         proc = subprocess.Popen([binary, "--db", f"{tmp}/usage.db", "--http", f"127.0.0.1:{port}",
-                                 "--pub", f"tcp://127.0.0.1:{free_port()}", "--cors-origins", ORIGIN,
+                                 "--pub", f"tcp://127.0.0.1:{free_port()}", "--allow-anonymous-bus", "--cors-origins", ORIGIN,
                                  "--log-level", "warn"], stdout=log, stderr=log)
         try:
             for _ in range(200):

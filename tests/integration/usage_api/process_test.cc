@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "cocktail/bus/curve.h"
 #include "cocktail/bus/events.h"
 #include "cocktail/core/time.h"
 #include "cocktail/testing/child_process.h"
@@ -49,12 +50,25 @@ std::vector<std::string> ids_in(const std::string& body) {
 
 class UsageApiProcess : public ::testing::Test {
  protected:
+  UsageApiProcess() {
+    // usage.hour with CURVE, a subscriber's key authorized.
+    EXPECT_TRUE(bus::write_key_files(dir_.path() / "usage-api", bus::generate_key_pair(), false).ok());
+    EXPECT_TRUE(bus::write_key_files(dir_.path() / "reader", bus::generate_key_pair(), false).ok());
+  }
+  std::vector<std::string> args(std::uint16_t port, bool with_keys = true) const {
+    std::vector<std::string> a{
+        "--db",         db_,
+        "--http",       "127.0.0.1:" + std::to_string(port),
+        "--pub",        "tcp://127.0.0.1:" + std::to_string(testing::free_loopback_port()),
+        "--access-log", "false"};
+    if (with_keys) {
+      a.insert(a.end(), {"--bus-key-file", dir_.file("usage-api.key_secret"), "--bus-authorized-keys",
+                         dir_.file("reader.key")});
+    }
+    return a;
+  }
   std::unique_ptr<ChildProcess> start(std::uint16_t port) {
-    auto p = std::make_unique<ChildProcess>(
-        kBin + "/usage-api",
-        std::vector<std::string>{"--db", db_, "--http", "127.0.0.1:" + std::to_string(port), "--pub",
-                                 "tcp://127.0.0.1:" + std::to_string(testing::free_loopback_port()),
-                                 "--access-log", "false"});
+    auto p = std::make_unique<ChildProcess>(kBin + "/usage-api", args(port));
     EXPECT_TRUE(p->wait_for_stderr("usage_api.ready", 15s)) << p->stderr_text();
     return p;
   }
@@ -62,6 +76,14 @@ class UsageApiProcess : public ::testing::Test {
   testing::TempDir dir_{"usage-process"};
   std::string db_ = dir_.file("usage.db");
 };
+
+TEST_F(UsageApiProcess, RefusesToPublishWithoutBusKeys) {
+  ChildProcess refused(kBin + "/usage-api", args(testing::free_loopback_port(), false));
+  auto status = refused.wait_for(15s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 2);
+  EXPECT_NE(refused.stderr_text().find("--allow-anonymous-bus"), std::string::npos) << refused.stderr_text();
+}
 
 TEST_F(UsageApiProcess, SigkillUnderWriteLoadLosesNoAcknowledgedEvent) {
   const std::uint16_t port = testing::free_loopback_port();

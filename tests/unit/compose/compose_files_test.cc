@@ -194,6 +194,35 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
   }
 }
 
+TEST_F(ComposeFiles, TheBusRunsWithCurveKeysEachSecretMountedByItsOwnerOnly) {
+  if (!fs::exists("/usr/bin/docker-compose")) {
+    GTEST_SKIP() << "/usr/bin/docker-compose is missing (Debian package docker-compose, section test)";
+  }
+  auto services = parse_services(compose_config());
+  const std::string secrets = "/var/lib/cocktaildb/bus-secret/";
+  const std::string publics = "/var/lib/cocktaildb/bus-public/";
+  for (const char* name : kServices) {
+    SCOPED_TRACE(name);
+    auto& env = services[name].environment;
+    EXPECT_EQ(env["BUS_KEY_FILE"], secrets + name + "/" + name + ".key_secret");
+    EXPECT_EQ(env.count("ALLOW_ANONYMOUS_BUS"), 0u) << "the bus must not run anonymously";
+    for (const char* other : kServices) {
+      const bool mounted =
+          services[name].block.find("bus-secret-" + std::string(other) + ":") != std::string::npos;
+      EXPECT_EQ(mounted, std::string(other) == name) << "the secret key of " << other;
+    }
+  }
+  // Each publisher admits its subscriber; each subscriber knows its publisher.
+  EXPECT_EQ(services["catalog-api"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-regen.key");
+  EXPECT_EQ(services["analytics-regen"].environment["BUS_SERVER_KEY"], publics + "catalog-api.key");
+  EXPECT_EQ(services["analytics-regen"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-api.key");
+  EXPECT_EQ(services["analytics-api"].environment["BUS_SERVER_KEY"], publics + "analytics-regen.key");
+  // usage.hour has no subscriber in the stack yet: any service of it may subscribe.
+  EXPECT_EQ(services["usage-api"].environment["BUS_AUTHORIZED_KEYS"], "/var/lib/cocktaildb/bus-public");
+  // catalog-init makes the keys, with the tool the image carries.
+  EXPECT_NE(services["catalog-init"].block.find("bus-keygen --out"), std::string::npos);
+}
+
 TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
   if (!fs::exists("/usr/bin/promtool")) {
     GTEST_SKIP() << "/usr/bin/promtool is missing (Debian package prometheus)";
@@ -270,7 +299,7 @@ TEST_F(ComposeFiles, RuntimeSectionProvidesEveryLibraryTheBinariesLoad) {
   };
   std::vector<Library> libraries;
   for (const char* name : {"catalog-api", "analytics-regen", "analytics-api", "catalog-seed", "catalog-admin",
-                           "usage-api", "usage-admin"}) {
+                           "usage-api", "usage-admin", "bus-keygen"}) {
     const std::string binary = kBin + "/" + name;
     ASSERT_TRUE(fs::exists(binary)) << binary;
     auto [code, dynamic] = run("/usr/bin/readelf -d " + binary);

@@ -29,6 +29,22 @@
 // completion called with durable = false): the engine cannot tell what it
 // left behind.
 //
+// Bounded waits (max_wait > 0): every job has a deadline, max_wait after it
+// was submitted. A job still waiting at its deadline — behind other jobs, or
+// because the writer is stuck behind a lock another process holds — is
+// taken out and never runs: its `not_run` callback is called (from the
+// engine's reaper thread, at the deadline, whatever the writer thread is
+// doing), so the caller can say "not written" and mean it. A job that
+// started waits for the write lock only until its own deadline (the
+// connection's lock deadline, database.h), then fails with a kBusy error
+// and writes nothing. With one_transaction_per_batch, the batch's
+// transaction waits until the earliest deadline among its jobs; if it
+// cannot begin, every job of the batch is not run (`not_run` called). So
+// while a lock is held, each write is answered about max_wait after it was
+// queued, and writes queued together fail together — never one busy timeout
+// after another. Once a job has started, its answer waits for the commit and
+// the sync. max_wait 0: no bound (a job waits as long as it takes).
+//
 // A job runs on the writer thread and returns a completion (or nullptr),
 // called with `durable` = false when the batch could not be made durable
 // (the commit may be lost: the caller must not acknowledge it). A job must
@@ -38,15 +54,19 @@
 // Metrics, named after options.metric_prefix (e.g. "cocktail_catalog"):
 // <prefix>_writer_queue (jobs waiting), <prefix>_write_batch_size (jobs per
 // sync, histogram), <prefix>_write_sync_seconds (histogram),
-// <prefix>_write_sync_failures_total.
+// <prefix>_write_sync_failures_total, <prefix>_write_wait_seconds (queued to
+// started, histogram), <prefix>_writes_expired_total (jobs that never ran).
 //
 // Ownership: borrows the connection (which must outlive it and be used by no
-// other thread while it runs) and the registry; owns its thread.
+// other thread while it runs) and the registry; owns its threads (the writer,
+// and the reaper when max_wait > 0).
 // Thread-safety: submit() from any thread; start()/stop() from the owner.
 #pragma once
 
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -54,8 +74,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cocktail/catalog/database.h"
 
@@ -89,12 +111,19 @@ struct GroupCommitOptions {
   // Called after each batch once its writes are durable (and before the
   // completions), on the writer thread. Must not block.
   std::function<void()> on_durable;
+  // How long a job may wait to start (for its turn and for the write lock)
+  // before it is refused unrun; 0: no bound.
+  std::chrono::milliseconds max_wait{0};
 };
 
 class GroupCommit {
  public:
   using Completion = std::function<void(bool durable)>;
   using Job = std::function<Completion()>;
+  // Called instead of a job that never ran, with how long it waited: its
+  // deadline passed before it started, or its batch's transaction could not
+  // begin. Runs on the reaper or the writer thread; must not block.
+  using NotRun = std::function<void(std::chrono::milliseconds waited)>;
 
   // `db` must have been opened with synchronous_for(options.mode).
   GroupCommit(Database& db, prometheus::Registry& registry, GroupCommitOptions options);
@@ -104,8 +133,9 @@ class GroupCommit {
 
   void start();
   // Queues a job; false when the queue is full or the writer stopped.
-  bool submit(Job job);
-  // Runs what is queued, then joins. Idempotent.
+  bool submit(Job job, NotRun not_run = nullptr);
+  // Runs what is queued (or refuses it at its deadline), then joins.
+  // Idempotent.
   void stop();
 
   std::size_t queued() const;
@@ -113,10 +143,30 @@ class GroupCommit {
 
  private:
   struct Metrics;
+  // A job and its deadline, shared by the queue, the batch being run and the
+  // reaper; whoever moves `state` away from kWaiting owns it.
+  struct Pending {
+    enum State { kWaiting, kStarted, kNotRun };
+    Job job;
+    NotRun not_run;
+    std::chrono::steady_clock::time_point submitted;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::atomic<int> state{kWaiting};
+  };
+  using PendingPtr = std::shared_ptr<Pending>;
+
   void run();
+  void reap();
   // Runs the jobs and returns whether their writes were committed (false:
-  // the batch transaction was rolled back).
-  bool run_batch(std::deque<Job>& batch, std::deque<Completion>& completions);
+  // the batch transaction was rolled back, or could not begin).
+  bool run_batch(std::size_t jobs, std::deque<Completion>& completions);
+  // Claims a waiting job: true when the caller may run it.
+  bool claim(Pending& pending);
+  // Claims a waiting job and tells its caller it will not run; false when
+  // it had started.
+  bool refuse(Pending& pending);
+  // Counts a job that will not run and calls its not_run.
+  void tell_not_run(Pending& pending);
   // Makes every commit so far durable; false on failure (logged).
   bool sync();
 
@@ -125,10 +175,15 @@ class GroupCommit {
   std::unique_ptr<Metrics> metrics_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
+  std::condition_variable cv_;         // the writer: work queued, or stopping
+  std::condition_variable reaper_cv_;  // the reaper: a new deadline, or stopped
+  std::deque<PendingPtr> queue_;
+  // The batch taken by the writer (its jobs stay refusable until started).
+  std::vector<PendingPtr> batch_;
   bool stopping_ = false;
+  bool writer_done_ = false;
   std::thread thread_;
+  std::thread reaper_;
 };
 
 }  // namespace cocktail::catalog

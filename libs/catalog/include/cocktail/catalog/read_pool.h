@@ -60,8 +60,9 @@ class ReadPool {
     Lease(Lease&& other) noexcept : pool_(other.pool_), slot_(other.slot_) { other.slot_ = nullptr; }
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (slot_) { pool_->release(slot_);
-}
+      if (slot_) {
+        pool_->release(slot_);
+      }
     }
     T& operator*() { return *slot_->value; }
     T* operator->() { return slot_->value.get(); }

@@ -44,8 +44,9 @@ struct SharedBody {
 
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::system::error_code& ec) {
       ec = {};
-      if (done_ || body_.size() == 0) { return boost::none;
-}
+      if (done_ || body_.size() == 0) {
+        return boost::none;
+      }
       done_ = true;
       return {{boost::asio::const_buffer(body_.bytes->data(), body_.bytes->size()), false}};
     }

@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "cocktail/bus/events.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/regen_service/catalog_probe.h"
@@ -95,6 +96,8 @@ struct RegenerationServiceOptions {
   // Where analytics.snapshot and analytics.heartbeat are published (bind;
   // port 0 picks a free one, see pub_endpoint()).
   std::string pub_endpoint = "tcp://127.0.0.1:5562";
+  // CURVE for both sockets (bus/security.h); anonymous when empty.
+  bus::BusSecurity bus_security;
   DebouncerOptions debounce;
   // How often the catalog's latest seq is read directly.
   std::chrono::milliseconds check_interval{5000};

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/http/server.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/usage/hour_publisher.h"
@@ -39,6 +40,8 @@ struct UsageServiceOptions {
   std::string db_path;
   http::ServerOptions http;  // host, port, I/O threads, limits, CORS
   std::string pub_endpoint = "tcp://127.0.0.1:5563";
+  // CURVE for the publisher (bus/security.h); anonymous when empty.
+  bus::BusSecurity bus_security;
   std::size_t db_threads = 2;  // read threads and connections
   std::size_t max_queued_reads = 10000;
   UsageWriterOptions writer;   // on_durable, store and now_ms are set by the service
