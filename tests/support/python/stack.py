@@ -8,7 +8,8 @@ Services start one by one (start_usage_api, start_catalog_api,
 start_analytics_api, start_analytics_regen) so that a test can open a page
 before the first snapshot exists; each waits until the service answers /health. Ports are
 free loopback ports picked at start; a port taken meanwhile by another
-process is replaced (up to three tries), as stack.h does.
+process is replaced (up to three tries), as stack.h does. The bus runs with
+CURVE, keys made by bus-keygen, wired as compose/up.sh wires them.
 
     with Stack(bin_dir, recipes=200, ingredients=120) as stack:
         stack.seed()
@@ -85,6 +86,13 @@ class Stack:
         # usage-api, when asked for and built: analytics-api then tells the page where it is.
         self.usage_bin = usage_api_binary(bin_dir) if with_usage else None
         self.usage_db = os.path.join(self.dir, "usage.db")
+        # The bus runs with CURVE as in production: a key pair per service
+        # (bus-keygen), each subscriber pinned to its publisher's public key.
+        self.keys = os.path.join(self.dir, "bus-keys")
+        os.makedirs(self.keys)
+        for name in ("catalog-api", "analytics-regen", "analytics-api", "usage-api"):
+            subprocess.run([os.path.join(bin_dir, "bus-keygen"), "--out", os.path.join(self.keys, name)],
+                           check=True, capture_output=True, timeout=30)
 
     # ---- lifecycle
 
@@ -135,20 +143,26 @@ class Stack:
     def _arguments(self, name):
         loop = lambda key: f"127.0.0.1:{self.ports[key]}"  # noqa: E731
         tcp = lambda key: f"tcp://127.0.0.1:{self.ports[key]}"  # noqa: E731
+        key = lambda svc, ext="key": os.path.join(self.keys, f"{svc}.{ext}")  # noqa: E731
         if name == "catalog-api":
             return ["--db", self.db, "--http", loop(name), "--pub", tcp("catalog-pub"), "--token-file",
                     self.token_file, "--publish-start-delay-ms", "100", "--heartbeat-ms", "200",
-                    "--access-log=false"]
+                    "--access-log=false", "--bus-key-file", key(name, "key_secret"),
+                    "--bus-authorized-keys", key("analytics-regen")]
         if name == "analytics-regen":
             return ["--db", self.db, "--analytics-path", self.analytics, "--http", loop(name), "--sub",
                     tcp("catalog-pub"), "--pub", tcp("regen-pub"), "--token-file", self.token_file,
                     "--quiet-ms", str(self.quiet_ms), "--max-delay-ms", str(self.max_delay_ms),
-                    "--heartbeat-ms", "200", "--check-interval-ms", "1000"]
+                    "--heartbeat-ms", "200", "--check-interval-ms", "1000",
+                    "--bus-key-file", key(name, "key_secret"), "--bus-server-key", key("catalog-api"),
+                    "--bus-authorized-keys", key("analytics-api")]
         if name == "usage-api":
             return ["--db", self.usage_db, "--http", loop(name), "--pub", tcp("usage-pub"),
-                    "--cors-origins", self.url("analytics-api"), "--access-log=false"]
+                    "--cors-origins", self.url("analytics-api"), "--access-log=false",
+                    "--bus-key-file", key(name, "key_secret"), "--bus-authorized-keys", self.keys]
         args = ["--analytics-path", self.analytics, "--db", self.db, "--http", loop(name), "--sub",
-                tcp("regen-pub"), "--check-interval-ms", "500", "--access-log=false"]
+                tcp("regen-pub"), "--check-interval-ms", "500", "--access-log=false",
+                "--bus-key-file", key(name, "key_secret"), "--bus-server-key", key("analytics-regen")]
         if self.usage_bin:
             args += ["--usage-api-url", self.url("usage-api")]
         return args
