@@ -24,8 +24,8 @@ class SqliteDatabase final : public Database {
   void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   sqlite3* handle() { return db_; }
-  // Read-only connections to a WAL-mode file that no other connection had
-  // open are opened `immutable` (a read-only connection would otherwise
+  // One-read connections (DatabaseOptions::one_read) to a WAL-mode file
+  // that no other connection had open are opened `immutable` (a read-only connection would otherwise
   // create the -wal and -shm files beside it and leave them there). Such a
   // read is only right if nobody wrote meanwhile: this throws a transient
   // DatabaseError when the file or its WAL changed since the open.

@@ -77,9 +77,15 @@ Response bad(const core::Error& e) { return http::error_response(e); }
 }  // namespace
 
 const std::vector<std::string>& known_analytics_types() {
-  static const std::vector<std::string> kTypes = {
-      "cocktail-space",       "cocktail-space-em", "ingredient-tree", "ingredient-usage",
-      "ingredient-usage-all", "recipe-complexity", "recipe-similar"};
+  // The enveloped JSON analytics of the artifact table, sorted.
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> types;
+    for (const auto& a : analytics::kArtifacts) {
+      if (a.form == analytics::ArtifactForm::kEnvelopedJson) types.emplace_back(a.type);
+    }
+    std::sort(types.begin(), types.end());
+    return types;
+  }();
   return kTypes;
 }
 

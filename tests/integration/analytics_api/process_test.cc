@@ -61,7 +61,7 @@ std::string metrics_of(std::uint16_t port) {
   }
 }
 
-bus::AnalyticsSnapshot announcement(const regen::RegenSummary& summary) {
+bus::AnalyticsSnapshot announcement(const regen_service::RegenSummary& summary) {
   bus::AnalyticsSnapshot event;
   event.generation = summary.generation;
   event.catalog_seq = summary.catalog_seq;

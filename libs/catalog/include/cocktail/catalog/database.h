@@ -56,6 +56,13 @@ struct DatabaseOptions {
   // SQLite: create the file when it does not exist. PostgreSQL: ignored
   // (the database must exist).
   bool create_if_missing = true;
+  // SQLite, with read_only: the connection makes one read and is closed (a
+  // batch run, a stats report). A WAL-mode file that no other connection has
+  // open is then read as an immutable copy, so that the read creates no -wal
+  // or -shm file beside someone else's catalog; a commit made meanwhile
+  // fails the read (kBusy), never goes unseen. A long-lived connection must
+  // leave this off: an immutable copy never sees a later commit.
+  bool one_read = false;
   // SQLite: how long a statement waits for a lock. PostgreSQL: the
   // lock_timeout of the session.
   int busy_timeout_ms = 5000;

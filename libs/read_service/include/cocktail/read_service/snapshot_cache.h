@@ -2,7 +2,11 @@
 //
 // Loads the generation CURRENT names from ANALYTICS_PATH, every file
 // verified against the manifest's SHA-256 (snapshot::SnapshotStore), indexes
-// it (Generation::build) and swaps it in atomically: a reader holding the
+// it (Generation::build) and swaps it in atomically. A file whose manifest
+// SHA-256 and size equal those of the served generation's file of the same
+// name is not read again: its verified in-memory representation (bytes, gzip
+// copy, parsed index) is shared with the new generation, so a generation
+// that changed a few files costs loading those files only: a reader holding the
 // previous generation keeps it until it lets go, and never sees a mix.
 //
 // Loading happens on the cache's own refresh thread, never on an I/O thread:
@@ -50,6 +54,7 @@
 #include <thread>
 #include <vector>
 
+#include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/generation.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -60,6 +65,10 @@ struct SnapshotCacheOptions {
   std::filesystem::path analytics_path;
   // How often CURRENT is checked without an announcement.
   std::chrono::milliseconds check_interval{2000};
+  // The monotonic clock behind the check interval and the staleness gauge
+  // (borrowed; must outlive the cache). Null: the steady clock. The refresh
+  // thread sleeps in real time, at most a second, between looks at it.
+  const core::Clock* clock = nullptr;
 };
 
 // What one refresh did.
@@ -132,6 +141,8 @@ class SnapshotCache {
   std::uint64_t announcements_heard() const;
 
   SnapshotCacheOptions options_;
+  core::SteadyClock steady_;
+  const core::Clock& clock_;
   snapshot::SnapshotStore store_;
 
   mutable std::mutex current_mu_;
@@ -148,8 +159,8 @@ class SnapshotCache {
   // when a generation newer than the served one was first announced.
   std::int64_t claimed_generation_ = 0;
   std::uint64_t claims_ = 0;  // announcements newer than the served generation, numbered
-  std::optional<std::chrono::steady_clock::time_point> claimed_since_;
-  std::optional<std::chrono::steady_clock::time_point> behind_since_;
+  std::optional<core::Clock::time_point> claimed_since_;
+  std::optional<core::Clock::time_point> behind_since_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
@@ -166,6 +177,8 @@ class SnapshotCache {
   prometheus::Counter& verification_failures_total_;
   prometheus::Family<prometheus::Counter>& loads_;
   prometheus::Counter& unverified_total_;
+  prometheus::Counter& files_read_;
+  prometheus::Counter& files_reused_;
 };
 
 }  // namespace cocktail::read_service
