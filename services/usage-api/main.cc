@@ -61,6 +61,9 @@ static int run(int argc, char** argv) {
                "track requests that may wait for the writer; beyond: 503")
       .add_int("--max-batch", "WRITE_MAX_BATCH", 512,
                "track requests in one transaction and WAL sync at most (group commit)")
+      .add_int("--write-wait-ms", "WRITE_WAIT_MS", 5000,
+               "longest a track request waits for its turn and for the usage database's write lock (held by "
+               "another process) before it is refused unstored with 503, ms")
       .add_string(
           "--commit", "COMMIT_MODE", "group",
           "group: one transaction and WAL sync per batch of requests; each: one per request (baseline)")
@@ -134,6 +137,7 @@ static int run(int argc, char** argv) {
       commit == "group" ? cocktail::catalog::CommitMode::kGroup : cocktail::catalog::CommitMode::kEach;
   options.writer.max_queue = static_cast<std::size_t>(positive(o, "--write-queue"));
   options.writer.max_batch = static_cast<std::size_t>(positive(o, "--max-batch"));
+  options.writer.max_wait = std::chrono::milliseconds(positive(o, "--write-wait-ms"));
 
   options.routes.track_max_body_bytes = options.http.max_body_bytes;
   options.routes.limits.max_events = static_cast<std::size_t>(positive(o, "--max-events"));
