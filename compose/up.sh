@@ -178,10 +178,11 @@ start analytics-regen "$bin/analytics-regen" --db "$catalog" --analytics-path "$
   --token-file "$token_file" \
   --bus-key-file "$keys/analytics-regen.key_secret" --bus-server-key "$keys/catalog-api.key" \
   --bus-authorized-keys "$keys/analytics-api.key"
+# The dashboard (served by analytics-api) posts usage events to usage-api and
+# draws its roll-ups, cross-origin: analytics-api tells the page where it is.
 start analytics-api "$bin/analytics-api" --db "$catalog" --analytics-path "$data_dir/analytics" \
-  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" \
+  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" --usage-api-url "http://$host:$usage_port" \
   --bus-key-file "$keys/analytics-api.key_secret" --bus-server-key "$keys/analytics-regen.key"
-# The dashboard (served by analytics-api) posts usage events cross-origin.
 # usage.hour has no subscriber in the stack yet: every service of this
 # deployment may subscribe (the public keys of the key directory).
 start usage-api "$bin/usage-api" --db "$data_dir/usage.db" --http "$host:$usage_port" \
@@ -221,6 +222,7 @@ wait_for "the first generation" "http://$host:$api_port/api/v1/analytics/cocktai
 cat <<INFO
 
 cocktaildb-analytics is up.
+  dashboard        http://$host:$api_port/                        (open it in a browser: live, no internet needed)
   catalog-api      http://$host:$catalog_port/api/v1/recipes      (writes need the token in $token_file)
   analytics-api    http://$host:$api_port/api/v1/analytics/status
   dashboard feed   http://$host:$api_port/api/v1/analytics/stream  (server-sent events)

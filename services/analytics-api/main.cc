@@ -1,8 +1,10 @@
 // analytics-api: serves the analytics snapshots from memory over HTTP —
-// verified generations, drill-downs, read-your-writes, live updates.
+// verified generations, drill-downs, read-your-writes, live updates — and
+// the dashboard page, whose files are compiled in (web_files.h).
 //
 // Wiring only: settings -> ReadServiceOptions -> ReadService -> wait for
-// SIGTERM/SIGINT -> graceful stop. See docs/api.md ("analytics-api").
+// SIGTERM/SIGINT -> graceful stop. See docs/api.md ("analytics-api") and
+// docs/dashboard.md.
 #include <iostream>
 #include <string>
 
@@ -13,6 +15,7 @@
 #include "cocktail/http/server.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/read_service.h"
+#include "web_files.h"
 
 namespace {
 
@@ -49,6 +52,10 @@ int main(int argc, char** argv) {
       .add_int("--max-wait-ms", "MAX_WAIT_MS", 10000, "Largest wait_ms accepted for min_seq (milliseconds).")
       .add_int("--default-wait-ms", "DEFAULT_WAIT_MS", 5000, "wait_ms when min_seq is given without it.")
       .add_int("--max-connections", "MAX_CONNECTIONS", 10000, "Open HTTP connections accepted at once.")
+      .add_bool("--dashboard", "DASHBOARD", true, "Serve the dashboard page at / and /dashboard/.")
+      .add_string("--usage-api-url", "USAGE_API_URL", "",
+                  "usage-api's base URL as a browser reaches it (http://host:port): the dashboard sends its "
+                  "usage events there and draws its roll-ups. Empty: usage tracking not configured.")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).")
       .add_bool("--access-log", "ACCESS_LOG", true, "One log line per HTTP request.");
   cocktail::bus::add_security_options(o);
@@ -73,6 +80,11 @@ int main(int argc, char** argv) {
   if (default_wait < 0 || default_wait > max_wait)
     return usage_error("--default-wait-ms must be 0..--max-wait-ms");
   if (max_connections < 1) return usage_error("--max-connections must be positive");
+  const std::string usage_api = o.get("--usage-api-url");
+  if (!usage_api.empty()) {
+    auto url = cocktail::read_service::parse_usage_api_url(usage_api, "--usage-api-url");
+    if (!url.ok()) return usage_error(url.error().message);
+  }
 
   cocktail::read_service::ReadServiceOptions options;
   options.http.host = listen->first;
@@ -90,6 +102,10 @@ int main(int argc, char** argv) {
   options.check_interval = std::chrono::milliseconds(check_ms);
   options.api.max_wait = std::chrono::milliseconds(max_wait);
   options.api.default_wait = std::chrono::milliseconds(default_wait);
+  if (o.get_bool("--dashboard")) {
+    options.dashboard =
+        cocktail::read_service::DashboardOptions{cocktail::analytics_api::web_files(), usage_api};
+  }
 
   cocktail::metrics::MetricsRegistry registry;
   std::unique_ptr<cocktail::read_service::ReadService> service;

@@ -43,6 +43,11 @@ ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& r
   cache_.add_listener([this](const std::shared_ptr<const Generation>& g) { waiters_.on_generation(g); });
   cache_.add_listener([this](const std::shared_ptr<const Generation>& g) { announcer_.announce(g); });
   api_.register_routes(server_.router());
+  if (options_.dashboard) {
+    dashboard_ = std::make_unique<Dashboard>(std::move(*options_.dashboard));
+    options_.dashboard.reset();
+    dashboard_->register_routes(server_.router());
+  }
   server_.set_readiness([this] { return api_.readiness(); });
 
   if (!options_.sub_endpoints.empty()) {

@@ -1,7 +1,8 @@
 // ReadService: analytics-api assembled — the HTTP server, the snapshot
 // cache and its refresh thread, the bus subscriber that announces new
 // generations, the read-your-writes waiters, the event-stream announcer,
-// the blocking pool (live fallback, storage report) and the routes.
+// the blocking pool (live fallback, storage report), the routes and, when
+// given its files, the dashboard page.
 // services/analytics-api/main.cc only turns settings into these options.
 //
 //   metrics::MetricsRegistry registry;
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@
 #include "cocktail/http/blocking_executor.h"
 #include "cocktail/http/server.h"
 #include "cocktail/metrics/registry.h"
+#include "cocktail/read_service/dashboard.h"
 #include "cocktail/read_service/generation_announcer.h"
 #include "cocktail/read_service/live_analytics.h"
 #include "cocktail/read_service/read_api.h"
@@ -46,12 +49,15 @@ struct ReadServiceOptions {
   std::size_t blocking_threads = 2;
   std::size_t max_waiters = 10000;
   std::size_t max_stream_clients = 1000;
+  // The dashboard's files and settings; none: no page, the API alone.
+  std::optional<DashboardOptions> dashboard;
 };
 
 class ReadService {
  public:
   // Throws snapshot::SnapshotIoError when ANALYTICS_PATH cannot be created,
-  // std::invalid_argument / std::runtime_error for a bad endpoint.
+  // std::invalid_argument / std::runtime_error for a bad endpoint or bad
+  // dashboard files.
   ReadService(ReadServiceOptions options, metrics::MetricsRegistry& registry);
   ~ReadService();  // stop()
   ReadService(const ReadService&) = delete;
@@ -79,6 +85,7 @@ class ReadService {
   GenerationAnnouncer announcer_;
   std::unique_ptr<LiveAnalytics> live_;
   ReadApi api_;
+  std::unique_ptr<Dashboard> dashboard_;
   std::unique_ptr<bus::Subscriber> subscriber_;
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Counter& malformed_;
