@@ -45,6 +45,7 @@ UsageWriter::UsageWriter(const std::string& db_path, prometheus::Registry& regis
   db_options.create_if_missing = false;
   db_options.synchronous = catalog::synchronous_for(options_.mode);
   db_ = catalog::Database::open(db_path, db_options);
+  db_->exec("PRAGMA wal_autocheckpoint=" + std::to_string(std::max(options_.wal_autocheckpoint_pages, 1)));
   store_ = std::make_unique<UsageStore>(*db_, options_.store);
   savepoints_ = std::make_unique<catalog::Savepoint::Prepared>(*db_);
 

@@ -57,6 +57,13 @@ struct UsageWriterOptions {
   // How long a request may wait to start (for its turn and for the write
   // lock) before it is refused unrun (kNotRun); at least 1 ms.
   std::chrono::milliseconds max_wait{5000};
+  // The WAL is copied back into the database file (a checkpoint, on the
+  // writer thread, after a commit) once it holds this many pages: 8,192
+  // (32 MiB of 4 KiB pages) instead of SQLite's 1,000, because a page that a
+  // stream of batches rewrites (the end of each time-ordered index, a busy
+  // session's index page, the hour's roll-up rows) is copied once per
+  // checkpoint, not once per version (docs/usage.md).
+  int wal_autocheckpoint_pages = 8192;
   StoreOptions store;
   // Wall clock, ms since the epoch (roll-up updated_at); injectable for tests.
   std::function<std::int64_t()> now_ms;
