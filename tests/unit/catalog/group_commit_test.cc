@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,14 +26,31 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(GroupCommit, ABatchBehindAHeldLockIsRefusedWholeAtItsEarliestDeadline) {
+// A migrated catalog file and the writer's connection to it (group mode).
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  GroupCommitTest() {
+    open_catalog(path);
+    DatabaseOptions options;
+    options.synchronous = synchronous_for(CommitMode::kGroup);
+    db = Database::open(path, options);
+  }
+  // What the jobs wrote: the names of the units like `pattern`, sorted.
+  std::vector<std::string> names(const std::string& pattern) {
+    auto rows = db->prepare("SELECT name FROM units WHERE name LIKE ?1 ORDER BY name");
+    rows.bind(1, pattern);
+    std::vector<std::string> out;
+    while (rows.step()) out.push_back(rows.column_text(0));
+    return out;
+  }
+
   testing::TempDir dir;
   const std::string path = dir.file("catalog.db");
-  { open_catalog(path); }
-  DatabaseOptions db_options;
-  db_options.synchronous = synchronous_for(CommitMode::kGroup);
-  auto db = Database::open(path, db_options);
+  std::unique_ptr<Database> db;
   prometheus::Registry registry;
+};
+
+TEST_F(GroupCommitTest, ABatchBehindAHeldLockIsRefusedWholeAtItsEarliestDeadline) {
   GroupCommitOptions options;
   options.one_transaction_per_batch = true;
   options.max_wait = 300ms;
@@ -79,14 +97,7 @@ TEST(GroupCommit, ABatchBehindAHeldLockIsRefusedWholeAtItsEarliestDeadline) {
   EXPECT_EQ(count.column_int(0), 1);
 }
 
-TEST(GroupCommit, AJobFailingInTheFirstPassIsUndoneAloneWhenTheBatchRunsAgainIsolated) {
-  testing::TempDir dir;
-  const std::string path = dir.file("catalog.db");
-  { open_catalog(path); }
-  DatabaseOptions db_options;
-  db_options.synchronous = synchronous_for(CommitMode::kGroup);
-  auto db = Database::open(path, db_options);
-  prometheus::Registry registry;
+TEST_F(GroupCommitTest, AJobFailingInTheFirstPassIsUndoneAloneWhenTheBatchRunsAgainIsolated) {
   int batch_starts = 0;
   GroupCommitOptions options;
   options.one_transaction_per_batch = true;
@@ -144,22 +155,12 @@ TEST(GroupCommit, AJobFailingInTheFirstPassIsUndoneAloneWhenTheBatchRunsAgainIso
   EXPECT_EQ(isolated_runs, (std::vector<int>{1, 1, 1}));
   EXPECT_EQ(batch_starts, 2);
   EXPECT_EQ(completed, (std::vector<int>{1, 1, 1}));
-  auto rows = db->prepare("SELECT name FROM units WHERE name LIKE 'Job %' ORDER BY name");
-  std::vector<std::string> names;
-  while (rows.step()) names.push_back(rows.column_text(0));
-  EXPECT_EQ(names, (std::vector<std::string>{"Job 0", "Job 2"}));
+  EXPECT_EQ(names("Job %"), (std::vector<std::string>{"Job 0", "Job 2"}));
 }
 
 // catalog-api's mode (each job its own transaction): nothing is run twice, a
 // job that throws loses only its own work, and isolating() is always true.
-TEST(GroupCommit, WithATransactionPerJobAFailingJobRunsOnceAndTakesNoBatchMateDown) {
-  testing::TempDir dir;
-  const std::string path = dir.file("catalog.db");
-  { open_catalog(path); }
-  DatabaseOptions db_options;
-  db_options.synchronous = synchronous_for(CommitMode::kGroup);
-  auto db = Database::open(path, db_options);
-  prometheus::Registry registry;
+TEST_F(GroupCommitTest, WithATransactionPerJobAFailingJobRunsOnceAndTakesNoBatchMateDown) {
   GroupCommitOptions options;
   options.max_wait = 5s;
   options.metric_prefix = "test";
@@ -190,10 +191,7 @@ TEST(GroupCommit, WithATransactionPerJobAFailingJobRunsOnceAndTakesNoBatchMateDo
   }
   engine.stop();
   EXPECT_EQ(runs, (std::vector<int>{1, 1, 1}));
-  auto rows = db->prepare("SELECT name FROM units WHERE name LIKE 'Job %' ORDER BY name");
-  std::vector<std::string> names;
-  while (rows.step()) names.push_back(rows.column_text(0));
-  EXPECT_EQ(names, (std::vector<std::string>{"Job 0", "Job 2"}));
+  EXPECT_EQ(names("Job %"), (std::vector<std::string>{"Job 0", "Job 2"}));
 }
 
 }  // namespace
