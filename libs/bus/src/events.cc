@@ -387,6 +387,9 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
     return Error::invalid("topic", "unknown topic '" + std::string(topic.substr(0, 64)) + "'");
   }
 
+  // An empty view may have no bytes at all (a null data pointer), which the
+  // parser must not be handed.
+  if (body.empty()) return Error::invalid("", "body is not valid JSON: it is empty");
   // One parser per thread: it keeps its buffers between messages, and
   // parsers are not shareable across threads.
   thread_local simdjson::dom::parser parser;

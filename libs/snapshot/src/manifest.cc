@@ -130,6 +130,11 @@ bool is_hex_digest(std::string_view s) {
 }  // namespace
 
 core::Result<Manifest> parse_manifest(std::string_view json) {
+  // An empty view may have no bytes at all (a null data pointer), which the
+  // parser must not be handed.
+  if (json.empty()) {
+    return core::Error::invalid("", "manifest is not valid JSON: it is empty");
+  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto err = parser.parse(json.data(), json.size()).get(doc); err) {

@@ -65,6 +65,7 @@ TEST(Manifest, RejectsWhatCannotBeTrusted) {
     ASSERT_FALSE(r.ok()) << json;
     EXPECT_EQ(r.error().field, field) << json;
   }
+  EXPECT_FALSE(parse_manifest(std::string_view()).ok()) << "no bytes at all (null data)";
 }
 
 TEST(FileNames, OnlyPlainLowercaseNames) {
