@@ -49,6 +49,8 @@ cocktail::analytics::CocktailSpaceOptions space_options(const Options& o) {
   s.candidate_cap = static_cast<std::size_t>(o.get_int("--space-candidate-cap"));
   s.dense_matrix_limit = static_cast<std::size_t>(o.get_int("--space-dense-limit"));
   s.threads = static_cast<unsigned>(o.get_int("--space-threads"));
+  s.similar_stored = static_cast<std::size_t>(o.get_int("--space-similar-stored"));
+  s.ingredient_matrix_limit = static_cast<std::size_t>(o.get_int("--space-ingredient-matrix-limit"));
   return s;
 }
 
@@ -236,6 +238,11 @@ int main(int argc, char** argv) {
                "Cocktail space: at most this many EMD candidates per recipe (pairs stay O(recipes x cap)).")
       .add_int("--space-dense-limit", "SPACE_DENSE_LIMIT", 20000,
                "Cocktail space: write recipe-distances-em.npy only up to this many recipes.")
+      .add_int("--space-ingredient-matrix-limit", "SPACE_INGREDIENT_MATRIX_LIMIT", 4096,
+               "Cocktail space: write ingredient-distances-em.npy only up to this many ingredients.")
+      .add_int("--space-similar-stored", "SPACE_SIMILAR_STORED", 20,
+               "Cocktail space: neighbours stored per recipe in recipe-similar (1..100; the API's largest "
+               "limit).")
       .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
       .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
@@ -283,10 +290,14 @@ int main(int argc, char** argv) {
   }
   cocktail::core::log::set_level(level);
   if (o.get_int("--space-seed") < 0 || o.get_int("--space-candidate-cap") < 1 ||
-      o.get_int("--space-dense-limit") < 0 || o.get_int("--space-threads") < 0) {
-    std::cerr
-        << "analytics-regen: --space-seed, --space-dense-limit and --space-threads must not be negative, "
-           "--space-candidate-cap must be at least 1\n";
+      o.get_int("--space-dense-limit") < 0 || o.get_int("--space-ingredient-matrix-limit") < 0 ||
+      o.get_int("--space-threads") < 0) {
+    std::cerr << "analytics-regen: --space-seed, --space-dense-limit, --space-ingredient-matrix-limit and "
+                 "--space-threads must not be negative, --space-candidate-cap must be at least 1\n";
+    return kExitUsage;
+  }
+  if (o.get_int("--space-similar-stored") < 1 || o.get_int("--space-similar-stored") > 100) {
+    std::cerr << "analytics-regen: --space-similar-stored must be between 1 and 100\n";
     return kExitUsage;
   }
   if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {

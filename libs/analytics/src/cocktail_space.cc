@@ -74,22 +74,24 @@ std::string distance_matrix_npy(const SparseDistanceGraph& graph, float absent) 
   return out;
 }
 
-std::string ids_json(const catalog::CatalogState& state, const std::vector<std::size_t>& recipe_rows) {
+// {"shape": [n, n], "dtype": "<f4", "<key>": [ids]}: the row (and column)
+// ids of a square .npy matrix.
+std::string matrix_ids_json(std::string_view key, const std::vector<std::int64_t>& ids) {
   std::string out;
   detail::StringSink sink{&out};
   detail::JsonWriter w(sink);
   w.StartObject();
   w.Key("shape");
   w.StartArray();
-  w.Uint64(recipe_rows.size());
-  w.Uint64(recipe_rows.size());
+  w.Uint64(ids.size());
+  w.Uint64(ids.size());
   w.EndArray();
   w.Key("dtype");
   w.String("<f4");
-  w.Key("recipe_ids");
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.StartArray();
-  for (const std::size_t p : recipe_rows) {
-    w.Int64(state.recipes[p].id);
+  for (const std::int64_t id : ids) {
+    w.Int64(id);
   }
   w.EndArray();
   w.EndObject();
@@ -143,6 +145,8 @@ std::string CocktailSpaceResult::summary_json() const {
   w.Uint64(counts.umap_em_components);
   w.Key("distance_matrix_written");
   w.Bool(distance_matrix_written);
+  w.Key("ingredient_matrix_written");
+  w.Bool(ingredient_matrix_written);
   w.EndObject();
   w.Key("settings");
   w.StartObject();
@@ -152,6 +156,8 @@ std::string CocktailSpaceResult::summary_json() const {
   w.Uint64(settings.candidate_cap);
   w.Key("dense_matrix_limit");
   w.Uint64(settings.dense_matrix_limit);
+  w.Key("ingredient_matrix_limit");
+  w.Uint64(settings.ingredient_matrix_limit);
   w.Key("threads");
   w.Uint(settings.threads);
   w.Key("max_em_iterations");
@@ -313,13 +319,34 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   if (n_em <= result.settings.dense_matrix_limit) {
     start = Clock::now();
     result.distance_matrix_npy = distance_matrix_npy(em.graph, absent);
-    result.distance_matrix_ids = ids_json(state, distance.recipe_rows);
+    std::vector<std::int64_t> ids;
+    ids.reserve(n_em);
+    for (const std::size_t p : distance.recipe_rows) {
+      ids.push_back(state.recipes[p].id);
+    }
+    result.distance_matrix_ids = matrix_ids_json("recipe_ids", ids);
     result.distance_matrix_written = true;
     result.durations_ms.emplace_back("distance_matrix", elapsed_ms(start));
   } else {
     result.warnings.push_back("recipe-distances-em.npy not written: " + std::to_string(n_em) +
                               " recipes exceed the dense matrix limit of " +
                               std::to_string(result.settings.dense_matrix_limit));
+  }
+  // The learned ingredient costs: m² floats, where m (ingredients in use and
+  // their ancestors) is in the hundreds for real catalogs.
+  if (m <= result.settings.ingredient_matrix_limit) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(m);
+    for (const std::size_t p : set.members) {
+      ids.push_back(state.ingredients[p].id);
+    }
+    result.ingredient_matrix_npy = npy_float32_matrix(em.cost, m, m);
+    result.ingredient_matrix_ids = matrix_ids_json("ingredient_ids", ids);
+    result.ingredient_matrix_written = true;
+  } else {
+    result.warnings.push_back("ingredient-distances-em.npy not written: " + std::to_string(m) +
+                              " ingredients exceed the ingredient matrix limit of " +
+                              std::to_string(result.settings.ingredient_matrix_limit));
   }
 
   // The EM map on this thread, then the Manhattan map's result.

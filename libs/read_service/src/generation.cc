@@ -81,8 +81,9 @@ std::string extend_metadata(std::string_view metadata, std::string_view extra) {
 // name (re-escaped) and the byte range of each neighbour object, plus the
 // range of the envelope's metadata object.
 //
-// Nesting: 1 root object, 2 "data" array / "metadata" object, 3 a recipe,
-// 4 its "neighbors" array, 5 a neighbour object.
+// Nesting: 1 root object, 2 "data" array / "metadata" object (its
+// max_neighbors read too), 3 a recipe, 4 its "neighbors" array, 5 a
+// neighbour object.
 struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, SimilarScan> {
   SimilarScan(const std::string& text, std::vector<SimilarEntry>& entries, std::vector<Span>& spans)
       : text(text), entries(entries), spans(spans) {}
@@ -91,6 +92,7 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 
   bool Key(const char* s, rapidjson::SizeType len, bool) {
     if (depth == 1) key1.assign(s, len);
+    if (depth == 2) key2.assign(s, len);
     if (depth == 3) key3.assign(s, len);
     return true;
   }
@@ -144,6 +146,7 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     return true;
   }
   bool id(std::int64_t v) {
+    if (depth == 2 && key1 == "metadata" && key2 == "max_neighbors") max_neighbors = v;
     if (depth == 3 && in_data && key3 == "recipe_id") {
       entry.recipe_id = v;
       has_id = true;
@@ -178,7 +181,8 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   const rapidjson::StringStream* stream = nullptr;
   std::string names;  // recipe names as JSON string literals, addressed by name_at / name_len
   int depth = 0;
-  std::string key1, key3;
+  std::string key1, key2, key3;
+  std::int64_t max_neighbors = 0;  // metadata.max_neighbors; 0: not given
   bool in_data = false, in_neighbors = false, seen_data = false, has_id = false;
   SimilarEntry entry;
   std::string entry_name;
@@ -206,10 +210,14 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
     const bool json = ends_with(name, kJsonSuffix);
     std::string type = json ? name.substr(0, name.size() - kJsonSuffix.size()) : std::string();
 
-    if (name == kDistanceIdsFile && envelope_metadata(bytes).empty()) {
+    const MatrixFiles* matrix = nullptr;
+    for (const MatrixFiles& candidate : kMatrices) {
+      if (name == candidate.ids) matrix = &candidate;
+    }
+    if (matrix != nullptr && envelope_metadata(bytes).empty()) {
       // A bare ids object: served as an envelope like every other body.
       analytics::EnvelopeMetadata meta;
-      meta.analytics_type = std::string(kDistanceIdsType);
+      meta.analytics_type = std::string(matrix->ids_type);
       meta.generation = g->manifest_.generation;
       meta.catalog_seq = entry->second.catalog_seq.value_or(g->manifest_.catalog_seq);
       meta.generated_at_ms = g->manifest_.generated_at_ms;
@@ -227,7 +235,7 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
 
     file.representation = make_representation(std::move(bytes), json ? kJsonType : kBinaryType,
                                               gen_tag + file.sha256.substr(0, 16));
-    if (json && name != kDistanceIdsFile) {
+    if (json && matrix == nullptr) {
       g->analytics_.emplace(type, file.representation);
       g->types_.push_back(type);
     }
@@ -253,6 +261,9 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
     }
     if (!scan.seen_data) return bad_file(name, "no data array");
     g->similar_names_ = std::move(scan.names);
+    if (scan.max_neighbors > 0) {
+      g->similar_stored_ = static_cast<int>(std::min<std::int64_t>(scan.max_neighbors, 1 << 20));
+    }
     if (scan.metadata_end > scan.metadata_start) {
       g->similar_metadata_.assign(text, scan.metadata_start, scan.metadata_end - scan.metadata_start);
     }
@@ -335,21 +346,26 @@ const Generation::SimilarEntry* Generation::find_similar(std::int64_t recipe_id)
 std::shared_ptr<const Representation> Generation::similar_view(std::int64_t recipe_id, int limit) const {
   const SimilarEntry* entry = find_similar(recipe_id);
   if (entry == nullptr) return nullptr;
-  limit = std::clamp(limit, 1, kMaxSimilarLimit);
+  limit = std::clamp(limit, 1, similar_stored_);
   const std::string key = "s" + std::to_string(recipe_id) + "/" + std::to_string(limit);
   if (auto hit = cached(key)) return hit;
 
+  // recipe_id, recipe_name and neighbors both at the top level (what the
+  // older front ends read) and under data (the envelope every body has).
   const std::string& text = *similar_source_;
-  std::string body = "{\"data\":{\"recipe_id\":";
-  body.append(std::to_string(recipe_id)).append(",\"recipe_name\":");
-  body.append(similar_names_, entry->name_at, entry->name_len).append(",\"neighbors\":[");
+  std::string fields = "\"recipe_id\":";
+  fields.append(std::to_string(recipe_id)).append(",\"recipe_name\":");
+  fields.append(similar_names_, entry->name_at, entry->name_len).append(",\"neighbors\":[");
   const std::uint32_t n = std::min<std::uint32_t>(entry->count, static_cast<std::uint32_t>(limit));
   for (std::uint32_t i = 0; i < n; ++i) {
     const Span& s = similar_spans_[entry->first + i];
-    if (i > 0) body.push_back(',');
-    body.append(text, s.at, s.len);
+    if (i > 0) fields.push_back(',');
+    fields.append(text, s.at, s.len);
   }
-  body.append("]},\"metadata\":");
+  fields.push_back(']');
+  std::string body;
+  body.reserve(2 * fields.size() + similar_metadata_.size() + 64);
+  body.append("{").append(fields).append(",\"data\":{").append(fields).append("},\"metadata\":");
   body.append(extend_metadata(similar_metadata_, "\"recipe_id\":" + std::to_string(recipe_id) +
                                                      ",\"limit\":" + std::to_string(limit)));
   body.push_back('}');

@@ -225,14 +225,27 @@ Response ReadApi::render_type(const Generation& g, const Request& request, const
   }
   std::sort(known.begin(), known.end());
   const bool is_known = std::find(known.begin(), known.end(), type) != known.end();
-  std::string details =
-      "{\"analytics_type\":" + http::json_quote(type) + ",\"generation\":" + std::to_string(g.generation()) +
-      ",\"known_types\":" + json_list(known) + ",\"available_types\":" + json_list(g.analytic_types()) + "}";
-  return http::error_response(
-      Status::not_found, http::kNotFound,
-      is_known ? "analytics type " + type + " is not in generation " + std::to_string(g.generation())
-               : "unknown analytics type " + type,
+  const std::string members =
+      "\"analytics_type\":" + http::json_quote(type) + ",\"generation\":" + std::to_string(g.generation()) +
+      ",\"known_types\":" + json_list(known) + ",\"available_types\":" + json_list(g.analytic_types());
+  if (is_known) return not_held(g, type, members);
+  return http::error_response(Status::not_found, http::kNotFound, "unknown analytics type " + type,
+                              "{" + members + "}");
+}
+
+Response ReadApi::not_held(const Generation& g, const std::string& what, const std::string& members) const {
+  // A type that exists but that this generation does not hold yet (the
+  // cocktail space, while its lane computes the first time): it will come.
+  const std::string details =
+      "{" + members + ",\"retry_after_seconds\":" + std::to_string(options_.retry_after_seconds) + "}";
+  Response r = http::error_response(
+      Status::service_unavailable, http::kUnavailable,
+      what + " is not in generation " + std::to_string(g.generation()) + " yet: it is being computed",
       details);
+  r.set_header(Field::retry_after, std::to_string(options_.retry_after_seconds));
+  r.set_header(Field::cache_control, kNoStore);
+  stamp(r, g);
+  return r;
 }
 
 Response ReadApi::render_usage(const Generation& g, const Request& request) const {
@@ -255,7 +268,7 @@ Response ReadApi::render_usage(const Generation& g, const Request& request) cons
 
 Response ReadApi::render_similar(const Generation& g, const Request& request) const {
   auto recipe = request.query_int("recipe_id", 1);
-  auto limit = request.query_int("limit", 1, kMaxSimilarLimit);
+  auto limit = request.query_int("limit", 1);
   if (!recipe.ok()) return bad(recipe.error());
   if (!limit.ok()) return bad(limit.error());
   if (!recipe.value()) {
@@ -264,6 +277,11 @@ Response ReadApi::render_similar(const Generation& g, const Request& request) co
     return render_type(g, request, std::string(kSimilarType));
   }
   if (!g.has_similar()) return render_type(g, request, std::string(kSimilarType));
+  if (limit.value() && *limit.value() > g.similar_stored()) {
+    return bad(core::Error::invalid("limit", "limit is at most " + std::to_string(g.similar_stored()) +
+                                                 ", the neighbours stored per recipe in generation " +
+                                                 std::to_string(g.generation())));
+  }
   auto view = g.similar_view(*recipe.value(), static_cast<int>(limit.value().value_or(kDefaultSimilarLimit)));
   if (!view) {
     return bad(core::Error::not_found("recipe_id", "recipe " + std::to_string(*recipe.value()) +
@@ -273,7 +291,8 @@ Response ReadApi::render_similar(const Generation& g, const Request& request) co
   return represent(request, *view, g);
 }
 
-Response ReadApi::render_matrix(const Generation& g, const Request& request, bool ids) const {
+Response ReadApi::render_matrix(const Generation& g, const Request& request, const MatrixFiles& matrix,
+                                bool ids) const {
   auto wanted = request.query_int("generation", 1);
   if (!wanted.ok()) return bad(wanted.error());
   if (wanted.value() && *wanted.value() != g.generation()) {
@@ -282,30 +301,27 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, boo
         "generation " + std::to_string(*wanted.value()) + " is not the one served",
         "{\"field\":\"generation\",\"generation\":" + std::to_string(g.generation()) + "}");
   }
-  const std::string link =
-      "</api/v1/analytics/recipe-distances-em/ids?generation=" + std::to_string(g.generation()) +
-      ">; rel=\"describedby\"";
-  if (ids) {
-    const Generation::File* ids_file = g.file(kDistanceIdsFile);
-    if (ids_file == nullptr) {
-      return http::error_response(
-          Status::not_found, http::kNotFound,
-          "generation " + std::to_string(g.generation()) + " has no " + std::string(kDistanceIdsFile),
-          "{\"generation\":" + std::to_string(g.generation()) + "}");
-    }
-    return represent(request, *ids_file->representation, g);
+  const std::string name(matrix.name);
+  const std::string_view file_name = ids ? matrix.ids : matrix.npy;
+  const Generation::File* file = g.file(file_name);
+  if (file == nullptr) {
+    const std::string members =
+        "\"analytics_type\":" + http::json_quote(name) + ",\"generation\":" + std::to_string(g.generation());
+    if (g.analytic(matrix.computed_with) == nullptr) return not_held(g, name, members);
+    // Computed without it: the matrix was over analytics-regen's size limit
+    // (or the generation predates the matrix).
+    return http::error_response(Status::not_found, http::kNotFound,
+                                "generation " + std::to_string(g.generation()) + " has no " +
+                                    std::string(file_name) +
+                                    ": it was left out (over its size limit, see analytics-regen's warnings)",
+                                "{" + members + "}");
   }
-  const Generation::File* npy = g.file(kDistanceMatrixFile);
-  if (npy == nullptr) {
-    return http::error_response(
-        Status::not_found, http::kNotFound,
-        "generation " + std::to_string(g.generation()) + " has no " + std::string(kDistanceMatrixFile),
-        "{\"generation\":" + std::to_string(g.generation()) + "}");
-  }
-  Response r = represent(request, *npy->representation, g);
-  r.set_header(Field::content_disposition,
-               "attachment; filename=\"recipe-distances-em-g" + std::to_string(g.generation()) + ".npy\"");
-  r.set_header(Field::link, link);
+  if (ids) return represent(request, *file->representation, g);
+  Response r = represent(request, *file->representation, g);
+  const std::string gen = std::to_string(g.generation());
+  r.set_header(Field::content_disposition, "attachment; filename=\"" + name + "-g" + gen + ".npy\"");
+  r.set_header(Field::link,
+               "<" + std::string(kPrefix) + name + "/ids?generation=" + gen + ">; rel=\"describedby\"");
   return r;
 }
 
@@ -527,23 +543,27 @@ void ReadApi::register_routes(http::Router& router) {
 
   router.add(Method::get, prefix + "recipe-similar", [this](const Request& req, Responder r) {
     auto recipe = req.query_int("recipe_id", 1);
-    auto limit = req.query_int("limit", 1, kMaxSimilarLimit);
+    auto limit = req.query_int("limit", 1);  // its maximum depends on the generation
     if (!recipe.ok()) return void(r.send(bad(recipe.error())));
     if (!limit.ok()) return void(r.send(bad(limit.error())));
     serve(req, std::move(r), [this](const Generation& g, const Request& q) { return render_similar(g, q); },
           {}, {"recipe-similar.json"});
   });
 
-  router.add(Method::get, prefix + "recipe-distances-em/download", [this](const Request& req, Responder r) {
-    serve(req, std::move(r),
-          [this](const Generation& g, const Request& q) { return render_matrix(g, q, false); }, {},
-          {"recipe-distances-em.npy", "recipe-distances-em.ids.json"});
-  });
-  router.add(Method::get, prefix + "recipe-distances-em/ids", [this](const Request& req, Responder r) {
-    serve(req, std::move(r),
-          [this](const Generation& g, const Request& q) { return render_matrix(g, q, true); }, {},
-          {"recipe-distances-em.npy", "recipe-distances-em.ids.json"});
-  });
+  // The matrices: <name>/download (the .npy) and <name>/ids.
+  auto matrix_route = [this, &router](const std::string& path, const MatrixFiles& matrix, bool ids) {
+    router.add(Method::get, path, [this, &matrix, ids](const Request& req, Responder r) {
+      serve(req, std::move(r),
+            [this, &matrix, ids](const Generation& g, const Request& q) {
+              return render_matrix(g, q, matrix, ids);
+            },
+            {}, {std::string(matrix.npy), std::string(matrix.ids)});
+    });
+  };
+  matrix_route(prefix + "recipe-distances-em/download", kRecipeDistances, false);
+  matrix_route(prefix + "recipe-distances-em/ids", kRecipeDistances, true);
+  matrix_route(prefix + "ingredient-distances-em/download", kIngredientDistances, false);
+  matrix_route(prefix + "ingredient-distances-em/ids", kIngredientDistances, true);
 
   // Any other type present in the generation; otherwise 404 listing the
   // known ones. The parameter is only ever a key into the in-memory map.

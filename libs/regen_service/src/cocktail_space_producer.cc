@@ -62,15 +62,25 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
   add("recipe-similar", "recipe-similar.json", std::move(result.recipe_similar), true, std::move(similar),
       c.em_points);
 
+  // The matrices are raw files: the .npy (counted: its rows) and its ids
+  // beside it, "<name>.ids.json", whose type is "<name>-ids" (the type the
+  // read API envelopes it with).
+  auto add_matrix = [&](const std::string& name, std::string npy, std::string ids, std::size_t rows) {
+    add(name, name + ".npy", std::move(npy), false, {}, rows);
+    Artifact a;
+    a.analytics_type = name + "-ids";
+    a.file_name = name + ".ids.json";
+    a.body = std::move(ids);
+    a.envelope = false;
+    out.artifacts.push_back(std::move(a));
+  };
   if (result.distance_matrix_written) {
-    add("recipe-distances-em", "recipe-distances-em.npy", std::move(result.distance_matrix_npy), false, {},
-        c.em_points);
-    Artifact ids;
-    ids.analytics_type = "recipe-distances-em.ids";
-    ids.file_name = "recipe-distances-em.ids.json";
-    ids.body = std::move(result.distance_matrix_ids);
-    ids.envelope = false;
-    out.artifacts.push_back(std::move(ids));
+    add_matrix("recipe-distances-em", std::move(result.distance_matrix_npy),
+               std::move(result.distance_matrix_ids), c.em_points);
+  }
+  if (result.ingredient_matrix_written) {
+    add_matrix("ingredient-distances-em", std::move(result.ingredient_matrix_npy),
+               std::move(result.ingredient_matrix_ids), c.em_ingredients);
   }
 }
 

@@ -371,6 +371,30 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void text(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
+// The batch summary's older shape, beside `counts`: one "<type>_count" key
+// per analytic ('-' spelled '_': "cocktail_space_em_count"), plus the three
+// keys whose names did not follow the type.
+void write_flat_counts(Writer& w, const std::vector<std::pair<std::string, std::int64_t>>& counts) {
+  static constexpr std::pair<std::string_view, std::string_view> kOlderNames[] = {
+      {"ingredient-usage", "ingredient_stats_count"},
+      {"recipe-complexity", "complexity_stats_count"},
+      {"ingredient-tree", "ingredient_tree_nodes"}};
+  for (const auto& [type, n] : counts) {
+    std::string key = type;
+    std::replace(key.begin(), key.end(), '-', '_');
+    text(w, key + "_count");
+    w.Int64(n);
+  }
+  for (const auto& [type, key] : kOlderNames) {
+    const auto it =
+        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
+    if (it != counts.end()) {
+      text(w, key);
+      w.Int64(it->second);
+    }
+  }
+}
+
 }  // namespace
 
 std::string summary_json(const RegenSummary& s) {
@@ -379,6 +403,8 @@ std::string summary_json(const RegenSummary& s) {
   w.StartObject();
   w.Key("status");
   w.String("success");
+  w.Key("message");
+  w.String("Analytics regenerated successfully");
   w.Key("generation");
   w.Int64(s.generation);
   w.Key("catalog_seq");
@@ -392,6 +418,7 @@ std::string summary_json(const RegenSummary& s) {
     w.Int64(n);
   }
   w.EndObject();
+  write_flat_counts(w, s.counts);
   w.Key("durations_ms");
   w.StartObject();
   for (const auto& [name, ms] : s.durations_ms) {

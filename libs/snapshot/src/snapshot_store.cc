@@ -506,7 +506,9 @@ StoreReport SnapshotStore::report(std::int64_t now_ms) const {
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       continue;
     }
-    if (it.depth() == 0 && it->path().extension() == ".json") {
+    // Legacy copies: v1/<name> for any name a generation may hold (never
+    // CURRENT, the lock or a temporary file).
+    if (it.depth() == 0 && is_valid_file_name(it->path().filename().string())) {
       r.legacy_bytes += st.st_size;
     }
     if (st.st_nlink > 1) {
@@ -581,9 +583,7 @@ void GenerationWriter::add(const std::string& name, std::string_view bytes,
   fsync_dir(dir);
   store_->notify(WriteStep::kRenamed, name);
   files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
-  if (name.ends_with(".json")) {
-    legacy_.push_back(name);
-  }
+  legacy_.push_back(name);
 }
 
 GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {

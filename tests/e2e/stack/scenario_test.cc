@@ -315,6 +315,10 @@ TEST_F(Scenarios, ANewRecipeJoinsTheCocktailSpacesAndHasSimilarRecipes) {
   const auto& neighbors = similar["data"]["neighbors"];
   ASSERT_TRUE(neighbors.IsArray());
   ASSERT_EQ(neighbors.Size(), 3u);
+  // What existing front ends read: the same fields at the top level.
+  ASSERT_TRUE(similar.HasMember("neighbors") && similar.HasMember("recipe_name")) << "recipe-similar";
+  EXPECT_EQ(similar["recipe_id"].GetInt64(), id);
+  EXPECT_TRUE(similar["neighbors"] == neighbors);
   double previous = -1;
   for (const auto& n : neighbors.GetArray()) {
     const std::int64_t other = n["neighbor_recipe_id"].GetInt64();

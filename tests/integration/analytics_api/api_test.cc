@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api_fixture.h"
+#include "cocktail/analytics/npy.h"
 #include "cocktail/read_service/representation.h"
 #include "cocktail/testing/wait.h"
 
@@ -64,6 +65,27 @@ TEST_F(AnalyticsApiTest, EveryAnalyticIsServedAsTheEngineWroteIt) {
   EXPECT_EQ(doc["metadata"]["generation"].get_int64().value(), gen.generation);
   EXPECT_EQ(c.get(std::string(kApi) + "recipe-distances-em/download?generation=999").status, 409);
 
+  // The learned ingredient costs, the same way: m×m float32, ids beside.
+  const std::string g = std::to_string(gen.generation);
+  HttpResponse costs = c.get(std::string(kApi) + "ingredient-distances-em/download");
+  ASSERT_EQ(costs.status, 200) << costs.body;
+  EXPECT_EQ(costs.body, disk(engine_, gen.generation, "ingredient-distances-em.npy"));
+  EXPECT_EQ(costs.header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(costs.header("Content-Disposition"),
+            "attachment; filename=\"ingredient-distances-em-g" + g + ".npy\"");
+  EXPECT_EQ(costs.header("Link"),
+            "</api/v1/analytics/ingredient-distances-em/ids?generation=" + g + ">; rel=\"describedby\"");
+  const auto costs_header = analytics::parse_npy_header(costs.body);
+  ASSERT_TRUE(costs_header.ok()) << costs_header.error().message;
+  HttpResponse costs_ids = c.get(std::string(kApi) + "ingredient-distances-em/ids?generation=" + g);
+  ASSERT_EQ(costs_ids.status, 200);
+  simdjson::dom::parser p2;
+  simdjson::dom::element costs_doc = p2.parse(costs_ids.body);
+  const auto m = costs_doc["data"]["ingredient_ids"].get_array().size();
+  EXPECT_EQ(costs_header->shape, (std::vector<std::size_t>{m, m}));
+  EXPECT_EQ(costs_doc["metadata"]["analytics_type"].get_string().value(), "ingredient-distances-em-ids");
+  EXPECT_EQ(c.get(std::string(kApi) + "ingredient-distances-em/ids?generation=999").status, 409);
+
   // HEAD: the length without the body.
   HttpResponse head = c.head(std::string(kApi) + "recipe-complexity");
   EXPECT_EQ(head.status, 200);
@@ -72,22 +94,64 @@ TEST_F(AnalyticsApiTest, EveryAnalyticIsServedAsTheEngineWroteIt) {
   EXPECT_TRUE(head.body.empty());
 }
 
-TEST_F(AnalyticsApiTest, AKnownTypeAbsentFromTheGenerationIs404) {
+TEST_F(AnalyticsApiTest, AKnownTypeTheGenerationDoesNotHoldYetIs503WithRetryAfter) {
+  // The exact analytics only: the generation the fast lane publishes first,
+  // before the cocktail space has been computed.
   read_test::Engine exact_only(read_test::CatalogSpec{}, /*with_space=*/false);
   exact_only.regenerate();
   auto o = options();
   o.analytics_path = exact_only.analytics_path();
   start(o);
   auto c = client();
-  for (const char* path : {"cocktail-space", "recipe-similar?recipe_id=1", "recipe-distances-em/download",
-                           "recipe-distances-em/ids"}) {
+  for (const char* path :
+       {"cocktail-space", "cocktail-space-em", "recipe-similar", "recipe-similar?recipe_id=1",
+        "recipe-similar?recipe_id=1&limit=3", "recipe-distances-em/download", "recipe-distances-em/ids",
+        "ingredient-distances-em/download", "ingredient-distances-em/ids"}) {
     HttpResponse missing = c.get(std::string(kApi) + path);
-    EXPECT_EQ(missing.status, 404) << path;
-    EXPECT_NE(missing.body.find("generation 1"), std::string::npos) << missing.body;
+    EXPECT_EQ(missing.status, 503) << path;
+    EXPECT_EQ(missing.header("Retry-After"), "1") << path;
+    EXPECT_EQ(missing.header("Cache-Control"), "no-store") << path;
+    EXPECT_EQ(header_int(missing, "X-Analytics-Generation"), 1) << path;
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    ASSERT_EQ(p.parse(missing.body).get(doc), simdjson::SUCCESS) << missing.body;
+    EXPECT_EQ(doc["error"]["code"].get_string().value(), "unavailable") << path;
+    EXPECT_NE(std::string(doc["error"]["message"].get_string().value()).find("not in generation 1 yet"),
+              std::string::npos)
+        << missing.body;
+    EXPECT_EQ(doc["error"]["details"]["generation"].get_int64().value(), 1) << path;
+    EXPECT_EQ(doc["error"]["details"]["retry_after_seconds"].get_int64().value(), 1) << path;
   }
   HttpResponse missing = c.get(std::string(kApi) + "cocktail-space");
-  EXPECT_NE(missing.body.find("is not in generation"), std::string::npos) << missing.body;
   EXPECT_NE(missing.body.find("\"known_types\""), std::string::npos);
+  EXPECT_NE(missing.body.find("\"available_types\":[\"ingredient-tree\""), std::string::npos) << missing.body;
+  // A type that does not exist at all stays 404.
+  for (const char* path : {"cocktail-spaces", "recipe-distances", "nope"}) {
+    HttpResponse unknown = c.get(std::string(kApi) + path);
+    EXPECT_EQ(unknown.status, 404) << path;
+    EXPECT_TRUE(unknown.header("Retry-After").empty()) << path;
+    EXPECT_NE(unknown.body.find("unknown analytics type"), std::string::npos) << unknown.body;
+  }
+  EXPECT_EQ(c.get(std::string(kApi) + "ingredient-usage").status, 200);
+}
+
+TEST_F(AnalyticsApiTest, AMatrixLeftOutForItsSizeIs404) {
+  // The cocktail space computed, its matrices over their size limits: they
+  // will not come with the next generation either.
+  read_test::Engine no_matrices(read_test::CatalogSpec{}, /*with_space=*/true, /*with_matrices=*/false);
+  no_matrices.regenerate();
+  auto o = options();
+  o.analytics_path = no_matrices.analytics_path();
+  start(o);
+  auto c = client();
+  EXPECT_EQ(c.get(std::string(kApi) + "cocktail-space-em").status, 200);
+  for (const char* path : {"recipe-distances-em/download", "recipe-distances-em/ids",
+                           "ingredient-distances-em/download", "ingredient-distances-em/ids"}) {
+    HttpResponse missing = c.get(std::string(kApi) + path);
+    EXPECT_EQ(missing.status, 404) << path;
+    EXPECT_TRUE(missing.header("Retry-After").empty()) << path;
+    EXPECT_NE(missing.body.find("left out"), std::string::npos) << missing.body;
+  }
 }
 
 TEST_F(AnalyticsApiTest, StatusStorageHealthAndMetrics) {
@@ -234,12 +298,27 @@ TEST_F(AnalyticsApiTest, RecipeSimilarWithLimits) {
     HttpResponse r = c.get(std::string(kApi) + "recipe-similar?" + query);
     EXPECT_EQ(r.status, 200) << query << " " << r.body;
     simdjson::dom::parser q;
-    return q.parse(r.body)["data"]["neighbors"].get_array().size();
+    simdjson::dom::element doc = q.parse(r.body);
+    // What older front ends read, at the top level, nearest first; the same under data.
+    EXPECT_EQ(doc["recipe_id"].get_int64().value(), id);
+    EXPECT_EQ(doc["recipe_name"].get_string().value(), first["recipe_name"].get_string().value());
+    EXPECT_EQ(simdjson::minify(doc["neighbors"].value()), simdjson::minify(doc["data"]["neighbors"].value()));
+    double previous = 0.0;
+    for (simdjson::dom::element n : doc["neighbors"].get_array()) {
+      EXPECT_GE(n["distance"].get_double().value(), previous);
+      previous = n["distance"].get_double().value();
+    }
+    EXPECT_EQ(doc["metadata"]["analytics_type"].get_string().value(), "recipe-similar");
+    return doc["neighbors"].get_array().size();
   };
   EXPECT_EQ(count("recipe_id=" + std::to_string(id)), 5u);
   EXPECT_EQ(count("recipe_id=" + std::to_string(id) + "&limit=1"), 1u);
   EXPECT_EQ(count("recipe_id=" + std::to_string(id) + "&limit=20"),
             std::min<std::size_t>(20, first["neighbors"].get_array().size()));
+  // Up to the neighbours stored per recipe (20 by default), no further.
+  HttpResponse over =
+      c.get(std::string(kApi) + "recipe-similar?recipe_id=" + std::to_string(id) + "&limit=21");
+  EXPECT_NE(over.body.find("at most 20"), std::string::npos) << over.body;
   for (const char* bad : {"limit=0", "limit=21", "limit=abc", "limit=-1", "limit=5.5"}) {
     HttpResponse r = c.get(std::string(kApi) + "recipe-similar?recipe_id=" + std::to_string(id) + "&" + bad);
     EXPECT_EQ(r.status, 400) << bad;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -84,6 +85,23 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(int64_t(summary["counts"]["recipe-complexity"]),
             static_cast<int64_t>(testing::oracle_complexity(*db).size()));
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-tree"]), spec_.ingredients);
+  // The batch summary's older shape beside `counts`: the message, one
+  // <type>_count per analytic, and the keys that did not follow the type.
+  EXPECT_EQ(std::string_view(summary["message"]), "Analytics regenerated successfully");
+  std::size_t flat = 0;
+  for (auto [type, n] : summary["counts"].get_object()) {
+    std::string key(type);
+    std::replace(key.begin(), key.end(), '-', '_');
+    EXPECT_EQ(int64_t(summary[key + "_count"]), int64_t(n)) << key;
+    ++flat;
+  }
+  EXPECT_EQ(flat, 9u);
+  EXPECT_EQ(int64_t(summary["cocktail_space_count"]), int64_t(summary["counts"]["cocktail-space"]));
+  EXPECT_EQ(int64_t(summary["cocktail_space_em_count"]), int64_t(summary["counts"]["cocktail-space-em"]));
+  EXPECT_EQ(int64_t(summary["ingredient_stats_count"]), roots);
+  EXPECT_EQ(int64_t(summary["complexity_stats_count"]),
+            static_cast<int64_t>(testing::oracle_complexity(*db).size()));
+  EXPECT_EQ(int64_t(summary["ingredient_tree_nodes"]), spec_.ingredients);
   for (const char* stage :
        {"open", "load", "model", "compute.exact", "serialize.ingredient-tree", "space.candidates",
         "space.em_iter_1", "space.umap_manhattan", "space.umap_em", "write", "total"}) {
@@ -101,11 +119,18 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   std::vector<std::string> names;
   for (const auto& [name, entry] : snap->manifest.files) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{
-                       "cocktail-space-em.json", "cocktail-space.json", "ingredient-tree.json",
-                       "ingredient-usage-all.json", "ingredient-usage.json", "recipe-complexity.json",
-                       "recipe-distances-em.ids.json", "recipe-distances-em.npy", "recipe-similar.json"}));
+                       "cocktail-space-em.json", "cocktail-space.json", "ingredient-distances-em.ids.json",
+                       "ingredient-distances-em.npy", "ingredient-tree.json", "ingredient-usage-all.json",
+                       "ingredient-usage.json", "recipe-complexity.json", "recipe-distances-em.ids.json",
+                       "recipe-distances-em.npy", "recipe-similar.json"}));
+  // Every file of the generation, JSON or not, is in the legacy layout as a
+  // hard link to the generation's file.
+  for (const auto& name : names) {
+    EXPECT_TRUE(fs::equivalent(analytics_path_ / "v1" / name, store.generation_dir(1) / name)) << name;
+  }
   // The EM distance matrix and its row ids are plain files, not envelopes.
   const std::int64_t em_points = int64_t(summary["counts"]["cocktail-space-em"]);
+  const std::int64_t m = int64_t(summary["counts"]["ingredient-distances-em"]);
   EXPECT_EQ(int64_t(summary["counts"]["recipe-distances-em"]), em_points);
   const auto npy = analytics::parse_npy_header(snap->files.at("recipe-distances-em.npy"));
   ASSERT_TRUE(npy.ok()) << npy.error().message;
@@ -114,8 +139,21 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   simdjson::dom::element ids;
   ASSERT_EQ(parser_.parse(snap->files.at("recipe-distances-em.ids.json")).get(ids), simdjson::SUCCESS);
   EXPECT_EQ(static_cast<std::int64_t>(ids["recipe_ids"].get_array().size()), em_points);
+  // The learned ingredient costs: m×m over the EM ingredient set, ids beside.
+  EXPECT_GT(m, 0);
+  EXPECT_LE(m, spec_.ingredients);
+  const auto costs = analytics::parse_npy_header(snap->files.at("ingredient-distances-em.npy"));
+  ASSERT_TRUE(costs.ok()) << costs.error().message;
+  EXPECT_EQ(costs->descr, "<f4");
+  EXPECT_EQ(costs->shape,
+            (std::vector<std::size_t>{static_cast<std::size_t>(m), static_cast<std::size_t>(m)}));
+  simdjson::dom::parser ids_parser;
+  simdjson::dom::element ingredient_ids;
+  ASSERT_EQ(ids_parser.parse(snap->files.at("ingredient-distances-em.ids.json")).get(ingredient_ids),
+            simdjson::SUCCESS);
+  EXPECT_EQ(static_cast<std::int64_t>(ingredient_ids["ingredient_ids"].get_array().size()), m);
   for (const auto& [name, bytes] : snap->files) {
-    if (name.starts_with("recipe-distances-em.")) continue;
+    if (name.starts_with("recipe-distances-em.") || name.starts_with("ingredient-distances-em.")) continue;
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     ASSERT_EQ(p.parse(bytes).get(doc), simdjson::SUCCESS) << name;

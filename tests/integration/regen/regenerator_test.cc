@@ -90,9 +90,9 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   EXPECT_EQ(s.generation, 1);
   EXPECT_EQ(s.catalog_seq, seq_);
   EXPECT_EQ(s.counts.back(), (std::pair<std::string, std::int64_t>{"recipe-count", 1}));
-  // 4 exact analytics, 4 of the cocktail-space family (recipe-distances-em.ids
-  // has no count), the test producer's JSON (its raw file has no count).
-  EXPECT_EQ(s.counts.size(), 9u);
+  // 4 exact analytics, 5 of the cocktail-space family (the matrices' ids
+  // files have no count), the test producer's JSON (its raw file has no count).
+  EXPECT_EQ(s.counts.size(), 10u);
   ASSERT_FALSE(s.warnings.empty());
   EXPECT_EQ(s.warnings.back(), "recipe-count is a test producer");
   bool timed = false;
@@ -113,7 +113,9 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   simdjson::dom::element summary;
   ASSERT_EQ(parser.parse(summary_json(s)).get(summary), simdjson::SUCCESS);
   EXPECT_EQ(std::string_view(summary["status"]), "success");
-  EXPECT_EQ(summary["files"].get_object().size(), 11u);
+  EXPECT_EQ(summary["files"].get_object().size(), 13u);  // 11 of analytics-regen, 2 of the test producer
+  EXPECT_EQ(std::string_view(summary["message"]), "Analytics regenerated successfully");
+  EXPECT_EQ(int64_t(summary["recipe_count_count"]), 1);
 }
 
 TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {

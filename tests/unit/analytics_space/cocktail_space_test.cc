@@ -172,6 +172,70 @@ TEST(CocktailSpaces, DenseMatrixLimitAndEmptyCatalog) {
   EXPECT_EQ(n, 0u);
 }
 
+// The learned ingredient costs: m×m float32 over the EM ingredient set in id
+// order, the very costs recipe-distances-em was computed under.
+TEST(CocktailSpaces, IngredientCostMatrixIsTheOneTheDistancesUse) {
+  CocktailSpaceOptions options;
+  options.threads = 2;
+  options.umap_epochs = 20;
+  simdjson::dom::parser parser;
+  auto ingredient_ids = [&](const CocktailSpaceResult& r) {
+    std::vector<std::int64_t> ids;
+    simdjson::dom::element doc = parser.parse(r.ingredient_matrix_ids);
+    EXPECT_EQ(std::string_view(doc["dtype"].get_string()), "<f4");
+    for (simdjson::dom::element id : doc["ingredient_ids"].get_array()) ids.push_back(id.get_int64());
+    EXPECT_EQ(doc["shape"].at(0).get_uint64().value(), ids.size());
+    return ids;
+  };
+
+  // One iteration: no M-step ran, so the costs are the tree distances.
+  options.max_em_iterations = 1;
+  const CocktailSpaceResult first = compute_cocktail_spaces(small_catalog(), options);
+  ASSERT_TRUE(first.ingredient_matrix_written);
+  EXPECT_EQ(ingredient_ids(first), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
+  std::size_t m = 0;
+  const std::vector<float> tree = npy_values(first.ingredient_matrix_npy, m);
+  ASSERT_EQ(m, 6u);
+  EXPECT_EQ(tree[0 * m + 1], 1.0f);  // Spirits - Gin: parent and child
+  EXPECT_EQ(tree[1 * m + 2], 2.0f);  // Gin - Rum: siblings
+  EXPECT_EQ(tree[1 * m + 3], 3.0f);  // Gin - Lime: through the implicit root
+  EXPECT_EQ(tree[3 * m + 4], 2.0f);  // Lime - Soda: two roots
+
+  // After the fit: learned costs (no longer the tree's), zero diagonal,
+  // symmetric, non-negative; and the distance of Gin (pure gin, recipe 6)
+  // to Gin Rickey (1) is exactly the cost of moving gin onto the rickey's
+  // lime and soda under these costs.
+  options.max_em_iterations = 5;
+  const CocktailSpaceResult fitted = compute_cocktail_spaces(small_catalog(), options);
+  ASSERT_TRUE(fitted.ingredient_matrix_written);
+  EXPECT_EQ(ingredient_ids(fitted), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
+  const std::vector<float> cost = npy_values(fitted.ingredient_matrix_npy, m);
+  ASSERT_EQ(m, 6u);
+  EXPECT_NE(cost, tree);
+  for (std::size_t i = 0; i < m; ++i) {
+    EXPECT_EQ(cost[i * m + i], 0.0f);
+    for (std::size_t j = 0; j < m; ++j) {
+      EXPECT_EQ(cost[i * m + j], cost[j * m + i]);
+      EXPECT_GE(cost[i * m + j], 0.0f);
+    }
+  }
+  std::size_t n = 0;
+  const std::vector<float> d = npy_values(fitted.distance_matrix_npy, n);
+  ASSERT_EQ(n, 4u);  // recipes 1, 2, 5, 6
+  const double gin = 2 * 29.5735, lime = 0.5 * 29.5735, soda = 90.0, total = gin + lime + soda;
+  const double expected = static_cast<float>(lime / total) * static_cast<double>(cost[1 * m + 3]) +
+                          static_cast<float>(soda / total) * static_cast<double>(cost[1 * m + 4]);
+  EXPECT_NEAR(d[3 * n + 0], expected, 1e-5);
+
+  // Above its limit (6 ingredients > 5): not written, and said so.
+  options.ingredient_matrix_limit = 5;
+  const CocktailSpaceResult skipped = compute_cocktail_spaces(small_catalog(), options);
+  EXPECT_FALSE(skipped.ingredient_matrix_written);
+  EXPECT_TRUE(skipped.ingredient_matrix_npy.empty());
+  EXPECT_TRUE(skipped.distance_matrix_written);  // the recipe matrix has its own limit
+  EXPECT_NE(skipped.warnings.back().find("ingredient-distances-em.npy not written"), std::string::npos);
+}
+
 // One recipe, two recipes, identical recipes, a single ingredient overall:
 // every output still parses, coordinates are finite, distances are >= 0.
 TEST(CocktailSpaces, TinyAndDegenerateCatalogs) {

@@ -59,7 +59,7 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-Engine::Engine(const CatalogSpec& spec, bool with_space) {
+Engine::Engine(const CatalogSpec& spec, bool with_space, bool with_matrices) {
   db_path_ = dir_.file("catalog.db");
   analytics_path_ = dir_.file("analytics");
   create_catalog(db_path_, spec);
@@ -68,6 +68,10 @@ Engine::Engine(const CatalogSpec& spec, bool with_space) {
   if (with_space) {
     analytics::CocktailSpaceOptions space;
     space.threads = 2;
+    if (!with_matrices) {
+      space.dense_matrix_limit = 0;
+      space.ingredient_matrix_limit = 0;
+    }
     producers = regen::default_producers(space);
   } else {
     producers.push_back(std::make_unique<regen::ExactAnalyticsProducer>());

@@ -52,7 +52,9 @@ class ScratchDir {
 // A catalog and a snapshot directory in one scratch directory.
 class Engine {
  public:
-  explicit Engine(const CatalogSpec& spec = {}, bool with_space = true);
+  // `with_matrices` false: the cocktail space without its .npy matrices
+  // (both size limits at 0), as for a catalog too large for them.
+  explicit Engine(const CatalogSpec& spec = {}, bool with_space = true, bool with_matrices = true);
 
   const std::string& db_path() const { return db_path_; }
   const std::string& analytics_path() const { return analytics_path_; }

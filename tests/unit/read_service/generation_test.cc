@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cocktail/read_service/representation.h"
+#include "cocktail/snapshot/sha256.h"
 #include "engine_fixture.h"
 
 namespace cocktail::read_service {
@@ -148,13 +149,22 @@ TEST(Generation, RecipeSimilarViewsAreSlicesOfTheFile) {
       ASSERT_NE(view, nullptr);
       simdjson::dom::parser p;
       simdjson::dom::element doc = p.parse(*view->identity);
+      // The fields at the top level (older front ends) and under data.
+      EXPECT_EQ(doc["recipe_id"].get_int64().value(), id);
+      EXPECT_EQ(doc["recipe_name"].get_string().value(), recipe["recipe_name"].get_string().value());
+      EXPECT_EQ(simdjson::minify(doc["neighbors"].value()),
+                simdjson::minify(doc["data"]["neighbors"].value()));
       EXPECT_EQ(doc["data"]["recipe_id"].get_int64().value(), id);
       EXPECT_EQ(doc["data"]["recipe_name"].get_string().value(), recipe["recipe_name"].get_string().value());
       auto want = recipe["neighbors"].get_array();
-      auto got = doc["data"]["neighbors"].get_array();
+      auto got = doc["neighbors"].get_array();
       ASSERT_EQ(got.size(), std::min<std::size_t>(want.size(), limit));
+      double previous = 0.0;
       for (std::size_t i = 0; i < got.size(); ++i) {
         EXPECT_EQ(simdjson::minify(got.at(i).value()), simdjson::minify(want.at(i).value()));
+        const double distance = got.at(i)["distance"].get_double().value();
+        EXPECT_GE(distance, previous) << "nearest first";
+        previous = distance;
       }
       EXPECT_EQ(doc["metadata"]["recipe_id"].get_int64().value(), id);
       EXPECT_EQ(doc["metadata"]["limit"].get_int64().value(), limit);
@@ -163,8 +173,39 @@ TEST(Generation, RecipeSimilarViewsAreSlicesOfTheFile) {
     ++checked;
   }
   EXPECT_GT(checked, 10);
+  // The largest limit is the file's max_neighbors (what the producer stored).
+  EXPECT_EQ(g->similar_stored(), 20);
+  EXPECT_EQ(file["metadata"]["max_neighbors"].get_int64().value(), 20);
   EXPECT_EQ(g->similar_view(999999, 5), nullptr);
   EXPECT_FALSE(g->has_similar_recipe(999999));
+}
+
+TEST(Generation, RecipeSimilarLimitFollowsTheNeighboursStored) {
+  auto build = [](const std::string& metadata) {
+    snapshot::Snapshot snap;
+    snap.manifest.generation = 4;
+    snap.manifest.catalog_seq = 9;
+    const std::string body =
+        "{\"data\":[{\"recipe_id\":1,\"recipe_name\":\"A\",\"neighbors\":["
+        "{\"neighbor_recipe_id\":2,\"distance\":0.1},{\"neighbor_recipe_id\":3,\"distance\":0.2},"
+        "{\"neighbor_recipe_id\":4,\"distance\":0.3}]}],\"metadata\":" +
+        metadata + "}";
+    snap.manifest.files["recipe-similar.json"] = {snapshot::sha256_hex(body),
+                                                  static_cast<std::int64_t>(body.size())};
+    snap.files["recipe-similar.json"] = body;
+    auto g = Generation::build(std::move(snap), 1);
+    EXPECT_TRUE(g.ok());
+    return std::move(g).value();
+  };
+  auto stored3 = build("{\"analytics_type\":\"recipe-similar\",\"max_neighbors\":3}");
+  EXPECT_EQ(stored3->similar_stored(), 3);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = p.parse(*stored3->similar_view(1, 50)->identity);
+  EXPECT_EQ(doc["neighbors"].get_array().size(), 3u);
+  EXPECT_EQ(doc["metadata"]["limit"].get_int64().value(), 3);
+  EXPECT_EQ(doc["recipe_name"].get_string().value(), "A");
+  // A file that does not say: the historical 20.
+  EXPECT_EQ(build("{\"analytics_type\":\"recipe-similar\"}")->similar_stored(), kDefaultStoredNeighbors);
 }
 
 TEST(Generation, BareDistanceIdsAreEnveloped) {
@@ -172,6 +213,13 @@ TEST(Generation, BareDistanceIdsAreEnveloped) {
   const auto summary = engine.regenerate();
   auto g = load(engine);
   simdjson::dom::parser parser;
+  // The learned ingredient costs' ids likewise, with their own type.
+  ASSERT_NE(g->file("ingredient-distances-em.ids.json"), nullptr);
+  EXPECT_EQ(g->analytic("ingredient-distances-em.ids"), nullptr);
+  simdjson::dom::element ingredients =
+      parser.parse(*g->file("ingredient-distances-em.ids.json")->representation->identity);
+  EXPECT_EQ(ingredients["metadata"]["analytics_type"].get_string().value(), "ingredient-distances-em-ids");
+  EXPECT_GT(ingredients["data"]["ingredient_ids"].get_array().size(), 10u);
   ASSERT_NE(g->file("recipe-distances-em.ids.json"), nullptr);
   EXPECT_EQ(g->analytic("recipe-distances-em.ids"), nullptr);  // not an analytic type of its own
   simdjson::dom::element doc =

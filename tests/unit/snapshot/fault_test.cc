@@ -64,8 +64,8 @@ std::vector<Step> clean_run_steps() {
 TEST(SnapshotFaults, EveryStepIsObserved) {
   const auto steps = clean_run_steps();
   // generation dir, 3 x (temp, rename), before manifest, manifest temp+rename,
-  // before CURRENT, CURRENT temp, CURRENT replaced, 2 legacy x (temp, rename).
-  ASSERT_EQ(steps.size(), 1u + 6u + 1u + 2u + 1u + 1u + 1u + 4u);
+  // before CURRENT, CURRENT temp, CURRENT replaced, 3 legacy x (temp, rename).
+  ASSERT_EQ(steps.size(), 1u + 6u + 1u + 2u + 1u + 1u + 1u + 6u);
   EXPECT_EQ(steps.front().step, WriteStep::kGenerationCreated);
   EXPECT_EQ(steps[publish_index(steps) - 1].file, "CURRENT");
   EXPECT_EQ(steps.back().step, WriteStep::kLegacyRenamed);

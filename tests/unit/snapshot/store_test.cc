@@ -107,10 +107,20 @@ TEST(SnapshotStore, CreatesTheDirectoryAndWritesTheLayout) {
     EXPECT_EQ(committed.manifest.files.at(name).sha256, sha256_hex(body));
     EXPECT_EQ(committed.manifest.files.at(name).bytes, static_cast<std::int64_t>(body.size()));
   }
-  // Legacy copies: the JSON files only.
-  EXPECT_EQ(testing::slurp(root / "v1" / "alpha.json"), testing::file_body(1, "alpha.json"));
-  EXPECT_EQ(testing::slurp(root / "v1" / "beta.json"), testing::file_body(1, "beta.json"));
-  EXPECT_FALSE(fs::exists(root / "v1" / "matrix.npy"));
+  // Legacy copies: every file of the generation, JSON or not, as hard links
+  // to the generation's own files (one inode, no second copy on disk).
+  for (const char* name : testing::kNames) {
+    EXPECT_EQ(testing::slurp(root / "v1" / name), testing::file_body(1, name)) << name;
+    EXPECT_TRUE(fs::equivalent(root / "v1" / name, gen / name)) << name;
+  }
+  EXPECT_FALSE(fs::exists(root / "v1" / "manifest.json"));
+  // Counted once in the report: the legacy copies are the generation's inodes.
+  const StoreReport rep = store.report(1795000000000);
+  std::int64_t legacy = 0;
+  for (const char* name : testing::kNames) legacy += static_cast<std::int64_t>(fs::file_size(gen / name));
+  EXPECT_EQ(rep.legacy_bytes, legacy);
+  EXPECT_EQ(rep.total_bytes,
+            rep.generation_bytes + static_cast<std::int64_t>(fs::file_size(root / "v1" / "CURRENT")));
   // No temporary file is left behind.
   for (const auto& e : fs::recursive_directory_iterator(root)) {
     EXPECT_FALSE(e.path().filename().string().ends_with(".tmp")) << e.path();
@@ -124,7 +134,9 @@ TEST(SnapshotStore, CreatesTheDirectoryAndWritesTheLayout) {
 
   auto second = testing::write_generation(store, 78, 1795000001000);
   EXPECT_EQ(second.manifest.generation, 2);
-  EXPECT_EQ(testing::slurp(root / "v1" / "alpha.json"), testing::file_body(2, "alpha.json"));
+  for (const char* name : testing::kNames) {
+    EXPECT_EQ(testing::slurp(root / "v1" / name), testing::file_body(2, name)) << name;
+  }
   EXPECT_EQ(store.current_generation().value(), 2);
 }
 

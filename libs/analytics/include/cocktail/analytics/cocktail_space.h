@@ -22,8 +22,11 @@ namespace cocktail::analytics {
 struct CocktailSpaceOptions {
   std::uint64_t seed = 42;                 // UMAP initialisation and negative sampling
   std::size_t candidate_cap = 256;         // upper bound on EM candidates per recipe
-  std::size_t dense_matrix_limit = 20000;  // above this many recipes no .npy is written
-  unsigned threads = 0;                    // 0: std::thread::hardware_concurrency()
+  std::size_t dense_matrix_limit = 20000;  // above this many recipes no recipe .npy is written
+  // Above this many ingredients (m, the EM ingredient set) no ingredient
+  // .npy: m² float32, 64 MiB at the limit; real catalogs have hundreds.
+  std::size_t ingredient_matrix_limit = 4096;
+  unsigned threads = 0;  // 0: std::thread::hardware_concurrency()
   std::size_t max_em_iterations = 5;
   std::size_t similar_stored = 20;  // neighbours kept per recipe in recipe-similar
   std::size_t n_neighbors = 5;
@@ -61,6 +64,14 @@ struct CocktailSpaceResult {
   bool distance_matrix_written = false;
   std::string distance_matrix_npy;
   std::string distance_matrix_ids;
+  // ingredient-distances-em.npy: the learned ingredient costs, m×m float32
+  // (the costs of the last E-step, i.e. the ground costs recipe-distances-em
+  // was computed under), rows and columns in ingredient_id order over the EM
+  // ingredient set; the ids JSON is {"shape": [m, m], "dtype": "<f4",
+  // "ingredient_ids": [...]}. Written up to ingredient_matrix_limit ingredients.
+  bool ingredient_matrix_written = false;
+  std::string ingredient_matrix_npy;
+  std::string ingredient_matrix_ids;
   CocktailSpaceCounts counts;
   CocktailSpaceOptions settings;                             // as applied (threads resolved)
   std::vector<std::pair<std::string, double>> durations_ms;  // stage → ms, in run order

@@ -39,15 +39,35 @@ namespace cocktail::read_service {
 inline constexpr std::string_view kUsageType = "ingredient-usage";
 inline constexpr std::string_view kUsageAllType = "ingredient-usage-all";
 inline constexpr std::string_view kSimilarType = "recipe-similar";
-inline constexpr std::string_view kDistanceMatrixFile = "recipe-distances-em.npy";
-// The row (and column) recipe ids of the matrix, written beside it as a
-// bare {"shape", "dtype", "recipe_ids"} object; served enveloped (wrapped
-// at load time, with analytics_type kDistanceIdsType).
-inline constexpr std::string_view kDistanceIdsFile = "recipe-distances-em.ids.json";
-inline constexpr std::string_view kDistanceIdsType = "recipe-distances-em-ids";
 
-// recipe-similar `limit`: 1..kMaxSimilarLimit, default kDefaultSimilarLimit.
-inline constexpr int kMaxSimilarLimit = 20;
+// A square EM matrix served for download: the .npy and, beside it, its row
+// (and column) ids as a bare {"shape", "dtype", "<…>_ids"} object, served
+// enveloped (wrapped at load time with analytics_type `ids_type`). Both are
+// computed with the analytic `computed_with`: a generation holding that
+// analytic but not the matrix left the matrix out (its size limit).
+struct MatrixFiles {
+  std::string_view name;  // routes <name>/download, <name>/ids
+  std::string_view npy;
+  std::string_view ids;
+  std::string_view ids_type;
+  std::string_view computed_with;
+};
+inline constexpr MatrixFiles kRecipeDistances{"recipe-distances-em", "recipe-distances-em.npy",
+                                              "recipe-distances-em.ids.json", "recipe-distances-em-ids",
+                                              "cocktail-space-em"};
+// The learned ingredient costs the recipe distances were computed under.
+inline constexpr MatrixFiles kIngredientDistances{"ingredient-distances-em", "ingredient-distances-em.npy",
+                                                  "ingredient-distances-em.ids.json",
+                                                  "ingredient-distances-em-ids", "cocktail-space-em"};
+inline constexpr MatrixFiles kMatrices[] = {kRecipeDistances, kIngredientDistances};
+inline constexpr std::string_view kDistanceMatrixFile = kRecipeDistances.npy;
+inline constexpr std::string_view kDistanceIdsFile = kRecipeDistances.ids;
+inline constexpr std::string_view kDistanceIdsType = kRecipeDistances.ids_type;
+
+// recipe-similar `limit`: 1 up to the neighbours stored per recipe (the
+// file's metadata.max_neighbors; kDefaultStoredNeighbors for a file that
+// does not say), default kDefaultSimilarLimit.
+inline constexpr int kDefaultStoredNeighbors = 20;
 inline constexpr int kDefaultSimilarLimit = 5;
 
 class Generation {
@@ -83,8 +103,8 @@ class Generation {
   // The enveloped analytic "<type>.json"; null when the generation has none.
   const Representation* analytic(std::string_view type) const;
   // Any file by its name ("recipe-distances-em.npy"); null when absent.
-  // Analytics served from JSON files are also reachable by type above;
-  // recipe-distances-em.ids.json is served (enveloped) as file(kDistanceIdsFile).
+  // Analytics served from JSON files are also reachable by type above; a
+  // matrix's ids file is served (enveloped) as file(MatrixFiles::ids).
   const File* file(std::string_view name) const;
   // The analytic types present ("cocktail-space", ...), sorted.
   const std::vector<std::string>& analytic_types() const { return types_; }
@@ -99,8 +119,12 @@ class Generation {
   // ---- recipe-similar for one recipe.
   bool has_similar() const { return similar_source_ != nullptr; }
   bool has_similar_recipe(std::int64_t recipe_id) const { return find_similar(recipe_id) != nullptr; }
-  // {data: {recipe_id, recipe_name, neighbors: first `limit`}, metadata: the
-  // file's metadata + recipe_id + limit}; null for an unknown recipe.
+  // The largest `limit` a view takes: the neighbours stored per recipe.
+  int similar_stored() const { return similar_stored_; }
+  // {recipe_id, recipe_name, neighbors: first `limit` (nearest first),
+  //  data: {the same three}, metadata: the file's metadata + recipe_id +
+  //  limit}; null for an unknown recipe. `limit` is clamped to
+  // 1..similar_stored().
   std::shared_ptr<const Representation> similar_view(std::int64_t recipe_id, int limit) const;
 
   // Views currently cached (tests, status).
@@ -136,6 +160,7 @@ class Generation {
 
   std::shared_ptr<const std::string> similar_source_;  // the recipe-similar file bytes
   std::string similar_metadata_;
+  int similar_stored_ = kDefaultStoredNeighbors;
   std::vector<SimilarEntry> similar_;  // ascending recipe_id
   std::string similar_names_;
   std::vector<Span> similar_spans_;

@@ -6,6 +6,8 @@
 //   GET /api/v1/analytics/recipe-similar[?recipe_id=&limit=]
 //   GET /api/v1/analytics/recipe-distances-em/download[?generation=]   the .npy
 //   GET /api/v1/analytics/recipe-distances-em/ids[?generation=]        its row recipe ids
+//   GET /api/v1/analytics/ingredient-distances-em/download[?generation=]  learned ingredient costs
+//   GET /api/v1/analytics/ingredient-distances-em/ids[?generation=]       their ingredient ids
 //   GET /api/v1/analytics/status
 //   GET /api/v1/analytics/stream                                        server-sent events
 //   GET /api/v1/storage/metrics
@@ -18,7 +20,8 @@
 // Retry-After once wait_ms has passed. Before the first snapshot,
 // ingredient-usage and recipe-complexity are computed from the catalog
 // (LiveAnalytics, on the BlockingExecutor) when one is configured; the rest
-// is 503 with Retry-After.
+// is 503 with Retry-After. So is a known type (or matrix) the generation
+// served does not hold yet; a type that does not exist is 404.
 //
 // Handlers run on I/O threads and never block: they read the generation
 // pointer, build a response around shared bytes, or hand work to the
@@ -81,13 +84,17 @@ class ReadApi {
   void serve_live(http::Responder responder, Live live, std::optional<std::int64_t> min_seq);
   http::Response not_ready(std::string_view what) const;
   http::Response not_covered(std::int64_t min_seq, std::chrono::milliseconds waited) const;
+  // 503 + Retry-After: `what` exists but `g` does not hold it yet. `members`:
+  // the JSON members of `details` (retry_after_seconds is added).
+  http::Response not_held(const Generation& g, const std::string& what, const std::string& members) const;
 
   // Route bodies.
   http::Response render_type(const Generation& g, const http::Request& request,
                              const std::string& type) const;
   http::Response render_usage(const Generation& g, const http::Request& request) const;
   http::Response render_similar(const Generation& g, const http::Request& request) const;
-  http::Response render_matrix(const Generation& g, const http::Request& request, bool ids) const;
+  http::Response render_matrix(const Generation& g, const http::Request& request, const MatrixFiles& matrix,
+                               bool ids) const;
   http::Response status() const;
   http::Response storage_metrics() const;
 

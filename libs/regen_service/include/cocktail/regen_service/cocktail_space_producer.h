@@ -1,6 +1,8 @@
-// CocktailSpaceProducer: cocktail-space, cocktail-space-em, recipe-similar and
+// CocktailSpaceProducer: cocktail-space, cocktail-space-em, recipe-similar,
 // the EM distance matrix (recipe-distances-em.npy with
-// recipe-distances-em.ids.json beside it), from compute_cocktail_spaces()
+// recipe-distances-em.ids.json beside it) and the learned ingredient costs
+// (ingredient-distances-em.npy, ingredient-distances-em.ids.json), from
+// compute_cocktail_spaces()
 // (analytics/cocktail_space.h, docs/cocktail-space.md). Its stages appear in
 // the summary as "space.<stage>" (space.candidates, space.em_iter_1, …,
 // space.umap_manhattan, space.umap_em). Holds only its settings; see

@@ -125,8 +125,9 @@ class Regenerator {
   std::mutex commit_mu_;
 };
 
-// {"status":"success","generation","catalog_seq","generated_at","counts":{},
-//  "durations_ms":{},"warnings":[],"files":{name:{sha256,bytes}},"gc":{...}}
+// {"status":"success","message","generation","catalog_seq","generated_at",
+//  "counts":{type:n},"<type>_count":n,…,"durations_ms":{},"warnings":[],
+//  "files":{name:{sha256,bytes}},"removed_generations":[...]}
 std::string summary_json(const RegenSummary& summary);
 // {"status":"error","error":"Failed to regenerate analytics","stage","details"}
 std::string failure_json(const core::Error& error);

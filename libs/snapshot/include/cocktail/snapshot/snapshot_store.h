@@ -3,7 +3,7 @@
 //   ANALYTICS_PATH/v1/generations/<generation>/<name>   the files
 //   ANALYTICS_PATH/v1/generations/<generation>/manifest.json   written last
 //   ANALYTICS_PATH/v1/CURRENT                          "<generation>\n"
-//   ANALYTICS_PATH/v1/<name>.json                      legacy copies of the current JSON files
+//   ANALYTICS_PATH/v1/<name>                           legacy copies of the current generation's files
 //
 // Writing: every file goes to a temporary name, is fsynced, renamed, and its
 // directory fsynced; the manifest (SHA-256 and size of every file) comes
@@ -135,7 +135,7 @@ class GenerationWriter {
   std::int64_t generation_;
   bool done_ = false;
   std::map<std::string, FileEntry> files_;
-  std::vector<std::string> legacy_;  // the .json files, linked (or copied) to v1/ on commit
+  std::vector<std::string> legacy_;  // every file, linked (or copied) to v1/<name> on commit
 };
 
 }  // namespace cocktail::snapshot
