@@ -291,7 +291,7 @@ void Regenerator::carry_and_write(const char* stage_name, std::vector<Artifact>&
     }
     for (auto& [name, bytes] : current->files) {
       const bool fresh = std::any_of(artifacts.begin(), artifacts.end(),
-                                     [&](const Artifact& a) { return a.file_name == name; });
+                                     [&file = name](const Artifact& a) { return a.file_name == file; });
       if (fresh) {
         continue;
       }
@@ -386,8 +386,8 @@ void write_flat_counts(Writer& w, const std::vector<std::pair<std::string, std::
     w.Int64(n);
   }
   for (const auto& [type, key] : kOlderNames) {
-    const auto it =
-        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
+    const auto it = std::find_if(counts.begin(), counts.end(),
+                                 [&older = type](const auto& c) { return c.first == older; });
     if (it != counts.end()) {
       text(w, key);
       w.Int64(it->second);
