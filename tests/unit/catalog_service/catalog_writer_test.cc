@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <vector>
 
 #include "cocktail/catalog/change_log.h"
@@ -43,7 +42,6 @@ TEST_P(CatalogWriterTest, EachJobKeepsItsOwnOutcomeAndAllAreDurable) {
   writer.start();
 
   constexpr int kJobs = 200;
-  std::mutex mu;
   std::vector<std::promise<std::pair<bool, bool>>> results(kJobs);  // {created, durable}
   for (int i = 0; i < kJobs; ++i) {
     // Every fifth job is a duplicate name: refused, without undoing the others.
