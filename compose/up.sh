@@ -40,10 +40,16 @@ Options:
   --catalog-pub-port P   catalog-api ZeroMQ PUB port (default: $catalog_pub)
   --regen-pub-port P     analytics-regen ZeroMQ PUB port (default: $regen_pub)
   --no-prometheus        do not start Prometheus
+  --postgres             keep the catalog in a local PostgreSQL (Debian's postgresql) under
+                         DATA_DIR/postgres instead of DATA_DIR/catalog.db
+  --postgres-port P      its loopback port (default: $pg_port)
   --build-dir DIR        build directory (default: ./build)
   -h, --help             this text
 USAGE
 }
+
+with_postgres=0
+pg_port=5433
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +64,8 @@ while [ $# -gt 0 ]; do
     --catalog-pub-port) catalog_pub=$2; shift 2 ;;
     --regen-pub-port) regen_pub=$2; shift 2 ;;
     --no-prometheus) with_prometheus=0; shift ;;
+    --postgres) with_postgres=1; shift ;;
+    --postgres-port) pg_port=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "up.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -86,7 +94,28 @@ mkdir -p "$data_dir/analytics" "$data_dir/logs"
 data_dir=$(cd "$data_dir" && pwd)
 catalog="$data_dir/catalog.db"
 token_file="$data_dir/write-token"
-if [ ! -f "$catalog" ]; then
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+as_postgres() {  # PostgreSQL refuses to run as root: its commands run as the postgres user
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+if [ "$with_postgres" = 1 ]; then
+  pg_dir="$data_dir/postgres"
+  mkdir -p "$pg_dir"
+  [ "$(id -u)" = 0 ] && chown postgres "$pg_dir" && chmod 700 "$pg_dir"
+  if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
+    say "initialising a PostgreSQL cluster in $pg_dir/data"
+    as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log"
+  fi
+  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir" start >/dev/null
+  say "started PostgreSQL on 127.0.0.1:$pg_port (log $pg_dir/server.log)"
+  catalog="postgresql://postgres@127.0.0.1:$pg_port/cocktaildb"
+  if ! "$pg_bin/psql" -X -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'cocktaildb'" | grep -q 1; then
+    "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE cocktaildb"
+    say "generating a sample catalog in PostgreSQL: $recipes recipes, $ingredients ingredients (seed $seed)"
+    "$bin/catalog-seed" --db "$catalog" --recipes "$recipes" --ingredients "$ingredients" --seed "$seed"
+  fi
+elif [ ! -f "$catalog" ]; then
   say "generating a sample catalog: $recipes recipes, $ingredients ingredients (seed $seed)"
   "$bin/catalog-seed" --db "$catalog" --recipes "$recipes" --ingredients "$ingredients" --seed "$seed"
 fi
@@ -107,6 +136,9 @@ stop_all() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  if [ "$with_postgres" = 1 ] && [ -f "$data_dir/postgres/data/postmaster.pid" ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$data_dir/postgres/data" -m fast -w stop >/dev/null || true
+  fi
   say "stopped"
 }
 trap "stop_all; exit 0" INT TERM

@@ -24,6 +24,7 @@
 #   SANITIZER_LABELS=regex    ctest labels of the asan and tsan stages (default unit|integration)
 #   SANITIZER_CTEST_ARGS=...  more ctest arguments for the asan and tsan stages
 #   FUZZ_SECONDS=45, FUZZ_LONG=1, FUZZ_JOBS, FUZZ_ARGS   see tests/fuzz/run.sh
+#   COCKTAIL_REQUIRE_POSTGRES=0  let the PostgreSQL suites skip (default 1: they must run)
 #   CCACHE_DIR                the compiler cache (default ~/.cache/ccache); CCACHE_DISABLE=1 for a cold build
 #
 #   tests/run.sh                                   the whole CI run
@@ -39,6 +40,9 @@ all_stages=(format release asan tsan fuzz)
 
 jobs=${JOBS:-$(nproc)}
 ctest_jobs=${CTEST_JOBS:-2}
+# The PostgreSQL suites start their own server (tests/support/postgres_server.h);
+# postgresql is installed above, so they must run rather than skip.
+export COCKTAIL_REQUIRE_POSTGRES=${COCKTAIL_REQUIRE_POSTGRES:-1}
 if command -v ccache >/dev/null 2>&1; then
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
   export CCACHE_BASEDIR="$root"

@@ -32,10 +32,10 @@ int main(int argc, char** argv) {
   cocktail::core::Options o("analytics-api", "Serves the analytics snapshots over HTTP (the read service).");
   o.add_string("--analytics-path", "ANALYTICS_PATH", "/var/lib/cocktaildb/analytics",
                "Snapshot directory (created when missing).")
-      .add_string(
-          "--db", "CATALOG_DB", "",
-          "Catalog SQLite file, opened read-only to compute ingredient-usage and recipe-complexity on the "
-          "fly before the first snapshot exists. Empty: no fallback (503 until a snapshot exists).")
+      .add_string("--db", "CATALOG_DB", "",
+                  "Catalog (SQLite file or postgresql:// URI), opened read-only to compute ingredient-usage "
+                  "and recipe-complexity on the "
+                  "fly before the first snapshot exists. Empty: no fallback (503 until a snapshot exists).")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8081", "HTTP listen address, host:port.")
       .add_string(
           "--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5562",

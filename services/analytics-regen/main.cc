@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
       .add_command("report", "Print generations, sizes, ages, disk use and free space as JSON.")
       .add_bool("--once", "", false,
                 "Run one regeneration, print a JSON summary, exit 0 on success, 1 on failure.")
-      .add_string("--db", "CATALOG_DB", "", "Catalog SQLite file (opened read-only).")
+      .add_string("--db", "CATALOG_DB", "", "Catalog: a SQLite file or a postgresql:// URI (read only).")
       .add_string("--analytics-path", "ANALYTICS_PATH", "/var/lib/cocktaildb/analytics",
                   "Snapshot directory (created when missing).")
       .add_int("--keep-generations", "KEEP_GENERATIONS", 10,

@@ -1,5 +1,8 @@
-// catalog-admin: operator commands on a catalog file.
-//   migrate  brings the file to this program's schema version (idempotent)
+// catalog-admin: operator commands on a catalog (a SQLite file or a
+// PostgreSQL database).
+//   migrate  brings the catalog to this program's schema version
+//            (idempotent); on PostgreSQL it attaches to an existing
+//            CocktailDB database (see docs/catalog.md)
 //   stats    prints the row count of every table and the latest change_log seq
 // Both print one JSON object on stdout.
 #include <rapidjson/stringbuffer.h>
@@ -26,7 +29,7 @@ int migrate(const std::string& path, Writer& w) {
   int to = catalog::migrate(*db);
   w.StartObject();
   w.Key("db");
-  w.String(path.c_str());
+  w.String(db->path().c_str());  // a URI's password is not printed
   w.Key("from_version");
   w.Int(from);
   w.Key("schema_version");
@@ -42,7 +45,7 @@ int stats(const std::string& path, Writer& w) {
   auto s = catalog::read_stats(*db);
   w.StartObject();
   w.Key("db");
-  w.String(path.c_str());
+  w.String(db->path().c_str());  // a URI's password is not printed
   w.Key("schema_version");
   w.Int(s.schema_version);
   w.Key("catalog_seq");
@@ -71,7 +74,7 @@ int main(int argc, char** argv) {
   cocktail::core::Options options("catalog-admin", "Operator commands on a catalog file.");
   options.add_command("migrate", "migrate the file to this program's schema version (idempotent); prints it")
       .add_command("stats", "print the row count of every table and the latest change_log seq as JSON")
-      .add_string("--db", "CATALOG_DB", "", "catalog SQLite file (required)");
+      .add_string("--db", "CATALOG_DB", "", "catalog: a SQLite file or a postgresql:// URI (required)");
   options.parse_or_exit(argc, argv);
   if (options.positional().size() != 1) {
     std::cerr << "catalog-admin: give exactly one command, migrate or stats (see catalog-admin --help)\n";
@@ -83,7 +86,7 @@ int main(int argc, char** argv) {
     std::cerr << "catalog-admin: --db is required (see catalog-admin --help)\n";
     return 2;
   }
-  if (!std::filesystem::exists(path)) {
+  if (!catalog::Database::is_postgres_location(path) && !std::filesystem::exists(path)) {
     std::cerr << "catalog-admin: no catalog file at '" << path << "'\n";
     return 1;
   }

@@ -37,7 +37,9 @@ static int run(int argc, char** argv) {
 
   core::Options o("catalog-api",
                   "The catalog mutation service: HTTP API over the catalog, changes on ZeroMQ.");
-  o.add_string("--db", "CATALOG_DB", "", "catalog SQLite file (required; created and migrated at start)")
+  o.add_string("--db", "CATALOG_DB", "",
+               "catalog: a SQLite file (created and migrated at start) or a postgresql:// URI (migrated with "
+               "catalog-admin) (required)")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8080", "HTTP listen address host:port")
       .add_string("--pub", "PUB_ENDPOINT", "tcp://127.0.0.1:5561",
                   "ZeroMQ endpoint to publish catalog events on (bind)")

@@ -20,7 +20,10 @@ int main(int argc, char** argv) {
   cocktail::core::Options options("catalog-seed",
                                   "Writes a deterministic, synthetic catalog: same arguments, same file.");
   catalog::SeedOptions defaults;
-  options.add_string("--db", "CATALOG_DB", "", "catalog SQLite file to create (required)")
+  options
+      .add_string(
+          "--db", "CATALOG_DB", "",
+          "catalog to seed: a SQLite file to create or a postgresql:// URI of an empty database (required)")
       .add_int("--recipes", "CATALOG_SEED_RECIPES", defaults.recipes, "number of recipes")
       .add_int("--ingredients", "CATALOG_SEED_INGREDIENTS", defaults.ingredients,
                "number of ingredients, the eight roots included")
@@ -43,11 +46,19 @@ int main(int argc, char** argv) {
 
   try {
     auto started = std::chrono::steady_clock::now();
-    if (options.get_bool("--replace")) {
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    if (catalog::Database::is_postgres_location(path)) {
+      if (options.get_bool("--replace")) {
+        std::cerr
+            << "catalog-seed: --replace deletes a SQLite file; seed an empty PostgreSQL database instead\n";
+        return 2;
+      }
+    } else {
+      if (options.get_bool("--replace")) {
+        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+      }
+      if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty())
+        std::filesystem::create_directories(dir);
     }
-    if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty())
-      std::filesystem::create_directories(dir);
     auto db = catalog::open_catalog(path);
     auto report = catalog::seed_catalog(*db, seed);
     if (!report) {
@@ -55,8 +66,7 @@ int main(int argc, char** argv) {
                 << (report.error().field == "db" ? " (or pass --replace)" : "") << "\n";
       return 1;
     }
-    // Leave a self-contained file: everything checkpointed out of the WAL.
-    db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const std::string db_display = db->path();  // a URI's password is not printed
     db.reset();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -64,7 +74,7 @@ int main(int argc, char** argv) {
     rapidjson::Writer<rapidjson::StringBuffer> w(out);
     w.StartObject();
     w.Key("db");
-    w.String(path.c_str());
+    w.String(db_display.c_str());
     w.Key("seed");
     w.Uint64(seed.seed);
     w.Key("ingredients");

@@ -7,6 +7,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "backend.h"
+#include "pg_outbox.h"
+
 namespace cocktail::catalog {
 namespace {
 
@@ -221,8 +224,9 @@ Recipe read_recipe(Statement& st) {
 }  // namespace
 
 // SQL is kept as literals so that the statement cache can key on them.
-#define INGREDIENT_SELECT \
-  "SELECT id, name, description, parent_id, COALESCE(path, ''), COALESCE(allow_substitution, 0) "
+#define INGREDIENT_SELECT                                                   \
+  "SELECT id, name, description, parent_id, COALESCE(path, ''), CASE WHEN " \
+  "allow_substitution THEN 1 ELSE 0 END "
 #define RECIPE_SELECT                                                                                    \
   "SELECT id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count " \
   "FROM "                                                                                                \
@@ -237,8 +241,24 @@ Statement& Repository::statement(std::string_view sql) {
 }
 
 std::int64_t Repository::committed_seq() {
-  Bound st(statement("SELECT COALESCE(MAX(seq), 0) FROM change_log"));
+  // PostgreSQL takes seqs at commit (see pg_outbox.h): take them now, so
+  // that this transaction's own are there to read.
+  if (db_.backend() == Backend::kPostgres) pg::capture_now(db_);
+  Bound st(statement(Dialect{"SELECT COALESCE(MAX(seq), 0) FROM change_log",
+                             "SELECT COALESCE(MAX(seq), 0) FROM cocktail.change_log"}
+                         .of(db_)));
   return st->step() ? st->column_int(0) : 0;
+}
+
+// The id of the next ingredient, chosen before the insert.
+std::int64_t Repository::next_ingredient_id() {
+  Bound next(
+      statement(Dialect{"SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
+                        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1",
+                        "SELECT nextval(pg_get_serial_sequence('ingredients', 'id'))"}
+                    .of(db_)));
+  next->step();
+  return next->column_int(0);
 }
 
 std::optional<Ingredient> Repository::find_ingredient(std::int64_t id) {
@@ -249,14 +269,20 @@ std::optional<Ingredient> Repository::find_ingredient(std::int64_t id) {
 }
 
 std::optional<std::int64_t> Repository::ingredient_id_by_name(std::string_view name, std::int64_t except_id) {
-  Bound st(statement("SELECT id FROM ingredients WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1"));
+  // PostgreSQL: the name column is citext, compared case-insensitively (and
+  // served by its unique index).
+  Bound st(statement(Dialect{"SELECT id FROM ingredients WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
+                             "SELECT id FROM ingredients WHERE name = ?1 AND id <> ?2 LIMIT 1"}
+                         .of(db_)));
   st->bind(1, name).bind(2, except_id);
   if (!st->step()) return std::nullopt;
   return st->column_int(0);
 }
 
 std::optional<std::int64_t> Repository::recipe_id_by_name(std::string_view name, std::int64_t except_id) {
-  Bound st(statement("SELECT id FROM recipes WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1"));
+  Bound st(statement(Dialect{"SELECT id FROM recipes WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
+                             "SELECT id FROM recipes WHERE name = ?1 AND id <> ?2 LIMIT 1"}
+                         .of(db_)));
   st->bind(1, name).bind(2, except_id);
   if (!st->step()) return std::nullopt;
   return st->column_int(0);
@@ -322,13 +348,7 @@ core::Result<Committed<Ingredient>> Repository::create_ingredient(const Ingredie
 
   // The id is chosen before the insert so that the row is written once, with
   // its path, and change_log records one insert rather than insert + update.
-  {
-    Bound next(
-        statement("SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
-                  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1"));
-    next->step();
-    row.id = next->column_int(0);
-  }
+  row.id = next_ingredient_id();
   row.path =
       (row.parent_id ? path_of_parent(*row.parent_id) : std::string("/")) + std::to_string(row.id) + "/";
   {
@@ -364,9 +384,10 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
     } else {
       // Walks up from the new parent by parent_id (not by path, which a
       // legacy file may lack); UNION stops on any cycle already present.
-      Bound up(statement(
-          "WITH RECURSIVE up(id) AS (SELECT ?1 UNION SELECT i.parent_id FROM ingredients AS i JOIN up "
-          "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
+      Bound up(
+          statement("WITH RECURSIVE up(id) AS (SELECT CAST(?1 AS BIGINT) UNION SELECT i.parent_id FROM "
+                    "ingredients AS i JOIN up "
+                    "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
       up->bind(1, *input.parent_id).bind(2, id);
       if (up->step()) {
         p.conflict("parent_id",
@@ -394,12 +415,13 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
   if (row.path != current->path) {
     // Every descendant's path is rebuilt from parent_id under the new path,
     // in this same transaction; rows whose path is already right are skipped.
-    Bound sub(statement(
-        "WITH RECURSIVE sub(id, path) AS (SELECT ?1, ?2 UNION ALL SELECT i.id, sub.path || i.id || '/' "
-        "FROM ingredients AS i JOIN sub ON i.parent_id = sub.id) "
-        "UPDATE ingredients SET path = (SELECT sub.path FROM sub WHERE sub.id = ingredients.id) "
-        "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
-        "AND path IS NOT (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
+    Bound sub(
+        statement("WITH RECURSIVE sub(id, path) AS (SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT) UNION ALL "
+                  "SELECT i.id, sub.path || i.id || '/' "
+                  "FROM ingredients AS i JOIN sub ON i.parent_id = sub.id) "
+                  "UPDATE ingredients SET path = (SELECT sub.path FROM sub WHERE sub.id = ingredients.id) "
+                  "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
+                  "AND path IS DISTINCT FROM (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
     sub->bind(1, id).bind(2, row.path);
     sub->step();
   }
@@ -539,11 +561,11 @@ std::int64_t Repository::write_recipe(std::int64_t id, const RecipeInput& in) {
   if (id == 0) {
     Bound ins(
         statement("INSERT INTO recipes(name, instructions, description, image_url, source, source_url) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"));
     ins->bind(1, in.name).bind(2, in.instructions).bind(3, in.description).bind(4, in.image_url);
     ins->bind(5, in.source).bind(6, in.source_url);
     ins->step();
-    id = db_.last_insert_rowid();
+    id = ins->column_int(0);
   } else {
     Bound upd(statement(
         "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, "
@@ -683,7 +705,7 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
   Transaction tx(db_, Transaction::Kind::kWrite);
   auto taken = [&](const std::string& text) {
     Bound st(
-        statement("SELECT 1 FROM units WHERE name = ?1 COLLATE NOCASE OR abbreviation = ?1 COLLATE NOCASE"));
+        statement("SELECT 1 FROM units WHERE lower(name) = lower(?1) OR lower(abbreviation) = lower(?1)"));
     st->bind(1, text);
     return st->step();
   };
@@ -693,11 +715,12 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
   }
   if (!p.empty()) return p.to_error();
   {
-    Bound ins(statement("INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3)"));
+    Bound ins(statement(
+        "INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3) RETURNING id"));
     ins->bind(1, u.name).bind(2, u.abbreviation).bind(3, u.conversion_to_ml);
     ins->step();
+    u.id = ins->column_int(0);
   }
-  u.id = db_.last_insert_rowid();
   std::int64_t seq = committed_seq();
   tx.commit();
   return Committed<Unit>{std::move(u), seq};
@@ -720,14 +743,14 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
   std::vector<Ingredient> created;
   // Batch names (case-folded) -> index in `created`, or -1 for a failed item.
   std::unordered_map<std::string, std::int64_t> batch;
-  std::int64_t next_id = 0;
-  {
-    Bound next(
-        statement("SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
-                  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1"));
-    next->step();
-    next_id = next->column_int(0);
-  }
+  // SQLite: ids follow on from the highest one, in this transaction that
+  // holds the write lock; PostgreSQL: each is taken from the id sequence.
+  std::optional<std::int64_t> next_id;
+  auto take_id = [&] {
+    if (db_.backend() == Backend::kPostgres) return next_ingredient_id();
+    if (!next_id) next_id = next_ingredient_id();
+    return (*next_id)++;
+  };
   Bound ins(
       statement("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
@@ -786,7 +809,7 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
       if (!row.name.empty()) batch.emplace(folded, -1);
       continue;
     }
-    row.id = next_id++;
+    row.id = take_id();
     row.path = (row.parent_id ? parent_path : std::string("/")) + std::to_string(row.id) + "/";
     if (failed == 0) {
       // Once an item failed nothing will be committed: stop writing, keep checking.
@@ -833,8 +856,10 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
     std::string folded = fold_case(name);
     auto it = ingredients.find(folded);
     if (it != ingredients.end()) return it->second;
-    Bound st(
-        statement("SELECT id, name FROM ingredients WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1"));
+    Bound st(statement(
+        Dialect{"SELECT id, name FROM ingredients WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+                "SELECT id, name FROM ingredients WHERE name = ?1 ORDER BY id LIMIT 1"}
+            .of(db_)));
     st->bind(1, name);
     std::optional<std::pair<std::int64_t, std::string>> found;
     if (st->step()) found.emplace(st->column_int(0), st->column_text(1));

@@ -6,6 +6,7 @@
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/core/log.h"
 #include "indexes.h"
+#include "pg_outbox.h"
 
 namespace cocktail::catalog {
 namespace {
@@ -236,6 +237,7 @@ void record_version(Database& db, int version, const char* description) {
 }  // namespace
 
 void ensure_catalog_indexes(Database& db) {
+  if (db.backend() == Backend::kPostgres) return;  // created with the tables (pg_schema.cc)
   for (const auto& ix : kIndexes) {
     if (has_index_on(db, ix.table, ix.column, false)) continue;
     db.exec(std::string("CREATE INDEX IF NOT EXISTS ") + ix.name + " ON " + ix.table + "(" + ix.column + ")");
@@ -243,10 +245,12 @@ void ensure_catalog_indexes(Database& db) {
 }
 
 void drop_catalog_indexes(Database& db) {
+  if (db.backend() == Backend::kPostgres) return;
   for (const auto& ix : kIndexes) db.exec(std::string("DROP INDEX IF EXISTS ") + ix.name);
 }
 
 int schema_version(Database& db) {
+  if (db.backend() == Backend::kPostgres) return pg::schema_version(db);
   if (!table_exists(db, "schema_migrations")) return 0;
   if (!column_exists(db, "schema_migrations", "version")) {
     throw SchemaError("table schema_migrations has no version column: not written by this catalog code", -1);
@@ -256,6 +260,7 @@ int schema_version(Database& db) {
 }
 
 int migrate(Database& db) {
+  if (db.backend() == Backend::kPostgres) return pg::migrate(db);
   auto refuse_newer = [&](int version) {
     if (version > kSchemaVersion) {
       throw SchemaError("catalog '" + db.path() + "' has schema version " + std::to_string(version) +
@@ -297,6 +302,17 @@ int migrate(Database& db) {
 
 std::unique_ptr<Database> open_catalog(const std::string& path, const DatabaseOptions& options) {
   auto db = Database::open(path, options);
+  if (db->backend() == Backend::kPostgres && schema_version(*db) < kSchemaVersion && pg::holds_catalog(*db)) {
+    // Attaching to an existing deployment's database is an operator's
+    // decision, made once with catalog-admin; an empty database is simply
+    // set up.
+    throw SchemaError(
+        "catalog '" + db->path() +
+            "' is a CocktailDB database this program is not attached to yet: run `catalog-admin "
+            "migrate --db " +
+            db->path() + "` first (see docs/operations.md)",
+        schema_version(*db));
+  }
   migrate(*db);
   return db;
 }

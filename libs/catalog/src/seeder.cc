@@ -2,14 +2,20 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "backend.h"
 #include "cocktail/catalog/change_log.h"
 #include "indexes.h"
+#include "pg_database.h"
+#include "pg_outbox.h"
 #include "xoshiro.h"
 
 namespace cocktail::catalog {
@@ -616,28 +622,32 @@ std::int64_t count(Database& db, const char* sql) {
 // Finds a standard unit by abbreviation (then by name); 0 when missing.
 std::int64_t unit_id(Database& db, const char* abbreviation) {
   auto st = db.prepare(
-      "SELECT id FROM units WHERE abbreviation = ?1 COLLATE NOCASE OR name = ?1 COLLATE NOCASE ORDER BY "
-      "abbreviation = ?1 COLLATE NOCASE DESC, id LIMIT 1");
+      "SELECT id FROM units WHERE lower(abbreviation) = lower(?1) OR lower(name) = lower(?1) ORDER BY "
+      "lower(abbreviation) = lower(?1) DESC, id LIMIT 1");
   st.bind(1, abbreviation);
   return st.step() ? st.column_int(0) : 0;
 }
 
-// Raises the connection's page cache for the bulk write and restores it.
+// Raises the connection's page cache for the bulk write and restores it
+// (SQLite).
 class CacheSize {
  public:
-  CacheSize(Database& db, std::int64_t kib) : db_(db), previous_(count(db, "PRAGMA cache_size")) {
+  CacheSize(Database& db, std::int64_t kib) : db_(db) {
+    if (db_.backend() != Backend::kSqlite) return;
+    previous_ = count(db, "PRAGMA cache_size");
     db_.exec("PRAGMA cache_size = -" + std::to_string(kib));
   }
   ~CacheSize() {
+    if (!previous_) return;
     try {
-      db_.exec("PRAGMA cache_size = " + std::to_string(previous_));
+      db_.exec("PRAGMA cache_size = " + std::to_string(*previous_));
     } catch (...) {
     }
   }
 
  private:
   Database& db_;
-  std::int64_t previous_;
+  std::optional<std::int64_t> previous_;
 };
 
 // For the length of the seed, a rollback journal instead of the WAL when
@@ -647,6 +657,7 @@ class CacheSize {
 class RollbackJournal {
  public:
   explicit RollbackJournal(Database& db) : db_(db) {
+    if (db_.backend() != Backend::kSqlite) return;
     auto st = db_.prepare("PRAGMA journal_mode = DELETE");
     switched_ = st.step() && st.column_text(0) == "delete";
   }
@@ -661,6 +672,151 @@ class RollbackJournal {
  private:
   Database& db_;
   bool switched_ = false;
+};
+
+using Field = std::optional<std::string>;
+
+// Where the generated rows go. SQLite: prepared inserts, row by row.
+// PostgreSQL: COPY ... FROM STDIN, one per table (the rows of each table are
+// gathered first: one connection runs one COPY at a time).
+class SeedWriter {
+ public:
+  virtual ~SeedWriter() = default;
+  virtual void ingredient(std::int64_t id, const std::string& name, const std::string& description,
+                          std::optional<std::int64_t> parent_id, const std::string& path, bool allow) = 0;
+  virtual void recipe(std::int64_t id, const std::string& name, const std::string& instructions,
+                      const std::string& description, const std::string& source) = 0;
+  virtual void recipe_ingredient(std::int64_t id, std::int64_t recipe_id, std::int64_t ingredient_id,
+                                 std::optional<std::int64_t> unit_id, std::optional<double> amount) = 0;
+  virtual void logged(const char* entity, std::int64_t id) = 0;
+  // Writes what is gathered; returns the latest change_log seq.
+  virtual std::int64_t finish() = 0;
+};
+
+class SqliteSeedWriter final : public SeedWriter {
+ public:
+  SqliteSeedWriter(Database& db, std::int64_t timestamp_ms)
+      : db_(db),
+        timestamp_ms_(timestamp_ms),
+        log_(db.prepare("INSERT INTO change_log(ts, entity, op, row_id) VALUES (?1, ?2, 'insert', ?3)")),
+        ingredient_(
+            db.prepare("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+        recipe_(db.prepare(
+            "INSERT INTO recipes(id, name, instructions, description, source) VALUES (?1, ?2, ?3, ?4, ?5)")),
+        row_(db.prepare("INSERT INTO recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) "
+                        "VALUES (?1, ?2, ?3, "
+                        "?4, ?5)")) {
+    // The seed logs its own rows (see seeder.h), so the triggers are off for
+    // the length of this transaction only.
+    drop_change_log_triggers(db_);
+    drop_catalog_indexes(db_);
+  }
+  void ingredient(std::int64_t id, const std::string& name, const std::string& description,
+                  std::optional<std::int64_t> parent_id, const std::string& path, bool allow) override {
+    ingredient_.bind(1, id).bind(2, name).bind(3, description).bind(4, parent_id).bind(5, path);
+    ingredient_.bind(6, allow ? 1 : 0);
+    ingredient_.run();
+  }
+  void recipe(std::int64_t id, const std::string& name, const std::string& instructions,
+              const std::string& description, const std::string& source) override {
+    recipe_.bind(1, id).bind(2, name).bind(3, instructions).bind(4, description).bind(5, source);
+    recipe_.run();
+  }
+  void recipe_ingredient(std::int64_t id, std::int64_t recipe_id, std::int64_t ingredient_id,
+                         std::optional<std::int64_t> unit_id, std::optional<double> amount) override {
+    row_.bind(1, id).bind(2, recipe_id).bind(3, ingredient_id).bind(4, unit_id).bind(5, amount);
+    row_.run();
+  }
+  void logged(const char* entity, std::int64_t id) override {
+    log_.bind(1, timestamp_ms_).bind(2, entity).bind(3, id);
+    log_.run();
+  }
+  std::int64_t finish() override {
+    ensure_catalog_indexes(db_);
+    install_change_log_triggers(db_);
+    return count(db_, "SELECT COALESCE(MAX(seq), 0) FROM change_log");
+  }
+
+ private:
+  Database& db_;
+  std::int64_t timestamp_ms_;
+  Statement log_, ingredient_, recipe_, row_;
+};
+
+class PgSeedWriter final : public SeedWriter {
+ public:
+  PgSeedWriter(PgDatabase& db, std::int64_t timestamp_ms) : db_(db), timestamp_ms_(timestamp_ms) {
+    // Seqs are taken in commit order (pg_outbox.h): this transaction holds
+    // the lock from here, so its block of seqs follows every committed one.
+    db_.exec("SELECT pg_advisory_xact_lock(" + std::to_string(pg::kSeqLockKey) + ")");
+    first_seq_ = count(db_, "SELECT nextval('cocktail.change_seq')");
+    drop_change_log_triggers(db_);
+  }
+  void ingredient(std::int64_t id, const std::string& name, const std::string& description,
+                  std::optional<std::int64_t> parent_id, const std::string& path, bool allow) override {
+    ingredients_.push_back({std::to_string(id), name, description,
+                            parent_id ? Field(std::to_string(*parent_id)) : std::nullopt, path,
+                            allow ? "true" : "false"});
+  }
+  void recipe(std::int64_t id, const std::string& name, const std::string& instructions,
+              const std::string& description, const std::string& source) override {
+    recipes_.push_back({std::to_string(id), name, instructions, description, source});
+  }
+  void recipe_ingredient(std::int64_t id, std::int64_t recipe_id, std::int64_t ingredient_id,
+                         std::optional<std::int64_t> unit_id, std::optional<double> amount) override {
+    Field amount_text;
+    if (amount) {
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *amount);
+      (void)ec;
+      amount_text.emplace(buf, end);
+    }
+    rows_.push_back({std::to_string(id), std::to_string(recipe_id), std::to_string(ingredient_id),
+                     unit_id ? Field(std::to_string(*unit_id)) : std::nullopt, std::move(amount_text)});
+  }
+  void logged(const char* entity, std::int64_t id) override {
+    log_.push_back({std::to_string(first_seq_ + static_cast<std::int64_t>(log_.size())),
+                    std::to_string(timestamp_ms_), std::string(entity), std::string("insert"),
+                    std::to_string(id)});
+  }
+  std::int64_t finish() override {
+    const auto logged_rows = static_cast<std::int64_t>(log_.size());
+    copy("COPY ingredients(id, name, description, parent_id, path, allow_substitution) FROM STDIN",
+         ingredients_);
+    copy("COPY recipes(id, name, instructions, description, source) FROM STDIN", recipes_);
+    copy("COPY recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) FROM STDIN", rows_);
+    copy("COPY cocktail.change_log(seq, ts, entity, op, row_id) FROM STDIN", log_);
+    // Rows were written with explicit ids: the id sequences follow on.
+    for (const char* table : {"ingredients", "recipes", "recipe_ingredients"}) {
+      db_.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table +
+               "', 'id'), (SELECT GREATEST(MAX(id), 1) FROM " + table + "), (SELECT COUNT(*) > 0 FROM " +
+               table + "))");
+    }
+    if (logged_rows == 0) {
+      // Nothing was logged: the seq taken above is given back.
+      db_.exec("SELECT setval('cocktail.change_seq', " +
+               std::to_string(std::max<std::int64_t>(first_seq_ - 1, 1)) + ", " +
+               (first_seq_ > 1 ? "true" : "false") + ")");
+    } else {
+      db_.exec("SELECT setval('cocktail.change_seq', " + std::to_string(first_seq_ + logged_rows - 1) + ")");
+    }
+    install_change_log_triggers(db_);
+    return count(db_, "SELECT COALESCE(MAX(seq), 0) FROM cocktail.change_log");
+  }
+
+ private:
+  void copy(const char* sql, std::vector<std::vector<Field>>& rows) {
+    PgDatabase::CopyIn in(db_, sql);
+    for (const auto& row : rows) in.put_row(row);
+    in.finish();
+    rows.clear();
+    rows.shrink_to_fit();
+  }
+  PgDatabase& db_;
+  std::int64_t timestamp_ms_;
+  std::int64_t first_seq_ = 1;
+  std::vector<std::vector<Field>> ingredients_, recipes_, rows_, log_;
 };
 
 }  // namespace
@@ -682,6 +838,11 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   CacheSize cache(db, 256 * 1024);
   RollbackJournal journal(db);
   Transaction tx(db, Transaction::Kind::kWrite);
+  if (db.backend() == Backend::kPostgres) {
+    // No write lock on PostgreSQL: the tables are locked against other
+    // writers until this transaction ends, and checked again.
+    db.exec("LOCK TABLE ingredients, recipes, recipe_ingredients IN SHARE ROW EXCLUSIVE MODE");
+  }
   if (has_rows()) return not_empty;
   Units units;
   std::pair<std::int64_t*, const char*> wanted[] = {
@@ -699,75 +860,49 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   Generator gen(options, units);
   gen.make_ingredients(options.ingredients);
 
-  // The seed logs its own rows (see seeder.h), so the triggers are off for
-  // the length of this transaction only.
-  drop_change_log_triggers(db);
-  drop_catalog_indexes(db);
-  auto log = db.prepare("INSERT INTO change_log(ts, entity, op, row_id) VALUES (?1, ?2, 'insert', ?3)");
-  auto logged = [&](const char* entity, std::int64_t id) {
-    log.bind(1, options.timestamp_ms).bind(2, entity).bind(3, id);
-    log.run();
-  };
+  std::unique_ptr<SeedWriter> out;
+  if (db.backend() == Backend::kPostgres) {
+    out = std::make_unique<PgSeedWriter>(static_cast<PgDatabase&>(db), options.timestamp_ms);
+  } else {
+    out = std::make_unique<SqliteSeedWriter>(db, options.timestamp_ms);
+  }
 
   SeedReport report;
   {
-    auto ins = db.prepare(
-        "INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     std::int64_t id = 0;
     for (const auto& ing : gen.ingredients()) {
       ++id;
-      ins.bind(1, id).bind(2, ing.name).bind(3, ing.description);
-      if (ing.parent < 0) {
-        ins.bind_null(4);
-      } else {
-        ins.bind(4, static_cast<std::int64_t>(ing.parent) + 1);
-      }
-      ins.bind(5, ing.path).bind(6, ing.allow_substitution ? 1 : 0);
-      ins.run();
-      logged("ingredient", id);
+      std::optional<std::int64_t> parent;
+      if (ing.parent >= 0) parent = static_cast<std::int64_t>(ing.parent) + 1;
+      out->ingredient(id, ing.name, ing.description, parent, ing.path, ing.allow_substitution);
+      out->logged("ingredient", id);
       report.max_depth = std::max<std::int64_t>(report.max_depth, ing.depth);
     }
     report.ingredients = id;
   }
   {
-    auto recipe = db.prepare(
-        "INSERT INTO recipes(id, name, instructions, description, source) VALUES (?1, ?2, ?3, ?4, ?5)");
-    auto row = db.prepare(
-        "INSERT INTO recipe_ingredients(id, recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, "
-        "?4, ?5)");
     const std::string source = "catalog-seed " + std::to_string(options.seed);
     Generator::Recipe r;
     std::int64_t row_id = 0;
     for (std::int64_t id = 1; id <= options.recipes; ++id) {
       gen.next_recipe(r);
-      recipe.bind(1, id).bind(2, r.name).bind(3, r.instructions).bind(4, r.description).bind(5, source);
-      recipe.run();
-      logged("recipe", id);
+      out->recipe(id, r.name, r.instructions, r.description, source);
+      out->logged("recipe", id);
       for (const auto& ri : r.rows) {
         ++row_id;
-        row.bind(1, row_id).bind(2, id).bind(3, ri.ingredient_id);
-        if (ri.unit_id > 0) {
-          row.bind(4, ri.unit_id);
-        } else {
-          row.bind_null(4);
-        }
-        if (ri.amount >= 0) {
-          row.bind(5, ri.amount);
-        } else {
-          row.bind_null(5);
-        }
-        row.run();
-        logged("recipe_ingredient", row_id);
+        out->recipe_ingredient(row_id, id, ri.ingredient_id,
+                               ri.unit_id > 0 ? std::optional<std::int64_t>(ri.unit_id) : std::nullopt,
+                               ri.amount >= 0 ? std::optional<double>(ri.amount) : std::nullopt);
+        out->logged("recipe_ingredient", row_id);
       }
     }
     report.recipes = options.recipes;
     report.recipe_ingredients = row_id;
   }
-  ensure_catalog_indexes(db);
-  install_change_log_triggers(db);
-  report.catalog_seq = count(db, "SELECT COALESCE(MAX(seq), 0) FROM change_log");
+  report.catalog_seq = out->finish();
   tx.commit();
+  // Leave a self-contained file: everything checkpointed out of the WAL.
+  if (db.backend() == Backend::kSqlite) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   return report;
 }
 

@@ -1,28 +1,43 @@
 #include "cocktail/catalog/stats.h"
 
+#include "backend.h"
 #include "cocktail/catalog/schema.h"
 
 namespace cocktail::catalog {
 
 CatalogStats read_stats(Database& db) {
   CatalogStats stats;
+  const bool pg = db.backend() == Backend::kPostgres;
   Transaction tx(db, Transaction::Kind::kRead);
   stats.schema_version = schema_version(db);
   std::vector<std::string> names;
+  std::vector<std::string> quoted;  // as identifiers, schema-qualified where needed
   {
-    auto st = db.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "ORDER BY name");
-    while (st.step()) names.push_back(st.column_text(0));
+    // PostgreSQL: the tables of the catalog's schema and this program's own
+    // (named cocktail.<table>).
+    auto st = db.prepare(Dialect{
+        "SELECT '', name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+        "ORDER BY name",
+        "SELECT CASE WHEN schemaname = 'cocktail' THEN 'cocktail' ELSE '' END AS schema, tablename FROM "
+        "pg_catalog.pg_tables WHERE schemaname IN (current_schema(), 'cocktail') ORDER BY 1, 2"}
+                             .of(db));
+    // Names come from the catalog's own schema, not from input, and are
+    // quoted as identifiers; a table name cannot be bound.
+    auto quote = [](const std::string& name) {
+      std::string out = "\"";
+      for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+      return out + "\"";
+    };
+    while (st.step()) {
+      const std::string schema = st.column_text(0);
+      const std::string table = st.column_text(1);
+      names.push_back(schema.empty() ? table : schema + "." + table);
+      quoted.push_back(schema.empty() ? quote(table) : quote(schema) + "." + quote(table));
+    }
   }
-  for (const auto& name : names) {
-    // Table names come from the file's own schema, not from input, and are
-    // quoted as identifiers; SQLite cannot bind a table name.
-    std::string quoted = "\"";
-    for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    quoted += "\"";
-    auto st = db.prepare("SELECT COUNT(*) FROM " + quoted);
-    stats.tables.emplace_back(name, st.step() ? st.column_int(0) : 0);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto st = db.prepare("SELECT COUNT(*) FROM " + quoted[i]);
+    stats.tables.emplace_back(names[i], st.step() ? st.column_int(0) : 0);
   }
   auto has = [&](const char* table) {
     for (const auto& n : names) {
@@ -30,14 +45,14 @@ CatalogStats read_stats(Database& db) {
     }
     return false;
   };
-  if (has("change_log")) {
-    auto st = db.prepare(
-        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM change_log), 0), "
-        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'change_log'), 0))");
+  if (has(pg ? "cocktail.change_log" : "change_log")) {
+    auto st = db.prepare(kLatestSeq.of(db));
     if (st.step()) stats.catalog_seq = st.column_int(0);
   }
-  if (has("outbox_cursor")) {
-    auto st = db.prepare("SELECT name, published_seq FROM outbox_cursor ORDER BY name");
+  if (has(pg ? "cocktail.outbox_cursor" : "outbox_cursor")) {
+    auto st = db.prepare(Dialect{"SELECT name, published_seq FROM outbox_cursor ORDER BY name",
+                                 "SELECT name, published_seq FROM cocktail.outbox_cursor ORDER BY name"}
+                             .of(db));
     while (st.step()) stats.published_seqs.emplace_back(st.column_text(0), st.column_int(1));
   }
   tx.commit();

@@ -30,12 +30,19 @@ constexpr std::string_view kSeqHeader = "X-Catalog-Seq";
 // process past the busy timeout is worth retrying; anything else is ours.
 Response failure_response(const std::exception& e, std::string_view request_id) {
   if (const auto* db = dynamic_cast<const catalog::DatabaseError*>(&e)) {
-    int primary = db->sqlite_code() & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    if (db->is_transient()) {
       log::warn("catalog.busy", {{"request_id", request_id}, {"error", e.what()}});
       return http::error_response(Status::service_unavailable, http::kUnavailable,
-                                  "the catalog is locked by another writer; try again")
+                                  "the catalog is locked by another writer or unreachable; try again")
           .set_header(http::Field::retry_after, "1");
+    }
+    if (db->is_constraint()) {
+      // Another writer committed a conflicting row (a duplicate name, a
+      // reference) between this request's checks and its write.
+      log::warn("catalog.conflict", {{"request_id", request_id}, {"error", e.what()}});
+      return http::error_response(
+          Status::conflict, core::error_code_name(core::ErrorCode::kConflict),
+          "a concurrent write to the catalog conflicts with this one; read and try again");
     }
   }
   log::error("catalog.write_failed", {{"request_id", request_id}, {"error", e.what()}});

@@ -3,7 +3,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <exception>
@@ -152,38 +151,20 @@ void CatalogWriter::run() {
   }
 }
 
-// The WAL file object of the writer's own connection, obtained from SQLite
-// (SQLITE_FCNTL_JOURNAL_POINTER), is synced through SQLite's VFS: the same
-// call, on the same file handle, that a synchronous=FULL commit makes (the VFS
-// also syncs the directory after the file was created). Every frame of the
-// commits since the last sync is in that file, so they become durable
-// together. Called between transactions, on the thread owning the connection.
+// Database::sync_commits() makes every commit of the writer's connection
+// since the last sync durable at once (see database.h). Called between
+// transactions, on the thread owning the connection.
 bool CatalogWriter::sync() {
-  // Nothing written since the last sync (every job of the batch was refused):
-  // nothing to make durable.
-  const sqlite3_int64 changes = sqlite3_total_changes64(db_->handle());
-  if (changes == synced_changes_) {
-    return true;
-  }
   const auto start = std::chrono::steady_clock::now();
-  sqlite3_file* wal = nullptr;
-  int rc = sqlite3_file_control(db_->handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-  if (rc == SQLITE_OK && (wal == nullptr || wal->pMethods == nullptr)) {
-    // No WAL open: nothing was written through this connection yet.
-    return true;
-  }
-  if (rc == SQLITE_OK) {
-    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-  }
+  std::string error;
+  const bool ok = db_->sync_commits(error);
   metrics_->sync_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (rc != SQLITE_OK) {
+  if (!ok) {
     metrics_->sync_failures.Increment();
-    log::error("catalog_writer.sync_failed", {{"sqlite_code", rc}, {"error", sqlite3_errstr(rc)}});
-    return false;
+    log::error("catalog_writer.sync_failed", {{"error", error}});
   }
-  synced_changes_ = changes;
-  return true;
+  return ok;
 }
 
 }  // namespace cocktail::catalog_service

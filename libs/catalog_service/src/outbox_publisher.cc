@@ -110,6 +110,7 @@ void OutboxPublisher::start() {
                              {"published_seq", published_.load()},
                              {"latest_seq", latest_.load()}});
   thread_ = std::thread([this] { run(); });
+  watch_ = log_.watch([this] { notify(); });
 }
 
 void OutboxPublisher::notify() {
@@ -130,6 +131,7 @@ void OutboxPublisher::stop(std::chrono::milliseconds flush_timeout) {
     flush_deadline_ = Clock::now() + flush_timeout;
   }
   cv_.notify_one();
+  watch_.reset();
   if (thread_.joinable()) {
     thread_.join();
   }

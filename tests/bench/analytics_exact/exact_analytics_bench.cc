@@ -23,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -188,26 +189,44 @@ struct Timed {
   std::int64_t rows = 0;
 };
 
-// Runs sql to completion or until `limit_ms` (interrupted through SQLite's
-// progress handler).
-Timed run_sql(catalog::Database& db, const std::string& sql, double limit_ms) {
+// The old system's SQL runs on SQLite itself: a raw connection, so that a
+// query can be interrupted through SQLite's progress handler.
+struct RawSqlite {
+  explicit RawSqlite(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("cannot open " + path);
+    }
+  }
+  ~RawSqlite() { sqlite3_close(db); }
+  RawSqlite(const RawSqlite&) = delete;
+  RawSqlite& operator=(const RawSqlite&) = delete;
+  sqlite3* db = nullptr;
+};
+
+// Runs sql to completion or until `limit_ms`.
+Timed run_sql(RawSqlite& raw, const std::string& sql, double limit_ms) {
+  sqlite3* db = raw.db;
   struct Deadline {
     Clock::time_point at;
   } deadline{Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(limit_ms * 1000))};
   sqlite3_progress_handler(
-      db.handle(), 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; },
-      &deadline);
+      db, 10000, [](void* p) { return Clock::now() > static_cast<Deadline*>(p)->at ? 1 : 0; }, &deadline);
   Timed t;
   const auto start = Clock::now();
-  try {
-    auto st = db.prepare(sql);
-    while (st.step()) ++t.rows;
-  } catch (const catalog::DatabaseError& e) {
-    if ((e.sqlite_code() & 0xff) != SQLITE_INTERRUPT) throw;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    throw std::runtime_error(std::string("prepare: ") + sqlite3_errmsg(db));
+  }
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ++t.rows;
+  sqlite3_finalize(st);
+  if (rc == SQLITE_INTERRUPT) {
     t.complete = false;
+  } else if (rc != SQLITE_DONE) {
+    throw std::runtime_error(std::string("step: ") + sqlite3_errmsg(db));
   }
   t.ms = ms_since(start);
-  sqlite3_progress_handler(db.handle(), 0, nullptr, nullptr);
+  sqlite3_progress_handler(db, 0, nullptr, nullptr);
   return t;
 }
 
@@ -229,16 +248,17 @@ int sql(const std::map<std::string, std::string>& f) {
   opt.read_only = true;
   opt.create_if_missing = false;
   auto db = catalog::Database::open(path, opt);
+  RawSqlite raw(path);
   const std::int64_t n = scalar(*db, "SELECT COUNT(*) FROM ingredients");
   const std::int64_t n_roots = scalar(*db, "SELECT COUNT(*) FROM ingredients WHERE parent_id IS NULL");
 
   const auto complexity =
-      run_sql(*db,
+      run_sql(raw,
               "SELECT ingredient_count, COUNT(*) FROM (SELECT recipe_id, COUNT(DISTINCT "
               "ingredient_id) AS ingredient_count FROM recipe_ingredients GROUP BY recipe_id) "
               "GROUP BY ingredient_count ORDER BY ingredient_count",
               limit_ms);
-  const auto total = run_sql(*db, "SELECT COUNT(*) FROM recipes", limit_ms);
+  const auto total = run_sql(raw, "SELECT COUNT(*) FROM recipes", limit_ms);
 
   // Sample first: it tells whether the full query fits in the limit.
   std::vector<std::int64_t> ids;
@@ -252,7 +272,7 @@ int sql(const std::map<std::string, std::string>& f) {
   std::string in;
   for (auto id : ids) in += (in.empty() ? "" : ",") + std::to_string(id);
   const auto sampled =
-      run_sql(*db, std::string(kUsageSql) + "WHERE i.id IN (" + in + ") GROUP BY i.id", limit_ms);
+      run_sql(raw, std::string(kUsageSql) + "WHERE i.id IN (" + in + ") GROUP BY i.id", limit_ms);
   const double per_ingredient = ids.empty() ? 0 : sampled.ms / static_cast<double>(ids.size());
 
   auto full_or_estimate = [&](const std::string& where, std::int64_t count, const char* name) {
@@ -260,7 +280,7 @@ int sql(const std::map<std::string, std::string>& f) {
     Timed t;
     bool measured = false;
     if (estimate < limit_ms) {
-      t = run_sql(*db, std::string(kUsageSql) + where + " GROUP BY i.id ORDER BY hierarchical_usage DESC",
+      t = run_sql(raw, std::string(kUsageSql) + where + " GROUP BY i.id ORDER BY hierarchical_usage DESC",
                   limit_ms);
       measured = t.complete;
     }

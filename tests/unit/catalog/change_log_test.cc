@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/core/time.h"
@@ -12,25 +13,22 @@
 namespace cocktail::catalog {
 namespace {
 
-using testing::RawConnection;
-using testing::TempDir;
-
 std::string describe(const std::vector<Change>& changes) {
   std::string out;
   for (const auto& c : changes) out += c.entity + " " + c.op + " " + std::to_string(c.row_id) + "\n";
   return out;
 }
 
-class ChangeLogTest : public ::testing::Test {
+class ChangeLogTest : public ::testing::TestWithParam<Backend> {
  protected:
-  ChangeLogTest() : db_(open_catalog(dir_.file("catalog.db"))), log_(*db_), repo_(*db_) {}
-  TempDir dir_;
+  ChangeLogTest() : db_(open_catalog(catalog_.location())), log_(*db_), repo_(*db_) {}
+  testing::TestCatalog catalog_{GetParam()};
   std::unique_ptr<Database> db_;
   ChangeLog log_;
   Repository repo_;
 };
 
-TEST_F(ChangeLogTest, TriggersRecordEveryOperationOnEveryTable) {
+TEST_P(ChangeLogTest, TriggersRecordEveryOperationOnEveryTable) {
   auto gin = repo_.create_ingredient({"Gin", std::nullopt, std::nullopt, false});
   auto lime = repo_.create_ingredient({"Lime Juice", std::nullopt, std::nullopt, false});
   ASSERT_TRUE(gin && lime);
@@ -71,8 +69,9 @@ TEST_F(ChangeLogTest, TriggersRecordEveryOperationOnEveryTable) {
   }
 }
 
-TEST_F(ChangeLogTest, WritesFromAnotherRawConnectionAreRecorded) {
-  RawConnection other(dir_.file("catalog.db"));
+TEST_P(ChangeLogTest, WritesFromAnotherRawConnectionAreRecorded) {
+  auto raw = catalog_.raw();
+  auto& other = *raw;
   other.exec("INSERT INTO ingredients(name, path) VALUES ('Rum', NULL)");
   other.exec("UPDATE units SET conversion_to_ml = 29.57 WHERE abbreviation = 'oz'");
   other.exec("INSERT INTO recipes(name) VALUES ('Neat Rum')");
@@ -95,7 +94,7 @@ TEST_F(ChangeLogTest, WritesFromAnotherRawConnectionAreRecorded) {
   EXPECT_EQ(log_.latest_seq(), 8);
 }
 
-TEST_F(ChangeLogTest, ReadAfterPagesInSeqOrder) {
+TEST_P(ChangeLogTest, ReadAfterPagesInSeqOrder) {
   for (int i = 0; i < 25; ++i) {
     ASSERT_TRUE(repo_.create_unit({"Unit " + std::to_string(i), std::nullopt, std::nullopt}));
   }
@@ -112,7 +111,7 @@ TEST_F(ChangeLogTest, ReadAfterPagesInSeqOrder) {
   EXPECT_TRUE(log_.read_after(0, 0).empty());
 }
 
-TEST_F(ChangeLogTest, PublicationCursorIsDurableAndNeverMovesBack) {
+TEST_P(ChangeLogTest, PublicationCursorIsDurableAndNeverMovesBack) {
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(repo_.create_unit({std::string("U").append(std::to_string(i)), std::nullopt, std::nullopt}));
   EXPECT_EQ(log_.published_seq("catalog-api"), 0);
@@ -124,7 +123,7 @@ TEST_F(ChangeLogTest, PublicationCursorIsDurableAndNeverMovesBack) {
   EXPECT_THROW(log_.mark_published("", 1), std::invalid_argument);
 
   // Survives the connection (and so the process).
-  auto reopened = open_catalog(dir_.file("catalog.db"));
+  auto reopened = open_catalog(catalog_.location());
   ChangeLog again(*reopened);
   EXPECT_EQ(again.published_seq("catalog-api"), 4);
   // Cursor writes are not catalog changes.
@@ -135,7 +134,8 @@ class PruneTest : public ChangeLogTest {
  protected:
   // 100 changes, written in one transaction (one fsync) by another connection.
   void SetUp() override {
-    RawConnection other(dir_.file("catalog.db"));
+    auto raw = catalog_.raw();
+    auto& other = *raw;
     std::string sql = "BEGIN;";
     for (int i = 0; i < 100; ++i)
       sql.append("INSERT INTO units(name) VALUES ('Unit ").append(std::to_string(i)).append("');");
@@ -149,12 +149,12 @@ class PruneTest : public ChangeLogTest {
   PruneOptions everything_published_{0, std::chrono::milliseconds(0), 100000};
 };
 
-TEST_F(PruneTest, NothingIsRemovedBeforeAnyPublication) {
+TEST_P(PruneTest, NothingIsRemovedBeforeAnyPublication) {
   EXPECT_EQ(log_.prune(everything_published_, later_ms_), 0);
   EXPECT_EQ(remaining(), 100);
 }
 
-TEST_F(PruneTest, NeverRemovesARowAboveThePublishedCursor) {
+TEST_P(PruneTest, NeverRemovesARowAboveThePublishedCursor) {
   log_.mark_published("catalog-api", 40);
   EXPECT_EQ(log_.prune(everything_published_, later_ms_), 40);
   EXPECT_EQ(first(), 41);
@@ -166,7 +166,7 @@ TEST_F(PruneTest, NeverRemovesARowAboveThePublishedCursor) {
   EXPECT_EQ(log_.latest_seq(), 100);
 }
 
-TEST_F(PruneTest, KeepsTheNewestKeepCountRows) {
+TEST_P(PruneTest, KeepsTheNewestKeepCountRows) {
   log_.mark_published("catalog-api", 100);
   PruneOptions options{30, std::chrono::milliseconds(0), 100000};
   EXPECT_EQ(log_.prune(options, later_ms_), 70);
@@ -174,7 +174,7 @@ TEST_F(PruneTest, KeepsTheNewestKeepCountRows) {
   EXPECT_EQ(first(), 71);
 }
 
-TEST_F(PruneTest, KeepsRowsYoungerThanMaxAge) {
+TEST_P(PruneTest, KeepsRowsYoungerThanMaxAge) {
   log_.mark_published("catalog-api", 100);
   PruneOptions options{0, std::chrono::hours(1), 100000};
   EXPECT_EQ(log_.prune(options, core::system_now_ms()), 0);
@@ -182,7 +182,7 @@ TEST_F(PruneTest, KeepsRowsYoungerThanMaxAge) {
   EXPECT_EQ(log_.prune(options, later_ms_), 100);
 }
 
-TEST_F(PruneTest, RemovesAtMostMaxRowsPerCall) {
+TEST_P(PruneTest, RemovesAtMostMaxRowsPerCall) {
   log_.mark_published("catalog-api", 100);
   PruneOptions options{0, std::chrono::milliseconds(0), 30};
   EXPECT_EQ(log_.prune(options, later_ms_), 30);
@@ -193,7 +193,7 @@ TEST_F(PruneTest, RemovesAtMostMaxRowsPerCall) {
   EXPECT_EQ(log_.prune(options, later_ms_), 0);
 }
 
-TEST_F(PruneTest, LatestSeqSurvivesAnEmptiedTableAndSeqsAreNeverReused) {
+TEST_P(PruneTest, LatestSeqSurvivesAnEmptiedTableAndSeqsAreNeverReused) {
   log_.mark_published("catalog-api", 100);
   EXPECT_EQ(log_.prune(everything_published_, later_ms_), 100);
   EXPECT_EQ(remaining(), 0);
@@ -202,6 +202,9 @@ TEST_F(PruneTest, LatestSeqSurvivesAnEmptiedTableAndSeqsAreNeverReused) {
   ASSERT_TRUE(unit);
   EXPECT_EQ(unit->catalog_seq, 101);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChangeLogTest, testing::AllBackends(), testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PruneTest, testing::AllBackends(), testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::catalog

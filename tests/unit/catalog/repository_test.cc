@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/catalog/state.h"
@@ -15,12 +16,10 @@ namespace cocktail::catalog {
 namespace {
 
 using core::ErrorCode;
-using testing::RawConnection;
-using testing::TempDir;
 
-class RepositoryTest : public ::testing::Test {
+class RepositoryTest : public ::testing::TestWithParam<Backend> {
  protected:
-  RepositoryTest() : db_(open_catalog(dir_.file("catalog.db"))), repo_(*db_), log_(*db_) {}
+  RepositoryTest() : db_(open_catalog(catalog_.location())), repo_(*db_), log_(*db_) {}
 
   std::int64_t ingredient(const std::string& name, std::optional<std::int64_t> parent = std::nullopt) {
     auto r = repo_.create_ingredient({name, std::nullopt, parent, false});
@@ -48,13 +47,13 @@ class RepositoryTest : public ::testing::Test {
   }
   std::int64_t units_oz() { return repo_.list_units().front().id; }
 
-  TempDir dir_;
+  testing::TestCatalog catalog_{GetParam()};
   std::unique_ptr<Database> db_;
   Repository repo_;
   ChangeLog log_;
 };
 
-TEST_F(RepositoryTest, CreateMaintainsPathAndReturnsTheCommittedSeq) {
+TEST_P(RepositoryTest, CreateMaintainsPathAndReturnsTheCommittedSeq) {
   auto spirits = repo_.create_ingredient({"Spirits", "All spirits", std::nullopt, false});
   ASSERT_TRUE(spirits);
   EXPECT_EQ(spirits->value.path, expected_path({spirits->value.id}));
@@ -74,7 +73,7 @@ TEST_F(RepositoryTest, CreateMaintainsPathAndReturnsTheCommittedSeq) {
   EXPECT_EQ(log_.read_after(0, 10).size(), 2u);
 }
 
-TEST_F(RepositoryTest, ReparentRewritesEveryDescendantPathInOneTransaction) {
+TEST_P(RepositoryTest, ReparentRewritesEveryDescendantPathInOneTransaction) {
   auto a = ingredient("A");
   auto b = ingredient("B", a);
   auto c = ingredient("C", b);
@@ -105,7 +104,7 @@ TEST_F(RepositoryTest, ReparentRewritesEveryDescendantPathInOneTransaction) {
   expect_paths_consistent();
 }
 
-TEST_F(RepositoryTest, ReparentIntoOwnSubtreeIsACycleAndChangesNothing) {
+TEST_P(RepositoryTest, ReparentIntoOwnSubtreeIsACycleAndChangesNothing) {
   auto a = ingredient("A");
   auto b = ingredient("B", a);
   auto c = ingredient("C", b);
@@ -121,7 +120,7 @@ TEST_F(RepositoryTest, ReparentIntoOwnSubtreeIsACycleAndChangesNothing) {
   EXPECT_EQ(path(c), expected_path({a, b, c}));
 }
 
-TEST_F(RepositoryTest, DeleteIsRefusedWhileUsedOrWithChildren) {
+TEST_P(RepositoryTest, DeleteIsRefusedWhileUsedOrWithChildren) {
   auto gin = ingredient("Gin");
   auto old_tom = ingredient("Old Tom Gin", gin);
   auto lime = ingredient("Lime");
@@ -147,7 +146,7 @@ TEST_F(RepositoryTest, DeleteIsRefusedWhileUsedOrWithChildren) {
   EXPECT_EQ(repo_.delete_ingredient(unused).error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(RepositoryTest, NamesAreUniqueCaseInsensitively) {
+TEST_P(RepositoryTest, NamesAreUniqueCaseInsensitively) {
   auto lime = ingredient("Lime Juice");
   auto lemon = ingredient("Lemon Juice");
   auto dup = repo_.create_ingredient({" LIME juice ", std::nullopt, std::nullopt, false});
@@ -182,7 +181,7 @@ struct FieldCase {
   const char* field;
 };
 
-TEST_F(RepositoryTest, EveryValidationErrorNamesItsFieldAndWritesNothing) {
+TEST_P(RepositoryTest, EveryValidationErrorNamesItsFieldAndWritesNothing) {
   auto gin = ingredient("Gin");
   const std::string too_long_name(kMaxNameBytes + 1, 'x');
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -288,7 +287,7 @@ TEST_F(RepositoryTest, EveryValidationErrorNamesItsFieldAndWritesNothing) {
   EXPECT_EQ(load_state(*db_).recipes.size(), 0u);
 }
 
-TEST_F(RepositoryTest, AllProblemsOfOneInputAreReported) {
+TEST_P(RepositoryTest, AllProblemsOfOneInputAreReported) {
   auto r = repo_.create_recipe({"", {}, {}, "ftp://x", {}, {}, {{0, {}, -1.0}}});
   ASSERT_FALSE(r);
   std::vector<std::string> fields;
@@ -297,7 +296,7 @@ TEST_F(RepositoryTest, AllProblemsOfOneInputAreReported) {
                                               "ingredients[0].amount"}));
 }
 
-TEST_F(RepositoryTest, RecipeCreateGetUpdateDelete) {
+TEST_P(RepositoryTest, RecipeCreateGetUpdateDelete) {
   auto gin = ingredient("Gin");
   auto vermouth = ingredient("Dry Vermouth");
   auto olive = ingredient("Olive");
@@ -345,7 +344,7 @@ TEST_F(RepositoryTest, RecipeCreateGetUpdateDelete) {
   EXPECT_TRUE(repo_.delete_ingredient(olive));
 }
 
-TEST_F(RepositoryTest, ListsPageByIdWithIngredientRows) {
+TEST_P(RepositoryTest, ListsPageByIdWithIngredientRows) {
   auto gin = ingredient("Gin");
   for (int i = 0; i < 24; ++i) {
     ASSERT_TRUE(repo_.create_recipe(
@@ -377,7 +376,7 @@ TEST_F(RepositoryTest, ListsPageByIdWithIngredientRows) {
   EXPECT_FALSE(ingredients->next_after_id);
 }
 
-TEST_F(RepositoryTest, BulkIngredientsNameParentsInTheCatalogOrEarlierInTheBatch) {
+TEST_P(RepositoryTest, BulkIngredientsNameParentsInTheCatalogOrEarlierInTheBatch) {
   auto spirits = ingredient("Spirits");
   std::vector<BulkIngredient> batch = {
       {"Amari", "Bitter liqueurs", {}, {}, false}, {"Fernet", {}, "amari", {}, true},
@@ -399,7 +398,7 @@ TEST_F(RepositoryTest, BulkIngredientsNameParentsInTheCatalogOrEarlierInTheBatch
   expect_paths_consistent();
 }
 
-TEST_F(RepositoryTest, BulkIngredientsAreAllOrNothingWithPerItemErrors) {
+TEST_P(RepositoryTest, BulkIngredientsAreAllOrNothingWithPerItemErrors) {
   ingredient("Gin");
   std::int64_t seq = log_.latest_seq();
   std::vector<BulkIngredient> batch = {
@@ -428,7 +427,7 @@ TEST_F(RepositoryTest, BulkIngredientsAreAllOrNothingWithPerItemErrors) {
   EXPECT_EQ(repo_.create_ingredients(huge).error().code, ErrorCode::kTooLarge);
 }
 
-TEST_F(RepositoryTest, BulkRecipesResolveIngredientsAndUnitsByName) {
+TEST_P(RepositoryTest, BulkRecipesResolveIngredientsAndUnitsByName) {
   ingredient("Gin");
   ingredient("Campari");
   ingredient("Sweet Vermouth");
@@ -474,7 +473,7 @@ TEST_F(RepositoryTest, BulkRecipesResolveIngredientsAndUnitsByName) {
   EXPECT_EQ(stored->ingredients.size(), 3u);
 }
 
-TEST_F(RepositoryTest, BulkRecipesAreAllOrNothingWithPerItemErrors) {
+TEST_P(RepositoryTest, BulkRecipesAreAllOrNothingWithPerItemErrors) {
   ingredient("Gin");
   ASSERT_TRUE(repo_.create_recipe({"Gin Neat", {}, {}, {}, {}, {}, {}}));
   std::int64_t seq = log_.latest_seq();
@@ -505,6 +504,8 @@ TEST_F(RepositoryTest, BulkRecipesAreAllOrNothingWithPerItemErrors) {
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RepositoryTest, testing::AllBackends(), testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::catalog

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/repository.h"
 #include "cocktail/catalog/schema.h"
@@ -15,11 +16,13 @@
 namespace cocktail::catalog {
 namespace {
 
-using testing::TempDir;
+class LoadState : public ::testing::TestWithParam<Backend> {
+ protected:
+  testing::TestCatalog catalog_{GetParam()};
+};
 
-TEST(LoadState, ReadsEveryTableWithTheMatchingSeq) {
-  TempDir dir;
-  auto db = open_catalog(dir.file("catalog.db"));
+TEST_P(LoadState, ReadsEveryTableWithTheMatchingSeq) {
+  auto db = open_catalog(catalog_.location());
   ASSERT_TRUE(seed_catalog(*db, {300, 120, 3, 0}));
   Repository repo(*db);
   auto extra = repo.create_recipe({"Extra", {}, {}, {}, {}, {}, {{5, 1, 1.0}, {6, {}, {}}}});
@@ -44,9 +47,8 @@ TEST(LoadState, ReadsEveryTableWithTheMatchingSeq) {
 
 // Under a concurrent writer, each state is exactly the one its seq names:
 // every committed write adds one ingredient and one change_log row.
-TEST(LoadState, IsOneConsistentSnapshotWhileAnotherConnectionWrites) {
-  TempDir dir;
-  const auto path = dir.file("catalog.db");
+TEST_P(LoadState, IsOneConsistentSnapshotWhileAnotherConnectionWrites) {
+  const auto path = catalog_.location();
   { open_catalog(path); }
   std::atomic<bool> done{false};
   std::thread writer([&] {
@@ -75,6 +77,8 @@ TEST(LoadState, IsOneConsistentSnapshotWhileAnotherConnectionWrites) {
   EXPECT_EQ(load_state(*db).catalog_seq, 1000);
   EXPECT_GT(seen.size(), 2u) << "the reads did not overlap the writes";
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, LoadState, testing::AllBackends(), testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::catalog

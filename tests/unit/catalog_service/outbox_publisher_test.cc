@@ -1,11 +1,11 @@
-// OutboxPublisher over a real SQLite catalog in a temporary directory and
-// real ZeroMQ sockets on 127.0.0.1. PUB/SUB drops messages sent before the
+// OutboxPublisher over a real catalog on each backend (a SQLite file in a
+// temporary directory, a database on the test PostgreSQL server) and real
+// ZeroMQ sockets on 127.0.0.1. PUB/SUB drops messages sent before the
 // subscription reached the publisher, so every test first waits for a
 // heartbeat (sent every 50 ms here) and only then changes the catalog.
 #include "cocktail/catalog_service/outbox_publisher.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog_backends.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/repository.h"
@@ -73,10 +74,10 @@ class Inbox {
   std::vector<bus::CatalogHeartbeat> heartbeats_;
 };
 
-class OutboxPublisherTest : public ::testing::Test {
+class OutboxPublisherTest : public ::testing::TestWithParam<catalog::Backend> {
  protected:
   OutboxPublisherTest()
-      : path_(dir_.file("catalog.db")), db_(catalog::open_catalog(path_)), repo_(*db_), bus_(any_port()) {}
+      : path_(catalog_.location()), db_(catalog::open_catalog(path_)), repo_(*db_), bus_(any_port()) {}
 
   bus::SubscriberOptions sub_options() {
     bus::SubscriberOptions o;
@@ -127,7 +128,10 @@ class OutboxPublisherTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
+  // The outbox table as another client names it.
+  const char* change_log_table() const { return catalog_.postgres() ? "cocktail.change_log" : "change_log"; }
+
+  catalog::testing::TestCatalog catalog_{GetParam()};
   std::string path_;
   std::unique_ptr<catalog::Database> db_;
   catalog::Repository repo_;
@@ -135,7 +139,7 @@ class OutboxPublisherTest : public ::testing::Test {
   bus::Publisher bus_;
 };
 
-TEST_F(OutboxPublisherTest, PublishesEveryChangeInSeqOrderWithItsRow) {
+TEST_P(OutboxPublisherTest, PublishesEveryChangeInSeqOrderWithItsRow) {
   auto publisher = make_publisher(fast_options());
   publisher->start();
   Inbox inbox;
@@ -161,19 +165,15 @@ TEST_F(OutboxPublisherTest, PublishesEveryChangeInSeqOrderWithItsRow) {
   EXPECT_TRUE(testing::wait_until([&] { return publisher->published_seq() == recipe->catalog_seq; }, kWait));
 }
 
-TEST_F(OutboxPublisherTest, ChangesByAnotherWriterArePublishedByPolling) {
+TEST_P(OutboxPublisherTest, ChangesByAnotherWriterArePublishedByPolling) {
   auto publisher = make_publisher(fast_options());
   publisher->start();
   Inbox inbox;
   auto sub = subscribe(inbox);
 
-  // A raw connection, as the sqlite3 shell would write: nobody notifies.
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "INSERT INTO units(name, abbreviation) VALUES ('Pony', 'pony')", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(raw);
+  // A raw connection, as the sqlite3 shell or psql would write: nobody
+  // calls notify() (on PostgreSQL the catalog's own notification wakes it).
+  catalog_.raw()->exec("INSERT INTO units(name, abbreviation) VALUES ('Pony', 'pony')");
   const auto seq = latest();
 
   ASSERT_TRUE(inbox.wait([&] { return !inbox.changes_.empty() && inbox.changes_.back().seq == seq; }));
@@ -182,7 +182,7 @@ TEST_F(OutboxPublisherTest, ChangesByAnotherWriterArePublishedByPolling) {
   ASSERT_TRUE(inbox.wait([&] { return !inbox.heartbeats_.empty() && inbox.heartbeats_.back().seq == seq; }));
 }
 
-TEST_F(OutboxPublisherTest, ResumesFromTheDurableCursorAfterARestart) {
+TEST_P(OutboxPublisherTest, ResumesFromTheDurableCursorAfterARestart) {
   create_ingredient("Gin");
   create_ingredient("Rum");
   {
@@ -213,7 +213,7 @@ TEST_F(OutboxPublisherTest, ResumesFromTheDurableCursorAfterARestart) {
   EXPECT_EQ(inbox.seqs(), range(resumed_from + 1, last));
 }
 
-TEST_F(OutboxPublisherTest, StopFlushesWhatIsCommitted) {
+TEST_P(OutboxPublisherTest, StopFlushesWhatIsCommitted) {
   auto options = fast_options();
   options.poll_interval = 10s;  // only notify() or stop() would wake it
   options.heartbeat_interval = 10s;
@@ -225,7 +225,7 @@ TEST_F(OutboxPublisherTest, StopFlushesWhatIsCommitted) {
   EXPECT_EQ(catalog::ChangeLog(*db_).published_seq("catalog-api"), seq);
 }
 
-TEST_F(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
+TEST_P(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
   std::vector<catalog::BulkIngredient> items;
   for (int i = 0; i < 2500; ++i) items.push_back({"Ingredient " + std::to_string(i), {}, {}, {}, false});
   Inbox inbox;
@@ -243,7 +243,7 @@ TEST_F(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
   EXPECT_EQ(inbox.seqs(), range(before + 1, r->catalog_seq));
 }
 
-TEST_F(OutboxPublisherTest, PrunesOnlyPublishedRows) {
+TEST_P(OutboxPublisherTest, PrunesOnlyPublishedRows) {
   for (int i = 0; i < 20; ++i) create_ingredient("Ingredient " + std::to_string(i));
   auto options = fast_options();
   options.prune_interval = 20ms;
@@ -253,7 +253,7 @@ TEST_F(OutboxPublisherTest, PrunesOnlyPublishedRows) {
   publisher->start();
   const auto last = latest();
   auto count_rows = [&] {
-    auto st = db_->prepare("SELECT COUNT(*), MIN(seq) FROM change_log");
+    auto st = db_->prepare(std::string("SELECT COUNT(*), MIN(seq) FROM ") + change_log_table());
     st.step();
     return std::pair{st.column_int(0), st.column_int(1)};
   };
@@ -262,7 +262,7 @@ TEST_F(OutboxPublisherTest, PrunesOnlyPublishedRows) {
   EXPECT_EQ(publisher->published_seq(), last);
 }
 
-TEST_F(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
+TEST_P(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
   CatalogWriter writer(path_, registry_);
   writer.start();
   std::atomic<int> delegated{0};
@@ -284,7 +284,7 @@ TEST_F(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
       [&] { return catalog::ChangeLog(*db_).published_seq("catalog-api") == last; }, kWait));
   EXPECT_TRUE(testing::wait_until(
       [&] {
-        auto st = db_->prepare("SELECT COUNT(*) FROM change_log");
+        auto st = db_->prepare(std::string("SELECT COUNT(*) FROM ") + change_log_table());
         st.step();
         return st.column_int(0) == 1;
       },
@@ -296,7 +296,7 @@ TEST_F(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
   EXPECT_EQ(catalog::ChangeLog(*db_).published_seq("catalog-api"), last);
 }
 
-TEST_F(OutboxPublisherTest, ReportsLagAndSeqInMetrics) {
+TEST_P(OutboxPublisherTest, ReportsLagAndSeqInMetrics) {
   create_ingredient("Gin");
   auto publisher = make_publisher(fast_options());
   publisher->start();
@@ -316,6 +316,9 @@ TEST_F(OutboxPublisherTest, ReportsLagAndSeqInMetrics) {
   EXPECT_TRUE(seen_lag);
   EXPECT_TRUE(seen_seq);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, OutboxPublisherTest, catalog::testing::AllBackends(),
+                         catalog::testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::catalog_service

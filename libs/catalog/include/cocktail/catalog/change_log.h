@@ -20,6 +20,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,9 +56,25 @@ struct PruneOptions {
   std::int64_t max_rows = 100'000;
 };
 
+// Wakes a tailer as soon as a change commits, where the backend can tell:
+// on PostgreSQL a connection and thread of its own LISTEN to the channel the
+// capture triggers NOTIFY (see docs/catalog.md), reconnecting after errors.
+// On SQLite there is no such signal: tailers keep polling. Destroying it
+// stops the thread.
+class ChangeWatch {
+ public:
+  virtual ~ChangeWatch() = default;
+};
+
 class ChangeLog {
  public:
+  // Throws SchemaError (schema.h) when the catalog has no change_log: one
+  // never migrated, whose message says which command to run.
   explicit ChangeLog(Database& db);
+
+  // Calls on_change (on the watch's own thread; it must not block) after
+  // changes commit; nullptr when the backend has no such signal.
+  std::unique_ptr<ChangeWatch> watch(std::function<void()> on_change);
 
   // The highest committed seq, 0 when nothing was ever logged.
   std::int64_t latest_seq();

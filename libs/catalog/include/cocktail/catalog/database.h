@@ -1,13 +1,20 @@
-// Database: one SQLite connection to a catalog file, with the pragmas the
-// catalog relies on (WAL, foreign keys, busy timeout, synchronous level), and
-// a thin RAII layer over prepared statements and transactions.
+// Database: one connection to a catalog, on either backend, with a thin RAII
+// layer over prepared statements and transactions.
 //
-// A Database is not thread-safe: use one per thread (SQLite in WAL mode lets
-// any number of readers run beside one writer). All SQL goes through
-// Statement, which only binds parameters: no SQL is built from user strings.
+// The backend is chosen by the location given to open():
+//   - a `postgresql://` or `postgres://` URI: a PostgreSQL database (libpq);
+//   - anything else: a SQLite file (WAL, foreign keys on, busy timeout,
+//     the synchronous level of the options).
+// Nothing outside libs/catalog needs to know which one it holds: Repository,
+// ChangeLog, load_state(), migrate() and the seeder speak both dialects.
+//
+// SQL handed to prepare() uses SQLite's numbered parameters (`?1`, `?2`);
+// on PostgreSQL they are rewritten to `$1`, `$2` (outside quoted text) and
+// sent as untyped text, so the server infers each parameter's type from its
+// use. Statement only binds parameters: no SQL is built from user strings.
+//
+// A Database is not thread-safe: use one per thread.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
@@ -18,28 +25,44 @@
 
 namespace cocktail::catalog {
 
-// Thrown on I/O failures, locked databases past the busy timeout, corrupt
-// files, and misuse; never for invalid user input (see Repository).
+enum class Backend { kSqlite, kPostgres };
+
+// Thrown on I/O failures, locked databases past the busy timeout, lost
+// connections, corrupt files, and misuse; never for invalid user input (see
+// Repository).
 class DatabaseError : public std::runtime_error {
  public:
-  DatabaseError(int sqlite_code, const std::string& what) : std::runtime_error(what), code_(sqlite_code) {}
-  int sqlite_code() const { return code_; }
-  // The underlying error is a UNIQUE/FOREIGN KEY/CHECK constraint.
-  bool is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
+  enum class Kind {
+    kOther,
+    kConstraint,  // a UNIQUE / FOREIGN KEY / CHECK constraint refused a write
+    kBusy,        // locked past the busy timeout, a deadlock or serialisation failure: retry later
+    kConnection,  // the server cannot be reached or the connection was lost
+  };
+  DatabaseError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+  bool is_constraint() const { return kind_ == Kind::kConstraint; }
+  // Worth retrying: another writer holds a lock, or the server is away.
+  bool is_transient() const { return kind_ == Kind::kBusy || kind_ == Kind::kConnection; }
 
  private:
-  int code_;
+  Kind kind_;
 };
 
 enum class Synchronous { kOff, kNormal, kFull };
 
 struct DatabaseOptions {
   bool read_only = false;
+  // SQLite: create the file when it does not exist. PostgreSQL: ignored
+  // (the database must exist).
   bool create_if_missing = true;
+  // SQLite: how long a statement waits for a lock. PostgreSQL: the
+  // lock_timeout of the session.
   int busy_timeout_ms = 5000;
-  // NORMAL in WAL mode: a commit survives a process crash (SIGKILL) but the
+  // SQLite: NORMAL in WAL mode survives a process crash (SIGKILL) but the
   // last commits may be lost on power loss; FULL also fsyncs the WAL on
-  // every commit. See docs/catalog.md for the measured trade-off.
+  // every commit. PostgreSQL: FULL is synchronous_commit=on, NORMAL and OFF
+  // are synchronous_commit=off (a commit returns before its WAL is flushed;
+  // sync_commits() then makes them durable). See docs/catalog.md.
   Synchronous synchronous = Synchronous::kFull;
 };
 
@@ -47,34 +70,57 @@ class Statement;
 
 class Database {
  public:
-  // Opens (and creates, unless read_only or !create_if_missing) the file.
-  // Does not migrate: see schema.h. Throws DatabaseError.
-  static std::unique_ptr<Database> open(const std::string& path, const DatabaseOptions& options = {});
-  ~Database();
+  // Opens a connection (and creates a SQLite file unless read_only or
+  // !create_if_missing). Does not migrate: see schema.h. Throws
+  // DatabaseError.
+  static std::unique_ptr<Database> open(const std::string& location, const DatabaseOptions& options = {});
+  // True for a location open() treats as a PostgreSQL connection URI.
+  static bool is_postgres_location(std::string_view location);
+
+  virtual ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // Runs SQL text that takes no parameters (schema, pragmas). Throws.
-  void exec(std::string_view sql);
+  virtual Backend backend() const = 0;
+  // Runs SQL text that takes no parameters (schema, settings). Throws.
+  virtual void exec(std::string_view sql) = 0;
   // Compiles a statement; statements are cheap to keep and reuse.
-  Statement prepare(std::string_view sql);
-  std::int64_t last_insert_rowid() const;
-  int changes() const;
-  const std::string& path() const { return path_; }
+  virtual Statement prepare(std::string_view sql) = 0;
+  // Rows changed by the last INSERT / UPDATE / DELETE run on this connection.
+  virtual std::int64_t changes() const = 0;
+  // Makes every transaction this connection committed so far durable, when
+  // it runs with Synchronous::kNormal or kOff: one sync for many commits
+  // (group commit). Call between transactions. Returns false (and leaves the
+  // reason in `error`) when the sync failed: those commits may be lost on
+  // power failure.
+  virtual bool sync_commits(std::string& error) = 0;
+
+  // The location for messages and logs (a PostgreSQL URI without its
+  // password).
+  const std::string& path() const { return display_; }
   bool read_only() const { return read_only_; }
-  sqlite3* handle() { return db_; }
+
+ protected:
+  Database(std::string display, bool read_only) : display_(std::move(display)), read_only_(read_only) {}
+  enum class TxOp { kBeginRead, kBeginWrite, kCommit, kRollback };
 
  private:
-  Database(sqlite3* db, std::string path, bool read_only);
-  sqlite3* db_;
-  std::string path_;
+  friend class Transaction;
+  virtual void transaction(TxOp op) = 0;
+
+  std::string display_;
   bool read_only_;
 };
 
-// A prepared statement. Bind indexes start at 1 as in SQLite.
+// One prepared statement of a backend (internal to libs/catalog).
+class StatementImpl;
+
+// A prepared statement. Bind indexes start at 1 as in SQLite. step() runs
+// the statement (on first call after a reset) and advances; column readers
+// apply to the current row. Booleans read as integers 0 and 1.
 class Statement {
  public:
-  Statement(Database& db, sqlite3_stmt* stmt) : db_(&db), stmt_(stmt) {}
+  explicit Statement(std::unique_ptr<StatementImpl> impl);
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&& other) noexcept;
   ~Statement();
@@ -107,13 +153,14 @@ class Statement {
   std::optional<double> column_optional_double(int col) const;
 
  private:
-  Database* db_;
-  sqlite3_stmt* stmt_;
+  std::unique_ptr<StatementImpl> impl_;
 };
 
-// A transaction that rolls back unless committed. BEGIN IMMEDIATE for
-// writers (takes the write lock up front, so busy handling applies at BEGIN
-// rather than failing at the first write), BEGIN DEFERRED for readers.
+// A transaction that rolls back unless committed. Writers take the write
+// lock up front on SQLite (BEGIN IMMEDIATE, so busy handling applies at
+// BEGIN rather than failing at the first write); readers get one consistent
+// snapshot (a WAL read transaction; REPEATABLE READ on PostgreSQL, READ ONLY
+// there too).
 class Transaction {
  public:
   enum class Kind { kRead, kWrite };

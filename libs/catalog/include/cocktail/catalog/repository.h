@@ -209,6 +209,7 @@ class Repository {
  private:
   Statement& statement(std::string_view sql);
   std::int64_t committed_seq();
+  std::int64_t next_ingredient_id();
   std::optional<Ingredient> find_ingredient(std::int64_t id);
   std::optional<std::int64_t> ingredient_id_by_name(std::string_view name, std::int64_t except_id);
   std::optional<std::int64_t> recipe_id_by_name(std::string_view name, std::int64_t except_id);

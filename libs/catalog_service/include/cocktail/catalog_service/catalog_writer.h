@@ -103,8 +103,6 @@ class CatalogWriter {
   std::unique_ptr<catalog::Repository> repository_;
   std::unique_ptr<catalog::ChangeLog> change_log_;
   std::unique_ptr<Metrics> metrics_;
-  // sqlite3_total_changes64() at the last successful sync (writer thread only).
-  std::int64_t synced_changes_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -5,8 +5,10 @@
 //
 // One thread tails change_log by seq on a connection of its own. It is woken
 // at once by notify() (the service calls it after each of its own commits)
-// and otherwise polls every poll_interval, so that rows committed by any
-// other writer (a bulk import, another process, the sqlite3 shell) are
+// and, on PostgreSQL, by the catalog's change notifications (so rows
+// committed by any other writer, their own web API or psql, are published at
+// once); otherwise it polls every poll_interval, so that rows committed by
+// any other writer (a bulk import, another process, the sqlite3 shell) are
 // published too, a poll interval later at most.
 //
 // Delivery is at least once: how far it got is recorded durably in the
@@ -127,6 +129,9 @@ class OutboxPublisher {
 
   std::unique_ptr<catalog::Database> db_;
   catalog::ChangeLog log_;
+  // Wakes the thread when another writer commits (where the backend can
+  // tell; see catalog::ChangeWatch); polling covers the rest.
+  std::unique_ptr<catalog::ChangeWatch> watch_;
   bus::Publisher& publisher_;
   OutboxPublisherOptions options_;
   std::unique_ptr<Metrics> metrics_;

@@ -1,0 +1,432 @@
+#include "pg_database.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "backend.h"
+
+namespace cocktail::catalog {
+namespace {
+
+DatabaseError::Kind kind_of_state(std::string_view state) {
+  if (state.substr(0, 2) == "23") return DatabaseError::Kind::kConstraint;
+  if (state == "40001" || state == "40P01" || state == "55P03" || state == "57014") {
+    return DatabaseError::Kind::kBusy;
+  }
+  if (state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" || state == "57P03") {
+    return DatabaseError::Kind::kConnection;
+  }
+  return DatabaseError::Kind::kOther;
+}
+
+// `?N` parameters (SQLite's numbered form) become `$N`; quoted text,
+// quoted identifiers and comments are copied as they are. Returns the
+// highest parameter number seen.
+int translate_parameters(std::string_view sql, std::string& out) {
+  out.clear();
+  out.reserve(sql.size() + 8);
+  int highest = 0;
+  int sequential = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      std::size_t end = i + 1;
+      while (end < sql.size() && sql[end] != c) ++end;
+      out.append(sql.substr(i, end + 1 - i));
+      i = end;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      std::size_t end = sql.find('\n', i);
+      if (end == std::string_view::npos) end = sql.size();
+      out.append(sql.substr(i, end - i));
+      i = end - 1;
+    } else if (c == '?') {
+      std::size_t end = i + 1;
+      while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9') ++end;
+      int number = 0;
+      if (end == i + 1) {
+        number = ++sequential;
+      } else {
+        std::from_chars(sql.data() + i + 1, sql.data() + end, number);
+      }
+      highest = std::max(highest, number);
+      out += '$';
+      out += std::to_string(number);
+      i = end - 1;
+    } else {
+      out += c;
+    }
+  }
+  return highest;
+}
+
+}  // namespace
+
+std::string redact_postgres_uri(std::string_view uri) {
+  std::string out(uri);
+  const std::size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const std::size_t start = scheme + 3;
+    std::size_t authority_end = out.find_first_of("/?", start);
+    if (authority_end == std::string::npos) authority_end = out.size();
+    const std::size_t at = out.rfind('@', authority_end);
+    if (at != std::string::npos && at >= start) {
+      const std::size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon, at - colon, ":***");
+    }
+  }
+  // A password given as a query parameter.
+  for (std::size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
+    std::size_t end = out.find('&', p);
+    if (end == std::string::npos) end = out.size();
+    out.replace(p + 9, end - p - 9, "***");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- statement
+
+class PgStatement final : public StatementImpl {
+ public:
+  PgStatement(PgDatabase& db, std::string_view sql) : db_(db) {
+    nparams_ = translate_parameters(sql, sql_);
+    values_.resize(static_cast<std::size_t>(nparams_));
+    name_ = "cocktail_" + std::to_string(++db_.next_statement_);
+    prepare();
+  }
+  ~PgStatement() override {
+    clear_result();
+    if (prepared_generation_ == db_.generation_ && PQstatus(db_.conn_) == CONNECTION_OK &&
+        PQtransactionStatus(db_.conn_) != PQTRANS_INERROR) {
+      PQclear(PQexec(db_.conn_, ("DEALLOCATE " + name_).c_str()));
+    }
+  }
+
+  void bind_int(int index, std::int64_t value) override { set(index, std::to_string(value)); }
+  void bind_double(int index, double value) override {
+    if (!std::isfinite(value)) {
+      set(index, std::isnan(value) ? "NaN" : (value > 0 ? "Infinity" : "-Infinity"));
+      return;
+    }
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    (void)ec;
+    set(index, std::string(buf, end));
+  }
+  void bind_text(int index, std::string_view value) override { set(index, std::string(value)); }
+  void bind_null(int index) override {
+    check_index(index);
+    values_[static_cast<std::size_t>(index - 1)].reset();
+  }
+
+  bool step() override {
+    if (result_ == nullptr) {
+      execute();
+      row_ = 0;
+    } else {
+      ++row_;
+    }
+    return row_ < PQntuples(result_);
+  }
+  void reset() override {
+    clear_result();
+    for (auto& v : values_) v.reset();
+  }
+  bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
+  std::int64_t column_int(int col) const override {
+    std::string_view text = column_text(col);
+    if (text == "t") return 1;
+    if (text == "f") return 0;
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      // A numeric or floating value read as an integer, as SQLite would.
+      return static_cast<std::int64_t>(std::strtod(std::string(text).c_str(), nullptr));
+    }
+    return value;
+  }
+  double column_double(int col) const override {
+    std::string_view text = column_text(col);
+    if (text.empty()) return 0.0;
+    return std::strtod(std::string(text).c_str(), nullptr);
+  }
+  std::string_view column_text(int col) const override {
+    if (PQgetisnull(result_, row_, col)) return {};
+    return {PQgetvalue(result_, row_, col), static_cast<std::size_t>(PQgetlength(result_, row_, col))};
+  }
+
+ private:
+  void check_index(int index) const {
+    if (index < 1 || index > nparams_) {
+      throw DatabaseError(DatabaseError::Kind::kOther,
+                          "bind: parameter " + std::to_string(index) + " out of range in: " + sql_);
+    }
+  }
+  void set(int index, std::string value) {
+    check_index(index);
+    values_[static_cast<std::size_t>(index - 1)] = std::move(value);
+  }
+  void prepare() {
+    PGresult* r = PQprepare(db_.conn_, name_.c_str(), sql_.c_str(), nparams_, nullptr);
+    PQclear(db_.check(r, "prepare"));
+    prepared_generation_ = db_.generation_;
+  }
+  void execute() {
+    db_.ensure_connected();
+    if (prepared_generation_ != db_.generation_) prepare();
+    std::vector<const char*> pointers(values_.size());
+    for (std::size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
+    result_ = db_.run(name_, nparams_, pointers.data());
+  }
+  void clear_result() {
+    if (result_ != nullptr) PQclear(result_);
+    result_ = nullptr;
+  }
+
+  PgDatabase& db_;
+  std::string sql_;
+  std::string name_;
+  int nparams_ = 0;
+  std::vector<std::optional<std::string>> values_;
+  std::uint64_t prepared_generation_ = 0;
+  PGresult* result_ = nullptr;
+  int row_ = 0;
+};
+
+// ----------------------------------------------------------------- database
+
+std::unique_ptr<PgDatabase> PgDatabase::open(const std::string& uri, const DatabaseOptions& options) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = "cannot connect to catalog '" + redact_postgres_uri(uri) +
+                      "': " + (conn ? PQerrorMessage(conn) : "out of memory");
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    if (conn) PQfinish(conn);
+    throw DatabaseError(DatabaseError::Kind::kConnection, msg);
+  }
+  std::unique_ptr<PgDatabase> db(new PgDatabase(conn, uri, options));
+  db->configure();
+  return db;
+}
+
+PgDatabase::PgDatabase(PGconn* conn, std::string uri, const DatabaseOptions& options)
+    : Database(redact_postgres_uri(uri), options.read_only),
+      conn_(conn),
+      uri_(std::move(uri)),
+      options_(options) {}
+
+PgDatabase::~PgDatabase() { PQfinish(conn_); }
+
+void PgDatabase::configure() {
+  std::string settings =
+      "SET client_encoding = 'UTF8'; SET extra_float_digits = 1; SET application_name = "
+      "'cocktaildb-analytics'; SET lock_timeout = " +
+      std::to_string(std::max(options_.busy_timeout_ms, 1)) + ";";
+  if (options_.read_only) settings += " SET default_transaction_read_only = on;";
+  if (options_.synchronous != Synchronous::kFull) settings += " SET synchronous_commit = off;";
+  PQclear(check(PQexec(conn_, settings.c_str()), "configure"));
+}
+
+void PgDatabase::ensure_connected() {
+  if (PQstatus(conn_) == CONNECTION_OK) return;
+  if (in_transaction_) {
+    throw DatabaseError(DatabaseError::Kind::kConnection,
+                        "connection to '" + path() + "' lost inside a transaction");
+  }
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw DatabaseError(DatabaseError::Kind::kConnection, "cannot reconnect to '" + path() + "': " + msg);
+  }
+  ++generation_;
+  configure();
+}
+
+void PgDatabase::fail(PGresult* result, std::string_view context) {
+  std::string state;
+  std::string message;
+  if (result != nullptr) {
+    if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE)) state = s;
+    message = PQresultErrorMessage(result);
+    PQclear(result);
+  }
+  if (message.empty()) message = PQerrorMessage(conn_);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  DatabaseError::Kind kind = kind_of_state(state);
+  if (PQstatus(conn_) != CONNECTION_OK) kind = DatabaseError::Kind::kConnection;
+  throw DatabaseError(kind, std::string(context) + ": " + message);
+}
+
+PGresult* PgDatabase::check(PGresult* result, std::string_view context) {
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    const char* tuples = PQcmdTuples(result);
+    changes_ = (tuples && *tuples) ? std::atoll(tuples) : 0;
+    return result;
+  }
+  fail(result, context);
+}
+
+PGresult* PgDatabase::run(const std::string& name, int nparams, const char* const* values) {
+  return check(PQexecPrepared(conn_, name.c_str(), nparams, values, nullptr, nullptr, 0), "step");
+}
+
+void PgDatabase::exec(std::string_view sql) {
+  ensure_connected();
+  PQclear(check(PQexec(conn_, std::string(sql).c_str()), "sql failed"));
+}
+
+Statement PgDatabase::prepare(std::string_view sql) {
+  ensure_connected();
+  return Statement(std::make_unique<PgStatement>(*this, sql));
+}
+
+void PgDatabase::transaction(TxOp op) {
+  switch (op) {
+    case TxOp::kBeginRead:
+      exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      in_transaction_ = true;
+      break;
+    case TxOp::kBeginWrite:
+      exec("BEGIN");
+      in_transaction_ = true;
+      break;
+    case TxOp::kCommit:
+      PQclear(check(PQexec(conn_, "COMMIT"), "commit"));
+      in_transaction_ = false;
+      if (options_.synchronous != Synchronous::kFull) ++unsynced_commits_;
+      break;
+    case TxOp::kRollback:
+      in_transaction_ = false;
+      if (PQstatus(conn_) == CONNECTION_OK) PQclear(check(PQexec(conn_, "ROLLBACK"), "rollback"));
+      break;
+  }
+}
+
+// A commit made with synchronous_commit=on waits until the WAL is flushed up
+// to its own commit record, and the WAL is one sequential log: so one small
+// synchronous transaction (it takes a transaction id, so that it has a
+// commit record to flush) makes every earlier asynchronous commit of any
+// session durable with it.
+bool PgDatabase::sync_commits(std::string& error) {
+  if (unsynced_commits_ == 0) return true;
+  try {
+    exec("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT");
+  } catch (const DatabaseError& e) {
+    error = e.what();
+    try {
+      exec("ROLLBACK");
+    } catch (...) {
+    }
+    return false;
+  }
+  unsynced_commits_ = 0;
+  return true;
+}
+
+void PgDatabase::copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_line) {
+  ensure_connected();
+  PGresult* r = PQexec(conn_, std::string(copy_sql).c_str());
+  if (PQresultStatus(r) != PGRES_COPY_OUT) fail(r, "copy");
+  PQclear(r);
+  for (;;) {
+    char* buffer = nullptr;
+    const int n = PQgetCopyData(conn_, &buffer, 0);
+    if (n == -1) break;
+    if (n == -2) fail(nullptr, "copy");
+    std::string_view line(buffer, static_cast<std::size_t>(n));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    try {
+      on_line(line);
+    } catch (...) {
+      PQfreemem(buffer);
+      // Drain the rest so that the connection stays usable.
+      while (PQgetCopyData(conn_, &buffer, 0) >= 0) PQfreemem(buffer);
+      while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+      throw;
+    }
+    PQfreemem(buffer);
+  }
+  PGresult* last = PQgetResult(conn_);
+  PQclear(check(last, "copy"));
+  while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+}
+
+PgDatabase::CopyIn::CopyIn(PgDatabase& db, std::string_view copy_sql) : db_(db) {
+  db_.ensure_connected();
+  PGresult* r = PQexec(db_.conn_, std::string(copy_sql).c_str());
+  if (PQresultStatus(r) != PGRES_COPY_IN) db_.fail(r, "copy");
+  PQclear(r);
+}
+
+PgDatabase::CopyIn::~CopyIn() {
+  if (!open_) return;
+  PQputCopyEnd(db_.conn_, "abandoned");
+  while (PGresult* r = PQgetResult(db_.conn_)) PQclear(r);
+}
+
+void PgDatabase::CopyIn::put_row(const std::vector<std::optional<std::string>>& fields) {
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i) buffer_ += '\t';
+    if (!fields[i]) {
+      buffer_ += "\\N";
+      continue;
+    }
+    for (char c : *fields[i]) {
+      switch (c) {
+        case '\\': buffer_ += "\\\\"; break;
+        case '\t': buffer_ += "\\t"; break;
+        case '\n': buffer_ += "\\n"; break;
+        case '\r': buffer_ += "\\r"; break;
+        default: buffer_ += c;
+      }
+    }
+  }
+  buffer_ += '\n';
+  if (buffer_.size() >= (1 << 20)) flush();
+}
+
+void PgDatabase::CopyIn::flush() {
+  if (buffer_.empty()) return;
+  if (PQputCopyData(db_.conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+    db_.fail(nullptr, "copy");
+  buffer_.clear();
+}
+
+void PgDatabase::CopyIn::finish() {
+  flush();
+  open_ = false;
+  if (PQputCopyEnd(db_.conn_, nullptr) != 1) db_.fail(nullptr, "copy");
+  PGresult* r = PQgetResult(db_.conn_);
+  PQclear(db_.check(r, "copy"));
+  while (PGresult* rest = PQgetResult(db_.conn_)) PQclear(rest);
+}
+
+bool PgDatabase::wait_for_notification(int timeout_ms, int wake_fd) {
+  ensure_connected();
+  auto take = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (take()) return true;
+  pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
+  if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP))) {
+    if (PQconsumeInput(conn_) == 0) fail(nullptr, "listen");
+    return take();
+  }
+  return false;
+}
+
+}  // namespace cocktail::catalog

@@ -1,0 +1,225 @@
+#include "sqlite_database.h"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
+#include <utility>
+
+#include "backend.h"
+
+namespace cocktail::catalog {
+namespace {
+
+DatabaseError::Kind kind_of(int code) {
+  switch (code & 0xff) {
+    case SQLITE_CONSTRAINT: return DatabaseError::Kind::kConstraint;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return DatabaseError::Kind::kBusy;
+    default: return DatabaseError::Kind::kOther;
+  }
+}
+
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
+  std::string msg(context);
+  msg += ": ";
+  msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  throw DatabaseError(kind_of(db ? sqlite3_extended_errcode(db) : rc), msg);
+}
+
+const char* synchronous_pragma(Synchronous s) {
+  switch (s) {
+    case Synchronous::kOff: return "PRAGMA synchronous=OFF";
+    case Synchronous::kNormal: return "PRAGMA synchronous=NORMAL";
+    case Synchronous::kFull: return "PRAGMA synchronous=FULL";
+  }
+  return "PRAGMA synchronous=FULL";
+}
+
+// True when the file's header says WAL mode (file format bytes 18 and 19).
+bool header_says_wal(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  std::array<unsigned char, 20> header{};
+  const bool full = std::fread(header.data(), 1, header.size(), f) == header.size();
+  std::fclose(f);
+  return full && header[18] == 2 && header[19] == 2;
+}
+
+// A file name as a SQLite URI path: %, ? and # escaped.
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class SqliteStatement final : public StatementImpl {
+ public:
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+
+  void bind_int(int index, std::int64_t value) override { check(sqlite3_bind_int64(stmt_, index, value)); }
+  void bind_double(int index, double value) override { check(sqlite3_bind_double(stmt_, index, value)); }
+  void bind_text(int index, std::string_view value) override {
+    check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  void bind_null(int index) override { check(sqlite3_bind_null(stmt_, index)); }
+
+  bool step() override {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    // Keep the error text before reset() clears it.
+    std::string msg = std::string("step: ") + sqlite3_errmsg(db_);
+    int code = sqlite3_extended_errcode(db_);
+    sqlite3_reset(stmt_);
+    throw DatabaseError(kind_of(code), msg);
+  }
+  void reset() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  bool is_null(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t column_int(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double column_double(int col) const override { return sqlite3_column_double(stmt_, col); }
+  std::string_view column_text(int col) const override {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    if (p == nullptr) return {};
+    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+}  // namespace
+
+SqliteDatabase::FileStamp SqliteDatabase::stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const DatabaseOptions& options) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  std::string target = path;
+  bool immutable = false;
+  FileStamp before;
+  if (options.read_only) {
+    flags |= SQLITE_OPEN_READONLY;
+    // See check_unchanged(): a WAL-mode file that no connection has open
+    // (no -wal, no -shm) is read without creating either.
+    if (header_says_wal(path) && !stamp(path + "-wal").exists && !stamp(path + "-shm").exists) {
+      immutable = true;
+      before = stamp(path);
+      flags |= SQLITE_OPEN_URI;
+      target = "file:" + uri_path(path) + "?immutable=1";
+    }
+  } else {
+    flags |= SQLITE_OPEN_READWRITE;
+    if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(target.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = "cannot open catalog '" + path + "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (db) sqlite3_close(db);
+    throw DatabaseError(kind_of(rc), msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(db, path, options.read_only));
+  out->immutable_ = immutable;
+  out->file_stamp_ = before;
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  out->exec("PRAGMA foreign_keys=ON");
+  if (!options.read_only) {
+    out->exec("PRAGMA journal_mode=WAL");
+    out->exec(synchronous_pragma(options.synchronous));
+  }
+  return out;
+}
+
+SqliteDatabase::SqliteDatabase(sqlite3* db, std::string path, bool read_only)
+    : Database(path, read_only), db_(db), file_(std::move(path)) {}
+
+SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
+
+void SqliteDatabase::exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw DatabaseError(kind_of(sqlite3_extended_errcode(db_)), "sql failed: " + msg);
+  }
+}
+
+Statement SqliteDatabase::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
+  if (rc != SQLITE_OK) fail(db_, rc, "prepare");
+  return Statement(std::make_unique<SqliteStatement>(db_, stmt));
+}
+
+std::int64_t SqliteDatabase::changes() const { return sqlite3_changes64(db_); }
+
+void SqliteDatabase::transaction(TxOp op) {
+  switch (op) {
+    case TxOp::kBeginRead: exec("BEGIN DEFERRED"); break;
+    case TxOp::kBeginWrite: exec("BEGIN IMMEDIATE"); break;
+    case TxOp::kCommit:
+      exec("COMMIT");
+      if (immutable_) check_unchanged();
+      break;
+    case TxOp::kRollback: exec("ROLLBACK"); break;
+  }
+}
+
+void SqliteDatabase::check_unchanged() const {
+  if (!immutable_) return;
+  if (stamp(file_) != file_stamp_ || stamp(file_ + "-wal").exists) {
+    throw DatabaseError(DatabaseError::Kind::kBusy,
+                        "catalog '" + file_ + "' was written while it was read; read it again");
+  }
+}
+
+// The WAL file object of this connection, obtained from SQLite
+// (SQLITE_FCNTL_JOURNAL_POINTER), is synced through SQLite's VFS: the same
+// call, on the same file handle, that a synchronous=FULL commit makes (the
+// VFS also syncs the directory after the file was created). Every frame of
+// the commits since the last sync is in that file, so they become durable
+// together.
+bool SqliteDatabase::sync_commits(std::string& error) {
+  // Nothing written since the last sync: nothing to make durable.
+  const sqlite3_int64 changes = sqlite3_total_changes64(db_);
+  if (changes == synced_changes_) return true;
+  sqlite3_file* wal = nullptr;
+  int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+  if (rc == SQLITE_OK && (wal == nullptr || wal->pMethods == nullptr)) {
+    return true;  // no WAL open: nothing was written through this connection yet
+  }
+  if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) {
+    error = std::string("sqlite: ") + sqlite3_errstr(rc);
+    return false;
+  }
+  synced_changes_ = changes;
+  return true;
+}
+
+}  // namespace cocktail::catalog

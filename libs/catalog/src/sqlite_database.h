@@ -1,0 +1,51 @@
+// SqliteDatabase: a Database on a SQLite file. Internal to libs/catalog.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cocktail/catalog/database.h"
+
+namespace cocktail::catalog {
+
+class SqliteDatabase final : public Database {
+ public:
+  static std::unique_ptr<Database> open(const std::string& path, const DatabaseOptions& options);
+  ~SqliteDatabase() override;
+
+  Backend backend() const override { return Backend::kSqlite; }
+  void exec(std::string_view sql) override;
+  Statement prepare(std::string_view sql) override;
+  std::int64_t changes() const override;
+  bool sync_commits(std::string& error) override;
+
+  sqlite3* handle() { return db_; }
+  // Read-only connections to a WAL-mode file that no other connection had
+  // open are opened `immutable` (a read-only connection would otherwise
+  // create the -wal and -shm files beside it and leave them there). Such a
+  // read is only right if nobody wrote meanwhile: this throws a transient
+  // DatabaseError when the file or its WAL changed since the open.
+  void check_unchanged() const;
+
+ private:
+  struct FileStamp {
+    bool exists = false;
+    std::int64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  static FileStamp stamp(const std::string& path);
+  SqliteDatabase(sqlite3* db, std::string path, bool read_only);
+  void transaction(TxOp op) override;
+
+  sqlite3* db_;
+  std::string file_;
+  bool immutable_ = false;
+  FileStamp file_stamp_;
+  // sqlite3_total_changes64() at the last successful sync_commits().
+  std::int64_t synced_changes_ = 0;
+};
+
+}  // namespace cocktail::catalog
