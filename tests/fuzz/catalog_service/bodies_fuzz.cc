@@ -6,17 +6,14 @@
 //   i create ingredient   I update ingredient 2   r create recipe
 //   R update recipe 1     u create unit           b bulk ingredients
 //   B bulk recipes
-// Every input starts from the same catalog (restored from an image taken
-// after set-up), so that a finding reproduces from its input alone.
+// Every decoded body is written to a catalog of its own, made the same way
+// each time, so that a finding reproduces from its input alone.
 // Properties: decoding never crashes and every refusal names a reason; the
 // Repository answers every decoded body with a value or an expected error
 // (invalid, not found, conflict, too large), never a database failure; what
 // a write reports reads back the same.
-#include <sqlite3.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,42 +27,29 @@ namespace {
 
 using namespace cocktail;
 
-class CatalogFixture {
+// A catalog in memory: three ingredients (Spirits > Gin, Lime juice), the
+// standard units, and a Gimlet, made afresh for every decoded body so that a
+// finding reproduces from its input alone.
+class Catalog {
  public:
-  CatalogFixture() : db_(catalog::open_catalog(":memory:")) {
-    catalog::Repository repo(*db_);
-    auto spirits = repo.create_ingredient({"Spirits", std::nullopt, std::nullopt, false});
-    auto gin = repo.create_ingredient({"Gin", "Juniper", spirits->value.id, true});
-    auto lime = repo.create_ingredient({"Lime juice", std::nullopt, std::nullopt, false});
-    if (!spirits.ok() || !gin.ok() || !lime.ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "ingredients");
+  Catalog() : db_(catalog::open_catalog(":memory:")), repo_(*db_) {
+    auto spirits = repo_.create_ingredient({"Spirits", std::nullopt, std::nullopt, false});
+    if (!spirits.ok()) fuzz::fail(__FILE__, __LINE__, "fixture", spirits.error().message);
+    auto gin = repo_.create_ingredient({"Gin", "Juniper", spirits->value.id, true});
+    auto lime = repo_.create_ingredient({"Lime juice", std::nullopt, std::nullopt, false});
+    if (!gin.ok() || !lime.ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "ingredients");
     catalog::RecipeInput gimlet{
         "Gimlet", "Shake with ice.", std::nullopt, std::nullopt, std::nullopt, std::nullopt, {}};
     gimlet.ingredients.push_back({gin->value.id, std::nullopt, 60.0});
     gimlet.ingredients.push_back({lime->value.id, std::nullopt, 20.0});
-    if (!repo.create_recipe(gimlet).ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "recipe");
-    sqlite3_int64 size = 0;
-    unsigned char* image = sqlite3_serialize(db_->handle(), "main", &size, 0);
-    if (image == nullptr) fuzz::fail(__FILE__, __LINE__, "fixture", "sqlite3_serialize");
-    image_.assign(reinterpret_cast<const char*>(image), static_cast<std::size_t>(size));
-    sqlite3_free(image);
-    repo_ = std::make_unique<catalog::Repository>(*db_);
+    if (!repo_.create_recipe(gimlet).ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "recipe");
   }
 
-  // Puts the catalog back as set-up left it.
-  catalog::Repository& restore() {
-    auto* copy = static_cast<unsigned char*>(sqlite3_malloc64(image_.size()));
-    std::memcpy(copy, image_.data(), image_.size());
-    const auto size = static_cast<sqlite3_int64>(image_.size());
-    const int rc = sqlite3_deserialize(db_->handle(), "main", copy, size, size,
-                                       SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
-    if (rc != SQLITE_OK) fuzz::fail(__FILE__, __LINE__, "sqlite3_deserialize", sqlite3_errstr(rc));
-    return *repo_;
-  }
+  catalog::Repository& repo() { return repo_; }
 
  private:
   std::unique_ptr<catalog::Database> db_;
-  std::string image_;
-  std::unique_ptr<catalog::Repository> repo_;
+  catalog::Repository repo_;
 };
 
 void check_refusal(const core::Error& error, std::string_view body) {
@@ -85,12 +69,14 @@ bool answered(const core::Result<T>& result, std::string_view body) {
   return false;
 }
 
-void write(catalog::Repository& repo, char selector, std::string_view body) {
+void write(char selector, std::string_view body) {
   switch (selector) {
     case 'i':
     case 'I': {
       auto in = catalog_service::decode_ingredient(body);
       if (!in.ok()) return check_refusal(in.error(), body);
+      Catalog catalog;
+      auto& repo = catalog.repo();
       auto out = selector == 'i' ? repo.create_ingredient(*in) : repo.update_ingredient(2, *in);
       if (!answered(out, body)) return;
       auto back = repo.get_ingredient(out->value.id);
@@ -101,6 +87,8 @@ void write(catalog::Repository& repo, char selector, std::string_view body) {
     case 'R': {
       auto in = catalog_service::decode_recipe(body);
       if (!in.ok()) return check_refusal(in.error(), body);
+      Catalog catalog;
+      auto& repo = catalog.repo();
       auto out = selector == 'r' ? repo.create_recipe(*in) : repo.update_recipe(1, *in);
       if (!answered(out, body)) return;
       auto back = repo.get_recipe(out->value.id);
@@ -112,20 +100,20 @@ void write(catalog::Repository& repo, char selector, std::string_view body) {
     case 'u': {
       auto in = catalog_service::decode_unit(body);
       if (!in.ok()) return check_refusal(in.error(), body);
-      answered(repo.create_unit(*in), body);
+      answered(Catalog().repo().create_unit(*in), body);
       return;
     }
     case 'b': {
       auto in = catalog_service::decode_bulk_ingredients(body);
       if (!in.ok()) return check_refusal(in.error(), body);
-      auto out = repo.create_ingredients(*in);
+      auto out = Catalog().repo().create_ingredients(*in);
       if (answered(out, body)) COCKTAIL_FUZZ_CHECK(out->value.size() == in->size(), body);
       return;
     }
     case 'B': {
       auto in = catalog_service::decode_bulk_recipes(body);
       if (!in.ok()) return check_refusal(in.error(), body);
-      auto out = repo.create_recipes(*in);
+      auto out = Catalog().repo().create_recipes(*in);
       if (answered(out, body)) COCKTAIL_FUZZ_CHECK(out->value.size() == in->size(), body);
       return;
     }
@@ -139,9 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   char selector = 0;
   std::string_view body;
   if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &body)) return 0;
-  static CatalogFixture catalog;
   try {
-    write(catalog.restore(), selector, body);
+    write(selector, body);
   } catch (const std::exception& e) {
     fuzz::fail(__FILE__, __LINE__, "a write body gets an answer, not an exception", e.what());
   }
