@@ -241,6 +241,10 @@ void RegenerationService::start() {
   next_heartbeat_ = now;
   next_probe_ = now + options_.check_interval;
   started_ = true;
+  // Read for the log line while the lock is held: once the threads run, a
+  // regeneration may replace current_ at any time.
+  const std::int64_t start_generation = current_.generation;
+  const std::int64_t start_seq = current_.catalog_seq;
   lock.unlock();
 
   worker_thread_ = std::thread([this] { work(); });
@@ -250,8 +254,8 @@ void RegenerationService::start() {
   loop_thread_ = std::thread([this] { loop(); });
   subscriber_->start();
   log::info("regen.service_started",
-            {{"generation", current_.generation},
-             {"catalog_seq", current_.catalog_seq},
+            {{"generation", start_generation},
+             {"catalog_seq", start_seq},
              {"pub", publisher_->endpoint()},
              {"quiet_ms", static_cast<std::int64_t>(options_.debounce.quiet.count())},
              {"max_delay_ms", static_cast<std::int64_t>(options_.debounce.max_delay.count())}});
