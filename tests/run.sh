@@ -104,13 +104,17 @@ sanitizer_stage() {  # <preset>
   rm -rf "$reports"
   mkdir -p "$reports"
   local status=0
-  # halt_on_error=0 for TSan: every race of a test is reported, and the
-  # process still exits non-zero (exitcode 66) at the end.
-  ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-  UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
-  TSAN_OPTIONS="log_path=$reports/tsan:suppressions=$root/tests/sanitizers/tsan.supp:second_deadlock_stack=1:halt_on_error=0${TSAN_OPTIONS:+:$TSAN_OPTIONS}" \
-    ctest --test-dir "$dir" --output-on-failure -j "$ctest_jobs" -L "${SANITIZER_LABELS:-unit|integration}" \
-      ${SANITIZER_CTEST_ARGS:-} || status=1
+  if [ "$preset" = tsan ]; then
+    # halt_on_error=0: every race of a process is reported, and it still
+    # exits non-zero (66) at the end.
+    export TSAN_OPTIONS="log_path=$reports/tsan:suppressions=$root/tests/sanitizers/tsan.supp:second_deadlock_stack=1:halt_on_error=0${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+  else
+    export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  fi
+  # shellcheck disable=SC2086
+  ctest --test-dir "$dir" --output-on-failure -j "$ctest_jobs" -L "${SANITIZER_LABELS:-unit|integration}" \
+    ${SANITIZER_CTEST_ARGS:-} || status=1
   if compgen -G "$reports/*" >/dev/null; then
     echo "$preset: sanitizer reports in $reports:" >&2
     for f in "$reports"/*; do
