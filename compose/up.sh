@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Starts the whole stack without containers: catalog-api, analytics-regen,
-# analytics-api and (unless --no-prometheus) a Prometheus scraping the three.
+# analytics-api, usage-api and (unless --no-prometheus) a Prometheus scraping
+# the four.
 # On first run it installs missing packages, builds, generates a sample
-# catalog and a write token in the data directory. Ctrl-C / SIGTERM stops
-# every child cleanly.
+# catalog, a write token and the event bus's CURVE keys (one pair per
+# service) in the data directory. Ctrl-C / SIGTERM stops every child cleanly.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -15,9 +16,11 @@ host=127.0.0.1
 catalog_port=8080
 api_port=8081
 regen_port=8082
+usage_port=8083
 prom_port=9090
 catalog_pub=5561
 regen_pub=5562
+usage_pub=5563
 with_prometheus=1
 build_dir="$root/build"
 
@@ -25,20 +28,23 @@ usage() {
   cat <<USAGE
 Usage: compose/up.sh [OPTIONS]
 
-Starts catalog-api, analytics-regen, analytics-api and Prometheus on loopback,
-on a sample catalog generated in the data directory on first run.
+Starts catalog-api, analytics-regen, analytics-api, usage-api and Prometheus on
+loopback, on a sample catalog generated in the data directory on first run
+(usage-api keeps its own database, usage.db, in the same directory).
 
 Options:
-  --data-dir DIR         where the catalog, snapshots, token and logs live (default: ./var)
+  --data-dir DIR         where the catalog, snapshots, token, bus keys and logs live (default: ./var)
   --recipes N            sample catalog size on first run (default: $recipes)
   --ingredients N        sample catalog ingredients on first run (default: $ingredients)
   --seed S               sample catalog seed (default: $seed)
   --catalog-port P       catalog-api HTTP port (default: $catalog_port)
   --api-port P           analytics-api HTTP port (default: $api_port)
   --regen-port P         analytics-regen HTTP port (default: $regen_port)
+  --usage-port P         usage-api HTTP port (default: $usage_port)
   --prometheus-port P    Prometheus port (default: $prom_port)
   --catalog-pub-port P   catalog-api ZeroMQ PUB port (default: $catalog_pub)
   --regen-pub-port P     analytics-regen ZeroMQ PUB port (default: $regen_pub)
+  --usage-pub-port P     usage-api ZeroMQ PUB port, usage.hour (default: $usage_pub)
   --no-prometheus        do not start Prometheus
   --postgres             keep the catalog in a local PostgreSQL (Debian's postgresql) under
                          DATA_DIR/postgres instead of DATA_DIR/catalog.db
@@ -60,9 +66,11 @@ while [ $# -gt 0 ]; do
     --catalog-port) catalog_port=$2; shift 2 ;;
     --api-port) api_port=$2; shift 2 ;;
     --regen-port) regen_port=$2; shift 2 ;;
+    --usage-port) usage_port=$2; shift 2 ;;
     --prometheus-port) prom_port=$2; shift 2 ;;
     --catalog-pub-port) catalog_pub=$2; shift 2 ;;
     --regen-pub-port) regen_pub=$2; shift 2 ;;
+    --usage-pub-port) usage_pub=$2; shift 2 ;;
     --no-prometheus) with_prometheus=0; shift ;;
     --postgres) with_postgres=1; shift ;;
     --postgres-port) pg_port=$2; shift 2 ;;
@@ -78,7 +86,7 @@ say() { printf '[up] %s\n' "$*"; }
 sections=(build runtime)
 [ "$with_prometheus" = 1 ] && sections+=(test)
 "$root/tests/install-deps.sh" "${sections[@]}"
-bins=(catalog-seed catalog-api analytics-regen analytics-api)
+bins=(catalog-seed catalog-api analytics-regen analytics-api usage-api usage-admin bus-keygen)
 need_build=0
 for b in "${bins[@]}"; do [ -x "$build_dir/bin/$b" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
@@ -123,6 +131,17 @@ if [ ! -s "$token_file" ]; then
   (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token_file")
   say "generated a write token in $token_file"
 fi
+# The event bus runs with CURVE: a key pair per service; each publisher
+# admits only its subscriber's public key (docs/operations.md).
+keys="$data_dir/bus-keys"
+mkdir -p "$keys"
+chmod 700 "$keys"
+for service in catalog-api analytics-regen analytics-api usage-api; do
+  if [ ! -s "$keys/$service.key_secret" ]; then
+    "$bin/bus-keygen" --out "$keys/$service" --force >/dev/null
+    say "generated the bus key pair of $service in $keys/"
+  fi
+done
 
 # 3. Start the services.
 pids=()
@@ -152,17 +171,27 @@ start() {  # name, command...
 }
 
 start catalog-api "$bin/catalog-api" --db "$catalog" --http "$host:$catalog_port" \
-  --pub "tcp://$host:$catalog_pub" --token-file "$token_file"
+  --pub "tcp://$host:$catalog_pub" --token-file "$token_file" \
+  --bus-key-file "$keys/catalog-api.key_secret" --bus-authorized-keys "$keys/analytics-regen.key"
 start analytics-regen "$bin/analytics-regen" --db "$catalog" --analytics-path "$data_dir/analytics" \
   --http "$host:$regen_port" --sub "tcp://$host:$catalog_pub" --pub "tcp://$host:$regen_pub" \
-  --token-file "$token_file"
+  --token-file "$token_file" \
+  --bus-key-file "$keys/analytics-regen.key_secret" --bus-server-key "$keys/catalog-api.key" \
+  --bus-authorized-keys "$keys/analytics-api.key"
 start analytics-api "$bin/analytics-api" --db "$catalog" --analytics-path "$data_dir/analytics" \
-  --http "$host:$api_port" --sub "tcp://$host:$regen_pub"
+  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" \
+  --bus-key-file "$keys/analytics-api.key_secret" --bus-server-key "$keys/analytics-regen.key"
+# The dashboard (served by analytics-api) posts usage events cross-origin.
+# usage.hour has no subscriber in the stack yet: every service of this
+# deployment may subscribe (the public keys of the key directory).
+start usage-api "$bin/usage-api" --db "$data_dir/usage.db" --http "$host:$usage_port" \
+  --pub "tcp://$host:$usage_pub" --cors-origins "http://$host:$api_port,http://localhost:$api_port" \
+  --bus-key-file "$keys/usage-api.key_secret" --bus-authorized-keys "$keys"
 
 if [ "$with_prometheus" = 1 ]; then
   mkdir -p "$data_dir/prometheus"
   sed -e "s/catalog-api:8080/$host:$catalog_port/" -e "s/analytics-api:8081/$host:$api_port/" \
-      -e "s/analytics-regen:8082/$host:$regen_port/" \
+      -e "s/analytics-regen:8082/$host:$regen_port/" -e "s/usage-api:8083/$host:$usage_port/" \
       "$root/compose/prometheus/prometheus.yml" > "$data_dir/prometheus/prometheus.yml"
   cp "$root/compose/prometheus/alerts.yml" "$data_dir/prometheus/alerts.yml"
   start prometheus prometheus --config.file="$data_dir/prometheus/prometheus.yml" \
@@ -185,6 +214,7 @@ wait_for() {  # description, url, seconds
 wait_for catalog-api "http://$host:$catalog_port/health" 30
 wait_for analytics-regen "http://$host:$regen_port/health" 30
 wait_for analytics-api "http://$host:$api_port/health" 30
+wait_for usage-api "http://$host:$usage_port/health" 30
 wait_for "the first generation" "http://$host:$api_port/api/v1/analytics/cocktail-space" 120
 [ "$with_prometheus" = 1 ] && wait_for prometheus "http://$host:$prom_port/-/ready" 30
 
@@ -195,8 +225,10 @@ cocktaildb-analytics is up.
   analytics-api    http://$host:$api_port/api/v1/analytics/status
   dashboard feed   http://$host:$api_port/api/v1/analytics/stream  (server-sent events)
   analytics-regen  http://$host:$regen_port/health
+  usage-api        http://$host:$usage_port/api/analytics/rollups?hours=24  (usage events, seed 004's API)
 $( [ "$with_prometheus" = 1 ] && echo "  prometheus       http://$host:$prom_port/targets" )
   logs             $data_dir/logs/
+  bus keys         $keys/  (CURVE; the bus refuses any other key)
 
 Try:
   # 1. a write (the answer carries catalog_seq)
@@ -207,6 +239,10 @@ Try:
   curl -s "http://$host:$api_port/api/v1/analytics/ingredient-usage?min_seq=N&wait_ms=5000"
   # 3. the metrics
   curl -s http://$host:$regen_port/metrics | grep cocktail_regen
+  # 4. a usage event, and the hour's roll-up
+  curl -s -X POST http://$host:$usage_port/api/analytics/track \
+       -d '{"event_type": "tool_used", "session_id": "session_1", "tool_name": "Start/Sit"}'
+  curl -s "http://$host:$usage_port/api/analytics/rollups?hours=1"
 
 Ctrl-C stops everything.
 INFO

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
       .add_int("--max-connections", "MAX_CONNECTIONS", 10000, "Open HTTP connections accepted at once.")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).")
       .add_bool("--access-log", "ACCESS_LOG", true, "One log line per HTTP request.");
+  cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
   cocktail::core::log::Level level;
@@ -82,6 +84,9 @@ int main(int argc, char** argv) {
   options.analytics_path = o.get("--analytics-path");
   options.db_path = o.get("--db");
   options.sub_endpoints = o.get_list("--sub");
+  auto bus_security = cocktail::bus::security_from_options(o, {.subscribes = !options.sub_endpoints.empty()});
+  if (!bus_security.ok()) return usage_error(bus_security.error().message);
+  options.bus_security = std::move(*bus_security);
   options.check_interval = std::chrono::milliseconds(check_ms);
   options.api.max_wait = std::chrono::milliseconds(max_wait);
   options.api.default_wait = std::chrono::milliseconds(default_wait);

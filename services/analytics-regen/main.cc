@@ -7,30 +7,29 @@
 //   analytics-regen gc         apply retention (--dry-run: only list)
 //   analytics-regen report     generations, sizes, ages, disk use
 //
-// Wiring only: options -> SnapshotStore / Regenerator -> RegenerationService
-// and its HTTP routes, or one JSON line.
+// Wiring only: options -> AnalyticsRegen (the service assembled), or
+// run_once / gc / report printing one JSON line.
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include "cocktail/analytics/cocktail_space.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
 #include "cocktail/core/time.h"
 #include "cocktail/http/bearer_token.h"
-#include "cocktail/http/server.h"
 #include "cocktail/metrics/registry.h"
-#include "cocktail/regen_service/regen_routes.h"
-#include "cocktail/regen_service/regeneration_service.h"
-#include "cocktail/regen_service/regenerator.h"
+#include "cocktail/regen_service/analytics_regen.h"
 #include "cocktail/snapshot/retention.h"
 #include "cocktail/snapshot/snapshot_store.h"
 
 namespace {
 
 using cocktail::core::Options;
+namespace rs = cocktail::regen_service;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -56,37 +55,8 @@ cocktail::analytics::CocktailSpaceOptions space_options(const Options& o) {
 
 // Prints {"status":"error",...} and returns the failure exit code.
 int fail(std::string_view stage, const std::string& details) {
-  cocktail::core::Error e = cocktail::core::Error::internal(details);
-  e.field = std::string(stage);
-  std::cout << cocktail::regen::failure_json(e) << std::endl;
+  std::cout << rs::failure_json(rs::RunFailure{std::string(stage), details, false}) << std::endl;
   return kExitFailure;
-}
-
-int run_once(const Options& o) {
-  if (o.get("--db").empty()) {
-    return fail("settings", "--db (CATALOG_DB) is required");
-  }
-  std::optional<cocktail::snapshot::SnapshotStore> store;
-  try {
-    store.emplace(o.get("--analytics-path"));
-  } catch (const std::exception& e) {
-    return fail("store", e.what());
-  }
-  cocktail::regen::RegeneratorSettings settings;
-  settings.db_path = o.get("--db");
-  settings.split_lanes = false;  // --once writes the complete generation only
-  if (!o.get_bool("--no-gc")) {
-    settings.retention = retention_policy(o);
-  }
-  cocktail::regen::Regenerator regenerator(std::move(settings), *store,
-                                           cocktail::regen::default_producers(space_options(o)));
-  auto result = regenerator.run();
-  if (!result.ok()) {
-    std::cout << cocktail::regen::failure_json(result.error()) << std::endl;
-    return kExitFailure;
-  }
-  std::cout << cocktail::regen::summary_json(result.value()) << std::endl;
-  return kExitOk;
 }
 
 std::chrono::milliseconds ms(const Options& o, const char* flag) {
@@ -98,24 +68,16 @@ std::chrono::milliseconds ms(const Options& o, const char* flag) {
   std::exit(kExitUsage);
 }
 
-int run_service(const Options& o) {
-  namespace rs = cocktail::regen_service;
-  cocktail::core::ShutdownSignals signals;  // before any thread starts
-
-  if (o.get("--db").empty()) {
-    usage_error("--db (CATALOG_DB) is required");
+rs::AnalyticsRegenOptions regen_options(const Options& o) {
+  rs::AnalyticsRegenOptions r;
+  r.analytics_path = o.get("--analytics-path");
+  r.split_lanes = o.get_bool("--split-lanes");
+  if (!o.get_bool("--no-gc")) {
+    r.retention = retention_policy(o);
   }
-  auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) {
-    usage_error(listen.error().message);
-  }
-  cocktail::http::ServerOptions http;
-  http.host = listen->first;
-  http.port = listen->second;
-  http.io_threads = 1;
-  http.shutdown_timeout = std::chrono::milliseconds(1000);
+  r.space = space_options(o);
 
-  rs::RegenerationServiceOptions options;
+  rs::RegenerationServiceOptions& options = r.service;
   options.db_path = o.get("--db");
   options.sub_endpoints = o.get_list("--sub");
   options.pub_endpoint = o.get("--pub");
@@ -129,42 +91,58 @@ int run_service(const Options& o) {
   options.heartbeat_interval = ms(o, "--heartbeat-ms");
   options.shutdown_timeout = ms(o, "--shutdown-timeout-ms");
   options.abandon_grace = ms(o, "--abandon-grace-ms");
+  options.slow_lane_nice = static_cast<int>(o.get_int("--slow-lane-nice"));
+  options.slow_lane_idle = o.get_bool("--slow-lane-idle");
 
-  rs::RegenRoutesOptions routes_options;
-  routes_options.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
-  routes_options.max_wait = ms(o, "--regenerate-max-wait-ms");
-  http.response_timeout = routes_options.max_wait + std::chrono::seconds(5);
+  r.routes.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
+  r.routes.max_wait = ms(o, "--regenerate-max-wait-ms");
   if (!o.get("--token-file").empty()) {
     auto token = cocktail::http::read_token_file(o.get("--token-file"));
     if (!token.ok()) {
       usage_error(token.error().message);
     }
-    routes_options.token = *token;
+    r.routes.token = *token;
   }
+  return r;
+}
 
-  cocktail::regen::RegeneratorSettings settings;
-  settings.db_path = options.db_path;
-  settings.split_lanes = o.get_bool("--split-lanes");
-  if (!o.get_bool("--no-gc")) {
-    settings.retention = retention_policy(o);
+int run_once(const Options& o) {
+  if (o.get("--db").empty()) {
+    return fail("settings", "--db (CATALOG_DB) is required");
   }
+  rs::AnalyticsRegenOptions options = regen_options(o);
+  options.split_lanes = false;  // --once writes the complete generation only
+  return rs::run_once(options);
+}
 
-  cocktail::core::SteadyClock clock;
+int run_service(const Options& o) {
+  cocktail::core::ShutdownSignals signals;  // before any thread starts
+
+  if (o.get("--db").empty()) {
+    usage_error("--db (CATALOG_DB) is required");
+  }
+  auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
+  if (!listen.ok()) {
+    usage_error(listen.error().message);
+  }
+  rs::AnalyticsRegenOptions options = regen_options(o);
+  // Only the service uses the bus: --once needs no keys.
+  auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true, .subscribes = true});
+  if (!bus_security.ok()) {
+    usage_error(bus_security.error().message);
+  }
+  options.service.bus_security = std::move(*bus_security);
+  options.http.host = listen->first;
+  options.http.port = listen->second;
+  options.http.io_threads = 1;
+  options.http.shutdown_timeout = std::chrono::milliseconds(1000);
+  options.http.response_timeout = options.routes.max_wait + std::chrono::seconds(5);
+
   cocktail::metrics::MetricsRegistry registry;
-  std::optional<cocktail::snapshot::SnapshotStore> store;
-  std::optional<cocktail::regen::Regenerator> regenerator;
-  std::optional<rs::RegenerationService> service;
-  std::optional<rs::RegenRoutes> routes;
-  std::optional<cocktail::http::Server> server;
+  std::optional<rs::AnalyticsRegen> regen;
   try {
-    store.emplace(o.get("--analytics-path"));
-    regenerator.emplace(std::move(settings), *store, cocktail::regen::default_producers(space_options(o)));
-    service.emplace(std::move(options), clock, *store, *regenerator, registry);
-    routes.emplace(*service, registry, std::move(routes_options));
-    server.emplace(http, registry);
-    routes->add_to(server->router());
-    server->start();
-    service->start();
+    regen.emplace(std::move(options), registry);
+    regen->start();
   } catch (const std::invalid_argument& e) {
     usage_error(e.what());
   } catch (const std::exception& e) {
@@ -172,16 +150,13 @@ int run_service(const Options& o) {
     std::cerr << "analytics-regen: " << e.what() << "\n";
     return kExitFailure;
   }
-  cocktail::core::log::info(
-      "regen.ready", {{"http_port", static_cast<int>(server->port())}, {"pub", service->pub_endpoint()}});
+  cocktail::core::log::info("regen.ready", {{"http_port", static_cast<int>(regen->port())},
+                                            {"pub", regen->service().pub_endpoint()}});
 
   // SIGTERM: the service first (no new work; a running regeneration gets
   // its bound), then HTTP, which still answered /health meanwhile.
   auto outcome = rs::RegenerationService::StopResult::kIdle;
-  signals.on_shutdown([&] {
-    outcome = service->stop();
-    server->stop();
-  });
+  signals.on_shutdown([&] { outcome = regen->stop(); });
   signals.wait();
   if (outcome == rs::RegenerationService::StopResult::kAbandoned) {
     // The regeneration is inside a stage that cannot be interrupted; its
@@ -189,8 +164,7 @@ int run_service(const Options& o) {
     cocktail::core::log::warn("regen.exit_abandoning", {});
     std::_Exit(kExitOk);
   }
-  routes.reset();
-  service.reset();
+  regen.reset();
   cocktail::core::log::info("regen.exit", {{"signal", signals.signal_number()}});
   return kExitOk;
 }
@@ -249,6 +223,14 @@ int main(int argc, char** argv) {
       .add_bool("--split-lanes", "REGEN_SPLIT_LANES", true,
                 "Service: publish the exact analytics first (carrying the cocktail space forward), then the "
                 "complete generation; false: one generation per run. --once always writes one.")
+      .add_int(
+          "--slow-lane-nice", "REGEN_SLOW_LANE_NICE", 10,
+          "Service: nice value (0-19; 0: unchanged) of the slow lane (the cocktail space), so that a map "
+          "computation yields the CPU to the exact analytics at once.")
+      .add_bool(
+          "--slow-lane-idle", "REGEN_SLOW_LANE_IDLE", false,
+          "Service: run the slow lane under SCHED_IDLE instead (only on otherwise idle cores: it starves "
+          "on a busy machine).")
       .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
                   "Service: HTTP listen address (health, metrics, trigger).")
       .add_string("--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5561",
@@ -281,6 +263,7 @@ int main(int argc, char** argv) {
       .add_int("--regenerate-max-wait-ms", "REGENERATE_MAX_WAIT_MS", 20000,
                "Service: longest POST /api/v1/regenerate?wait=true waits (ms).")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).");
+  cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
   cocktail::core::log::Level level;
@@ -298,6 +281,10 @@ int main(int argc, char** argv) {
   }
   if (o.get_int("--space-similar-stored") < 1 || o.get_int("--space-similar-stored") > 100) {
     std::cerr << "analytics-regen: --space-similar-stored must be between 1 and 100\n";
+    return kExitUsage;
+  }
+  if (o.get_int("--slow-lane-nice") < 0 || o.get_int("--slow-lane-nice") > 19) {
+    std::cerr << "analytics-regen: --slow-lane-nice must be in 0..19\n";
     return kExitUsage;
   }
   if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {

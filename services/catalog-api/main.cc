@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/catalog_service/catalog_service.h"
 #include "cocktail/core/log.h"
 #include "cocktail/core/options.h"
@@ -57,6 +58,9 @@ static int run(int argc, char** argv) {
       .add_int("--write-queue", "WRITE_QUEUE", 10000, "writes that may wait for the writer; beyond: 503")
       .add_int("--max-batch", "WRITE_MAX_BATCH", 512,
                "writes made durable by one sync at most (group commit)")
+      .add_int("--write-wait-ms", "WRITE_WAIT_MS", 5000,
+               "longest a write waits for its turn and for the catalog's write lock (held by another "
+               "process) before it is refused unwritten with 503, ms")
       .add_string("--commit", "COMMIT_MODE", "group",
                   "group: one WAL sync per batch of concurrent writes; each: one sync per write (baseline)")
       .add_int("--poll-ms", "OUTBOX_POLL_MS", 50,
@@ -73,6 +77,7 @@ static int run(int argc, char** argv) {
                "how long in-flight requests may finish, ms")
       .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
       .add_bool("--access-log", "ACCESS_LOG", true, "one log line per HTTP request");
+  cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
   core::log::Level level;
@@ -98,6 +103,11 @@ static int run(int argc, char** argv) {
   options.http.shutdown_timeout = ms(o, "--shutdown-timeout-ms");
   options.http.access_log = o.get_bool("--access-log");
   options.pub_endpoint = o.get("--pub");
+  auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true});
+  if (!bus_security.ok()) {
+    usage_error(bus_security.error().message);
+  }
+  options.bus_security = std::move(*bus_security);
   options.db_threads = static_cast<std::size_t>(o.get_int("--db-threads"));
   options.bulk_max_body_bytes = static_cast<std::size_t>(o.get_int("--bulk-max-body-bytes"));
   if (options.http.io_threads < 1 || options.db_threads < 1) {
@@ -122,6 +132,10 @@ static int run(int argc, char** argv) {
   options.writer.mode = commit == "group" ? service::CommitMode::kGroup : service::CommitMode::kEach;
   options.writer.max_queue = static_cast<std::size_t>(o.get_int("--write-queue"));
   options.writer.max_batch = static_cast<std::size_t>(o.get_int("--max-batch"));
+  options.writer.max_wait = ms(o, "--write-wait-ms");
+  if (options.writer.max_wait.count() < 1) {
+    usage_error("--write-wait-ms must be at least 1");
+  }
   options.outbox.poll_interval = ms(o, "--poll-ms");
   options.outbox.heartbeat_interval = ms(o, "--heartbeat-ms");
   options.outbox.start_delay = ms(o, "--publish-start-delay-ms");

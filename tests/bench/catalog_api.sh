@@ -19,6 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin/catalog-api
 seed_bin=${BUILD_DIR:-$root/build}/bin/catalog-seed
+keygen=${BUILD_DIR:-$root/build}/bin/bus-keygen
 duration=${DURATION:-10s}
 threads=${WRK_THREADS:-2}
 connections=${CONNECTIONS:-64}
@@ -48,6 +49,13 @@ free_port() {
 
 token=bench-token-$RANDOM$RANDOM
 echo "$token" >"$work/token"
+# The bus runs with CURVE, as deployed (builds from before it had no keys).
+bus_args=()
+if [[ -x $keygen ]]; then
+  "$keygen" --out "$work/catalog-api" >/dev/null
+  "$keygen" --out "$work/subscriber" >/dev/null
+  bus_args=(--bus-key-file "$work/catalog-api.key_secret" --bus-authorized-keys "$work/subscriber.key")
+fi
 
 cat >"$work/create.lua" <<'LUA'
 -- POST /api/v1/recipes with a name unique across threads and runs.
@@ -80,7 +88,7 @@ start_server() {  # commit mode
   "$seed_bin" --db "$work/catalog.db" >/dev/null 2>&1
   "$bin" --db "$work/catalog.db" --http "127.0.0.1:$http_port" --pub "tcp://127.0.0.1:$pub_port" \
     --token-file "$work/token" --commit "$mode" --io-threads "$io_threads" --access-log="$access_log" \
-    --log-level warn 2>"$work/server-$mode.log" &
+    --log-level warn "${bus_args[@]}" 2>"$work/server-$mode.log" &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break

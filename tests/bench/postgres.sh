@@ -78,7 +78,7 @@ for size in $sizes; do
     load_json=$("$bin/catalog-backend-bench" load --db "$db" --rounds 5)
     http_port=$(free_port); pub_port=$(free_port)
     "$bin/catalog-api" --db "$db" --http "127.0.0.1:$http_port" --pub "tcp://127.0.0.1:$pub_port" \
-      --token-file "$work/token" --log-level warn 2>"$work/api-$backend-$size.log" &
+      --token-file "$work/token" --log-level warn --allow-anonymous-bus 2>"$work/api-$backend-$size.log" &
     server_pid=$!
     for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break; sleep 0.05; done
     # Let the seed's backlog go out before measuring.

@@ -116,6 +116,13 @@ std::optional<Error> check(const AnalyticsHeartbeat& e) {
   if (auto err = check_at_least("catalog_seq", e.catalog_seq, 0)) return err;
   return check_timestamp("ts", e.ts_ms);
 }
+std::optional<Error> check(const UsageHour& e) {
+  if (auto err = check_timestamp("hour", e.hour_ms)) return err;
+  if (e.hour_ms % 3'600'000 != 0) return Error::invalid("hour", "'hour' must be a whole UTC hour");
+  if (auto err = check_at_least("total_events", e.total_events, 0)) return err;
+  if (auto err = check_at_least("unique_sessions", e.unique_sessions, 0)) return err;
+  return check_timestamp("ts", e.ts_ms);
+}
 
 // ---- Encoding (RapidJSON writer: escapes strings, never builds a DOM).
 
@@ -167,6 +174,12 @@ void write(Writer& w, const AnalyticsSnapshot& e) {
 void write(Writer& w, const AnalyticsHeartbeat& e) {
   integer(w, "generation", e.generation);
   integer(w, "catalog_seq", e.catalog_seq);
+  timestamp(w, "ts", e.ts_ms);
+}
+void write(Writer& w, const UsageHour& e) {
+  timestamp(w, "hour", e.hour_ms);
+  integer(w, "total_events", e.total_events);
+  integer(w, "unique_sessions", e.unique_sessions);
   timestamp(w, "ts", e.ts_ms);
 }
 
@@ -304,6 +317,14 @@ core::Result<Event> read_analytics_heartbeat(const Fields& f) {
   return Event(AnalyticsHeartbeat{*generation_result, *catalog_seq_result, *ts_result});
 }
 
+core::Result<Event> read_usage_hour(const Fields& f) {
+  COCKTAIL_BUS_ASSIGN(hour, f.timestamp("hour"));
+  COCKTAIL_BUS_ASSIGN(total_events, f.integer("total_events"));
+  COCKTAIL_BUS_ASSIGN(unique_sessions, f.integer("unique_sessions"));
+  COCKTAIL_BUS_ASSIGN(ts, f.timestamp("ts"));
+  return Event(UsageHour{*hour_result, *total_events_result, *unique_sessions_result, *ts_result});
+}
+
 #undef COCKTAIL_BUS_ASSIGN
 
 // Digits at text[pos, pos+n) as a number; -1 if any is not a digit.
@@ -352,6 +373,7 @@ std::string_view topic_of(const Event& event) {
     std::string_view operator()(const CatalogHeartbeat&) const { return kCatalogHeartbeatTopic; }
     std::string_view operator()(const AnalyticsSnapshot&) const { return kAnalyticsSnapshotTopic; }
     std::string_view operator()(const AnalyticsHeartbeat&) const { return kAnalyticsHeartbeatTopic; }
+    std::string_view operator()(const UsageHour&) const { return kUsageHourTopic; }
   };
   return std::visit(Visitor{}, event);
 }
@@ -383,6 +405,8 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
     reader = read_snapshot;
   } else if (topic == kAnalyticsHeartbeatTopic) {
     reader = read_analytics_heartbeat;
+  } else if (topic == kUsageHourTopic) {
+    reader = read_usage_hour;
   } else {
     return Error::invalid("topic", "unknown topic '" + std::string(topic.substr(0, 64)) + "'");
   }

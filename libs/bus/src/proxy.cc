@@ -5,15 +5,19 @@
 #include <zmq.hpp>
 
 #include "cocktail/core/log.h"
+#include "curve_guard.h"
 
 namespace cocktail::bus {
 namespace {
 constexpr const char* kControlEndpoint = "inproc://cocktail-bus-proxy-control";
 }  // namespace
 
+// Member order is destruction order backwards: the sockets close before the
+// guard stops checking keys.
 struct Proxy::State {
   ProxyOptions options;
   zmq::context_t context{1};
+  std::unique_ptr<detail::CurveGuard> guard;
   zmq::socket_t frontend{context, zmq::socket_type::xsub};  // towards publishers
   zmq::socket_t backend{context, zmq::socket_type::xpub};   // towards subscribers
   zmq::socket_t control_rx{context, zmq::socket_type::pair};
@@ -31,7 +35,24 @@ Proxy::Proxy(ProxyOptions options) : state_(std::make_unique<State>()) {
     socket->set(zmq::sockopt::rcvhwm, s.options.hwm);
     socket->set(zmq::sockopt::linger, linger);
   }
-  for (const auto& endpoint : s.options.upstream) {
+  const auto& security = s.options.security;
+  if (security.curve()) {
+    if (security.server_keys.size() != 1 && security.server_keys.size() != s.options.upstream.size()) {
+      throw std::invalid_argument("a CURVE proxy needs one publisher key for all upstreams or one each");
+    }
+    s.frontend.set(zmq::sockopt::curve_publickey, security.keys->public_key);
+    s.frontend.set(zmq::sockopt::curve_secretkey, security.keys->secret_key);
+    s.guard = std::make_unique<detail::CurveGuard>(s.context, s.backend, security.keys->secret_key,
+                                                   security.authorized_keys, s.options.metrics,
+                                                   s.options.downstream);
+  }
+  for (std::size_t i = 0; i < s.options.upstream.size(); ++i) {
+    const auto& endpoint = s.options.upstream[i];
+    if (security.curve()) {
+      s.frontend.set(zmq::sockopt::curve_serverkey, security.server_keys.size() == 1
+                                                        ? security.server_keys.front()
+                                                        : security.server_keys[i]);
+    }
     try {
       s.frontend.connect(endpoint);
     } catch (const zmq::error_t& e) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <utility>
 
 #include "backend.h"
@@ -224,6 +225,7 @@ PgDatabase::PgDatabase(PGconn* conn, std::string uri, const DatabaseOptions& opt
 PgDatabase::~PgDatabase() { PQfinish(conn_); }
 
 void PgDatabase::configure() {
+  lock_timeout_ms_ = 0;  // a new session starts at busy_timeout_ms
   std::string settings =
       "SET client_encoding = 'UTF8'; SET extra_float_digits = 1; SET application_name = "
       "'cocktaildb-analytics'; SET lock_timeout = " +
@@ -286,6 +288,26 @@ void PgDatabase::exec(std::string_view sql) {
 Statement PgDatabase::prepare(std::string_view sql) {
   ensure_connected();
   return Statement(std::make_unique<PgStatement>(*this, sql));
+}
+
+// The session's lock_timeout is set to what is left until the deadline, but
+// only when that differs from the current setting by more than a little:
+// in the usual case (a write that waited microseconds for its turn) the
+// round trip of a SET is saved, at the cost of waiting up to that little
+// more than the deadline.
+void PgDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  constexpr int kSlackMs = 50;
+  int wanted = std::max(options_.busy_timeout_ms, 1);
+  if (deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+    // lock_timeout 0 would mean "wait forever": a passed deadline waits 1 ms.
+    wanted = static_cast<int>(std::clamp<std::int64_t>(left.count(), 1, std::numeric_limits<int>::max()));
+  }
+  const int current = lock_timeout_ms_ > 0 ? lock_timeout_ms_ : std::max(options_.busy_timeout_ms, 1);
+  if (std::abs(current - wanted) <= kSlackMs) return;
+  exec("SET lock_timeout = " + std::to_string(wanted));
+  lock_timeout_ms_ = wanted;
 }
 
 void PgDatabase::transaction(TxOp op) {

@@ -31,6 +31,7 @@ class PgDatabase final : public Database {
   Statement prepare(std::string_view sql) override;
   std::int64_t changes() const override { return changes_; }
   bool sync_commits(std::string& error) override;
+  void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   const std::string& uri() const { return uri_; }
   const DatabaseOptions& options() const { return options_; }
@@ -78,6 +79,8 @@ class PgDatabase final : public Database {
   std::string uri_;
   DatabaseOptions options_;
   bool in_transaction_ = false;
+  // The session's lock_timeout, ms (busy_timeout_ms until a deadline changes it).
+  int lock_timeout_ms_ = 0;
   // Bumped by every reconnect: statements prepared before are gone.
   std::uint64_t generation_ = 1;
   std::uint64_t next_statement_ = 0;

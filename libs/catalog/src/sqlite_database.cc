@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <thread>
 #include <utility>
 
 #include "backend.h"
@@ -36,16 +38,6 @@ const char* synchronous_pragma(Synchronous s) {
   return "PRAGMA synchronous=FULL";
 }
 
-// True when the file's header says WAL mode (file format bytes 18 and 19).
-bool header_says_wal(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  std::array<unsigned char, 20> header{};
-  const bool full = std::fread(header.data(), 1, header.size(), f) == header.size();
-  std::fclose(f);
-  return full && header[18] == 2 && header[19] == 2;
-}
-
 // A file name as a SQLite URI path: %, ? and # escaped.
 std::string uri_path(const std::string& path) {
   std::string out;
@@ -59,6 +51,31 @@ std::string uri_path(const std::string& path) {
     }
   }
   return out;
+}
+
+// True when the file's header says WAL mode (file format bytes 18 and 19).
+// Read through SQLite, on an immutable connection (no lock taken, no -wal or
+// -shm created): POSIX locks belong to the process, so a descriptor of the
+// database file opened and closed by other code (fopen, fclose) would drop
+// every lock this process's connections hold on it; another process closing
+// its connection would then take itself for the last one and delete the WAL
+// those connections are still writing to, with every commit since. SQLite's
+// own close keeps the descriptor open while the process holds locks.
+bool header_says_wal(const std::string& path) {
+  sqlite3* db = nullptr;
+  const std::string uri = "file:" + uri_path(path) + "?immutable=1";
+  if (sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return false;
+  }
+  std::array<unsigned char, 20> header{};
+  sqlite3_file* file = nullptr;
+  const bool read =
+      sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK && file != nullptr &&
+      file->pMethods != nullptr &&
+      file->pMethods->xRead(file, header.data(), static_cast<int>(header.size()), 0) == SQLITE_OK;
+  sqlite3_close(db);
+  return read && header[18] == 2 && header[19] == 2;
 }
 
 class SqliteStatement final : public StatementImpl {
@@ -140,7 +157,8 @@ std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const Da
     throw DatabaseError(kind_of(rc), msg);
   }
   sqlite3_extended_result_codes(db, 1);
-  std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(db, path, options.read_only));
+  std::unique_ptr<SqliteDatabase> out(
+      new SqliteDatabase(db, path, options.read_only, options.busy_timeout_ms));
   out->immutable_ = immutable;
   out->file_stamp_ = before;
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
@@ -152,8 +170,31 @@ std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const Da
   return out;
 }
 
-SqliteDatabase::SqliteDatabase(sqlite3* db, std::string path, bool read_only)
-    : Database(path, read_only), db_(db), file_(std::move(path)) {}
+SqliteDatabase::SqliteDatabase(sqlite3* db, std::string path, bool read_only, int busy_timeout_ms)
+    : Database(path, read_only), db_(db), file_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
+
+void SqliteDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deadline) {
+    sqlite3_busy_timeout(db_, busy_timeout_ms_);
+    return;
+  }
+  lock_deadline_ = *deadline;
+  sqlite3_busy_handler(db_, &SqliteDatabase::wait_for_lock, this);
+}
+
+// SQLite's own busy handler sleeps in growing steps up to a total; this one
+// uses the same steps but stops at the deadline. Returns 0 to give up (the
+// statement then fails with SQLITE_BUSY), 1 to try again.
+int SqliteDatabase::wait_for_lock(void* self, int attempts) {
+  static constexpr int kStepsMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  const auto& db = *static_cast<SqliteDatabase*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= db.lock_deadline_) return 0;
+  const auto step = std::chrono::milliseconds(
+      kStepsMs[std::min<std::size_t>(static_cast<std::size_t>(attempts), std::size(kStepsMs) - 1)]);
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(step, db.lock_deadline_ - now));
+  return 1;
+}
 
 SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
 

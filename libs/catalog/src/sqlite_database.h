@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,7 @@ class SqliteDatabase final : public Database {
   Statement prepare(std::string_view sql) override;
   std::int64_t changes() const override;
   bool sync_commits(std::string& error) override;
+  void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   sqlite3* handle() { return db_; }
   // Read-only connections to a WAL-mode file that no other connection had
@@ -37,8 +39,9 @@ class SqliteDatabase final : public Database {
     bool operator==(const FileStamp&) const = default;
   };
   static FileStamp stamp(const std::string& path);
-  SqliteDatabase(sqlite3* db, std::string path, bool read_only);
+  SqliteDatabase(sqlite3* db, std::string path, bool read_only, int busy_timeout_ms);
   void transaction(TxOp op) override;
+  static int wait_for_lock(void* self, int attempts);
 
   sqlite3* db_;
   std::string file_;
@@ -46,6 +49,8 @@ class SqliteDatabase final : public Database {
   FileStamp file_stamp_;
   // sqlite3_total_changes64() at the last successful sync_commits().
   std::int64_t synced_changes_ = 0;
+  int busy_timeout_ms_;
+  std::chrono::steady_clock::time_point lock_deadline_;
 };
 
 }  // namespace cocktail::catalog

@@ -26,14 +26,25 @@ using http::Status;
 
 constexpr std::string_view kSeqHeader = "X-Catalog-Seq";
 
+// A write that was not made, for sure: it never ran, or its transaction
+// never began. Safe to retry as is.
+constexpr std::string_view kNotCommitted = R"({"committed":false})";
+
 // The answer for an exception out of the catalog: a lock held by another
-// process past the busy timeout is worth retrying; anything else is ours.
+// process past the write's deadline is worth retrying (the transaction never
+// began: nothing was written); anything else is ours.
 Response failure_response(const std::exception& e, std::string_view request_id) {
   if (const auto* db = dynamic_cast<const catalog::DatabaseError*>(&e)) {
     if (db->is_transient()) {
       log::warn("catalog.busy", {{"request_id", request_id}, {"error", e.what()}});
-      return http::error_response(Status::service_unavailable, http::kUnavailable,
-                                  "the catalog is locked by another writer or unreachable; try again")
+      // A lock given up on (or a deadlock) rolled the transaction back; a
+      // connection lost mid-commit leaves its outcome unknown.
+      const bool busy = db->kind() == catalog::DatabaseError::Kind::kBusy;
+      return http::error_response(
+                 Status::service_unavailable, http::kUnavailable,
+                 busy ? "the catalog is locked by another writer; nothing was written, try again"
+                      : "the catalog is unreachable; try again",
+                 busy ? kNotCommitted : std::string_view("{}"))
           .set_header(http::Field::retry_after, "1");
     }
     if (db->is_constraint()) {
@@ -220,10 +231,20 @@ void CatalogRoutes::read(Responder responder,
 }
 
 void CatalogRoutes::write(Responder responder, CatalogWriter::Job job) {
-  if (!writer_.submit(std::move(job))) {
+  auto expired = [responder](std::chrono::milliseconds waited) mutable {
+    log::warn("catalog.write_expired",
+              {{"request_id", responder.request().request_id()}, {"waited_ms", waited.count()}});
+    responder.send(http::error_response(Status::service_unavailable, http::kUnavailable,
+                                        "the write waited " + std::to_string(waited.count()) +
+                                            " ms for the catalog and was not made; try again",
+                                        kNotCommitted)
+                       .set_header(http::Field::retry_after, "1"));
+  };
+  if (!writer_.submit(std::move(job), std::move(expired))) {
     responder.send(
         http::error_response(Status::service_unavailable, http::kUnavailable,
-                             "the writer takes no more writes now (too many waiting, or stopping); try again")
+                             "the writer takes no more writes now (too many waiting, or stopping); try again",
+                             kNotCommitted)
             .set_header(http::Field::retry_after, "1"));
   }
 }
@@ -312,6 +333,12 @@ void CatalogRoutes::add_to(http::Router& router) {
                          encode));
   };
 
+  // A write's answer is its real outcome: refused unrun within the writer's
+  // bound, or sent after the commit. The server's 503 "timeout" could only
+  // guess, so write routes do without it.
+  http::RouteOptions write_options;
+  write_options.response_timeout = http::kNoResponseTimeout;
+
   // Single writes: everything checked on the I/O thread.
   auto single = [this, queue_write](Status success, auto parse, auto op, auto encode) {
     return [=, this](const Request& request, Responder responder) {
@@ -323,26 +350,31 @@ void CatalogRoutes::add_to(http::Router& router) {
   };
   router.add(Method::post, "/api/v1/ingredients",
              single(Status::created, body_of(decode_ingredient), &catalog::Repository::create_ingredient,
-                    kWrittenJson));
+                    kWrittenJson),
+             write_options);
   router.add(Method::put, "/api/v1/ingredients/{id}",
              single(Status::ok, id_and_body_of(decode_ingredient), &catalog::Repository::update_ingredient,
-                    kWrittenJson));
+                    kWrittenJson),
+             write_options);
   router.add(Method::delete_, "/api/v1/ingredients/{id}",
-             single(Status::ok, id_of, &catalog::Repository::delete_ingredient, deleted_json));
+             single(Status::ok, id_of, &catalog::Repository::delete_ingredient, deleted_json), write_options);
   router.add(
       Method::post, "/api/v1/recipes",
-      single(Status::created, body_of(decode_recipe), &catalog::Repository::create_recipe, kWrittenJson));
+      single(Status::created, body_of(decode_recipe), &catalog::Repository::create_recipe, kWrittenJson),
+      write_options);
   router.add(
       Method::put, "/api/v1/recipes/{id}",
-      single(Status::ok, id_and_body_of(decode_recipe), &catalog::Repository::update_recipe, kWrittenJson));
+      single(Status::ok, id_and_body_of(decode_recipe), &catalog::Repository::update_recipe, kWrittenJson),
+      write_options);
   router.add(Method::delete_, "/api/v1/recipes/{id}",
-             single(Status::ok, id_of, &catalog::Repository::delete_recipe, deleted_json));
+             single(Status::ok, id_of, &catalog::Repository::delete_recipe, deleted_json), write_options);
   router.add(Method::post, "/api/v1/units",
-             single(Status::created, body_of(decode_unit), &catalog::Repository::create_unit, kWrittenJson));
+             single(Status::created, body_of(decode_unit), &catalog::Repository::create_unit, kWrittenJson),
+             write_options);
 
   // Bulk: large bodies are decoded on the read executor, not on an I/O
   // thread, then the whole batch is one job (one transaction).
-  http::RouteOptions bulk_options;
+  http::RouteOptions bulk_options = write_options;
   bulk_options.max_body_bytes = options_.bulk_max_body_bytes;
   auto bulk = [this, queue_write](auto parse, auto op) {
     return [=, this](const Request& request, Responder responder) {

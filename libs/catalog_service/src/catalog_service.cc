@@ -63,6 +63,8 @@ CatalogService::CatalogService(CatalogServiceOptions options, metrics::MetricsRe
 
   bus::PublisherOptions bus_options;
   bus_options.endpoint = p.options.pub_endpoint;
+  bus_options.security = p.options.bus_security;
+  bus_options.metrics = &registry;
   p.bus = std::make_unique<bus::Publisher>(bus_options);
   catalog::DatabaseOptions outbox_db;
   outbox_db.create_if_missing = false;

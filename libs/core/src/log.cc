@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <map>
+#include <mutex>
 
 #include "cocktail/core/time.h"
 
@@ -11,6 +14,76 @@ namespace cocktail::core::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+
+const SteadyClock kSteadyClock;
+
+// A token bucket per event name. Event names are literals of the code, so
+// the map stays small.
+class Limiter {
+ public:
+  // True when the line may be written; `*suppressed` is then how many lines
+  // of this event were left out since the last one written.
+  bool admit(Level l, std::string_view event, std::uint64_t* suppressed) {
+    *suppressed = 0;
+    std::lock_guard lock(mu_);
+    if (limit_.burst <= 0 || static_cast<int>(l) < static_cast<int>(limit_.min_level)) return true;
+    const auto now = (limit_.clock ? limit_.clock : &kSteadyClock)->now();
+    auto it = buckets_.find(event);
+    if (it == buckets_.end()) {
+      it = buckets_.emplace(std::string(event), Bucket{static_cast<double>(limit_.burst), now, 0}).first;
+    }
+    Bucket& b = it->second;
+    if (limit_.interval.count() > 0 && now > b.last) {
+      const double refill =
+          std::chrono::duration<double>(now - b.last) / std::chrono::duration<double>(limit_.interval);
+      b.tokens = std::min(static_cast<double>(limit_.burst), b.tokens + refill);
+    }
+    b.last = std::max(b.last, now);
+    if (b.tokens < 1.0) {
+      ++b.suppressed;
+      ++totals_[it->first];
+      ++total_;
+      return false;
+    }
+    b.tokens -= 1.0;
+    *suppressed = b.suppressed;
+    b.suppressed = 0;
+    return true;
+  }
+
+  void set(const RateLimit& limit) {
+    std::lock_guard lock(mu_);
+    limit_ = limit;
+    buckets_.clear();
+  }
+
+  std::vector<std::pair<std::string, std::uint64_t>> by_event() {
+    std::lock_guard lock(mu_);
+    return {totals_.begin(), totals_.end()};
+  }
+
+  std::uint64_t total() {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point last;
+    std::uint64_t suppressed = 0;  // since the last line written
+  };
+  std::mutex mu_;
+  RateLimit limit_;
+  std::map<std::string, Bucket, std::less<>> buckets_;
+  std::map<std::string, std::uint64_t, std::less<>> totals_;  // since the process started
+  std::uint64_t total_ = 0;
+};
+
+Limiter& limiter() {
+  static Limiter instance;  // never destroyed before the last log line of a thread
+  return instance;
+}
 
 const char* level_name(Level l) {
   switch (l) {
@@ -87,8 +160,14 @@ bool parse_level(std::string_view text, Level* out) {
   return false;
 }
 
+void set_rate_limit(const RateLimit& limit) { limiter().set(limit); }
+std::vector<std::pair<std::string, std::uint64_t>> suppressed_by_event() { return limiter().by_event(); }
+std::uint64_t suppressed_total() { return limiter().total(); }
+
 void write(Level l, std::string_view event, std::initializer_list<Field> fields) {
   if (static_cast<int>(l) < g_level.load(std::memory_order_relaxed)) return;
+  std::uint64_t suppressed = 0;
+  if (!limiter().admit(l, event, &suppressed)) return;
   std::string line;
   line.reserve(128);
   line.append("ts=");
@@ -105,6 +184,7 @@ void write(Level l, std::string_view event, std::initializer_list<Field> fields)
       line.append(f.value);
     }
   }
+  if (suppressed > 0) line.append(" suppressed=").append(std::to_string(suppressed));
   line.push_back('\n');
   // One write(2) per line keeps lines whole across threads and processes.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());

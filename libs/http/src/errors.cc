@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "cocktail/core/utf8.h"
+
 namespace cocktail::http {
 
 Status status_for(core::ErrorCode code) {
@@ -18,10 +20,26 @@ Status status_for(core::ErrorCode code) {
   return Status::internal_server_error;
 }
 
+namespace {
+
+// Every string that goes into an error body may quote what a client sent (a
+// path segment, a parameter name): bytes that are not UTF-8 are replaced so
+// that the body stays valid JSON (RFC 8259 requires UTF-8).
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view text) {
+  if (core::utf8::valid(text)) {
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    return;
+  }
+  const std::string clean = core::utf8::sanitize(text);
+  w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+}
+
+}  // namespace
+
 std::string json_quote(std::string_view text) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  write_string(w, text);
   return std::string(buf.GetString(), buf.GetSize());
 }
 
@@ -30,7 +48,15 @@ std::string error_body(std::string_view code, std::string_view message, std::str
   out.reserve(64 + message.size() + details_json.size());
   out.append(R"({"error":{"code":)").append(json_quote(code));
   out.append(R"(,"message":)").append(json_quote(message));
-  out.append(R"(,"details":)").append(details_json.empty() ? std::string_view("{}") : details_json);
+  // details_json is assembled by callers, whose strings went through
+  // json_quote(); raw bytes that slipped past it only ever sit inside string
+  // literals, where a replacement keeps the JSON well-formed.
+  const std::string_view details = details_json.empty() ? std::string_view("{}") : details_json;
+  if (core::utf8::valid(details)) {
+    out.append(R"(,"details":)").append(details);
+  } else {
+    out.append(R"(,"details":)").append(core::utf8::sanitize(details));
+  }
   out.append("}}");
   return out;
 }
@@ -41,7 +67,7 @@ Response error_response(const core::Error& error) {
   w.StartObject();
   if (!error.field.empty()) {
     w.Key("field");
-    w.String(error.field.data(), static_cast<rapidjson::SizeType>(error.field.size()));
+    write_string(w, error.field);
   }
   if (!error.details.empty()) {
     w.Key("errors");
@@ -54,10 +80,10 @@ Response error_response(const core::Error& error) {
       }
       if (!d.field.empty()) {
         w.Key("field");
-        w.String(d.field.data(), static_cast<rapidjson::SizeType>(d.field.size()));
+        write_string(w, d.field);
       }
       w.Key("message");
-      w.String(d.message.data(), static_cast<rapidjson::SizeType>(d.message.size()));
+      write_string(w, d.message);
       w.EndObject();
     }
     w.EndArray();

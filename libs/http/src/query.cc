@@ -1,5 +1,7 @@
 #include "cocktail/http/query.h"
 
+#include <algorithm>
+
 namespace cocktail::http {
 namespace {
 
@@ -50,6 +52,17 @@ core::Result<QueryParams> parse_query(std::string_view query) {
     auto value = percent_decode(raw_value, true, *name);
     if (!value.ok()) return value.error();
     params.emplace_back(std::move(*name), std::move(*value));
+  }
+  // A repeated name is refused rather than resolved (first or last wins):
+  // two readers of the same URL (a cache, a proxy, this server) could
+  // otherwise disagree on what it asks for.
+  std::vector<std::string_view> names;
+  names.reserve(params.size());
+  for (const auto& [name, value] : params) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
+    const std::string name(*dup);
+    return core::Error::invalid(name, "query parameter '" + name + "' is given more than once");
   }
   return params;
 }

@@ -73,10 +73,17 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatch();
   void write_response(Response response);
   void on_write(boost::system::error_code ec, std::size_t bytes);
+  // Sends sealed_ from sealed_sent_ on with sendfile(2), waiting for the
+  // socket to be writable when it is full; then on_write.
+  void send_sealed();
   void serialize_head(const Response::Message& message, std::optional<std::size_t> content_length, bool keep);
   void finish_request(unsigned status, std::size_t bytes);
   // Answers a request that cannot be read further and closes afterwards.
   void reject(Response response);
+  // The body limit of a route (the server's default without one).
+  std::size_t body_limit_of(const Route* route) const;
+  // The path of a request target, without the query.
+  static std::string path_of(std::string_view target);
 
   void start_stream(std::shared_ptr<StreamState> state, Response headers);
   void flush_stream();
@@ -99,6 +106,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // The response being written: its serialised header and its body.
   std::string head_;
   std::shared_ptr<const std::string> body_;
+  std::shared_ptr<const SealedBytes> sealed_;  // body_ in a sealed file: sent with sendfile
+  std::size_t sealed_sent_ = 0;
   unsigned status_ = 0;
   State state_ = State::kIdle;
   bool draining_ = false;     // server stopping: close after the current response

@@ -1,6 +1,10 @@
 #include "cocktail/metrics/registry.h"
 
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
+
+#include "cocktail/core/log.h"
 
 namespace cocktail::metrics {
 
@@ -34,8 +38,31 @@ prometheus::Histogram& MetricsRegistry::histogram_in(prometheus::Family<promethe
   return family.Add(labels, buckets.empty() ? default_latency_buckets() : buckets);
 }
 
+namespace {
+
+// The process-wide count of log lines the rate limit left out (core/log.h),
+// one series per event name. It lives in the logger, not in a registry, so it
+// is read at each scrape: every service exposes it without wiring.
+prometheus::MetricFamily suppressed_log_lines() {
+  prometheus::MetricFamily family;
+  family.name = "cocktail_log_suppressed_total";
+  family.help = "Log lines left out by the per-event rate limit of repeated warnings and errors";
+  family.type = prometheus::MetricType::Counter;
+  for (const auto& [event, count] : core::log::suppressed_by_event()) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"event", event});
+    metric.counter.value = static_cast<double>(count);
+    family.metric.push_back(std::move(metric));
+  }
+  return family;
+}
+
+}  // namespace
+
 std::string MetricsRegistry::serialize_text() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  families.push_back(suppressed_log_lines());
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace cocktail::metrics

@@ -191,8 +191,42 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   std::string error;
 };
 
+core::Result<std::shared_ptr<const Generation::SimilarIndex>> Generation::index_similar(
+    std::shared_ptr<const std::string> source) {
+  const std::string name = std::string(kSimilarType) + std::string(kJsonSuffix);
+  const std::string& text = *source;
+  if (text.size() > std::numeric_limits<std::uint32_t>::max()) return bad_file(name, "file too large");
+  auto index = std::make_shared<SimilarIndex>();
+  SimilarScan scan(text, index->entries, index->spans);
+  rapidjson::Reader reader;
+  rapidjson::StringStream stream(text.c_str());
+  scan.stream = &stream;
+  if (!reader.Parse(stream, scan)) {
+    return bad_file(name, scan.error.empty()
+                              ? "not valid JSON (offset " + std::to_string(reader.GetErrorOffset()) + ")"
+                              : scan.error);
+  }
+  if (!scan.seen_data) return bad_file(name, "no data array");
+  index->names = std::move(scan.names);
+  if (scan.max_neighbors > 0) {
+    index->stored = static_cast<int>(std::min<std::int64_t>(scan.max_neighbors, 1 << 20));
+  }
+  if (scan.metadata_end > scan.metadata_start) {
+    index->metadata.assign(text, scan.metadata_start, scan.metadata_end - scan.metadata_start);
+  }
+  auto& entries = index->entries;
+  std::sort(entries.begin(), entries.end(),
+            [](const SimilarEntry& a, const SimilarEntry& b) { return a.recipe_id < b.recipe_id; });
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].recipe_id == entries[i - 1].recipe_id) return bad_file(name, "duplicate recipe_id");
+  }
+  index->source = std::move(source);
+  return std::shared_ptr<const SimilarIndex>(std::move(index));
+}
+
 core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snapshot snapshot,
-                                                                  std::int64_t loaded_at_ms) {
+                                                                  std::int64_t loaded_at_ms,
+                                                                  const Generation* previous) {
   std::shared_ptr<Generation> g(new Generation());
   g->manifest_ = std::move(snapshot.manifest);
   g->loaded_at_ms_ = loaded_at_ms;
@@ -200,81 +234,92 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
   g->catalog_seq_text_ = std::to_string(g->manifest_.catalog_seq);
   const std::string gen_tag = "g" + std::to_string(g->manifest_.generation) + "-";
 
-  for (auto& [name, bytes] : snapshot.files) {
-    auto entry = g->manifest_.files.find(name);
-    if (entry == g->manifest_.files.end()) continue;  // read_current only returns listed files
-    File file;
-    file.name = name;
-    file.sha256 = entry->second.sha256;
-    file.bytes = entry->second.bytes;
+  for (const auto& [name, entry] : g->manifest_.files) {
     const bool json = ends_with(name, kJsonSuffix);
     std::string type = json ? name.substr(0, name.size() - kJsonSuffix.size()) : std::string();
-
-    const MatrixFiles* matrix = nullptr;
-    for (const MatrixFiles& candidate : kMatrices) {
-      if (name == candidate.ids) matrix = &candidate;
+    auto read = snapshot.files.find(name);
+    File file;
+    if (read == snapshot.files.end()) {
+      // Unchanged since the previous generation: share what it built.
+      const File* same = previous != nullptr ? previous->file(name) : nullptr;
+      if (same == nullptr || same->sha256 != entry.sha256 || same->bytes != entry.bytes) {
+        return bad_file(name, "neither read nor held by the previous generation");
+      }
+      file = *same;
+      if (json && type == kUsageAllType) {
+        g->usage_index_ = previous->usage_index_;
+        if (g->usage_metadata_.empty()) g->usage_metadata_ = previous->usage_metadata_;
+      }
+      if (json && type == kUsageType) g->usage_metadata_ = previous->usage_metadata_;
+      if (json && type == kSimilarType) g->similar_ = previous->similar_;
+    } else {
+      std::string& bytes = read->second;
+      file.name = name;
+      file.sha256 = entry.sha256;
+      file.bytes = entry.bytes;
+      const analytics::ArtifactSpec* spec = analytics::artifact_by_file(name);
+      if (spec != nullptr && spec->form == analytics::ArtifactForm::kBareJson &&
+          envelope_metadata(bytes).empty()) {
+        // A bare ids object: served as an envelope like every other body.
+        analytics::EnvelopeMetadata meta;
+        meta.analytics_type = std::string(spec->type);
+        meta.generation = g->manifest_.generation;
+        meta.catalog_seq = entry.catalog_seq.value_or(g->manifest_.catalog_seq);
+        meta.generated_at_ms = g->manifest_.generated_at_ms;
+        bytes = analytics::make_envelope(trim_right(bytes), meta);
+      }
+      if (json && type == kUsageAllType) {
+        auto index = analytics::IngredientUsageIndex::from_json(bytes);
+        if (!index.ok()) return bad_file(name, index.error().message);
+        g->usage_index_ = std::make_shared<const analytics::IngredientUsageIndex>(std::move(index).value());
+        if (g->usage_metadata_.empty()) g->usage_metadata_ = envelope_metadata(bytes);
+      }
+      if (json && type == kUsageType) {
+        g->usage_metadata_ = envelope_metadata(bytes);  // the root view's metadata wins
+      }
+      file.representation = make_representation(std::move(bytes), json ? kJsonType : kBinaryType,
+                                                gen_tag + file.sha256.substr(0, 16), 256, kEagerGzipMaxBytes);
+      if (json && type == kSimilarType) {
+        auto index = index_similar(file.representation->identity);
+        if (!index.ok()) return index.error();
+        g->similar_ = std::move(index).value();
+      }
     }
-    if (matrix != nullptr && envelope_metadata(bytes).empty()) {
-      // A bare ids object: served as an envelope like every other body.
-      analytics::EnvelopeMetadata meta;
-      meta.analytics_type = std::string(matrix->ids_type);
-      meta.generation = g->manifest_.generation;
-      meta.catalog_seq = entry->second.catalog_seq.value_or(g->manifest_.catalog_seq);
-      meta.generated_at_ms = g->manifest_.generated_at_ms;
-      bytes = analytics::make_envelope(trim_right(bytes), meta);
-    }
-    if (json && type == kUsageAllType) {
-      auto index = analytics::IngredientUsageIndex::from_json(bytes);
-      if (!index.ok()) return bad_file(name, index.error().message);
-      g->usage_index_ = std::make_unique<analytics::IngredientUsageIndex>(std::move(index).value());
-      if (g->usage_metadata_.empty()) g->usage_metadata_ = envelope_metadata(bytes);
-    }
-    if (json && type == kUsageType) {
-      g->usage_metadata_ = envelope_metadata(bytes);  // the root view's metadata wins
-    }
-
-    file.representation = make_representation(std::move(bytes), json ? kJsonType : kBinaryType,
-                                              gen_tag + file.sha256.substr(0, 16));
-    if (json && matrix == nullptr) {
+    const analytics::ArtifactSpec* spec = analytics::artifact_by_file(name);
+    if (json && (spec == nullptr || spec->form != analytics::ArtifactForm::kBareJson)) {
       g->analytics_.emplace(type, file.representation);
       g->types_.push_back(type);
-    }
-    if (json && type == kSimilarType) {
-      g->similar_source_ = file.representation->identity;
     }
     g->files_.emplace(name, std::move(file));
   }
   std::sort(g->types_.begin(), g->types_.end());
-
-  if (g->similar_source_) {
-    const std::string name = std::string(kSimilarType) + std::string(kJsonSuffix);
-    const std::string& text = *g->similar_source_;
-    if (text.size() > std::numeric_limits<std::uint32_t>::max()) return bad_file(name, "file too large");
-    SimilarScan scan(text, g->similar_, g->similar_spans_);
-    rapidjson::Reader reader;
-    rapidjson::StringStream stream(text.c_str());
-    scan.stream = &stream;
-    if (!reader.Parse(stream, scan)) {
-      return bad_file(name, scan.error.empty()
-                                ? "not valid JSON (offset " + std::to_string(reader.GetErrorOffset()) + ")"
-                                : scan.error);
-    }
-    if (!scan.seen_data) return bad_file(name, "no data array");
-    g->similar_names_ = std::move(scan.names);
-    if (scan.max_neighbors > 0) {
-      g->similar_stored_ = static_cast<int>(std::min<std::int64_t>(scan.max_neighbors, 1 << 20));
-    }
-    if (scan.metadata_end > scan.metadata_start) {
-      g->similar_metadata_.assign(text, scan.metadata_start, scan.metadata_end - scan.metadata_start);
-    }
-    std::sort(g->similar_.begin(), g->similar_.end(),
-              [](const SimilarEntry& a, const SimilarEntry& b) { return a.recipe_id < b.recipe_id; });
-    for (std::size_t i = 1; i < g->similar_.size(); ++i) {
-      if (g->similar_[i].recipe_id == g->similar_[i - 1].recipe_id)
-        return bad_file(name, "duplicate recipe_id");
-    }
-  }
   return std::shared_ptr<const Generation>(std::move(g));
+}
+
+std::shared_ptr<const Generation> Generation::with_gzip() const {
+  bool pending = false;
+  for (const auto& [name, f] : files_) pending = pending || f.representation->gzip_pending;
+  if (!pending) return nullptr;
+  std::shared_ptr<Generation> g(new Generation());
+  g->manifest_ = manifest_;
+  g->generation_text_ = generation_text_;
+  g->catalog_seq_text_ = catalog_seq_text_;
+  g->loaded_at_ms_ = loaded_at_ms_;
+  g->files_ = files_;
+  g->analytics_ = analytics_;
+  g->types_ = types_;
+  g->usage_index_ = usage_index_;
+  g->usage_metadata_ = usage_metadata_;
+  g->similar_ = similar_;
+  for (auto& [name, f] : g->files_) {
+    if (!f.representation->gzip_pending) continue;
+    auto done = read_service::with_gzip(*f.representation);
+    for (auto& [type, rep] : g->analytics_) {
+      if (rep == f.representation) rep = done;
+    }
+    f.representation = std::move(done);
+  }
+  return g;
 }
 
 const Representation* Generation::analytic(std::string_view type) const {
@@ -338,36 +383,38 @@ std::shared_ptr<const Representation> Generation::usage_view(std::optional<std::
 }
 
 const Generation::SimilarEntry* Generation::find_similar(std::int64_t recipe_id) const {
-  auto it = std::lower_bound(similar_.begin(), similar_.end(), recipe_id,
+  if (!similar_) return nullptr;
+  const auto& entries = similar_->entries;
+  auto it = std::lower_bound(entries.begin(), entries.end(), recipe_id,
                              [](const SimilarEntry& e, std::int64_t id) { return e.recipe_id < id; });
-  return it != similar_.end() && it->recipe_id == recipe_id ? &*it : nullptr;
+  return it != entries.end() && it->recipe_id == recipe_id ? &*it : nullptr;
 }
 
 std::shared_ptr<const Representation> Generation::similar_view(std::int64_t recipe_id, int limit) const {
   const SimilarEntry* entry = find_similar(recipe_id);
   if (entry == nullptr) return nullptr;
-  limit = std::clamp(limit, 1, similar_stored_);
+  limit = std::clamp(limit, 1, similar_stored());
   const std::string key = "s" + std::to_string(recipe_id) + "/" + std::to_string(limit);
   if (auto hit = cached(key)) return hit;
 
   // recipe_id, recipe_name and neighbors both at the top level (what the
   // older front ends read) and under data (the envelope every body has).
-  const std::string& text = *similar_source_;
+  const std::string& text = *similar_->source;
   std::string fields = "\"recipe_id\":";
   fields.append(std::to_string(recipe_id)).append(",\"recipe_name\":");
-  fields.append(similar_names_, entry->name_at, entry->name_len).append(",\"neighbors\":[");
+  fields.append(similar_->names, entry->name_at, entry->name_len).append(",\"neighbors\":[");
   const std::uint32_t n = std::min<std::uint32_t>(entry->count, static_cast<std::uint32_t>(limit));
   for (std::uint32_t i = 0; i < n; ++i) {
-    const Span& s = similar_spans_[entry->first + i];
+    const Span& s = similar_->spans[entry->first + i];
     if (i > 0) fields.push_back(',');
     fields.append(text, s.at, s.len);
   }
   fields.push_back(']');
   std::string body;
-  body.reserve(2 * fields.size() + similar_metadata_.size() + 64);
+  body.reserve(2 * fields.size() + similar_->metadata.size() + 64);
   body.append("{").append(fields).append(",\"data\":{").append(fields).append("},\"metadata\":");
-  body.append(extend_metadata(similar_metadata_, "\"recipe_id\":" + std::to_string(recipe_id) +
-                                                     ",\"limit\":" + std::to_string(limit)));
+  body.append(extend_metadata(similar_->metadata, "\"recipe_id\":" + std::to_string(recipe_id) +
+                                                      ",\"limit\":" + std::to_string(limit)));
   body.push_back('}');
   const File* source = file(std::string(kSimilarType) + std::string(kJsonSuffix));
   std::string suffix = source ? source->sha256.substr(0, 16) : std::string("similar");

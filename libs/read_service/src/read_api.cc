@@ -8,6 +8,7 @@
 
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
+#include "cocktail/core/utf8.h"
 #include "cocktail/http/errors.h"
 #include "cocktail/http/negotiation.h"
 
@@ -67,7 +68,8 @@ Response represent(const Request& request, const Representation& rep) {
   const bool not_modified = !inm.empty() && (http::etag_matches(inm, rep.etag) ||
                                              (rep.gzip && http::etag_matches(inm, rep.gzip_etag)));
   Response r = not_modified ? Response::empty(Status::not_modified)
-                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type);
+                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
+                                               gz ? rep.gzip_sealed : rep.identity_sealed);
   r.set_header(Field::etag, etag);
   r.set_header(Field::cache_control, kRevalidate);
   if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
@@ -86,9 +88,15 @@ Response bad(const core::Error& e) { return http::error_response(e); }
 }  // namespace
 
 const std::vector<std::string>& known_analytics_types() {
-  static const std::vector<std::string> kTypes = {
-      "cocktail-space",       "cocktail-space-em", "ingredient-tree", "ingredient-usage",
-      "ingredient-usage-all", "recipe-complexity", "recipe-similar"};
+  // The enveloped JSON analytics of the artifact table, sorted.
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> types;
+    for (const auto& a : analytics::kArtifacts) {
+      if (a.form == analytics::ArtifactForm::kEnvelopedJson) types.emplace_back(a.type);
+    }
+    std::sort(types.begin(), types.end());
+    return types;
+  }();
   return kTypes;
 }
 
@@ -582,7 +590,7 @@ void ReadApi::register_routes(http::Router& router) {
       }
       std::sort(all.begin(), all.end());
       r.send(http::error_response(Status::not_found, http::kNotFound, "unknown analytics type",
-                                  "{\"analytics_type\":" + http::json_quote(type.substr(0, 64)) +
+                                  "{\"analytics_type\":" + http::json_quote(core::utf8::truncate(type, 64)) +
                                       ",\"known_types\":" + json_list(all) + "}"));
       return;
     }

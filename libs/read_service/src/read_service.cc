@@ -48,6 +48,8 @@ ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& r
   if (!options_.sub_endpoints.empty()) {
     bus::SubscriberOptions sub;
     sub.endpoints = options_.sub_endpoints;
+    sub.security = options_.bus_security;
+    sub.metrics = &registry;
     sub.topics = {std::string(bus::kAnalyticsSnapshotTopic), std::string(bus::kAnalyticsHeartbeatTopic)};
     bus::SubscriberHandlers handlers;
     handlers.on_event = [this](const bus::Event& event) {

@@ -66,21 +66,55 @@ std::string gzip_decompress(std::string_view bytes, std::size_t max_bytes) {
   return out;
 }
 
+namespace {
+
+constexpr std::size_t kMaxSealedBytes = 8 * 1024 * 1024;
+
+// Large bodies also in sealed memory files, sent with sendfile(2); not the
+// largest (a distance matrix), downloaded rarely, whose copy would double
+// the memory they take.
+std::shared_ptr<const http::SealedBytes> seal(const std::shared_ptr<const std::string>& b) {
+  if (!b || b->size() < http::SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) return nullptr;
+  return http::SealedBytes::make(*b);
+}
+
+// Adds the gzip copy when it saves at least a tenth.
+void compress_into(Representation& rep, std::string_view tag) {
+  std::string gz = gzip_compress(*rep.identity);
+  if (gz.size() < rep.identity->size() - rep.identity->size() / 10) {
+    rep.gzip = std::make_shared<const std::string>(std::move(gz));
+    rep.gzip_etag.clear();
+    rep.gzip_etag.append("\"").append(tag).append("-gz\"");
+    rep.gzip_sealed = seal(rep.gzip);
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
-                                                          std::string_view tag, std::size_t min_gzip_bytes) {
+                                                          std::string_view tag, std::size_t min_gzip_bytes,
+                                                          std::size_t max_eager_gzip_bytes) {
   auto rep = std::make_shared<Representation>();
   rep->content_type = std::string(content_type);
   rep->etag.reserve(tag.size() + 2);
   rep->etag.append("\"").append(tag).append("\"");
-  if (bytes.size() >= min_gzip_bytes) {
-    std::string gz = gzip_compress(bytes);
-    if (gz.size() < bytes.size() - bytes.size() / 10) {
-      rep->gzip = std::make_shared<const std::string>(std::move(gz));
-      rep->gzip_etag.append("\"").append(tag).append("-gz\"");
-    }
-  }
+  const bool compress = bytes.size() >= min_gzip_bytes;
   rep->identity = std::make_shared<const std::string>(std::move(bytes));
+  rep->identity_sealed = seal(rep->identity);
+  if (compress && rep->identity->size() > max_eager_gzip_bytes) {
+    rep->gzip_pending = true;
+  } else if (compress) {
+    compress_into(*rep, tag);
+  }
   return rep;
+}
+
+std::shared_ptr<const Representation> with_gzip(const Representation& rep) {
+  auto out = std::make_shared<Representation>(rep);
+  out->gzip_pending = false;
+  // The tag without its quotes.
+  compress_into(*out, std::string_view(rep.etag).substr(1, rep.etag.size() - 2));
+  return out;
 }
 
 }  // namespace cocktail::read_service

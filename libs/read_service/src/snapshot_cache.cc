@@ -18,6 +18,12 @@ constexpr int kReadAttempts = 3;
 // Gauges (age, staleness) are refreshed at least this often.
 constexpr std::chrono::milliseconds kGaugeInterval{1000};
 
+prometheus::Family<prometheus::Counter>& files_loaded(metrics::MetricsRegistry& registry) {
+  return registry.counter("cocktail_snapshot_files_loaded_total",
+                          "Files of new generations, by how they were loaded: read (and verified) or reused "
+                          "from the served generation (same SHA-256 and size)");
+}
+
 }  // namespace
 
 const char* refresh_outcome_name(RefreshOutcome outcome) {
@@ -33,6 +39,7 @@ const char* refresh_outcome_name(RefreshOutcome outcome) {
 
 SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegistry& registry)
     : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : steady_),
       store_(options_.analytics_path),
       generation_gauge_(
           registry.gauge("cocktail_snapshot_generation", "Snapshot generation being served").Add({})),
@@ -56,7 +63,13 @@ SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegis
                        "match the manifest")
               .Add({})),
       loads_(registry.counter("cocktail_snapshot_loads_total",
-                              "Generation loads by result (swapped, refused, failed)")) {
+                              "Generation loads by result (swapped, refused, failed)")),
+      unverified_total_(registry
+                            .counter("cocktail_snapshot_unverified_announcements_total",
+                                     "Announced generations that CURRENT did not confirm (dropped)")
+                            .Add({})),
+      files_read_(files_loaded(registry).Add({{"how", "read"}})),
+      files_reused_(files_loaded(registry).Add({{"how", "reused"}})) {
   for (const char* r : {"swapped", "refused", "failed"}) loads_.Add({{"result", r}});
 }
 
@@ -104,9 +117,13 @@ RefreshOutcome SnapshotCache::load_if_new() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    const std::uint64_t heard = announcements_heard();
     auto gen = store_.current_generation();
     if (!gen.ok()) {
-      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) return RefreshOutcome::kNoSnapshot;
+      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) {
+        note_on_disk(0, heard);
+        return RefreshOutcome::kNoSnapshot;
+      }
       if (gen.error().kind == snapshot::ReadErrorKind::kMalformed) {
         core::log::warn("snapshot.current_unreadable",
                         {{"file", gen.error().file}, {"error", gen.error().message}});
@@ -114,6 +131,7 @@ RefreshOutcome SnapshotCache::load_if_new() {
       continue;
     }
     const std::int64_t g = gen.value();
+    note_on_disk(g, heard);
     if ((served && served->generation() == g) || refused_generation_ == g) return RefreshOutcome::kUnchanged;
 
     auto manifest = store_.read_manifest(g);
@@ -126,12 +144,22 @@ RefreshOutcome SnapshotCache::load_if_new() {
       continue;  // removed by gc meanwhile, or not readable: start again from CURRENT
     }
 
-    // Read every file; count and name each one that fails verification.
+    // Read every new or changed file; count and name each one that fails
+    // verification. An unchanged one (same SHA-256 and size as the served
+    // generation's) is taken from memory by Generation::build.
     snapshot::Snapshot snap;
     snap.manifest = manifest.value();
     std::vector<snapshot::ReadError> corrupt;
     bool vanished = false;
+    std::int64_t reused = 0;
     for (const auto& [name, entry] : snap.manifest.files) {
+      if (served) {
+        const Generation::File* same = served->file(name);
+        if (same != nullptr && same->sha256 == entry.sha256 && same->bytes == entry.bytes) {
+          ++reused;
+          continue;
+        }
+      }
       auto bytes = store_.read_file(snap.manifest, name);
       if (bytes.ok()) {
         snap.files.emplace(name, std::move(bytes).value());
@@ -155,7 +183,8 @@ RefreshOutcome SnapshotCache::load_if_new() {
       return RefreshOutcome::kRefused;
     }
 
-    auto built = Generation::build(std::move(snap), core::system_now_ms());
+    const auto read = static_cast<std::int64_t>(snap.files.size());
+    auto built = Generation::build(std::move(snap), core::system_now_ms(), served.get());
     if (!built.ok()) {
       refuse(g, built.error().field, "index", built.error().message);
       return RefreshOutcome::kRefused;
@@ -170,9 +199,13 @@ RefreshOutcome SnapshotCache::load_if_new() {
       if (next->generation() >= announced_generation_) behind_since_.reset();
     }
     loads_.Add({{"result", "swapped"}}).Increment();
+    files_read_.Increment(static_cast<double>(read));
+    files_reused_.Increment(static_cast<double>(reused));
     core::log::info("snapshot.loaded", {{"generation", next->generation()},
                                         {"catalog_seq", next->catalog_seq()},
                                         {"files", static_cast<std::int64_t>(next->files().size())},
+                                        {"read", read},
+                                        {"reused", reused},
                                         {"previous", served ? served->generation() : 0}});
     update_gauges();
     for (const auto& listener : listeners_) {
@@ -180,6 +213,16 @@ RefreshOutcome SnapshotCache::load_if_new() {
         listener(next);
       } catch (const std::exception& e) {
         core::log::error("snapshot.listener_failed", {{"error", e.what()}});
+      }
+    }
+    // Served and announced; now the gzip copies of its large files (the
+    // same generation: readers and waiters notice nothing but the
+    // Content-Encoding they may now get). Skipped when a newer generation
+    // is already current: its load comes first, and it finishes them.
+    if (auto cur = store_.current_generation(); cur.ok() && cur.value() == next->generation()) {
+      if (auto gz = next->with_gzip()) {
+        std::lock_guard<std::mutex> lock(current_mu_);
+        if (current_ == next) current_ = std::move(gz);
       }
     }
     return RefreshOutcome::kSwapped;
@@ -190,22 +233,57 @@ RefreshOutcome SnapshotCache::load_if_new() {
 }
 
 void SnapshotCache::note_announced(std::int64_t generation) {
-  bool behind = false;
+  const auto served = current();
+  if (served && served->generation() >= generation) return;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    announced_generation_ = std::max(announced_generation_, generation);
-    const auto served = current();
-    behind = !served || served->generation() < announced_generation_;
-    if (behind && !behind_since_) behind_since_ = std::chrono::steady_clock::now();
-    if (!behind) behind_since_.reset();
+    claimed_generation_ = std::max(claimed_generation_, generation);
+    if (!claimed_since_) claimed_since_ = clock_.now();
+    ++claims_;
   }
-  if (behind) request_refresh();
+  request_refresh();
+}
+
+std::uint64_t SnapshotCache::announcements_heard() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return claims_;
+}
+
+void SnapshotCache::note_on_disk(std::int64_t generation, std::uint64_t read_after) {
+  const auto served = current();
+  const std::int64_t served_generation = served ? served->generation() : 0;
+  std::optional<std::int64_t> unverified;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    // An announcement heard while CURRENT was being read may name what the
+    // read just missed: it waits for the next read.
+    const bool settled = claims_ <= read_after;
+    if (settled && claimed_generation_ > generation) unverified = claimed_generation_;
+    announced_generation_ = generation;
+    const bool behind = served_generation < generation;
+    if (behind && !behind_since_) {
+      // Counted from the announcement when there was one (CURRENT is only
+      // read at the next wake), else from now.
+      behind_since_ = claimed_since_ && !unverified ? *claimed_since_ : clock_.now();
+    }
+    if (!behind) behind_since_.reset();
+    if (settled) {
+      claimed_generation_ = 0;
+      claimed_since_.reset();
+    }
+  }
+  if (unverified) {
+    unverified_announcements_.fetch_add(1);
+    unverified_total_.Increment();
+    core::log::warn("snapshot.announcement_unverified",
+                    {{"announced", *unverified}, {"current", generation}, {"served", served_generation}});
+  }
 }
 
 double SnapshotCache::staleness_seconds() const {
   std::lock_guard<std::mutex> lock(state_mu_);
   if (!behind_since_) return 0.0;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - *behind_since_).count();
+  return std::chrono::duration<double>(clock_.now() - *behind_since_).count();
 }
 
 void SnapshotCache::update_gauges() {
@@ -247,15 +325,18 @@ void SnapshotCache::stop() {
 }
 
 void SnapshotCache::run() {
-  auto next_check = std::chrono::steady_clock::now();
+  auto next_check = clock_.now();
   for (;;) {
     bool due = false;
     {
+      // Sleep in real time until the next check by the injected clock, at
+      // most kGaugeInterval (gauges, and a clock moved by hand).
       std::unique_lock<std::mutex> lock(wake_mu_);
-      const auto until = std::min(next_check, std::chrono::steady_clock::now() + kGaugeInterval);
-      wake_cv_.wait_until(lock, until, [&] { return wake_ || stopping_; });
+      const auto sleep = std::clamp<core::Clock::duration>(next_check - clock_.now(),
+                                                           core::Clock::duration::zero(), kGaugeInterval);
+      wake_cv_.wait_for(lock, sleep, [&] { return wake_ || stopping_; });
       if (stopping_) return;
-      due = wake_ || std::chrono::steady_clock::now() >= next_check;
+      due = wake_ || clock_.now() >= next_check;
       wake_ = false;
     }
     if (due) {
@@ -266,7 +347,7 @@ void SnapshotCache::run() {
         loads_.Add({{"result", "failed"}}).Increment();
         core::log::error("snapshot.load_failed", {{"error", e.what()}});
       }
-      next_check = std::chrono::steady_clock::now() + options_.check_interval;
+      next_check = clock_.now() + options_.check_interval;
     }
     update_gauges();
   }

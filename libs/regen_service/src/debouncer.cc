@@ -9,7 +9,7 @@ namespace {
 
 using TimePoint = core::Clock::time_point;
 
-Debouncer::RandomSource default_random() {
+Debouncer::RandomSource seeded_random() {
   return [engine = std::mt19937_64(std::random_device{}()),
           dist = std::uniform_real_distribution<double>(0.0, 1.0)]() mutable { return dist(engine); };
 }
@@ -23,7 +23,7 @@ void add_reason(std::vector<std::string>& reasons, std::string reason) {
 }  // namespace
 
 Debouncer::Debouncer(const core::Clock& clock, DebouncerOptions options, RandomSource random)
-    : clock_(clock), options_(options), random_(random ? std::move(random) : default_random()) {
+    : clock_(clock), options_(options), random_(random ? std::move(random) : seeded_random()) {
   using std::chrono::milliseconds;
   if (options_.quiet <= milliseconds(0) || options_.max_delay <= milliseconds(0)) {
     throw std::invalid_argument("debounce windows must be positive");
@@ -83,6 +83,15 @@ void Debouncer::note_trigger(std::string reason, TriggerMode mode, std::optional
   }
 }
 
+void Debouncer::clamp_seq(std::int64_t latest) {
+  newest_seq_ = std::min(newest_seq_, latest);
+  for (auto* w : {&pending_, &running_}) {
+    if (*w) {
+      (*w)->work.newest_seq = std::min((*w)->work.newest_seq, latest);
+    }
+  }
+}
+
 bool Debouncer::drop_covered(std::int64_t seq) {
   if (!pending_ || pending_->work.unconditional || pending_->work.newest_seq > seq) {
     return false;
@@ -98,7 +107,14 @@ std::optional<TimePoint> Debouncer::next_deadline() const {
     return std::nullopt;
   }
   const Work& w = *pending_;
-  TimePoint due = std::min(w.newest + options_.quiet, w.work.oldest + options_.max_delay);
+  // Leading edge: at once when no run started within the quiet window;
+  // otherwise one quiet window after the previous run started, and never
+  // later than max_delay after the oldest pending change.
+  TimePoint due = w.work.oldest;
+  if (last_started_) {
+    due = std::max(due, *last_started_ + options_.quiet);
+  }
+  due = std::min(due, w.work.oldest + options_.max_delay);
   if (w.immediate_since) {
     due = std::min(due, *w.immediate_since);
   }
@@ -121,6 +137,7 @@ PendingWork Debouncer::run_started() {
   }
   running_ = std::move(pending_);
   pending_.reset();
+  last_started_ = clock_.now();
   ++stats_.runs_started;
   return running_->work;
 }
@@ -178,17 +195,24 @@ std::optional<TimePoint> Debouncer::oldest_uncovered() const {
   return oldest;
 }
 
-core::Clock::duration Debouncer::next_backoff() {
+Debouncer::RandomSource Debouncer::default_random() { return seeded_random(); }
+
+core::Clock::duration backoff_delay(const DebouncerOptions& options, std::uint32_t failures,
+                                    double random01) {
   // In milliseconds as a double: the doubling cannot overflow before the cap.
-  const double cap = static_cast<double>(options_.backoff_max.count());
-  double base = static_cast<double>(options_.backoff_initial.count());
-  for (std::uint32_t i = 1; i < stats_.consecutive_failures && base < cap; ++i) {
-    base *= options_.backoff_multiplier;
+  const double cap = static_cast<double>(options.backoff_max.count());
+  double base = static_cast<double>(options.backoff_initial.count());
+  for (std::uint32_t i = 1; i < failures && base < cap; ++i) {
+    base *= options.backoff_multiplier;
   }
   base = std::min(base, cap);
-  const double r = std::clamp(random_(), 0.0, 1.0);
-  const double ms = base * (1.0 - options_.backoff_jitter * r);
+  const double r = std::clamp(random01, 0.0, 1.0);
+  const double ms = base * (1.0 - options.backoff_jitter * r);
   return std::chrono::duration_cast<core::Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+}
+
+core::Clock::duration Debouncer::next_backoff() {
+  return backoff_delay(options_, stats_.consecutive_failures, random_());
 }
 
 }  // namespace cocktail::regen_service

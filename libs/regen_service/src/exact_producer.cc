@@ -1,8 +1,9 @@
 #include "cocktail/regen_service/exact_producer.h"
 
+#include "cocktail/analytics/artifacts.h"
 #include "cocktail/analytics/exact_analytics.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput& out) {
   namespace an = analytics;
@@ -12,7 +13,7 @@ void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput&
   auto add = [&](std::string_view type, std::string body, an::MetadataExtras extras, std::int64_t count) {
     Artifact a;
     a.analytics_type = std::string(type);
-    a.file_name = std::string(type) + ".json";
+    a.file_name = std::string(analytics::artifact_by_type(type)->file);
     a.body = std::move(body);
     a.extras = std::move(extras);
     a.count = count;
@@ -37,4 +38,12 @@ void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput&
   add(an::kIngredientTree, std::move(tree), an::tree_extras(nodes, ctx.model), nodes);
 }
 
-}  // namespace cocktail::regen
+std::vector<std::string> ExactAnalyticsProducer::outputs() const {
+  std::vector<std::string> out;
+  for (const auto& a : analytics::kArtifacts) {
+    if (a.lane == analytics::ArtifactLane::kExact) out.emplace_back(a.file);
+  }
+  return out;
+}
+
+}  // namespace cocktail::regen_service

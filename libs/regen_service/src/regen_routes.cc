@@ -76,13 +76,46 @@ std::string status_word(const ServiceStatus& s) {
   if (!s.started) {
     return "starting";
   }
-  if (s.consecutive_failures > 0) {
+  if (s.consecutive_failures > 0 || s.slow.consecutive_failures > 0) {
     return "degraded";
   }
   return "ok";
 }
 
 bool ready(const ServiceStatus& s) { return s.started && !s.stopping; }
+
+void write_lane(Writer& w, const LaneStatus& l) {
+  w.StartObject();
+  w.Key("seq");
+  w.Int64(l.seq);
+  w.Key("running");
+  w.Bool(l.running);
+  w.Key("pending");
+  w.Bool(l.pending);
+  w.Key("consecutive_failures");
+  w.Uint(l.consecutive_failures);
+  w.Key("retry_in_ms");
+  if (l.retry_in_ms) {
+    number(w, *l.retry_in_ms);
+  } else {
+    w.Null();
+  }
+  w.Key("age_seconds");
+  if (l.age_seconds) {
+    number(w, *l.age_seconds);
+  } else {
+    w.Null();
+  }
+  w.Key("staleness_seconds");
+  number(w, l.staleness_seconds);
+  w.Key("last_error");
+  if (l.last_error.empty()) {
+    w.Null();
+  } else {
+    text(w, l.last_error);
+  }
+  w.EndObject();
+}
 
 // "true"/"1" and "false"/"0"; anything else is an error naming the parameter.
 core::Result<bool> parse_bool(std::string_view value, std::string_view name) {
@@ -168,6 +201,15 @@ std::string health_json(const ServiceStatus& s) {
   } else {
     text(w, s.catalog_probe_error);
   }
+  w.Key("events_rejected");
+  w.Uint64(s.events_rejected);
+  // Each lane's seq, age and failures (without lanes both describe the one).
+  w.Key("lanes");
+  w.Bool(s.lanes);
+  w.Key("fast");
+  write_lane(w, s.fast);
+  w.Key("slow");
+  write_lane(w, s.slow);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -1,13 +1,28 @@
 #include "cocktail/regen_service/regeneration_service.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
+#include "cocktail/bus/events.h"
 #include "cocktail/bus/publisher.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/core/log.h"
+#include "cocktail/regen_service/catalog_probe.h"
+#include "cocktail/regen_service/regen_metrics.h"
+#include "cocktail/regen_service/sequence_tracker.h"
 
 namespace cocktail::regen_service {
 namespace {
@@ -15,22 +30,8 @@ namespace {
 namespace log = core::log;
 using Clock = core::Clock;
 
-// Trigger reasons: the label values of cocktail_regen_triggers_total.
-constexpr const char* kReasonChange = "change";
-constexpr const char* kReasonGap = "seq_gap";
-constexpr const char* kReasonHeartbeat = "heartbeat_ahead";
-constexpr const char* kReasonCatalog = "catalog_ahead";
-constexpr const char* kReasonStartup = "startup";
-
-// Stage durations range from well under a millisecond (open) to minutes
-// (the cocktail-space layout on a large catalog).
-const prometheus::Histogram::BucketBoundaries& stage_buckets() {
-  static const prometheus::Histogram::BucketBoundaries buckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
-  return buckets;
-}
-
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // The analytic type an analytics.snapshot event keys a file by: its name
 // without the extension ("ingredient-usage.json" -> "ingredient-usage").
@@ -54,79 +55,47 @@ bus::AnalyticsSnapshot snapshot_event(const snapshot::Manifest& m) {
   return e;
 }
 
-}  // namespace
+// The oldest per-file seq of a manifest: what every file covers.
+std::int64_t oldest_file_seq(const snapshot::Manifest& m) {
+  std::int64_t seq = m.catalog_seq;
+  for (const auto& [name, entry] : m.files) {
+    seq = std::min(seq, entry.catalog_seq.value_or(m.catalog_seq));
+  }
+  return seq;
+}
 
-struct RegenerationService::Metrics {
-  explicit Metrics(metrics::MetricsRegistry& r)
-      : received(r.counter("cocktail_events_received_total", "Valid events taken from the bus, by topic")),
-        received_change(received.Add({{"topic", std::string(bus::kCatalogChangeTopic)}})),
-        received_heartbeat(received.Add({{"topic", std::string(bus::kCatalogHeartbeatTopic)}})),
-        malformed(
-            r.counter("cocktail_events_malformed_total", "Messages dropped because they could not be decoded")
-                .Add({})),
-        published(r.counter("cocktail_events_published_total", "Messages sent on the bus, by topic")),
-        runs(
-            r.counter("cocktail_regen_runs_total", "Regenerations, by result (success, failure, cancelled)")),
-        runs_success(runs.Add({{"result", "success"}})),
-        runs_failure(runs.Add({{"result", "failure"}})),
-        runs_cancelled(runs.Add({{"result", "cancelled"}})),
-        duration(r.histogram("cocktail_regen_duration_seconds",
-                             "Duration of each stage of successful regenerations (total: the whole run)")),
-        triggers(r.counter("cocktail_regen_triggers_total",
-                           "Reasons to regenerate other than a change event, by reason")),
-        coalesced(r.counter("cocktail_regen_coalesced_changes_total",
-                            "Change events that needed no regeneration of their own")
-                      .Add({})),
-        generation(
-            r.gauge("cocktail_snapshot_generation", "The current snapshot generation (0: none)").Add({})),
-        catalog_seq(
-            r.gauge("cocktail_snapshot_catalog_seq", "The catalog seq the current snapshot was computed from")
-                .Add({})),
-        staleness(r.gauge("cocktail_snapshot_staleness_seconds",
-                          "Age of the oldest catalog change not yet covered by a snapshot; 0 when covered")
-                      .Add({})),
-        in_progress(r.gauge("cocktail_regen_in_progress", "1 while a regeneration runs").Add({})),
-        consecutive_failures(
-            r.gauge("cocktail_regen_consecutive_failures", "Failed regenerations since the last success")
-                .Add({})),
-        seq_seen(r.gauge("cocktail_regen_catalog_seq_seen",
-                         "Highest catalog seq heard of (events, heartbeats, direct reads)")
-                     .Add({})),
-        last_success(r.gauge("cocktail_regen_last_success_timestamp_seconds",
-                             "Unix time of the last successful regeneration (0: none since start)")
-                         .Add({})) {
-    for (const char* reason : {kReasonGap, kReasonHeartbeat, kReasonCatalog, kReasonStartup, "manual"}) {
-      triggers.Add({{"reason", reason}});
+// The calling thread, and the threads it starts later, at a lower CPU
+// priority: SCHED_IDLE when `idle`, else the nice value `nice` (Linux:
+// setpriority on a thread id applies to that thread only).
+void lower_own_priority(bool idle, int nice) {
+  if (idle) {
+    sched_param param{};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0) {
+      log::info("regen.slow_lane_priority", {{"policy", "SCHED_IDLE"}});
+      return;
     }
-    published.Add({{"topic", std::string(bus::kAnalyticsSnapshotTopic)}});
-    published.Add({{"topic", std::string(bus::kAnalyticsHeartbeatTopic)}});
+    log::warn("regen.slow_lane_priority_unchanged",
+              {{"policy", "SCHED_IDLE"}, {"error", std::strerror(errno)}});
   }
-
-  void observe_stage(const std::string& stage, double ms) {
-    metrics::MetricsRegistry::histogram_in(duration, {{"stage", stage}}, stage_buckets())
-        .Observe(ms / 1000.0);
+  if (nice <= 0) return;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) == 0) {
+    log::info("regen.slow_lane_priority", {{"policy", "nice"}, {"nice", nice}});
+    return;
   }
+  log::warn("regen.slow_lane_priority_unchanged", {{"policy", "nice"}, {"error", std::strerror(errno)}});
+}
 
-  prometheus::Family<prometheus::Counter>& received;
-  prometheus::Counter& received_change;
-  prometheus::Counter& received_heartbeat;
-  prometheus::Counter& malformed;
-  prometheus::Family<prometheus::Counter>& published;
-  prometheus::Family<prometheus::Counter>& runs;
-  prometheus::Counter& runs_success;
-  prometheus::Counter& runs_failure;
-  prometheus::Counter& runs_cancelled;
-  prometheus::Family<prometheus::Histogram>& duration;
-  prometheus::Family<prometheus::Counter>& triggers;
-  prometheus::Counter& coalesced;
-  prometheus::Gauge& generation;
-  prometheus::Gauge& catalog_seq;
-  prometheus::Gauge& staleness;
-  prometheus::Gauge& in_progress;
-  prometheus::Gauge& consecutive_failures;
-  prometheus::Gauge& seq_seen;
-  prometheus::Gauge& last_success;
+// A lane's bookkeeping (under the service's mutex).
+struct LaneState {
+  std::int64_t seq = 0;  // of its files in the current generation
+  bool running = false;
+  std::uint32_t failures = 0;
+  std::optional<Clock::time_point> last_success;
+  std::optional<Clock::time_point> behind_since;  // its files lag the seq owed
+  std::string last_error;
 };
+
+}  // namespace
 
 const char* stop_result_name(RegenerationService::StopResult result) {
   switch (result) {
@@ -138,259 +107,332 @@ const char* stop_result_name(RegenerationService::StopResult result) {
   return "unknown";
 }
 
+struct RegenerationService::Impl {
+  struct Waiter {
+    std::uint64_t run;
+    Clock::time_point deadline;
+    std::function<void(std::optional<RunRecord>)> done;
+  };
+
+  Impl(RegenerationServiceOptions o, const Clock& c, snapshot::SnapshotStore& s, Regenerator& r,
+       metrics::MetricsRegistry& registry)
+      : options(std::move(o)),
+        clock(c),
+        store(s),
+        regenerator(r),
+        metrics(registry),
+        probe(options.db_path),
+        debouncer(c, options.debounce, options.random),
+        random(options.random ? options.random : Debouncer::default_random()),
+        tracker(c, debouncer) {}
+
+  void on_event(const bus::Event& event);
+  void loop();
+  void probe_catalog(std::unique_lock<std::mutex>& lock, bool periodic);
+  void work();
+  void work_slow();
+  RunRecord finish_fast(std::uint64_t run, const PendingWork& work, const RunResult& result, double ms);
+  void finish_slow(const RunResult& result, double ms);
+  // Runs one lane's work, timing it (ms); announces a success at once.
+  RunResult attempt(const std::function<RunResult()>& run, double& ms);
+  void count_files(RegenMetrics::Lane& lane, const RegenSummary& summary);
+  void announce(const snapshot::Manifest& manifest);
+  void publish_heartbeat();
+  void set_current(const snapshot::Manifest& manifest);
+  void note_lane_success(LaneState& lane, RegenMetrics::Lane& m, std::int64_t seq, std::int64_t wall_ms);
+  void note_lane_failure(LaneState& lane, RegenMetrics::Lane& m, const RunFailure& failure);
+  void refresh_locked(Clock::time_point now);
+  void flush_triggers();
+  bool quiescent_locked() const;
+  LaneStatus lane_status(const LaneState& lane, Clock::time_point now) const;
+  std::int64_t wall_now_ms() const {
+    return options.wall_now_ms ? options.wall_now_ms() : core::system_now_ms();
+  }
+
+  RegenerationServiceOptions options;
+  const Clock& clock;
+  snapshot::SnapshotStore& store;
+  Regenerator& regenerator;
+  RegenMetrics metrics;
+  std::unique_ptr<bus::Publisher> publisher;
+  std::unique_ptr<bus::Subscriber> subscriber;
+  CatalogProbe probe;  // loop thread (and start())
+  bool lanes = false;
+
+  mutable std::mutex mu;
+  std::condition_variable loop_cv;          // events, run finished, stop
+  std::condition_variable worker_cv;        // a run handed over, stop
+  std::condition_variable slow_cv;          // a state handed over, stop
+  mutable std::condition_variable idle_cv;  // a run finished, quiescence
+  Debouncer debouncer;
+  Debouncer::RandomSource random;  // the slow lane's retry jitter
+  SequenceTracker tracker;
+  bool started = false;
+  bool stopping = false;
+  bool stopped = false;
+  bool worker_exit = false;
+  std::optional<PendingWork> handed;  // the run handed to the worker, until it finished
+  std::uint64_t handed_run = 0;
+  bool running = false;
+  std::atomic<bool> cancel{false};
+  // Slow lane: the newest state not yet computed.
+  std::shared_ptr<const LoadedCatalog> slow_pending;
+  // After a failure, the slow lane retries no earlier than this.
+  std::optional<Clock::time_point> slow_not_before;
+  bool slow_exit = false;
+  std::atomic<bool> slow_cancel{false};
+  LaneState fast;
+  LaneState slow;
+
+  snapshot::Manifest current;  // generation 0: none (numbers only)
+  std::optional<RunRecord> last_success;
+  std::optional<RunRecord> last_failure;
+  std::optional<RunRecord> last_record;  // the latest finished run, whatever its outcome
+  std::uint64_t coalesced_reported = 0;
+  std::uint64_t rejected_reported = 0;
+  std::vector<Waiter> waiters;
+  Clock::time_point next_heartbeat{};
+  Clock::time_point next_probe{};
+
+  std::thread loop_thread;
+  std::thread worker_thread;
+  std::thread slow_thread;
+};
+
 RegenerationService::RegenerationService(RegenerationServiceOptions options, const core::Clock& clock,
-                                         snapshot::SnapshotStore& store, regen::Regenerator& regenerator,
-                                         metrics::MetricsRegistry& registry)
-    : options_(std::move(options)),
-      clock_(clock),
-      store_(store),
-      regenerator_(regenerator),
-      metrics_(std::make_unique<Metrics>(registry)),
-      probe_(options_.db_path),
-      debouncer_(clock, options_.debounce, options_.random) {
-  if (options_.db_path.empty()) {
+                                         snapshot::SnapshotStore& store, Regenerator& regenerator,
+                                         metrics::MetricsRegistry& registry) {
+  if (options.db_path.empty()) {
     throw std::invalid_argument("no catalog file given (--db / CATALOG_DB)");
   }
-  if (options_.sub_endpoints.empty()) {
+  if (options.sub_endpoints.empty()) {
     throw std::invalid_argument("no endpoint to subscribe to (--sub / SUB_ENDPOINTS)");
   }
   using std::chrono::milliseconds;
-  if (options_.check_interval <= milliseconds(0) || options_.heartbeat_interval <= milliseconds(0)) {
+  if (options.check_interval <= milliseconds(0) || options.heartbeat_interval <= milliseconds(0)) {
     throw std::invalid_argument("check and heartbeat intervals must be positive");
   }
-  if (options_.shutdown_timeout < milliseconds(0) || options_.abandon_grace < milliseconds(0)) {
+  if (options.shutdown_timeout < milliseconds(0) || options.abandon_grace < milliseconds(0)) {
     throw std::invalid_argument("shutdown bounds must not be negative");
   }
+  impl_ = std::make_unique<Impl>(std::move(options), clock, store, regenerator, registry);
+  Impl* impl = impl_.get();
+  impl->lanes = regenerator.concurrent_lanes();
 
   bus::PublisherOptions pub;
-  pub.endpoint = options_.pub_endpoint;
-  Metrics* m = metrics_.get();
-  pub.on_sent = [m](std::string_view topic) {
-    m->published.Add({{"topic", std::string(topic)}}).Increment();
+  pub.endpoint = impl->options.pub_endpoint;
+  pub.security = impl->options.bus_security;
+  pub.metrics = &registry;
+  pub.on_sent = [impl](std::string_view topic) {
+    impl->metrics.published.Add({{"topic", std::string(topic)}}).Increment();
   };
-  publisher_ = std::make_unique<bus::Publisher>(std::move(pub));
+  impl->publisher = std::make_unique<bus::Publisher>(std::move(pub));
 
   bus::SubscriberOptions sub;
-  sub.endpoints = options_.sub_endpoints;
+  sub.endpoints = impl->options.sub_endpoints;
+  sub.security = impl->options.bus_security;
+  sub.metrics = &registry;
   sub.topics = {std::string(bus::kCatalogChangeTopic), std::string(bus::kCatalogHeartbeatTopic)};
-  sub.clock = &clock_;
-  subscriber_ = std::make_unique<bus::Subscriber>(
-      std::move(sub), bus::SubscriberHandlers{
-                          [this](const bus::Event& e) { on_event(e); },
-                          [this](std::string_view topic, const core::Error& e) { on_malformed(topic, e); }});
+  sub.clock = &clock;
+  impl->subscriber = std::make_unique<bus::Subscriber>(
+      std::move(sub),
+      bus::SubscriberHandlers{[impl](const bus::Event& e) { impl->on_event(e); },
+                              [impl](std::string_view topic, const core::Error& e) {
+                                impl->metrics.malformed.Increment();
+                                log::warn("regen.malformed_event", {{"topic", topic}, {"error", e.message}});
+                              }});
 }
 
 RegenerationService::~RegenerationService() {
   stop();
-  // An abandoned regeneration still owns the worker: wait for it to return.
-  if (worker_thread_.joinable()) {
-    worker_thread_.join();
+  // An abandoned run still owns its thread: wait for it to return.
+  if (impl_->worker_thread.joinable()) {
+    impl_->worker_thread.join();
   }
-  if (slow_thread_.joinable()) {
-    slow_thread_.join();
+  if (impl_->slow_thread.joinable()) {
+    impl_->slow_thread.join();
   }
 }
 
-const std::string& RegenerationService::pub_endpoint() const { return publisher_->endpoint(); }
-
-std::int64_t RegenerationService::wall_now_ms() const {
-  return options_.wall_now_ms ? options_.wall_now_ms() : core::system_now_ms();
-}
+const std::string& RegenerationService::pub_endpoint() const { return impl_->publisher->endpoint(); }
 
 void RegenerationService::start() {
-  std::unique_lock lock(mu_);
-  if (started_ || stopped_) {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  if (s.started || s.stopped) {
     throw std::logic_error("RegenerationService::start() called twice");
   }
-
   // What is current: the newest snapshot, verified to have a manifest.
-  if (auto gen = store_.current_generation(); gen.ok()) {
-    if (auto manifest = store_.read_manifest(gen.value()); manifest.ok()) {
-      set_current(manifest.value());
+  std::optional<std::int64_t> snapshot_seq;
+  bool slow_behind = false;
+  if (auto gen = s.store.current_generation(); gen.ok()) {
+    if (auto manifest = s.store.read_manifest(gen.value()); manifest.ok()) {
+      s.set_current(manifest.value());
+      snapshot_seq = manifest->catalog_seq;
+      s.fast.seq = manifest->catalog_seq;
+      // A slow lane failed or was killed before it caught up: catch up now.
+      const auto slow_seq = s.regenerator.slow_lane_seq(manifest.value());
+      s.slow.seq = slow_seq.value_or(manifest->catalog_seq);
+      slow_behind = s.slow.seq < manifest->catalog_seq;
     } else {
       log::warn("regen.current_unreadable",
                 {{"generation", gen.value()}, {"error", manifest.error().message}});
     }
   }
-  debouncer_.note_covered(current_.catalog_seq);
-  owed_seq_ = current_.catalog_seq;
-
   // Start-up catch-up: never trust that nothing happened while we were down.
   lock.unlock();
-  auto latest = probe_.latest_seq();
-  lock.lock();
-  seq_known_ = current_.generation > 0 || latest.ok();
-  if (latest.ok()) {
-    catalog_latest_seq_ = *latest;
-    seq_seen_ = std::max(seq_seen_, *latest);
-  } else {
-    catalog_probe_error_ = latest.error().message;
-    log::warn("regen.catalog_unreadable", {{"error", catalog_probe_error_}});
-  }
-  if (current_.generation == 0 || (latest.ok() && *latest > current_.catalog_seq)) {
-    log::info("regen.catch_up", {{"generation", current_.generation},
-                                 {"snapshot_seq", current_.catalog_seq},
-                                 {"catalog_seq", latest.ok() ? *latest : -1}});
-    debouncer_.note_trigger(kReasonStartup, TriggerMode::kImmediate);
-    metrics_->triggers.Add({{"reason", kReasonStartup}}).Increment();
-    if (latest.ok()) {
-      owed_seq_ = std::max(owed_seq_, *latest);
-    }
-  }
-  const auto now = clock_.now();
-  next_heartbeat_ = now;
-  next_probe_ = now + options_.check_interval;
-  started_ = true;
-  // Read for the log line while the lock is held: once the threads run, a
-  // regeneration may replace current_ at any time.
-  const std::int64_t start_generation = current_.generation;
-  const std::int64_t start_seq = current_.catalog_seq;
-  lock.unlock();
-
-  worker_thread_ = std::thread([this] { work(); });
-  if (regenerator_.concurrent_lanes()) {
-    slow_thread_ = std::thread([this] { work_slow(); });
-  }
-  loop_thread_ = std::thread([this] { loop(); });
-  subscriber_->start();
-  log::info("regen.service_started",
-            {{"generation", start_generation},
-             {"catalog_seq", start_seq},
-             {"pub", publisher_->endpoint()},
-             {"quiet_ms", static_cast<std::int64_t>(options_.debounce.quiet.count())},
-             {"max_delay_ms", static_cast<std::int64_t>(options_.debounce.max_delay.count())}});
-}
-
-void RegenerationService::note_seq_seen(std::int64_t seq) {
-  seq_seen_ = std::max(seq_seen_, seq);
-  metrics_->seq_seen.Set(static_cast<double>(seq_seen_));
-}
-
-void RegenerationService::on_event(const bus::Event& event) {
-  if (const auto* change = std::get_if<bus::CatalogChange>(&event)) {
-    metrics_->received_change.Increment();
-    std::lock_guard lock(mu_);
-    last_event_ = clock_.now();
-    note_seq_seen(change->seq);
-    if (stopping_) {
-      return;
-    }
-    // A seq beyond the next expected one: events were lost. The run this
-    // change schedules reads the whole state, so it repairs the gap too;
-    // the trigger records why.
-    if (seq_known_ && change->seq > owed_seq_ + 1) {
-      log::warn("regen.seq_gap", {{"expected", owed_seq_ + 1}, {"seq", change->seq}});
-      debouncer_.note_trigger(kReasonGap, TriggerMode::kDebounced, change->seq);
-      metrics_->triggers.Add({{"reason", kReasonGap}}).Increment();
-    }
-    debouncer_.note_change(change->seq);
-    owed_seq_ = std::max(owed_seq_, change->seq);
-    seq_known_ = true;
-    loop_cv_.notify_one();
-    return;
-  }
-  if (const auto* heartbeat = std::get_if<bus::CatalogHeartbeat>(&event)) {
-    metrics_->received_heartbeat.Increment();
-    std::lock_guard lock(mu_);
-    last_event_ = clock_.now();
-    note_seq_seen(heartbeat->seq);
-    catalog_latest_seq_ = std::max(catalog_latest_seq_.value_or(0), heartbeat->seq);
-    seq_known_ = true;
-    if (stopping_ || heartbeat->seq <= owed_seq_) {
-      return;
-    }
-    // The catalog is ahead of everything covered or scheduled: the events
-    // for the difference never arrived (late subscriber, dropped messages).
-    log::info("regen.heartbeat_ahead", {{"heartbeat_seq", heartbeat->seq}, {"known_seq", owed_seq_}});
-    debouncer_.note_trigger(kReasonHeartbeat, TriggerMode::kDebounced, heartbeat->seq);
-    metrics_->triggers.Add({{"reason", kReasonHeartbeat}}).Increment();
-    owed_seq_ = heartbeat->seq;
-    loop_cv_.notify_one();
-  }
-  // Other topics are not subscribed to.
-}
-
-void RegenerationService::on_malformed(std::string_view topic, const core::Error& error) {
-  metrics_->malformed.Increment();
-  log::warn("regen.malformed_event", {{"topic", topic}, {"error", error.message}});
-}
-
-void RegenerationService::probe_catalog(std::unique_lock<std::mutex>& lock) {
-  lock.unlock();
-  auto latest = probe_.latest_seq();
+  auto latest = s.probe.latest_seq();
   lock.lock();
   if (!latest.ok()) {
-    if (catalog_probe_error_ != latest.error().message) {
-      log::warn("regen.catalog_unreadable", {{"error", latest.error().message}});
-    }
-    catalog_probe_error_ = latest.error().message;
-    return;
+    log::warn("regen.catalog_unreadable", {{"error", latest.error().message}});
   }
-  catalog_probe_error_.clear();
-  catalog_latest_seq_ = *latest;
-  seq_known_ = true;
-  note_seq_seen(*latest);
-  if (stopping_ || *latest <= owed_seq_) {
-    probe_ahead_.reset();
-    return;
+  const bool catch_up = s.tracker.start(snapshot_seq, latest.ok() ? std::optional(*latest) : std::nullopt);
+  if (!catch_up && slow_behind) {
+    log::info("regen.slow_lane_behind", {{"fast_seq", s.fast.seq}, {"slow_seq", s.slow.seq}});
+    s.debouncer.note_trigger(kReasonStartup, TriggerMode::kImmediate);
+    s.metrics.count_trigger(kReasonStartup);
   }
-  // The catalog is ahead. While its publisher is talking, the events for
-  // the difference are most likely in flight: act only if they have still
-  // not arrived by the next probe. A silent publisher gets no such grace.
-  const auto now = clock_.now();
-  const bool silent = !last_event_ || now - *last_event_ >= options_.check_interval;
-  if (!silent && !(probe_ahead_ && owed_seq_ < *probe_ahead_)) {
-    probe_ahead_ = *latest;
-    return;
+  if (!latest.ok()) {
+    s.tracker.on_probe_failed(latest.error().message);
   }
-  log::info("regen.catalog_ahead", {{"catalog_seq", *latest}, {"known_seq", owed_seq_}, {"silent", silent}});
-  debouncer_.note_trigger(kReasonCatalog, TriggerMode::kImmediate, *latest);
-  metrics_->triggers.Add({{"reason", kReasonCatalog}}).Increment();
-  owed_seq_ = *latest;
-  probe_ahead_.reset();
+  s.flush_triggers();
+  const auto now = s.clock.now();
+  s.next_heartbeat = now;
+  s.next_probe = now + s.options.check_interval;
+  s.started = true;
+  lock.unlock();
+
+  s.worker_thread = std::thread([&s] { s.work(); });
+  if (s.lanes) {
+    s.slow_thread = std::thread([&s] { s.work_slow(); });
+  }
+  s.loop_thread = std::thread([&s] { s.loop(); });
+  s.subscriber->start();
+  log::info("regen.service_started",
+            {{"generation", s.current.generation},
+             {"catalog_seq", s.current.catalog_seq},
+             {"pub", s.publisher->endpoint()},
+             {"lanes", s.lanes},
+             {"quiet_ms", static_cast<std::int64_t>(s.options.debounce.quiet.count())},
+             {"max_delay_ms", static_cast<std::int64_t>(s.options.debounce.max_delay.count())}});
 }
 
-void RegenerationService::publish_heartbeat() {
+void RegenerationService::Impl::flush_triggers() {
+  for (const auto& reason : tracker.take_triggers()) {
+    metrics.count_trigger(reason);
+  }
+  if (tracker.rejected() > rejected_reported) {
+    metrics.rejected.Increment(static_cast<double>(tracker.rejected() - rejected_reported));
+    rejected_reported = tracker.rejected();
+  }
+  metrics.seq_seen.Set(static_cast<double>(tracker.confirmed_seq()));
+}
+
+void RegenerationService::Impl::on_event(const bus::Event& event) {
+  std::lock_guard lock(mu);
+  if (const auto* change = std::get_if<bus::CatalogChange>(&event)) {
+    metrics.received_change.Increment();
+    if (!stopping) tracker.on_change(change->seq);
+  } else if (const auto* heartbeat = std::get_if<bus::CatalogHeartbeat>(&event)) {
+    metrics.received_heartbeat.Increment();
+    if (!stopping) tracker.on_heartbeat(heartbeat->seq);
+  }
+  loop_cv.notify_one();
+}
+
+void RegenerationService::Impl::probe_catalog(std::unique_lock<std::mutex>& lock, bool periodic) {
+  lock.unlock();
+  auto latest = probe.latest_seq();
+  lock.lock();
+  if (stopping) return;
+  if (latest.ok()) {
+    tracker.on_probe(*latest, periodic);
+  } else {
+    tracker.on_probe_failed(latest.error().message);
+  }
+  flush_triggers();
+}
+
+void RegenerationService::Impl::publish_heartbeat() {
   bus::AnalyticsHeartbeat hb;
   {
-    std::lock_guard lock(mu_);
-    hb.generation = current_.generation;
-    hb.catalog_seq = current_.catalog_seq;
+    std::lock_guard lock(mu);
+    hb.generation = current.generation;
+    hb.catalog_seq = current.catalog_seq;
   }
   hb.ts_ms = wall_now_ms();
   try {
-    if (auto s = publisher_->publish(hb); !s.ok()) {
+    if (auto st = publisher->publish(hb); !st.ok()) {
       log::warn("regen.publish_failed",
-                {{"topic", bus::kAnalyticsHeartbeatTopic}, {"error", s.error().message}});
+                {{"topic", bus::kAnalyticsHeartbeatTopic}, {"error", st.error().message}});
     }
   } catch (const std::exception& e) {
     log::error("regen.publish_failed", {{"topic", bus::kAnalyticsHeartbeatTopic}, {"error", e.what()}});
   }
 }
 
-void RegenerationService::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    auto now = clock_.now();
-    if (now >= next_heartbeat_) {
-      next_heartbeat_ = now + options_.heartbeat_interval;
+RunResult RegenerationService::Impl::attempt(const std::function<RunResult()>& run, double& ms) {
+  const auto start = std::chrono::steady_clock::now();
+  RunResult result = RunFailure{"run", "not run", false};
+  try {
+    result = run();
+  } catch (const std::exception& e) {
+    // The Regenerator reports stage failures as RunFailure; anything thrown
+    // past it is a failure of the run all the same.
+    result = RunFailure{"run", e.what(), false};
+  }
+  ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // Announce before anything else: readers are waiting for it.
+  if (result.ok()) {
+    announce(result.value().manifest);
+  }
+  return result;
+}
+
+void RegenerationService::Impl::count_files(RegenMetrics::Lane& lane, const RegenSummary& s) {
+  lane.files_linked.Increment(static_cast<double>(s.files_linked));
+  lane.files_written.Increment(static_cast<double>(s.files_written));
+  lane.bytes_written.Increment(static_cast<double>(s.bytes_written));
+}
+
+void RegenerationService::Impl::announce(const snapshot::Manifest& manifest) {
+  try {
+    if (auto st = publisher->publish(snapshot_event(manifest)); !st.ok()) {
+      log::warn("regen.publish_failed",
+                {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
+    }
+  } catch (const std::exception& e) {
+    log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
+  }
+}
+
+void RegenerationService::Impl::loop() {
+  std::unique_lock lock(mu);
+  while (!stopping) {
+    auto now = clock.now();
+    if (tracker.wants_probe()) {
+      probe_catalog(lock, /*periodic=*/false);
+      continue;
+    }
+    if (now >= next_heartbeat) {
+      next_heartbeat = now + options.heartbeat_interval;
       lock.unlock();
       publish_heartbeat();
       lock.lock();
       continue;
     }
-    if (now >= next_probe_) {
-      next_probe_ = now + options_.check_interval;
-      probe_catalog(lock);
+    if (now >= next_probe) {
+      next_probe = now + options.check_interval;
+      probe_catalog(lock, /*periodic=*/true);
       continue;
     }
 
     // Waiters whose bound passed get nullopt.
     std::vector<Waiter> expired;
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
+    for (auto it = waiters.begin(); it != waiters.end();) {
       if (now >= it->deadline) {
         expired.push_back(std::move(*it));
-        it = waiters_.erase(it);
+        it = waiters.erase(it);
       } else {
         ++it;
       }
@@ -404,39 +446,41 @@ void RegenerationService::loop() {
       continue;
     }
 
-    if (!running_ && debouncer_.poll(now)) {
-      handed_ = debouncer_.run_started();
-      handed_run_ = debouncer_.stats().runs_started;
-      running_ = true;
-      metrics_->in_progress.Set(1);
-      worker_cv_.notify_one();
+    if (!running && debouncer.poll(now)) {
+      handed = debouncer.run_started();
+      handed_run = debouncer.stats().runs_started;
+      running = true;
+      fast.running = true;
+      metrics.in_progress.Set(1);
+      worker_cv.notify_one();
     }
-    metrics_->staleness.Set(staleness_seconds_locked(now));
+    refresh_locked(now);
+    idle_cv.notify_all();
 
-    auto wake = std::min(next_heartbeat_, next_probe_);
-    if (auto due = debouncer_.next_deadline()) {
+    auto wake = std::min(next_heartbeat, next_probe);
+    if (auto due = debouncer.next_deadline()) {
       wake = std::min(wake, *due);
     }
-    for (const auto& w : waiters_) {
+    for (const auto& w : waiters) {
       wake = std::min(wake, w.deadline);
     }
     // Sleep in real time until the next deadline by the injected clock;
     // at most a second, so that a clock moved by hand is noticed anyway.
     const auto sleep =
         std::clamp<Clock::duration>(wake - now, Clock::duration::zero(), std::chrono::seconds(1));
-    loop_cv_.wait_for(lock, sleep);
+    loop_cv.wait_for(lock, sleep);
   }
 }
 
-void RegenerationService::work() {
-  std::unique_lock lock(mu_);
+void RegenerationService::Impl::work() {
+  std::unique_lock lock(mu);
   for (;;) {
-    worker_cv_.wait(lock, [&] { return worker_exit_ || handed_.has_value(); });
-    if (!handed_) {
+    worker_cv.wait(lock, [&] { return worker_exit || handed.has_value(); });
+    if (!handed) {
       return;
     }
-    const PendingWork work = *handed_;
-    const std::uint64_t run = handed_run_;
+    const PendingWork work = *handed;
+    const std::uint64_t run = handed_run;
     lock.unlock();
 
     std::string reasons;
@@ -447,357 +491,411 @@ void RegenerationService::work() {
                                   {"changes", static_cast<std::int64_t>(work.changes)},
                                   {"newest_seq", work.newest_seq},
                                   {"reasons", reasons.empty() ? std::string(kReasonChange) : reasons}});
-    const auto start = std::chrono::steady_clock::now();
-    core::Result<regen::RegenSummary> result = core::Error::internal("not run");
-    try {
-      // With lanes the fast generation is announced as soon as it is
-      // committed; the complete one in finish_run.
-      if (regenerator_.concurrent_lanes()) {
-        // The single flight covers this run only; the slow lane follows
-        // on its own thread from the state this run loaded.
-        std::shared_ptr<const regen::LoadedCatalog> loaded;
-        result = regenerator_.run_fast(&cancel_, loaded);
-        if (loaded) {
-          std::lock_guard slow_lock(mu_);
-          if (!slow_exit_) {
-            slow_pending_ = std::move(loaded);  // replaces an older state not yet started
-            slow_cv_.notify_one();
-          }
-        }
+    std::shared_ptr<const LoadedCatalog> loaded;
+    // With lanes this thread is the fast lane; the slow lane follows on its
+    // own thread from the state this run loaded. Without, one run writes
+    // everything.
+    double ms = 0;
+    const RunResult result = attempt(
+        [&] { return lanes ? regenerator.run_fast(&cancel, &loaded) : regenerator.run(&cancel); }, ms);
+    if (loaded) {
+      std::lock_guard slow_lock(mu);
+      if (!slow_exit) {
+        slow_pending = std::move(loaded);  // replaces an older state not yet started
+        slow_cv.notify_one();
+      }
+    }
+    RunRecord record = finish_fast(run, work, result, ms);
+    std::vector<Waiter> done;
+    lock.lock();
+    for (auto it = waiters.begin(); it != waiters.end();) {
+      if (it->run <= run) {
+        done.push_back(std::move(*it));
+        it = waiters.erase(it);
       } else {
-        result = regenerator_.run(&cancel_, [this](const regen::RegenSummary& fast) {
-          try {
-            if (auto st = publisher_->publish(snapshot_event(fast.manifest)); !st.ok()) {
-              log::warn("regen.publish_failed",
-                        {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
-            }
-          } catch (const std::exception& e) {
-            log::error("regen.publish_failed",
-                       {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
-          }
-          log::info("regen.fast_published", {{"generation", fast.generation}, {"seq", fast.catalog_seq}});
-        });
+        ++it;
       }
-    } catch (const std::exception& e) {
-      // The Regenerator reports stage failures as errors; anything thrown
-      // past it is a failure of the run all the same.
-      core::Error error = core::Error::internal(e.what());
-      error.field = "run";
-      result = std::move(error);
     }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    finish_run(run, work, std::move(result), ms);
-    lock.lock();
-  }
-}
-
-void RegenerationService::work_slow() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    slow_cv_.wait(lock, [&] { return slow_exit_ || slow_pending_ != nullptr; });
-    if (slow_exit_) {
-      return;
-    }
-    const std::shared_ptr<const regen::LoadedCatalog> loaded = std::move(slow_pending_);
-    slow_pending_.reset();
-    slow_running_ = true;
     lock.unlock();
-
-    log::info("regen.slow_start", {{"seq", loaded->state.catalog_seq}});
-    const auto start = std::chrono::steady_clock::now();
-    core::Result<regen::RegenSummary> result = core::Error::internal("not run");
-    try {
-      result = regenerator_.run_slow(*loaded, &slow_cancel_);
-    } catch (const std::exception& e) {
-      core::Error error = core::Error::internal(e.what());
-      error.field = "run";
-      result = std::move(error);
-    }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (result.ok()) {
-      const regen::RegenSummary& s = result.value();
-      for (const auto& [stage, stage_ms] : s.durations_ms) {
-        metrics_->observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
-      }
-      try {
-        if (auto st = publisher_->publish(snapshot_event(s.manifest)); !st.ok()) {
-          log::warn("regen.publish_failed",
-                    {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
-        }
-      } catch (const std::exception& e) {
-        log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
-      }
-      log::info("regen.slow_done", {{"generation", s.generation},
-                                    {"seq", s.catalog_seq},
-                                    {"space_seq", loaded->state.catalog_seq},
-                                    {"ms", ms}});
-    } else {
-      // The next fast run hands over a state again; until then the space
-      // files stay at their older seq.
-      log::warn("regen.slow_failed", {{"stage", result.error().field}, {"error", result.error().message}});
+    for (auto& w : done) {
+      w.done(record);
     }
     lock.lock();
-    slow_running_ = false;
-    if (result.ok()) {
-      set_current(result.value().manifest);
-    }
-    idle_cv_.notify_all();
   }
 }
 
-void RegenerationService::finish_run(std::uint64_t run, const PendingWork& work,
-                                     core::Result<regen::RegenSummary> result, double duration_ms) {
+RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const PendingWork& work,
+                                                 const RunResult& result, double duration_ms) {
   RunRecord record;
   record.run = run;
   record.success = result.ok();
   record.finished_at_ms = wall_now_ms();
   record.duration_ms = duration_ms;
   record.reasons = work.reasons;
-  if (work.changes > 0) {
+  if (work.changes > 0 &&
+      std::find(record.reasons.begin(), record.reasons.end(), kReasonChange) == record.reasons.end()) {
     record.reasons.insert(record.reasons.begin(), kReasonChange);
   }
   record.changes = work.changes;
 
   if (result.ok()) {
-    const regen::RegenSummary& s = result.value();
+    const RegenSummary& s = result.value();
     record.generation = s.generation;
     record.catalog_seq = s.catalog_seq;
     record.generated_at_ms = s.generated_at_ms;
     record.warnings = s.warnings;
     for (const auto& [stage, ms] : s.durations_ms) {
-      metrics_->observe_stage(stage, ms);
+      metrics.observe_stage(stage, ms);
     }
-    metrics_->runs_success.Increment();
-    metrics_->last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
-    // Announce before anything else: readers are waiting for it.
-    try {
-      if (auto st = publisher_->publish(snapshot_event(s.manifest)); !st.ok()) {
-        log::warn("regen.publish_failed",
-                  {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", st.error().message}});
-      }
-    } catch (const std::exception& e) {
-      log::error("regen.publish_failed", {{"topic", bus::kAnalyticsSnapshotTopic}, {"error", e.what()}});
-    }
+    metrics.runs_success.Increment();
+    metrics.last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
+    count_files(metrics.fast, s);
     log::info("regen.run_done", {{"run", static_cast<std::int64_t>(run)},
                                  {"generation", s.generation},
                                  {"seq", s.catalog_seq},
                                  {"changes", static_cast<std::int64_t>(work.changes)},
                                  {"ms", duration_ms}});
   } else {
-    const core::Error& e = result.error();
-    record.cancelled = e.field == "cancelled";
-    record.stage = e.field;
-    record.error = e.message;
-    (record.cancelled ? metrics_->runs_cancelled : metrics_->runs_failure).Increment();
+    const RunFailure& f = result.failure();
+    record.cancelled = f.cancelled;
+    record.stage = f.stage;
+    record.error = f.message();
+    (record.cancelled ? metrics.runs_cancelled : metrics.runs_failure).Increment();
   }
 
-  std::vector<Waiter> done;
-  {
-    std::lock_guard lock(mu_);
-    debouncer_.run_finished(record.success);
-    handed_.reset();
-    running_ = false;
-    metrics_->in_progress.Set(0);
-    if (record.success) {
-      set_current(result.value().manifest);
-      owed_seq_ = std::max(owed_seq_, record.catalog_seq);
-      // Changes that arrived during the run but were committed before it
-      // read the catalog are already in this generation.
-      if (debouncer_.drop_covered(record.catalog_seq)) {
-        log::debug("regen.follow_up_covered", {{"seq", record.catalog_seq}});
-      }
-      last_success_ = record;
-    } else if (!record.cancelled) {
-      last_failure_ = record;
-      log::warn(
-          "regen.run_failed",
-          {{"run", static_cast<std::int64_t>(run)},
-           {"stage", record.stage},
-           {"error", record.error},
-           {"consecutive_failures", static_cast<std::int64_t>(debouncer_.stats().consecutive_failures)},
-           {"retry_in_ms", std::chrono::duration<double, std::milli>(debouncer_.current_backoff()).count()}});
+  std::lock_guard lock(mu);
+  debouncer.run_finished(record.success);
+  handed.reset();
+  running = false;
+  fast.running = false;
+  metrics.in_progress.Set(0);
+  if (record.success) {
+    const RegenSummary& s = result.value();
+    set_current(s.manifest);
+    tracker.on_published(record.catalog_seq);
+    note_lane_success(fast, metrics.fast, record.catalog_seq, record.finished_at_ms);
+    if (!lanes) {
+      note_lane_success(slow, metrics.slow, record.catalog_seq, record.finished_at_ms);
     }
-    last_record_ = record;
-    const auto coalesced = debouncer_.stats().coalesced_changes;
-    if (coalesced > coalesced_reported_) {
-      metrics_->coalesced.Increment(static_cast<double>(coalesced - coalesced_reported_));
-      coalesced_reported_ = coalesced;
-    }
-    metrics_->consecutive_failures.Set(debouncer_.stats().consecutive_failures);
-    metrics_->staleness.Set(staleness_seconds_locked(clock_.now()));
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->run <= run) {
-        done.push_back(std::move(*it));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    idle_cv_.notify_all();
-    loop_cv_.notify_one();
+    last_success = record;
+  } else if (record.cancelled) {
+    metrics.fast.cancelled.Increment();
+  } else {
+    note_lane_failure(fast, metrics.fast, result.failure());
+    last_failure = record;
+    log::warn("regen.run_failed",
+              {{"run", static_cast<std::int64_t>(run)},
+               {"stage", record.stage},
+               {"error", record.error},
+               {"consecutive_failures", static_cast<std::int64_t>(debouncer.stats().consecutive_failures)},
+               {"retry_in_ms", millis(debouncer.current_backoff())}});
   }
-  for (auto& w : done) {
-    w.done(record);
+  last_record = record;
+  const auto coalesced = debouncer.stats().coalesced_changes;
+  if (coalesced > coalesced_reported) {
+    metrics.coalesced.Increment(static_cast<double>(coalesced - coalesced_reported));
+    coalesced_reported = coalesced;
+  }
+  metrics.consecutive_failures.Set(debouncer.stats().consecutive_failures);
+  refresh_locked(clock.now());
+  idle_cv.notify_all();
+  loop_cv.notify_one();
+  return record;
+}
+
+void RegenerationService::Impl::work_slow() {
+  lower_own_priority(options.slow_lane_idle, options.slow_lane_nice);
+  std::unique_lock lock(mu);
+  for (;;) {
+    // Wait for a state, and after a failure for the retry backoff.
+    for (;;) {
+      if (slow_exit) return;
+      if (slow_pending) {
+        const auto now = clock.now();
+        if (!slow_not_before || now >= *slow_not_before) break;
+        slow_cv.wait_for(lock, std::clamp<Clock::duration>(*slow_not_before - now, Clock::duration::zero(),
+                                                           std::chrono::seconds(1)));
+        continue;
+      }
+      slow_cv.wait(lock);
+    }
+    const std::shared_ptr<const LoadedCatalog> loaded = std::move(slow_pending);
+    slow_pending.reset();
+    slow.running = true;
+    lock.unlock();
+
+    log::info("regen.slow_start", {{"seq", loaded->state.catalog_seq}});
+    double ms = 0;
+    const RunResult result = attempt([&] { return regenerator.run_slow(*loaded, &slow_cancel); }, ms);
+    finish_slow(result, ms);
+    lock.lock();
+    if (!result.ok() && !result.failure().cancelled && !slow_pending && !slow_exit) {
+      slow_pending = loaded;  // retried, unless a newer state arrives first
+    }
   }
 }
 
-void RegenerationService::set_current(const snapshot::Manifest& manifest) {
+void RegenerationService::Impl::finish_slow(const RunResult& result, double ms) {
+  if (result.ok()) {
+    const RegenSummary& s = result.value();
+    for (const auto& [stage, stage_ms] : s.durations_ms) {
+      metrics.observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
+    }
+    count_files(metrics.slow, s);
+    log::info("regen.slow_done", {{"generation", s.generation},
+                                  {"seq", s.catalog_seq},
+                                  {"space_seq", oldest_file_seq(s.manifest)},
+                                  {"ms", ms}});
+  }
+  std::lock_guard lock(mu);
+  slow.running = false;
+  if (result.ok()) {
+    const RegenSummary& s = result.value();
+    set_current(s.manifest);
+    note_lane_success(slow, metrics.slow, oldest_file_seq(s.manifest), wall_now_ms());
+    // A file the fast lane could not carry may have been recomputed here.
+    fast.seq = std::max(fast.seq, s.manifest.catalog_seq);
+    slow_not_before.reset();
+  } else if (result.failure().cancelled) {
+    metrics.slow.cancelled.Increment();
+  } else {
+    note_lane_failure(slow, metrics.slow, result.failure());
+    // The state is retried after the backoff (work_slow re-pends it).
+    const auto delay = backoff_delay(options.debounce, slow.failures, random());
+    slow_not_before = clock.now() + delay;
+    log::warn("regen.slow_failed", {{"stage", result.failure().stage},
+                                    {"error", result.failure().reason},
+                                    {"consecutive_failures", static_cast<std::int64_t>(slow.failures)},
+                                    {"retry_in_ms", millis(delay)}});
+  }
+  refresh_locked(clock.now());
+  idle_cv.notify_all();
+  slow_cv.notify_all();
+}
+
+void RegenerationService::Impl::note_lane_success(LaneState& lane, RegenMetrics::Lane& m, std::int64_t seq,
+                                                  std::int64_t wall_ms) {
+  lane.seq = std::max(lane.seq, seq);
+  lane.failures = 0;
+  lane.last_error.clear();
+  lane.last_success = clock.now();
+  m.success.Increment();
+  m.seq.Set(static_cast<double>(lane.seq));
+  m.failures.Set(0);
+  m.last_success.Set(static_cast<double>(wall_ms) / 1000.0);
+}
+
+void RegenerationService::Impl::note_lane_failure(LaneState& lane, RegenMetrics::Lane& m,
+                                                  const RunFailure& f) {
+  ++lane.failures;
+  lane.last_error = f.message();
+  m.failure.Increment();
+  m.failures.Set(lane.failures);
+}
+
+void RegenerationService::Impl::set_current(const snapshot::Manifest& manifest) {
   // The two lanes commit in order but report from two threads: never step
   // back to an older generation.
-  if (manifest.generation < current_.generation) {
+  if (manifest.generation < current.generation) {
     return;
   }
-  current_ = manifest;
-  current_.files.clear();  // only the numbers are kept
-  metrics_->generation.Set(static_cast<double>(manifest.generation));
-  metrics_->catalog_seq.Set(static_cast<double>(manifest.catalog_seq));
+  current = manifest;
+  current.files.clear();  // only the numbers are kept
+  metrics.generation.Set(static_cast<double>(manifest.generation));
+  metrics.catalog_seq.Set(static_cast<double>(manifest.catalog_seq));
 }
 
-double RegenerationService::staleness_seconds_locked(Clock::time_point now) const {
-  // Every seq known is in the current snapshot: a pending manual or
-  // start-up run does not make the analytics stale.
-  if (owed_seq_ <= current_.catalog_seq && current_.generation > 0) {
-    return 0.0;
+void RegenerationService::Impl::refresh_locked(Clock::time_point now) {
+  // A lane is behind while its files lag the seq owed; the clock starts
+  // when that is first seen.
+  const std::int64_t owed = tracker.owed_seq();
+  for (auto* lane : {&fast, &slow}) {
+    if (lane->seq < owed && current.generation > 0) {
+      if (!lane->behind_since) lane->behind_since = now;
+    } else {
+      lane->behind_since.reset();
+    }
   }
-  const auto oldest = debouncer_.oldest_uncovered();
-  return oldest ? std::max(0.0, seconds(now - *oldest)) : 0.0;
+  const double fast_stale = tracker.staleness_seconds(now);
+  metrics.staleness.Set(fast_stale);
+  metrics.fast.staleness.Set(fast_stale);
+  metrics.slow.staleness.Set(slow.behind_since ? std::max(fast_stale, seconds(now - *slow.behind_since))
+                                               : 0.0);
+}
+
+bool RegenerationService::Impl::quiescent_locked() const {
+  if (running || slow.running || tracker.wants_probe()) return false;
+  const auto now = clock.now();
+  if (debouncer.poll(now)) return false;
+  if (slow_pending && (!slow_not_before || now >= *slow_not_before)) return false;
+  return true;
+}
+
+LaneStatus RegenerationService::Impl::lane_status(const LaneState& lane, Clock::time_point now) const {
+  LaneStatus s;
+  s.seq = lane.seq;
+  s.running = lane.running;
+  s.consecutive_failures = lane.failures;
+  s.last_error = lane.last_error;
+  if (lane.last_success) s.age_seconds = seconds(now - *lane.last_success);
+  return s;
 }
 
 RegenerationService::StopResult RegenerationService::stop() {
+  Impl& s = *impl_;
   {
-    std::lock_guard lock(mu_);
-    if (stopped_) {
+    std::lock_guard lock(s.mu);
+    if (s.stopped) {
       return StopResult::kIdle;
     }
-    stopped_ = true;
-    stopping_ = true;
-    loop_cv_.notify_all();
+    s.stopped = true;
+    s.stopping = true;
+    s.loop_cv.notify_all();
   }
-  subscriber_->stop();
-  if (loop_thread_.joinable()) {
-    loop_thread_.join();
+  s.subscriber->stop();
+  if (s.loop_thread.joinable()) {
+    s.loop_thread.join();
   }
 
   StopResult result = StopResult::kIdle;
-  std::vector<Waiter> waiters;
+  std::vector<Impl::Waiter> waiters;
   {
-    std::unique_lock lock(mu_);
-    if (running_) {
+    std::unique_lock lock(s.mu);
+    // The slow lane is a refinement of what is already published: cancel
+    // it now; a computation in progress gets the same bounded wait.
+    s.slow_exit = true;
+    s.slow_cancel = true;
+    s.slow_cv.notify_all();
+    if (s.running) {
       log::info("regen.stop_waiting",
-                {{"run", static_cast<std::int64_t>(handed_run_)},
-                 {"timeout_ms", static_cast<std::int64_t>(options_.shutdown_timeout.count())}});
+                {{"run", static_cast<std::int64_t>(s.handed_run)},
+                 {"timeout_ms", static_cast<std::int64_t>(s.options.shutdown_timeout.count())}});
       result = StopResult::kFinished;
-      if (!idle_cv_.wait_for(lock, options_.shutdown_timeout, [&] { return !running_; })) {
-        cancel_ = true;
+      if (!s.idle_cv.wait_for(lock, s.options.shutdown_timeout, [&] { return !s.running; })) {
+        s.cancel = true;
         result = StopResult::kCancelled;
-        if (!idle_cv_.wait_for(lock, options_.abandon_grace, [&] { return !running_; })) {
+        if (!s.idle_cv.wait_for(lock, s.options.abandon_grace, [&] { return !s.running; })) {
           result = StopResult::kAbandoned;
         }
-      } else if (last_record_ && last_record_->cancelled) {
+      } else if (s.last_record && s.last_record->cancelled) {
         result = StopResult::kCancelled;
       }
     }
-    worker_exit_ = true;
-    worker_cv_.notify_all();
-    waiters.swap(waiters_);
-    // The slow lane is a refinement of what is already published: cancel
-    // it now; a computation in progress gets a bounded wait.
-    slow_exit_ = true;
-    slow_cancel_ = true;
-    slow_cv_.notify_all();
-    if (slow_running_ && !idle_cv_.wait_for(lock, options_.shutdown_timeout + options_.abandon_grace,
-                                            [&] { return !slow_running_; })) {
+    s.worker_exit = true;
+    s.worker_cv.notify_all();
+    waiters.swap(s.waiters);
+    if (s.slow.running && !s.idle_cv.wait_for(lock, s.options.shutdown_timeout + s.options.abandon_grace,
+                                              [&] { return !s.slow.running; })) {
       result = StopResult::kAbandoned;
     }
   }
   for (auto& w : waiters) {
     w.done(std::nullopt);
   }
-  if (result != StopResult::kAbandoned && worker_thread_.joinable()) {
-    worker_thread_.join();
+  if (result != StopResult::kAbandoned && s.worker_thread.joinable()) {
+    s.worker_thread.join();
   }
-  if (result != StopResult::kAbandoned && slow_thread_.joinable()) {
-    slow_thread_.join();
+  if (result != StopResult::kAbandoned && s.slow_thread.joinable()) {
+    s.slow_thread.join();
   }
   log::info("regen.service_stopped", {{"regeneration", stop_result_name(result)},
-                                      {"generation", current_.generation},
-                                      {"catalog_seq", current_.catalog_seq}});
+                                      {"generation", s.current.generation},
+                                      {"catalog_seq", s.current.catalog_seq}});
   return result;
 }
 
 std::optional<std::uint64_t> RegenerationService::request_run(std::string reason) {
-  std::lock_guard lock(mu_);
-  if (!started_ || stopping_) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  if (!s.started || s.stopping) {
     return std::nullopt;
   }
-  metrics_->triggers.Add({{"reason", reason}}).Increment();
-  debouncer_.note_trigger(std::move(reason), TriggerMode::kImmediate);
-  loop_cv_.notify_one();
+  s.metrics.count_trigger(reason);
+  s.debouncer.note_trigger(std::move(reason), TriggerMode::kImmediate);
+  s.loop_cv.notify_one();
   // Whether a run is in progress or not, the request is folded into the
   // next one to start.
-  return debouncer_.stats().runs_started + 1;
+  return s.debouncer.stats().runs_started + 1;
+}
+
+std::optional<std::uint64_t> RegenerationService::request_repair(const std::string& file) {
+  impl_->regenerator.distrust(file);
+  return request_run("repair");
 }
 
 void RegenerationService::when_finished(std::uint64_t run, std::chrono::milliseconds timeout,
                                         std::function<void(std::optional<RunRecord>)> done) {
+  Impl& s = *impl_;
   std::optional<RunRecord> now_record;
-  bool answer_now = false;
   {
-    std::lock_guard lock(mu_);
-    if (stopping_) {
-      answer_now = true;
-    } else if (last_record_ && last_record_->run >= run) {
-      answer_now = true;
-      now_record = last_record_;
-    } else {
-      waiters_.push_back(Waiter{run, clock_.now() + timeout, std::move(done)});
-      loop_cv_.notify_one();
+    std::lock_guard lock(s.mu);
+    if (!s.stopping && !(s.last_record && s.last_record->run >= run)) {
+      s.waiters.push_back(Impl::Waiter{run, s.clock.now() + timeout, std::move(done)});
+      s.loop_cv.notify_one();
       return;
     }
+    if (!s.stopping) now_record = s.last_record;
   }
-  if (answer_now) {
-    done(std::move(now_record));
-  }
+  done(std::move(now_record));
 }
 
 ServiceStatus RegenerationService::status() const {
-  std::lock_guard lock(mu_);
-  const auto now = clock_.now();
-  ServiceStatus s;
-  s.started = started_;
-  s.stopping = stopping_;
-  s.generation = current_.generation;
-  s.catalog_seq = current_.catalog_seq;
-  s.generated_at_ms = current_.generated_at_ms;
-  s.seq_seen = seq_seen_;
-  s.catalog_latest_seq = catalog_latest_seq_;
-  s.catalog_probe_error = catalog_probe_error_;
-  s.staleness_seconds = staleness_seconds_locked(now);
-  s.running = running_;
-  s.pending = debouncer_.pending();
-  if (auto due = debouncer_.next_deadline()) {
-    s.next_run_in_ms = std::max(0.0, std::chrono::duration<double, std::milli>(*due - now).count());
+  const Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  const auto now = s.clock.now();
+  ServiceStatus st;
+  st.started = s.started;
+  st.stopping = s.stopping;
+  st.generation = s.current.generation;
+  st.catalog_seq = s.current.catalog_seq;
+  st.generated_at_ms = s.current.generated_at_ms;
+  st.seq_seen = s.tracker.confirmed_seq();
+  st.catalog_latest_seq = s.tracker.catalog_latest();
+  st.catalog_probe_error = s.tracker.probe_error();
+  st.staleness_seconds = s.tracker.staleness_seconds(now);
+  st.running = s.running;
+  st.pending = s.debouncer.pending();
+  if (auto due = s.debouncer.next_deadline()) {
+    st.next_run_in_ms = std::max(0.0, millis(*due - now));
   }
-  s.consecutive_failures = debouncer_.stats().consecutive_failures;
-  s.runs_started = debouncer_.stats().runs_started;
-  if (last_event_) {
-    s.last_event_age_seconds = seconds(now - *last_event_);
+  st.consecutive_failures = s.debouncer.stats().consecutive_failures;
+  st.runs_started = s.debouncer.stats().runs_started;
+  if (auto last = s.tracker.last_event()) {
+    st.last_event_age_seconds = seconds(now - *last);
   }
-  s.last_success = last_success_;
-  s.last_failure = last_failure_;
-  return s;
+  st.last_success = s.last_success;
+  st.last_failure = s.last_failure;
+  st.events_rejected = s.tracker.rejected();
+  st.lanes = s.lanes;
+  st.fast = s.lane_status(s.fast, now);
+  st.fast.pending = st.pending;
+  st.fast.staleness_seconds = st.staleness_seconds;
+  st.fast.retry_in_ms = st.fast.consecutive_failures > 0 ? st.next_run_in_ms : std::nullopt;
+  st.slow = s.lane_status(s.slow, now);
+  st.slow.pending = s.slow_pending != nullptr;
+  if (s.slow.behind_since)
+    st.slow.staleness_seconds = std::max(st.staleness_seconds, seconds(now - *s.slow.behind_since));
+  if (s.slow_not_before && s.slow.failures > 0) {
+    st.slow.retry_in_ms = std::max(0.0, millis(*s.slow_not_before - now));
+  }
+  return st;
 }
 
 void RegenerationService::refresh_metrics() {
-  std::lock_guard lock(mu_);
-  metrics_->staleness.Set(staleness_seconds_locked(clock_.now()));
+  std::lock_guard lock(impl_->mu);
+  impl_->refresh_locked(impl_->clock.now());
 }
 
 void RegenerationService::wake() {
-  std::lock_guard lock(mu_);
-  loop_cv_.notify_all();
+  std::lock_guard lock(impl_->mu);
+  impl_->loop_cv.notify_all();
+  impl_->slow_cv.notify_all();
+}
+
+bool RegenerationService::wait_quiescent(std::chrono::milliseconds timeout) const {
+  const Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  return s.idle_cv.wait_for(lock, timeout, [&] { return s.quiescent_locked(); });
 }
 
 }  // namespace cocktail::regen_service

@@ -15,16 +15,16 @@
 #include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 namespace {
 
-// Thrown inside run() to carry the stage that failed out to one catch.
+// Thrown inside a run to carry the stage that failed out to one catch.
 struct StageFailure {
   std::string stage;
   std::string reason;
 };
 
-// Thrown inside run() when the cancellation flag is seen; `before` names the
+// Thrown inside a run when the cancellation flag is seen; `before` names the
 // stage that would have come next.
 struct Cancelled {
   std::string before;
@@ -34,21 +34,14 @@ void check_cancel(const std::atomic<bool>* cancel, const char* before) {
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled{before};
 }
 
-// The error a run returns for a failed stage: the stage is the field.
-core::Error failed(const StageFailure& f) {
+RunFailure failed(const StageFailure& f) {
   core::log::error("regen.failed", {{"stage", f.stage}, {"error", f.reason}});
-  core::Error error = core::Error::internal(f.stage + ": " + f.reason);
-  error.field = f.stage;
-  return error;
+  return RunFailure{f.stage, f.reason, false};
 }
 
-// The error a cancelled run returns (kUnavailable, field "cancelled").
-core::Error cancelled(const Cancelled& c) {
+RunFailure cancelled(const Cancelled& c) {
   core::log::warn("regen.cancelled", {{"before", c.before}});
-  core::Error error = core::Error::internal("cancelled: stopped before " + c.before);
-  error.code = core::ErrorCode::kUnavailable;
-  error.field = "cancelled";
-  return error;
+  return RunFailure{c.before, "stopped before " + c.before, true};
 }
 
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -102,6 +95,10 @@ void model_warnings(const analytics::CatalogModel::Anomalies& a, std::vector<std
 
 }  // namespace
 
+std::string RunFailure::message() const {
+  return cancelled ? "cancelled before " + stage : stage + ": " + reason;
+}
+
 std::vector<std::unique_ptr<Producer>> default_producers(const analytics::CocktailSpaceOptions& space) {
   std::vector<std::unique_ptr<Producer>> out;
   out.push_back(std::make_unique<ExactAnalyticsProducer>());
@@ -115,6 +112,55 @@ Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& 
   if (!settings_.now_ms) {
     settings_.now_ms = core::system_now_ms;
   }
+}
+
+std::vector<Producer*> Regenerator::producers(Lane lane) const {
+  std::vector<Producer*> out;  // in the given order
+  for (const auto& p : producers_) {
+    if (lane == Lane::kAll || p->slow() == (lane == Lane::kSlow)) out.push_back(p.get());
+  }
+  return out;
+}
+
+bool Regenerator::concurrent_lanes() const {
+  return settings_.split_lanes && !producers(Lane::kFast).empty() && !producers(Lane::kSlow).empty();
+}
+
+std::optional<std::int64_t> Regenerator::slow_lane_seq(const snapshot::Manifest& manifest) const {
+  if (!concurrent_lanes()) return std::nullopt;
+  for (const Producer* p : producers(Lane::kSlow)) {
+    for (const auto& file : p->outputs()) {
+      if (manifest.files.count(file) == 0) return 0;
+    }
+  }
+  std::int64_t seq = manifest.catalog_seq;
+  for (const auto& [name, entry] : manifest.files) {
+    seq = std::min(seq, entry.catalog_seq.value_or(manifest.catalog_seq));
+  }
+  return seq;
+}
+
+void Regenerator::distrust(const std::string& file) {
+  std::lock_guard lock(known_mu_);
+  known_.erase(file);
+}
+
+std::shared_ptr<LoadedCatalog> Regenerator::load(const std::atomic<bool>* cancel, RegenSummary& summary) {
+  auto& durations = summary.durations_ms;
+  auto db = stage("open", durations, [&] {
+    catalog::DatabaseOptions options;
+    options.read_only = true;
+    options.create_if_missing = false;
+    return catalog::Database::open(settings_.db_path, options);
+  });
+  auto loaded = std::make_shared<LoadedCatalog>();
+  loaded->state = stage("load", durations, [&] { return catalog::load_state(*db); });
+  db.reset();  // ends the read; nothing below touches the catalog
+  summary.catalog_seq = loaded->state.catalog_seq;
+  check_cancel(cancel, "model");
+  loaded->model = stage("model", durations, [&] { return analytics::CatalogModel::build(loaded->state); });
+  model_warnings(loaded->model.anomalies(), summary.warnings);
+  return loaded;
 }
 
 void Regenerator::produce(const std::vector<Producer*>& producers, const ProducerContext& context,
@@ -143,21 +189,132 @@ void Regenerator::produce(const std::vector<Producer*>& producers, const Produce
   }
 }
 
+bool Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name) {
+  const auto entry = manifest.files.find(name);
+  const auto stamp = store_.stamp(g, name);
+  if (entry == manifest.files.end() || !stamp || stamp->bytes != entry->second.bytes) {
+    return false;
+  }
+  {
+    std::lock_guard lock(known_mu_);
+    const auto it = known_.find(name);
+    if (it != known_.end() && it->second.stamp == *stamp && it->second.sha256 == entry->second.sha256) {
+      return true;
+    }
+  }
+  // Not written or verified by this process as it is now: read it once.
+  auto bytes = store_.read_file(manifest, name);
+  if (!bytes.ok()) {
+    core::log::warn("regen.carry_unusable",
+                    {{"generation", g}, {"file", name}, {"error", bytes.error().message}});
+    return false;
+  }
+  std::lock_guard lock(known_mu_);
+  known_[name] = Known{*stamp, entry->second.sha256};
+  return true;
+}
+
+Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary) {
+  Carry out;
+  // Sources, newest first: CURRENT's generation and older ones; every
+  // complete generation when CURRENT itself cannot be read.
+  std::vector<std::int64_t> candidates = store_.generations();
+  std::sort(candidates.rbegin(), candidates.rend());
+  const auto current = store_.current_generation();
+  if (current.ok()) {
+    std::erase_if(candidates, [&](std::int64_t g) { return g > current.value(); });
+  } else if (current.error().kind != snapshot::ReadErrorKind::kNoSnapshot) {
+    summary.warnings.push_back("current generation unreadable: " + current.error().message);
+  } else if (candidates.empty()) {
+    return out;  // the very first generation: nothing to carry
+  }
+  // Older generations are looked at only for files the newest cannot give,
+  // and only a few of them.
+  constexpr std::size_t kMaxSources = 8;
+  if (candidates.size() > kMaxSources) candidates.resize(kMaxSources);
+  std::vector<std::optional<snapshot::Manifest>> manifests(candidates.size());
+  auto manifest_of = [&](std::size_t i) -> const snapshot::Manifest* {
+    if (!manifests[i]) {
+      auto m = store_.read_manifest(candidates[i]);
+      if (!m.ok()) {
+        summary.warnings.push_back("generation " + std::to_string(candidates[i]) +
+                                   " not carried from: " + m.error().message);
+        manifests[i] = snapshot::Manifest{};  // generation 0: unusable, asked once
+        return nullptr;
+      }
+      manifests[i] = std::move(m).value();
+    }
+    return manifests[i]->generation == 0 ? nullptr : &*manifests[i];
+  };
+  std::size_t base = 0;
+  while (base < candidates.size() && manifest_of(base) == nullptr) ++base;
+  if (base == candidates.size()) {
+    return out;
+  }
+  const snapshot::Manifest& newest = *manifest_of(base);
+  for (const auto& [name, entry] : newest.files) {
+    const bool is_fresh =
+        std::any_of(fresh.begin(), fresh.end(), [&](const Artifact& a) { return a.file_name == name; });
+    if (is_fresh) continue;
+    bool found = false;
+    for (std::size_t i = base; i < candidates.size() && !found; ++i) {
+      const snapshot::Manifest* m = manifest_of(i);
+      if (m == nullptr || m->files.count(name) == 0 || !usable(candidates[i], *m, name)) continue;
+      snapshot::FileEntry from = m->files.at(name);
+      from.catalog_seq = m->file_catalog_seq(name);
+      out.files.push_back(Carried{name, candidates[i], std::move(from)});
+      if (i != base) {
+        summary.warnings.push_back(name + " carried from generation " + std::to_string(candidates[i]) +
+                                   ": the newer copy is unusable");
+      }
+      found = true;
+    }
+    if (!found) out.lost.insert(name);
+  }
+  return out;
+}
+
+void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
+                                     const std::atomic<bool>* cancel, RegenSummary& summary) {
+  std::vector<Artifact> artifacts;
+  produce(producers(lane), context, cancel, summary, artifacts);
+  std::lock_guard lock(commit_mu_);
+  if (lane == Lane::kAll) {
+    write("write", artifacts, {}, cancel, summary);
+    return;
+  }
+  Carry carry = stage("carry", summary.durations_ms, [&] { return plan_carry(artifacts, summary); });
+  if (!carry.lost.empty()) {
+    // No usable copy anywhere: compute them again now rather than publish a
+    // generation without them.
+    std::string names;
+    for (const auto& n : carry.lost) names += (names.empty() ? "" : ", ") + n;
+    summary.warnings.push_back("recomputed, no usable copy to carry: " + names);
+    core::log::warn("regen.carry_recompute", {{"files", names}});
+    produce(producers(lane == Lane::kFast ? Lane::kSlow : Lane::kFast), context, cancel, summary, artifacts);
+    std::erase_if(carry.files, [&](const Carried& c) {
+      return std::any_of(artifacts.begin(), artifacts.end(),
+                         [&](const Artifact& a) { return a.file_name == c.name; });
+    });
+  }
+  write(lane == Lane::kFast ? "write.fast" : "write", artifacts, carry.files, cancel, summary);
+}
+
 void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts,
-                        const std::vector<std::pair<Artifact, std::int64_t>>& carried,
-                        const std::atomic<bool>* cancel, RegenSummary& summary) {
+                        const std::vector<Carried>& carried, const std::atomic<bool>* cancel,
+                        RegenSummary& summary) {
   check_cancel(cancel, stage_name);
   summary.generated_at_ms = settings_.now_ms();
   // The generation's seq is its newest file's: a slow lane committing an
   // older state under newer exact files never moves it backwards.
   std::int64_t generation_seq = summary.catalog_seq;
-  for (const auto& [file, seq] : carried) {
-    generation_seq = std::max(generation_seq, seq);
+  for (const auto& c : carried) {
+    generation_seq = std::max(generation_seq, c.entry.catalog_seq.value_or(0));
   }
-  std::optional<std::int64_t> fresh_seq;
-  if (generation_seq != summary.catalog_seq) {
-    fresh_seq = summary.catalog_seq;
-  }
+  // A seq equal to the generation's is left implicit.
+  auto own_seq = [&](std::int64_t seq) {
+    return seq == generation_seq ? std::nullopt : std::optional<std::int64_t>(seq);
+  };
   stage(stage_name, summary.durations_ms, [&] {
     snapshot::GenerationWriter writer = store_.begin_generation();
     summary.generation = writer.generation();
@@ -172,11 +329,15 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
         a.body = analytics::make_envelope(a.body, meta);
         a.envelope = false;  // body now holds the file's final bytes
       }
-      writer.add(a.file_name, a.body, fresh_seq);
+      writer.add(a.file_name, a.body, own_seq(summary.catalog_seq));
+      ++summary.files_written;
+      summary.bytes_written += static_cast<std::int64_t>(a.body.size());
     }
-    for (const auto& [file, seq] : carried) {
-      // A seq equal to the generation's is left implicit, as for fresh files.
-      writer.add(file.file_name, file.body, seq == generation_seq ? std::nullopt : std::optional(seq));
+    for (const auto& c : carried) {
+      snapshot::FileEntry entry = c.entry;
+      entry.catalog_seq = own_seq(c.entry.catalog_seq.value_or(generation_seq));
+      writer.link(c.name, c.from, entry);
+      ++summary.files_linked;
     }
     // The last point of no return: the writer's destructor removes the
     // partial generation, CURRENT still names the previous one.
@@ -185,58 +346,88 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
     summary.manifest = std::move(committed.manifest);
     summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
   });
+  // What this run wrote is known good as it is on disk now.
+  std::lock_guard lock(known_mu_);
+  for (auto& a : artifacts) {
+    if (auto st = store_.stamp(summary.generation, a.file_name)) {
+      known_[a.file_name] = Known{*st, summary.manifest.files.at(a.file_name).sha256};
+    }
+    std::string().swap(a.body);
+  }
 }
 
-core::Result<RegenSummary> Regenerator::run(const std::atomic<bool>* cancel,
-                                            const std::function<void(const RegenSummary&)>& on_fast) {
+RunResult Regenerator::run(const std::atomic<bool>* cancel,
+                           const std::function<void(const RegenSummary&)>& on_fast) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!concurrent_lanes()) {
+    RegenSummary summary;
+    try {
+      auto loaded = load(cancel, summary);
+      produce_and_commit(Lane::kAll, ProducerContext{loaded->state, loaded->model}, cancel, summary);
+    } catch (const StageFailure& f) {
+      return failed(f);
+    } catch (const Cancelled& c) {
+      return cancelled(c);
+    }
+    finish(summary, start);
+    return summary;
+  }
+  std::shared_ptr<const LoadedCatalog> loaded;
+  RunResult fast = run_fast(cancel, &loaded);
+  if (!fast.ok()) return fast;
+  if (on_fast) on_fast(fast.value());
+  RunResult slow = run_slow(*loaded, cancel);
+  if (!slow.ok()) return slow;
+  // One summary for the whole run: the fast lane's counts and stages first.
+  RegenSummary& s = slow.value();
+  const RegenSummary& f = fast.value();
+  s.fast_generation = f.generation;
+  s.counts.insert(s.counts.begin(), f.counts.begin(), f.counts.end());
+  s.warnings.insert(s.warnings.begin(), f.warnings.begin(), f.warnings.end());
+  std::vector<std::pair<std::string, double>> durations;
+  for (const auto& d : f.durations_ms) {
+    durations.emplace_back(d.first == "total" ? "total.fast" : d.first, d.second);
+  }
+  for (const auto& d : s.durations_ms) {
+    if (d.first != "total") durations.push_back(d);
+  }
+  durations.emplace_back("total", ms_since(start));
+  s.durations_ms = std::move(durations);
+  s.files_written += f.files_written;
+  s.bytes_written += f.bytes_written;
+  return slow;
+}
+
+RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
+                                std::shared_ptr<const LoadedCatalog>* loaded) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
-  auto& durations = summary.durations_ms;
   try {
-    auto db = stage("open", durations, [&] {
-      catalog::DatabaseOptions options;
-      options.read_only = true;
-      options.create_if_missing = false;
-      return catalog::Database::open(settings_.db_path, options);
-    });
-    const catalog::CatalogState state = stage("load", durations, [&] { return catalog::load_state(*db); });
-    db.reset();  // ends the read; nothing below touches the catalog
-    summary.catalog_seq = state.catalog_seq;
-    check_cancel(cancel, "model");
-    const analytics::CatalogModel model =
-        stage("model", durations, [&] { return analytics::CatalogModel::build(state); });
-    model_warnings(model.anomalies(), summary.warnings);
-    const ProducerContext context{state, model};
-
-    std::vector<Producer*> fast;
-    std::vector<Producer*> slow;
-    split(fast, slow);
-    std::vector<Artifact> artifacts;
-    if (!settings_.split_lanes || fast.empty() || slow.empty()) {
-      std::vector<Producer*> all;  // in the given order
-      for (const auto& p : producers_) all.push_back(p.get());
-      produce(all, context, cancel, summary, artifacts);
-      write("write", artifacts, {}, cancel, summary);
-    } else {
-      produce(fast, context, cancel, summary, artifacts);
-      carry_and_write("write.fast", artifacts, cancel, summary);
-
-      summary.fast_generation = summary.generation;
-      if (on_fast) {
-        on_fast(summary);
-      }
-      produce(slow, context, cancel, summary, artifacts);
-      write("write", artifacts, {}, cancel, summary);
-    }
-    for (auto& a : artifacts) {
-      std::string().swap(a.body);
-    }
+    auto next = load(cancel, summary);
+    produce_and_commit(Lane::kFast, ProducerContext{next->state, next->model}, cancel, summary);
+    summary.fast_generation = summary.generation;
+    if (loaded != nullptr) *loaded = std::move(next);
   } catch (const StageFailure& f) {
     return failed(f);
   } catch (const Cancelled& c) {
     return cancelled(c);
   }
+  finish(summary, start);
+  return summary;
+}
 
+RunResult Regenerator::run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  RegenSummary summary;
+  summary.catalog_seq = loaded.state.catalog_seq;
+  try {
+    produce_and_commit(Lane::kSlow, ProducerContext{loaded.state, loaded.model}, cancel, summary);
+    summary.catalog_seq = summary.manifest.catalog_seq;
+  } catch (const StageFailure& f) {
+    return failed(f);
+  } catch (const Cancelled& c) {
+    return cancelled(c);
+  }
   finish(summary, start);
   return summary;
 }
@@ -259,110 +450,9 @@ void Regenerator::finish(RegenSummary& summary, std::chrono::steady_clock::time_
   core::log::info("regen.done", {{"generation", summary.generation},
                                  {"seq", summary.catalog_seq},
                                  {"ms", durations.back().second},
+                                 {"written", summary.files_written},
+                                 {"linked", summary.files_linked},
                                  {"warnings", static_cast<std::int64_t>(summary.warnings.size())}});
-}
-
-void Regenerator::split(std::vector<Producer*>& fast, std::vector<Producer*>& slow) const {
-  for (const auto& p : producers_) {
-    (p->slow() ? slow : fast).push_back(p.get());
-  }
-}
-
-bool Regenerator::concurrent_lanes() const {
-  std::vector<Producer*> fast;
-  std::vector<Producer*> slow;
-  split(fast, slow);
-  return settings_.split_lanes && !fast.empty() && !slow.empty();
-}
-
-void Regenerator::carry_and_write(const char* stage_name, std::vector<Artifact>& artifacts,
-                                  const std::atomic<bool>* cancel, RegenSummary& summary) {
-  std::lock_guard lock(commit_mu_);
-  // Everything else the current generation holds comes along unchanged,
-  // with the seq it was computed from.
-  std::vector<std::pair<Artifact, std::int64_t>> carried;
-  stage("carry", summary.durations_ms, [&] {
-    auto current = store_.read_current();
-    if (!current.ok()) {
-      if (current.error().kind != snapshot::ReadErrorKind::kNoSnapshot) {
-        summary.warnings.push_back("nothing carried forward: " + current.error().message);
-      }
-      return;
-    }
-    for (auto& [name, bytes] : current->files) {
-      const bool fresh = std::any_of(artifacts.begin(), artifacts.end(),
-                                     [&file = name](const Artifact& a) { return a.file_name == file; });
-      if (fresh) {
-        continue;
-      }
-      Artifact file;
-      file.file_name = name;
-      file.body = std::move(bytes);
-      file.envelope = false;
-      carried.emplace_back(std::move(file), *current->manifest.file_catalog_seq(name));
-    }
-  });
-  write(stage_name, artifacts, carried, cancel, summary);
-}
-
-core::Result<RegenSummary> Regenerator::run_fast(const std::atomic<bool>* cancel,
-                                                 std::shared_ptr<const LoadedCatalog>& loaded) {
-  const auto start = std::chrono::steady_clock::now();
-  RegenSummary summary;
-  auto& durations = summary.durations_ms;
-  try {
-    auto db = stage("open", durations, [&] {
-      catalog::DatabaseOptions options;
-      options.read_only = true;
-      options.create_if_missing = false;
-      return catalog::Database::open(settings_.db_path, options);
-    });
-    auto next = std::make_shared<LoadedCatalog>();
-    next->state = stage("load", durations, [&] { return catalog::load_state(*db); });
-    db.reset();  // ends the read; nothing below touches the catalog
-    summary.catalog_seq = next->state.catalog_seq;
-    check_cancel(cancel, "model");
-    next->model = stage("model", durations, [&] { return analytics::CatalogModel::build(next->state); });
-    model_warnings(next->model.anomalies(), summary.warnings);
-    const ProducerContext context{next->state, next->model};
-    std::vector<Producer*> fast;
-    std::vector<Producer*> slow;
-    split(fast, slow);
-    std::vector<Artifact> artifacts;
-    produce(fast, context, cancel, summary, artifacts);
-    carry_and_write("write.fast", artifacts, cancel, summary);
-    summary.fast_generation = summary.generation;
-    loaded = std::move(next);
-  } catch (const StageFailure& f) {
-    return failed(f);
-  } catch (const Cancelled& c) {
-    return cancelled(c);
-  }
-  finish(summary, start);
-  return summary;
-}
-
-core::Result<RegenSummary> Regenerator::run_slow(const LoadedCatalog& loaded,
-                                                 const std::atomic<bool>* cancel) {
-  const auto start = std::chrono::steady_clock::now();
-  RegenSummary summary;
-  summary.catalog_seq = loaded.state.catalog_seq;
-  try {
-    const ProducerContext context{loaded.state, loaded.model};
-    std::vector<Producer*> fast;
-    std::vector<Producer*> slow;
-    split(fast, slow);
-    std::vector<Artifact> artifacts;
-    produce(slow, context, cancel, summary, artifacts);
-    carry_and_write("write", artifacts, cancel, summary);
-    summary.catalog_seq = summary.manifest.catalog_seq;
-  } catch (const StageFailure& f) {
-    return failed(f);
-  } catch (const Cancelled& c) {
-    return cancelled(c);
-  }
-  finish(summary, start);
-  return summary;
 }
 
 namespace {
@@ -386,8 +476,8 @@ void write_flat_counts(Writer& w, const std::vector<std::pair<std::string, std::
     w.Int64(n);
   }
   for (const auto& [type, key] : kOlderNames) {
-    const auto it = std::find_if(counts.begin(), counts.end(),
-                                 [&older = type](const auto& c) { return c.first == older; });
+    const auto it =
+        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
     if (it != counts.end()) {
       text(w, key);
       w.Int64(it->second);
@@ -456,7 +546,7 @@ std::string summary_json(const RegenSummary& s) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string failure_json(const core::Error& error) {
+std::string failure_json(const RunFailure& failure) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -465,11 +555,11 @@ std::string failure_json(const core::Error& error) {
   w.Key("error");
   w.String("Failed to regenerate analytics");
   w.Key("stage");
-  text(w, error.field);
+  text(w, failure.stage);
   w.Key("details");
-  text(w, error.message);
+  text(w, failure.message());
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

@@ -346,6 +346,16 @@ ReadResult<std::string> SnapshotStore::read_file(const Manifest& manifest, std::
   return bytes;
 }
 
+std::optional<FileStamp> SnapshotStore::stamp(std::int64_t generation, std::string_view name) const {
+  struct stat st {};
+  if (::stat((generation_dir(generation) / std::string(name)).c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  return FileStamp{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                   static_cast<std::int64_t>(st.st_size),
+                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 ReadResult<Snapshot> SnapshotStore::read_current() const {
   ReadError last;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
@@ -564,8 +574,7 @@ void GenerationWriter::abort() noexcept {
   }
 }
 
-void GenerationWriter::add(const std::string& name, std::string_view bytes,
-                           std::optional<std::int64_t> catalog_seq) {
+void GenerationWriter::check_new_name(const std::string& name) const {
   if (done_) {
     throw std::logic_error("generation already committed or aborted");
   }
@@ -575,15 +584,49 @@ void GenerationWriter::add(const std::string& name, std::string_view bytes,
   if (files_.count(name) != 0) {
     throw std::invalid_argument("file '" + name + "' added twice");
   }
+}
+
+void GenerationWriter::added(const std::string& name, FileEntry entry) {
+  files_.emplace(name, std::move(entry));
+  legacy_.push_back(name);
+}
+
+void GenerationWriter::add(const std::string& name, std::string_view bytes,
+                           std::optional<std::int64_t> catalog_seq) {
+  check_new_name(name);
   const fs::path dir = store_->generation_dir(generation_);
   const fs::path tmp = dir / ("." + name + ".tmp");
   write_durable(tmp, bytes);
   store_->notify(WriteStep::kTempWritten, name);
+  // The directory entry is made durable with all the others, once, before
+  // the manifest (commit()): until then the generation is partial anyway.
   rename_file(tmp, dir / name);
-  fsync_dir(dir);
   store_->notify(WriteStep::kRenamed, name);
-  files_.emplace(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
-  legacy_.push_back(name);
+  added(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
+}
+
+void GenerationWriter::link(const std::string& name, std::int64_t from, const FileEntry& entry) {
+  check_new_name(name);
+  const fs::path source = store_->generation_dir(from) / name;
+  const fs::path target = store_->generation_dir(generation_) / name;
+  if (::link(source.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      io_fail("cannot link from", source, err);
+    }
+    // No hard links here (EXDEV, EPERM, EMLINK...): copy, verified.
+    std::string bytes;
+    if (int rerr = read_whole(source, &bytes); rerr != 0) {
+      io_fail("cannot read", source, rerr);
+    }
+    if (static_cast<std::int64_t>(bytes.size()) != entry.bytes || sha256_hex(bytes) != entry.sha256) {
+      throw SnapshotIoError("'" + source.string() + "' does not match its manifest entry");
+    }
+    add(name, bytes, entry.catalog_seq);
+    return;
+  }
+  store_->notify(WriteStep::kRenamed, name);
+  added(name, entry);
 }
 
 GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {
@@ -592,6 +635,9 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
   }
   const fs::path dir = store_->generation_dir(generation_);
   const fs::path vdir = store_->version_dir();
+
+  // Every file's directory entry, durable before the manifest names it.
+  fsync_dir(dir);
 
   Committed out;
   out.manifest.generation = generation_;

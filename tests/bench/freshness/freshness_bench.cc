@@ -1,26 +1,37 @@
-// freshness-bench: how long after a mutation's commit does a snapshot that
-// covers it get announced? Starts the real processes on free loopback ports
-// (catalog-seed, catalog-api, analytics-regen with the given windows), then
+// freshness-bench: how long after a mutation's commit can a user read
+// analytics that cover it? Starts the real processes on free loopback ports
+// (catalog-seed, catalog-api, analytics-regen with the given windows,
+// analytics-api with its defaults), then
 //
 //   spaced: N mutations, one every --interval-ms (beyond the quiet window),
 //   stream: mutations at --rate per second for --stream-seconds,
+//   burst:  --burst mutations as fast as they go within one second,
 //
 // and for each mutation measures, on one monotonic clock in this process,
-// from the moment its HTTP response (carrying catalog_seq) is received to the
-// moment an analytics.snapshot event with catalog_seq >= that seq arrives.
-// Prints p50 / p90 / p99 / max per phase, the regenerations they took, and
-// one JSON line. Driven by tests/bench/freshness.sh; never run by ctest.
+// from the moment its HTTP response (carrying catalog_seq S) is received:
+//   - visible: until analytics-api answers 200 to a read with min_seq=S
+//     (ingredient-usage for the exact analytics, cocktail-space-em for the
+//     maps), issued at once and parked by analytics-api until covered;
+//   - announced: until an analytics.snapshot event covering S arrives.
+// Also reports the snapshot directory's disk use (each inode once) before
+// and after each phase, and how many fast and map generations a phase cost.
+// Prints p50 / p90 / p99 / max per phase and one JSON line. Driven by
+// tests/bench/freshness.sh; never run by ctest.
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -89,6 +100,16 @@ class Announcements {
     std::lock_guard lock(mu_);
     return events_.size();
   }
+  // Announcements from index `from` on that moved every file's seq (a map
+  // generation) rather than only the exact analytics'.
+  std::size_t map_count(std::size_t from) {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (std::size_t i = from; i < events_.size(); ++i) {
+      if (events_[i].all_seq > (i == 0 ? 0 : events_[i - 1].all_seq)) ++n;
+    }
+    return n;
+  }
 
  private:
   std::mutex mu_;
@@ -102,6 +123,93 @@ class Announcements {
   std::unique_ptr<cocktail::bus::Subscriber> subscriber_;
 };
 
+// Reads with min_seq as a user would: each mutation's read starts as soon
+// as its write is acknowledged, on a pool of threads with one keep-alive
+// connection each (enough threads that a read never waits for a free one at
+// the rates measured here; a read that did would only look slower).
+class VisibleReads {
+ public:
+  VisibleReads(std::uint16_t port, std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) {
+      workers_.emplace_back([this, port] { work(port); });
+    }
+  }
+  ~VisibleReads() {
+    {
+      std::lock_guard lock(mu_);
+      exit_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  // Reads `path` with min_seq=seq; the result is taken by `visible_at`.
+  void submit(const std::string& path, std::int64_t seq) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(Job{path, seq});
+    cv_.notify_one();
+  }
+  // When `path` first answered 200 for min_seq=seq (nullopt: never did).
+  std::optional<Clock::time_point> visible_at(const std::string& path, std::int64_t seq) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 30s, [&] { return queue_.empty() && busy_ == 0; });
+    auto it = done_.find({path, seq});
+    if (it == done_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  struct Job {
+    std::string path;
+    std::int64_t seq;
+  };
+  void work(std::uint16_t port) {
+    HttpClient client(port, 15s);
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return exit_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Job job = std::move(queue_.front());
+      queue_.erase(queue_.begin());
+      ++busy_;
+      lock.unlock();
+      std::optional<Clock::time_point> at;
+      try {
+        const auto r = client.get(job.path + "?min_seq=" + std::to_string(job.seq) + "&wait_ms=10000");
+        if (r.status == 200) at = Clock::now();
+      } catch (const std::exception&) {
+      }
+      lock.lock();
+      --busy_;
+      if (at) done_[{job.path, job.seq}] = *at;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Job> queue_;
+  std::size_t busy_ = 0;
+  bool exit_ = false;
+  std::map<std::pair<std::string, std::int64_t>, Clock::time_point> done_;
+  std::vector<std::thread> workers_;
+};
+
+constexpr const char* kExactPath = "/api/v1/analytics/ingredient-usage";
+constexpr const char* kMapPath = "/api/v1/analytics/cocktail-space-em";
+
+// Bytes under `dir` on disk, each inode once (hard links share blocks).
+std::int64_t disk_bytes(const std::string& dir) {
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::int64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (seen.insert({st.st_dev, st.st_ino}).second) total += static_cast<std::int64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
 struct Mutation {
   Clock::time_point committed;  // response received
   std::int64_t seq = 0;
@@ -111,7 +219,6 @@ struct Figures {
   std::size_t n = 0;
   std::size_t missing = 0;
   double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
-  std::size_t announcements = 0;
 };
 
 double percentile(const std::vector<double>& sorted, double p) {
@@ -120,28 +227,22 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
-Figures measure(Announcements& announcements, const std::vector<Mutation>& mutations, std::size_t before,
-                bool show_slowest, bool complete = false) {
-  // Wait (bounded) for the last one to be covered.
-  cocktail::testing::wait_until(
-      [&] { return announcements.covered_at(mutations.back().seq, complete).has_value(); }, 30s);
+using When = std::function<std::optional<Clock::time_point>(const Mutation&)>;
+
+Figures measure(const std::vector<Mutation>& mutations, const When& when, bool show_slowest) {
   Figures f;
   std::vector<double> ms;
+  std::vector<std::pair<double, std::int64_t>> by_seq;
   for (const auto& m : mutations) {
-    auto at = announcements.covered_at(m.seq, complete);
+    auto at = when(m);
     if (!at) {
       ++f.missing;
       continue;
     }
     ms.push_back(std::chrono::duration<double, std::milli>(*at - m.committed).count());
+    by_seq.emplace_back(ms.back(), m.seq);
   }
   if (show_slowest) {
-    std::vector<std::pair<double, std::int64_t>> by_seq;
-    for (const auto& m : mutations) {
-      if (auto at = announcements.covered_at(m.seq, complete)) {
-        by_seq.emplace_back(std::chrono::duration<double, std::milli>(*at - m.committed).count(), m.seq);
-      }
-    }
     std::sort(by_seq.rbegin(), by_seq.rend());
     std::printf("  slowest:");
     for (std::size_t i = 0; i < std::min<std::size_t>(5, by_seq.size()); ++i) {
@@ -160,7 +261,6 @@ Figures measure(Announcements& announcements, const std::vector<Mutation>& mutat
     for (double v : ms) sum += v;
     f.mean = sum / static_cast<double>(ms.size());
   }
-  f.announcements = announcements.count() - before;
   return f;
 }
 
@@ -183,17 +283,54 @@ std::string json_figures(const char* name, const Figures& f) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 R"("%s":{"n":%zu,"missing":%zu,"p50_ms":%.1f,"p90_ms":%.1f,"p99_ms":%.1f,"max_ms":%.1f,)"
-                R"("mean_ms":%.1f,"announcements":%zu})",
-                name, f.n, f.missing, f.p50, f.p90, f.p99, f.max, f.mean, f.announcements);
+                R"("mean_ms":%.1f})",
+                name, f.n, f.missing, f.p50, f.p90, f.p99, f.max, f.mean);
   return buf;
 }
 
 void print(const char* what, const Figures& f) {
-  std::printf(
-      "%-28s n=%zu  p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  mean %7.1f ms  (%zu "
-      "snapshots%s)\n",
-      what, f.n, f.p50, f.p90, f.p99, f.max, f.mean, f.announcements,
-      f.missing ? ", some never covered!" : "");
+  std::printf("  %-30s n=%zu  p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms  mean %7.1f ms%s\n",
+              what, f.n, f.p50, f.p90, f.p99, f.max, f.mean, f.missing ? "  (some never covered!)" : "");
+}
+
+// One phase's mutations, measured every way; returns its JSON members.
+std::string report_phase(const char* name, Announcements& announcements, VisibleReads& reads,
+                         const std::vector<Mutation>& ms, std::size_t before, std::int64_t disk_before,
+                         const std::string& analytics_dir) {
+  // Wait (bounded) for the last one to be covered everywhere.
+  cocktail::testing::wait_until([&] { return announcements.covered_at(ms.back().seq, true).has_value(); },
+                                60s);
+  reads.visible_at(kMapPath, ms.back().seq);
+  std::this_thread::sleep_for(500ms);  // let retention run after the last generation
+  const std::int64_t disk_after = disk_bytes(analytics_dir);
+  std::string json;
+  auto one = [&](const char* label, const char* key, const When& when, bool slowest) {
+    const Figures f = measure(ms, when, slowest);
+    print(label, f);
+    json += std::string(json.empty() ? "" : ",") + json_figures(key, f);
+  };
+  one(
+      "exact visible (min_seq read)", "exact_visible",
+      [&](const Mutation& m) { return reads.visible_at(kExactPath, m.seq); }, true);
+  one(
+      "maps visible (min_seq read)", "maps_visible",
+      [&](const Mutation& m) { return reads.visible_at(kMapPath, m.seq); }, true);
+  one(
+      "exact announced", "exact_announced",
+      [&](const Mutation& m) { return announcements.covered_at(m.seq); }, false);
+  one(
+      "every file announced", "complete_announced",
+      [&](const Mutation& m) { return announcements.covered_at(m.seq, true); }, false);
+  const std::size_t generations = announcements.count() - before;
+  const std::size_t maps = announcements.map_count(before);
+  std::printf("  generations: %zu (%zu with new maps); snapshot dir %.1f MB -> %.1f MB (+%.1f MB)\n",
+              generations, maps, static_cast<double>(disk_before) / 1e6,
+              static_cast<double>(disk_after) / 1e6, static_cast<double>(disk_after - disk_before) / 1e6);
+  char tail[256];
+  std::snprintf(tail, sizeof tail,
+                R"(,"generations":%zu,"map_generations":%zu,"disk_before":%lld,"disk_after":%lld)",
+                generations, maps, static_cast<long long>(disk_before), static_cast<long long>(disk_after));
+  return std::string("\"") + name + "\":{" + json + tail + "}";
 }
 
 }  // namespace
@@ -206,6 +343,8 @@ int main(int argc, char** argv) {
       .add_int("--interval-ms", "", 400, "pause between spaced mutations, ms")
       .add_int("--rate", "", 50, "mutations per second in the stream phase")
       .add_int("--stream-seconds", "", 10, "length of the stream phase, s (0: skip)")
+      .add_int("--burst", "", 100, "writes in the one-second burst phase (0: skip)")
+      .add_int("--readers", "", 192, "threads reading with min_seq")
       .add_int("--quiet-ms", "", 200, "analytics-regen --quiet-ms")
       .add_int("--max-delay-ms", "", 2000, "analytics-regen --max-delay-ms")
       .add_string("--regen-args", "", "", "more analytics-regen arguments, space-separated");
@@ -226,9 +365,9 @@ int main(int argc, char** argv) {
   }
   const auto api_http = cocktail::testing::free_loopback_port();
   const std::string api_pub = "tcp://127.0.0.1:" + std::to_string(cocktail::testing::free_loopback_port());
-  ChildProcess api(bin + "/catalog-api",
-                   {"--db", db, "--http", "127.0.0.1:" + std::to_string(api_http), "--pub", api_pub,
-                    "--token-file", dir.file("token"), "--log-level", "warn", "--access-log=false"});
+  ChildProcess api(bin + "/catalog-api", {"--db", db, "--http", "127.0.0.1:" + std::to_string(api_http),
+                                          "--pub", api_pub, "--token-file", dir.file("token"), "--log-level",
+                                          "warn", "--access-log=false", "--allow-anonymous-bus"});
   const auto regen_http = cocktail::testing::free_loopback_port();
   const std::string regen_pub = "tcp://127.0.0.1:" + std::to_string(cocktail::testing::free_loopback_port());
   std::vector<std::string> regen_args = {"--db",
@@ -246,12 +385,17 @@ int main(int argc, char** argv) {
                                          "--max-delay-ms",
                                          std::to_string(o.get_int("--max-delay-ms")),
                                          "--log-level",
-                                         "info"};
+                                         "info",
+                                         "--allow-anonymous-bus"};
   {
     std::istringstream extra(o.get("--regen-args"));
     for (std::string word; extra >> word;) regen_args.push_back(word);
   }
   ChildProcess regen(bin + "/analytics-regen", regen_args);
+  // analytics-api with its defaults (access log on), on regen's announcements.
+  const auto read_http = cocktail::testing::free_loopback_port();
+  ChildProcess reader(bin + "/analytics-api", {"--analytics-path", dir.file("analytics"), "--http",
+                                               "127.0.0.1:" + std::to_string(read_http), "--sub", regen_pub});
 
   auto healthy = [](std::uint16_t port) {
     return cocktail::testing::wait_until(
@@ -264,8 +408,9 @@ int main(int argc, char** argv) {
         },
         30s, 20ms);
   };
-  if (!healthy(api_http) || !healthy(regen_http)) {
-    std::cerr << "services did not start:\n" << api.stderr_text() << regen.stderr_text();
+  if (!healthy(api_http) || !healthy(regen_http) || !healthy(read_http)) {
+    std::cerr << "services did not start:\n"
+              << api.stderr_text() << regen.stderr_text() << reader.stderr_text();
     return 1;
   }
   Announcements announcements(regen_pub);
@@ -273,8 +418,18 @@ int main(int argc, char** argv) {
     std::cerr << "no analytics.heartbeat received\n";
     return 1;
   }
-  // Let the start-up regeneration and catalog-api's first heartbeats pass.
-  std::this_thread::sleep_for(3s);
+  // Let the start-up regeneration (every file) and catalog-api's first
+  // heartbeats pass.
+  cocktail::testing::wait_until(
+      [&] {
+        try {
+          return HttpClient(read_http, 5s).get(kMapPath).status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      300s, 100ms);
+  std::this_thread::sleep_for(2s);
   HttpClient client(api_http, 10s);
   int counter = 0;
 
@@ -283,45 +438,60 @@ int main(int argc, char** argv) {
           std::to_string(o.get_int("--quiet-ms")) + R"(,"max_delay_ms":)" +
           std::to_string(o.get_int("--max-delay-ms"));
 
+  VisibleReads reads(read_http, static_cast<std::size_t>(o.get_int("--readers")));
+  const std::string analytics_dir = dir.file("analytics");
+  // Every mutation is read twice (exact analytics, the EM map) right after
+  // its acknowledgement.
+  auto write_and_read = [&](std::vector<Mutation>& ms) {
+    ms.push_back(mutate(client, counter++));
+    reads.submit(kExactPath, ms.back().seq);
+    reads.submit(kMapPath, ms.back().seq);
+  };
+  auto phase = [&](const char* name, const std::string& title,
+                   const std::function<void(std::vector<Mutation>&)>& body) {
+    std::this_thread::sleep_for(3s);  // the previous phase's tail is over
+    const std::size_t before = announcements.count();
+    const std::int64_t disk_before = disk_bytes(analytics_dir);
+    std::vector<Mutation> ms;
+    const auto started = Clock::now();
+    body(ms);
+    const double took = std::chrono::duration<double>(Clock::now() - started).count();
+    std::printf("%s: %zu writes in %.2f s\n", title.c_str(), ms.size(), took);
+    json += "," + report_phase(name, announcements, reads, ms, before, disk_before, analytics_dir);
+  };
   if (const auto n = o.get_int("--spaced"); n > 0) {
     const auto interval = std::chrono::milliseconds(o.get_int("--interval-ms"));
-    const std::size_t before = announcements.count();
-    std::vector<Mutation> ms;
-    for (std::int64_t i = 0; i < n; ++i) {
-      ms.push_back(mutate(client, counter++));
-      std::this_thread::sleep_for(interval);
-    }
-    const Figures f = measure(announcements, ms, before, true);
-    char what[64];
-    std::snprintf(what, sizeof what, "spaced (every %lld ms)", static_cast<long long>(interval.count()));
-    print(what, f);
-    json += "," + json_figures("spaced", f);
-    const Figures all = measure(announcements, ms, before, false, /*complete=*/true);
-    print("  every file covered", all);
-    json += "," + json_figures("spaced_complete", all);
+    phase("spaced", "spaced (one every " + std::to_string(interval.count()) + " ms)", [&](auto& ms) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        write_and_read(ms);
+        std::this_thread::sleep_for(interval);
+      }
+    });
   }
   if (const auto seconds = o.get_int("--stream-seconds"); seconds > 0) {
-    std::this_thread::sleep_for(3s);  // the previous phase's tail is over
     const auto rate = o.get_int("--rate");
-    const auto period =
-        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
-    const std::size_t before = announcements.count();
-    std::vector<Mutation> ms;
-    auto next = Clock::now();
-    for (std::int64_t i = 0; i < rate * seconds; ++i) {
-      std::this_thread::sleep_until(next);
-      ms.push_back(mutate(client, counter++));
-      next += period;
-    }
-    const Figures f = measure(announcements, ms, before, true);
-    char what[64];
-    std::snprintf(what, sizeof what, "stream (%lld/s for %lld s)", static_cast<long long>(rate),
-                  static_cast<long long>(seconds));
-    print(what, f);
-    json += "," + json_figures("stream", f);
-    const Figures all = measure(announcements, ms, before, false, /*complete=*/true);
-    print("  every file covered", all);
-    json += "," + json_figures("stream_complete", all);
+    phase("stream", "stream (" + std::to_string(rate) + "/s for " + std::to_string(seconds) + " s)",
+          [&](auto& ms) {
+            const auto period =
+                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+            auto next = Clock::now();
+            for (std::int64_t i = 0; i < rate * seconds; ++i) {
+              std::this_thread::sleep_until(next);
+              write_and_read(ms);
+              next += period;
+            }
+          });
+  }
+  if (const auto n = o.get_int("--burst"); n > 0) {
+    phase("burst", "burst (" + std::to_string(n) + " writes within one second)", [&](auto& ms) {
+      const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(0.9 / n));
+      auto next = Clock::now();
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::this_thread::sleep_until(next);
+        write_and_read(ms);
+        next += period;
+      }
+    });
   }
 
   // The regeneration cost on this catalog, from analytics-regen's own metrics.
@@ -372,14 +542,29 @@ int main(int argc, char** argv) {
   }
   std::printf("regenerations: %.0f, mean %.1f ms each (load, analytics, fsynced write, gc)\n", total_count,
               mean_run_ms);
+  // What each lane wrote to disk over the whole run (carried files are hard
+  // links and write nothing); absent from builds without the counters.
+  {
+    std::istringstream text(metrics);
+    for (std::string line; std::getline(text, line);) {
+      if (line.rfind("cocktail_regen_bytes_written_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_files_written_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_files_linked_total{", 0) == 0 ||
+          line.rfind("cocktail_regen_lane_runs_total{", 0) == 0) {
+        std::printf("  %s\n", line.c_str());
+      }
+    }
+  }
   char tail[128];
   std::snprintf(tail, sizeof tail, R"(,"regenerations":%.0f,"mean_regeneration_ms":%.1f})", total_count,
                 mean_run_ms);
   json += tail;
   std::printf("%s\n", json.c_str());
 
+  reader.signal(SIGTERM);
   regen.signal(SIGTERM);
   api.signal(SIGTERM);
+  reader.wait_for(10s);
   regen.wait_for(10s);
   api.wait_for(10s);
   return 0;

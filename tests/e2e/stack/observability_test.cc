@@ -1,7 +1,7 @@
 // What an operator sees of the running system: every /metrics body passes
 // `promtool check metrics` (format and naming lint), the alert rules name
 // metrics the services export, and a real Prometheus, given the project's
-// alert rules, scrapes all three services and evaluates every rule.
+// alert rules, scrapes all four services and evaluates every rule.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -90,6 +90,10 @@ class Observability : public ::testing::Test {
     EXPECT_EQ(analytics.get("/api/v1/analytics/no-such-type").status, 404);
     auto regen = stack_->client(Service::kAnalyticsRegen);
     EXPECT_EQ(regen.get("/health").status, 200);
+    auto usage = stack_->client(Service::kUsageApi);
+    EXPECT_EQ(usage.post("/api/analytics/track", R"({"event_type":"page_view","session_id":"e2e"})").status,
+              200);
+    EXPECT_EQ(usage.post("/api/analytics/track", R"({"event_type":"page_view"})").status, 400);
   }
 
   static std::unique_ptr<Stack> stack_;
@@ -107,7 +111,7 @@ TEST_F(Observability, EveryMetricsEndpointPassesPromtoolLint) {
   }
   exercise();
   std::string all_bodies;
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     auto client = stack_->client(s);
     auto r = client.get("/metrics");
     ASSERT_EQ(r.status, 200) << service_name(s);
@@ -128,7 +132,7 @@ TEST_F(Observability, EveryMetricsEndpointPassesPromtoolLint) {
   }
 }
 
-TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules) {
+TEST_F(Observability, PrometheusScrapesTheFourServicesAndEvaluatesTheAlertRules) {
   if (!fs::exists(kPrometheus)) {
     GTEST_SKIP() << kPrometheus << " is missing (Debian package prometheus)";
   }
@@ -140,7 +144,7 @@ TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules
       "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
       "rule_files:\n  - " +
       alerts_path() + "\nscrape_configs:\n";
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     config += std::string("  - job_name: ") + service_name(s) +
               "\n    static_configs:\n      - targets: [\"127.0.0.1:" + std::to_string(stack_->http_port(s)) +
               "\"]\n";
@@ -159,7 +163,7 @@ TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules
        "--web.listen-address=127.0.0.1:" + std::to_string(port)},
       options);
 
-  // Every target up: the three jobs, each scraped successfully at least once.
+  // Every target up: the four jobs, each scraped successfully at least once.
   std::string last;
   const bool up = testing::wait_until(
       [&] {
@@ -181,7 +185,8 @@ TEST_F(Observability, PrometheusScrapesTheThreeServicesAndEvaluatesTheAlertRules
             }
             jobs.insert(t["labels"]["job"].GetString());
           }
-          return jobs == std::set<std::string>{"catalog-api", "analytics-regen", "analytics-api"};
+          return jobs ==
+                 std::set<std::string>{"catalog-api", "analytics-regen", "analytics-api", "usage-api"};
         } catch (const testing::HttpClientError&) {
           return false;
         }

@@ -51,6 +51,7 @@ const char* service_name(Service service) {
     case Service::kCatalogApi: return "catalog-api";
     case Service::kAnalyticsRegen: return "analytics-regen";
     case Service::kAnalyticsApi: return "analytics-api";
+    case Service::kUsageApi: return "usage-api";
   }
   return "?";
 }
@@ -67,6 +68,7 @@ Stack::Stack(StackOptions options)
   }
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
+  usage_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
   if (const char* keep = std::getenv("COCKTAIL_E2E_KEEP"); keep && *keep && std::string(keep) != "0") {
     dir_.keep();
@@ -76,7 +78,8 @@ Stack::Stack(StackOptions options)
 
 Stack::~Stack() {
   // Readers first, so that nothing is left waiting on a dead upstream.
-  for (Service s : {Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
+  for (Service s :
+       {Service::kUsageApi, Service::kAnalyticsApi, Service::kAnalyticsRegen, Service::kCatalogApi}) {
     if (processes_[static_cast<int>(s)]) {
       processes_[static_cast<int>(s)]->kill();
     }
@@ -89,7 +92,10 @@ std::vector<std::string> Stack::arguments(Service service) const {
       return {"--db", db_path_, "--http", loopback(http_port(service)), "--pub", tcp(catalog_pub_port_),
               "--token-file", token_path_,
               // Events flow at once after a restart, and silence is noticed soon.
-              "--publish-start-delay-ms", "100", "--heartbeat-ms", "200", "--access-log=false"};
+              "--publish-start-delay-ms", "100", "--heartbeat-ms", "200", "--access-log=false",
+              // CURVE: only analytics-regen may subscribe.
+              "--bus-key-file", key_file("catalog-api.key_secret"), "--bus-authorized-keys",
+              key_file("analytics-regen.key")};
     case Service::kAnalyticsRegen:
       return {"--db",
               db_path_,
@@ -114,7 +120,13 @@ std::vector<std::string> Stack::arguments(Service service) const {
               "--backoff-initial-ms",
               "200",
               "--backoff-max-ms",
-              "2000"};
+              "2000",
+              "--bus-key-file",
+              key_file("analytics-regen.key_secret"),
+              "--bus-server-key",
+              key_file("catalog-api.key"),
+              "--bus-authorized-keys",
+              key_file("analytics-api.key")};
     case Service::kAnalyticsApi:
       return {"--analytics-path",
               analytics_path_,
@@ -126,12 +138,35 @@ std::vector<std::string> Stack::arguments(Service service) const {
               tcp(regen_pub_port_),
               "--check-interval-ms",
               "500",
-              "--access-log=false"};
+              "--access-log=false",
+              "--bus-key-file",
+              key_file("analytics-api.key_secret"),
+              "--bus-server-key",
+              key_file("analytics-regen.key")};
+    case Service::kUsageApi:
+      return {"--db", dir_.file("usage.db"), "--http", loopback(http_port(service)), "--pub",
+              tcp(usage_pub_port_), "--cors-origins", "http://" + loopback(http_port(Service::kAnalyticsApi)),
+              "--access-log=false",
+              // usage.hour has no subscriber in the stack: any service of it may subscribe.
+              "--bus-key-file", key_file("usage-api.key_secret"), "--bus-authorized-keys",
+              dir_.file("bus-keys")};
   }
   return {};
 }
 
+std::string Stack::key_file(const std::string& name) const { return dir_.file("bus-keys/" + name); }
+
 ::testing::AssertionResult Stack::start() {
+  // A key pair per service, made by the operators' tool, as compose/up.sh does.
+  fs::create_directories(dir_.path() / "bus-keys");
+  for (const char* service : {"catalog-api", "analytics-regen", "analytics-api", "usage-api"}) {
+    testing::ChildProcess keygen(std::string(COCKTAIL_BIN_DIR) + "/bus-keygen",
+                                 {"--out", key_file(service), "--force"});
+    auto status = keygen.wait_for(options_.start_timeout);
+    if (!status || !status->success()) {
+      return ::testing::AssertionFailure() << "bus-keygen failed:\n" << keygen.stderr_text();
+    }
+  }
   {
     testing::ChildOptions seed_options;
     seed_options.stderr_path = dir_.file("logs/catalog-seed.log");
@@ -152,7 +187,7 @@ std::vector<std::string> Stack::arguments(Service service) const {
     }
     seeded_seq_ = summary["catalog_seq"].GetInt64();
   }
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     // A port found free may be taken by another process before the service
     // binds it (tests run in parallel): then new ports, up to three times.
     // Only the service's own ports change; the ones downstream read them at
@@ -173,6 +208,9 @@ std::vector<std::string> Stack::arguments(Service service) const {
       }
       if (s == Service::kAnalyticsRegen) {
         regen_pub_port_ = testing::free_loopback_port();
+      }
+      if (s == Service::kUsageApi) {
+        usage_pub_port_ = testing::free_loopback_port();
       }
     }
   }
@@ -206,6 +244,7 @@ std::vector<std::string> Stack::arguments(Service service) const {
     case Service::kCatalogApi: listening = "event=catalog_api.ready http_port=" + port; break;
     case Service::kAnalyticsRegen: listening = "event=regen.ready http_port=" + port; break;
     case Service::kAnalyticsApi: listening = "event=http.listening host=127.0.0.1 port=" + port; break;
+    case Service::kUsageApi: listening = "event=usage_api.ready http_port=" + port; break;
   }
   const bool ready = testing::wait_until(
       [&] {
@@ -283,7 +322,7 @@ std::string Stack::log_tail(Service service, std::size_t bytes) const {
 
 std::string Stack::logs() const {
   std::string all;
-  for (Service s : kServices) {
+  for (Service s : kAllServices) {
     all += log_tail(s) + "\n";
   }
   return all;

@@ -5,7 +5,8 @@
 // process's log, and runs catalog-api, analytics-regen and analytics-api on
 // free loopback ports wired to each other over ZeroMQ exactly as in
 // production (catalog-api PUB -> analytics-regen SUB, analytics-regen PUB ->
-// analytics-api SUB). Each service can be killed (SIGKILL) and started again
+// analytics-api SUB), and usage-api beside them on its own database. Each
+// service can be killed (SIGKILL) and started again
 // on the same ports and files, which is what the crash tests do.
 //
 // Ownership: the Stack owns its processes; its destructor kills them and
@@ -38,11 +39,15 @@
 
 namespace cocktail::e2e {
 
-enum class Service { kCatalogApi = 0, kAnalyticsRegen = 1, kAnalyticsApi = 2 };
+enum class Service { kCatalogApi = 0, kAnalyticsRegen = 1, kAnalyticsApi = 2, kUsageApi = 3 };
+// The catalog's pipeline, upstream first.
 inline constexpr std::array<Service, 3> kServices = {Service::kCatalogApi, Service::kAnalyticsRegen,
                                                      Service::kAnalyticsApi};
+// Every service the stack runs: the pipeline and usage-api.
+inline constexpr std::array<Service, 4> kAllServices = {Service::kCatalogApi, Service::kAnalyticsRegen,
+                                                        Service::kAnalyticsApi, Service::kUsageApi};
 
-// The binary's name: "catalog-api", "analytics-regen", "analytics-api".
+// The binary's name: "catalog-api", "analytics-regen", "analytics-api", "usage-api".
 const char* service_name(Service service);
 
 struct StackOptions {
@@ -65,7 +70,7 @@ class Stack {
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  // Seeds the catalog, starts the three services, and waits until each
+  // Seeds the catalog, starts the four services, and waits until each
   // answers /health with 200 and analytics-api serves a snapshot generation
   // covering the seeded catalog. A service whose port another process took
   // meanwhile gets new ports (up to three tries). The failure message
@@ -103,7 +108,7 @@ class Stack {
   std::int64_t seeded_seq() const { return seeded_seq_; }
 
   // The last `bytes` of each log written by `service` (every run, oldest
-  // first), and of all three: for failure messages.
+  // first), and of all of them: for failure messages.
   std::string log_tail(Service service, std::size_t bytes = 3000) const;
   std::string logs() const;
   // Keep the directory after the test for inspection.
@@ -111,6 +116,8 @@ class Stack {
 
  private:
   std::vector<std::string> arguments(Service service) const;
+  // A file of the services' bus keys (made by bus-keygen in start()).
+  std::string key_file(const std::string& name) const;
 
   StackOptions options_;
   testing::TempDir dir_;
@@ -118,12 +125,13 @@ class Stack {
   std::string analytics_path_;
   std::string token_path_;
   std::string token_;
-  std::array<std::uint16_t, 3> http_ports_{};
+  std::array<std::uint16_t, 4> http_ports_{};
   std::uint16_t catalog_pub_port_ = 0;
   std::uint16_t regen_pub_port_ = 0;
+  std::uint16_t usage_pub_port_ = 0;
   std::int64_t seeded_seq_ = -1;
-  std::array<std::unique_ptr<testing::ChildProcess>, 3> processes_;
-  std::array<int, 3> runs_{};  // processes started per service, names the log files
+  std::array<std::unique_ptr<testing::ChildProcess>, 4> processes_;
+  std::array<int, 4> runs_{};  // processes started per service, names the log files
 };
 
 }  // namespace cocktail::e2e

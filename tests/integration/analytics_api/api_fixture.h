@@ -47,7 +47,7 @@ class AnalyticsApiTest : public ::testing::Test {
     return testing::HttpClient(port(), timeout);
   }
   // A new generation on disk, loaded by the service before returning.
-  regen::RegenSummary publish_change() {
+  regen_service::RegenSummary publish_change() {
     auto s = engine_.change_and_regenerate();
     service_->cache().refresh();
     return s;

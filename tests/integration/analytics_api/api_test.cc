@@ -12,6 +12,7 @@
 
 #include "api_fixture.h"
 #include "cocktail/analytics/npy.h"
+#include "cocktail/core/utf8.h"
 #include "cocktail/read_service/representation.h"
 #include "cocktail/testing/wait.h"
 
@@ -364,6 +365,28 @@ TEST_F(AnalyticsApiTest, BadInputGetsAClearErrorAndTouchesNothing) {
             414);
   // Nothing of that changed what is served.
   EXPECT_EQ(c.get(std::string(kApi) + "ingredient-usage").status, 200);
+}
+
+TEST_F(AnalyticsApiTest, ErrorBodiesAreValidUtf8JsonWhateverThePathHolds) {
+  engine_.regenerate();
+  start();
+  auto c = client();
+  std::string long_name;
+  for (int i = 0; i < 30; ++i) long_name += "%E6%97%A5";  // 30 x U+65E5: 90 bytes, echoed cut to 64
+  for (const std::string& type :
+       {std::string("%ff%fe"), std::string("%C3"), long_name, std::string("a%80b")}) {
+    HttpResponse r = c.get(std::string(kApi) + type);
+    EXPECT_EQ(r.status, 404) << type;
+    EXPECT_TRUE(core::utf8::valid(r.body)) << type << ": " << r.body;
+    simdjson::dom::parser parser;  // validates UTF-8 as it parses
+    auto doc = parser.parse(r.body);
+    EXPECT_FALSE(doc.error()) << type << ": " << r.body;
+  }
+  // Cut at 64 bytes, between characters: 21 whole ones (63 bytes).
+  std::string echoed;
+  for (int i = 0; i < 21; ++i) echoed += "日";
+  HttpResponse r = c.get(std::string(kApi) + long_name);
+  EXPECT_NE(r.body.find("\"analytics_type\":\"" + echoed + "\""), std::string::npos) << r.body;
 }
 
 TEST_F(AnalyticsApiTest, ReadersSeeOnlyWholeGenerationsWhile100AreSwappedIn) {

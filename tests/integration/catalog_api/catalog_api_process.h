@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "cocktail/bus/curve.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/testing/child_process.h"
 #include "cocktail/testing/http_client.h"
@@ -85,14 +87,20 @@ class CatalogApiProcess {
  public:
   struct Settings {
     bool with_token = true;
+    // CURVE on the bus: the service's key pair, with the test's subscriber
+    // key authorized. false: no bus settings at all (extra_args decide).
+    bool with_bus_keys = true;
     std::vector<std::string> extra_args;
   };
 
-  // A fresh temporary directory with a token file; not started.
+  // A fresh temporary directory with a token file and bus keys (the
+  // service's, and one for the test's subscribers); not started.
   CatalogApiProcess() : db_path_(dir_.file("catalog.db")), token_path_(dir_.file("token")) {
     testing::write_file(token_path_, std::string(kToken) + "\n");
     http_port_ = testing::free_loopback_port();
     pub_port_ = testing::free_loopback_port();
+    EXPECT_TRUE(bus::write_key_files(dir_.path() / "catalog-api", service_keys_, false).ok());
+    EXPECT_TRUE(bus::write_key_files(dir_.path() / "subscriber", subscriber_keys_, false).ok());
   }
 
   // Starts the binary and waits until /health answers 200; false otherwise.
@@ -121,6 +129,10 @@ class CatalogApiProcess {
       a.push_back("--token-file");
       a.push_back(token_path_);
     }
+    if (settings.with_bus_keys) {
+      a.insert(a.end(), {"--bus-key-file", dir_.file("catalog-api.key_secret"), "--bus-authorized-keys",
+                         dir_.file("subscriber.key")});
+    }
     a.insert(a.end(), settings.extra_args.begin(), settings.extra_args.end());
     return a;
   }
@@ -136,6 +148,14 @@ class CatalogApiProcess {
   std::uint16_t http_port() const { return http_port_; }
   std::string pub_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(pub_port_); }
   const std::string& db_path() const { return db_path_; }
+  // What a subscriber of this service's events needs (its authorized key).
+  bus::BusSecurity subscriber_security() const {
+    bus::BusSecurity s;
+    s.keys = subscriber_keys_;
+    s.server_keys = {service_keys_.public_key};
+    return s;
+  }
+  const bus::CurveKeyPair& service_keys() const { return service_keys_; }
   testing::ChildProcess& process() { return *process_; }
   testing::TempDir& dir() { return dir_; }
 
@@ -145,6 +165,8 @@ class CatalogApiProcess {
   std::string token_path_;
   std::uint16_t http_port_ = 0;
   std::uint16_t pub_port_ = 0;
+  bus::CurveKeyPair service_keys_ = bus::generate_key_pair();
+  bus::CurveKeyPair subscriber_keys_ = bus::generate_key_pair();
   std::unique_ptr<testing::ChildProcess> process_;
 };
 
@@ -153,9 +175,10 @@ inline testing::Headers auth() { return {{"Authorization", std::string("Bearer "
 // Collects catalog.change and catalog.heartbeat events on its own thread.
 class EventLog {
  public:
-  explicit EventLog(const std::string& endpoint) {
+  explicit EventLog(const std::string& endpoint, bus::BusSecurity security = {}) {
     bus::SubscriberOptions options;
     options.endpoints = {endpoint};
+    options.security = std::move(security);
     options.topics = {"catalog."};
     // Retry often: a test connects before the service binds (restarts).
     options.reconnect_interval_max = 100ms;
@@ -210,6 +233,7 @@ class EventLog {
     std::lock_guard lock(mu_);
     return malformed_;
   }
+  bus::SubscriberStats stats() const { return subscriber_->stats(); }
 
  private:
   std::mutex mu_;

@@ -29,7 +29,7 @@ class EventsTest : public ::testing::Test {
 };
 
 TEST_F(EventsTest, EveryMutationIsPublishedInSeqOrder) {
-  EventLog events(api_.pub_endpoint());
+  EventLog events(api_.pub_endpoint(), api_.subscriber_security());
   ASSERT_TRUE(events.wait_connected());
   auto client = api_.client();
   const auto start = latest_seq(api_.db_path());
@@ -68,7 +68,7 @@ TEST_F(EventsTest, EveryMutationIsPublishedInSeqOrder) {
 }
 
 TEST_F(EventsTest, AWriteByAnotherProcessIsPublished) {
-  EventLog events(api_.pub_endpoint());
+  EventLog events(api_.pub_endpoint(), api_.subscriber_security());
   ASSERT_TRUE(events.wait_connected());
   // Straight into the file, as the sqlite3 shell would: nobody tells the service.
   exec_sql(api_.db_path(), "INSERT INTO ingredients(name, path) VALUES ('Shell Gin', NULL)");
@@ -96,7 +96,7 @@ TEST_F(EventsTest, CommittedChangesArePublishedAfterSigkill) {
   ASSERT_LT(cursor_at_kill, last);
 
   // The subscriber connects first; the restarted publisher binds the same endpoint.
-  EventLog events(api_.pub_endpoint());
+  EventLog events(api_.pub_endpoint(), api_.subscriber_security());
   ASSERT_TRUE(api_.start());
   ASSERT_TRUE(events.wait_for_seq(last, 10s));
   // Everything after the durable cursor was published, in order; rows the
@@ -123,7 +123,7 @@ TEST_F(EventsTest, ABulkUploadIsOneTransactionWithAllItsEvents) {
   }
   body += "]}";
 
-  EventLog events(api_.pub_endpoint());
+  EventLog events(api_.pub_endpoint(), api_.subscriber_security());
   ASSERT_TRUE(events.wait_connected());
   const auto before = latest_seq(api_.db_path());
 

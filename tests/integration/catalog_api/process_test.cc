@@ -1,5 +1,6 @@
 // catalog-api as a process: it refuses to start without a write token unless
-// anonymous writes are explicitly allowed, stops cleanly on SIGTERM (exit 0,
+// anonymous writes are explicitly allowed, and without bus keys unless an
+// anonymous bus is, admits only authorized subscribers to its events, stops cleanly on SIGTERM (exit 0,
 // in-flight and committed work published, cursor recorded), survives 64
 // concurrent writers without a 5xx or a lost acknowledged write (checked
 // after a SIGKILL), and survives a bounded storm of random bodies.
@@ -49,6 +50,71 @@ TEST(ProcessTest, AnonymousWritesOnlyWhenExplicitlyAllowed) {
   ASSERT_TRUE(api.start(settings));
   auto client = api.client();
   EXPECT_EQ(client.post("/api/v1/ingredients", R"({"name": "Gin"})").status, 201);
+}
+
+TEST(ProcessTest, RefusesToStartWithoutBusKeys) {
+  CatalogApiProcess api;
+  CatalogApiProcess::Settings settings;
+  settings.with_bus_keys = false;
+  testing::ChildProcess child(binary(), api.args(settings));
+  auto status = child.wait_for(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 2);
+  EXPECT_NE(child.stderr_text().find("--allow-anonymous-bus"), std::string::npos) << child.stderr_text();
+}
+
+TEST(ProcessTest, RefusesAPublicCertificateAsItsKey) {
+  CatalogApiProcess api;
+  CatalogApiProcess::Settings settings;
+  settings.with_bus_keys = false;
+  settings.extra_args = {"--bus-key-file", api.dir().file("catalog-api.key"), "--bus-authorized-keys",
+                         api.dir().file("subscriber.key")};
+  testing::ChildProcess child(binary(), api.args(settings));
+  auto status = child.wait_for(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 2);
+  EXPECT_NE(child.stderr_text().find("no secret-key"), std::string::npos) << child.stderr_text();
+}
+
+TEST(ProcessTest, AnAnonymousBusOnlyWhenExplicitlyAllowed) {
+  CatalogApiProcess api;
+  CatalogApiProcess::Settings settings;
+  settings.with_bus_keys = false;
+  settings.extra_args = {"--allow-anonymous-bus"};
+  ASSERT_TRUE(api.start(settings));
+  EventLog plain(api.pub_endpoint());
+  EXPECT_TRUE(plain.wait_connected());
+}
+
+TEST(ProcessTest, OnlyAuthorizedSubscribersHearTheEvents) {
+  CatalogApiProcess api;
+  ASSERT_TRUE(api.start());
+  EventLog authorized(api.pub_endpoint(), api.subscriber_security());
+  bus::BusSecurity stranger_security = api.subscriber_security();
+  stranger_security.keys = bus::generate_key_pair();
+  EventLog stranger(api.pub_endpoint(), stranger_security);
+  EventLog plain(api.pub_endpoint());
+
+  ASSERT_TRUE(authorized.wait_connected());
+  {
+    auto client = api.client();
+    ASSERT_EQ(client.post("/api/v1/ingredients", R"({"name": "Secret gin"})", auth()).status, 201);
+  }
+  ASSERT_TRUE(authorized.wait_for_seq(1));
+  // Heartbeats go out every 100 ms: a second is many chances to hear one.
+  EXPECT_FALSE(stranger.wait_connected(1s));
+  EXPECT_FALSE(plain.wait_connected(100ms));
+  EXPECT_TRUE(stranger.changes().empty());
+  EXPECT_GE(stranger.stats().refused, 1u);
+
+  auto metrics = api.client().get("/metrics").body;
+  EXPECT_NE(metrics.find("cocktail_bus_connections_refused_total{reason=\"unknown_key\"}"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("cocktail_bus_connections_refused_total{reason=\"unknown_key\"} 0"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("cocktail_bus_connections_refused_total{reason=\"handshake\"} 0"), std::string::npos)
+      << metrics;
 }
 
 TEST(ProcessTest, SigtermStopsCleanlyAndRecordsTheCursor) {

@@ -358,7 +358,19 @@ TEST_F(RoutesTest, OversizedBodiesAre413) {
   std::string big = R"({"name": "Big", "description": ")" + std::string(2 << 20, 'x') + "\"}";
   auto r = client_.post("/api/v1/ingredients", big, auth());
   EXPECT_EQ(r.status, 413) << r.body.substr(0, 200);
+  EXPECT_NE(r.body.find(R"("limit_bytes":1048576)"), std::string::npos) << r.body;
   EXPECT_EQ(seq(), before);
+  // Above the bulk limit too (refused from the header alone): the answer
+  // still names the limit of the route asked, not the bulk routes'.
+  {
+    testing::RawConnection raw(process_->http_port());
+    ASSERT_TRUE(raw.send(
+        "POST /api/v1/ingredients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kToken) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(40 << 20) + "\r\n\r\n"));
+    const std::string got = raw.read_until_close(5s);
+    EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
+    EXPECT_NE(got.find(R"("limit_bytes":1048576)"), std::string::npos) << got;
+  }
   // Bulk routes take more (32 MiB by default) ...
   std::string bulk = "[";
   for (int i = 0; i < 2000; ++i) {

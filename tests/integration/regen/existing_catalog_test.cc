@@ -323,7 +323,9 @@ class Tail {
  public:
   explicit Tail(const std::string& uri) : bus_(any_port()) {
     catalog_service::OutboxPublisherOptions o;
-    o.start_delay = 0ms;
+    // The seed's backlog goes out once the subscriber below has joined (sent
+    // at once, it was lost to the slow joiner now and then).
+    o.start_delay = 300ms;
     o.heartbeat_interval = 50ms;
     o.poll_interval = 10s;  // notifications wake it, not polling
     bus::SubscriberOptions so;

@@ -4,11 +4,17 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "cocktail/catalog/database.h"
+#include "cocktail/regen_service/exact_producer.h"
 #include "synthetic_catalog.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 namespace {
 
 // A producer standing in for a later analytic: one enveloped JSON file and
@@ -55,6 +61,35 @@ class DuplicateProducer final : public Producer {
   }
 };
 
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+// Writes in place (the same inode), as a stray writer would.
+void overwrite(const std::filesystem::path& p, const std::string& bytes) {
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A slow-lane producer of one file whose bytes follow the catalog.
+class SlowCountProducer final : public Producer {
+ public:
+  std::string_view name() const override { return "slow-count"; }
+  bool slow() const override { return true; }
+  std::vector<std::string> outputs() const override { return {"slow-count.json"}; }
+  void produce(const ProducerContext& ctx, ProducerOutput& out) override {
+    ++runs;
+    Artifact a;
+    a.analytics_type = "slow-count";
+    a.file_name = "slow-count.json";
+    a.body = "[" + std::to_string(ctx.model.recipe_count()) + "," + std::string(4096, ' ') + "0]";
+    out.artifacts.push_back(std::move(a));
+  }
+  int runs = 0;
+};
+
 class RegeneratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,12 +115,134 @@ class RegeneratorTest : public ::testing::Test {
   snapshot::SnapshotStore store_{dir_.file("analytics")};
 };
 
+// Two lanes: the exact analytics (fast) and SlowCountProducer (slow).
+class CarryTest : public RegeneratorTest {
+ protected:
+  void SetUp() override {
+    RegeneratorTest::SetUp();
+    auto s = settings();
+    s.split_lanes = true;
+    std::vector<std::unique_ptr<Producer>> producers;
+    producers.push_back(std::make_unique<ExactAnalyticsProducer>());
+    auto slow = std::make_unique<SlowCountProducer>();
+    slow_ = slow.get();
+    producers.push_back(std::move(slow));
+    regen_ = std::make_unique<Regenerator>(s, store_, std::move(producers));
+    ASSERT_TRUE(regen_->concurrent_lanes());
+    ASSERT_TRUE(regen_->run().ok());  // a fast generation, then the complete one
+    ASSERT_EQ(store_.current_generation().value(), 2);
+  }
+  RegenSummary fast() {
+    auto r = regen_->run_fast(nullptr);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.failure().message());
+    return r.ok() ? r.value() : RegenSummary{};
+  }
+  std::filesystem::path file(std::int64_t g, const std::string& name) {
+    return store_.generation_dir(g) / name;
+  }
+  static struct stat stat_of(const std::filesystem::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st;
+  }
+  // Every file of the current generation verifies; returns the snapshot.
+  snapshot::Snapshot current() {
+    auto snap = store_.read_current();
+    EXPECT_TRUE(snap.ok()) << (snap.ok() ? "" : snap.error().message);
+    return snap.ok() ? std::move(snap).value() : snapshot::Snapshot{};
+  }
+
+  SlowCountProducer* slow_ = nullptr;
+  std::unique_ptr<Regenerator> regen_;
+};
+
+TEST_F(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
+  const auto s = fast();
+  EXPECT_EQ(s.generation, 3);
+  EXPECT_EQ(s.files_linked, 1) << "the slow file is carried";
+  EXPECT_EQ(s.files_written, 4) << "the four exact analytics";
+  std::int64_t exact_bytes = 0;
+  for (const auto& [name, entry] : s.manifest.files) {
+    if (name != "slow-count.json") exact_bytes += entry.bytes;
+  }
+  EXPECT_EQ(s.bytes_written, exact_bytes) << "nothing else is written";
+  // The same inode: no byte copied, no new disk space.
+  const auto before = stat_of(file(2, "slow-count.json"));
+  const auto after = stat_of(file(3, "slow-count.json"));
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(after.st_nlink, before.st_nlink);
+  EXPECT_GE(after.st_nlink, 2u);
+  EXPECT_EQ(s.manifest.files.at("slow-count.json"),
+            (snapshot::FileEntry{store_.read_manifest(2)->files.at("slow-count.json").sha256,
+                                 store_.read_manifest(2)->files.at("slow-count.json").bytes, std::nullopt}));
+  EXPECT_EQ(current().manifest.generation, 3) << "every file verifies";
+  EXPECT_EQ(slow_->runs, 1) << "the fast lane never computed the slow file";
+}
+
+TEST_F(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
+  // Corrupted in place, same size (every generation sharing the inode sees it).
+  const auto path = file(2, "slow-count.json");
+  std::string bytes = slurp(path);
+  bytes[1] = bytes[1] == '9' ? '8' : '9';
+  overwrite(path, bytes);
+  ASSERT_FALSE(store_.read_file(store_.read_manifest(2).value(), "slow-count.json").ok());
+
+  const auto s = fast();
+  EXPECT_EQ(s.generation, 3);
+  EXPECT_EQ(slow_->runs, 2) << "recomputed in this run";
+  const auto snap = current();
+  ASSERT_EQ(snap.files.count("slow-count.json"), 1u) << "never dropped";
+  EXPECT_EQ(snap.manifest.file_catalog_seq("slow-count.json"), seq_);
+  bool warned = false;
+  for (const auto& w : s.warnings) warned = warned || w.find("recomputed") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_F(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
+  // Generation 3 gets its own copy of the slow file (another inode)...
+  ASSERT_EQ(fast().generation, 3);
+  const auto path3 = file(3, "slow-count.json");
+  const std::string good = slurp(path3);
+  std::filesystem::remove(path3);
+  std::ofstream(path3, std::ios::binary) << good;
+  ASSERT_NE(stat_of(path3).st_ino, stat_of(file(2, "slow-count.json")).st_ino);
+  // ...which then goes bad without its stamp changing size; distrust() asks
+  // for it to be read again.
+  std::string bad = good;
+  bad[1] = bad[1] == '9' ? '8' : '9';
+  overwrite(path3, bad);
+  regen_->distrust("slow-count.json");
+  const auto s = fast();
+  EXPECT_EQ(slow_->runs, 1) << "no recomputation: generation 2's copy verifies";
+  EXPECT_EQ(stat_of(file(s.generation, "slow-count.json")).st_ino,
+            stat_of(file(2, "slow-count.json")).st_ino);
+  EXPECT_EQ(current().files.at("slow-count.json"), good);
+}
+
+TEST_F(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadableGeneration) {
+  std::filesystem::remove(store_.version_dir() / "CURRENT");
+  auto s = fast();
+  EXPECT_EQ(s.generation, 3);
+  EXPECT_EQ(current().files.count("slow-count.json"), 1u);
+
+  // The newest manifest cut short: carried from the generation before it.
+  const auto manifest3 = file(3, "manifest.json");
+  const std::string text = slurp(manifest3);
+  std::filesystem::resize_file(manifest3, text.size() / 2);
+  s = fast();
+  EXPECT_EQ(s.generation, 4);
+  const auto snap = current();
+  EXPECT_EQ(snap.files.count("slow-count.json"), 1u) << "never dropped";
+  EXPECT_EQ(slow_->runs, 1);
+  EXPECT_EQ(snap.manifest.files.size(), 5u);
+}
+
 TEST_F(RegeneratorTest, ProducersPlugIn) {
   auto producers = default_producers();
   producers.push_back(std::make_unique<RecipeCountProducer>());
   Regenerator regen(settings(), store_, std::move(producers));
   auto result = regen.run();
-  ASSERT_TRUE(result.ok()) << result.error().message;
+  ASSERT_TRUE(result.ok()) << result.failure().message();
   const auto& s = result.value();
   EXPECT_EQ(s.generation, 1);
   EXPECT_EQ(s.catalog_seq, seq_);
@@ -129,14 +286,14 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
     }
     auto result = Regenerator(settings(), store_, std::move(producers)).run();
     ASSERT_FALSE(result.ok());
-    EXPECT_EQ(result.error().field, variant == 0 ? "produce.failing" : "produce.duplicate");
-    EXPECT_NE(result.error().message.find(variant == 0 ? "no convergence" : "produced twice"),
+    EXPECT_EQ(result.failure().stage, variant == 0 ? "produce.failing" : "produce.duplicate");
+    EXPECT_NE(result.failure().message().find(variant == 0 ? "no convergence" : "produced twice"),
               std::string::npos);
     EXPECT_EQ(store_.current_generation().value(), 1);
 
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    ASSERT_EQ(parser.parse(failure_json(result.error())).get(doc), simdjson::SUCCESS);
+    ASSERT_EQ(parser.parse(failure_json(result.failure())).get(doc), simdjson::SUCCESS);
     EXPECT_EQ(std::string_view(doc["status"]), "error");
   }
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
@@ -149,11 +306,11 @@ TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   for (int i = 1; i <= 4; ++i) {
     auto result = regen.run();
     ASSERT_TRUE(result.ok());
-    ASSERT_TRUE(result->retention.has_value());
+    ASSERT_TRUE(result.value().retention.has_value());
   }
   EXPECT_EQ(store_.report(0).generations.size(), 2u);
   EXPECT_EQ(store_.current_generation().value(), 4);
 }
 
 }  // namespace
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

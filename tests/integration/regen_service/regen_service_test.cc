@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <zmq.hpp>
@@ -38,7 +39,7 @@ class RegenStack : public ::testing::Test {
   RegenProcess regen_{dir_, api_.db_path(), api_.token_path()};
 };
 
-TEST_F(RegenStack, ABurstOf500MutationsGivesAtMostThreeRegenerations) {
+TEST_F(RegenStack, ABurstOf500MutationsCostsOneRegenerationPerQuietWindow) {
   start_regen();
   AnalyticsInbox inbox(regen_.pub_endpoint());
   ASSERT_TRUE(inbox.wait_heartbeat());
@@ -56,9 +57,12 @@ TEST_F(RegenStack, ABurstOf500MutationsGivesAtMostThreeRegenerations) {
   ASSERT_TRUE(regen_.wait_idle());
   const double runs = regen_.successes() - runs_before;
   EXPECT_GE(runs, 1);
-  EXPECT_LE(runs, 3) << "500 mutations in " << burst_s << " s";
+  // The leading edge, then at most one run per quiet window (200 ms by
+  // default) while the burst lasts, and one follow-up after it.
+  const double bound = 2 + std::ceil(burst_s / 0.2);
+  EXPECT_LE(runs, bound) << "500 mutations in " << burst_s << " s";
   EXPECT_EQ(regen_.covered_seq(), last);
-  EXPECT_GE(regen_.metric("cocktail_regen_coalesced_changes_total"), 497);
+  EXPECT_GE(regen_.metric("cocktail_regen_coalesced_changes_total"), 500 - bound);
   snapshot::SnapshotStore store(regen_.analytics_path());
   auto current = store.read_current();
   ASSERT_TRUE(current.ok());
@@ -143,8 +147,8 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
   auto h = regen_.health();
   EXPECT_STREQ(h["status"].GetString(), "degraded");
   EXPECT_GE(h["consecutive_failures"].GetInt(), 3);
-  EXPECT_STREQ(h["last_error"]["stage"].GetString(), "write.fast")
-      << "lanes: the fast generation is written first";
+  EXPECT_STREQ(h["last_error"]["stage"].GetString(), "carry")
+      << "lanes: the fast lane cannot list what to carry forward, and never publishes without it";
   EXPECT_EQ(h["generation"].GetInt64(), generation);
   EXPECT_GT(h["staleness_seconds"].GetDouble(), 0.0);
   EXPECT_EQ(current_text(), current_before) << "CURRENT still names the previous generation";
@@ -156,9 +160,22 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
   h = regen_.health();
   EXPECT_STREQ(h["status"].GetString(), "ok");
   EXPECT_EQ(h["consecutive_failures"].GetInt(), 0);
-  // The fast generation, then the complete one from the slow lane.
-  ASSERT_TRUE(wait_until([&] { return regen_.health()["generation"].GetInt64() == generation + 2; }, 10s))
-      << "the fast generation, then the complete one";
+  // The fast generation, then the complete one from the slow lane (which
+  // failed during the outage too, and is retried).
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto g = store.current_generation();
+        auto m =
+            g.ok() ? store.read_manifest(g.value()) : snapshot::ReadResult<snapshot::Manifest>(g.error());
+        if (!m.ok()) return false;
+        for (const auto& [name, entry] : m->files) {
+          if (m->file_catalog_seq(name).value_or(0) < seq) return false;
+        }
+        return true;
+      },
+      10s))
+      << "every file covers the change";
+  EXPECT_EQ(regen_.health()["slow"]["consecutive_failures"].GetInt(), 0);
   // The previous generation came through intact.
   auto old = store.read_manifest(generation);
   ASSERT_TRUE(old.ok());

@@ -1,7 +1,9 @@
 // The real processes for analytics-regen's integration tests: catalog-api
 // on a catalog file in a temporary directory, and analytics-regen on that
 // catalog with its snapshot directory beside it, each on free loopback
-// ports, plus the small clients the tests share.
+// ports, plus the small clients the tests share. The bus runs without CURVE
+// here (--allow-anonymous-bus): these tests are about regeneration; CURVE
+// between the real processes is the e2e stack's.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -71,7 +73,7 @@ class CatalogApi {
         std::vector<std::string>{"--db", db_path_, "--http", "127.0.0.1:" + std::to_string(http_port_),
                                  "--pub", pub_endpoint(), "--token-file", token_path_, "--heartbeat-ms",
                                  "200", "--publish-start-delay-ms", "100", "--log-level", "warn",
-                                 "--access-log=false"});
+                                 "--access-log=false", "--allow-anonymous-bus"});
     if (wait_healthy(*process_, http_port_, 10s)) return true;
     ADD_FAILURE() << "catalog-api did not become ready:\n" << process_->stderr_text();
     return false;
@@ -126,7 +128,8 @@ class RegenProcess {
                                      "--heartbeat-ms",
                                      "100",
                                      "--log-level",
-                                     "info"};
+                                     "info",
+                                     "--allow-anonymous-bus"};
     args.insert(args.end(), extra.begin(), extra.end());
     process_ =
         std::make_unique<testing::ChildProcess>(std::string(COCKTAIL_BIN_DIR) + "/analytics-regen", args);

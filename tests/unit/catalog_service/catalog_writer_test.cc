@@ -1,6 +1,8 @@
 // CatalogWriter over a real SQLite catalog: jobs run in order on one thread,
 // each keeps its own outcome inside a group, completions come after the
-// batch is durable, and a full queue refuses at once.
+// batch is durable, a full queue refuses at once, and a job that cannot
+// start by its deadline (the writer busy, the file locked by another
+// connection) is refused unrun, each at its own deadline.
 #include "cocktail/catalog_service/catalog_writer.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "cocktail/catalog/change_log.h"
+#include "cocktail/catalog/database.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/testing/temp_dir.h"
 #include "cocktail/testing/wait.h"
@@ -104,6 +107,97 @@ TEST_P(CatalogWriterTest, AJobThatThrowsDoesNotStopTheWriter) {
   auto f = after.get_future();
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(f.get());
+}
+
+TEST_P(CatalogWriterTest, AJobWaitingPastItsDeadlineExpiresUnrunWhileTheWriterIsBusy) {
+  auto o = options();
+  o.max_wait = 200ms;
+  CatalogWriter writer(path_, registry_, o);
+  writer.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> first_started{false};
+  ASSERT_TRUE(writer.submit([&](catalog::Repository&) -> CatalogWriter::Completion {
+    first_started = true;
+    released.wait_for(10s);  // a long job: a bulk import, say
+    return nullptr;
+  }));
+  ASSERT_TRUE(testing::wait_until([&] { return first_started.load(); }, 5s));
+  std::atomic<bool> second_ran{false};
+  std::promise<std::chrono::milliseconds> expired;
+  ASSERT_TRUE(writer.submit(
+      [&](catalog::Repository&) -> CatalogWriter::Completion {
+        second_ran = true;
+        return nullptr;
+      },
+      [&](std::chrono::milliseconds waited) { expired.set_value(waited); }));
+  // Answered at its deadline although the writer thread is still busy.
+  auto f = expired.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_GE(f.get(), 200ms);
+  release.set_value();
+  writer.stop();
+  EXPECT_FALSE(second_ran.load());
+  bool counted = false;
+  for (const auto& family : registry_.Collect()) {
+    if (family.name == "cocktail_catalog_writes_expired_total") {
+      counted = family.metric.at(0).counter.value == 1;
+    }
+  }
+  EXPECT_TRUE(counted);
+}
+
+TEST_P(CatalogWriterTest, ALockHeldElsewhereIsWaitedForOnlyUntilEachJobsDeadline) {
+  // Another connection (as the sqlite3 shell would) holds the write lock.
+  auto holder = catalog::Database::open(path_);
+  holder->exec("BEGIN EXCLUSIVE");
+  auto o = options();
+  o.max_wait = 300ms;
+  CatalogWriter writer(path_, registry_, o);
+  writer.start();
+
+  constexpr int kJobs = 5;
+  enum Outcome { kCreated, kBusy, kExpired, kOther };
+  std::vector<std::promise<Outcome>> outcomes(kJobs);
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < kJobs; ++i) {
+    ASSERT_TRUE(writer.submit(
+        [&, i](catalog::Repository& repo) -> CatalogWriter::Completion {
+          Outcome outcome = kOther;
+          try {
+            outcome = repo.create_ingredient({"Locked " + std::to_string(i), {}, {}, false}).ok() ? kCreated
+                                                                                                  : kOther;
+          } catch (const catalog::DatabaseError& e) {
+            outcome = e.kind() == catalog::DatabaseError::Kind::kBusy ? kBusy : kOther;
+          }
+          return [&, i, outcome](bool) { outcomes[i].set_value(outcome); };
+        },
+        [&, i](std::chrono::milliseconds) { outcomes[i].set_value(kExpired); }));
+  }
+  for (int i = 0; i < kJobs; ++i) {
+    auto f = outcomes[i].get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << i;
+    const Outcome outcome = f.get();
+    EXPECT_TRUE(outcome == kBusy || outcome == kExpired) << i << ": " << outcome;
+  }
+  // Five jobs queued together fail together: a busy timeout each (5 s by
+  // default) would take many seconds; the bound is one deadline, plus slack
+  // for a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 300ms + 3s);
+
+  holder->exec("ROLLBACK");
+  std::promise<Outcome> after;
+  ASSERT_TRUE(writer.submit([&](catalog::Repository& repo) -> CatalogWriter::Completion {
+    const bool ok = repo.create_ingredient({"After the lock", {}, {}, false}).ok();
+    return [&, ok](bool durable) { after.set_value(ok && durable ? kCreated : kOther); };
+  }));
+  auto f = after.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get(), kCreated);
+  writer.stop();
+  auto st = holder->prepare("SELECT COUNT(*) FROM ingredients WHERE name LIKE 'Locked %'");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.column_int(0), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CatalogWriterTest, ::testing::Values(CommitMode::kGroup, CommitMode::kEach),

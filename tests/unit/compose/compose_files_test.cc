@@ -120,7 +120,7 @@ std::map<std::string, std::set<std::string>> package_sections() {
   return sections;
 }
 
-const char* const kServices[] = {"catalog-api", "analytics-regen", "analytics-api"};
+const char* const kServices[] = {"catalog-api", "analytics-regen", "analytics-api", "usage-api"};
 
 class ComposeFiles : public ::testing::Test {
  protected:
@@ -139,7 +139,8 @@ TEST_F(ComposeFiles, DockerComposeConfigAcceptsTheComposeFile) {
     GTEST_SKIP() << "/usr/bin/docker-compose is missing (Debian package docker-compose, section test)";
   }
   const auto services = parse_services(compose_config());
-  for (const char* name : {"catalog-init", "catalog-api", "analytics-regen", "analytics-api", "prometheus"}) {
+  for (const char* name :
+       {"catalog-init", "catalog-api", "analytics-regen", "analytics-api", "usage-api", "prometheus"}) {
     EXPECT_TRUE(services.count(name)) << "no service " << name;
   }
 }
@@ -176,6 +177,11 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
             "tcp://catalog-api:" + pub_port["catalog-api"]);
   EXPECT_EQ(services["analytics-api"].environment["SUB_ENDPOINTS"],
             "tcp://analytics-regen:" + pub_port["analytics-regen"]);
+  // usage-api keeps its own database on its own volume, never the catalog.
+  EXPECT_EQ(services["usage-api"].environment.count("CATALOG_DB"), 0u);
+  ASSERT_TRUE(services["usage-api"].environment.count("USAGE_DB"));
+  EXPECT_EQ(services["usage-api"].environment["USAGE_DB"].rfind("/var/lib/cocktaildb/usage/", 0), 0u);
+  EXPECT_EQ(pub_port["usage-api"], "5563");
 
   // Prometheus scrapes each service, job named after it, at its HTTP port.
   const std::string prometheus = cocktail::testing::read_file(kSource + "/compose/prometheus/prometheus.yml");
@@ -188,6 +194,35 @@ TEST_F(ComposeFiles, ComposeSettingsAreOnesTheServicesReadAndThePortsAgree) {
   }
 }
 
+TEST_F(ComposeFiles, TheBusRunsWithCurveKeysEachSecretMountedByItsOwnerOnly) {
+  if (!fs::exists("/usr/bin/docker-compose")) {
+    GTEST_SKIP() << "/usr/bin/docker-compose is missing (Debian package docker-compose, section test)";
+  }
+  auto services = parse_services(compose_config());
+  const std::string secrets = "/var/lib/cocktaildb/bus-secret/";
+  const std::string publics = "/var/lib/cocktaildb/bus-public/";
+  for (const char* name : kServices) {
+    SCOPED_TRACE(name);
+    auto& env = services[name].environment;
+    EXPECT_EQ(env["BUS_KEY_FILE"], secrets + name + "/" + name + ".key_secret");
+    EXPECT_EQ(env.count("ALLOW_ANONYMOUS_BUS"), 0u) << "the bus must not run anonymously";
+    for (const char* other : kServices) {
+      const bool mounted =
+          services[name].block.find("bus-secret-" + std::string(other) + ":") != std::string::npos;
+      EXPECT_EQ(mounted, std::string(other) == name) << "the secret key of " << other;
+    }
+  }
+  // Each publisher admits its subscriber; each subscriber knows its publisher.
+  EXPECT_EQ(services["catalog-api"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-regen.key");
+  EXPECT_EQ(services["analytics-regen"].environment["BUS_SERVER_KEY"], publics + "catalog-api.key");
+  EXPECT_EQ(services["analytics-regen"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-api.key");
+  EXPECT_EQ(services["analytics-api"].environment["BUS_SERVER_KEY"], publics + "analytics-regen.key");
+  // usage.hour has no subscriber in the stack yet: any service of it may subscribe.
+  EXPECT_EQ(services["usage-api"].environment["BUS_AUTHORIZED_KEYS"], "/var/lib/cocktaildb/bus-public");
+  // catalog-init makes the keys, with the tool the image carries.
+  EXPECT_NE(services["catalog-init"].block.find("bus-keygen --out"), std::string::npos);
+}
+
 TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
   if (!fs::exists("/usr/bin/promtool")) {
     GTEST_SKIP() << "/usr/bin/promtool is missing (Debian package prometheus)";
@@ -198,11 +233,12 @@ TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
   auto [rules_code, rules] =
       run("/usr/bin/promtool check rules " + kSource + "/compose/prometheus/alerts.yml");
   EXPECT_EQ(rules_code, 0) << rules;
-  // The five concerns, each with a rule.
+  // The five concerns, each with a rule, and usage-api's write errors and growth.
   const std::string text = cocktail::testing::read_file(kSource + "/compose/prometheus/alerts.yml");
   for (const char* metric :
        {"cocktail_snapshot_staleness_seconds", "cocktail_regen_runs_total", "cocktail_outbox_lag",
-        "cocktail_http_requests_total", "cocktail_snapshot_verification_failures_total"}) {
+        "cocktail_http_requests_total", "cocktail_snapshot_verification_failures_total",
+        "cocktail_usage_write_errors_total", "cocktail_usage_database_bytes"}) {
     EXPECT_NE(text.find(metric), std::string::npos) << "no alert rule on " << metric;
   }
 }
@@ -262,8 +298,8 @@ TEST_F(ComposeFiles, RuntimeSectionProvidesEveryLibraryTheBinariesLoad) {
     std::string binary, soname, path;
   };
   std::vector<Library> libraries;
-  for (const char* name :
-       {"catalog-api", "analytics-regen", "analytics-api", "catalog-seed", "catalog-admin"}) {
+  for (const char* name : {"catalog-api", "analytics-regen", "analytics-api", "catalog-seed", "catalog-admin",
+                           "usage-api", "usage-admin", "bus-keygen"}) {
     const std::string binary = kBin + "/" + name;
     ASSERT_TRUE(fs::exists(binary)) << binary;
     auto [code, dynamic] = run("/usr/bin/readelf -d " + binary);
@@ -326,8 +362,9 @@ TEST_F(ComposeFiles, UpShHelpListsItsOptionsAndExitsZero) {
   // Bounded: a launcher that ignored its arguments would start the stack.
   auto [code, help] = run("/usr/bin/timeout 30 " + kSource + "/compose/up.sh --help");
   EXPECT_EQ(code, 0) << help;
-  for (const char* option : {"--data-dir", "--recipes", "--ingredients", "--catalog-port", "--api-port",
-                             "--regen-port", "--prometheus-port", "--no-prometheus", "--help"}) {
+  for (const char* option :
+       {"--data-dir", "--recipes", "--ingredients", "--catalog-port", "--api-port", "--regen-port",
+        "--usage-port", "--usage-pub-port", "--prometheus-port", "--no-prometheus", "--help"}) {
     EXPECT_NE(help.find(option), std::string::npos) << "compose/up.sh --help does not list " << option;
   }
   auto [bad_code, bad] = run("/usr/bin/timeout 30 " + kSource + "/compose/up.sh --no-such-option");

@@ -21,11 +21,17 @@ TEST(Query, DecodesPercentEscapesAndPlus) {
   EXPECT_FALSE(find_query(*q, "missing").has_value());
 }
 
-TEST(Query, RepeatedNamesKeepOrder) {
-  auto q = parse_query("a=1&a=2");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(*find_query(*q, "a"), "1");
-  EXPECT_EQ((*q)[1].second, "2");
+TEST(Query, RepeatedNamesAreRefusedNamingTheParameter) {
+  for (const char* repeated : {"a=1&a=2", "a=1&b=2&a=1", "a&a", "x=1&%78=2", "a=1&a+=2&a%20=3&a+=4"}) {
+    auto q = parse_query(repeated);
+    ASSERT_FALSE(q.ok()) << repeated;
+    EXPECT_EQ(q.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_NE(q.error().message.find("more than once"), std::string::npos) << q.error().message;
+  }
+  EXPECT_EQ(parse_query("limit=1&limit=2").error().field, "limit");
+  auto distinct = parse_query("a=1&b=2&c");
+  ASSERT_TRUE(distinct.ok());
+  EXPECT_EQ(distinct->size(), 3u);
 }
 
 TEST(Query, MalformedEscapeIsAnErrorNamingTheParameter) {

@@ -41,8 +41,8 @@ std::vector<Example> examples_in(const fs::path& dir) {
     const std::string stem = entry.path().stem().string();
     std::string body = read(entry.path());
     std::string topic;
-    for (std::string_view t :
-         {kCatalogChangeTopic, kCatalogHeartbeatTopic, kAnalyticsSnapshotTopic, kAnalyticsHeartbeatTopic}) {
+    for (std::string_view t : {kCatalogChangeTopic, kCatalogHeartbeatTopic, kAnalyticsSnapshotTopic,
+                               kAnalyticsHeartbeatTopic, kUsageHourTopic}) {
       if (stem == t || stem.starts_with(std::string(t) + ".")) topic = t;
     }
     if (stem == "manifest" || stem.starts_with("manifest.")) {

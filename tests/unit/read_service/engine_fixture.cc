@@ -64,7 +64,7 @@ Engine::Engine(const CatalogSpec& spec, bool with_space, bool with_matrices) {
   analytics_path_ = dir_.file("analytics");
   create_catalog(db_path_, spec);
   store_ = std::make_unique<snapshot::SnapshotStore>(analytics_path_);
-  std::vector<std::unique_ptr<regen::Producer>> producers;
+  std::vector<std::unique_ptr<regen_service::Producer>> producers;
   if (with_space) {
     analytics::CocktailSpaceOptions space;
     space.threads = 2;
@@ -72,23 +72,24 @@ Engine::Engine(const CatalogSpec& spec, bool with_space, bool with_matrices) {
       space.dense_matrix_limit = 0;
       space.ingredient_matrix_limit = 0;
     }
-    producers = regen::default_producers(space);
+    producers = regen_service::default_producers(space);
   } else {
-    producers.push_back(std::make_unique<regen::ExactAnalyticsProducer>());
+    producers.push_back(std::make_unique<regen_service::ExactAnalyticsProducer>());
   }
-  regen::RegeneratorSettings settings;
+  regen_service::RegeneratorSettings settings;
   settings.db_path = db_path_;
   settings.split_lanes = false;  // one generation per regenerate(), as --once writes
-  regenerator_ = std::make_unique<regen::Regenerator>(std::move(settings), *store_, std::move(producers));
+  regenerator_ =
+      std::make_unique<regen_service::Regenerator>(std::move(settings), *store_, std::move(producers));
 }
 
-regen::RegenSummary Engine::regenerate() {
+regen_service::RegenSummary Engine::regenerate() {
   auto r = regenerator_->run();
-  if (!r.ok()) throw std::runtime_error("regeneration failed: " + r.error().message);
+  if (!r.ok()) throw std::runtime_error("regeneration failed: " + r.failure().message());
   return std::move(r).value();
 }
 
-regen::RegenSummary Engine::change_and_regenerate() {
+regen_service::RegenSummary Engine::change_and_regenerate() {
   add_recipe(db_path_, "Added recipe " + std::to_string(++changes_));
   return regenerate();
 }

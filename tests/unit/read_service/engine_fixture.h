@@ -61,16 +61,16 @@ class Engine {
   snapshot::SnapshotStore& store() { return *store_; }
 
   // One regeneration (throws on failure).
-  regen::RegenSummary regenerate();
+  regen_service::RegenSummary regenerate();
   // A catalog change, then a regeneration: a generation with a higher catalog_seq.
-  regen::RegenSummary change_and_regenerate();
+  regen_service::RegenSummary change_and_regenerate();
 
  private:
   ScratchDir dir_;
   std::string db_path_;
   std::string analytics_path_;
   std::unique_ptr<snapshot::SnapshotStore> store_;
-  std::unique_ptr<regen::Regenerator> regenerator_;
+  std::unique_ptr<regen_service::Regenerator> regenerator_;
   int changes_ = 0;
 };
 

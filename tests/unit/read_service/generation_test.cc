@@ -272,5 +272,53 @@ TEST(Representation, SmallOrIncompressibleBodiesHaveNoGzipCopy) {
   EXPECT_THROW(gzip_decompress(text->gzip->substr(0, text->gzip->size() / 2)), std::runtime_error);
 }
 
+TEST(Generation, LargeFilesGetTheirGzipCopyAfterwardsAndUnchangedFilesAreShared) {
+  const std::string big = "{\"data\":[" + std::string(Generation::kEagerGzipMaxBytes, '1') + "]}";
+  const std::string small = "{\"data\":[" + std::string(4096, '2') + "]}";
+  snapshot::Snapshot snap;
+  snap.manifest.generation = 7;
+  snap.manifest.catalog_seq = 3;
+  snap.manifest.files["cocktail-space.json"] = {std::string(64, 'a'), static_cast<std::int64_t>(big.size())};
+  snap.manifest.files["recipe-complexity.json"] = {std::string(64, 'b'),
+                                                   static_cast<std::int64_t>(small.size())};
+  snap.files["cocktail-space.json"] = big;
+  snap.files["recipe-complexity.json"] = small;
+  auto g = Generation::build(snap, 1).value();
+  const Representation* space = g->analytic("cocktail-space");
+  ASSERT_NE(space, nullptr);
+  EXPECT_TRUE(space->gzip_pending) << "not compressed while loading";
+  EXPECT_EQ(space->gzip, nullptr);
+  EXPECT_NE(space->identity_sealed, nullptr) << "sent with sendfile";
+  EXPECT_NE(g->analytic("recipe-complexity")->gzip, nullptr) << "small files at once";
+
+  auto done = g->with_gzip();
+  ASSERT_NE(done, nullptr);
+  EXPECT_EQ(done->generation(), 7);
+  const Representation* gz = done->analytic("cocktail-space");
+  ASSERT_NE(gz->gzip, nullptr);
+  EXPECT_FALSE(gz->gzip_pending);
+  EXPECT_EQ(gzip_decompress(*gz->gzip), big);
+  EXPECT_EQ(gz->identity, space->identity) << "the bytes are shared";
+  EXPECT_EQ(gz->etag, space->etag);
+  EXPECT_EQ(done->file("cocktail-space.json")->representation.get(), gz);
+  EXPECT_EQ(done->with_gzip(), nullptr) << "nothing left pending";
+
+  // The next generation changes recipe-complexity only: cocktail-space is
+  // not read again, its representation (with the gzip copy) is shared.
+  snapshot::Snapshot next;
+  next.manifest = snap.manifest;
+  next.manifest.generation = 8;
+  next.manifest.files["recipe-complexity.json"] = {std::string(64, 'c'),
+                                                   static_cast<std::int64_t>(small.size())};
+  next.files["recipe-complexity.json"] = small;
+  auto g2 = Generation::build(next, 2, done.get()).value();
+  EXPECT_EQ(g2->analytic("cocktail-space"), gz);
+  EXPECT_NE(g2->analytic("recipe-complexity"), done->analytic("recipe-complexity"));
+  // A file in neither is an error, not a hole.
+  snapshot::Snapshot hole = next;
+  hole.manifest.files["cocktail-space.json"].sha256 = std::string(64, 'd');
+  EXPECT_FALSE(Generation::build(hole, 3, done.get()).ok());
+}
+
 }  // namespace
 }  // namespace cocktail::read_service

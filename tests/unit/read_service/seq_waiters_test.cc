@@ -53,6 +53,8 @@ std::shared_ptr<const Generation> fast_generation(std::int64_t number, std::int6
   const std::string digest(64, 'a');
   snap.manifest.files["ingredient-usage.json"] = snapshot::FileEntry{digest, 10, std::nullopt};
   snap.manifest.files["cocktail-space.json"] = snapshot::FileEntry{digest, 10, space_seq};
+  snap.files["ingredient-usage.json"] = "{\"data\":1}";
+  snap.files["cocktail-space.json"] = "{\"data\":2}";
   return Generation::build(std::move(snap), 0).value();
 }
 

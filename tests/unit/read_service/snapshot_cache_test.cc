@@ -143,5 +143,35 @@ TEST(SnapshotCache, AnAnnouncementWakesTheRefreshAndStalenessCountsUntilLoaded) 
   cache.stop();
 }
 
+TEST(SnapshotCache, AForgedAnnouncementIsCheckedAgainstCurrentAndNeverHoldsTheStalenessClock) {
+  read_test::Engine engine;
+  metrics::MetricsRegistry registry;
+  SnapshotCache cache({engine.analytics_path(), 1h}, registry);  // no periodic check in this test
+  const auto first = engine.regenerate();
+  cache.start();
+  ASSERT_TRUE(testing::wait_until([&] { return cache.current() != nullptr; }, 5s));
+
+  // Generation 2^62 on the bus, again and again: CURRENT says otherwise.
+  constexpr std::int64_t kForged = std::int64_t{1} << 62;
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    cache.note_announced(kForged);
+    ASSERT_TRUE(testing::wait_until([&] { return cache.unverified_announcements() >= n; }, 5s)) << n;
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(cache.staleness_seconds(), 0.0) << n;
+  }
+  EXPECT_EQ(cache.current()->generation(), first.generation);
+  EXPECT_NE(registry.serialize_text().find("cocktail_snapshot_unverified_announcements_total 3"),
+            std::string::npos);
+  EXPECT_NE(registry.serialize_text().find("cocktail_snapshot_staleness_seconds 0"), std::string::npos);
+
+  // Real announcements still work afterwards.
+  const auto second = engine.change_and_regenerate();
+  cache.note_announced(second.generation);
+  ASSERT_TRUE(testing::wait_until([&] { return cache.current()->generation() == second.generation; }, 5s));
+  EXPECT_EQ(cache.staleness_seconds(), 0.0);
+  EXPECT_EQ(cache.unverified_announcements(), 3u);
+  cache.stop();
+}
+
 }  // namespace
 }  // namespace cocktail::read_service

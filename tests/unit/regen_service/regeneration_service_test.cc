@@ -111,16 +111,16 @@ TEST_F(ServiceFixture, LanesAnnounceFreshExactFilesFirstThenTheCompleteGeneratio
 
 // A slow producer that blocks until released (bounded, so that a failing
 // test still stops): the slow lane held mid-computation on purpose.
-class GatedSlowProducer : public regen::Producer {
+class GatedSlowProducer : public regen_service::Producer {
  public:
   std::string_view name() const override { return "gated"; }
   bool slow() const override { return true; }
-  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override {
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
     std::unique_lock lock(mu_);
     ++entered_;
     cv_.notify_all();
     cv_.wait_for(lock, 10s, [&] { return open_; });
-    regen::Artifact a;
+    regen_service::Artifact a;
     a.analytics_type = "gated";
     a.file_name = "gated.json";
     a.body = "{\"seq\":" + std::to_string(context.state.catalog_seq) + "}";
@@ -219,7 +219,7 @@ TEST_F(ServiceFixture, AnUpToDateSnapshotMeansNoRunAtStartAndChangesWhileDownAre
   ASSERT_EQ(stop(), StopResult::kIdle);
 
   start(options());  // nothing changed while down
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, 0u);
   EXPECT_EQ(service_->status().generation, 1) << "the newest snapshot is taken as current";
   EXPECT_EQ(service_->status().catalog_seq, first);
@@ -232,21 +232,44 @@ TEST_F(ServiceFixture, AnUpToDateSnapshotMeansNoRunAtStartAndChangesWhileDownAre
   EXPECT_EQ(service_->status().runs_started, 1u);
 }
 
-TEST_F(ServiceFixture, ABurstOfChangesIsOneRegeneration) {
+TEST_F(ServiceFixture, AnIsolatedChangeStartsARunWithoutWaitingForTheWindow) {
+  ManualClock clock;
   auto o = options();
-  o.debounce.quiet = 300ms;  // wider than any pause between two commits here
+  o.debounce.quiet = 300ms;
+  start(o, &clock);
+  wait_startup();
+  connect_bus();
+  clock.advance(1s);  // the start-up run is a window behind
+  const std::int64_t seq = add_ingredient("Yuzu");
+  announce(seq);
+  // The service's clock does not move: only the leading edge can start it.
+  ASSERT_TRUE(wait_covered(seq));
+  EXPECT_EQ(service_->status().runs_started, 2u);
+}
+
+TEST_F(ServiceFixture, ABurstOfChangesIsOneRegeneration) {
+  ManualClock clock;
+  auto o = options();
+  o.debounce.quiet = 300ms;
   o.debounce.max_delay = 5s;
-  start(o);
+  start(o, &clock);
   wait_startup();
   connect_bus();
 
+  // Within the window after the start-up run (the clock stands still).
   std::int64_t last = 0;
   for (int i = 0; i < 40; ++i) {
     last = add_ingredient("Bitters " + std::to_string(i));
     announce(last);
   }
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return metric(R"(cocktail_events_received_total{topic="catalog.change"})") >= 40; }, 10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  EXPECT_EQ(service_->status().runs_started, 1u) << "the burst waits for the window";
+  clock.advance(300ms);
+  service_->wake();
   ASSERT_TRUE(wait_covered(last));
-  std::this_thread::sleep_for(150ms);  // several quiet windows: no follow-up may come
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   auto status = service_->status();
   EXPECT_EQ(status.runs_started, 2u) << "start-up, then one run for the whole burst";
   EXPECT_EQ(status.last_success->changes, 40u);
@@ -279,11 +302,16 @@ TEST_F(ServiceFixture, ASeqGapOrAHeartbeatAheadRepairsLostEvents) {
   EXPECT_EQ(service_->status().seq_seen, fifth);
 
   // Heartbeats at a covered seq schedule nothing.
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   const auto runs = service_->status().runs_started;
+  const double heard = metric(R"(cocktail_events_received_total{topic="catalog.heartbeat"})");
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{fifth, core::system_now_ms()}).ok());
   }
-  std::this_thread::sleep_for(150ms);
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return metric(R"(cocktail_events_received_total{topic="catalog.heartbeat"})") >= heard + 5; },
+      10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, runs);
 }
 
@@ -308,13 +336,13 @@ TEST_F(ServiceFixture, TheCatalogProbeFollowsTheInjectedClock) {
   wait_startup();
 
   const std::int64_t seq = add_ingredient("A");
-  std::this_thread::sleep_for(200ms);  // real time passes, the service's clock does not
+  ASSERT_TRUE(service_->wait_quiescent(10s));  // the service's clock does not move
   EXPECT_EQ(service_->status().runs_started, 1u);
   EXPECT_LT(service_->status().catalog_seq, seq);
 
   clock.advance(9s);
   service_->wake();
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, 1u) << "not yet a check interval";
 
   clock.advance(1s);
@@ -351,11 +379,11 @@ TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
   EXPECT_EQ(health_json(status).find(R"("status":"degraded")"), 1u);
 
   // No retry before the backoff (1 s by the service's clock)...
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, 2u);
   clock.advance(999ms);
   service_->wake();
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, 2u);
   // ...then one, which fails again and doubles it.
   clock.advance(1ms);
@@ -365,7 +393,7 @@ TEST_F(ServiceFixture, AFailedRunKeepsTheGenerationAndIsRetriedAfterABackoff) {
   EXPECT_EQ(metric("cocktail_regen_consecutive_failures"), 2);
   clock.advance(1999ms);
   service_->wake();
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(service_->wait_quiescent(10s));
   EXPECT_EQ(service_->status().runs_started, 3u);
   clock.advance(1ms);
   service_->wake();
@@ -551,6 +579,118 @@ TEST_F(ServiceFixture, StopAbandonsARegenerationStuckInAStage) {
   service_.reset();  // waits for the stage to return; it must not publish
   EXPECT_EQ(store_.current_generation().value(), 1);
   EXPECT_FALSE(std::filesystem::exists(store_.generation_dir(2)));
+}
+
+TEST_F(ServiceFixture, AForgedChangeSeqFreezesNothing) {
+  start(options());
+  wait_startup();
+  connect_bus();
+  // One catalog.change naming a seq the catalog has never held.
+  constexpr std::int64_t kForged = std::int64_t{1} << 62;
+  announce(kForged);
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().events_rejected >= 1; }, 10s))
+      << "the seq is checked against the catalog before it changes anything";
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  auto status = service_->status();
+  EXPECT_LT(status.seq_seen, kForged);
+  EXPECT_EQ(status.staleness_seconds, 0.0);
+  EXPECT_EQ(metric("cocktail_events_rejected_total"), 1);
+
+  // Later real changes are covered as usual, announced or not.
+  const std::int64_t seq = add_ingredient("After the forgery");
+  announce(seq);
+  ASSERT_TRUE(wait_covered(seq));
+  const std::int64_t quiet = add_ingredient("Heard of by heartbeat only");
+  ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{quiet, core::system_now_ms()}).ok());
+  ASSERT_TRUE(wait_covered(quiet));
+  // A forged heartbeat is rejected the same way and leaves nothing owed.
+  ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{kForged, core::system_now_ms()}).ok());
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().events_rejected >= 2; }, 10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  status = service_->status();
+  EXPECT_FALSE(status.pending);
+  EXPECT_EQ(status.staleness_seconds, 0.0);
+  EXPECT_EQ(status.catalog_seq, quiet);
+}
+
+TEST_F(ServiceFixture, AFailedSlowLaneIsRetriedWithBackoffAndShownInHealth) {
+  ManualClock clock;
+  auto o = options();
+  o.debounce.backoff_initial = 1s;
+  o.debounce.backoff_max = 4s;
+  faults_.file = "slow-thing.json";
+  faults_.left = 2;  // the first two writes of the slow file fail
+  const std::int64_t seq = add_ingredient("A");
+  start(o, &clock, /*space=*/false, /*split_lanes=*/true, std::make_unique<SlowFileProducer>());
+  ASSERT_TRUE(wait_covered(seq)) << "the fast lane publishes regardless";
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().slow.consecutive_failures == 1; }, 10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  auto status = service_->status();
+  EXPECT_EQ(status.slow.seq, 0) << "no slow file yet";
+  EXPECT_NE(status.slow.last_error.find("no space left"), std::string::npos) << status.slow.last_error;
+  ASSERT_TRUE(status.slow.retry_in_ms.has_value());
+  EXPECT_EQ(*status.slow.retry_in_ms, 1000.0);
+  EXPECT_GT(status.slow.staleness_seconds, -1.0);
+  EXPECT_EQ(health_json(status).find(R"("status":"degraded")"), 1u);
+  EXPECT_EQ(metric(R"(cocktail_regen_lane_consecutive_failures{lane="slow"})"), 1);
+
+  // Not before the backoff by the service's clock; then once, failing again.
+  clock.advance(999ms);
+  service_->wake();
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  EXPECT_EQ(service_->status().slow.consecutive_failures, 1u);
+  clock.advance(1ms);
+  service_->wake();
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().slow.consecutive_failures == 2; }, 10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  EXPECT_EQ(*service_->status().slow.retry_in_ms, 2000.0) << "the backoff doubles";
+  clock.advance(2s);
+  service_->wake();
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().slow.seq >= seq; }, 10s));
+  status = service_->status();
+  EXPECT_EQ(status.slow.consecutive_failures, 0u);
+  EXPECT_TRUE(status.slow.age_seconds.has_value());
+  EXPECT_EQ(health_json(status).find(R"("status":"ok")"), 1u);
+  EXPECT_EQ(metric(R"(cocktail_regen_lane_runs_total{lane="slow",result="failure"})"), 2);
+  EXPECT_EQ(metric(R"(cocktail_regen_lane_catalog_seq{lane="slow"})"), static_cast<double>(seq));
+  auto current = store_.read_current();
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->manifest.file_catalog_seq("slow-thing.json"), seq);
+}
+
+TEST_F(ServiceFixture, AGenerationWhoseSlowFilesLagIsCaughtUpAtStart) {
+  const std::int64_t seq = add_ingredient("A");
+  faults_.file = "slow-thing.json";
+  faults_.left = 1000;  // the slow lane cannot write: as if it were killed each time
+  start(options(), nullptr, false, true, std::make_unique<SlowFileProducer>());
+  ASSERT_TRUE(wait_covered(seq));
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().slow.consecutive_failures >= 1; }, 10s));
+  stop();
+  faults_.left = 0;
+  // Restarted with nothing new in the catalog: the lagging slow lane alone
+  // is reason to run.
+  start(options(), nullptr, false, true, std::make_unique<SlowFileProducer>());
+  ASSERT_TRUE(testing::wait_until([&] { return service_->status().slow.seq >= seq; }, 10s));
+  auto current = store_.read_current();
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->manifest.file_catalog_seq("slow-thing.json"), seq);
+}
+
+TEST_F(ServiceFixture, HeartbeatsAtACoveredSeqScheduleNothing) {
+  start(options());
+  wait_startup();
+  connect_bus();
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  const auto runs = service_->status().runs_started;
+  const double heard = metric(R"(cocktail_events_received_total{topic="catalog.heartbeat"})");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(catalog_bus_->publish(bus::CatalogHeartbeat{latest_seq(), core::system_now_ms()}).ok());
+  }
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return metric(R"(cocktail_events_received_total{topic="catalog.heartbeat"})") >= heard + 5; },
+      10s));
+  ASSERT_TRUE(service_->wait_quiescent(10s));
+  EXPECT_EQ(service_->status().runs_started, runs);
 }
 
 }  // namespace

@@ -50,10 +50,10 @@ class ManualClock final : public core::Clock {
 // A producer standing for a slow analytic: sleeps `delay_ms` when armed and
 // fails while `failures_left` > 0 (injected faults), then delegates to the
 // exact analytics so that the generation is real.
-class ControlledProducer final : public regen::Producer {
+class ControlledProducer final : public regen_service::Producer {
  public:
   std::string_view name() const override { return "controlled"; }
-  void produce(const regen::ProducerContext& context, regen::ProducerOutput& out) override {
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
     entered.fetch_add(1);
     if (int ms = delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     if (failures_left.load() > 0) {
@@ -68,7 +68,36 @@ class ControlledProducer final : public regen::Producer {
   std::atomic<int> entered{0};
 
  private:
-  regen::ExactAnalyticsProducer exact_;
+  regen_service::ExactAnalyticsProducer exact_;
+};
+
+// A slow-lane producer of one small file, "slow-thing.json".
+class SlowFileProducer final : public regen_service::Producer {
+ public:
+  std::string_view name() const override { return "slow_file"; }
+  bool slow() const override { return true; }
+  std::vector<std::string> outputs() const override { return {"slow-thing.json"}; }
+  void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
+    regen_service::Artifact a;
+    a.analytics_type = "slow-thing";
+    a.file_name = "slow-thing.json";
+    a.body = "{\"recipes\":" + std::to_string(context.state.recipes.size()) + "}";
+    out.artifacts.push_back(std::move(a));
+  }
+};
+
+// Write faults injected on purpose: writing a file named `file` throws (as
+// a full disk would) while `left` > 0.
+class WriteFaults final : public snapshot::WriteObserver {
+ public:
+  void on_step(snapshot::WriteStep step, std::string_view name) override {
+    if (step == snapshot::WriteStep::kTempWritten && name == file && left.load() > 0) {
+      left.fetch_sub(1);
+      throw snapshot::SnapshotIoError("injected: no space left on device");
+    }
+  }
+  std::string file;
+  std::atomic<int> left{0};
 };
 
 class ServiceFixture : public ::testing::Test {
@@ -102,19 +131,19 @@ class ServiceFixture : public ::testing::Test {
   // With `space`: the real cocktail-space producer too (the slow lane).
   // `slow`: a further slow producer (after the space, if any).
   void start(RegenerationServiceOptions o, const core::Clock* clock = nullptr, bool space = false,
-             bool split_lanes = true, std::unique_ptr<regen::Producer> slow = nullptr) {
+             bool split_lanes = true, std::unique_ptr<regen_service::Producer> slow = nullptr) {
     inbox_.reset();
     service_.reset();
-    regen::RegeneratorSettings settings;
+    regen_service::RegeneratorSettings settings;
     settings.db_path = db_path_;
     settings.split_lanes = split_lanes;
-    std::vector<std::unique_ptr<regen::Producer>> producers;
+    std::vector<std::unique_ptr<regen_service::Producer>> producers;
     auto controlled = std::make_unique<ControlledProducer>();
     producer_ = controlled.get();
     producers.push_back(std::move(controlled));
-    if (space) producers.push_back(std::make_unique<regen::CocktailSpaceProducer>());
+    if (space) producers.push_back(std::make_unique<regen_service::CocktailSpaceProducer>());
     if (slow) producers.push_back(std::move(slow));
-    regenerator_ = std::make_unique<regen::Regenerator>(settings, store_, std::move(producers));
+    regenerator_ = std::make_unique<regen_service::Regenerator>(settings, store_, std::move(producers));
     registry_ = std::make_unique<metrics::MetricsRegistry>();
     service_ = std::make_unique<RegenerationService>(std::move(o), clock ? *clock : steady_, store_,
                                                      *regenerator_, *registry_);
@@ -189,10 +218,11 @@ class ServiceFixture : public ::testing::Test {
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repo_;
   std::unique_ptr<bus::Publisher> catalog_bus_;
-  snapshot::SnapshotStore store_{dir_.file("analytics")};
+  WriteFaults faults_;
+  snapshot::SnapshotStore store_{dir_.file("analytics"), &faults_};
   core::SteadyClock steady_;
   ControlledProducer* producer_ = nullptr;
-  std::unique_ptr<regen::Regenerator> regenerator_;
+  std::unique_ptr<regen_service::Regenerator> regenerator_;
   std::unique_ptr<metrics::MetricsRegistry> registry_;
   std::unique_ptr<RegenerationService> service_;
   std::unique_ptr<AnalyticsInbox> inbox_;

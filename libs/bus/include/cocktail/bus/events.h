@@ -33,6 +33,7 @@ inline constexpr std::string_view kCatalogChangeTopic = "catalog.change";
 inline constexpr std::string_view kCatalogHeartbeatTopic = "catalog.heartbeat";
 inline constexpr std::string_view kAnalyticsSnapshotTopic = "analytics.snapshot";
 inline constexpr std::string_view kAnalyticsHeartbeatTopic = "analytics.heartbeat";
+inline constexpr std::string_view kUsageHourTopic = "usage.hour";
 
 // The catalog tables whose rows produce change events.
 enum class Entity { kIngredient, kUnit, kRecipe, kRecipeIngredient };
@@ -99,7 +100,18 @@ struct AnalyticsHeartbeat {
   bool operator==(const AnalyticsHeartbeat&) const = default;
 };
 
-using Event = std::variant<CatalogChange, CatalogHeartbeat, AnalyticsSnapshot, AnalyticsHeartbeat>;
+// An hour's usage roll-up changed (usage-api, rate-limited): its totals now.
+// hour_ms is a whole UTC hour (a multiple of 3,600,000).
+struct UsageHour {
+  std::int64_t hour_ms = 0;
+  std::int64_t total_events = 0;
+  std::int64_t unique_sessions = 0;
+  std::int64_t ts_ms = 0;  // when it was sent
+
+  bool operator==(const UsageHour&) const = default;
+};
+
+using Event = std::variant<CatalogChange, CatalogHeartbeat, AnalyticsSnapshot, AnalyticsHeartbeat, UsageHour>;
 
 // The topic an event is published under.
 std::string_view topic_of(const Event& event);

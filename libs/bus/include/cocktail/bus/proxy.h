@@ -4,6 +4,11 @@
 // Subscriptions travel upstream, messages downstream; the proxy neither
 // decodes nor filters bodies.
 //
+// With security keys (BusSecurity) the proxy is a CURVE client upstream
+// (server_keys: the publishers' keys) and a CURVE server downstream
+// (authorized_keys: its subscribers' keys, checked by a ZAP handler), with
+// its own key pair for both.
+//
 // Ownership: owns its context, sockets and forwarding thread; the destructor
 // stops it. Thread-safety: construct, stop and destroy from one thread;
 // downstream_endpoint() from any.
@@ -13,6 +18,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "cocktail/bus/security.h"
+#include "cocktail/metrics/registry.h"
 
 namespace cocktail::bus {
 
@@ -25,6 +33,10 @@ struct ProxyOptions {
   int hwm = 10000;
   // How long closing waits to flush queued messages.
   std::chrono::milliseconds linger{200};
+  // CURVE on both sides. Default: anonymous.
+  BusSecurity security;
+  // Where the bus's own metrics go; none when null. Must outlive the Proxy.
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 class Proxy {

@@ -5,8 +5,14 @@
 // send high-water mark; the system is built to tolerate that (events are
 // hints, heartbeats and sequence numbers repair gaps: docs/events.md).
 //
-// Ownership: owns its ZeroMQ context and socket. Destruction closes the
-// socket and waits at most `linger` for queued messages to be flushed.
+// With security keys (BusSecurity, security.h) the socket is a CURVE server:
+// only subscribers whose public keys are authorized get a connection (a ZAP
+// handler on a thread of the publisher refuses and counts the others), and
+// every message is encrypted.
+//
+// Ownership: owns its ZeroMQ context and socket (and, with CURVE, the ZAP
+// handler's thread). Destruction closes the socket and waits at most
+// `linger` for queued messages to be flushed.
 // Thread-safety: publish() may be called from any thread; ZeroMQ sockets are
 // not thread-safe, so sends are serialised by an internal mutex (a send on a
 // PUB socket never blocks: at the high-water mark ZeroMQ drops the message
@@ -21,7 +27,9 @@
 #include <string_view>
 
 #include "cocktail/bus/events.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/core/result.h"
+#include "cocktail/metrics/registry.h"
 
 namespace cocktail::bus {
 
@@ -37,12 +45,25 @@ struct PublisherOptions {
   // Called after each message handed to ZeroMQ, on the publishing thread,
   // outside the internal lock (e.g. to count events published by topic).
   std::function<void(std::string_view topic)> on_sent;
+  // CURVE: keys and authorized_keys are used. Default: anonymous.
+  BusSecurity security;
+  // Where the bus's own metrics go (connections accepted and refused); none
+  // when null. Must outlive the Publisher.
+  metrics::MetricsRegistry* metrics = nullptr;
+};
+
+struct PublisherStats {
+  std::uint64_t sent = 0;
+  std::uint64_t accepted = 0;             // CURVE subscribers admitted
+  std::uint64_t refused_unknown_key = 0;  // CURVE keys not authorized
+  std::uint64_t refused_handshake = 0;    // peers without CURVE, or a failed handshake
 };
 
 class Publisher {
  public:
   // Binds. Throws std::runtime_error naming the endpoint when binding fails
-  // (address in use, malformed endpoint).
+  // (address in use, malformed endpoint), std::invalid_argument for CURVE
+  // keys without an authorized subscriber key, or malformed keys.
   explicit Publisher(PublisherOptions options);
   ~Publisher();
   Publisher(const Publisher&) = delete;
@@ -62,6 +83,7 @@ class Publisher {
 
   // Messages handed to ZeroMQ since construction.
   std::uint64_t sent_count() const;
+  PublisherStats stats() const;
 
  private:
   struct State;

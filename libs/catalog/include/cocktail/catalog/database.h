@@ -16,6 +16,7 @@
 // A Database is not thread-safe: use one per thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -94,6 +95,14 @@ class Database {
   // reason in `error`) when the sync failed: those commits may be lost on
   // power failure.
   virtual bool sync_commits(std::string& error) = 0;
+  // Waiting for a lock another connection holds lasts at most the busy
+  // timeout (DatabaseOptions::busy_timeout_ms); while a deadline is set,
+  // until that deadline instead, so that work owed an answer by a given time
+  // (a queued write) gives up then, however long it already waited for its
+  // turn: the statement fails with a kBusy DatabaseError and its transaction
+  // is rolled back. nullopt restores the busy timeout. A deadline already
+  // passed means: do not wait at all. Call between transactions.
+  virtual void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
 
   // The location for messages and logs (a PostgreSQL URI without its
   // password).

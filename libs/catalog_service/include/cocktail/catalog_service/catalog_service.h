@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/catalog_service/catalog_writer.h"
 #include "cocktail/catalog_service/outbox_publisher.h"
 #include "cocktail/http/server.h"
@@ -38,6 +39,8 @@ struct CatalogServiceOptions {
   std::string db_path;
   http::ServerOptions http;  // host, port, I/O threads, limits
   std::string pub_endpoint = "tcp://127.0.0.1:5561";
+  // CURVE for the publisher (bus/security.h); anonymous when empty.
+  bus::BusSecurity bus_security;
   std::optional<std::string> write_token;
   bool allow_anonymous_writes = false;
   // Threads (and connections) serving reads and decoding bulk bodies.

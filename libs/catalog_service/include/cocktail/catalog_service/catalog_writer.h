@@ -1,22 +1,16 @@
 // CatalogWriter: the one thread that writes the catalog, with group commit.
 //
-// SQLite admits one writer at a time, and writers that contend for the lock
-// wait in its busy handler (sleeps of milliseconds). So every write of the
-// service goes through this single thread and its own connection: jobs are
-// queued, and the thread runs them one after another, each in its own
-// transaction (Repository's), so that each request keeps its own outcome.
+// Every write of the service goes through this writer: a catalog::GroupCommit
+// (group_commit.h: one thread, one connection, one WAL sync per batch of
+// jobs, completions only once durable) over the writer's own connection and
+// its Repository. Each job runs in its own transaction (Repository's), so
+// that each request keeps its own outcome.
 //
-// Group commit: what makes a commit expensive is the fsync that makes it
-// durable (about 0.5 ms here, so at most ~2,000 commits/s one by one). In
-// kGroup mode the connection runs with synchronous=NORMAL, so a commit only
-// writes the WAL (it already survives a crash of the process), and after the
-// batch of jobs that were waiting has run, one sync of the WAL file makes
-// all of them durable at once (what synchronous=FULL does per commit). Only
-// then do the jobs' completions run (the HTTP answers), and then on_durable
-// (which wakes the outbox publisher). An acknowledged write is therefore as
-// durable as with FULL, and the cost of the sync is shared by every request
-// that arrived while the previous batch was being written. kEach mode (FULL,
-// one sync per commit) is kept as the baseline for benchmarks.
+// Bounded waits: a write that cannot start within max_wait (behind other
+// writes, or behind the catalog's write lock held by another process) never
+// runs and its Expired callback says so; one that started waits for the lock
+// only until its own deadline, then fails with a kBusy error having written
+// nothing (group_commit.h, "Bounded waits").
 //
 // A job runs on the writer thread with the writer's Repository and returns
 // a completion, called with `durable` = false when the sync failed (the
@@ -27,7 +21,8 @@
 // Metrics: cocktail_catalog_writer_queue (jobs waiting),
 // cocktail_catalog_write_batch_size (jobs per sync, histogram),
 // cocktail_catalog_write_sync_seconds (histogram),
-// cocktail_catalog_write_sync_failures_total.
+// cocktail_catalog_write_sync_failures_total,
+// cocktail_catalog_write_wait_seconds, cocktail_catalog_writes_expired_total.
 //
 // Ownership: owns its connection and thread; borrows the registry.
 // Thread-safety: submit() from any thread; start()/stop() from the owner.
@@ -35,26 +30,20 @@
 
 #include <prometheus/registry.h>
 
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
+#include "cocktail/catalog/group_commit.h"
 #include "cocktail/catalog/repository.h"
 
 namespace cocktail::catalog_service {
 
-enum class CommitMode {
-  kGroup,  // synchronous=NORMAL + one WAL sync per batch (default)
-  kEach,   // synchronous=FULL: every commit syncs by itself
-};
+using CommitMode = catalog::CommitMode;
 
 struct CatalogWriterOptions {
   CommitMode mode = CommitMode::kGroup;
@@ -65,12 +54,17 @@ struct CatalogWriterOptions {
   // Called after each batch once its writes are durable (and before the
   // completions), on the writer thread. Must not block.
   std::function<void()> on_durable;
+  // How long a write may wait to start (for its turn and for the catalog's
+  // write lock) before it is refused unrun: docs/api.md, --write-wait-ms.
+  std::chrono::milliseconds max_wait{5000};
 };
 
 class CatalogWriter {
  public:
-  using Completion = std::function<void(bool durable)>;
+  using Completion = catalog::GroupCommit::Completion;
   using Job = std::function<Completion(catalog::Repository& repository)>;
+  // Called instead of the job when it never ran (it waited this long).
+  using Expired = catalog::GroupCommit::NotRun;
 
   // Opens the writer's connection to a migrated catalog. Throws
   // catalog::DatabaseError when the file cannot be opened.
@@ -82,7 +76,7 @@ class CatalogWriter {
 
   void start();
   // Queues a job; false when the queue is full or the writer stopped.
-  bool submit(Job job);
+  bool submit(Job job, Expired on_expired = nullptr);
   // Queues a write to change_log's bookkeeping (the publication cursor,
   // pruning) on the writer's connection, answered by no one: the outbox
   // publisher's writes, so that they never wait for the write lock.
@@ -93,22 +87,11 @@ class CatalogWriter {
   std::size_t queued() const;
 
  private:
-  struct Metrics;
-  void run();
-  // Makes every commit so far durable; false on failure (logged).
-  bool sync();
-
-  CatalogWriterOptions options_;
+  // Declaration order: the engine (whose thread uses them) goes first.
   std::unique_ptr<catalog::Database> db_;
   std::unique_ptr<catalog::Repository> repository_;
   std::unique_ptr<catalog::ChangeLog> change_log_;
-  std::unique_ptr<Metrics> metrics_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<catalog::GroupCommit> engine_;
 };
 
 }  // namespace cocktail::catalog_service

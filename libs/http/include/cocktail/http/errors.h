@@ -7,6 +7,10 @@
 // or one of the transport codes below); `details` is always an object: for a
 // core::Error it holds "field" (when set) and "errors" (per-item problems of a
 // batch: [{"index", "field", "message"}]).
+//
+// Every body is valid UTF-8 JSON: strings that quote what a client sent
+// (which may be any bytes) have each ill-formed UTF-8 sequence replaced by
+// U+FFFD; callers that shorten such text cut with core::utf8::truncate().
 #pragma once
 
 #include <string>
@@ -44,5 +48,6 @@ inline constexpr std::string_view kForbidden = "forbidden";
 inline constexpr std::string_view kUnavailable = "unavailable";
 inline constexpr std::string_view kTimeout = "timeout";
 inline constexpr std::string_view kInternal = "internal";
+inline constexpr std::string_view kNotImplemented = "not_implemented";
 
 }  // namespace cocktail::http

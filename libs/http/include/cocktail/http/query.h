@@ -12,7 +12,7 @@
 
 namespace cocktail::http {
 
-// Name/value pairs in the order they appear; a name may repeat.
+// Name/value pairs in the order they appear; parse_query() never yields a name twice.
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 // Decodes %XX escapes (and '+' to ' ' when `plus_is_space`). A '%' not
@@ -20,7 +20,8 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 core::Result<std::string> percent_decode(std::string_view text, bool plus_is_space, std::string_view field);
 
 // "a=1&b=x%20y&flag" -> {{"a","1"},{"b","x y"},{"flag",""}}. Empty items are
-// skipped. A malformed escape is an error naming the parameter.
+// skipped. A malformed escape, or a name given twice ("a=1&a=2", also after
+// decoding: "a=1&%61=2"), is an error naming the parameter.
 core::Result<QueryParams> parse_query(std::string_view query);
 
 // The first value of `name`, if present.

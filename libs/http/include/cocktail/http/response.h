@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "cocktail/http/sealed_bytes.h"
+
 namespace cocktail::http {
 
 using Status = boost::beast::http::status;
@@ -28,6 +30,9 @@ using Field = boost::beast::http::field;
 struct SharedBody {
   struct value_type {
     std::shared_ptr<const std::string> bytes;
+    // The same bytes in a sealed memory file, when the handler has them:
+    // the server then sends them with sendfile(2) (see SealedBytes).
+    std::shared_ptr<const SealedBytes> sealed;
     std::size_t size() const { return bytes ? bytes->size() : 0; }
   };
 
@@ -44,7 +49,9 @@ struct SharedBody {
 
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::system::error_code& ec) {
       ec = {};
-      if (done_ || body_.size() == 0) return boost::none;
+      if (done_ || body_.size() == 0) {
+        return boost::none;
+      }
       done_ = true;
       return {{boost::asio::const_buffer(body_.bytes->data(), body_.bytes->size()), false}};
     }
@@ -65,9 +72,11 @@ class Response {
   static Response json(Status status, std::string body);
   static Response text(Status status, std::string body,
                        std::string_view content_type = "text/plain; charset=utf-8");
-  // Serves existing bytes without copying them.
+  // Serves existing bytes without copying them; with `sealed` (the same
+  // bytes in a sealed memory file) without copying them into the socket
+  // either.
   static Response shared(Status status, std::shared_ptr<const std::string> body,
-                         std::string_view content_type);
+                         std::string_view content_type, std::shared_ptr<const SealedBytes> sealed = nullptr);
   // No body (204 No Content, 304 Not Modified, ...).
   static Response empty(Status status);
 

@@ -13,6 +13,7 @@
 // only and so safe to use from every I/O thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -33,9 +34,18 @@ using Handler = std::function<void(const Request&, Responder)>;
 // work goes through BlockingExecutor::respond().
 using SyncHandler = std::function<Response(const Request&)>;
 
+// RouteOptions::response_timeout for routes that always answer by themselves.
+inline constexpr std::chrono::milliseconds kNoResponseTimeout = std::chrono::milliseconds::max();
+
 struct RouteOptions {
   // Largest accepted request body; 0 means ServerOptions::max_body_bytes.
   std::size_t max_body_bytes = 0;
+  // The server's safety net for a handler that does not answer in time (503,
+  // code "timeout"); 0 means ServerOptions::response_timeout. A route whose
+  // answer must be the real outcome of work that cannot be recalled once
+  // started (a write answered after its commit) sets kNoResponseTimeout and
+  // bounds its own waits.
+  std::chrono::milliseconds response_timeout{0};
 };
 
 struct Route {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cocktail/analytics/artifacts.h"
 #include "cocktail/analytics/usage_index.h"
 #include "cocktail/core/result.h"
 #include "cocktail/read_service/representation.h"
@@ -35,7 +36,8 @@
 
 namespace cocktail::read_service {
 
-// File names the API gives a meaning to (beyond serving "<type>.json" as is).
+// Types and files the API gives a meaning to (beyond serving "<type>.json"
+// as is), from the artifact table (analytics/artifacts.h).
 inline constexpr std::string_view kUsageType = "ingredient-usage";
 inline constexpr std::string_view kUsageAllType = "ingredient-usage-all";
 inline constexpr std::string_view kSimilarType = "recipe-similar";
@@ -52,12 +54,14 @@ struct MatrixFiles {
   std::string_view ids_type;
   std::string_view computed_with;
 };
-inline constexpr MatrixFiles kRecipeDistances{"recipe-distances-em", "recipe-distances-em.npy",
-                                              "recipe-distances-em.ids.json", "recipe-distances-em-ids",
-                                              "cocktail-space-em"};
+// File names from the artifact table (analytics/artifacts.h).
+inline constexpr MatrixFiles kRecipeDistances{
+    "recipe-distances-em", analytics::artifact_file("recipe-distances-em"),
+    analytics::artifact_file("recipe-distances-em-ids"), "recipe-distances-em-ids", "cocktail-space-em"};
 // The learned ingredient costs the recipe distances were computed under.
-inline constexpr MatrixFiles kIngredientDistances{"ingredient-distances-em", "ingredient-distances-em.npy",
-                                                  "ingredient-distances-em.ids.json",
+inline constexpr MatrixFiles kIngredientDistances{"ingredient-distances-em",
+                                                  analytics::artifact_file("ingredient-distances-em"),
+                                                  analytics::artifact_file("ingredient-distances-em-ids"),
                                                   "ingredient-distances-em-ids", "cocktail-space-em"};
 inline constexpr MatrixFiles kMatrices[] = {kRecipeDistances, kIngredientDistances};
 inline constexpr std::string_view kDistanceMatrixFile = kRecipeDistances.npy;
@@ -79,11 +83,23 @@ class Generation {
     std::shared_ptr<const Representation> representation;
   };
 
-  // Indexes a verified snapshot (its bytes are moved, not copied). An error
-  // (kInternal, naming the file) when a file the API indexes cannot be
-  // parsed; such a generation is refused like a corrupt one.
+  // Indexes a verified snapshot (its bytes are moved, not copied). A file
+  // the manifest lists but `snapshot.files` lacks is taken from `previous`,
+  // which must hold it with the same SHA-256 and size: its representation
+  // and index are shared, not rebuilt. An error (kInternal, naming the file)
+  // when a file the API indexes cannot be parsed, or a listed file is in
+  // neither; such a generation is refused like a corrupt one.
   static core::Result<std::shared_ptr<const Generation>> build(snapshot::Snapshot snapshot,
-                                                               std::int64_t loaded_at_ms);
+                                                               std::int64_t loaded_at_ms,
+                                                               const Generation* previous = nullptr);
+
+  // Files above this size get their gzip copy after the generation is
+  // served (with_gzip()): compressing a 15 MB recipe-similar takes hundreds
+  // of milliseconds that would otherwise delay every generation behind it.
+  static constexpr std::size_t kEagerGzipMaxBytes = 512 * 1024;
+  // The same generation with the gzip copies still pending made; null when
+  // none is pending. Shares everything else (bytes, indexes).
+  std::shared_ptr<const Generation> with_gzip() const;
 
   std::int64_t generation() const { return manifest_.generation; }
   std::int64_t catalog_seq() const { return manifest_.catalog_seq; }
@@ -117,10 +133,10 @@ class Generation {
                                                    std::optional<int> level) const;
 
   // ---- recipe-similar for one recipe.
-  bool has_similar() const { return similar_source_ != nullptr; }
+  bool has_similar() const { return similar_ != nullptr; }
   bool has_similar_recipe(std::int64_t recipe_id) const { return find_similar(recipe_id) != nullptr; }
   // The largest `limit` a view takes: the neighbours stored per recipe.
-  int similar_stored() const { return similar_stored_; }
+  int similar_stored() const { return similar_ ? similar_->stored : kDefaultStoredNeighbors; }
   // {recipe_id, recipe_name, neighbors: first `limit` (nearest first),
   //  data: {the same three}, metadata: the file's metadata + recipe_id +
   //  limit}; null for an unknown recipe. `limit` is clamped to
@@ -141,6 +157,17 @@ class Generation {
   };
 
   struct SimilarScan;
+  // recipe-similar indexed: shared by generations holding the same file.
+  struct SimilarIndex {
+    std::shared_ptr<const std::string> source;  // the recipe-similar file bytes
+    std::string metadata;
+    int stored = kDefaultStoredNeighbors;  // neighbours stored per recipe
+    std::vector<SimilarEntry> entries;     // ascending recipe_id
+    std::string names;
+    std::vector<Span> spans;
+  };
+  static core::Result<std::shared_ptr<const SimilarIndex>> index_similar(
+      std::shared_ptr<const std::string> text);
   Generation() = default;
   const SimilarEntry* find_similar(std::int64_t recipe_id) const;
   std::string tag(std::string_view suffix) const;
@@ -155,15 +182,10 @@ class Generation {
   std::unordered_map<std::string, std::shared_ptr<const Representation>> analytics_;  // by type
   std::vector<std::string> types_;
 
-  std::unique_ptr<analytics::IngredientUsageIndex> usage_index_;
+  std::shared_ptr<const analytics::IngredientUsageIndex> usage_index_;
   std::string usage_metadata_;  // raw JSON object of the root view's metadata
 
-  std::shared_ptr<const std::string> similar_source_;  // the recipe-similar file bytes
-  std::string similar_metadata_;
-  int similar_stored_ = kDefaultStoredNeighbors;
-  std::vector<SimilarEntry> similar_;  // ascending recipe_id
-  std::string similar_names_;
-  std::vector<Span> similar_spans_;
+  std::shared_ptr<const SimilarIndex> similar_;
 
   static constexpr std::size_t kMaxCachedViews = 4096;
   mutable std::mutex views_mu_;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cocktail/bus/security.h"
 #include "cocktail/bus/subscriber.h"
 #include "cocktail/http/blocking_executor.h"
 #include "cocktail/http/server.h"
@@ -39,6 +40,7 @@ struct ReadServiceOptions {
   std::filesystem::path analytics_path;
   std::string db_path;                     // empty: no live fallback
   std::vector<std::string> sub_endpoints;  // empty: no subscriber (CURRENT is still polled)
+  bus::BusSecurity bus_security;           // CURVE for the subscriber; anonymous when empty
   std::chrono::milliseconds check_interval{2000};
   ReadApiOptions api;
   std::size_t blocking_threads = 2;

@@ -6,9 +6,12 @@
 // Immutable after construction; share it freely across threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "cocktail/http/sealed_bytes.h"
 
 namespace cocktail::read_service {
 
@@ -22,15 +25,28 @@ struct Representation {
   std::string etag;
   std::string gzip_etag;
   std::string content_type;
+  // The same bytes in sealed memory files, for bodies from 64 KiB to 8 MiB:
+  // the server sends them with sendfile(2) (http::SealedBytes). Null
+  // otherwise, or where sealed memory files are not available.
+  std::shared_ptr<const http::SealedBytes> identity_sealed;
+  std::shared_ptr<const http::SealedBytes> gzip_sealed;
+  // The gzip copy is still to be made (with_gzip): a large body is served
+  // as identity meanwhile, so that compressing it never delays publishing
+  // the generation that holds it.
+  bool gzip_pending = false;
 };
 
 // Compresses `bytes` (gzip, zlib level 6) unless it is shorter than
 // `min_gzip_bytes` or gzip saves less than a tenth. `tag` is the unquoted
 // entity tag ("g12-0123456789abcdef"). Throws std::runtime_error when zlib
 // fails (out of memory).
+// Bodies above `max_eager_gzip_bytes` get no gzip copy yet (gzip_pending).
 std::shared_ptr<const Representation> make_representation(std::string bytes, std::string_view content_type,
                                                           std::string_view tag,
-                                                          std::size_t min_gzip_bytes = 256);
+                                                          std::size_t min_gzip_bytes = 256,
+                                                          std::size_t max_eager_gzip_bytes = SIZE_MAX);
+// A copy of `rep` with its gzip copy made (when gzip saves a tenth).
+std::shared_ptr<const Representation> with_gzip(const Representation& rep);
 
 // gzip (RFC 1952) of `bytes` at zlib `level`. Throws std::runtime_error.
 std::string gzip_compress(std::string_view bytes, int level = 6);

@@ -2,7 +2,11 @@
 //
 // Loads the generation CURRENT names from ANALYTICS_PATH, every file
 // verified against the manifest's SHA-256 (snapshot::SnapshotStore), indexes
-// it (Generation::build) and swaps it in atomically: a reader holding the
+// it (Generation::build) and swaps it in atomically. A file whose manifest
+// SHA-256 and size equal those of the served generation's file of the same
+// name is not read again: its verified in-memory representation (bytes, gzip
+// copy, parsed index) is shared with the new generation, so a generation
+// that changed a few files costs loading those files only: a reader holding the
 // previous generation keeps it until it lets go, and never sees a mix.
 //
 // Loading happens on the cache's own refresh thread, never on an I/O thread:
@@ -17,12 +21,21 @@
 // After each swap the listeners run on the refresh thread, in registration
 // order (wake read-your-writes waiters, announce on event streams).
 //
+// Announcements are hints: a generation number heard on the bus only wakes
+// the refresh thread; what counts is what CURRENT names. The cache is behind
+// when CURRENT names a newer generation than the served one (not loaded yet,
+// or refused); an announced generation that CURRENT does not reach (a forged
+// or garbled event, say generation 2^62) is dropped when CURRENT is read and
+// counted, and never holds the staleness clock.
+//
 // Metrics: cocktail_snapshot_generation, cocktail_snapshot_catalog_seq,
 // cocktail_snapshot_age_seconds (now − generated_at of the served
-// generation), cocktail_snapshot_staleness_seconds (how long a newer
-// generation than the served one has been announced: 0 when up to date),
+// generation), cocktail_snapshot_staleness_seconds (how long CURRENT has
+// named a newer generation than the served one, counted from when it was
+// first announced: 0 when up to date),
 // cocktail_snapshot_verification_failures_total,
-// cocktail_snapshot_loads_total{result}.
+// cocktail_snapshot_loads_total{result},
+// cocktail_snapshot_unverified_announcements_total.
 //
 // Thread-safety: current() and the note_/request_ methods from any thread;
 // add_listener() before start(); start()/stop() from the owning thread.
@@ -41,6 +54,7 @@
 #include <thread>
 #include <vector>
 
+#include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/generation.h"
 #include "cocktail/snapshot/snapshot_store.h"
@@ -51,6 +65,10 @@ struct SnapshotCacheOptions {
   std::filesystem::path analytics_path;
   // How often CURRENT is checked without an announcement.
   std::chrono::milliseconds check_interval{2000};
+  // The monotonic clock behind the check interval and the staleness gauge
+  // (borrowed; must outlive the cache). Null: the steady clock. The refresh
+  // thread sleeps in real time, at most a second, between looks at it.
+  const core::Clock* clock = nullptr;
 };
 
 // What one refresh did.
@@ -100,22 +118,31 @@ class SnapshotCache {
   void request_refresh();
   // The publisher says `generation` is current (a snapshot event or a
   // heartbeat): wakes the refresh thread when it is newer than the served
-  // one, and starts the staleness clock.
+  // one. The staleness clock starts from here once CURRENT confirms it.
   void note_announced(std::int64_t generation);
 
   std::optional<Refusal> last_refusal() const;
   std::uint64_t verification_failures() const { return verification_failures_.load(); }
   const snapshot::SnapshotStore& store() const { return store_; }
-  // Seconds a newer generation than the served one has been announced (0 when current).
+  // Seconds CURRENT has named a newer generation than the served one (0 when current).
   double staleness_seconds() const;
+  std::uint64_t unverified_announcements() const { return unverified_announcements_.load(); }
 
  private:
   void run();
   RefreshOutcome load_if_new();
   void update_gauges();
   void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
+  // CURRENT names `generation` (0: no snapshot), as read after the
+  // announcement numbered `read_after`: settles announcements up to that
+  // one against it and says whether the cache is behind. (Later ones woke
+  // the refresh thread again and are settled by the next read.)
+  void note_on_disk(std::int64_t generation, std::uint64_t read_after);
+  std::uint64_t announcements_heard() const;
 
   SnapshotCacheOptions options_;
+  core::SteadyClock steady_;
+  const core::Clock& clock_;
   snapshot::SnapshotStore store_;
 
   mutable std::mutex current_mu_;
@@ -127,8 +154,13 @@ class SnapshotCache {
 
   mutable std::mutex state_mu_;
   std::optional<Refusal> last_refusal_;
-  std::int64_t announced_generation_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> behind_since_;
+  std::int64_t announced_generation_ = 0;  // newest generation CURRENT confirmed
+  // The newest announced generation not yet checked against CURRENT, and
+  // when a generation newer than the served one was first announced.
+  std::int64_t claimed_generation_ = 0;
+  std::uint64_t claims_ = 0;  // announcements newer than the served generation, numbered
+  std::optional<core::Clock::time_point> claimed_since_;
+  std::optional<core::Clock::time_point> behind_since_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
@@ -137,12 +169,16 @@ class SnapshotCache {
   std::thread thread_;
 
   std::atomic<std::uint64_t> verification_failures_{0};
+  std::atomic<std::uint64_t> unverified_announcements_{0};
   prometheus::Gauge& generation_gauge_;
   prometheus::Gauge& catalog_seq_gauge_;
   prometheus::Gauge& age_gauge_;
   prometheus::Gauge& staleness_gauge_;
   prometheus::Counter& verification_failures_total_;
   prometheus::Family<prometheus::Counter>& loads_;
+  prometheus::Counter& unverified_total_;
+  prometheus::Counter& files_read_;
+  prometheus::Counter& files_reused_;
 };
 
 }  // namespace cocktail::read_service

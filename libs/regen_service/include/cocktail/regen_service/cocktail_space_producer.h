@@ -12,7 +12,7 @@
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/regen_service/producer.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 class CocktailSpaceProducer final : public Producer {
  public:
@@ -20,9 +20,10 @@ class CocktailSpaceProducer final : public Producer {
   std::string_view name() const override { return "cocktail-space"; }
   bool slow() const override { return true; }
   void produce(const ProducerContext& context, ProducerOutput& out) override;
+  std::vector<std::string> outputs() const override;
 
  private:
   analytics::CocktailSpaceOptions options_;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

@@ -5,13 +5,17 @@
 // `true` calls run_started(), runs, then run_finished(success).
 //
 // Rules (docs/events.md, "Consumers"):
-//  - Quiet window: a run is due `quiet` (default 200 ms) after the newest
-//    pending change, so a burst is coalesced into one run...
-//  - ...but never later than `max_delay` (default 2 s) after the oldest
-//    pending change, so a continuous stream still produces runs.
+//  - Leading edge: a change that finds nothing running and no run started
+//    within the quiet window (`quiet`, default 200 ms) makes a run due at
+//    once: an isolated change waits for nothing.
+//  - Otherwise changes are coalesced into one pending run, due one quiet
+//    window after the previous run started, so a burst or a stream costs at
+//    most one run per window...
+//  - ...and never later than `max_delay` (default 2 s) after the oldest
+//    pending change (which matters when max_delay < quiet).
 //  - Single flight: while a run is in progress, changes accumulate; when it
-//    finishes they make exactly one follow-up run, due by the same windows
-//    (at once if those have already elapsed during the run).
+//    finishes they make exactly one follow-up run, due by the same rule (at
+//    once if the window has already elapsed during the run).
 //  - Duplicates: changes carry the catalog seq; a seq not above the highest
 //    seen so far is a redelivery (the bus is at-least-once) and is ignored.
 //  - Triggers: a reason to regenerate that is not a change (a seq gap, a
@@ -58,6 +62,12 @@ struct DebouncerOptions {
 
 enum class TriggerMode { kDebounced, kImmediate };
 
+// The delay before retrying after `failures` consecutive failures (>= 1):
+// backoff_initial, times backoff_multiplier per further failure, capped at
+// backoff_max, shortened by up to backoff_jitter times itself using
+// `random01` (a number in [0, 1)).
+core::Clock::duration backoff_delay(const DebouncerOptions& options, std::uint32_t failures, double random01);
+
 // What a run was started for: everything pending at run_started().
 struct PendingWork {
   std::int64_t newest_seq = 0;       // highest change seq covered (0: none noted)
@@ -88,6 +98,8 @@ class Debouncer {
  public:
   // A number in [0, 1); the jitter's random source. Tests pass a fixed one.
   using RandomSource = std::function<double()>;
+  // A seeded generator (the default when none is given).
+  static RandomSource default_random();
 
   // Throws std::invalid_argument for non-positive windows, a multiplier
   // below 1, a jitter outside [0, 1] or backoff_initial > backoff_max.
@@ -108,6 +120,10 @@ class Debouncer {
   // holds nothing but changes and seq-bound triggers up to `seq`; returns
   // whether it did. The running run, if any, is not affected.
   bool drop_covered(std::int64_t seq);
+  // The catalog's real newest seq is `latest`: any seq noted above it (a
+  // forged or corrupt event) is lowered to it, so that it neither makes
+  // later real changes look like redeliveries nor keeps work owed forever.
+  void clamp_seq(std::int64_t latest);
 
   // Whether a run should start at `now`: something is pending, no run is in
   // progress, and its deadline has passed.
@@ -151,6 +167,7 @@ class Debouncer {
 
   std::optional<Work> pending_;
   std::optional<Work> running_;
+  std::optional<core::Clock::time_point> last_started_;
   std::int64_t newest_seq_ = 0;
   // A run may not start before this (failure backoff); time_point{} when none.
   core::Clock::time_point not_before_{};

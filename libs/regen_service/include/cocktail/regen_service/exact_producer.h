@@ -5,12 +5,13 @@
 
 #include "cocktail/regen_service/producer.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 class ExactAnalyticsProducer final : public Producer {
  public:
   std::string_view name() const override { return "exact"; }
   void produce(const ProducerContext& context, ProducerOutput& out) override;
+  std::vector<std::string> outputs() const override;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

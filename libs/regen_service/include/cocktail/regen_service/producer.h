@@ -24,7 +24,7 @@ namespace cocktail::catalog {
 struct CatalogState;
 }
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 struct Artifact {
   // Key of the summary's counts and, when `envelope`, the envelope's
@@ -74,9 +74,14 @@ class Producer {
   // A slow producer runs in the second lane when lanes are split (see
   // Regenerator): its files are carried forward into the first generation.
   virtual bool slow() const { return false; }
+  // The files every run of it writes (not those it writes only under some
+  // setting). A generation lacking one, or holding one older than the
+  // generation, is behind on this producer (Regenerator::behind()). Empty:
+  // not declared.
+  virtual std::vector<std::string> outputs() const { return {}; }
   // Throws on failure; the regeneration then fails as a whole and the
   // previous generation stays current.
   virtual void produce(const ProducerContext& context, ProducerOutput& out) = 0;
 };
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

@@ -1,89 +1,68 @@
 // RegenerationService: the long-running part of analytics-regen. It listens
-// to the catalog's events, decides when to regenerate (Debouncer), runs one
-// regeneration at a time on a thread of its own (Regenerator), announces each
-// new generation and, every second, what is current.
+// to the catalog's events, decides when to regenerate (SequenceTracker,
+// Debouncer), runs the two lanes of the Regenerator on threads of their own,
+// announces each new generation and, every second, what is current.
 //
 //   catalog.change / catalog.heartbeat (SUB, one or more endpoints)
-//        │  receive thread: dedupe, gap and heartbeat checks, Debouncer
+//        │  receive thread: hints to the SequenceTracker
 //        ▼
-//   loop thread: runs due? heartbeats, catalog probe, waiter deadlines
-//        │  hands one run at a time to
+//   loop thread: confirms hinted seqs against the catalog (CatalogProbe),
+//        │       runs due? heartbeats, periodic probe, waiter deadlines
+//        │  hands one fast run at a time to
 //        ▼
-//   worker thread: Regenerator::run() → analytics.snapshot (PUB)
+//   fast-lane thread: Regenerator::run_fast() → analytics.snapshot (PUB)
+//        │  hands the state it loaded (the newest replaces one not started) to
+//        ▼
+//   slow-lane thread, at lower CPU priority (nice 10, or SCHED_IDLE):
+//        Regenerator::run_slow() → analytics.snapshot
 //
-// Never missing a change for long (docs/events.md, "Delivery"):
-//  - a catalog.change whose seq is above the highest seq known + 1 is a gap
-//    (events were lost): a regeneration is scheduled, like for a change;
-//  - a catalog.heartbeat whose seq is above every seq already covered or
-//    scheduled (newest snapshot, changes noted, earlier repairs) means the
-//    last events were lost: a regeneration is scheduled;
-//  - at start the catalog's latest seq is compared with the newest
-//    snapshot's catalog_seq, and a regeneration runs at once when the
-//    catalog is ahead (or when there is no snapshot at all);
-//  - every check_interval the catalog's latest seq is read again
-//    (CatalogProbe), so that a silent or unreachable publisher delays a
-//    regeneration by at most that interval.
-// A failed run keeps the previous generation current and is retried after
-// the Debouncer's backoff (exponential, capped, with jitter); a later
-// success clears the failure.
+// Without concurrent lanes (Regenerator::concurrent_lanes() false) the
+// fast-lane thread runs Regenerator::run() and there is no slow thread.
 //
-// Metrics (architecture.md, "Metrics"): cocktail_events_received_total{topic},
-// cocktail_events_malformed_total, cocktail_events_published_total{topic},
-// cocktail_regen_runs_total{result}, cocktail_regen_duration_seconds{stage},
-// cocktail_snapshot_generation, cocktail_snapshot_catalog_seq,
-// cocktail_snapshot_staleness_seconds, cocktail_regen_coalesced_changes_total,
-// cocktail_regen_in_progress, and a few more listed in docs/operations.md.
+// Never missing a change for long (docs/events.md, "Delivery"): events are
+// hints checked against the catalog's real newest seq (SequenceTracker);
+// at start the catalog is compared with the newest snapshot (and a
+// generation whose slow files lag its exact ones is caught up); every
+// check_interval the catalog's newest seq is read again, so a silent
+// publisher delays a regeneration by at most that interval.
 //
-// Time: the Debouncer, heartbeats, probes and waits use the injected
-// monotonic clock. The threads sleep in real time until the next deadline by
-// that clock; a test that moves a manual clock calls wake() afterwards.
+// Failures: a failed fast run keeps the previous generation current and is
+// retried after the Debouncer's backoff (exponential, capped, with jitter).
+// A failed slow run is retried the same way, on the newest state handed to
+// it. status() and the metrics show each lane's seq, age and failures.
 //
 // stop(): no new work is taken (the subscriber stops, pending work is left
-// for the next start's catch-up); a running regeneration may finish within
+// for the next start's catch-up); a running fast run may finish within
 // shutdown_timeout, after which it is cancelled between stages (it never
-// replaces CURRENT once cancelled; see Regenerator). If the regeneration is
-// inside a stage that cannot be interrupted (a producer), stop() returns
-// kAbandoned after abandon_grace and the caller may end the process: the
-// snapshot store's atomic CURRENT makes that safe.
+// replaces CURRENT once cancelled). If it is inside a stage that cannot be
+// interrupted (a producer), stop() returns kAbandoned after abandon_grace and
+// the caller may end the process: the store's atomic CURRENT makes that
+// safe. The slow lane is cancelled at once (a refinement of what is already
+// published), with the same bounded wait.
 //
-// Concurrent lanes (Regenerator::concurrent_lanes()): the single flight
-// covers fast runs only (load, exact analytics, commit, announce). Each fast
-// run hands its loaded state to the slow-lane thread, which computes the
-// slow producers for the newest state it was given (a newer hand-off
-// replaces one not yet started; one computation at a time) and commits and
-// announces a generation of its own, keeping the newer exact files. stop()
-// cancels the slow lane at once (between stages; a computation in progress
-// is waited for up to shutdown_timeout + abandon_grace, then abandoned).
+// Time: the Debouncer, heartbeats, probes, retries and waits use the injected
+// monotonic clock. The threads sleep in real time until the next deadline by
+// that clock; a test that moves a manual clock calls wake() afterwards.
 //
 // Ownership: borrows the clock, store, regenerator and registry, which must
 // outlive it; owns its sockets and threads. Thread-safety: start(), stop()
 // and the destructor from one thread; every other method from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "cocktail/bus/events.h"
+#include "cocktail/bus/security.h"
 #include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
-#include "cocktail/regen_service/catalog_probe.h"
 #include "cocktail/regen_service/debouncer.h"
 #include "cocktail/regen_service/regenerator.h"
 #include "cocktail/snapshot/snapshot_store.h"
-
-namespace cocktail::bus {
-class Publisher;
-class Subscriber;
-}  // namespace cocktail::bus
 
 namespace cocktail::regen_service {
 
@@ -95,6 +74,8 @@ struct RegenerationServiceOptions {
   // Where analytics.snapshot and analytics.heartbeat are published (bind;
   // port 0 picks a free one, see pub_endpoint()).
   std::string pub_endpoint = "tcp://127.0.0.1:5562";
+  // CURVE for both sockets (bus/security.h); anonymous when empty.
+  bus::BusSecurity bus_security;
   DebouncerOptions debounce;
   // How often the catalog's latest seq is read directly.
   std::chrono::milliseconds check_interval{5000};
@@ -108,6 +89,13 @@ struct RegenerationServiceOptions {
   Debouncer::RandomSource random;
   // Wall clock (Unix epoch ms) for the times shown in status(); system time when empty.
   std::function<std::int64_t()> wall_now_ms;
+  // The slow lane's thread (and the threads it starts) run at this nice
+  // value (0-19; 0: unchanged), so that a map computation yields the CPU to
+  // the fast lane and the I/O threads at once. With slow_lane_idle they run
+  // under SCHED_IDLE instead: only when a core is otherwise idle, which
+  // starves the maps on a machine that is busy with anything else.
+  int slow_lane_nice = 10;
+  bool slow_lane_idle = false;
 };
 
 // One finished regeneration, as status() and the manual trigger report it.
@@ -127,6 +115,22 @@ struct RunRecord {
   // On failure: the stage that failed ("write", "load", ...) and why.
   std::string stage;
   std::string error;
+};
+
+// One lane's state (status() and /health).
+struct LaneStatus {
+  // The catalog seq this lane's files in the current generation were
+  // computed from (0: none yet).
+  std::int64_t seq = 0;
+  bool running = false;
+  bool pending = false;  // work waits (its window, a retry backoff, or the other lane)
+  std::uint32_t consecutive_failures = 0;
+  std::optional<double> retry_in_ms;  // when a failed run is retried
+  // Seconds since the lane last published (nullopt: not since start).
+  std::optional<double> age_seconds;
+  // How long its files have been behind the catalog seq owed; 0 when not.
+  double staleness_seconds = 0;
+  std::string last_error;  // "<stage>: <reason>" of the last failure, empty after a success
 };
 
 struct ServiceStatus {
@@ -153,6 +157,11 @@ struct ServiceStatus {
   std::optional<double> last_event_age_seconds;
   std::optional<RunRecord> last_success;
   std::optional<RunRecord> last_failure;
+  // Events whose seq the catalog did not confirm (ignored).
+  std::uint64_t events_rejected = 0;
+  bool lanes = false;  // two lanes; else `fast` describes the one lane
+  LaneStatus fast;
+  LaneStatus slow;
 };
 
 class RegenerationService {
@@ -167,7 +176,7 @@ class RegenerationService {
   // Binds the publisher (std::runtime_error when it cannot) and creates the
   // subscriber. Throws std::invalid_argument for unusable options.
   RegenerationService(RegenerationServiceOptions options, const core::Clock& clock,
-                      snapshot::SnapshotStore& store, regen::Regenerator& regenerator,
+                      snapshot::SnapshotStore& store, regen_service::Regenerator& regenerator,
                       metrics::MetricsRegistry& registry);
   // stop(); then waits for an abandoned regeneration to return.
   ~RegenerationService();
@@ -196,90 +205,23 @@ class RegenerationService {
   void refresh_metrics();
   // Re-evaluates deadlines now (after moving a manual clock).
   void wake();
+  // Waits until the service is quiescent: no run in progress or due by the
+  // injected clock, no event waiting to be confirmed, no slow-lane work
+  // that could start now. True when reached within `timeout` (real time).
+  // For tests: "nothing happened" becomes "it settled, and the counters say
+  // nothing ran" rather than a sleep.
+  bool wait_quiescent(std::chrono::milliseconds timeout) const;
 
   // The endpoint actually bound for publishing.
   const std::string& pub_endpoint() const;
 
+  // Asks for `file` to be verified again before it is carried forward and
+  // for a run now: a bad copy is rewritten (a reader that found it corrupt).
+  std::optional<std::uint64_t> request_repair(const std::string& file);
+
  private:
-  struct Metrics;
-  struct Waiter {
-    std::uint64_t run;
-    core::Clock::time_point deadline;
-    std::function<void(std::optional<RunRecord>)> done;
-  };
-
-  void on_event(const bus::Event& event);
-  void on_malformed(std::string_view topic, const core::Error& error);
-  void loop();
-  void work();
-  // The slow-lane thread (concurrent lanes only).
-  void work_slow();
-  void probe_catalog(std::unique_lock<std::mutex>& lock);
-  void finish_run(std::uint64_t run, const PendingWork& work, core::Result<regen::RegenSummary> result,
-                  double duration_ms);
-  void publish_heartbeat();
-  void set_current(const snapshot::Manifest& manifest);
-  // Raises seq_seen_ (and its gauge) to `seq`.
-  void note_seq_seen(std::int64_t seq);
-  double staleness_seconds_locked(core::Clock::time_point now) const;
-  std::int64_t wall_now_ms() const;
-
-  RegenerationServiceOptions options_;
-  const core::Clock& clock_;
-  snapshot::SnapshotStore& store_;
-  regen::Regenerator& regenerator_;
-  std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<bus::Publisher> publisher_;
-  std::unique_ptr<bus::Subscriber> subscriber_;
-  CatalogProbe probe_;  // loop thread (and start())
-
-  mutable std::mutex mu_;
-  std::condition_variable loop_cv_;    // events, run finished, stop
-  std::condition_variable worker_cv_;  // a run handed over, stop
-  std::condition_variable idle_cv_;    // the worker finished a run
-  Debouncer debouncer_;
-  bool started_ = false;
-  bool stopping_ = false;
-  bool stopped_ = false;
-  bool worker_exit_ = false;
-  // The run handed to the worker, until it finished.
-  std::optional<PendingWork> handed_;
-  std::uint64_t handed_run_ = 0;
-  bool running_ = false;
-  std::atomic<bool> cancel_{false};
-  // Slow lane (under mu_): the newest state not yet started, whether a
-  // computation is in progress, and the exit/cancel flags.
-  std::shared_ptr<const regen::LoadedCatalog> slow_pending_;
-  bool slow_running_ = false;
-  bool slow_exit_ = false;
-  std::atomic<bool> slow_cancel_{false};
-  std::condition_variable slow_cv_;
-
-  // Highest seq covered by the current snapshot or already scheduled: a
-  // heartbeat or probe above it is news.
-  std::int64_t owed_seq_ = 0;
-  // owed_seq_ rests on something read (a snapshot, the catalog, an event):
-  // only then can a change reveal a gap.
-  bool seq_known_ = false;
-  std::int64_t seq_seen_ = 0;
-  std::optional<std::int64_t> catalog_latest_seq_;
-  std::string catalog_probe_error_;
-  // A probe saw the catalog ahead while events were flowing: if the next
-  // probe finds owed_seq_ still below this, the events were lost.
-  std::optional<std::int64_t> probe_ahead_;
-  std::optional<core::Clock::time_point> last_event_;
-  snapshot::Manifest current_;  // generation 0: none
-  std::optional<RunRecord> last_success_;
-  std::optional<RunRecord> last_failure_;
-  std::optional<RunRecord> last_record_;  // the latest finished run, whatever its outcome
-  std::uint64_t coalesced_reported_ = 0;
-  std::vector<Waiter> waiters_;
-  core::Clock::time_point next_heartbeat_{};
-  core::Clock::time_point next_probe_{};
-
-  std::thread loop_thread_;
-  std::thread worker_thread_;
-  std::thread slow_thread_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 const char* stop_result_name(RegenerationService::StopResult result);

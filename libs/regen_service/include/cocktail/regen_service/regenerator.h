@@ -1,42 +1,69 @@
-// Regenerator: one full regeneration. Opens the catalog read-only, loads its
-// state and change_log seq in one read transaction, builds the model, runs
-// every producer, and writes the result as one snapshot generation
-// (enveloped with the generation number, catalog_seq and generated_at), then
-// applies retention. A failure at any stage leaves the previous generation
-// current and is returned as an error naming the stage.
+// Regenerator: computes analytics from the catalog and commits them as
+// snapshot generations. It has two lanes:
 //
-// Cancellation: run(&flag) checks the flag between stages (after loading,
+//   fast lane  run_fast(): opens the catalog read-only, loads its state and
+//              change_log seq in one read transaction, builds the model, runs
+//              the fast producers (the exact analytics) and commits them with
+//              every other file of the current generation carried forward.
+//   slow lane  run_slow(): runs the slow producers (the cocktail space) on a
+//              state a fast run loaded and commits them, carrying forward the
+//              files of the generation current at commit time (exact files
+//              newer than the state stay).
+//
+// run() is the composition: one fast run, then the slow lane on what it
+// loaded. Without split lanes (or without producers of both kinds) it is one
+// lane of every producer, committed as one generation carrying nothing.
+//
+// Carrying costs no read and no write: the new generation hard-links the
+// previous generation's file and takes its SHA-256 and size from that
+// generation's manifest (GenerationWriter::link). A file is trusted without
+// reading it when its on-disk stamp (inode, size, mtime) is the one recorded
+// when this Regenerator wrote or last verified it; any other file is read and
+// verified against its manifest first (once per process, then it is known).
+// A carried file that cannot be used (corrupt, missing, or the current
+// generation itself unreadable: no CURRENT, a truncated manifest) is taken
+// from the newest older generation that holds a verifying copy; when none
+// does, the run computes it again with the producers of the other lane, so a
+// file is never dropped from a generation. distrust() asks for a file to be
+// verified again at the next carry (and so rewritten when it is bad).
+//
+// A failure at any stage leaves the previous generation current and is
+// returned as a RunFailure naming the stage.
+//
+// Cancellation: every run checks the flag between stages (after loading,
 // after the model, before each producer, before writing, and before the
 // commit that replaces CURRENT). Once it is set the run stops at the next
-// check, removes its partial generation and returns a kUnavailable error
-// whose field is "cancelled": the current generation is never touched. A
-// producer in progress is not interrupted; the flag is seen when it returns.
+// check, removes its partial generation and returns a RunFailure with
+// `cancelled` set: the current generation is never touched. A producer in
+// progress is not interrupted; the flag is seen when it returns.
 //
-// Holds a reference to the store, which must outlive it. run() is not
-// reentrant: call it from one thread at a time (the service's single flight).
-// run_fast() and run_slow() may run at once on two threads (one of each):
-// their reads of CURRENT, commits and retention are serialised by a mutex.
+// Holds a reference to the store, which must outlive it. One run_fast() and
+// one run_slow() may run at once on two threads; their reads of the current
+// generation, commits and retention are serialised by a mutex. run() is one
+// call of each in turn.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "cocktail/analytics/catalog_model.h"
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/catalog/state.h"
-#include "cocktail/core/result.h"
 #include "cocktail/regen_service/producer.h"
 #include "cocktail/snapshot/snapshot_store.h"
 
-namespace cocktail::regen {
+namespace cocktail::regen_service {
 
 struct RegeneratorSettings {
   std::string db_path;  // the catalog file, opened read-only
@@ -44,7 +71,7 @@ struct RegeneratorSettings {
   std::optional<snapshot::RetentionPolicy> retention;
   // Wall clock for generated_at and retention ages (Unix epoch ms).
   std::function<std::int64_t()> now_ms;
-  // Two generations per run (fast, then complete); see above.
+  // Two lanes, two generations per run (fast, then complete); see above.
   bool split_lanes = false;
 };
 
@@ -59,6 +86,35 @@ struct RegenSummary {
   std::optional<snapshot::RetentionResult> retention;
   // With lanes: the fast generation committed (and handed to on_fast) first.
   std::optional<std::int64_t> fast_generation;
+  // Files carried forward by hard link, and files written.
+  std::int64_t files_linked = 0;
+  std::int64_t files_written = 0;
+  std::int64_t bytes_written = 0;
+};
+
+// Why a run did not publish: the stage that failed (or that would have come
+// next when cancelled) and the reason.
+struct RunFailure {
+  std::string stage;  // "load", "produce.cocktail_space", "write.fast", "commit", ...
+  std::string reason;
+  bool cancelled = false;  // stopped by its cancellation flag: not a failure of the run
+
+  // "<stage>: <reason>", or "cancelled before <stage>".
+  std::string message() const;
+};
+
+// A run's outcome: the summary of what it published, or why it did not.
+class RunResult {
+ public:
+  RunResult(RegenSummary summary) : v_(std::move(summary)) {}  // NOLINT(google-explicit-constructor)
+  RunResult(RunFailure failure) : v_(std::move(failure)) {}    // NOLINT(google-explicit-constructor)
+  bool ok() const { return v_.index() == 0; }
+  const RegenSummary& value() const { return std::get<0>(v_); }
+  RegenSummary& value() { return std::get<0>(v_); }
+  const RunFailure& failure() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<RegenSummary, RunFailure> v_;
 };
 
 // A catalog state loaded by a fast run, with its model: what the slow lane
@@ -77,52 +133,83 @@ class Regenerator {
   Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& store,
               std::vector<std::unique_ptr<Producer>> producers = default_producers());
 
-  // One regeneration. Error message: "<stage>: <reason>"; field: the stage
-  // (or "cancelled", code kUnavailable, when `cancel` was set; see above).
-  // `on_fast` (lanes only) is called on this thread once the fast
-  // generation is committed, before the slow lane starts.
-  core::Result<RegenSummary> run(const std::atomic<bool>* cancel = nullptr,
-                                 const std::function<void(const RegenSummary&)>& on_fast = {});
+  // One complete regeneration (see above). `on_fast` (lanes only) is called
+  // on this thread once the fast generation is committed, before the slow
+  // lane starts.
+  RunResult run(const std::atomic<bool>* cancel = nullptr,
+                const std::function<void(const RegenSummary&)>& on_fast = {});
 
-  // Concurrent lanes (the service): true when split_lanes is set and there
-  // are both fast and slow producers. Then run_fast() and run_slow() may be
-  // called from two threads at once (one call of each at a time).
+  // True when split_lanes is set and there are both fast and slow
+  // producers: then run_fast() and run_slow() are the two lanes.
   bool concurrent_lanes() const;
-  // Loads the catalog, runs the fast producers and commits them with every
-  // other file of the current generation carried forward (own seq). On
-  // success `loaded` receives the state for run_slow().
-  core::Result<RegenSummary> run_fast(const std::atomic<bool>* cancel,
-                                      std::shared_ptr<const LoadedCatalog>& loaded);
-  // Runs the slow producers on `loaded` (seq S) and commits them at S with
-  // every other file of the generation current at commit time carried
-  // forward: exact files newer than S stay. The generation's catalog_seq is
-  // the newest file seq, so it never goes backwards.
-  core::Result<RegenSummary> run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel);
+  // The fast lane. On success `loaded` (when given) receives the state for
+  // run_slow().
+  RunResult run_fast(const std::atomic<bool>* cancel, std::shared_ptr<const LoadedCatalog>* loaded = nullptr);
+  // The slow lane, on a state run_fast() loaded. The generation's
+  // catalog_seq is its newest file's, so it never goes backwards.
+  RunResult run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel);
+
+  // The catalog seq the slow lane's files in `manifest` cover: the oldest
+  // file seq, or 0 when a file a slow producer always writes is missing.
+  // Below the manifest's catalog_seq, the slow lane owes it (a slow run
+  // failed or was killed before it caught up). Lanes only; else nullopt.
+  std::optional<std::int64_t> slow_lane_seq(const snapshot::Manifest& manifest) const;
+
+  // The next carry reads and verifies `file` instead of trusting its stamp;
+  // a copy that fails is recomputed (the hook for a reader that found it
+  // corrupt). Any thread.
+  void distrust(const std::string& file);
 
  private:
+  enum class Lane { kAll, kFast, kSlow };
+  struct Known {
+    snapshot::FileStamp stamp;
+    std::string sha256;
+  };
+  // A file carried into a new generation: linked from `from`.
+  struct Carried {
+    std::string name;
+    std::int64_t from = 0;
+    snapshot::FileEntry entry;  // catalog_seq: the file's own (always set)
+  };
+  struct Carry {
+    std::vector<Carried> files;
+    // Files the base generation listed that no generation holds a verifying copy of.
+    std::set<std::string> lost;
+  };
+
+  std::vector<Producer*> producers(Lane lane) const;
+  // Opens the catalog, loads the state, builds the model.
+  std::shared_ptr<LoadedCatalog> load(const std::atomic<bool>* cancel, RegenSummary& summary);
   // Runs `producers` on the loaded state, appending to `artifacts`.
   void produce(const std::vector<Producer*>& producers, const ProducerContext& context,
                const std::atomic<bool>* cancel, RegenSummary& summary, std::vector<Artifact>& artifacts);
-  // Envelopes and writes `artifacts` (leaving each one's final bytes in
-  // body, envelope off) plus `carried` files (name -> bytes, own seq), and
-  // commits at summary.catalog_seq.
-  void write(const char* stage_name, std::vector<Artifact>& artifacts,
-             const std::vector<std::pair<Artifact, std::int64_t>>& carried, const std::atomic<bool>* cancel,
-             RegenSummary& summary);
-  // Reads the current generation and writes `artifacts` (computed at
-  // summary.catalog_seq) with its other files carried forward, under
+  // Runs `lane`'s producers and commits their files; for kFast / kSlow with
+  // the other files of the current generation carried forward (computed
+  // again with the other lane's producers when they cannot be), under
   // commit_mu_ so that what is carried is what CURRENT names at commit.
-  void carry_and_write(const char* stage_name, std::vector<Artifact>& artifacts,
-                       const std::atomic<bool>* cancel, RegenSummary& summary);
+  void produce_and_commit(Lane lane, const ProducerContext& context, const std::atomic<bool>* cancel,
+                          RegenSummary& summary);
+  // What to carry: every file of the newest readable generation not in
+  // `fresh`, each from a verifying copy. Call under commit_mu_.
+  Carry plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary);
+  // Whether generation `g`'s `name` holds the bytes `entry` describes
+  // (stamp known, else read and verified). Call under commit_mu_.
+  bool usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
+  // Envelopes and writes `artifacts`, links `carried`, commits.
+  void write(const char* stage_name, std::vector<Artifact>& artifacts, const std::vector<Carried>& carried,
+             const std::atomic<bool>* cancel, RegenSummary& summary);
   // Applies retention after a commit, logs, and adds the total.
   void finish(RegenSummary& summary, std::chrono::steady_clock::time_point start);
-  void split(std::vector<Producer*>& fast, std::vector<Producer*>& slow) const;
 
   RegeneratorSettings settings_;
   snapshot::SnapshotStore& store_;
   std::vector<std::unique_ptr<Producer>> producers_;
   // Serialises "read CURRENT, carry, commit" between the two lanes.
   std::mutex commit_mu_;
+  // Files whose bytes are known good by their stamp, by name.
+  std::mutex known_mu_;
+  std::map<std::string, Known> known_;
 };
 
 // {"status":"success","message","generation","catalog_seq","generated_at",
@@ -130,6 +217,6 @@ class Regenerator {
 //  "files":{name:{sha256,bytes}},"removed_generations":[...]}
 std::string summary_json(const RegenSummary& summary);
 // {"status":"error","error":"Failed to regenerate analytics","stage","details"}
-std::string failure_json(const core::Error& error);
+std::string failure_json(const RunFailure& failure);
 
-}  // namespace cocktail::regen
+}  // namespace cocktail::regen_service

@@ -5,9 +5,12 @@
 //   ANALYTICS_PATH/v1/CURRENT                          "<generation>\n"
 //   ANALYTICS_PATH/v1/<name>                           legacy copies of the current generation's files
 //
-// Writing: every file goes to a temporary name, is fsynced, renamed, and its
-// directory fsynced; the manifest (SHA-256 and size of every file) comes
-// last; then CURRENT is replaced the same way, which publishes the
+// Writing: every new file goes to a temporary name, is fsynced and renamed;
+// a file unchanged since an earlier generation is a hard link to that
+// generation's file (no byte read or written; its SHA-256 and size come from
+// the earlier, verified manifest). The generation directory is fsynced once
+// all files are in place, then the manifest (SHA-256 and size of every file)
+// is written the same way; then CURRENT is replaced, which publishes the
 // generation; then the legacy copies are refreshed. A failure or crash at any
 // step before CURRENT leaves the previous generation current and complete.
 // Generation numbers increase: the next is one more than the largest
@@ -46,6 +49,18 @@ class SnapshotIoError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What identifies a file's content on disk without reading it: its inode,
+// size and modification time. A file whose stamp is unchanged since it was
+// verified is taken to hold the same bytes (writing into it in place moves
+// its mtime; a hard link does not).
+struct FileStamp {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::int64_t bytes = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 // A verified generation: the manifest and the bytes of every file it lists.
 struct Snapshot {
   Manifest manifest;
@@ -78,6 +93,10 @@ class SnapshotStore {
   // The current generation, every file verified. A generation that vanishes
   // mid-read (gc) is retried from CURRENT a few times.
   ReadResult<Snapshot> read_current() const;
+  // The generations present on disk, ascending (complete or not).
+  std::vector<std::int64_t> generations() const { return list_generations(); }
+  // The stamp of a generation's file; nullopt when it cannot be stat'ed.
+  std::optional<FileStamp> stamp(std::int64_t generation, std::string_view name) const;
 
   // ---- Retention. Removes (or, with dry_run, lists) what the policy does
   // not keep; never the current generation. `now_ms`: Unix epoch ms.
@@ -112,6 +131,13 @@ class GenerationWriter {
   // it differs from the generation's (a file carried forward unchanged).
   void add(const std::string& name, std::string_view bytes,
            std::optional<std::int64_t> catalog_seq = std::nullopt);
+  // Adds `name` as a hard link to the same file of generation `from`, whose
+  // verified manifest lists it as `entry` (entry.catalog_seq: as for add()).
+  // Nothing is read or written. Where the file system refuses the link, the
+  // file is read, verified against `entry` and written as add() would.
+  // Throws as add() does, and SnapshotIoError when the source is missing or
+  // (on the copy path) does not match `entry`.
+  void link(const std::string& name, std::int64_t from, const FileEntry& entry);
 
   struct Committed {
     Manifest manifest;
@@ -129,6 +155,8 @@ class GenerationWriter {
  private:
   friend class SnapshotStore;
   GenerationWriter(const SnapshotStore& store, int lock_fd, std::int64_t generation);
+  void check_new_name(const std::string& name) const;
+  void added(const std::string& name, FileEntry entry);
 
   const SnapshotStore* store_;
   int lock_fd_;
