@@ -3,8 +3,9 @@
 //
 // Input: a topic selector, then the body.
 //   c catalog.change   h catalog.heartbeat   s analytics.snapshot
-//   a analytics.heartbeat   anything else: the text up to the first newline
-//   is the topic, the rest the body
+//   a analytics.heartbeat   u usage.hour   t a timestamp alone
+//   anything else: the text up to the first newline is the topic, the rest
+//   the body
 // Properties: decoding never crashes; an accepted event encodes (the encoder
 // enforces the contract, so decode must never accept what encode refuses),
 // and decoding that encoding gives back the same event. An accepted
@@ -40,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 'h': topic = bus::kCatalogHeartbeatTopic; break;
     case 's': topic = bus::kAnalyticsSnapshotTopic; break;
     case 'a': topic = bus::kAnalyticsHeartbeatTopic; break;
+    case 'u': topic = bus::kUsageHourTopic; break;
     case 't': check_timestamp(body); return 0;
     default: {
       const auto newline = body.find('\n');
