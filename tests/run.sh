@@ -109,8 +109,9 @@ sanitizer_stage() {  # <preset>
     # exits non-zero (66) at the end.
     export TSAN_OPTIONS="log_path=$reports/tsan:suppressions=$root/tests/sanitizers/tsan.supp:second_deadlock_stack=1:halt_on_error=0${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
   else
-    export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-    export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+    # One log_path for both: the runtimes share it (the last one set wins).
+    export ASAN_OPTIONS="log_path=$reports/asan-ubsan:detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="log_path=$reports/asan-ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
   fi
   # shellcheck disable=SC2086
   ctest --test-dir "$dir" --output-on-failure -j "$ctest_jobs" -L "${SANITIZER_LABELS:-unit|integration}" \
