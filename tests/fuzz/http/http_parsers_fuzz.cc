@@ -1,17 +1,19 @@
 // Fuzzes the pure parsers of libs/http that see request bytes before any
 // handler does: routing of a raw path, query strings, percent-decoding,
 // integers, listen addresses, If-None-Match, Accept-Encoding, the bearer
-// token, CORS origins and JSON quoting.
+// token, CORS origins, JSON quoting and the UTF-8 repairs of error bodies.
 //
 // Input: a selector, then the text.
 //   p route: a method letter (G H P U D O, else PATCH), then the raw path
 //   q query string
 //   d percent-decode   n integer   l listen address   e If-None-Match
 //   a Accept-Encoding  b Authorization   o Origin   j JSON quoting
+//   u UTF-8 checks and repairs (core::utf8, which every error body goes through)
 // Properties: nothing crashes; a matched route's literal segments equal the
 // path's and its parameters are not empty; a parsed integer is in range and
-// parses back from its decimal form; a quoted valid UTF-8 string parses back
-// as JSON to itself.
+// parses back from its decimal form; quoting any bytes gives a JSON string
+// (the bytes themselves when they were UTF-8); core::utf8 agrees with
+// simdjson on what is UTF-8, and its repairs and cuts are well-formed.
 #include <simdjson.h>
 
 #include <cstddef>
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "cocktail/core/utf8.h"
 #include "cocktail/http/bearer_token.h"
 #include "cocktail/http/cors.h"
 #include "cocktail/http/errors.h"
@@ -97,14 +100,31 @@ void check_int(std::string_view text) {
   COCKTAIL_FUZZ_CHECK(again.ok() && *again == *value, text);
 }
 
+// Error bodies quote what clients sent: always valid JSON, the text itself
+// when it was UTF-8, its sanitised form otherwise.
 void check_quote(std::string_view text) {
   const std::string quoted = http::json_quote(text);
-  if (!simdjson::validate_utf8(text.data(), text.size())) return;
   thread_local simdjson::dom::parser parser;
   std::string_view back;
   const auto error = parser.parse(quoted).get_string().get(back);
   COCKTAIL_FUZZ_CHECK(error == simdjson::SUCCESS, quoted);
-  COCKTAIL_FUZZ_CHECK(back == text, quoted);
+  COCKTAIL_FUZZ_CHECK(back == (core::utf8::valid(text) ? std::string(text) : core::utf8::sanitize(text)),
+                      quoted);
+}
+
+// core::utf8 agrees with simdjson's validator, repairs into well-formed
+// text, leaves well-formed text alone, and never cuts inside a character.
+void check_utf8(std::string_view text) {
+  const bool valid = core::utf8::valid(text);
+  COCKTAIL_FUZZ_CHECK(valid == simdjson::validate_utf8(text.data(), text.size()), text);
+  const std::string clean = core::utf8::sanitize(text);
+  COCKTAIL_FUZZ_CHECK(core::utf8::valid(clean), clean);
+  COCKTAIL_FUZZ_CHECK(!valid || clean == text, clean);
+  for (std::size_t max : {std::size_t{0}, std::size_t{1}, text.size() / 2, text.size()}) {
+    const std::string_view cut = core::utf8::truncate(clean, max);
+    COCKTAIL_FUZZ_CHECK(cut.size() <= max && clean.compare(0, cut.size(), cut) == 0, clean);
+    COCKTAIL_FUZZ_CHECK(core::utf8::valid(cut), cut);
+  }
 }
 
 }  // namespace
@@ -149,6 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 'j': check_quote(text); break;
+    case 'u': check_utf8(text); break;
     default: break;
   }
   return 0;

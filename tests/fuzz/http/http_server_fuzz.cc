@@ -10,7 +10,8 @@
 // Properties: the server never crashes (sanitizers watch its threads); every
 // connection ends (a half-closed client is answered and closed, so a hang is
 // a finding: the read below gives up after kCloseDeadline and aborts); what
-// it sends back is HTTP/1.x responses, never a stray byte.
+// it sends back is HTTP/1.x responses, never a stray byte, and valid UTF-8
+// whatever bytes the request held (every route here answers JSON).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include <string_view>
 
 #include "cocktail/core/log.h"
+#include "cocktail/core/utf8.h"
 #include "cocktail/http/bearer_token.h"
 #include "cocktail/http/blocking_executor.h"
 #include "cocktail/http/errors.h"
@@ -97,8 +99,9 @@ class ServerFixture {
           return Response::json(Status::created, R"({"bytes":)" + std::to_string(req.body().size()) + "}");
         },
         http::RouteOptions{1024});
-    r.add(Method::put, "/api/v1/items/{id}/tags/{tag}",
-          [](const Request& req) { return Response::text(Status::ok, std::string(req.path_param("tag"))); });
+    r.add(Method::put, "/api/v1/items/{id}/tags/{tag}", [](const Request& req) {
+      return Response::json(Status::ok, http::json_quote(req.path_param("tag")));
+    });
     // Answered later, from the executor's thread.
     r.add(Method::delete_, "/api/v1/items/{id}", [this](const Request&, Responder responder) {
       executor_.respond(std::move(responder), [](const Request& req) {
@@ -113,7 +116,7 @@ class ServerFixture {
     // An event stream: one event, then the end of the stream.
     r.add(Method::get, "/api/v1/events", [](const Request& req, Responder responder) {
       http::EventStream stream = responder.open_stream();
-      stream.send("hello", req.header("Last-Event-ID"), "1");
+      stream.send("hello", http::json_quote(req.header("Last-Event-ID")), "1");
       stream.close();
     });
     server_.start();
@@ -185,5 +188,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string reply = exchange(server->port(), cocktail::fuzz::as_text(data, size));
   const std::string_view head = std::string_view(reply).substr(0, 9);
   COCKTAIL_FUZZ_CHECK(reply.empty() || head == "HTTP/1.1 " || head == "HTTP/1.0 ", reply);
+  // Every route answers JSON (or nothing), the server's own answers too, and
+  // no header echoes raw bytes: whatever was sent, the reply is UTF-8.
+  COCKTAIL_FUZZ_CHECK(core::utf8::valid(reply), reply);
   return 0;
 }
