@@ -69,54 +69,60 @@ bool answered(const core::Result<T>& result, std::string_view body) {
   return false;
 }
 
+// Decodes `body`; when it decodes, writes it to a fresh catalog and, when
+// the write succeeds, checks `reads_back(repo, written value, input)`.
+template <typename Decode, typename Write, typename ReadsBack>
+void decode_and_write(std::string_view body, Decode decode, Write write, ReadsBack reads_back) {
+  auto in = decode(body);
+  if (!in.ok()) return check_refusal(in.error(), body);
+  Catalog catalog;
+  auto out = write(catalog.repo(), *in);
+  if (answered(out, body)) COCKTAIL_FUZZ_CHECK(reads_back(catalog.repo(), out->value, *in), body);
+}
+
 void write(char selector, std::string_view body) {
+  using catalog::Repository;
+  const auto same_ingredient = [](Repository& repo, const catalog::Ingredient& written, const auto&) {
+    auto back = repo.get_ingredient(written.id);
+    return back.ok() && back->name == written.name && back->path == written.path;
+  };
+  const auto same_recipe = [](Repository& repo, const catalog::Recipe& written, const auto&) {
+    auto back = repo.get_recipe(written.id);
+    return back.ok() && back->name == written.name && back->ingredients.size() == written.ingredients.size();
+  };
+  const auto all_items = [](Repository&, const auto& written, const auto& in) {
+    return written.size() == in.size();
+  };
+  const auto nothing_more = [](Repository&, const auto&, const auto&) { return true; };
   switch (selector) {
     case 'i':
-    case 'I': {
-      auto in = catalog_service::decode_ingredient(body);
-      if (!in.ok()) return check_refusal(in.error(), body);
-      Catalog catalog;
-      auto& repo = catalog.repo();
-      auto out = selector == 'i' ? repo.create_ingredient(*in) : repo.update_ingredient(2, *in);
-      if (!answered(out, body)) return;
-      auto back = repo.get_ingredient(out->value.id);
-      COCKTAIL_FUZZ_CHECK(back.ok() && back->name == out->value.name && back->path == out->value.path, body);
-      return;
-    }
+      return decode_and_write(
+          body, catalog_service::decode_ingredient,
+          [](Repository& repo, const auto& in) { return repo.create_ingredient(in); }, same_ingredient);
+    case 'I':
+      return decode_and_write(
+          body, catalog_service::decode_ingredient,
+          [](Repository& repo, const auto& in) { return repo.update_ingredient(2, in); }, same_ingredient);
     case 'r':
-    case 'R': {
-      auto in = catalog_service::decode_recipe(body);
-      if (!in.ok()) return check_refusal(in.error(), body);
-      Catalog catalog;
-      auto& repo = catalog.repo();
-      auto out = selector == 'r' ? repo.create_recipe(*in) : repo.update_recipe(1, *in);
-      if (!answered(out, body)) return;
-      auto back = repo.get_recipe(out->value.id);
-      COCKTAIL_FUZZ_CHECK(back.ok() && back->name == out->value.name &&
-                              back->ingredients.size() == out->value.ingredients.size(),
-                          body);
-      return;
-    }
-    case 'u': {
-      auto in = catalog_service::decode_unit(body);
-      if (!in.ok()) return check_refusal(in.error(), body);
-      answered(Catalog().repo().create_unit(*in), body);
-      return;
-    }
-    case 'b': {
-      auto in = catalog_service::decode_bulk_ingredients(body);
-      if (!in.ok()) return check_refusal(in.error(), body);
-      auto out = Catalog().repo().create_ingredients(*in);
-      if (answered(out, body)) COCKTAIL_FUZZ_CHECK(out->value.size() == in->size(), body);
-      return;
-    }
-    case 'B': {
-      auto in = catalog_service::decode_bulk_recipes(body);
-      if (!in.ok()) return check_refusal(in.error(), body);
-      auto out = Catalog().repo().create_recipes(*in);
-      if (answered(out, body)) COCKTAIL_FUZZ_CHECK(out->value.size() == in->size(), body);
-      return;
-    }
+      return decode_and_write(
+          body, catalog_service::decode_recipe,
+          [](Repository& repo, const auto& in) { return repo.create_recipe(in); }, same_recipe);
+    case 'R':
+      return decode_and_write(
+          body, catalog_service::decode_recipe,
+          [](Repository& repo, const auto& in) { return repo.update_recipe(1, in); }, same_recipe);
+    case 'u':
+      return decode_and_write(
+          body, catalog_service::decode_unit,
+          [](Repository& repo, const auto& in) { return repo.create_unit(in); }, nothing_more);
+    case 'b':
+      return decode_and_write(
+          body, catalog_service::decode_bulk_ingredients,
+          [](Repository& repo, const auto& in) { return repo.create_ingredients(in); }, all_items);
+    case 'B':
+      return decode_and_write(
+          body, catalog_service::decode_bulk_recipes,
+          [](Repository& repo, const auto& in) { return repo.create_recipes(in); }, all_items);
     default: return;
   }
 }
