@@ -41,6 +41,7 @@ int migrate(const std::string& path, Writer& w) {
 int stats(const std::string& path, Writer& w) {
   catalog::DatabaseOptions options;
   options.read_only = true;
+  options.one_read = true;
   auto db = catalog::Database::open(path, options);
   auto s = catalog::read_stats(*db);
   w.StartObject();

@@ -29,6 +29,18 @@ SimilarPlan moved_flows(std::span<const SetFlow> plan, bool reverse) {
   return out;
 }
 
+std::vector<SetFlow> whole_plan(std::span<const SetFlow> plan, bool reverse) {
+  std::vector<SetFlow> out(plan.begin(), plan.end());
+  if (reverse) {
+    for (SetFlow& f : out) {
+      std::swap(f.from, f.to);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SetFlow& a, const SetFlow& b) { return a.mass > b.mass; });
+  return out;
+}
+
 std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRows& masses,
                                 std::span<const float> cost, std::size_t m, std::span<const Label> recipes,
                                 std::span<const Label> ingredients, std::size_t stored, unsigned threads) {
@@ -38,6 +50,7 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     offsets[r + 1] = offsets[r] + std::min(stored, graph.offsets[r + 1] - graph.offsets[r]);
   }
   std::vector<SimilarPlan> plans(offsets[n]);
+  std::vector<std::vector<SetFlow>> full(offsets[n]);
   threads = std::max(1u, threads);
   std::vector<PairTransport> transports;
   for (unsigned w = 0; w < threads; ++w) {
@@ -50,12 +63,13 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
         const std::uint32_t s = graph.neighbor[graph.offsets[r] + j];
         transports[w].solve(static_cast<std::uint32_t>(r), s, scratch[w]);
         plans[offsets[r] + j] = moved_flows(scratch[w], s < r);
+        full[offsets[r] + j] = whole_plan(scratch[w], s < r);
       }
     }
   });
 
   std::string out;
-  out.reserve(offsets[n] * 420 + n * 64);  // about 0.4 KB per neighbour: one growth at most
+  out.reserve(offsets[n] * 560 + n * 64);  // about 0.55 KB per neighbour: one growth at most
   detail::StringSink sink{&out};
   detail::JsonWriter w(sink);
   w.StartArray();
@@ -94,6 +108,16 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
         w.Key("mass");
         detail::write_float(w, static_cast<float>(flow.mass));
         w.EndObject();
+      }
+      w.EndArray();
+      w.Key("flows");
+      w.StartArray();
+      for (const SetFlow& flow : full[offsets[r] + j]) {
+        w.StartArray();
+        w.Int64(ingredients[flow.from].id);
+        w.Int64(ingredients[flow.to].id);
+        detail::write_float(w, static_cast<float>(flow.mass));
+        w.EndArray();
       }
       w.EndArray();
       w.EndObject();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cocktail/catalog/database.h"
@@ -24,12 +25,15 @@ class SqliteDatabase final : public Database {
   void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   sqlite3* handle() { return db_; }
-  // Read-only connections to a WAL-mode file that no other connection had
-  // open are opened `immutable` (a read-only connection would otherwise
+  // One-read connections (DatabaseOptions::one_read) to a WAL-mode file
+  // that no other connection had open are opened `immutable` (a read-only connection would otherwise
   // create the -wal and -shm files beside it and leave them there). Such a
   // read is only right if nobody wrote meanwhile: this throws a transient
   // DatabaseError when the file or its WAL changed since the open.
   void check_unchanged() const;
+  // A statement sent (Statement::send) inside a transaction failed: the
+  // commit is refused.
+  void note_failed_send(const DatabaseError& error);
 
  private:
   struct FileStamp {
@@ -49,6 +53,8 @@ class SqliteDatabase final : public Database {
   FileStamp file_stamp_;
   // sqlite3_total_changes64() at the last successful sync_commits().
   std::int64_t synced_changes_ = 0;
+  // The first failed send of the open transaction.
+  std::optional<DatabaseError> send_error_;
   int busy_timeout_ms_;
   std::chrono::steady_clock::time_point lock_deadline_;
 };

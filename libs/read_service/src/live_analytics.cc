@@ -28,6 +28,7 @@ core::Result<Computed> compute(const std::string& db_path) {
   try {
     catalog::DatabaseOptions options;
     options.read_only = true;
+    options.one_read = true;
     options.create_if_missing = false;
     auto db = catalog::Database::open(db_path, options);
     Computed c;

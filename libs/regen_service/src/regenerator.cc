@@ -150,6 +150,7 @@ std::shared_ptr<LoadedCatalog> Regenerator::load(const std::atomic<bool>* cancel
   auto db = stage("open", durations, [&] {
     catalog::DatabaseOptions options;
     options.read_only = true;
+    options.one_read = true;
     options.create_if_missing = false;
     return catalog::Database::open(settings_.db_path, options);
   });
@@ -189,29 +190,31 @@ void Regenerator::produce(const std::vector<Producer*>& producers, const Produce
   }
 }
 
-bool Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name) {
+Regenerator::Usable Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest,
+                                        const std::string& name) {
   const auto entry = manifest.files.find(name);
+  if (entry == manifest.files.end()) return Usable::kNotListed;
   const auto stamp = store_.stamp(g, name);
-  if (entry == manifest.files.end() || !stamp || stamp->bytes != entry->second.bytes) {
-    return false;
+  if (!stamp || stamp->bytes != entry->second.bytes) {
+    core::log::warn("regen.carry_unusable",
+                    {{"generation", g}, {"file", name}, {"error", stamp ? "wrong size" : "missing"}});
+    return Usable::kBad;
   }
   {
     std::lock_guard lock(known_mu_);
     const auto it = known_.find(name);
     if (it != known_.end() && it->second.stamp == *stamp && it->second.sha256 == entry->second.sha256) {
-      return true;
+      return Usable::kYes;
     }
   }
   // Not written or verified by this process as it is now: read it once.
-  auto bytes = store_.read_file(manifest, name);
-  if (!bytes.ok()) {
-    core::log::warn("regen.carry_unusable",
-                    {{"generation", g}, {"file", name}, {"error", bytes.error().message}});
-    return false;
+  if (auto error = store_.verify_file(manifest, name)) {
+    core::log::warn("regen.carry_unusable", {{"generation", g}, {"file", name}, {"error", error->message}});
+    return Usable::kBad;
   }
   std::lock_guard lock(known_mu_);
   known_[name] = Known{*stamp, entry->second.sha256};
-  return true;
+  return Usable::kYes;
 }
 
 Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary) {
@@ -257,9 +260,25 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
                                       [&file = name](const Artifact& a) { return a.file_name == file; });
     if (is_fresh) continue;
     bool found = false;
+    // Copies found bad, by inode: older generations that carried the same
+    // copy by hard link share it, and are not read again.
+    std::vector<snapshot::FileStamp> bad;
+    auto same_inode = [](const snapshot::FileStamp& a, const snapshot::FileStamp& b) {
+      return a.device == b.device && a.inode == b.inode;
+    };
     for (std::size_t i = base; i < candidates.size() && !found; ++i) {
       const snapshot::Manifest* m = manifest_of(i);
-      if (m == nullptr || m->files.count(name) == 0 || !usable(candidates[i], *m, name)) continue;
+      if (m == nullptr || m->files.count(name) == 0) continue;
+      const auto stamp = store_.stamp(candidates[i], name);
+      if (stamp &&
+          std::any_of(bad.begin(), bad.end(), [&](const auto& b) { return same_inode(b, *stamp); })) {
+        continue;
+      }
+      if (usable(candidates[i], *m, name) != Usable::kYes) {
+        if (stamp) bad.push_back(*stamp);
+        if (i == base) summary.corrupt_files.push_back(name);
+        continue;
+      }
       snapshot::FileEntry from = m->files.at(name);
       from.catalog_seq = m->file_catalog_seq(name);
       out.files.push_back(Carried{name, candidates[i], std::move(from)});
@@ -297,13 +316,58 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
                          [&](const Artifact& a) { return a.file_name == c.name; });
     });
   }
-  write(lane == Lane::kFast ? "write.fast" : "write", artifacts, carry.files, cancel, summary);
+  write(lane == Lane::kFast ? "write.fast" : "write", artifacts, carry.files, cancel, summary,
+        lane == Lane::kSlow ? settings_.min_free_bytes : 0);
+}
+
+void Regenerator::ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve,
+                               RegenSummary& summary) {
+  const auto space = store_.space();
+  if (!space || space->available_bytes >= needed + reserve) return;
+  // Retention makes room before the write fails: the oldest generations
+  // other than the current one go first, whatever their age or rank.
+  snapshot::RetentionResult room;
+  try {
+    room = store_.make_room(needed + reserve, settings_.now_ms());
+  } catch (const std::exception& e) {
+    summary.warnings.push_back(std::string("could not make room: ") + e.what());
+  }
+  summary.made_room.insert(summary.made_room.end(), room.removed.begin(), room.removed.end());
+  const auto after = store_.space();
+  const std::int64_t available = after ? after->available_bytes : 0;
+  core::log::warn("regen.made_room", {{"stage", stage_name},
+                                      {"needed", needed},
+                                      {"reserve", reserve},
+                                      {"removed", static_cast<std::int64_t>(room.removed.size())},
+                                      {"freed", room.bytes_freed},
+                                      {"available", available}});
+  if (!room.removed.empty()) {
+    summary.warnings.push_back("removed " + std::to_string(room.removed.size()) +
+                               " old generation(s) to make room (" + std::to_string(room.bytes_freed) +
+                               " bytes)");
+  }
+  if (reserve > 0 && available < needed + reserve) {
+    // Leave the last space to the fast lane: fail before writing a byte.
+    throw StageFailure{
+        stage_name, "not enough space on the analytics file system: " + std::to_string(needed) +
+                        " bytes to write and " + std::to_string(reserve) +
+                        " to keep free for the exact analytics, " + std::to_string(available) + " available"};
+  }
 }
 
 void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts,
                         const std::vector<Carried>& carried, const std::atomic<bool>* cancel,
-                        RegenSummary& summary) {
+                        RegenSummary& summary, std::int64_t reserve) {
   check_cancel(cancel, stage_name);
+  {
+    // What this generation adds: its new files (links cost no space), their
+    // envelopes, the manifest and directory entries.
+    constexpr std::int64_t kPerFile = 4096;
+    constexpr std::int64_t kFixed = 64 * 1024;
+    std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(carried.size());
+    for (const auto& a : artifacts) needed += static_cast<std::int64_t>(a.body.size()) + kPerFile;
+    ensure_space(stage_name, needed, reserve, summary);
+  }
   summary.generated_at_ms = settings_.now_ms();
   // The generation's seq is its newest file's: a slow lane committing an
   // older state under newer exact files never moves it backwards.
@@ -395,6 +459,13 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   s.durations_ms = std::move(durations);
   s.files_written += f.files_written;
   s.bytes_written += f.bytes_written;
+  s.corrupt_files.insert(s.corrupt_files.begin(), f.corrupt_files.begin(), f.corrupt_files.end());
+  s.made_room.insert(s.made_room.begin(), f.made_room.begin(), f.made_room.end());
+  if (f.retention) {
+    if (!s.retention) s.retention = snapshot::RetentionResult{};
+    s.retention->removed.insert(s.retention->removed.begin(), f.retention->removed.begin(),
+                                f.retention->removed.end());
+  }
   return slow;
 }
 

@@ -395,7 +395,8 @@ int main(int argc, char** argv) {
   // analytics-api with its defaults (access log on), on regen's announcements.
   const auto read_http = cocktail::testing::free_loopback_port();
   ChildProcess reader(bin + "/analytics-api", {"--analytics-path", dir.file("analytics"), "--http",
-                                               "127.0.0.1:" + std::to_string(read_http), "--sub", regen_pub});
+                                               "127.0.0.1:" + std::to_string(read_http), "--sub", regen_pub,
+                                               "--allow-anonymous-bus"});
 
   auto healthy = [](std::uint16_t port) {
     return cocktail::testing::wait_until(

@@ -1,5 +1,6 @@
-// The Regenerator in process: producers plug in, and a failing producer or a
-// bad artifact fails the whole regeneration, keeping the previous snapshot.
+// The Regenerator in process, on each catalog backend: producers plug in,
+// and a failing producer or a bad artifact fails the whole regeneration,
+// keeping the previous snapshot.
 #include "cocktail/regen_service/regenerator.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/regen_service/exact_producer.h"
 #include "synthetic_catalog.h"
@@ -90,7 +92,7 @@ class SlowCountProducer final : public Producer {
   int runs = 0;
 };
 
-class RegeneratorTest : public ::testing::Test {
+class RegeneratorTest : public ::testing::TestWithParam<catalog::Backend> {
  protected:
   void SetUp() override {
     auto db = testing::open_test_catalog(catalog_path_);
@@ -109,8 +111,9 @@ class RegeneratorTest : public ::testing::Test {
     return s;
   }
 
+  catalog::testing::TestCatalog catalog_{GetParam()};
+  std::string catalog_path_ = catalog_.location();
   testing::TempDir dir_;
-  std::string catalog_path_ = dir_.file("catalog.db");
   std::int64_t seq_ = 0;
   snapshot::SnapshotStore store_{dir_.file("analytics")};
 };
@@ -156,7 +159,7 @@ class CarryTest : public RegeneratorTest {
   std::unique_ptr<Regenerator> regen_;
 };
 
-TEST_F(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
+TEST_P(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
   const auto s = fast();
   EXPECT_EQ(s.generation, 3);
   EXPECT_EQ(s.files_linked, 1) << "the slow file is carried";
@@ -179,7 +182,7 @@ TEST_F(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
   EXPECT_EQ(slow_->runs, 1) << "the fast lane never computed the slow file";
 }
 
-TEST_F(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
+TEST_P(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
   // Corrupted in place, same size (every generation sharing the inode sees it).
   const auto path = file(2, "slow-count.json");
   std::string bytes = slurp(path);
@@ -198,7 +201,7 @@ TEST_F(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
   EXPECT_TRUE(warned);
 }
 
-TEST_F(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
+TEST_P(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
   // Generation 3 gets its own copy of the slow file (another inode)...
   ASSERT_EQ(fast().generation, 3);
   const auto path3 = file(3, "slow-count.json");
@@ -219,7 +222,7 @@ TEST_F(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
   EXPECT_EQ(current().files.at("slow-count.json"), good);
 }
 
-TEST_F(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadableGeneration) {
+TEST_P(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadableGeneration) {
   std::filesystem::remove(store_.version_dir() / "CURRENT");
   auto s = fast();
   EXPECT_EQ(s.generation, 3);
@@ -237,7 +240,7 @@ TEST_F(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadabl
   EXPECT_EQ(snap.manifest.files.size(), 5u);
 }
 
-TEST_F(RegeneratorTest, ProducersPlugIn) {
+TEST_P(RegeneratorTest, ProducersPlugIn) {
   auto producers = default_producers();
   producers.push_back(std::make_unique<RecipeCountProducer>());
   Regenerator regen(settings(), store_, std::move(producers));
@@ -275,7 +278,7 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   EXPECT_EQ(int64_t(summary["recipe_count_count"]), 1);
 }
 
-TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
+TEST_P(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
   ASSERT_TRUE(Regenerator(settings(), store_).run().ok());
   for (int variant = 0; variant < 2; ++variant) {
     auto producers = default_producers();
@@ -299,7 +302,7 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
 }
 
-TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
+TEST_P(RegeneratorTest, RetentionRunsAfterEachWrite) {
   auto s = settings();
   s.retention = snapshot::RetentionPolicy{2, 0};
   Regenerator regen(s, store_);
@@ -311,6 +314,10 @@ TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   EXPECT_EQ(store_.report(0).generations.size(), 2u);
   EXPECT_EQ(store_.current_generation().value(), 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegeneratorTest, catalog::testing::AllBackends(),
+                         catalog::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, CarryTest, catalog::testing::AllBackends(), catalog::testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::regen_service

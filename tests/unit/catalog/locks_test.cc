@@ -50,6 +50,60 @@ TEST(SqliteLocks, AReadOnlyOpenKeepsThisProcessesLocksAndTheWalOfItsWriter) {
   EXPECT_EQ(shell(path, "SELECT COUNT(*) FROM units WHERE name IN ('Before', 'After');"), "2\n");
 }
 
+// A long-lived read-only connection (analytics-regen's catalog probe, a read
+// pool) opened while nobody has the file open must still see every later
+// commit; only a one-read connection may take the file as an immutable copy.
+TEST(SqliteReadOnly, ALongLivedReaderOpenedFirstSeesLaterCommits) {
+  testing::TempDir dir;
+  const std::string path = dir.file("catalog.db");
+  { open_catalog(path); }  // migrated, then closed: no -wal, no -shm
+  DatabaseOptions read_only;
+  read_only.read_only = true;
+  auto reader = Database::open(path, read_only);
+  auto count = [&] {
+    Transaction tx(*reader, Transaction::Kind::kRead);
+    auto q = reader->prepare("SELECT COUNT(*) FROM units WHERE name = 'Later'");
+    q.step();
+    const auto n = q.column_int(0);
+    tx.commit();
+    return n;
+  };
+  EXPECT_EQ(count(), 0);
+  auto writer = Database::open(path);
+  writer->exec("INSERT INTO units (name, abbreviation) VALUES ('Later', 'l1')");
+  EXPECT_EQ(count(), 1);
+}
+
+TEST(SqliteReadOnly, AOneReadConnectionLeavesNoWalOrShmAndRefusesAWriteMadeDuringIt) {
+  testing::TempDir dir;
+  const std::string path = dir.file("catalog.db");
+  { open_catalog(path); }
+  DatabaseOptions one_read;
+  one_read.read_only = true;
+  one_read.one_read = true;
+  {
+    auto reader = Database::open(path, one_read);
+    Transaction tx(*reader, Transaction::Kind::kRead);
+    auto q = reader->prepare("SELECT COUNT(*) FROM units");
+    q.step();
+    tx.commit();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+  auto reader = Database::open(path, one_read);
+  Transaction tx(*reader, Transaction::Kind::kRead);
+  {
+    auto writer = Database::open(path);
+    writer->exec("INSERT INTO units (name, abbreviation) VALUES ('During', 'd1')");
+  }
+  try {
+    tx.commit();
+    ADD_FAILURE() << "a read that missed a commit was accepted";
+  } catch (const DatabaseError& e) {
+    EXPECT_EQ(e.kind(), DatabaseError::Kind::kBusy);
+  }
+}
+
 class LockDeadline : public ::testing::TestWithParam<Backend> {
  protected:
   testing::TestCatalog catalog_{GetParam()};

@@ -27,6 +27,14 @@
 // file is never dropped from a generation. distrust() asks for a file to be
 // verified again at the next carry (and so rewritten when it is bad).
 //
+// Space: before writing, a lane asks the file system (SnapshotStore::space)
+// whether its new files fit; when they do not, the oldest generations other
+// than the current one are removed first (SnapshotStore::make_room), so
+// retention makes room before a write fails. The slow lane (whose files are
+// large) also leaves `min_free_bytes` free: when it cannot, it fails
+// ("write": not enough space) without writing a byte and is retried like any
+// failure, while the fast lane's small write is always attempted.
+//
 // A failure at any stage leaves the previous generation current and is
 // returned as a RunFailure naming the stage.
 //
@@ -73,6 +81,8 @@ struct RegeneratorSettings {
   std::function<std::int64_t()> now_ms;
   // Two lanes, two generations per run (fast, then complete); see above.
   bool split_lanes = false;
+  // Bytes the slow lane leaves free on the file system for the fast lane.
+  std::int64_t min_free_bytes = 64LL << 20;
 };
 
 struct RegenSummary {
@@ -90,6 +100,11 @@ struct RegenSummary {
   std::int64_t files_linked = 0;
   std::int64_t files_written = 0;
   std::int64_t bytes_written = 0;
+  // Files of the current generation whose copy failed verification when
+  // this run carried them (taken from an older generation or recomputed).
+  std::vector<std::string> corrupt_files;
+  // Generations removed before writing to make room on the file system.
+  std::vector<snapshot::RemovedGeneration> made_room;
 };
 
 // Why a run did not publish: the stage that failed (or that would have come
@@ -195,10 +210,15 @@ class Regenerator {
   Carry plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary);
   // Whether generation `g`'s `name` holds the bytes `entry` describes
   // (stamp known, else read and verified). Call under commit_mu_.
-  bool usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
-  // Envelopes and writes `artifacts`, links `carried`, commits.
+  enum class Usable { kYes, kNotListed, kBad };
+  Usable usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
+  // Makes room for `needed` bytes plus `reserve` left free (see above);
+  // throws a StageFailure of `stage_name` when the reserve cannot be kept.
+  void ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve, RegenSummary& summary);
+  // Envelopes and writes `artifacts`, links `carried`, commits; keeps
+  // `reserve` bytes free on the file system (see ensure_space).
   void write(const char* stage_name, std::vector<Artifact>& artifacts, const std::vector<Carried>& carried,
-             const std::atomic<bool>* cancel, RegenSummary& summary);
+             const std::atomic<bool>* cancel, RegenSummary& summary, std::int64_t reserve = 0);
   // Applies retention after a commit, logs, and adds the total.
   void finish(RegenSummary& summary, std::chrono::steady_clock::time_point start);
 
