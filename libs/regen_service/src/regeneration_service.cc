@@ -395,6 +395,7 @@ void RegenerationService::Impl::on_event(const bus::Event& event) {
 }
 
 void RegenerationService::Impl::probe_catalog(std::unique_lock<std::mutex>& lock, bool periodic) {
+  tracker.begin_probe();
   lock.unlock();
   auto latest = probe.latest_seq();
   lock.lock();

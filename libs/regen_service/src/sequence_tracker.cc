@@ -57,7 +57,32 @@ void SequenceTracker::on_heartbeat(std::int64_t seq) {
   }
 }
 
+void SequenceTracker::begin_probe() {
+  probe_hints_ = hints_.size();
+  probe_heartbeat_ = heartbeat_hint_;
+}
+
 void SequenceTracker::on_probe(std::int64_t latest, bool periodic) {
+  // Hints that came in while the catalog was read and stand above what it
+  // saw wait for the next read (their commits may be newer than the read).
+  std::vector<std::int64_t> later;
+  std::int64_t later_heartbeat = 0;
+  if (probe_hints_) {
+    const auto judged = static_cast<std::ptrdiff_t>(std::min(*probe_hints_, hints_.size()));
+    for (auto it = hints_.begin() + judged; it != hints_.end();) {
+      if (*it > latest) {
+        later.push_back(*it);
+        it = hints_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (heartbeat_hint_ > latest && heartbeat_hint_ != probe_heartbeat_) {
+      later_heartbeat = heartbeat_hint_;
+      heartbeat_hint_ = probe_heartbeat_;
+    }
+    probe_hints_.reset();
+  }
   probe_error_.clear();
   catalog_latest_ = latest;
   confirmed_ = std::max(confirmed_, latest);
@@ -92,7 +117,8 @@ void SequenceTracker::on_probe(std::int64_t latest, bool periodic) {
     core::log::warn("regen.seq_rejected", {{"heartbeat_seq", heartbeat_hint_}, {"catalog_seq", latest}});
   }
   const bool heartbeat = heartbeat_hint_ > owed_;
-  heartbeat_hint_ = 0;
+  heartbeat_hint_ = later_heartbeat;
+  hints_ = std::move(later);
   if (latest <= owed_) {
     return;
   }

@@ -81,6 +81,30 @@ TEST_F(SequenceTrackerTest, AForgedSeqAmongRealOnesRejectsOnlyItself) {
   EXPECT_EQ(work.newest_seq, 12);
 }
 
+// The service lets events in while it reads the catalog: a change committed
+// (and announced) after the read saw the catalog is judged by the next read,
+// not rejected as forged; a forged one still is, one read later.
+TEST_F(SequenceTrackerTest, AHintArrivingDuringAReadWaitsForTheNextRead) {
+  tracker_.start(10, 10);
+  tracker_.on_change(11);
+  tracker_.begin_probe();
+  tracker_.on_change(12);  // committed after the read below saw 11
+  tracker_.on_heartbeat(12);
+  tracker_.on_change(kForged);   // forged, also during the read
+  tracker_.on_probe(11, false);  // what the read saw
+  EXPECT_EQ(tracker_.rejected(), 0u);
+  EXPECT_EQ(tracker_.owed_seq(), 11);
+  EXPECT_TRUE(tracker_.wants_probe()) << "the later hints wait for another read";
+  tracker_.begin_probe();
+  tracker_.on_probe(12, false);
+  EXPECT_EQ(tracker_.rejected(), 1u) << "the forged seq, and only it";
+  EXPECT_EQ(tracker_.owed_seq(), 12);
+  EXPECT_FALSE(tracker_.wants_probe());
+  const auto work = run_and_publish(12);
+  EXPECT_EQ(work.changes, 2u);
+  EXPECT_EQ(work.newest_seq, 12);
+}
+
 TEST_F(SequenceTrackerTest, GapsHeartbeatsAndPeriodicReadsNameTheirReason) {
   tracker_.start(10, 10);
   tracker_.on_change(13);  // 11 and 12 were never announced

@@ -57,6 +57,11 @@ class SequenceTracker {
   // Whether hints wait for a read of the catalog.
   bool wants_probe() const { return !hints_.empty() || heartbeat_hint_ > 0; }
 
+  // A read of the catalog starts (the caller may let events in while it
+  // runs). Hints that arrive between this and on_probe() may name commits
+  // the read did not see: one above the seq read is kept for the next read
+  // rather than rejected. Without begin_probe(), on_probe() judges every hint.
+  void begin_probe();
   // The catalog's newest seq, as read now. `periodic`: a scheduled check
   // (not one asked for by hints), whose findings beyond what is owed mean
   // events were lost: an immediate run.
@@ -100,6 +105,10 @@ class SequenceTracker {
   std::optional<core::Clock::time_point> last_event_;
   std::vector<std::int64_t> hints_;  // change seqs awaiting confirmation
   std::int64_t heartbeat_hint_ = 0;  // the highest heartbeat seq awaiting confirmation
+  // Set by begin_probe(): the hints (count, highest heartbeat) the read in
+  // progress can judge; later ones may be above what it saw.
+  std::optional<std::size_t> probe_hints_;
+  std::int64_t probe_heartbeat_ = 0;
   std::uint64_t rejected_ = 0;
   std::vector<std::string> triggers_;
 };
