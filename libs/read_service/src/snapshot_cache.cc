@@ -18,6 +18,14 @@ constexpr int kReadAttempts = 3;
 // Gauges (age, staleness) are refreshed at least this often.
 constexpr std::chrono::milliseconds kGaugeInterval{1000};
 
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::int64_t micros(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
 prometheus::Family<prometheus::Counter>& files_loaded(metrics::MetricsRegistry& registry) {
   return registry.counter("cocktail_snapshot_files_loaded_total",
                           "Files of new generations, by how they were loaded: read (and verified) or reused "
@@ -100,21 +108,41 @@ void SnapshotCache::refuse(std::int64_t generation, std::string file, std::strin
 }
 
 RefreshOutcome SnapshotCache::refresh() {
+  std::lock_guard<std::mutex> serial(refresh_mu_);
   const RefreshOutcome outcome = load_if_new();
   if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused) {
     // Loading a generation allocates several times its size for a moment
     // (file bytes, parser buffers, compression) and the previous generation
     // has just been released: hand the freed pages back to the system rather
     // than keep the peak resident until the next load.
+    const auto start = std::chrono::steady_clock::now();
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+    trace_.trim_ms = ms_since(start);
+  }
+  if (outcome == RefreshOutcome::kSwapped) {
+    core::log::info("snapshot.load_trace", {{"generation", trace_.generation},
+                                            {"heard_us", trace_.heard_us},
+                                            {"start_us", trace_.start_us},
+                                            {"read_ms", trace_.read_ms},
+                                            {"build_ms", trace_.build_ms},
+                                            {"swapped_us", trace_.swapped_us},
+                                            {"notified_us", trace_.notified_us},
+                                            {"gzip_ms", trace_.gzip_ms},
+                                            {"trim_ms", trace_.trim_ms}});
   }
   return outcome;
 }
 
 RefreshOutcome SnapshotCache::load_if_new() {
-  std::lock_guard<std::mutex> serial(refresh_mu_);
+  trace_ = LoadTrace{};
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (claimed_since_) trace_.heard_us = micros(*claimed_since_);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  trace_.start_us = micros(started);
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     const std::uint64_t heard = announcements_heard();
@@ -184,7 +212,10 @@ RefreshOutcome SnapshotCache::load_if_new() {
     }
 
     const auto read = static_cast<std::int64_t>(snap.files.size());
+    trace_.read_ms = ms_since(started);
+    const auto build_start = std::chrono::steady_clock::now();
     auto built = Generation::build(std::move(snap), core::system_now_ms(), served.get());
+    trace_.build_ms = ms_since(build_start);
     if (!built.ok()) {
       refuse(g, built.error().field, "index", built.error().message);
       return RefreshOutcome::kRefused;
@@ -194,6 +225,8 @@ RefreshOutcome SnapshotCache::load_if_new() {
       std::lock_guard<std::mutex> lock(current_mu_);
       current_ = next;
     }
+    trace_.generation = next->generation();
+    trace_.swapped_us = micros(std::chrono::steady_clock::now());
     {
       std::lock_guard<std::mutex> lock(state_mu_);
       if (next->generation() >= announced_generation_) behind_since_.reset();
@@ -215,12 +248,15 @@ RefreshOutcome SnapshotCache::load_if_new() {
         core::log::error("snapshot.listener_failed", {{"error", e.what()}});
       }
     }
+    trace_.notified_us = micros(std::chrono::steady_clock::now());
     // Served and announced; now the gzip copies of its large files (the
     // same generation: readers and waiters notice nothing but the
     // Content-Encoding they may now get). Skipped when a newer generation
     // is already current: its load comes first, and it finishes them.
     if (auto cur = store_.current_generation(); cur.ok() && cur.value() == next->generation()) {
+      const auto gzip_start = std::chrono::steady_clock::now();
       if (auto gz = next->with_gzip()) {
+        trace_.gzip_ms = ms_since(gzip_start);
         std::lock_guard<std::mutex> lock(current_mu_);
         if (current_ == next) current_ = std::move(gz);
       }

@@ -279,7 +279,8 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
                                      const std::atomic<bool>* cancel, RegenSummary& summary) {
   std::vector<Artifact> artifacts;
   produce(producers(lane), context, cancel, summary, artifacts);
-  std::lock_guard lock(commit_mu_);
+  std::unique_lock lock(commit_mu_, std::defer_lock);
+  stage("wait.store", summary.durations_ms, [&] { lock.lock(); });
   if (lane == Lane::kAll) {
     write("write", artifacts, {}, cancel, summary);
     return;
@@ -316,6 +317,7 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
   auto own_seq = [&](std::int64_t seq) {
     return seq == generation_seq ? std::nullopt : std::optional<std::int64_t>(seq);
   };
+  snapshot::WriteTimings timings;
   stage(stage_name, summary.durations_ms, [&] {
     snapshot::GenerationWriter writer = store_.begin_generation();
     summary.generation = writer.generation();
@@ -346,7 +348,18 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
     auto committed = writer.commit(generation_seq, summary.generated_at_ms);
     summary.manifest = std::move(committed.manifest);
     summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
+    timings = committed.timings;
   });
+  // Where the write's time went, after its total.
+  const std::string prefix = std::string(stage_name) + ".";
+  for (const auto& [step, ms] : {std::pair{"lock", timings.lock_wait_ms},
+                                 {"files", timings.files_ms},
+                                 {"manifest", timings.manifest_ms},
+                                 {"current", timings.current_ms},
+                                 {"legacy", timings.legacy_ms}}) {
+    summary.durations_ms.emplace_back(prefix + step, ms);
+  }
+  summary.fsyncs += timings.fsyncs;
   // What this run wrote is known good as it is on disk now.
   std::lock_guard lock(known_mu_);
   for (auto& a : artifacts) {
@@ -362,6 +375,7 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   const auto start = std::chrono::steady_clock::now();
   if (!concurrent_lanes()) {
     RegenSummary summary;
+    summary.started = start;
     try {
       auto loaded = load(cancel, summary);
       produce_and_commit(Lane::kAll, ProducerContext{loaded->state, loaded->model}, cancel, summary);
@@ -396,6 +410,8 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   s.durations_ms = std::move(durations);
   s.files_written += f.files_written;
   s.bytes_written += f.bytes_written;
+  s.fsyncs += f.fsyncs;
+  s.started = f.started;
   return slow;
 }
 
@@ -403,6 +419,7 @@ RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
                                 std::shared_ptr<const LoadedCatalog>* loaded) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
+  summary.started = start;
   try {
     auto next = load(cancel, summary);
     produce_and_commit(Lane::kFast, ProducerContext{next->state, next->model}, cancel, summary);
@@ -420,6 +437,7 @@ RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
 RunResult Regenerator::run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
+  summary.started = start;
   summary.catalog_seq = loaded.state.catalog_seq;
   try {
     produce_and_commit(Lane::kSlow, ProducerContext{loaded.state, loaded.model}, cancel, summary);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -157,6 +158,10 @@ ReadError errno_error(const std::string& file, int err) {
   return io_error(ReadErrorKind::kIo, file, file + ": " + std::strerror(err));
 }
 
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Takes the store's exclusive writer lock (blocking); returns the descriptor.
 int lock_store(const fs::path& version_dir) {
   const fs::path path = version_dir / kLockName;
@@ -267,7 +272,9 @@ std::vector<std::int64_t> SnapshotStore::list_generations() const {
 }
 
 GenerationWriter SnapshotStore::begin_generation() {
+  const auto start = std::chrono::steady_clock::now();
   const int lock_fd = lock_store(version_dir());
+  const double waited = ms_since(start);
   std::int64_t next = 1;
   try {
     if (auto gens = list_generations(); !gens.empty()) {
@@ -287,7 +294,9 @@ GenerationWriter SnapshotStore::begin_generation() {
   // From here the writer owns the lock and the directory: an exception
   // destroys it, which removes the directory and releases the lock.
   GenerationWriter writer(*this, lock_fd, next);
+  writer.timings_.lock_wait_ms = waited;
   fsync_dir(generation_dir(next).parent_path());
+  ++writer.timings_.fsyncs;
   notify(WriteStep::kGenerationCreated, "");
   return writer;
 }
@@ -552,7 +561,8 @@ GenerationWriter::GenerationWriter(GenerationWriter&& other) noexcept
       generation_(other.generation_),
       done_(std::exchange(other.done_, true)),
       files_(std::move(other.files_)),
-      legacy_(std::move(other.legacy_)) {}
+      legacy_(std::move(other.legacy_)),
+      timings_(other.timings_) {}
 
 GenerationWriter::~GenerationWriter() {
   abort();
@@ -594,15 +604,18 @@ void GenerationWriter::added(const std::string& name, FileEntry entry) {
 void GenerationWriter::add(const std::string& name, std::string_view bytes,
                            std::optional<std::int64_t> catalog_seq) {
   check_new_name(name);
+  const auto start = std::chrono::steady_clock::now();
   const fs::path dir = store_->generation_dir(generation_);
   const fs::path tmp = dir / ("." + name + ".tmp");
   write_durable(tmp, bytes);
+  ++timings_.fsyncs;
   store_->notify(WriteStep::kTempWritten, name);
   // The directory entry is made durable with all the others, once, before
   // the manifest (commit()): until then the generation is partial anyway.
   rename_file(tmp, dir / name);
   store_->notify(WriteStep::kRenamed, name);
   added(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
+  timings_.files_ms += ms_since(start);
 }
 
 void GenerationWriter::link(const std::string& name, std::int64_t from, const FileEntry& entry) {
@@ -637,6 +650,7 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
   const fs::path vdir = store_->version_dir();
 
   // Every file's directory entry, durable before the manifest names it.
+  auto start = std::chrono::steady_clock::now();
   fsync_dir(dir);
 
   Committed out;
@@ -651,7 +665,10 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
   store_->notify(WriteStep::kTempWritten, kManifestName);
   rename_file(manifest_tmp, dir / kManifestName);
   fsync_dir(dir);
+  timings_.fsyncs += 3;
   store_->notify(WriteStep::kRenamed, kManifestName);
+  timings_.manifest_ms = ms_since(start);
+  start = std::chrono::steady_clock::now();
 
   store_->notify(WriteStep::kBeforeCurrent, "");
   const fs::path current_tmp = vdir / ".CURRENT.tmp";
@@ -666,11 +683,15 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
     core::log::warn("snapshot.commit_warning", {{"generation", generation_}, {"warning", what}});
   };
   try {
+    timings_.fsyncs += 2;
     fsync_dir(vdir);
     store_->notify(WriteStep::kCurrentReplaced, kCurrentName);
   } catch (const std::exception& e) {
     warn(std::string("CURRENT replaced but not confirmed durable: ") + e.what());
   }
+
+  timings_.current_ms = ms_since(start);
+  start = std::chrono::steady_clock::now();
 
   // Legacy copies: a hard link to the generation's file (no copy, atomic
   // rename over the old one); a copy where links are not supported.
@@ -696,10 +717,13 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
     }
   }
   try {
+    ++timings_.fsyncs;
     fsync_dir(vdir);
   } catch (const std::exception& e) {
     warn(std::string("legacy copies not confirmed durable: ") + e.what());
   }
+  timings_.legacy_ms = ms_since(start);
+  out.timings = timings_;
   // Release the writer lock now rather than when the writer is destroyed.
   if (lock_fd_ >= 0) {
     ::close(std::exchange(lock_fd_, -1));

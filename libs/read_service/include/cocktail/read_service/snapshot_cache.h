@@ -130,7 +130,7 @@ class SnapshotCache {
 
  private:
   void run();
-  RefreshOutcome load_if_new();
+  RefreshOutcome load_if_new();  // under refresh_mu_
   void update_gauges();
   void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
   // CURRENT names `generation` (0: no snapshot), as read after the
@@ -149,6 +149,20 @@ class SnapshotCache {
   std::shared_ptr<const Generation> current_;
 
   std::mutex refresh_mu_;  // one refresh at a time
+  // The last load's timings (steady clock, microseconds; durations in ms),
+  // logged as snapshot.load_trace. Under refresh_mu_.
+  struct LoadTrace {
+    std::int64_t generation = 0;
+    std::int64_t heard_us = 0;  // the first announcement of a newer generation (0: none)
+    std::int64_t start_us = 0;
+    double read_ms = 0;  // CURRENT, manifest, changed files read and verified
+    double build_ms = 0;
+    std::int64_t swapped_us = 0;
+    std::int64_t notified_us = 0;  // listeners (waiters, stream) ran
+    double gzip_ms = 0;            // large files' deferred gzip copies
+    double trim_ms = 0;
+  };
+  LoadTrace trace_;
   std::vector<Listener> listeners_;
   std::optional<std::int64_t> refused_generation_;
 

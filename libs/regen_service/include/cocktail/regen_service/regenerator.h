@@ -90,6 +90,11 @@ struct RegenSummary {
   std::int64_t files_linked = 0;
   std::int64_t files_written = 0;
   std::int64_t bytes_written = 0;
+  // fsync calls made writing the generation.
+  std::int64_t fsyncs = 0;
+  // When the run started (steady clock): with durations_ms, a trace of the
+  // run on the clock every process on the machine shares.
+  std::chrono::steady_clock::time_point started;
 };
 
 // Why a run did not publish: the stage that failed (or that would have come

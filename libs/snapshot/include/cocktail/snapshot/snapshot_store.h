@@ -67,6 +67,17 @@ struct Snapshot {
   std::map<std::string, std::string> files;
 };
 
+// How long the steps of writing a generation took, in milliseconds, and how
+// many fsync calls they made: where a slow commit spent its time.
+struct WriteTimings {
+  double lock_wait_ms = 0;  // waiting for the writers' lock (another writer, gc)
+  double files_ms = 0;      // new files written, made durable and renamed into place
+  double manifest_ms = 0;   // manifest written; it and the directory entries durable
+  double current_ms = 0;    // CURRENT replaced and durable
+  double legacy_ms = 0;     // legacy copies refreshed
+  int fsyncs = 0;
+};
+
 class GenerationWriter;
 
 class SnapshotStore {
@@ -144,6 +155,7 @@ class GenerationWriter {
     // Legacy copies that could not be refreshed (the generation is
     // published regardless; the next commit retries them).
     std::vector<std::string> warnings;
+    WriteTimings timings;
   };
   // Writes the manifest, then replaces CURRENT. Throws SnapshotIoError when
   // the generation could not be published (the previous one stays current).
@@ -164,6 +176,7 @@ class GenerationWriter {
   bool done_ = false;
   std::map<std::string, FileEntry> files_;
   std::vector<std::string> legacy_;  // every file, linked (or copied) to v1/<name> on commit
+  WriteTimings timings_;
 };
 
 }  // namespace cocktail::snapshot
