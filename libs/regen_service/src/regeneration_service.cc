@@ -92,15 +92,19 @@ std::int64_t micros(Clock::time_point t) {
 
 // One line per published run, on the steady clock every process of the
 // machine shares (microseconds): when the oldest change it covers arrived,
-// when it started, returned and was announced, and its stages in order.
+// when it started, returned and was announced, its stages in order up to
+// the announcement (`stages`) and after it (`after`: retention).
 // tests/bench/freshness.sh lines these up with the writes and the reads.
 void log_trace(const char* lane, std::optional<Clock::time_point> oldest, const RegenSummary& s,
-               Clock::time_point returned, Clock::time_point announced) {
+               std::size_t published_stages, Clock::time_point returned, Clock::time_point announced) {
   std::string stages;
-  for (const auto& [stage, ms] : s.durations_ms) {
+  std::string after;
+  for (std::size_t i = 0; i < s.durations_ms.size(); ++i) {
+    const auto& [stage, ms] = s.durations_ms[i];
+    std::string& out = i < published_stages ? stages : after;
     char buf[32];
     std::snprintf(buf, sizeof buf, ":%.3f", ms);
-    stages.append(stages.empty() ? "" : ",").append(stage).append(buf);
+    out.append(out.empty() ? "" : ",").append(stage).append(buf);
   }
   log::info("regen.trace", {{"lane", lane},
                             {"generation", s.generation},
@@ -111,7 +115,8 @@ void log_trace(const char* lane, std::optional<Clock::time_point> oldest, const 
                             {"returned_us", micros(returned)},
                             {"announced_us", micros(announced)},
                             {"fsyncs", s.fsyncs},
-                            {"stages", stages}});
+                            {"stages", stages},
+                            {"after", after.empty() ? "-" : after}});
 }
 
 // A lane's bookkeeping (under the service's mutex).
@@ -415,11 +420,15 @@ RunResult RegenerationService::Impl::attempt(const char* lane, std::optional<Clo
     result = RunFailure{"run", e.what(), false};
   }
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  // Announce before anything else: readers are waiting for it.
+  // Announce before anything else: readers are waiting for it. Retention
+  // comes after, off their path.
   if (result.ok()) {
     const auto returned = std::chrono::steady_clock::now();
     announce(result.value().manifest);
-    log_trace(lane, oldest, result.value(), returned, std::chrono::steady_clock::now());
+    const auto announced = std::chrono::steady_clock::now();
+    const std::size_t published_stages = result.value().durations_ms.size();
+    regenerator.retain(result.value());
+    log_trace(lane, oldest, result.value(), published_stages, returned, announced);
   }
   return result;
 }
@@ -533,7 +542,11 @@ void RegenerationService::Impl::work() {
     double ms = 0;
     const RunResult result = attempt(
         "fast", work.changes > 0 ? std::optional(work.oldest) : std::nullopt,
-        [&] { return lanes ? regenerator.run_fast(&cancel, &loaded) : regenerator.run(&cancel); }, ms);
+        [&] {
+          return lanes ? regenerator.run_fast(&cancel, &loaded)
+                       : regenerator.run(&cancel, {}, /*retain=*/false);
+        },
+        ms);
     if (loaded) {
       std::lock_guard slow_lock(mu);
       if (!slow_exit) {

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <sstream>
 
 #include "cocktail/catalog/database.h"
@@ -297,6 +299,66 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
     EXPECT_EQ(std::string_view(doc["status"]), "error");
   }
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
+}
+
+// The slow lane writes its files outside the store's lock: a fast run
+// started while they are being made durable commits at once, and the slow
+// lane then publishes its files with that newer fast generation's exact
+// analytics carried forward (the generation's seq never goes back).
+TEST_F(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
+  // On the slow lane's file, once durable and before the slow lane takes
+  // the store: a change to the catalog, then a fast run on another thread.
+  struct MidSlowWrite final : snapshot::WriteObserver {
+    void on_step(snapshot::WriteStep step, std::string_view file) override {
+      if (!armed || step != snapshot::WriteStep::kTempWritten || file != "slow-count.json") return;
+      armed = false;
+      hook();
+    }
+    bool armed = false;
+    std::function<void()> hook;
+  } mid;
+  snapshot::SnapshotStore store(dir_.file("analytics"), &mid);
+  auto s = settings();
+  s.split_lanes = true;
+  std::vector<std::unique_ptr<Producer>> producers;
+  producers.push_back(std::make_unique<ExactAnalyticsProducer>());
+  producers.push_back(std::make_unique<SlowCountProducer>());
+  Regenerator regen(s, store, std::move(producers));
+  ASSERT_TRUE(regen.run().ok());  // generations 1 (fast) and 2 (slow)
+
+  std::shared_ptr<const LoadedCatalog> loaded;
+  ASSERT_TRUE(regen.run_fast(nullptr, &loaded).ok());  // 3
+  const std::int64_t old_seq = loaded->state.catalog_seq;
+  std::optional<RunResult> fast;
+  mid.hook = [&] {
+    testing::open_test_catalog(catalog_path_)->exec("INSERT INTO ingredients(name) VALUES ('Yuzu')");
+    auto f = std::async(std::launch::async, [&] { return regen.run_fast(nullptr); });
+    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) fast = f.get();
+  };
+  mid.armed = true;
+  const RunResult slow = regen.run_slow(*loaded, nullptr);  // stages 4
+  ASSERT_TRUE(fast.has_value()) << "the fast run waited for the slow lane's files";
+  ASSERT_TRUE(fast->ok()) << fast->failure().message();
+  EXPECT_EQ(fast->value().generation, 5);
+  const std::int64_t new_seq = fast->value().catalog_seq;
+  ASSERT_GT(new_seq, old_seq);
+
+  ASSERT_TRUE(slow.ok()) << slow.failure().message();
+  const auto& m = slow.value().manifest;
+  EXPECT_EQ(m.generation, 6) << "published after the fast generation, never under it";
+  EXPECT_EQ(store.current_generation().value(), 6);
+  EXPECT_EQ(m.catalog_seq, new_seq) << "the newer exact analytics are carried forward";
+  EXPECT_EQ(m.file_catalog_seq("slow-count.json"), old_seq);
+  EXPECT_EQ(m.file_catalog_seq("ingredient-usage.json"), new_seq);
+  // Generation 4, where the slow lane wrote, is complete and never current;
+  // its file is generation 6's (one inode) and its envelope names 4.
+  ASSERT_TRUE(store.read_manifest(4).ok());
+  EXPECT_TRUE(std::filesystem::equivalent(store.generation_dir(4) / "slow-count.json",
+                                          store.generation_dir(6) / "slow-count.json"));
+  auto snap = store.read_current();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_NE(snap->files.at("slow-count.json").find("\"generation\":4"), std::string::npos);
+  EXPECT_NE(snap->files.at("ingredient-usage.json").find("\"generation\":5"), std::string::npos);
 }
 
 TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
