@@ -1,6 +1,11 @@
 #include "cocktail/read_service/snapshot_cache.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -17,6 +22,8 @@ namespace {
 constexpr int kReadAttempts = 3;
 // Gauges (age, staleness) are refreshed at least this often.
 constexpr std::chrono::milliseconds kGaugeInterval{1000};
+// The gzip thread's nice value (the slow lane of analytics-regen runs at the same).
+constexpr int kGzipNice = 10;
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -251,15 +258,15 @@ RefreshOutcome SnapshotCache::load_if_new() {
     trace_.notified_us = micros(std::chrono::steady_clock::now());
     // Served and announced; now the gzip copies of its large files (the
     // same generation: readers and waiters notice nothing but the
-    // Content-Encoding they may now get). Skipped when a newer generation
-    // is already current: its load comes first, and it finishes them.
-    if (auto cur = store_.current_generation(); cur.ok() && cur.value() == next->generation()) {
+    // Content-Encoding they may now get), on the gzip thread so that the
+    // next generation never waits for them; at once when not started.
+    if (gzip_thread_.joinable()) {
+      request_gzip();
+    } else if (auto gz = next->with_gzip()) {
       const auto gzip_start = std::chrono::steady_clock::now();
-      if (auto gz = next->with_gzip()) {
-        trace_.gzip_ms = ms_since(gzip_start);
-        std::lock_guard<std::mutex> lock(current_mu_);
-        if (current_ == next) current_ = std::move(gz);
-      }
+      std::lock_guard<std::mutex> lock(current_mu_);
+      if (current_ == next) current_ = std::move(gz);
+      trace_.gzip_ms = ms_since(gzip_start);
     }
     return RefreshOutcome::kSwapped;
   }
@@ -348,6 +355,12 @@ void SnapshotCache::start() {
     stopping_ = false;
     wake_ = true;  // first refresh at once
   }
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_stopping_ = false;
+    gzip_wake_ = true;  // what the first refresh (before start) left pending
+  }
+  gzip_thread_ = std::thread([this] { run_gzip(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -358,6 +371,68 @@ void SnapshotCache::stop() {
   }
   wake_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_stopping_ = true;
+  }
+  gzip_cv_.notify_one();
+  if (gzip_thread_.joinable()) gzip_thread_.join();
+}
+
+void SnapshotCache::request_gzip() {
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_wake_ = true;
+  }
+  gzip_cv_.notify_one();
+}
+
+void SnapshotCache::run_gzip() {
+  // Lower priority than the loader and the I/O threads (Linux: per thread):
+  // a gzip copy is a saving on the wire, never worth delaying a generation.
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kGzipNice) != 0) {
+    core::log::warn("snapshot.gzip_priority_unchanged", {{"error", std::strerror(errno)}});
+  }
+  // Made copies by the pending representation they replace: a generation
+  // loaded meanwhile from the served one shares its pending
+  // representations, and gets the same copies without compressing again.
+  Generation::RepresentationMap done;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(gzip_mu_);
+      gzip_cv_.wait(lock, [&] { return gzip_wake_ || gzip_stopping_; });
+      if (gzip_stopping_) return;
+      gzip_wake_ = false;
+    }
+    const auto served = current();
+    if (!served) continue;
+    try {
+      const auto start = std::chrono::steady_clock::now();
+      bool interrupted = false;
+      for (const auto& rep : served->pending_gzip()) {
+        if (done.count(rep) != 0) continue;
+        done.emplace(rep, with_gzip(*rep));
+        std::lock_guard<std::mutex> lock(gzip_mu_);
+        if (gzip_stopping_) return;
+        // A newer generation: apply what is made, then start from it.
+        if ((interrupted = gzip_wake_)) break;
+      }
+      {
+        std::lock_guard<std::mutex> lock(current_mu_);
+        if (auto next = current_->with_representations(done)) current_ = std::move(next);
+      }
+      if (!interrupted) {
+        core::log::info("snapshot.gzipped", {{"generation", served->generation()}, {"ms", ms_since(start)}});
+      }
+    } catch (const std::exception& e) {
+      // Out of memory in zlib: the identity bytes keep being served.
+      core::log::error("snapshot.gzip_failed", {{"error", e.what()}});
+    }
+    // Forget copies no generation can refer to any more.
+    for (auto it = done.begin(); it != done.end();) {
+      it = it->first.use_count() == 1 ? done.erase(it) : std::next(it);
+    }
+  }
 }
 
 void SnapshotCache::run() {

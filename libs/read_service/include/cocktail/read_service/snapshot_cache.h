@@ -19,7 +19,10 @@
 // (generation numbers are never reused: a rewrite is a new generation).
 //
 // After each swap the listeners run on the refresh thread, in registration
-// order (wake read-your-writes waiters, announce on event streams).
+// order (wake read-your-writes waiters, announce on event streams). Files
+// over Generation::kEagerGzipMaxBytes get their gzip copy afterwards, on a
+// gzip thread of their own at nice 10: until then they are served as
+// identity, and a generation announced meanwhile never waits for them.
 //
 // Announcements are hints: a generation number heard on the bus only wakes
 // the refresh thread; what counts is what CURRENT names. The cache is behind
@@ -131,6 +134,10 @@ class SnapshotCache {
  private:
   void run();
   RefreshOutcome load_if_new();  // under refresh_mu_
+  // The gzip thread: makes the pending gzip copies of the served
+  // generation's large files at a lower CPU priority and swaps them in.
+  void run_gzip();
+  void request_gzip();
   void update_gauges();
   void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
   // CURRENT names `generation` (0: no snapshot), as read after the
@@ -163,6 +170,12 @@ class SnapshotCache {
     double trim_ms = 0;
   };
   LoadTrace trace_;
+
+  std::thread gzip_thread_;
+  std::mutex gzip_mu_;
+  std::condition_variable gzip_cv_;
+  bool gzip_wake_ = false;
+  bool gzip_stopping_ = false;
   std::vector<Listener> listeners_;
   std::optional<std::int64_t> refused_generation_;
 
