@@ -14,6 +14,7 @@
 #include "cocktail/core/time.h"
 #include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
+#include "cocktail/snapshot/sha256.h"
 
 namespace cocktail::regen_service {
 namespace {
@@ -308,12 +309,16 @@ void Regenerator::commit_staged(const ProducerContext& context, const std::atomi
   check_cancel(cancel, "write");
   summary.generated_at_ms = settings_.now_ms();
   // The bytes first, durable, outside every lock: the fast lane commits
-  // beside them (the writer's directory is its own until it commits).
+  // beside them (the writer's directory is its own until it commits). A
+  // bare file whose bytes are those of the current generation's (a matrix
+  // recomputed from a state that did not change it) is linked instead.
   std::optional<snapshot::GenerationWriter> writer;
+  std::vector<Carried> same_bytes;
   stage("write.stage", summary.durations_ms, [&] {
+    same_bytes = same_as_current(artifacts, summary.catalog_seq);
     writer.emplace(store_.stage_generation());
     summary.generation = writer->generation();
-    add_artifacts(*writer, artifacts, 0, summary);
+    add_artifacts(*writer, artifacts, 0, summary, same_bytes);
     writer->flush();
   });
   // Then, under the lock, what CURRENT names is carried and the manifest
@@ -330,9 +335,43 @@ void Regenerator::commit_staged(const ProducerContext& context, const std::atomi
   snapshot::WriteTimings timings;
   stage("write", summary.durations_ms, [&] {
     add_artifacts(*writer, artifacts, before, summary);  // any recomputed here
+    for (const auto& c : same_bytes) {
+      try {
+        writer->link(c.name, c.from, c.entry);
+        ++summary.files_linked;
+      } catch (const snapshot::SnapshotIoError&) {
+        // Its generation went meanwhile (gc): written after all.
+        const auto a = std::find_if(artifacts.begin(), artifacts.end(),
+                                    [&](const Artifact& x) { return x.file_name == c.name; });
+        writer->add(a->file_name, a->body, summary.catalog_seq);
+        ++summary.files_written;
+        summary.bytes_written += static_cast<std::int64_t>(a->body.size());
+      }
+    }
     timings = link_and_commit(*writer, carried, cancel, summary);
   });
   finish_write("write", timings, artifacts, summary);
+}
+
+std::vector<Regenerator::Carried> Regenerator::same_as_current(const std::vector<Artifact>& artifacts,
+                                                               std::int64_t seq) {
+  std::vector<Carried> out;
+  const auto current = store_.current_generation();
+  if (!current.ok()) return out;
+  const auto manifest = store_.read_manifest(current.value());
+  if (!manifest.ok()) return out;
+  for (const auto& a : artifacts) {
+    if (a.envelope) continue;  // an envelope names its generation: never the same bytes
+    const auto it = manifest->files.find(a.file_name);
+    if (it == manifest->files.end() || it->second.bytes != static_cast<std::int64_t>(a.body.size()) ||
+        it->second.sha256 != snapshot::sha256_hex(a.body) ||
+        !usable(current.value(), manifest.value(), a.file_name)) {
+      continue;
+    }
+    out.push_back(
+        Carried{a.file_name, current.value(), snapshot::FileEntry{it->second.sha256, it->second.bytes, seq}});
+  }
+  return out;
 }
 
 std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, const ProducerContext& context,
@@ -357,9 +396,11 @@ std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, con
 }
 
 void Regenerator::add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts,
-                                std::size_t from, RegenSummary& summary) {
+                                std::size_t from, RegenSummary& summary, const std::vector<Carried>& skip) {
   for (std::size_t i = from; i < artifacts.size(); ++i) {
     Artifact& a = artifacts[i];
+    if (std::any_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; }))
+      continue;
     if (a.envelope) {
       analytics::EnvelopeMetadata meta;
       meta.analytics_type = a.analytics_type;

@@ -361,6 +361,46 @@ TEST_F(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
   EXPECT_NE(snap->files.at("ingredient-usage.json").find("\"generation\":5"), std::string::npos);
 }
 
+// A slow-lane file of bare bytes (no envelope naming its generation) that
+// comes out the same as the current generation's is linked, not written
+// again; it says the seq it was computed from.
+TEST_F(RegeneratorTest, ASlowFileWhoseBytesDidNotChangeIsLinkedWithItsNewSeq) {
+  class BareProducer final : public Producer {
+   public:
+    std::string_view name() const override { return "bare"; }
+    bool slow() const override { return true; }
+    std::vector<std::string> outputs() const override { return {"bare.bin"}; }
+    void produce(const ProducerContext& ctx, ProducerOutput& out) override {
+      Artifact a;
+      a.analytics_type = "bare";
+      a.file_name = "bare.bin";
+      a.body = std::string(4096, 'x') + std::to_string(ctx.model.recipe_count());
+      a.envelope = false;
+      out.artifacts.push_back(std::move(a));
+    }
+  };
+  auto s = settings();
+  s.split_lanes = true;
+  std::vector<std::unique_ptr<Producer>> producers;
+  producers.push_back(std::make_unique<ExactAnalyticsProducer>());
+  producers.push_back(std::make_unique<BareProducer>());
+  Regenerator regen(s, store_, std::move(producers));
+  auto first = regen.run();
+  ASSERT_TRUE(first.ok());
+  const std::int64_t g1 = first.value().generation;
+  // An ingredient added: the recipe count, so the bare file, stays.
+  testing::open_test_catalog(catalog_path_)->exec("INSERT INTO ingredients(name) VALUES ('Yuzu')");
+  auto second = regen.run();
+  ASSERT_TRUE(second.ok()) << second.failure().message();
+  const auto& m = second.value().manifest;
+  EXPECT_TRUE(std::filesystem::equivalent(store_.generation_dir(g1) / "bare.bin",
+                                          store_.generation_dir(m.generation) / "bare.bin"));
+  EXPECT_GT(m.file_catalog_seq("bare.bin").value(),
+            first.value().manifest.file_catalog_seq("bare.bin").value());
+  EXPECT_EQ(m.file_catalog_seq("bare.bin"), m.catalog_seq) << "computed from the newest state";
+  EXPECT_TRUE(store_.read_current().ok());
+}
+
 TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   auto s = settings();
   s.retention = snapshot::RetentionPolicy{2, 0};

@@ -222,9 +222,14 @@ class Regenerator {
   // Whether generation `g`'s `name` holds the bytes `entry` describes
   // (stamp known, else read and verified). Call under commit_mu_.
   bool usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
-  // Envelopes artifacts[from..] for `writer`'s generation and adds them.
+  // Envelopes artifacts[from..] for `writer`'s generation and adds them,
+  // but for those named in `skip`.
   void add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts, std::size_t from,
-                     RegenSummary& summary);
+                     RegenSummary& summary, const std::vector<Carried>& skip = {});
+  // The bare artifacts whose bytes are those of the current generation's
+  // file of the same name (usable: verified or stamp known), as links from
+  // it that say `seq`, the state they were computed from.
+  std::vector<Carried> same_as_current(const std::vector<Artifact>& artifacts, std::int64_t seq);
   // Links `carried`, then commits (the cancellation flag checked last).
   snapshot::WriteTimings link_and_commit(snapshot::GenerationWriter& writer,
                                          const std::vector<Carried>& carried, const std::atomic<bool>* cancel,
