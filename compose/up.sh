@@ -21,6 +21,7 @@ prom_port=9090
 catalog_pub=5561
 regen_pub=5562
 usage_pub=5563
+api_pub=5564
 with_prometheus=1
 build_dir="$root/build"
 
@@ -45,6 +46,7 @@ Options:
   --catalog-pub-port P   catalog-api ZeroMQ PUB port (default: $catalog_pub)
   --regen-pub-port P     analytics-regen ZeroMQ PUB port (default: $regen_pub)
   --usage-pub-port P     usage-api ZeroMQ PUB port, usage.hour (default: $usage_pub)
+  --api-pub-port P       analytics-api ZeroMQ PUB port, analytics.repair (default: $api_pub)
   --no-prometheus        do not start Prometheus
   --postgres             keep the catalog in a local PostgreSQL (Debian's postgresql) under
                          DATA_DIR/postgres instead of DATA_DIR/catalog.db
@@ -71,6 +73,7 @@ while [ $# -gt 0 ]; do
     --catalog-pub-port) catalog_pub=$2; shift 2 ;;
     --regen-pub-port) regen_pub=$2; shift 2 ;;
     --usage-pub-port) usage_pub=$2; shift 2 ;;
+    --api-pub-port) api_pub=$2; shift 2 ;;
     --no-prometheus) with_prometheus=0; shift ;;
     --postgres) with_postgres=1; shift ;;
     --postgres-port) pg_port=$2; shift 2 ;;
@@ -177,11 +180,17 @@ start analytics-regen "$bin/analytics-regen" --db "$catalog" --analytics-path "$
   --http "$host:$regen_port" --sub "tcp://$host:$catalog_pub" --pub "tcp://$host:$regen_pub" \
   --token-file "$token_file" \
   --bus-key-file "$keys/analytics-regen.key_secret" --bus-server-key "$keys/catalog-api.key" \
-  --bus-authorized-keys "$keys/analytics-api.key"
+  --bus-authorized-keys "$keys/analytics-api.key" \
+  --repair-sub "tcp://$host:$api_pub" --repair-server-key "$keys/analytics-api.key"
+# The dashboard (served by analytics-api) posts usage events to usage-api and
+# draws its roll-ups, cross-origin: analytics-api tells the page where it is.
+# analytics-api also publishes analytics.repair (a file that failed
+# verification) for analytics-regen only.
 start analytics-api "$bin/analytics-api" --db "$catalog" --analytics-path "$data_dir/analytics" \
-  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" \
-  --bus-key-file "$keys/analytics-api.key_secret" --bus-server-key "$keys/analytics-regen.key"
-# The dashboard (served by analytics-api) posts usage events cross-origin.
+  --http "$host:$api_port" --sub "tcp://$host:$regen_pub" --usage-api-url "http://$host:$usage_port" \
+  --pub "tcp://$host:$api_pub" \
+  --bus-key-file "$keys/analytics-api.key_secret" --bus-server-key "$keys/analytics-regen.key" \
+  --bus-authorized-keys "$keys/analytics-regen.key"
 # usage.hour has no subscriber in the stack yet: every service of this
 # deployment may subscribe (the public keys of the key directory).
 start usage-api "$bin/usage-api" --db "$data_dir/usage.db" --http "$host:$usage_port" \
@@ -221,6 +230,7 @@ wait_for "the first generation" "http://$host:$api_port/api/v1/analytics/cocktai
 cat <<INFO
 
 cocktaildb-analytics is up.
+  dashboard        http://$host:$api_port/                        (open it in a browser: live, no internet needed)
   catalog-api      http://$host:$catalog_port/api/v1/recipes      (writes need the token in $token_file)
   analytics-api    http://$host:$api_port/api/v1/analytics/status
   dashboard feed   http://$host:$api_port/api/v1/analytics/stream  (server-sent events)

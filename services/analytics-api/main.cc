@@ -1,28 +1,41 @@
 // analytics-api: serves the analytics snapshots from memory over HTTP —
-// verified generations, drill-downs, read-your-writes, live updates.
+// verified generations, drill-downs, read-your-writes, live updates — and
+// the dashboard page, whose files are compiled in (web_files.h).
 //
 // Wiring only: settings -> ReadServiceOptions -> ReadService -> wait for
-// SIGTERM/SIGINT -> graceful stop. See docs/api.md ("analytics-api").
+// SIGTERM/SIGINT -> graceful stop. See docs/api.md ("analytics-api") and
+// docs/dashboard.md.
 #include <iostream>
 #include <string>
 
 #include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
+#include "cocktail/core/log_options.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
-#include "cocktail/http/server.h"
+#include "cocktail/http/server_flags.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/read_service/read_service.h"
+#include "web_files.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
-int usage_error(const std::string& message) {
-  std::cerr << "analytics-api: " << message << "\n";
-  return kExitUsage;
+// analytics-api's settings predate the shared names: its environment
+// variables and help lines stay as operators know them.
+cocktail::http::ServerFlags http_flags() {
+  cocktail::http::ServerFlags f("127.0.0.1:8081");
+  f.listen_text = {"HTTP_LISTEN", "HTTP listen address, host:port."};
+  f.io_threads = cocktail::http::FlagText{"IO_THREADS", "HTTP I/O threads."};
+  f.max_connections = cocktail::http::FlagText{"MAX_CONNECTIONS", "Open HTTP connections accepted at once."};
+  f.cors_origins = cocktail::http::FlagText{
+      "CORS_ORIGINS",
+      "Origins allowed to read from a browser, comma-separated ('*' for any). Empty: CORS off."};
+  f.shutdown_timeout.reset();
+  f.access_log = cocktail::http::FlagText{"ACCESS_LOG", "One log line per HTTP request."};
+  return f;
 }
 
 }  // namespace
@@ -37,59 +50,67 @@ int main(int argc, char** argv) {
                   "Catalog (SQLite file or postgresql:// URI), opened read-only to compute ingredient-usage "
                   "and recipe-complexity on the "
                   "fly before the first snapshot exists. Empty: no fallback (503 until a snapshot exists).")
-      .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8081", "HTTP listen address, host:port.")
       .add_string(
           "--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5562",
           "ZeroMQ endpoints of analytics-regen's publisher (comma-separated). Empty: poll CURRENT only.")
-      .add_int("--io-threads", "IO_THREADS", 2, "HTTP I/O threads.")
+      .add_string("--pub", "PUB_ENDPOINT", "",
+                  "ZeroMQ endpoint to publish analytics.repair requests on (bind), for analytics-regen's "
+                  "--repair-sub. Empty: none (analytics-regen's scrub still finds bad files).")
+      .add_int("--repair-interval-ms", "REPAIR_INTERVAL_MS", 5000,
+               "How often a repair request is sent again while CURRENT names a refused generation "
+               "(milliseconds).")
       .add_int("--check-interval-ms", "CHECK_INTERVAL_MS", 2000,
                "How often CURRENT is checked in case an announcement was missed (milliseconds).")
-      .add_string("--cors-origins", "CORS_ORIGINS", "",
-                  "Origins allowed to read from a browser, comma-separated ('*' for any). Empty: CORS off.")
       .add_int("--max-wait-ms", "MAX_WAIT_MS", 10000, "Largest wait_ms accepted for min_seq (milliseconds).")
       .add_int("--default-wait-ms", "DEFAULT_WAIT_MS", 5000, "wait_ms when min_seq is given without it.")
-      .add_int("--max-connections", "MAX_CONNECTIONS", 10000, "Open HTTP connections accepted at once.")
-      .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).")
-      .add_bool("--access-log", "ACCESS_LOG", true, "One log line per HTTP request.");
+      .add_bool("--dashboard", "DASHBOARD", true, "Serve the dashboard page at / and /dashboard/.")
+      .add_string("--usage-api-url", "USAGE_API_URL", "",
+                  "usage-api's base URL as a browser reaches it (http://host:port): the dashboard sends its "
+                  "usage events there and draws its roll-ups. Empty: usage tracking not configured.");
+  const auto flags = http_flags();
+  cocktail::http::add_server_flags(o, flags);
+  cocktail::core::add_log_level_option(o, "debug, info, warn or error (logs go to stderr).");
   cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
-  cocktail::core::log::Level level;
-  if (!cocktail::core::log::parse_level(o.get("--log-level"), &level)) {
-    return usage_error("--log-level expects debug, info, warn or error");
+  if (auto applied = cocktail::core::apply_log_level(o); !applied.ok()) {
+    o.exit_usage_error(applied.error().message);
   }
-  cocktail::core::log::set_level(level);
-
-  auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) return usage_error(listen.error().message);
-  const auto io_threads = o.get_int("--io-threads");
+  cocktail::read_service::ReadServiceOptions options;
+  if (auto read = cocktail::http::read_server_flags(o, flags, options.http); !read.ok()) {
+    o.exit_usage_error(read.error().message);
+  }
   const auto check_ms = o.get_int("--check-interval-ms");
   const auto max_wait = o.get_int("--max-wait-ms");
   const auto default_wait = o.get_int("--default-wait-ms");
-  const auto max_connections = o.get_int("--max-connections");
-  if (io_threads < 1 || io_threads > 64) return usage_error("--io-threads must be 1..64");
-  if (check_ms < 10) return usage_error("--check-interval-ms must be at least 10");
-  if (max_wait < 0 || max_wait > 60000) return usage_error("--max-wait-ms must be 0..60000");
+  if (check_ms < 10) o.exit_usage_error("--check-interval-ms must be at least 10");
+  if (max_wait < 0 || max_wait > 60000) o.exit_usage_error("--max-wait-ms must be 0..60000");
   if (default_wait < 0 || default_wait > max_wait)
-    return usage_error("--default-wait-ms must be 0..--max-wait-ms");
-  if (max_connections < 1) return usage_error("--max-connections must be positive");
+    o.exit_usage_error("--default-wait-ms must be 0..--max-wait-ms");
+  const std::string usage_api = o.get("--usage-api-url");
+  if (!usage_api.empty()) {
+    auto url = cocktail::read_service::parse_usage_api_url(usage_api, "--usage-api-url");
+    if (!url.ok()) o.exit_usage_error(url.error().message);
+  }
 
-  cocktail::read_service::ReadServiceOptions options;
-  options.http.host = listen->first;
-  options.http.port = listen->second;
-  options.http.io_threads = static_cast<int>(io_threads);
-  options.http.max_connections = static_cast<std::size_t>(max_connections);
-  options.http.cors.allowed_origins = o.get_list("--cors-origins");
-  options.http.access_log = o.get_bool("--access-log");
   options.analytics_path = o.get("--analytics-path");
   options.db_path = o.get("--db");
   options.sub_endpoints = o.get_list("--sub");
-  auto bus_security = cocktail::bus::security_from_options(o, {.subscribes = !options.sub_endpoints.empty()});
-  if (!bus_security.ok()) return usage_error(bus_security.error().message);
+  options.pub_endpoint = o.get("--pub");
+  const auto repair_ms = o.get_int("--repair-interval-ms");
+  if (repair_ms < 100) o.exit_usage_error("--repair-interval-ms must be at least 100");
+  options.repair_interval = std::chrono::milliseconds(repair_ms);
+  auto bus_security = cocktail::bus::security_from_options(
+      o, {.publishes = !options.pub_endpoint.empty(), .subscribes = !options.sub_endpoints.empty()});
+  if (!bus_security.ok()) o.exit_usage_error(bus_security.error().message);
   options.bus_security = std::move(*bus_security);
   options.check_interval = std::chrono::milliseconds(check_ms);
   options.api.max_wait = std::chrono::milliseconds(max_wait);
   options.api.default_wait = std::chrono::milliseconds(default_wait);
+  if (o.get_bool("--dashboard")) {
+    options.dashboard =
+        cocktail::read_service::DashboardOptions{cocktail::analytics_api::web_files(), usage_api};
+  }
 
   cocktail::metrics::MetricsRegistry registry;
   std::unique_ptr<cocktail::read_service::ReadService> service;

@@ -17,10 +17,11 @@
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
+#include "cocktail/core/log_options.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
 #include "cocktail/core/time.h"
-#include "cocktail/http/bearer_token.h"
+#include "cocktail/http/server_flags.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/regen_service/analytics_regen.h"
 #include "cocktail/snapshot/retention.h"
@@ -39,6 +40,9 @@ cocktail::snapshot::RetentionPolicy retention_policy(const Options& o) {
   cocktail::snapshot::RetentionPolicy p;
   p.keep_generations = o.get_int("--keep-generations");
   p.max_age_ms = static_cast<std::int64_t>(o.get_double("--max-age-hours") * 3600.0 * 1000.0);
+  p.max_bytes = o.get_int("--max-bytes");
+  p.versioned_files = rs::versioned_files();
+  p.keep_versions = o.get_int("--keep-map-versions");
   return p;
 }
 
@@ -64,9 +68,16 @@ std::chrono::milliseconds ms(const Options& o, const char* flag) {
   return std::chrono::milliseconds(o.get_int(flag));
 }
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "analytics-regen: " << message << " (see analytics-regen --help)\n";
-  std::exit(kExitUsage);
+// Only the listen address: the service's HTTP side (health, metrics, the
+// manual trigger) runs with fixed small settings (run_service).
+cocktail::http::ServerFlags http_flags() {
+  cocktail::http::ServerFlags f("127.0.0.1:8082");
+  f.listen_text = {"HTTP_LISTEN", "Service: HTTP listen address (health, metrics, trigger)."};
+  f.io_threads.reset();
+  f.max_connections.reset();
+  f.shutdown_timeout.reset();
+  f.access_log.reset();
+  return f;
 }
 
 rs::AnalyticsRegenOptions regen_options(const Options& o) {
@@ -77,6 +88,7 @@ rs::AnalyticsRegenOptions regen_options(const Options& o) {
     r.retention = retention_policy(o);
   }
   r.space = space_options(o);
+  r.min_free_bytes = o.get_int("--min-free-bytes");
 
   rs::RegenerationServiceOptions& options = r.service;
   options.db_path = o.get("--db");
@@ -94,16 +106,18 @@ rs::AnalyticsRegenOptions regen_options(const Options& o) {
   options.abandon_grace = ms(o, "--abandon-grace-ms");
   options.slow_lane_nice = static_cast<int>(o.get_int("--slow-lane-nice"));
   options.slow_lane_idle = o.get_bool("--slow-lane-idle");
+  options.scrub.interval = std::chrono::seconds(o.get_int("--scrub-interval-s"));
+  options.scrub.bytes_per_second = o.get_int("--scrub-bytes-per-s");
+  options.repair_endpoints = o.get_list("--repair-sub");
+  options.repair_min_interval = ms(o, "--repair-min-interval-ms");
 
   r.routes.allow_anonymous_trigger = o.get_bool("--allow-anonymous-trigger");
   r.routes.max_wait = ms(o, "--regenerate-max-wait-ms");
-  if (!o.get("--token-file").empty()) {
-    auto token = cocktail::http::read_token_file(o.get("--token-file"));
-    if (!token.ok()) {
-      usage_error(token.error().message);
-    }
-    r.routes.token = *token;
+  auto token = cocktail::http::read_token_flag(o, "--token-file");
+  if (!token.ok()) {
+    o.exit_usage_error(token.error().message);
   }
+  r.routes.token = *token;
   return r;
 }
 
@@ -120,21 +134,25 @@ int run_service(const Options& o) {
   cocktail::core::ShutdownSignals signals;  // before any thread starts
 
   if (o.get("--db").empty()) {
-    usage_error("--db (CATALOG_DB) is required");
-  }
-  auto listen = cocktail::http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) {
-    usage_error(listen.error().message);
+    o.exit_usage_error("--db (CATALOG_DB) is required");
   }
   rs::AnalyticsRegenOptions options = regen_options(o);
+  if (auto read = cocktail::http::read_server_flags(o, http_flags(), options.http); !read.ok()) {
+    o.exit_usage_error(read.error().message);
+  }
   // Only the service uses the bus: --once needs no keys.
   auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true, .subscribes = true});
   if (!bus_security.ok()) {
-    usage_error(bus_security.error().message);
+    o.exit_usage_error(bus_security.error().message);
   }
   options.service.bus_security = std::move(*bus_security);
-  options.http.host = listen->first;
-  options.http.port = listen->second;
+  if (!options.service.repair_endpoints.empty() && options.service.bus_security.curve()) {
+    auto keys = cocktail::bus::server_keys_from_option(o, "--repair-server-key");
+    if (!keys.ok()) {
+      o.exit_usage_error(keys.error().message);
+    }
+    options.service.repair_server_keys = std::move(*keys);
+  }
   options.http.io_threads = 1;
   options.http.shutdown_timeout = std::chrono::milliseconds(1000);
   options.http.response_timeout = options.routes.max_wait + std::chrono::seconds(5);
@@ -145,7 +163,7 @@ int run_service(const Options& o) {
     regen.emplace(std::move(options), registry);
     regen->start();
   } catch (const std::invalid_argument& e) {
-    usage_error(e.what());
+    o.exit_usage_error(e.what());
   } catch (const std::exception& e) {
     cocktail::core::log::error("regen.start_failed", {{"error", e.what()}});
     std::cerr << "analytics-regen: " << e.what() << "\n";
@@ -208,6 +226,17 @@ int main(int argc, char** argv) {
                "Retention: always keep this many newest generations.")
       .add_double("--max-age-hours", "MAX_AGE_HOURS", 24.0,
                   "Retention: keep every generation younger than this (hours).")
+      .add_int(
+          "--max-bytes", "MAX_BYTES", 0,
+          "Retention: size budget of the snapshot directory in bytes, hard-linked files counted once; "
+          "the oldest generations go first, whatever their age or rank (never the current one). 0: none.")
+      .add_int("--keep-map-versions", "KEEP_MAP_VERSIONS", 1,
+               "Retention: superseded versions of the cocktail-space files (maps, recipe-similar, matrices) "
+               "kept besides the current one; generations holding older ones are removed whatever their age "
+               "or rank.")
+      .add_int("--min-free-bytes", "REGEN_MIN_FREE_BYTES", 64LL << 20,
+               "Bytes the slow lane leaves free on the analytics file system for the exact analytics; old "
+               "generations are removed to make room before either lane writes.")
       .add_int("--space-seed", "SPACE_SEED", 42, "Cocktail space: UMAP seed (same seed, same maps).")
       .add_int("--space-candidate-cap", "SPACE_CANDIDATE_CAP", 256,
                "Cocktail space: at most this many EMD candidates per recipe (pairs stay O(recipes x cap)).")
@@ -235,8 +264,6 @@ int main(int argc, char** argv) {
           "--slow-lane-idle", "REGEN_SLOW_LANE_IDLE", false,
           "Service: run the slow lane under SCHED_IDLE instead (only on otherwise idle cores: it starves "
           "on a busy machine).")
-      .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8082",
-                  "Service: HTTP listen address (health, metrics, trigger).")
       .add_string("--sub", "SUB_ENDPOINTS", "tcp://127.0.0.1:5561",
                   "Service: catalog publishers to subscribe to (connect), comma-separated.")
       .add_string("--pub", "PUB_ENDPOINT", "tcp://127.0.0.1:5562",
@@ -266,16 +293,28 @@ int main(int argc, char** argv) {
                "(ms).")
       .add_int("--regenerate-max-wait-ms", "REGENERATE_MAX_WAIT_MS", 20000,
                "Service: longest POST /api/v1/regenerate?wait=true waits (ms).")
-      .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error (logs go to stderr).");
+      .add_int("--scrub-interval-s", "REGEN_SCRUB_INTERVAL_S", 3600,
+               "Service: read the current generation back and verify every file this often, the first time "
+               "at start (seconds; 0: only on request).")
+      .add_int("--scrub-bytes-per-s", "REGEN_SCRUB_BYTES_PER_S", 32LL << 20,
+               "Service: read budget of the scrub and of the checks readers ask for (bytes per second; 0: "
+               "unlimited).")
+      .add_string("--repair-sub", "REPAIR_SUB_ENDPOINTS", "",
+                  "Service: analytics-api publishers of analytics.repair requests to subscribe to (connect), "
+                  "comma-separated. Empty: none.")
+      .add_string("--repair-server-key", "REPAIR_SERVER_KEY", "",
+                  "Service: the public certificate of those publishers (analytics-api's), one for all or one "
+                  "per endpoint, comma-separated; needed with --bus-key-file.")
+      .add_int("--repair-min-interval-ms", "REGEN_REPAIR_MIN_INTERVAL_MS", 5000,
+               "Service: a repair run starts at once, the next one no sooner than this after it (ms).");
+  cocktail::http::add_server_flags(o, http_flags());
+  cocktail::core::add_log_level_option(o, "debug, info, warn or error (logs go to stderr).");
   cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
-  cocktail::core::log::Level level;
-  if (!cocktail::core::log::parse_level(o.get("--log-level"), &level)) {
-    std::cerr << "analytics-regen: --log-level expects debug, info, warn or error\n";
-    return kExitUsage;
+  if (auto applied = cocktail::core::apply_log_level(o); !applied.ok()) {
+    o.exit_usage_error(applied.error().message);
   }
-  cocktail::core::log::set_level(level);
   if (o.get_int("--space-seed") < 0 || o.get_int("--space-candidate-cap") < 1 ||
       o.get_int("--space-dense-limit") < 0 || o.get_int("--space-ingredient-matrix-limit") < 0 ||
       o.get_int("--space-threads") < 0) {
@@ -291,8 +330,17 @@ int main(int argc, char** argv) {
     std::cerr << "analytics-regen: --slow-lane-nice must be in 0..19\n";
     return kExitUsage;
   }
-  if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0) {
-    std::cerr << "analytics-regen: --keep-generations and --max-age-hours must not be negative\n";
+  if (o.get_int("--keep-generations") < 0 || o.get_double("--max-age-hours") < 0 ||
+      o.get_int("--max-bytes") < 0 || o.get_int("--keep-map-versions") < 0 ||
+      o.get_int("--min-free-bytes") < 0) {
+    std::cerr << "analytics-regen: --keep-generations, --max-age-hours, --max-bytes, --keep-map-versions and "
+                 "--min-free-bytes must not be negative\n";
+    return kExitUsage;
+  }
+  if (o.get_int("--scrub-interval-s") < 0 || o.get_int("--scrub-bytes-per-s") < 0 ||
+      o.get_int("--repair-min-interval-ms") < 0) {
+    std::cerr << "analytics-regen: --scrub-interval-s, --scrub-bytes-per-s and --repair-min-interval-ms must "
+                 "not be negative\n";
     return kExitUsage;
   }
 
@@ -309,7 +357,7 @@ int main(int argc, char** argv) {
     return run_report(o);
   }
   if (!command.empty()) {
-    usage_error("unknown command '" + command + "'");
+    o.exit_usage_error("unknown command '" + command + "'");
   }
   if (o.get_bool("--once")) {
     return run_once(o);

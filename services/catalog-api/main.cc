@@ -2,6 +2,7 @@
 // recipes and units over HTTP; every committed change published on ZeroMQ.
 // Wiring only: settings -> CatalogService -> run until SIGTERM/SIGINT.
 // Settings: `catalog-api --help`, docs/api.md.
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -10,10 +11,10 @@
 #include "cocktail/bus/security.h"
 #include "cocktail/catalog_service/catalog_service.h"
 #include "cocktail/core/log.h"
+#include "cocktail/core/log_options.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
-#include "cocktail/http/bearer_token.h"
-#include "cocktail/http/server.h"
+#include "cocktail/http/server_flags.h"
 #include "cocktail/metrics/registry.h"
 
 namespace core = cocktail::core;
@@ -21,11 +22,6 @@ namespace http = cocktail::http;
 namespace service = cocktail::catalog_service;
 
 namespace {
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "catalog-api: " << message << " (see catalog-api --help)\n";
-  std::exit(2);
-}
 
 std::chrono::milliseconds ms(const core::Options& o, const char* flag) {
   return std::chrono::milliseconds(o.get_int(flag));
@@ -38,10 +34,12 @@ static int run(int argc, char** argv) {
 
   core::Options o("catalog-api",
                   "The catalog mutation service: HTTP API over the catalog, changes on ZeroMQ.");
+  http::ServerFlags http_flags("127.0.0.1:8080");
+  http_flags.max_body_bytes =
+      http::FlagText{"MAX_BODY_BYTES", "largest request body, bytes (bulk routes excepted)"};
   o.add_string("--db", "CATALOG_DB", "",
                "catalog: a SQLite file (created and migrated at start) or a postgresql:// URI (migrated with "
                "catalog-admin) (required)")
-      .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8080", "HTTP listen address host:port")
       .add_string("--pub", "PUB_ENDPOINT", "tcp://127.0.0.1:5561",
                   "ZeroMQ endpoint to publish catalog events on (bind)")
       .add_string("--token-file", "TOKEN_FILE", "", "file holding the bearer token that writes must carry")
@@ -49,12 +47,8 @@ static int run(int argc, char** argv) {
                   "the bearer token itself, when no file is used (prefer --token-file: flags show in ps)")
       .add_bool("--allow-anonymous-writes", "ALLOW_ANONYMOUS_WRITES", false,
                 "development only: accept writes without a token when none is configured")
-      .add_int("--io-threads", "HTTP_IO_THREADS", 2, "HTTP I/O threads")
       .add_int("--db-threads", "DB_THREADS", 2, "threads (and read connections) for reads and bulk decoding")
-      .add_int("--max-body-bytes", "MAX_BODY_BYTES", 1 << 20,
-               "largest request body, bytes (bulk routes excepted)")
       .add_int("--bulk-max-body-bytes", "BULK_MAX_BODY_BYTES", 32 << 20, "largest bulk upload body, bytes")
-      .add_int("--max-connections", "HTTP_MAX_CONNECTIONS", 10000, "open HTTP connections at most")
       .add_int("--write-queue", "WRITE_QUEUE", 10000, "writes that may wait for the writer; beyond: 503")
       .add_int("--max-batch", "WRITE_MAX_BATCH", 512,
                "writes made durable by one sync at most (group commit)")
@@ -72,54 +66,42 @@ static int run(int argc, char** argv) {
       .add_int("--retention-hours", "OUTBOX_KEEP_HOURS", 168,
                "published change_log rows kept at least this long")
       .add_int("--prune-interval-s", "OUTBOX_PRUNE_INTERVAL_S", 60,
-               "how often old published rows are pruned, s")
-      .add_int("--shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 5000,
-               "how long in-flight requests may finish, ms")
-      .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-      .add_bool("--access-log", "ACCESS_LOG", true, "one log line per HTTP request");
+               "how often old published rows are pruned, s");
+  http::add_server_flags(o, http_flags);
+  core::add_log_level_option(o);
   cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
-  core::log::Level level;
-  if (!core::log::parse_level(o.get("--log-level"), &level)) {
-    usage_error("--log-level must be debug, info, warn or error");
+  if (auto applied = core::apply_log_level(o); !applied.ok()) {
+    o.exit_usage_error(applied.error().message);
   }
-  core::log::set_level(level);
 
   service::CatalogServiceOptions options;
   options.db_path = o.get("--db");
   if (options.db_path.empty()) {
-    usage_error("--db (CATALOG_DB) is required");
+    o.exit_usage_error("--db (CATALOG_DB) is required");
   }
-  auto listen = http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) {
-    usage_error(listen.error().message);
+  if (auto read = http::read_server_flags(o, http_flags, options.http); !read.ok()) {
+    o.exit_usage_error(read.error().message);
   }
-  options.http.host = listen->first;
-  options.http.port = listen->second;
-  options.http.io_threads = static_cast<int>(o.get_int("--io-threads"));
-  options.http.max_body_bytes = static_cast<std::size_t>(o.get_int("--max-body-bytes"));
-  options.http.max_connections = static_cast<std::size_t>(o.get_int("--max-connections"));
-  options.http.shutdown_timeout = ms(o, "--shutdown-timeout-ms");
-  options.http.access_log = o.get_bool("--access-log");
   options.pub_endpoint = o.get("--pub");
   auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true});
   if (!bus_security.ok()) {
-    usage_error(bus_security.error().message);
+    o.exit_usage_error(bus_security.error().message);
   }
   options.bus_security = std::move(*bus_security);
   options.db_threads = static_cast<std::size_t>(o.get_int("--db-threads"));
   options.bulk_max_body_bytes = static_cast<std::size_t>(o.get_int("--bulk-max-body-bytes"));
-  if (options.http.io_threads < 1 || options.db_threads < 1) {
-    usage_error("thread counts must be at least 1");
+  if (options.db_threads < 1) {
+    o.exit_usage_error("--db-threads must be at least 1");
   }
 
-  if (!o.get("--token-file").empty()) {
-    auto token = http::read_token_file(o.get("--token-file"));
-    if (!token.ok()) {
-      usage_error(token.error().message);
-    }
-    options.write_token = *token;
+  auto token = http::read_token_flag(o, "--token-file");
+  if (!token.ok()) {
+    o.exit_usage_error(token.error().message);
+  }
+  if (*token) {
+    options.write_token = **token;
   } else if (!o.get("--token").empty()) {
     options.write_token = o.get("--token");
   }
@@ -127,14 +109,14 @@ static int run(int argc, char** argv) {
 
   const std::string commit = o.get("--commit");
   if (commit != "group" && commit != "each") {
-    usage_error("--commit must be group or each");
+    o.exit_usage_error("--commit must be group or each");
   }
   options.writer.mode = commit == "group" ? service::CommitMode::kGroup : service::CommitMode::kEach;
   options.writer.max_queue = static_cast<std::size_t>(o.get_int("--write-queue"));
   options.writer.max_batch = static_cast<std::size_t>(o.get_int("--max-batch"));
   options.writer.max_wait = ms(o, "--write-wait-ms");
   if (options.writer.max_wait.count() < 1) {
-    usage_error("--write-wait-ms must be at least 1");
+    o.exit_usage_error("--write-wait-ms must be at least 1");
   }
   options.outbox.poll_interval = ms(o, "--poll-ms");
   options.outbox.heartbeat_interval = ms(o, "--heartbeat-ms");

@@ -11,10 +11,10 @@
 
 #include "cocktail/bus/security.h"
 #include "cocktail/core/log.h"
+#include "cocktail/core/log_options.h"
 #include "cocktail/core/options.h"
 #include "cocktail/core/shutdown.h"
-#include "cocktail/http/bearer_token.h"
-#include "cocktail/http/server.h"
+#include "cocktail/http/server_flags.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/usage/usage_service.h"
 
@@ -24,15 +24,10 @@ namespace usage = cocktail::usage;
 
 namespace {
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "usage-api: " << message << " (see usage-api --help)\n";
-  std::exit(2);
-}
-
 std::int64_t positive(const core::Options& o, const char* flag) {
   const std::int64_t v = o.get_int(flag);
   if (v < 1) {
-    usage_error(std::string(flag) + " must be at least 1");
+    o.exit_usage_error(std::string(flag) + " must be at least 1");
   }
   return v;
 }
@@ -44,23 +39,25 @@ static int run(int argc, char** argv) {
 
   core::Options o("usage-api",
                   "Durable usage events with exact hourly roll-ups and retention; usage.hour on ZeroMQ.");
+  http::ServerFlags http_flags("127.0.0.1:8083");
+  http_flags.max_body_bytes = http::FlagText{"MAX_BODY_BYTES", "largest request body, bytes; beyond: 413"};
+  http_flags.cors_origins = http::FlagText{
+      "CORS_ORIGINS",
+      "origins allowed to call from a browser, comma-separated ('*' for any); empty: CORS off"};
   o.add_string("--db", "USAGE_DB", "/var/lib/cocktaildb/usage/usage.db",
                "usage SQLite file (its own, never the catalog; created and migrated at start)")
-      .add_string("--http", "HTTP_LISTEN", "127.0.0.1:8083", "HTTP listen address host:port")
       .add_string("--pub", "PUB_ENDPOINT", "tcp://127.0.0.1:5563",
                   "ZeroMQ endpoint to publish usage.hour on (bind)")
-      .add_string("--cors-origins", "CORS_ORIGINS", "",
-                  "origins allowed to call from a browser, comma-separated ('*' for any); empty: CORS off")
       .add_string("--read-token-file", "READ_TOKEN_FILE", "",
                   "file holding a bearer token that the GET routes then require (tracking never needs one)")
-      .add_int("--io-threads", "HTTP_IO_THREADS", 2, "HTTP I/O threads")
       .add_int("--db-threads", "DB_THREADS", 2, "threads (and read connections) for the GET routes")
-      .add_int("--max-body-bytes", "MAX_BODY_BYTES", 1 << 20, "largest request body, bytes; beyond: 413")
-      .add_int("--max-connections", "HTTP_MAX_CONNECTIONS", 10000, "open HTTP connections at most")
       .add_int("--write-queue", "WRITE_QUEUE", 10000,
                "track requests that may wait for the writer; beyond: 503")
       .add_int("--max-batch", "WRITE_MAX_BATCH", 512,
                "track requests in one transaction and WAL sync at most (group commit)")
+      .add_int("--write-wait-ms", "WRITE_WAIT_MS", 5000,
+               "longest a track request waits for its turn and for the usage database's write lock (held by "
+               "another process) before it is refused unstored with 503, ms")
       .add_string(
           "--commit", "COMMIT_MODE", "group",
           "group: one transaction and WAL sync per batch of requests; each: one per request (baseline)")
@@ -80,60 +77,46 @@ static int run(int argc, char** argv) {
       .add_int("--retention-interval-s", "USAGE_RETENTION_INTERVAL_S", 60, "how often retention runs, s")
       .add_int("--retention-batch", "USAGE_RETENTION_BATCH", 1000, "rows one retention step deletes at most")
       .add_int("--publish-interval-ms", "USAGE_PUBLISH_INTERVAL_MS", 1000,
-               "usage.hour is sent at most once per hour and interval, ms")
-      .add_int("--shutdown-timeout-ms", "SHUTDOWN_TIMEOUT_MS", 5000,
-               "how long in-flight requests may finish, ms")
-      .add_string("--log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-      .add_bool("--access-log", "ACCESS_LOG", true, "one log line per HTTP request");
+               "usage.hour is sent at most once per hour and interval, ms");
+  http::add_server_flags(o, http_flags);
+  core::add_log_level_option(o);
   cocktail::bus::add_security_options(o);
   o.parse_or_exit(argc, argv);
 
-  core::log::Level level;
-  if (!core::log::parse_level(o.get("--log-level"), &level)) {
-    usage_error("--log-level must be debug, info, warn or error");
+  if (auto applied = core::apply_log_level(o); !applied.ok()) {
+    o.exit_usage_error(applied.error().message);
   }
-  core::log::set_level(level);
 
   usage::UsageServiceOptions options;
   options.db_path = o.get("--db");
   if (options.db_path.empty()) {
-    usage_error("--db (USAGE_DB) must not be empty");
+    o.exit_usage_error("--db (USAGE_DB) must not be empty");
   }
-  auto listen = http::parse_listen_address(o.get("--http"), "--http");
-  if (!listen.ok()) {
-    usage_error(listen.error().message);
+  if (auto read = http::read_server_flags(o, http_flags, options.http); !read.ok()) {
+    o.exit_usage_error(read.error().message);
   }
-  options.http.host = listen->first;
-  options.http.port = listen->second;
-  options.http.io_threads = static_cast<int>(positive(o, "--io-threads"));
-  options.http.max_body_bytes = static_cast<std::size_t>(positive(o, "--max-body-bytes"));
-  options.http.max_connections = static_cast<std::size_t>(positive(o, "--max-connections"));
-  options.http.shutdown_timeout = std::chrono::milliseconds(o.get_int("--shutdown-timeout-ms"));
-  options.http.access_log = o.get_bool("--access-log");
-  options.http.cors.allowed_origins = o.get_list("--cors-origins");
   options.pub_endpoint = o.get("--pub");
   auto bus_security = cocktail::bus::security_from_options(o, {.publishes = true});
   if (!bus_security.ok()) {
-    usage_error(bus_security.error().message);
+    o.exit_usage_error(bus_security.error().message);
   }
   options.bus_security = std::move(*bus_security);
   options.db_threads = static_cast<std::size_t>(positive(o, "--db-threads"));
-  if (!o.get("--read-token-file").empty()) {
-    auto token = http::read_token_file(o.get("--read-token-file"));
-    if (!token.ok()) {
-      usage_error(token.error().message);
-    }
-    options.routes.read_token = *token;
+  auto read_token = http::read_token_flag(o, "--read-token-file");
+  if (!read_token.ok()) {
+    o.exit_usage_error(read_token.error().message);
   }
+  options.routes.read_token = *read_token;
 
   const std::string commit = o.get("--commit");
   if (commit != "group" && commit != "each") {
-    usage_error("--commit must be group or each");
+    o.exit_usage_error("--commit must be group or each");
   }
   options.writer.mode =
       commit == "group" ? cocktail::catalog::CommitMode::kGroup : cocktail::catalog::CommitMode::kEach;
   options.writer.max_queue = static_cast<std::size_t>(positive(o, "--write-queue"));
   options.writer.max_batch = static_cast<std::size_t>(positive(o, "--max-batch"));
+  options.writer.max_wait = std::chrono::milliseconds(positive(o, "--write-wait-ms"));
 
   options.routes.track_max_body_bytes = options.http.max_body_bytes;
   options.routes.limits.max_events = static_cast<std::size_t>(positive(o, "--max-events"));
@@ -142,7 +125,7 @@ static int run(int argc, char** argv) {
   options.routes.limits.max_future_ms = o.get_int("--max-clock-skew-s") * 1000;
   options.store.distribution_property = o.get("--distribution-property");
   if (options.store.distribution_property.empty()) {
-    usage_error("--distribution-property must not be empty");
+    o.exit_usage_error("--distribution-property must not be empty");
   }
   options.store.max_keys_per_hour = static_cast<int>(positive(o, "--max-keys-per-hour"));
 
@@ -150,7 +133,7 @@ static int run(int argc, char** argv) {
   options.retention.events_max_age_ms = positive(o, "--events-retention-days") * day_ms;
   options.retention.rollups_max_age_ms = positive(o, "--rollups-retention-days") * day_ms;
   if (options.retention.rollups_max_age_ms < options.retention.events_max_age_ms) {
-    usage_error("--rollups-retention-days must be at least --events-retention-days");
+    o.exit_usage_error("--rollups-retention-days must be at least --events-retention-days");
   }
   options.retention.interval = std::chrono::seconds(positive(o, "--retention-interval-s"));
   options.retention.batch_rows = positive(o, "--retention-batch");

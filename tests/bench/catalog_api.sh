@@ -57,29 +57,6 @@ if [[ -x $keygen ]]; then
   bus_args=(--bus-key-file "$work/catalog-api.key_secret" --bus-authorized-keys "$work/subscriber.key")
 fi
 
-cat >"$work/create.lua" <<'LUA'
--- POST /api/v1/recipes with a name unique across threads and runs.
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-function init(args)
-  counter = 0
-  run = args[1] or "r"
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. args[2]
-end
-function request()
-  counter = counter + 1
-  local body = string.format(
-    '{"name":"Bench %s-%d-%d","instructions":"Shake with ice.","source":"bench",' ..
-    '"ingredients":[{"ingredient_id":1,"unit_id":1,"amount":2}]}', run, tid, counter)
-  return wrk.format(nil, "/api/v1/recipes", nil, body)
-end
-LUA
-
 start_server() {  # commit mode
   local mode=$1
   http_port=$(free_port)
@@ -133,7 +110,7 @@ for mode in group each; do
     done
   ) &
   scraper_pid=$!
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/create.lua" \
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$root/tests/bench/lib/create_recipe.lua" \
     "http://127.0.0.1:$http_port" -- "$mode" "$token" >"$work/wrk-$mode.txt"
   kill "$scraper_pid" 2>/dev/null || true
   wait "$scraper_pid" 2>/dev/null || true

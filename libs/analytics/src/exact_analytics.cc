@@ -132,4 +132,25 @@ ExactAnalytics compute_exact_analytics(const CatalogModel& model) {
   return out;
 }
 
+ComplexitySummary summarize_complexity(std::span<const ComplexityBucket> buckets) {
+  ComplexitySummary out;
+  std::int64_t recipes = 0;
+  double weighted = 0;
+  const ComplexityBucket* mode = nullptr;
+  for (const auto& b : buckets) {
+    recipes += b.recipe_count;
+    weighted += static_cast<double>(b.ingredient_count) * static_cast<double>(b.recipe_count);
+    if (b.recipe_count > 0 &&
+        (mode == nullptr || b.recipe_count > mode->recipe_count ||
+         (b.recipe_count == mode->recipe_count && b.ingredient_count < mode->ingredient_count))) {
+      mode = &b;
+    }
+  }
+  if (recipes > 0) {
+    out.mean = weighted / static_cast<double>(recipes);
+    out.mode = mode->ingredient_count;
+  }
+  return out;
+}
+
 }  // namespace cocktail::analytics

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "json_text.h"
 
@@ -171,8 +172,18 @@ MetadataExtras usage_extras(const ExactAnalytics& a) {
 }
 
 MetadataExtras complexity_extras(const ExactAnalytics& a) {
+  const ComplexitySummary summary = summarize_complexity(a.complexity);
+  std::string mean = "null";
+  if (summary.mean) {
+    // Four decimals: a reader shows two; more would only repeat float noise.
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4f", *summary.mean);
+    mean = buf;
+  }
   return {{"total_recipes", int_text(a.total_recipes)},
-          {"recipes_with_ingredients", int_text(a.recipes_with_ingredients)}};
+          {"recipes_with_ingredients", int_text(a.recipes_with_ingredients)},
+          {"mean_ingredient_count", mean},
+          {"mode_ingredient_count", summary.mode ? int_text(*summary.mode) : std::string("null")}};
 }
 
 MetadataExtras tree_extras(std::int64_t nodes, const CatalogModel& model) {

@@ -29,11 +29,23 @@ SimilarPlan moved_flows(std::span<const SetFlow> plan, bool reverse) {
   return out;
 }
 
+std::vector<SetFlow> whole_plan(std::span<const SetFlow> plan, bool reverse) {
+  std::vector<SetFlow> out(plan.begin(), plan.end());
+  if (reverse) {
+    for (SetFlow& f : out) {
+      std::swap(f.from, f.to);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SetFlow& a, const SetFlow& b) { return a.mass > b.mass; });
+  return out;
+}
+
 namespace {
 
 // Row r's entry: {"recipe_id", "recipe_name", "neighbors": [...]}.
 void write_entry(detail::JsonWriter& w, const SparseDistanceGraph& graph, std::size_t r, std::size_t count,
-                 const SimilarPlan* plans, std::span<const Label> recipes,
+                 const SimilarPlan* plans, const std::vector<SetFlow>* full, std::span<const Label> recipes,
                  std::span<const Label> ingredients) {
   w.StartObject();
   w.Key("recipe_id");
@@ -69,6 +81,16 @@ void write_entry(detail::JsonWriter& w, const SparseDistanceGraph& graph, std::s
       w.Key("mass");
       detail::write_float(w, static_cast<float>(flow.mass));
       w.EndObject();
+    }
+    w.EndArray();
+    w.Key("flows");
+    w.StartArray();
+    for (const SetFlow& flow : full[j]) {
+      w.StartArray();
+      w.Int64(ingredients[flow.from].id);
+      w.Int64(ingredients[flow.to].id);
+      detail::write_float(w, static_cast<float>(flow.mass));
+      w.EndArray();
     }
     w.EndArray();
     w.EndObject();
@@ -116,6 +138,7 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     for (std::size_t r = 0; r < n; ++r) taken[r] = reusable(*reuse, graph, r, count(r), recipes);
   }
   std::vector<SimilarPlan> plans(offsets[n]);
+  std::vector<std::vector<SetFlow>> full(offsets[n]);
   threads = std::max(1u, threads);
   std::vector<PairTransport> transports;
   for (unsigned w = 0; w < threads; ++w) {
@@ -129,6 +152,7 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
         const std::uint32_t s = graph.neighbor[graph.offsets[r] + j];
         transports[w].solve(static_cast<std::uint32_t>(r), s, scratch[w]);
         plans[offsets[r] + j] = moved_flows(scratch[w], s < r);
+        full[offsets[r] + j] = whole_plan(scratch[w], s < r);
       }
     }
   });
@@ -137,12 +161,13 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
   if (keep == nullptr) {
     // One document written in place (no second copy of a file that reaches
     // 1 GB at 10⁵ recipes).
-    out.reserve(offsets[n] * 420 + n * 64);  // about 0.4 KB per neighbour: one growth at most
+    out.reserve(offsets[n] * 560 + n * 64);  // about 0.55 KB per neighbour: one growth at most
     detail::StringSink sink{&out};
     detail::JsonWriter w(sink);
     w.StartArray();
     for (std::size_t r = 0; r < n; ++r) {
-      write_entry(w, graph, r, count(r), plans.data() + offsets[r], recipes, ingredients);
+      write_entry(w, graph, r, count(r), plans.data() + offsets[r], full.data() + offsets[r], recipes,
+                  ingredients);
     }
     w.EndArray();
     return out;
@@ -160,7 +185,8 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
       }
       detail::StringSink sink{&next.entries[r]};
       detail::JsonWriter w(sink);
-      write_entry(w, graph, r, count(r), plans.data() + offsets[r], recipes, ingredients);
+      write_entry(w, graph, r, count(r), plans.data() + offsets[r], full.data() + offsets[r], recipes,
+                  ingredients);
     }
   });
   std::size_t total = 2 + n;

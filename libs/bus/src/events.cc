@@ -124,6 +124,18 @@ std::optional<Error> check(const UsageHour& e) {
   return check_timestamp("ts", e.ts_ms);
 }
 
+std::optional<Error> check(const AnalyticsRepair& e) {
+  if (auto err = check_at_least("generation", e.generation, 0)) return err;
+  if (e.file != "CURRENT" && !valid_file_type(e.file)) {
+    return Error::invalid("file",
+                          "'file' must be a snapshot file name ([a-z0-9][a-z0-9._-]{0,63}) or CURRENT");
+  }
+  if (e.reason != "corrupt" && e.reason != "malformed" && e.reason != "not_found") {
+    return Error::invalid("reason", "'reason' must be corrupt, malformed or not_found");
+  }
+  return check_timestamp("ts", e.ts_ms);
+}
+
 // ---- Encoding (RapidJSON writer: escapes strings, never builds a DOM).
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -180,6 +192,15 @@ void write(Writer& w, const UsageHour& e) {
   timestamp(w, "hour", e.hour_ms);
   integer(w, "total_events", e.total_events);
   integer(w, "unique_sessions", e.unique_sessions);
+  timestamp(w, "ts", e.ts_ms);
+}
+
+void write(Writer& w, const AnalyticsRepair& e) {
+  integer(w, "generation", e.generation);
+  key(w, "file");
+  str(w, e.file);
+  key(w, "reason");
+  str(w, e.reason);
   timestamp(w, "ts", e.ts_ms);
 }
 
@@ -325,6 +346,15 @@ core::Result<Event> read_usage_hour(const Fields& f) {
   return Event(UsageHour{*hour_result, *total_events_result, *unique_sessions_result, *ts_result});
 }
 
+core::Result<Event> read_analytics_repair(const Fields& f) {
+  COCKTAIL_BUS_ASSIGN(generation, f.integer("generation"));
+  COCKTAIL_BUS_ASSIGN(file, f.string("file"));
+  COCKTAIL_BUS_ASSIGN(reason, f.string("reason"));
+  COCKTAIL_BUS_ASSIGN(ts, f.timestamp("ts"));
+  return Event(AnalyticsRepair{*generation_result, std::string(*file_result), std::string(*reason_result),
+                               *ts_result});
+}
+
 #undef COCKTAIL_BUS_ASSIGN
 
 // Digits at text[pos, pos+n) as a number; -1 if any is not a digit.
@@ -374,6 +404,7 @@ std::string_view topic_of(const Event& event) {
     std::string_view operator()(const AnalyticsSnapshot&) const { return kAnalyticsSnapshotTopic; }
     std::string_view operator()(const AnalyticsHeartbeat&) const { return kAnalyticsHeartbeatTopic; }
     std::string_view operator()(const UsageHour&) const { return kUsageHourTopic; }
+    std::string_view operator()(const AnalyticsRepair&) const { return kAnalyticsRepairTopic; }
   };
   return std::visit(Visitor{}, event);
 }
@@ -407,6 +438,8 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
     reader = read_analytics_heartbeat;
   } else if (topic == kUsageHourTopic) {
     reader = read_usage_hour;
+  } else if (topic == kAnalyticsRepairTopic) {
+    reader = read_analytics_repair;
   } else {
     return Error::invalid("topic", "unknown topic '" + std::string(topic.substr(0, 64)) + "'");
   }

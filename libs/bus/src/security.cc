@@ -22,6 +22,25 @@ void add_security_options(core::Options& o) {
                 "(anyone who reaches the ports can read events, and forge them)");
 }
 
+core::Result<std::vector<std::string>> server_keys_from_option(const core::Options& o,
+                                                               const std::string& flag) {
+  const auto paths = o.get_list(flag);
+  if (paths.empty()) {
+    return core::Error::invalid(flag, "a CURVE subscriber needs its publisher's public key (" + flag + ")");
+  }
+  std::vector<std::string> keys;
+  for (const auto& path : paths) {
+    auto key = read_public_keys(path);
+    if (!key.ok()) return core::Error::invalid(flag, key.error().message);
+    if (key->size() != 1) {
+      return core::Error::invalid(
+          flag, path + " holds " + std::to_string(key->size()) + " keys; a server key file holds one");
+    }
+    keys.push_back(key->front());
+  }
+  return keys;
+}
+
 core::Result<BusSecurity> security_from_options(const core::Options& o, BusRoles roles) {
   BusSecurity security;
   if (!roles.publishes && !roles.subscribes) return security;
@@ -62,21 +81,9 @@ core::Result<BusSecurity> security_from_options(const core::Options& o, BusRoles
     }
   }
   if (roles.subscribes) {
-    const auto paths = o.get_list("--bus-server-key");
-    if (paths.empty()) {
-      return core::Error::invalid("--bus-server-key",
-                                  "a CURVE subscriber needs its publisher's public key "
-                                  "(--bus-server-key / BUS_SERVER_KEY)");
-    }
-    for (const auto& path : paths) {
-      auto key = read_public_keys(path);
-      if (!key.ok()) return core::Error::invalid("--bus-server-key", key.error().message);
-      if (key->size() != 1) {
-        return core::Error::invalid("--bus-server-key", path + " holds " + std::to_string(key->size()) +
-                                                            " keys; a server key file holds one");
-      }
-      security.server_keys.push_back(key->front());
-    }
+    auto keys = server_keys_from_option(o, "--bus-server-key");
+    if (!keys.ok()) return keys.error();
+    security.server_keys = std::move(*keys);
   }
   return security;
 }

@@ -16,6 +16,7 @@ class StatementImpl {
   virtual void bind_double(int index, double value) = 0;
   virtual void bind_text(int index, std::string_view value) = 0;
   virtual void bind_null(int index) = 0;
+  virtual void send() = 0;
   virtual bool step() = 0;
   virtual void reset() = 0;
   virtual bool is_null(int col) const = 0;

@@ -41,6 +41,7 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
+void Statement::send() { impl_->send(); }
 bool Statement::step() { return impl_->step(); }
 
 void Statement::run() {

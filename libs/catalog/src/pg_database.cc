@@ -93,6 +93,9 @@ std::string redact_postgres_uri(std::string_view uri) {
 
 // ---------------------------------------------------------------- statement
 
+// A statement is sent into the connection's pipeline (PgDatabase::send_prepared)
+// and its result delivered by the flush that collects the pipeline's results,
+// whoever triggers it.
 class PgStatement final : public StatementImpl {
  public:
   PgStatement(PgDatabase& db, std::string_view sql) : db_(db) {
@@ -102,11 +105,9 @@ class PgStatement final : public StatementImpl {
     prepare();
   }
   ~PgStatement() override {
+    if (state_ == State::kAwaiting) db_.forget(this);
     clear_result();
-    if (prepared_generation_ == db_.generation_ && PQstatus(db_.conn_) == CONNECTION_OK &&
-        PQtransactionStatus(db_.conn_) != PQTRANS_INERROR) {
-      PQclear(PQexec(db_.conn_, ("DEALLOCATE " + name_).c_str()));
-    }
+    if (prepared_generation_ == db_.generation_) db_.deallocate(name_);
   }
 
   void bind_int(int index, std::int64_t value) override { set(index, std::to_string(value)); }
@@ -123,12 +124,31 @@ class PgStatement final : public StatementImpl {
   void bind_text(int index, std::string_view value) override { set(index, std::string(value)); }
   void bind_null(int index) override {
     check_index(index);
+    discard_sent();
     values_[static_cast<std::size_t>(index - 1)].reset();
   }
 
+  void send() override {
+    discard_sent();
+    db_.ensure_connected();
+    if (prepared_generation_ != db_.generation_) prepare();
+    std::vector<const char*> pointers(values_.size());
+    for (std::size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
+    db_.send_prepared(this, name_, nparams_, pointers.data());
+    state_ = State::kAwaiting;
+  }
+
   bool step() override {
-    if (result_ == nullptr) {
-      execute();
+    if (state_ == State::kIdle) send();
+    if (state_ == State::kAwaiting) db_.flush();
+    if (state_ == State::kDelivered) {
+      if (error_) {
+        DatabaseError e = std::move(*error_);
+        clear_result();
+        throw e;
+      }
+      db_.note_changes(result_);
+      state_ = State::kReading;
       row_ = 0;
     } else {
       ++row_;
@@ -136,7 +156,7 @@ class PgStatement final : public StatementImpl {
     return row_ < PQntuples(result_);
   }
   void reset() override {
-    clear_result();
+    discard_sent();
     for (auto& v : values_) v.reset();
   }
   bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
@@ -162,7 +182,21 @@ class PgStatement final : public StatementImpl {
     return {PQgetvalue(result_, row_, col), static_cast<std::size_t>(PQgetlength(result_, row_, col))};
   }
 
+  // From PgDatabase::flush(): the result of the execution sent, or its error.
+  void deliver(PGresult* result, std::optional<DatabaseError> error) {
+    result_ = result;
+    error_ = std::move(error);
+    state_ = State::kDelivered;
+  }
+
  private:
+  enum class State {
+    kIdle,       // not sent since the last reset
+    kAwaiting,   // sent, its result not collected yet
+    kDelivered,  // collected, not read yet
+    kReading,    // step() is going through the rows
+  };
+
   void check_index(int index) const {
     if (index < 1 || index > nparams_) {
       throw DatabaseError(DatabaseError::Kind::kOther,
@@ -171,23 +205,24 @@ class PgStatement final : public StatementImpl {
   }
   void set(int index, std::string value) {
     check_index(index);
+    discard_sent();
     values_[static_cast<std::size_t>(index - 1)] = std::move(value);
   }
-  void prepare() {
-    PGresult* r = PQprepare(db_.conn_, name_.c_str(), sql_.c_str(), nparams_, nullptr);
-    PQclear(db_.check(r, "prepare"));
-    prepared_generation_ = db_.generation_;
+  // Binding starts the statement over: what it was sent with is forgotten.
+  void discard_sent() {
+    if (state_ == State::kIdle) return;
+    if (state_ == State::kAwaiting) db_.forget(this);
+    clear_result();
   }
-  void execute() {
-    db_.ensure_connected();
-    if (prepared_generation_ != db_.generation_) prepare();
-    std::vector<const char*> pointers(values_.size());
-    for (std::size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
-    result_ = db_.run(name_, nparams_, pointers.data());
+  void prepare() {
+    db_.prepare_statement(name_, sql_, nparams_);
+    prepared_generation_ = db_.generation_;
   }
   void clear_result() {
     if (result_ != nullptr) PQclear(result_);
     result_ = nullptr;
+    error_.reset();
+    state_ = State::kIdle;
   }
 
   PgDatabase& db_;
@@ -196,7 +231,9 @@ class PgStatement final : public StatementImpl {
   int nparams_ = 0;
   std::vector<std::optional<std::string>> values_;
   std::uint64_t prepared_generation_ = 0;
+  State state_ = State::kIdle;
   PGresult* result_ = nullptr;
+  std::optional<DatabaseError> error_;
   int row_ = 0;
 };
 
@@ -224,14 +261,20 @@ PgDatabase::PgDatabase(PGconn* conn, std::string uri, const DatabaseOptions& opt
 
 PgDatabase::~PgDatabase() { PQfinish(conn_); }
 
+// plan_cache_mode: the statements this program prepares are lookups by key
+// and small set operations, for which the generic plan is the right one;
+// with the default (auto), a statement over a list parameter (unnest) keeps
+// being planned anew on every run, because each custom plan looks cheaper
+// than the generic one, which spends more time planning than running.
 void PgDatabase::configure() {
   lock_timeout_ms_ = 0;  // a new session starts at busy_timeout_ms
   std::string settings =
       "SET client_encoding = 'UTF8'; SET extra_float_digits = 1; SET application_name = "
-      "'cocktaildb-analytics'; SET lock_timeout = " +
+      "'cocktaildb-analytics'; SET plan_cache_mode = force_generic_plan; SET lock_timeout = " +
       std::to_string(std::max(options_.busy_timeout_ms, 1)) + ";";
   if (options_.read_only) settings += " SET default_transaction_read_only = on;";
   if (options_.synchronous != Synchronous::kFull) settings += " SET synchronous_commit = off;";
+  ++round_trips_;
   PQclear(check(PQexec(conn_, settings.c_str()), "configure"));
 }
 
@@ -241,6 +284,7 @@ void PgDatabase::ensure_connected() {
     throw DatabaseError(DatabaseError::Kind::kConnection,
                         "connection to '" + path() + "' lost inside a transaction");
   }
+  flush();  // what was sent gets its connection error
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
@@ -251,37 +295,149 @@ void PgDatabase::ensure_connected() {
   configure();
 }
 
-void PgDatabase::fail(PGresult* result, std::string_view context) {
+DatabaseError PgDatabase::error_of(PGresult* result, std::string_view context) const {
   std::string state;
   std::string message;
   if (result != nullptr) {
     if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE)) state = s;
     message = PQresultErrorMessage(result);
-    PQclear(result);
   }
   if (message.empty()) message = PQerrorMessage(conn_);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   DatabaseError::Kind kind = kind_of_state(state);
   if (PQstatus(conn_) != CONNECTION_OK) kind = DatabaseError::Kind::kConnection;
-  throw DatabaseError(kind, std::string(context) + ": " + message);
+  return DatabaseError(kind, std::string(context) + ": " + message);
+}
+
+void PgDatabase::fail(PGresult* result, std::string_view context) {
+  DatabaseError error = error_of(result, context);
+  if (result != nullptr) PQclear(result);
+  throw error;
 }
 
 PGresult* PgDatabase::check(PGresult* result, std::string_view context) {
   const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-    const char* tuples = PQcmdTuples(result);
-    changes_ = (tuples && *tuples) ? std::atoll(tuples) : 0;
+    note_changes(result);
     return result;
   }
   fail(result, context);
 }
 
-PGresult* PgDatabase::run(const std::string& name, int nparams, const char* const* values) {
-  return check(PQexecPrepared(conn_, name.c_str(), nparams, values, nullptr, nullptr, 0), "step");
+void PgDatabase::note_changes(PGresult* result) {
+  const char* tuples = result ? PQcmdTuples(result) : nullptr;
+  changes_ = (tuples && *tuples) ? std::atoll(tuples) : 0;
+}
+
+// ------------------------------------------------------------------ pipeline
+
+void PgDatabase::enter_pipeline() {
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1)
+    fail(nullptr, "pipeline");
+}
+
+void PgDatabase::send_prepared(PgStatement* owner, const std::string& name, int nparams,
+                               const char* const* values) {
+  enter_pipeline();
+  if (PQsendQueryPrepared(conn_, name.c_str(), nparams, values, nullptr, nullptr, 0) != 1)
+    fail(nullptr, "send");
+  pending_.push_back({owner, Pending::kStatement});
+}
+
+void PgDatabase::send_command(const std::string& sql, Pending::Kind kind) {
+  enter_pipeline();
+  if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1)
+    fail(nullptr, "send");
+  pending_.push_back({nullptr, kind});
+}
+
+void PgDatabase::prepare_statement(const std::string& name, const std::string& sql, int nparams) {
+  if (pending_.empty()) {
+    ++round_trips_;
+    PQclear(check(PQprepare(conn_, name.c_str(), sql.c_str(), nparams, nullptr), "prepare"));
+    return;
+  }
+  // Behind statements already sent: prepared in the same round trip. A
+  // failure shows as the error of whatever runs after it.
+  enter_pipeline();
+  if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), nparams, nullptr) != 1) fail(nullptr, "prepare");
+  pending_.push_back({nullptr, Pending::kCommand});
+}
+
+void PgDatabase::forget(PgStatement* owner) {
+  for (auto& p : pending_) {
+    if (p.owner == owner) p.owner = nullptr;
+  }
+}
+
+// One round trip: a sync point ends what was sent, and every result up to
+// it is collected and handed to its statement. After an error the server
+// skips the rest of the pipeline: those statements get an error naming the
+// first one. Never throws: errors go to the statements (and, inside a
+// transaction, to tx_error_, which makes the commit fail).
+void PgDatabase::flush() {
+  if (pending_.empty()) return;
+  ++round_trips_;
+  std::vector<Pending> batch;
+  batch.swap(pending_);
+  std::optional<DatabaseError> first;
+  const bool synced = PQpipelineSync(conn_) == 1;
+  for (const Pending& p : batch) {
+    PGresult* result = synced ? PQgetResult(conn_) : nullptr;
+    if (result != nullptr) {
+      // Each statement's results end with a null.
+      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    }
+    const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    std::optional<DatabaseError> error;
+    if (status == PGRES_PIPELINE_ABORTED) {
+      error.emplace(
+          first ? first->kind() : DatabaseError::Kind::kOther,
+          std::string("not run, an earlier statement failed: ") + (first ? first->what() : "unknown"));
+    } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      error = error_of(result, p.kind == Pending::kCommit ? "commit" : "step");
+      if (!first) first = error;
+    }
+    if (p.kind == Pending::kCommit && !error) committed_ = std::string(PQcmdStatus(result)) == "COMMIT";
+    if (p.owner != nullptr && p.kind == Pending::kStatement) {
+      if (error && result != nullptr) {
+        PQclear(result);
+        result = nullptr;
+      }
+      p.owner->deliver(result, std::move(error));
+    } else if (result != nullptr) {
+      PQclear(result);
+    }
+  }
+  if (synced) {
+    if (PGresult* sync = PQgetResult(conn_)) PQclear(sync);  // PGRES_PIPELINE_SYNC
+  }
+  if (PQexitPipelineMode(conn_) != 1 && PQstatus(conn_) == CONNECTION_OK) {
+    // Results left over would be read as answers to the wrong statements.
+    PQreset(conn_);
+    ++generation_;
+  }
+  if (first && in_transaction_ && !tx_error_) tx_error_ = first;
+}
+
+void PgDatabase::deallocate(const std::string& name) noexcept {
+  if (PQstatus(conn_) != CONNECTION_OK || tx_error_) return;
+  try {
+    if (pending_.empty() && !in_transaction_) {
+      ++round_trips_;
+      PQclear(PQexec(conn_, ("DEALLOCATE " + name).c_str()));
+    } else {
+      send_command("DEALLOCATE " + name, Pending::kCommand);
+    }
+  } catch (...) {
+    // The server drops it with the connection.
+  }
 }
 
 void PgDatabase::exec(std::string_view sql) {
+  flush();
   ensure_connected();
+  ++round_trips_;
   PQclear(check(PQexec(conn_, std::string(sql).c_str()), "sql failed"));
 }
 
@@ -310,24 +466,40 @@ void PgDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time
   lock_timeout_ms_ = wanted;
 }
 
+// BEGIN and COMMIT travel in the pipeline: BEGIN with the transaction's
+// first statements, COMMIT with its last ones.
 void PgDatabase::transaction(TxOp op) {
   switch (op) {
     case TxOp::kBeginRead:
-      exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      in_transaction_ = true;
-      break;
     case TxOp::kBeginWrite:
-      exec("BEGIN");
+      ensure_connected();
+      tx_error_.reset();
+      send_command(op == TxOp::kBeginRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+                   Pending::kCommand);
       in_transaction_ = true;
       break;
-    case TxOp::kCommit:
-      PQclear(check(PQexec(conn_, "COMMIT"), "commit"));
+    case TxOp::kCommit: {
+      committed_ = false;
+      send_command("COMMIT", Pending::kCommit);
+      flush();
+      // Not committed: the server still holds the failed transaction (or
+      // ended it itself); Transaction's destructor rolls back.
+      if (tx_error_) throw DatabaseError(*tx_error_);
+      if (!committed_)
+        throw DatabaseError(DatabaseError::Kind::kOther, "commit: the transaction was rolled back");
       in_transaction_ = false;
       if (options_.synchronous != Synchronous::kFull) ++unsynced_commits_;
       break;
+    }
     case TxOp::kRollback:
       in_transaction_ = false;
-      if (PQstatus(conn_) == CONNECTION_OK) PQclear(check(PQexec(conn_, "ROLLBACK"), "rollback"));
+      tx_error_.reset();
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        flush();
+        break;
+      }
+      send_command("ROLLBACK", Pending::kCommand);
+      flush();
       break;
   }
 }
@@ -354,7 +526,9 @@ bool PgDatabase::sync_commits(std::string& error) {
 }
 
 void PgDatabase::copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_line) {
+  flush();
   ensure_connected();
+  ++round_trips_;
   PGresult* r = PQexec(conn_, std::string(copy_sql).c_str());
   if (PQresultStatus(r) != PGRES_COPY_OUT) fail(r, "copy");
   PQclear(r);
@@ -382,7 +556,9 @@ void PgDatabase::copy_out(std::string_view copy_sql, const std::function<void(st
 }
 
 PgDatabase::CopyIn::CopyIn(PgDatabase& db, std::string_view copy_sql) : db_(db) {
+  db_.flush();
   db_.ensure_connected();
+  ++db_.round_trips_;
   PGresult* r = PQexec(db_.conn_, std::string(copy_sql).c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) db_.fail(r, "copy");
   PQclear(r);
@@ -432,6 +608,7 @@ void PgDatabase::CopyIn::finish() {
 }
 
 bool PgDatabase::wait_for_notification(int timeout_ms, int wake_fd) {
+  flush();
   ensure_connected();
   auto take = [&] {
     bool any = false;

@@ -2,7 +2,12 @@
 // libs/catalog.
 //
 // Statements are server-side prepared statements (named per connection),
-// with text parameters of unspecified type and text results. A lost
+// with text parameters of unspecified type and text results. Everything
+// they run goes through libpq's pipeline mode: a statement sent
+// (Statement::send), BEGIN and COMMIT wait in the pipeline and reach the
+// server with the next statement that is waited for, in one round trip;
+// the pipeline is left again once its results are in, so plain commands
+// (exec, COPY, LISTEN) see an idle connection. A lost
 // connection is reported as a DatabaseError of kind kConnection; the next
 // use outside a transaction reconnects (and re-prepares what it runs), so a
 // long-lived service survives a server restart without being rebuilt.
@@ -21,6 +26,8 @@
 
 namespace cocktail::catalog {
 
+class PgStatement;
+
 class PgDatabase final : public Database {
  public:
   static std::unique_ptr<PgDatabase> open(const std::string& uri, const DatabaseOptions& options);
@@ -31,6 +38,7 @@ class PgDatabase final : public Database {
   Statement prepare(std::string_view sql) override;
   std::int64_t changes() const override { return changes_; }
   bool sync_commits(std::string& error) override;
+  std::int64_t round_trips() const override { return round_trips_; }
   void set_lock_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
 
   const std::string& uri() const { return uri_; }
@@ -62,23 +70,48 @@ class PgDatabase final : public Database {
   // connection.
   bool wait_for_notification(int timeout_ms, int wake_fd);
 
-  // Runs a statement and returns its result, or throws. The caller owns it.
-  PGresult* run(const std::string& name, int nparams, const char* const* values);
+  // Collects the results of everything sent (one round trip). Never throws:
+  // errors go to the statements they belong to.
+  void flush();
 
  private:
   friend class PgStatement;
+  // What waits in the pipeline: a statement's execution (owner null once
+  // the statement was reset or destroyed), a command nobody reads (BEGIN,
+  // a prepare, DEALLOCATE), or COMMIT.
+  struct Pending {
+    enum Kind { kStatement, kCommand, kCommit };
+    PgStatement* owner;
+    Kind kind;
+  };
+
   PgDatabase(PGconn* conn, std::string uri, const DatabaseOptions& options);
   void transaction(TxOp op) override;
   void configure();
   // Reconnects when the connection was lost and no transaction is open.
   void ensure_connected();
+  DatabaseError error_of(PGresult* result, std::string_view context) const;
   [[noreturn]] void fail(PGresult* result, std::string_view context);
   PGresult* check(PGresult* result, std::string_view context);
+  void note_changes(PGresult* result);
+
+  void enter_pipeline();
+  void send_prepared(PgStatement* owner, const std::string& name, int nparams, const char* const* values);
+  void send_command(const std::string& sql, Pending::Kind kind);
+  void prepare_statement(const std::string& name, const std::string& sql, int nparams);
+  void forget(PgStatement* owner);
+  void deallocate(const std::string& name) noexcept;
 
   PGconn* conn_;
   std::string uri_;
   DatabaseOptions options_;
   bool in_transaction_ = false;
+  std::vector<Pending> pending_;
+  // The first error inside the open transaction: the server has aborted
+  // it, so the commit must fail.
+  std::optional<DatabaseError> tx_error_;
+  bool committed_ = false;  // the last COMMIT's outcome
+  std::int64_t round_trips_ = 0;
   // The session's lock_timeout, ms (busy_timeout_ms until a deadline changes it).
   int lock_timeout_ms_ = 0;
   // Bumped by every reconnect: statements prepared before are gone.

@@ -55,8 +55,8 @@ void install_capture_triggers(Database& db);
 void disable_capture_triggers(Database& db);
 bool capture_triggers_installed(Database& db);
 // Fires this transaction's pending capture triggers now, so that its seqs
-// can be read before it commits.
-void capture_now(Database& db);
+// can be read before it commits (a statement to prepare and send).
+inline constexpr const char* kCaptureNowSql = "SET CONSTRAINTS cocktail_change_capture IMMEDIATE";
 
 // LISTENs to kNotifyChannel on a new connection to db's server.
 std::unique_ptr<ChangeWatch> watch_changes(PgDatabase& db, std::function<void()> on_change);

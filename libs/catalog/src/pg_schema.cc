@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "cocktail/catalog/schema.h"
 #include "cocktail/core/log.h"
+#include "migrations.h"
 #include "pg_outbox.h"
 
 namespace cocktail::catalog::pg {
@@ -270,49 +271,27 @@ void disable_capture_triggers(Database& db) {
   }
 }
 
-void capture_now(Database& db) { db.exec(std::string("SET CONSTRAINTS ") + kCaptureTrigger + " IMMEDIATE"); }
-
 int migrate(Database& db) {
-  auto refuse_newer = [&](int version) {
-    if (version > kSchemaVersion) {
-      throw SchemaError("catalog '" + db.path() + "' has schema version " + std::to_string(version) +
-                            ", newer than the version " + std::to_string(kSchemaVersion) +
-                            " this program knows; upgrade the program, do not downgrade the catalog",
-                        version);
-    }
-  };
-  int before = pg::schema_version(db);
-  refuse_newer(before);
-  // Already done: nothing is written at all.
-  if (before == kSchemaVersion && (db.read_only() || capture_triggers_installed(db))) return before;
-
-  Transaction tx(db, Transaction::Kind::kWrite);
-  // Concurrent migrations wait here; the later ones find nothing to do.
-  db.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrateLockKey) + ")");
-  int version = pg::schema_version(db);
-  refuse_newer(version);
-  if (version < 1) {
+  MigrationSteps steps;
+  steps.version = [&] { return pg::schema_version(db); };
+  // Concurrent migrations wait here.
+  steps.lock = [&] { db.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrateLockKey) + ")"); };
+  steps.to_1 = [&] {
     std::string what = recognise_or_create(db);
     db.exec(
         "CREATE SCHEMA IF NOT EXISTS cocktail; CREATE TABLE IF NOT EXISTS cocktail.schema_migrations "
         "(version "
         "integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
     record_version(db, 1, what);
-  }
-  if (version < 2) {
+  };
+  steps.to_2 = [&] {
     db.exec(kCreateOutbox);
     install_capture_triggers(db);
     record_version(db, 2, "change_log outbox with capture triggers, outbox_cursor");
-  }
-  if (!capture_triggers_installed(db)) {
-    core::log::warn("catalog.migrate.triggers_restored", {{"db", db.path()}});
-    install_capture_triggers(db);
-  }
-  tx.commit();
-  if (version != kSchemaVersion) {
-    core::log::info("catalog.migrate", {{"db", db.path()}, {"from", version}, {"to", kSchemaVersion}});
-  }
-  return kSchemaVersion;
+  };
+  steps.triggers_installed = [&] { return capture_triggers_installed(db); };
+  steps.install_triggers = [&] { install_capture_triggers(db); };
+  return run_migrations(db, steps);
 }
 
 }  // namespace cocktail::catalog::pg

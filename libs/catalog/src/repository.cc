@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <unordered_map>
 #include <utility>
@@ -11,11 +12,12 @@
 #include "pg_outbox.h"
 
 namespace cocktail::catalog {
-namespace {
 
 using core::Error;
 using core::ErrorCode;
 using core::FieldError;
+
+namespace detail {
 
 // ---- Validation.
 
@@ -53,6 +55,12 @@ class Problems {
   std::vector<FieldError> errors_;
   std::size_t conflicts_ = 0;
 };
+
+}  // namespace detail
+
+namespace {
+
+using detail::Problems;
 
 Error batch_error(const Problems& problems, std::size_t items, std::size_t failed_items) {
   Error e{
@@ -227,10 +235,146 @@ Recipe read_recipe(Statement& st) {
 #define INGREDIENT_SELECT                                                   \
   "SELECT id, name, description, parent_id, COALESCE(path, ''), CASE WHEN " \
   "allow_substitution THEN 1 ELSE 0 END "
-#define RECIPE_SELECT                                                                                    \
-  "SELECT id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count " \
-  "FROM "                                                                                                \
-  "recipes "
+#define RECIPE_COLUMNS \
+  "id, name, instructions, description, image_url, source, source_url, avg_rating, rating_count "
+#define RECIPE_SELECT "SELECT " RECIPE_COLUMNS "FROM recipes "
+
+namespace {
+
+// Round trips. On PostgreSQL each statement waited for is a round trip to
+// the server, so a write sends what it can ahead (Statement::send) and
+// waits twice: once for the checks (with BEGIN), once for the writes, the
+// read-back and the seq (with COMMIT). There the references of a recipe's
+// rows are checked by one set-based statement over arrays of ids, and its
+// rows are written by one INSERT ... SELECT FROM unnest(). SQLite runs in
+// this process: a lookup or an insert per row costs it less than the lists
+// would.
+
+// A PostgreSQL array literal of numbers ("{1,NULL,3}"): nothing to quote.
+template <typename T>
+std::string pg_array(const std::vector<std::optional<T>>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *values[i]);
+    (void)ec;
+    out.append(buf, end);
+  }
+  out += '}';
+  return out;
+}
+
+// The id the next row of a table gets, chosen before its insert (so that a
+// row is written once, with everything derived from its id). SQLite: this
+// transaction holds the write lock, and AUTOINCREMENT never reuses an id;
+// PostgreSQL: taken from the column's sequence.
+#define SQLITE_NEXT_ID(table)                \
+  "MAX(COALESCE((SELECT MAX(id) FROM " table \
+  "), 0), "                                  \
+  "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '" table "'), 0)) + 1"
+#define PG_NEXT_ID(table) "nextval(pg_get_serial_sequence('" table "', 'id'))"
+constexpr Dialect kNextIngredientId{"SELECT " SQLITE_NEXT_ID("ingredients"),
+                                    "SELECT " PG_NEXT_ID("ingredients")};
+constexpr Dialect kNextRecipeId{"SELECT " SQLITE_NEXT_ID("recipes"), "SELECT " PG_NEXT_ID("recipes")};
+
+// PostgreSQL: the name columns are citext, compared case-insensitively (and
+// served by their unique indexes).
+constexpr Dialect kIngredientIdByName{
+    "SELECT id FROM ingredients WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
+    "SELECT id FROM ingredients WHERE name = ?1 AND id <> ?2 LIMIT 1"};
+constexpr Dialect kRecipeIdByName{
+    "SELECT id FROM recipes WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
+    "SELECT id FROM recipes WHERE name = ?1 AND id <> ?2 LIMIT 1"};
+
+// What is wrong with a recipe against the catalog, one row per problem:
+// ('ingredient_id', k) and ('unit_id', k) for a row k naming an ingredient
+// or unit that does not exist (PostgreSQL; ?1 the rows' ingredient ids and
+// ?2 their unit ids, as arrays), ('name', 0) for a name another recipe has,
+// ('id', 0) when the recipe ?4 to update does not exist; and for a new one
+// (?4 = 0) ('next_id', id), the id it gets. Every lookup is a scalar
+// subquery by primary key or name, so that the plan is index lookups
+// whatever the planner knows of the tables.
+constexpr Dialect kRecipeProblems{
+    "SELECT 'name', 0 WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 COLLATE NOCASE AND id <> ?4) "
+    "UNION ALL SELECT 'id', 0 WHERE ?4 <> 0 AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = ?4) "
+    "UNION ALL SELECT 'next_id', " SQLITE_NEXT_ID("recipes") " WHERE ?4 = 0",
+    "SELECT 'ingredient_id', r.k - 1 FROM unnest(CAST(?1 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
+    "WHERE (SELECT i.id FROM ingredients AS i WHERE i.id = r.id) IS NULL "
+    "UNION ALL SELECT 'unit_id', r.k - 1 FROM unnest(CAST(?2 AS BIGINT[])) WITH ORDINALITY AS r(id, k) "
+    "WHERE r.id IS NOT NULL AND (SELECT u.id FROM units AS u WHERE u.id = r.id) IS NULL "
+    "UNION ALL SELECT 'name', 0 "
+    "WHERE EXISTS (SELECT 1 FROM recipes WHERE name = ?3 AND id <> CAST(?4 AS BIGINT)) "
+    "UNION ALL SELECT 'id', 0 WHERE CAST(?4 AS BIGINT) <> 0 "
+    "AND NOT EXISTS (SELECT 1 FROM recipes WHERE id = CAST(?4 AS BIGINT)) "
+    "UNION ALL SELECT 'next_id', " PG_NEXT_ID("recipes") " WHERE CAST(?4 AS BIGINT) = 0"};
+#undef SQLITE_NEXT_ID
+#undef PG_NEXT_ID
+
+// A recipe row written. PostgreSQL returns it as the write left it (a
+// trigger of the deployment's may have set some of its columns); SQLite
+// reads it back (RETURNING costs it more than a lookup by key).
+#define INSERT_RECIPE                                                                        \
+  "INSERT INTO recipes(id, name, instructions, description, image_url, source, source_url) " \
+  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+#define UPDATE_RECIPE                                                                                \
+  "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, " \
+  "source_url = ?7 WHERE id = ?1"
+constexpr Dialect kInsertRecipe{INSERT_RECIPE, INSERT_RECIPE " RETURNING " RECIPE_COLUMNS};
+constexpr Dialect kUpdateRecipe{UPDATE_RECIPE, UPDATE_RECIPE " RETURNING " RECIPE_COLUMNS};
+#undef INSERT_RECIPE
+#undef UPDATE_RECIPE
+
+// A recipe's ingredient rows, ids in list order. SQLite: one row (?1 the
+// recipe, ?2 ingredient, ?3 unit, ?4 amount). PostgreSQL: all of them (?2,
+// ?3 and ?4 arrays), returned as stored, names looked up, in the columns of
+// kOneRecipeRows below.
+constexpr Dialect kInsertRecipeRows{
+    "INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, ?4)",
+    "WITH ins AS (INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) "
+    "SELECT CAST(?1 AS BIGINT), r.ingredient_id, r.unit_id, r.amount "
+    "FROM unnest(CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), CAST(?4 AS FLOAT8[])) "
+    "WITH ORDINALITY AS r(ingredient_id, unit_id, amount, k) ORDER BY r.k "
+    "RETURNING recipe_id, id, ingredient_id, unit_id, amount) "
+    "SELECT ins.recipe_id, ins.id, ins.ingredient_id, "
+    "COALESCE((SELECT i.name FROM ingredients AS i WHERE i.id = ins.ingredient_id), ''), ins.unit_id, "
+    "(SELECT u.name FROM units AS u WHERE u.id = ins.unit_id), ins.amount FROM ins ORDER BY ins.id"};
+
+// The rows of the recipes ?1..?2 (a page), ingredient and unit names
+// joined; and those of one recipe ?1. On PostgreSQL the names of the latter
+// are looked up by primary key in scalar subqueries, so that its plan is
+// index lookups whatever the size of the catalog (SQLite's joins are
+// index lookups anyway).
+#define RECIPE_ROWS_SELECT                                                                             \
+  "SELECT ri.recipe_id, ri.id, ri.ingredient_id, COALESCE(i.name, ''), ri.unit_id, u.name, ri.amount " \
+  "FROM recipe_ingredients AS ri LEFT JOIN ingredients AS i ON i.id = ri.ingredient_id "               \
+  "LEFT JOIN units AS u ON u.id = ri.unit_id "
+constexpr const char* kRecipeRows =
+    RECIPE_ROWS_SELECT "WHERE ri.recipe_id BETWEEN ?1 AND ?2 ORDER BY ri.recipe_id, ri.id";
+constexpr Dialect kOneRecipeRows{
+    RECIPE_ROWS_SELECT "WHERE ri.recipe_id = ?1 ORDER BY ri.id",
+    "SELECT ri.recipe_id, ri.id, ri.ingredient_id, "
+    "COALESCE((SELECT i.name FROM ingredients AS i WHERE i.id = ri.ingredient_id), ''), ri.unit_id, "
+    "(SELECT u.name FROM units AS u WHERE u.id = ri.unit_id), ri.amount "
+    "FROM recipe_ingredients AS ri WHERE ri.recipe_id = ?1 ORDER BY ri.id"};
+#undef RECIPE_ROWS_SELECT
+
+RecipeIngredient read_recipe_row(Statement& st) {
+  RecipeIngredient ri;
+  ri.id = st.column_int(1);
+  ri.ingredient_id = st.column_int(2);
+  ri.ingredient_name = st.column_text(3);
+  ri.unit_id = st.column_optional_int(4);
+  if (!st.is_null(5)) ri.unit_name = st.column_text(5);
+  ri.amount = st.column_optional_double(6);
+  return ri;
+}
+
+}  // namespace
 
 Repository::Repository(Database& db) : db_(db) {}
 
@@ -240,23 +384,26 @@ Statement& Repository::statement(std::string_view sql) {
   return it->second;
 }
 
-std::int64_t Repository::committed_seq() {
-  // PostgreSQL takes seqs at commit (see pg_outbox.h): take them now, so
-  // that this transaction's own are there to read.
-  if (db_.backend() == Backend::kPostgres) pg::capture_now(db_);
-  Bound st(statement(Dialect{"SELECT COALESCE(MAX(seq), 0) FROM change_log",
-                             "SELECT COALESCE(MAX(seq), 0) FROM cocktail.change_log"}
-                         .of(db_)));
-  return st->step() ? st->column_int(0) : 0;
+// The seq read and the COMMIT travel together. PostgreSQL takes seqs at
+// commit (see pg_outbox.h): the capture triggers are fired first, so that
+// this transaction's own seqs are there to read; the advisory lock they take
+// is then held only while the server runs these three statements, never
+// across a round trip.
+std::int64_t Repository::commit(Transaction& tx) {
+  if (db_.backend() == Backend::kPostgres) {
+    Bound capture(statement(pg::kCaptureNowSql));
+    capture->send();
+  }
+  Bound seq(statement(Dialect{"SELECT COALESCE(MAX(seq), 0) FROM change_log",
+                              "SELECT COALESCE(MAX(seq), 0) FROM cocktail.change_log"}
+                          .of(db_)));
+  seq->send();
+  tx.commit();
+  return seq->step() ? seq->column_int(0) : 0;
 }
 
-// The id of the next ingredient, chosen before the insert.
-std::int64_t Repository::next_ingredient_id() {
-  Bound next(
-      statement(Dialect{"SELECT MAX(COALESCE((SELECT MAX(id) FROM ingredients), 0), "
-                        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ingredients'), 0)) + 1",
-                        "SELECT nextval(pg_get_serial_sequence('ingredients', 'id'))"}
-                    .of(db_)));
+std::int64_t Repository::next_id(std::string_view sql) {
+  Bound next(statement(sql));
   next->step();
   return next->column_int(0);
 }
@@ -269,30 +416,24 @@ std::optional<Ingredient> Repository::find_ingredient(std::int64_t id) {
 }
 
 std::optional<std::int64_t> Repository::ingredient_id_by_name(std::string_view name, std::int64_t except_id) {
-  // PostgreSQL: the name column is citext, compared case-insensitively (and
-  // served by its unique index).
-  Bound st(statement(Dialect{"SELECT id FROM ingredients WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
-                             "SELECT id FROM ingredients WHERE name = ?1 AND id <> ?2 LIMIT 1"}
-                         .of(db_)));
+  Bound st(statement(kIngredientIdByName.of(db_)));
   st->bind(1, name).bind(2, except_id);
   if (!st->step()) return std::nullopt;
   return st->column_int(0);
 }
 
 std::optional<std::int64_t> Repository::recipe_id_by_name(std::string_view name, std::int64_t except_id) {
-  Bound st(statement(Dialect{"SELECT id FROM recipes WHERE name = ?1 COLLATE NOCASE AND id <> ?2 LIMIT 1",
-                             "SELECT id FROM recipes WHERE name = ?1 AND id <> ?2 LIMIT 1"}
-                         .of(db_)));
+  Bound st(statement(kRecipeIdByName.of(db_)));
   st->bind(1, name).bind(2, except_id);
   if (!st->step()) return std::nullopt;
   return st->column_int(0);
 }
 
-// The path of an existing ingredient, recomputed from parent_id when the
-// stored one is missing (rows of a legacy file whose chain was broken).
-std::string Repository::path_of_parent(std::int64_t parent_id) {
-  auto parent = find_ingredient(parent_id);
-  if (parent && !parent->path.empty()) return parent->path;
+// The path under an existing ingredient: its stored path, or one recomputed
+// from parent_id when it has none (rows of a legacy file whose chain was
+// broken).
+std::string Repository::path_under(std::int64_t parent_id, std::string_view stored_path) {
+  if (!stored_path.empty()) return std::string(stored_path);
   std::string path = "/";
   std::vector<std::int64_t> chain;
   std::optional<std::int64_t> cur = parent_id;
@@ -303,6 +444,11 @@ std::string Repository::path_of_parent(std::int64_t parent_id) {
   }
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) path += std::to_string(*it) + "/";
   return path;
+}
+
+std::string Repository::path_of_parent(std::int64_t parent_id) {
+  auto parent = find_ingredient(parent_id);
+  return path_under(parent_id, parent ? std::string_view(parent->path) : std::string_view());
 }
 
 // ---------------------------------------------------------------- ingredients
@@ -329,6 +475,9 @@ core::Result<Ingredient> Repository::get_ingredient(std::int64_t id) {
   return *row;
 }
 
+// An ingredient's parent as a write needs it: whether it exists, its path.
+#define PARENT_SELECT "SELECT COALESCE(path, '') FROM ingredients WHERE id = ?1"
+
 core::Result<Committed<Ingredient>> Repository::create_ingredient(const IngredientInput& input) {
   Problems p;
   Ingredient row;
@@ -340,27 +489,39 @@ core::Result<Committed<Ingredient>> Repository::create_ingredient(const Ingredie
   if (!p.empty()) return p.to_error();
 
   Transaction tx(db_, Transaction::Kind::kWrite);
-  if (input.parent_id && !find_ingredient(*input.parent_id)) {
-    p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
+  // The checks and the id, in one round trip.
+  Bound parent(statement(PARENT_SELECT));
+  if (input.parent_id) parent->bind(1, *input.parent_id).send();
+  Bound taken(statement(kIngredientIdByName.of(db_)));
+  taken->bind(1, row.name).bind(2, 0).send();
+  Bound next(statement(kNextIngredientId.of(db_)));
+  next->send();
+  std::optional<std::string> parent_path;
+  if (input.parent_id) {
+    if (parent->step()) {
+      parent_path = parent->column_text(0);
+    } else {
+      p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
+    }
   }
-  if (ingredient_id_by_name(row.name, 0)) p.conflict("name", "an ingredient named '" + row.name + "' exists");
+  if (taken->step()) p.conflict("name", "an ingredient named '" + row.name + "' exists");
   if (!p.empty()) return p.to_error();
 
   // The id is chosen before the insert so that the row is written once, with
   // its path, and change_log records one insert rather than insert + update.
-  row.id = next_ingredient_id();
-  row.path =
-      (row.parent_id ? path_of_parent(*row.parent_id) : std::string("/")) + std::to_string(row.id) + "/";
+  next->step();
+  row.id = next->column_int(0);
+  row.path = (row.parent_id ? path_under(*row.parent_id, *parent_path) : std::string("/")) +
+             std::to_string(row.id) + "/";
   {
     Bound ins(
         statement("INSERT INTO ingredients(id, name, description, parent_id, path, allow_substitution) "
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     ins->bind(1, row.id).bind(2, row.name).bind(3, row.description).bind(4, row.parent_id).bind(5, row.path);
     ins->bind(6, row.allow_substitution ? 1 : 0);
-    ins->step();
+    ins->send();
   }
-  std::int64_t seq = committed_seq();
-  tx.commit();
+  std::int64_t seq = commit(tx);
   return Committed<Ingredient>{std::move(row), seq};
 }
 
@@ -373,35 +534,45 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
   if (!p.empty()) return p.to_error();
 
   Transaction tx(db_, Transaction::Kind::kWrite);
-  auto current = find_ingredient(id);
-  if (!current) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
-  if (ingredient_id_by_name(name, id)) p.conflict("name", "an ingredient named '" + name + "' exists");
+  // Everything the checks need, in one round trip.
+  Bound current_st(statement(INGREDIENT_SELECT "FROM ingredients WHERE id = ?1"));
+  current_st->bind(1, id).send();
+  Bound taken(statement(kIngredientIdByName.of(db_)));
+  taken->bind(1, name).bind(2, id).send();
+  Bound parent(statement(PARENT_SELECT));
+  // Walks up from the new parent by parent_id (not by path, which a legacy
+  // file may lack); UNION stops on any cycle already present.
+  Bound up(
+      statement("WITH RECURSIVE up(id) AS (SELECT CAST(?1 AS BIGINT) UNION SELECT i.parent_id FROM "
+                "ingredients AS i JOIN up "
+                "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
+  if (input.parent_id) {
+    parent->bind(1, *input.parent_id).send();
+    up->bind(1, *input.parent_id).bind(2, id).send();
+  }
+  if (!current_st->step()) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  const Ingredient current = read_ingredient(*current_st);
+  if (taken->step()) p.conflict("name", "an ingredient named '" + name + "' exists");
 
-  bool reparent = input.parent_id != current->parent_id || current->path.empty();
-  if (input.parent_id && input.parent_id != current->parent_id) {
-    if (!find_ingredient(*input.parent_id)) {
+  std::optional<std::string> parent_path;
+  if (input.parent_id && parent->step()) parent_path = parent->column_text(0);
+  bool reparent = input.parent_id != current.parent_id || current.path.empty();
+  if (input.parent_id && input.parent_id != current.parent_id) {
+    if (!parent_path) {
       p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
-    } else {
-      // Walks up from the new parent by parent_id (not by path, which a
-      // legacy file may lack); UNION stops on any cycle already present.
-      Bound up(
-          statement("WITH RECURSIVE up(id) AS (SELECT CAST(?1 AS BIGINT) UNION SELECT i.parent_id FROM "
-                    "ingredients AS i JOIN up "
-                    "ON i.id = up.id WHERE i.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?2"));
-      up->bind(1, *input.parent_id).bind(2, id);
-      if (up->step()) {
-        p.conflict("parent_id",
-                   "ingredient " + std::to_string(*input.parent_id) + " is " +
-                       (*input.parent_id == id ? "the ingredient itself" : "one of its descendants") +
-                       ": the hierarchy would have a cycle");
-      }
+    } else if (up->step()) {
+      p.conflict("parent_id",
+                 "ingredient " + std::to_string(*input.parent_id) + " is " +
+                     (*input.parent_id == id ? "the ingredient itself" : "one of its descendants") +
+                     ": the hierarchy would have a cycle");
     }
   }
   if (!p.empty()) return p.to_error();
 
-  Ingredient row{id, name, description, input.parent_id, current->path, input.allow_substitution};
+  Ingredient row{id, name, description, input.parent_id, current.path, input.allow_substitution};
   if (reparent) {
-    row.path = (row.parent_id ? path_of_parent(*row.parent_id) : std::string("/")) + std::to_string(id) + "/";
+    row.path = (row.parent_id ? path_under(*row.parent_id, parent_path.value_or("")) : std::string("/")) +
+               std::to_string(id) + "/";
   }
   {
     Bound upd(
@@ -410,9 +581,9 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
                   "WHERE id = ?1"));
     upd->bind(1, id).bind(2, row.name).bind(3, row.description).bind(4, row.parent_id).bind(5, row.path);
     upd->bind(6, row.allow_substitution ? 1 : 0);
-    upd->step();
+    upd->send();
   }
-  if (row.path != current->path) {
+  if (row.path != current.path) {
     // Every descendant's path is rebuilt from parent_id under the new path,
     // in this same transaction; rows whose path is already right are skipped.
     Bound sub(
@@ -423,46 +594,43 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
                   "WHERE id IN (SELECT id FROM sub WHERE id <> ?1) "
                   "AND path IS DISTINCT FROM (SELECT sub.path FROM sub WHERE sub.id = ingredients.id)"));
     sub->bind(1, id).bind(2, row.path);
-    sub->step();
+    sub->send();
   }
-  std::int64_t seq = committed_seq();
-  tx.commit();
+  std::int64_t seq = commit(tx);
   return Committed<Ingredient>{std::move(row), seq};
 }
 
 core::Result<Committed<std::int64_t>> Repository::delete_ingredient(std::int64_t id) {
   Transaction tx(db_, Transaction::Kind::kWrite);
-  if (!find_ingredient(id)) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
-  {
-    Bound used(
-        statement("SELECT COUNT(DISTINCT recipe_id) FROM recipe_ingredients WHERE ingredient_id = ?1"));
-    used->bind(1, id);
-    if (used->step() && used->column_int(0) > 0) {
-      return Error::conflict("id", "ingredient " + std::to_string(id) + " is used by " +
-                                       std::to_string(used->column_int(0)) + " recipe(s)");
-    }
+  Bound found(statement("SELECT 1 FROM ingredients WHERE id = ?1"));
+  found->bind(1, id).send();
+  Bound used(statement("SELECT COUNT(DISTINCT recipe_id) FROM recipe_ingredients WHERE ingredient_id = ?1"));
+  used->bind(1, id).send();
+  Bound children(statement("SELECT COUNT(*) FROM ingredients WHERE parent_id = ?1"));
+  children->bind(1, id).send();
+  if (!found->step()) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  if (used->step() && used->column_int(0) > 0) {
+    return Error::conflict("id", "ingredient " + std::to_string(id) + " is used by " +
+                                     std::to_string(used->column_int(0)) + " recipe(s)");
+  }
+  if (children->step() && children->column_int(0) > 0) {
+    return Error::conflict("id", "ingredient " + std::to_string(id) + " has " +
+                                     std::to_string(children->column_int(0)) + " child ingredient(s)");
   }
   {
-    Bound children(statement("SELECT COUNT(*) FROM ingredients WHERE parent_id = ?1"));
-    children->bind(1, id);
-    if (children->step() && children->column_int(0) > 0) {
-      return Error::conflict("id", "ingredient " + std::to_string(id) + " has " +
-                                       std::to_string(children->column_int(0)) + " child ingredient(s)");
-    }
+    Bound del(statement("DELETE FROM ingredients WHERE id = ?1"));
+    del->bind(1, id).send();
   }
   try {
-    Bound del(statement("DELETE FROM ingredients WHERE id = ?1"));
-    del->bind(1, id);
-    del->step();
+    return Committed<std::int64_t>{id, commit(tx)};
   } catch (const DatabaseError& e) {
     // Tables this code does not manage (user_ingredients, ...) may refer to it.
     if (!e.is_constraint()) throw;
     return Error::conflict("id", "ingredient " + std::to_string(id) + " is referenced by other rows");
   }
-  std::int64_t seq = committed_seq();
-  tx.commit();
-  return Committed<std::int64_t>{id, seq};
 }
+
+#undef PARENT_SELECT
 
 // -------------------------------------------------------------------- recipes
 
@@ -470,36 +638,34 @@ void Repository::load_recipe_ingredients(std::vector<Recipe>& recipes) {
   if (recipes.empty()) return;
   std::unordered_map<std::int64_t, std::size_t> index;
   for (std::size_t i = 0; i < recipes.size(); ++i) index.emplace(recipes[i].id, i);
-  Bound st(statement(
-      "SELECT ri.recipe_id, ri.id, ri.ingredient_id, COALESCE(i.name, ''), ri.unit_id, u.name, ri.amount "
-      "FROM recipe_ingredients AS ri LEFT JOIN ingredients AS i ON i.id = ri.ingredient_id "
-      "LEFT JOIN units AS u ON u.id = ri.unit_id WHERE ri.recipe_id BETWEEN ?1 AND ?2 ORDER BY ri.recipe_id, "
-      "ri.id"));
+  Bound st(statement(kRecipeRows));
   st->bind(1, recipes.front().id).bind(2, recipes.back().id);
   while (st->step()) {
     auto it = index.find(st->column_int(0));
     if (it == index.end()) continue;
-    RecipeIngredient ri;
-    ri.id = st->column_int(1);
-    ri.ingredient_id = st->column_int(2);
-    ri.ingredient_name = st->column_text(3);
-    ri.unit_id = st->column_optional_int(4);
-    if (!st->is_null(5)) ri.unit_name = st->column_text(5);
-    ri.amount = st->column_optional_double(6);
-    recipes[it->second].ingredients.push_back(std::move(ri));
+    recipes[it->second].ingredients.push_back(read_recipe_row(*st));
   }
 }
 
+// The two reads of one recipe, sent together; read_sent_recipe() collects
+// them (on PostgreSQL possibly after the commit that carried them).
+void Repository::send_recipe_read(std::int64_t id) {
+  statement(RECIPE_SELECT "WHERE id = ?1").bind(1, id).send();
+  statement(kOneRecipeRows.of(db_)).bind(1, id).send();
+}
+
+std::optional<Recipe> Repository::read_sent_recipe() {
+  Bound head(statement(RECIPE_SELECT "WHERE id = ?1"));
+  Bound rows(statement(kOneRecipeRows.of(db_)));
+  if (!head->step()) return std::nullopt;
+  Recipe recipe = read_recipe(*head);
+  while (rows->step()) recipe.ingredients.push_back(read_recipe_row(*rows));
+  return recipe;
+}
+
 std::optional<Recipe> Repository::find_recipe(std::int64_t id) {
-  std::vector<Recipe> one;
-  {
-    Bound st(statement(RECIPE_SELECT "WHERE id = ?1"));
-    st->bind(1, id);
-    if (!st->step()) return std::nullopt;
-    one.push_back(read_recipe(*st));
-  }
-  load_recipe_ingredients(one);
-  return std::move(one.front());
+  send_recipe_read(id);
+  return read_sent_recipe();
 }
 
 core::Result<Page<Recipe>> Repository::list_recipes(const PageRequest& page) {
@@ -532,59 +698,112 @@ core::Result<Recipe> Repository::get_recipe(std::int64_t id) {
   return std::move(*recipe);
 }
 
-// Checks each row's ingredient and unit against the catalog (inside the
-// write transaction) after the shape checks.
-std::vector<FieldError> Repository::check_recipe_rows(const RecipeInput& input) {
-  Problems p;
-  for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
-    const auto& row = input.ingredients[k];
-    if (row.ingredient_id > 0) {
-      Bound st(statement("SELECT 1 FROM ingredients WHERE id = ?1"));
-      st->bind(1, row.ingredient_id);
-      if (!st->step()) {
-        p.invalid(row_field(k, "ingredient_id"),
-                  "no ingredient with id " + std::to_string(row.ingredient_id));
-      }
+// Sends the statement that checks a recipe against the catalog (inside the
+// write transaction, after the shape checks); read_recipe_check() collects
+// it. `id` is the recipe to update, 0 for a new one.
+Statement& Repository::send_recipe_check(const RecipeInput& input, std::int64_t id) {
+  Statement& st = statement(kRecipeProblems.of(db_));
+  if (db_.backend() == Backend::kPostgres) {
+    std::vector<std::optional<std::int64_t>> ingredient_ids, unit_ids;
+    for (const auto& row : input.ingredients) {
+      ingredient_ids.emplace_back(row.ingredient_id);
+      unit_ids.push_back(row.unit_id);
     }
-    if (row.unit_id && *row.unit_id > 0) {
-      Bound st(statement("SELECT 1 FROM units WHERE id = ?1"));
-      st->bind(1, *row.unit_id);
-      if (!st->step()) p.invalid(row_field(k, "unit_id"), "no unit with id " + std::to_string(*row.unit_id));
-    }
+    st.bind(1, pg_array(ingredient_ids)).bind(2, pg_array(unit_ids));
   }
-  return p.errors();
+  st.bind(3, input.name).bind(4, id);
+  st.send();
+  return st;
 }
 
-// Writes the recipe row (insert when id is 0) and replaces its ingredients;
-// returns the recipe id.
-std::int64_t Repository::write_recipe(std::int64_t id, const RecipeInput& in) {
-  if (id == 0) {
-    Bound ins(
-        statement("INSERT INTO recipes(name, instructions, description, image_url, source, source_url) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"));
-    ins->bind(1, in.name).bind(2, in.instructions).bind(3, in.description).bind(4, in.image_url);
-    ins->bind(5, in.source).bind(6, in.source_url);
-    ins->step();
-    id = ins->column_int(0);
-  } else {
-    Bound upd(statement(
-        "UPDATE recipes SET name = ?2, instructions = ?3, description = ?4, image_url = ?5, source = ?6, "
-        "source_url = ?7 WHERE id = ?1"));
-    upd->bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
-    upd->bind(6, in.source).bind(7, in.source_url);
-    upd->step();
+// Adds what the check found to `p`, fields in input order, and sets
+// `next_id` for a new recipe; false when the recipe to update does not exist.
+bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p,
+                                   std::int64_t* next_id) {
+  std::vector<char> no_ingredient(input.ingredients.size()), no_unit(input.ingredients.size());
+  bool name_taken = false;
+  bool missing = false;
+  while (st.step()) {
+    const std::string_view what = st.column_text_view(0);
+    const auto k = static_cast<std::size_t>(st.column_int(1));
+    if (what == "ingredient_id" && k < no_ingredient.size()) no_ingredient[k] = 1;
+    if (what == "unit_id" && k < no_unit.size()) no_unit[k] = 1;
+    if (what == "name") name_taken = true;
+    if (what == "id") missing = true;
+    if (what == "next_id" && next_id) *next_id = st.column_int(1);
+  }
+  if (db_.backend() == Backend::kSqlite) {
+    for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
+      const auto& row = input.ingredients[k];
+      Bound ingredient(statement("SELECT 1 FROM ingredients WHERE id = ?1"));
+      no_ingredient[k] = !ingredient->bind(1, row.ingredient_id).step();
+      if (row.unit_id) {
+        Bound unit(statement("SELECT 1 FROM units WHERE id = ?1"));
+        no_unit[k] = !unit->bind(1, *row.unit_id).step();
+      }
+    }
+  }
+  for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
+    const auto& row = input.ingredients[k];
+    if (no_ingredient[k]) {
+      p.invalid(row_field(k, "ingredient_id"), "no ingredient with id " + std::to_string(row.ingredient_id));
+    }
+    if (no_unit[k]) p.invalid(row_field(k, "unit_id"), "no unit with id " + std::to_string(*row.unit_id));
+  }
+  if (name_taken) p.conflict("name", "a recipe named '" + input.name + "' exists");
+  return !missing;
+}
+
+// Sends the writes of a recipe: the recipe row (an insert with the id
+// chosen, or an update) and its whole ingredient list, each returning what
+// it wrote, for read_written_recipe() when `read_back`.
+void Repository::send_recipe_write(std::int64_t id, const RecipeInput& in, bool create, bool read_back) {
+  Statement& head = statement((create ? kInsertRecipe : kUpdateRecipe).of(db_));
+  head.bind(1, id).bind(2, in.name).bind(3, in.instructions).bind(4, in.description).bind(5, in.image_url);
+  head.bind(6, in.source).bind(7, in.source_url);
+  head.send();
+  if (!create) {
     Bound del(statement("DELETE FROM recipe_ingredients WHERE recipe_id = ?1"));
-    del->bind(1, id);
-    del->step();
+    del->bind(1, id).send();
   }
-  Bound row(statement(
-      "INSERT INTO recipe_ingredients(recipe_id, ingredient_id, unit_id, amount) VALUES (?1, ?2, ?3, ?4)"));
+  if (db_.backend() == Backend::kSqlite) {
+    Bound rows(statement(kInsertRecipeRows.sqlite));
+    for (const auto& ri : in.ingredients) {
+      rows->bind(1, id).bind(2, ri.ingredient_id).bind(3, ri.unit_id).bind(4, ri.amount);
+      rows->send();
+    }
+    // Read back before the commit, in the write transaction.
+    if (read_back) send_recipe_read(id);
+    return;
+  }
+  if (in.ingredients.empty()) return;
+  std::vector<std::optional<std::int64_t>> ingredient_ids, unit_ids;
+  std::vector<std::optional<double>> amounts;
   for (const auto& ri : in.ingredients) {
-    row->bind(1, id).bind(2, ri.ingredient_id).bind(3, ri.unit_id).bind(4, ri.amount);
-    row->step();
-    row->reset();
+    ingredient_ids.emplace_back(ri.ingredient_id);
+    unit_ids.push_back(ri.unit_id);
+    amounts.push_back(ri.amount);
   }
-  return id;
+  Statement& rows = statement(kInsertRecipeRows.postgres);
+  rows.bind(1, id).bind(2, pg_array(ingredient_ids)).bind(3, pg_array(unit_ids)).bind(4, pg_array(amounts));
+  rows.send();
+}
+
+// The recipe send_recipe_write() wrote, as stored.
+Recipe Repository::read_written_recipe(const RecipeInput& in, bool create) {
+  std::optional<Recipe> recipe;
+  if (db_.backend() == Backend::kSqlite) {
+    recipe = read_sent_recipe();
+  } else {
+    Bound head(statement((create ? kInsertRecipe : kUpdateRecipe).postgres));
+    if (head->step()) recipe = read_recipe(*head);
+    Bound rows(statement(kInsertRecipeRows.postgres));
+    if (recipe && !in.ingredients.empty()) {
+      while (rows->step()) recipe->ingredients.push_back(read_recipe_row(*rows));
+    }
+  }
+  if (!recipe) throw DatabaseError(DatabaseError::Kind::kOther, "the recipe written is not there");
+  return std::move(*recipe);
 }
 
 namespace {
@@ -606,19 +825,22 @@ RecipeInput check_recipe_input(Problems& p, const RecipeInput& input) {
 
 }  // namespace
 
+// Two round trips on PostgreSQL: BEGIN and the check (which also takes the
+// id); then the writes, returning what they wrote, the seq and COMMIT.
 core::Result<Committed<Recipe>> Repository::create_recipe(const RecipeInput& input) {
   Problems p;
   RecipeInput clean = check_recipe_input(p, input);
   if (!p.empty()) return p.to_error();
   Transaction tx(db_, Transaction::Kind::kWrite);
-  for (auto& e : check_recipe_rows(clean)) p.invalid(e.field, e.message);
-  if (recipe_id_by_name(clean.name, 0)) p.conflict("name", "a recipe named '" + clean.name + "' exists");
+  std::int64_t id = 0;
+  {
+    Bound check(send_recipe_check(clean, 0));
+    read_recipe_check(*check, clean, p, &id);
+  }
   if (!p.empty()) return p.to_error();
-  std::int64_t id = write_recipe(0, clean);
-  std::int64_t seq = committed_seq();
-  auto recipe = find_recipe(id);
-  tx.commit();
-  return Committed<Recipe>{std::move(*recipe), seq};
+  send_recipe_write(id, clean, true, true);
+  std::int64_t seq = commit(tx);
+  return Committed<Recipe>{read_written_recipe(clean, true), seq};
 }
 
 core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const RecipeInput& input) {
@@ -627,18 +849,15 @@ core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const
   if (!p.empty()) return p.to_error();
   Transaction tx(db_, Transaction::Kind::kWrite);
   {
-    Bound st(statement("SELECT 1 FROM recipes WHERE id = ?1"));
-    st->bind(1, id);
-    if (!st->step()) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+    Bound check(send_recipe_check(clean, id));
+    if (!read_recipe_check(*check, clean, p, nullptr)) {
+      return Error::not_found("id", "no recipe with id " + std::to_string(id));
+    }
   }
-  for (auto& e : check_recipe_rows(clean)) p.invalid(e.field, e.message);
-  if (recipe_id_by_name(clean.name, id)) p.conflict("name", "a recipe named '" + clean.name + "' exists");
   if (!p.empty()) return p.to_error();
-  write_recipe(id, clean);
-  std::int64_t seq = committed_seq();
-  auto recipe = find_recipe(id);
-  tx.commit();
-  return Committed<Recipe>{std::move(*recipe), seq};
+  send_recipe_write(id, clean, false, true);
+  std::int64_t seq = commit(tx);
+  return Committed<Recipe>{read_written_recipe(clean, false), seq};
 }
 
 core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id) {
@@ -648,23 +867,21 @@ core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id)
     st->bind(1, id);
     if (!st->step()) return Error::not_found("id", "no recipe with id " + std::to_string(id));
   }
-  try {
+  {
     // Rows first, explicitly: a legacy file's recipe_ingredients may lack
     // ON DELETE CASCADE.
     Bound rows(statement("DELETE FROM recipe_ingredients WHERE recipe_id = ?1"));
-    rows->bind(1, id);
-    rows->step();
+    rows->bind(1, id).send();
     Bound del(statement("DELETE FROM recipes WHERE id = ?1"));
-    del->bind(1, id);
-    del->step();
+    del->bind(1, id).send();
+  }
+  try {
+    return Committed<std::int64_t>{id, commit(tx)};
   } catch (const DatabaseError& e) {
     // Tables this code does not manage (ratings, recipe_tags, ...) may refer to it.
     if (!e.is_constraint()) throw;
     return Error::conflict("id", "recipe " + std::to_string(id) + " is referenced by other rows");
   }
-  std::int64_t seq = committed_seq();
-  tx.commit();
-  return Committed<std::int64_t>{id, seq};
 }
 
 // ---------------------------------------------------------------------- units
@@ -703,26 +920,31 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
   if (!p.empty()) return p.to_error();
 
   Transaction tx(db_, Transaction::Kind::kWrite);
-  auto taken = [&](const std::string& text) {
-    Bound st(
-        statement("SELECT 1 FROM units WHERE lower(name) = lower(?1) OR lower(abbreviation) = lower(?1)"));
-    st->bind(1, text);
-    return st->step();
-  };
-  if (taken(u.name)) p.conflict("name", "a unit named or abbreviated '" + u.name + "' exists");
-  if (u.abbreviation && fold_case(*u.abbreviation) != fold_case(u.name) && taken(*u.abbreviation)) {
-    p.conflict("abbreviation", "a unit named or abbreviated '" + *u.abbreviation + "' exists");
+  // Whether the name, and the abbreviation when it differs, is any unit's
+  // name or abbreviation.
+  Bound taken(statement(
+      "SELECT EXISTS (SELECT 1 FROM units WHERE lower(name) = lower(?1) OR lower(abbreviation) = lower(?1)), "
+      "EXISTS (SELECT 1 FROM units WHERE lower(name) = lower(?2) OR lower(abbreviation) = lower(?2))"));
+  taken->bind(1, u.name);
+  if (u.abbreviation && fold_case(*u.abbreviation) != fold_case(u.name)) {
+    taken->bind(2, *u.abbreviation);
+  } else {
+    taken->bind_null(2);
+  }
+  if (taken->step()) {
+    if (taken->column_int(0)) p.conflict("name", "a unit named or abbreviated '" + u.name + "' exists");
+    if (taken->column_int(1)) {
+      p.conflict("abbreviation", "a unit named or abbreviated '" + *u.abbreviation + "' exists");
+    }
   }
   if (!p.empty()) return p.to_error();
-  {
-    Bound ins(statement(
-        "INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3) RETURNING id"));
-    ins->bind(1, u.name).bind(2, u.abbreviation).bind(3, u.conversion_to_ml);
-    ins->step();
-    u.id = ins->column_int(0);
-  }
-  std::int64_t seq = committed_seq();
-  tx.commit();
+  Bound ins(
+      statement("INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3) RETURNING id"));
+  ins->bind(1, u.name).bind(2, u.abbreviation).bind(3, u.conversion_to_ml);
+  ins->send();
+  std::int64_t seq = commit(tx);
+  ins->step();
+  u.id = ins->column_int(0);
   return Committed<Unit>{std::move(u), seq};
 }
 
@@ -747,8 +969,8 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
   // holds the write lock; PostgreSQL: each is taken from the id sequence.
   std::optional<std::int64_t> next_id;
   auto take_id = [&] {
-    if (db_.backend() == Backend::kPostgres) return next_ingredient_id();
-    if (!next_id) next_id = next_ingredient_id();
+    if (db_.backend() == Backend::kPostgres) return this->next_id(kNextIngredientId.of(db_));
+    if (!next_id) next_id = this->next_id(kNextIngredientId.of(db_));
     return (*next_id)++;
   };
   Bound ins(
@@ -826,8 +1048,7 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
     created.push_back(std::move(row));
   }
   if (!all.empty()) return batch_error(all, items.size(), failed);
-  std::int64_t seq = committed_seq();
-  tx.commit();
+  std::int64_t seq = commit(tx);
   return Committed<std::vector<Ingredient>>{std::move(created), seq};
 }
 
@@ -920,7 +1141,9 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
       continue;
     }
     if (failed > 0) continue;  // nothing will be committed: keep checking only
-    created.push_back(write_recipe(0, input));
+    const std::int64_t id = next_id(kNextRecipeId.of(db_));
+    send_recipe_write(id, input, true, false);
+    created.push_back(id);
   }
   if (!all.empty()) return batch_error(all, items.size(), failed);
   // Read back as stored (row ids, canonical names), in batch order.
@@ -937,12 +1160,12 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
     }
   }
   load_recipe_ingredients(recipes);
-  std::int64_t seq = committed_seq();
-  tx.commit();
+  std::int64_t seq = commit(tx);
   return Committed<std::vector<Recipe>>{std::move(recipes), seq};
 }
 
 #undef INGREDIENT_SELECT
 #undef RECIPE_SELECT
+#undef RECIPE_COLUMNS
 
 }  // namespace cocktail::catalog

@@ -6,6 +6,7 @@
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/core/log.h"
 #include "indexes.h"
+#include "migrations.h"
 #include "pg_outbox.h"
 
 namespace cocktail::catalog {
@@ -259,8 +260,7 @@ int schema_version(Database& db) {
   return st.step() ? static_cast<int>(st.column_int(0)) : 0;
 }
 
-int migrate(Database& db) {
-  if (db.backend() == Backend::kPostgres) return pg::migrate(db);
+int run_migrations(Database& db, const MigrationSteps& steps) {
   auto refuse_newer = [&](int version) {
     if (version > kSchemaVersion) {
       throw SchemaError("catalog '" + db.path() + "' has schema version " + std::to_string(version) +
@@ -269,35 +269,49 @@ int migrate(Database& db) {
                         version);
     }
   };
-  int before = schema_version(db);
+  int before = steps.version();
   refuse_newer(before);
-  if (before == kSchemaVersion && (db.read_only() || change_log_triggers_installed(db))) return before;
+  // Already done: nothing is written at all.
+  if (before == kSchemaVersion && (db.read_only() || steps.triggers_installed())) return before;
 
   Transaction tx(db, Transaction::Kind::kWrite);
-  // Another process may have migrated between the check and the lock.
-  int version = schema_version(db);
+  if (steps.lock) steps.lock();
+  // Another process may have migrated between the check and the lock: the
+  // later ones find nothing to do.
+  int version = steps.version();
   refuse_newer(version);
-  if (version < 1) {
-    db.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT "
-        "NULL)");
-    migrate_to_1(db);
-    record_version(db, 1, "catalog tables, columns, ingredient paths, indexes, standard units");
-  }
-  if (version < 2) {
-    migrate_to_2(db);
-    record_version(db, 2, "change_log outbox with triggers, outbox_cursor");
-  }
-  if (!change_log_triggers_installed(db)) {
+  if (version < 1) steps.to_1();
+  if (version < 2) steps.to_2();
+  if (!steps.triggers_installed()) {
     // Someone dropped a trigger by hand: writes would go unpublished.
     core::log::warn("catalog.migrate.triggers_restored", {{"db", db.path()}});
-    install_change_log_triggers(db);
+    steps.install_triggers();
   }
   tx.commit();
   if (version != kSchemaVersion) {
     core::log::info("catalog.migrate", {{"db", db.path()}, {"from", version}, {"to", kSchemaVersion}});
   }
   return kSchemaVersion;
+}
+
+int migrate(Database& db) {
+  if (db.backend() == Backend::kPostgres) return pg::migrate(db);
+  MigrationSteps steps;
+  steps.version = [&] { return schema_version(db); };
+  steps.to_1 = [&] {
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT "
+        "NULL)");
+    migrate_to_1(db);
+    record_version(db, 1, "catalog tables, columns, ingredient paths, indexes, standard units");
+  };
+  steps.to_2 = [&] {
+    migrate_to_2(db);
+    record_version(db, 2, "change_log outbox with triggers, outbox_cursor");
+  };
+  steps.triggers_installed = [&] { return change_log_triggers_installed(db); };
+  steps.install_triggers = [&] { install_change_log_triggers(db); };
+  return run_migrations(db, steps);
 }
 
 std::unique_ptr<Database> open_catalog(const std::string& path, const DatabaseOptions& options) {

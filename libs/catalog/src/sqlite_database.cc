@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <new>
+#include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "backend.h"
 
@@ -80,45 +83,136 @@ bool header_says_wal(const std::string& path) {
 
 class SqliteStatement final : public StatementImpl {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(SqliteDatabase& db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~SqliteStatement() override {
+    clear_sent();
+    sqlite3_finalize(stmt_);
+  }
 
-  void bind_int(int index, std::int64_t value) override { check(sqlite3_bind_int64(stmt_, index, value)); }
-  void bind_double(int index, double value) override { check(sqlite3_bind_double(stmt_, index, value)); }
+  void bind_int(int index, std::int64_t value) override {
+    rewind();
+    check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  void bind_double(int index, double value) override {
+    rewind();
+    check(sqlite3_bind_double(stmt_, index, value));
+  }
   void bind_text(int index, std::string_view value) override {
+    rewind();
     check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
-  void bind_null(int index) override { check(sqlite3_bind_null(stmt_, index)); }
+  void bind_null(int index) override {
+    rewind();
+    check(sqlite3_bind_null(stmt_, index));
+  }
+
+  // Runs now. A read stays on its first row and is read on by step() (a
+  // pending read does not hold up COMMIT); a change runs to its end, and the
+  // rows it returns (RETURNING) are copied, since COMMIT refuses to run while
+  // a change is still pending. An error is kept for step().
+  void send() override {
+    rewind();
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW && sqlite3_stmt_readonly(stmt_)) {
+      sent_ = Sent::kFirstRow;
+      return;
+    }
+    sent_ = Sent::kCopied;
+    while (rc == SQLITE_ROW) {
+      std::vector<sqlite3_value*> row(static_cast<std::size_t>(sqlite3_column_count(stmt_)));
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        row[c] = sqlite3_value_dup(sqlite3_column_value(stmt_, static_cast<int>(c)));
+        if (row[c] == nullptr) throw std::bad_alloc();
+      }
+      rows_.push_back(std::move(row));
+      rc = sqlite3_step(stmt_);
+    }
+    if (rc != SQLITE_DONE) {
+      error_.emplace(kind_of(sqlite3_extended_errcode(db_.handle())),
+                     std::string("step: ") + sqlite3_errmsg(db_.handle()));
+      db_.note_failed_send(*error_);
+    }
+    sqlite3_reset(stmt_);
+  }
 
   bool step() override {
+    if (sent_ == Sent::kFirstRow) {
+      sent_ = Sent::kNo;
+      return true;
+    }
+    if (sent_ == Sent::kCopied) {
+      if (error_) {
+        DatabaseError e = std::move(*error_);
+        clear_sent();
+        throw e;
+      }
+      return ++row_ < static_cast<std::ptrdiff_t>(rows_.size());
+    }
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     // Keep the error text before reset() clears it.
-    std::string msg = std::string("step: ") + sqlite3_errmsg(db_);
-    int code = sqlite3_extended_errcode(db_);
+    std::string msg = std::string("step: ") + sqlite3_errmsg(db_.handle());
+    int code = sqlite3_extended_errcode(db_.handle());
     sqlite3_reset(stmt_);
     throw DatabaseError(kind_of(code), msg);
   }
   void reset() override {
+    clear_sent();
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
-  bool is_null(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::int64_t column_int(int col) const override { return sqlite3_column_int64(stmt_, col); }
-  double column_double(int col) const override { return sqlite3_column_double(stmt_, col); }
+  bool is_null(int col) const override {
+    return copied() ? sqlite3_value_type(value(col)) == SQLITE_NULL
+                    : sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+  std::int64_t column_int(int col) const override {
+    return copied() ? sqlite3_value_int64(value(col)) : sqlite3_column_int64(stmt_, col);
+  }
+  double column_double(int col) const override {
+    return copied() ? sqlite3_value_double(value(col)) : sqlite3_column_double(stmt_, col);
+  }
   std::string_view column_text(int col) const override {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    const unsigned char* p = copied() ? sqlite3_value_text(value(col)) : sqlite3_column_text(stmt_, col);
     if (p == nullptr) return {};
-    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+    const int bytes = copied() ? sqlite3_value_bytes(value(col)) : sqlite3_column_bytes(stmt_, col);
+    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(bytes)};
   }
 
  private:
   void check(int rc) {
-    if (rc != SQLITE_OK) fail(db_, rc, "bind");
+    if (rc != SQLITE_OK) fail(db_.handle(), rc, "bind");
   }
-  sqlite3* db_;
+  sqlite3_value* value(int col) const {
+    return rows_[static_cast<std::size_t>(row_)][static_cast<std::size_t>(col)];
+  }
+  bool copied() const { return sent_ == Sent::kCopied; }
+  // A statement sent and not reset since (a read may still be on a row) is
+  // put back to its start, keeping its bindings.
+  void rewind() {
+    if (sent_ == Sent::kNo) return;
+    clear_sent();
+    sqlite3_reset(stmt_);
+  }
+  void clear_sent() {
+    for (auto& row : rows_) {
+      for (sqlite3_value* v : row) sqlite3_value_free(v);
+    }
+    rows_.clear();
+    error_.reset();
+    row_ = -1;
+    sent_ = Sent::kNo;
+  }
+
+  SqliteDatabase& db_;
   sqlite3_stmt* stmt_;
+  // A statement sent: a read on its first row, or a change with its rows
+  // copied (the one being read, its error).
+  enum class Sent { kNo, kFirstRow, kCopied };
+  Sent sent_ = Sent::kNo;
+  std::vector<std::vector<sqlite3_value*>> rows_;
+  std::ptrdiff_t row_ = -1;
+  std::optional<DatabaseError> error_;
 };
 
 }  // namespace
@@ -214,21 +308,37 @@ Statement SqliteDatabase::prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                               nullptr);
   if (rc != SQLITE_OK) fail(db_, rc, "prepare");
-  return Statement(std::make_unique<SqliteStatement>(db_, stmt));
+  return Statement(std::make_unique<SqliteStatement>(*this, stmt));
 }
 
 std::int64_t SqliteDatabase::changes() const { return sqlite3_changes64(db_); }
 
 void SqliteDatabase::transaction(TxOp op) {
   switch (op) {
-    case TxOp::kBeginRead: exec("BEGIN DEFERRED"); break;
-    case TxOp::kBeginWrite: exec("BEGIN IMMEDIATE"); break;
+    case TxOp::kBeginRead:
+      send_error_.reset();
+      exec("BEGIN DEFERRED");
+      break;
+    case TxOp::kBeginWrite:
+      send_error_.reset();
+      exec("BEGIN IMMEDIATE");
+      break;
     case TxOp::kCommit:
+      // As on PostgreSQL, where a failed statement aborts the transaction.
+      if (send_error_)
+        throw DatabaseError(send_error_->kind(), std::string("commit refused: ") + send_error_->what());
       exec("COMMIT");
       if (immutable_) check_unchanged();
       break;
-    case TxOp::kRollback: exec("ROLLBACK"); break;
+    case TxOp::kRollback:
+      send_error_.reset();
+      exec("ROLLBACK");
+      break;
   }
+}
+
+void SqliteDatabase::note_failed_send(const DatabaseError& error) {
+  if (!send_error_ && sqlite3_get_autocommit(db_) == 0) send_error_ = error;
 }
 
 void SqliteDatabase::check_unchanged() const {

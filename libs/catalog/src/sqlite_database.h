@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cocktail/catalog/database.h"
@@ -30,6 +31,9 @@ class SqliteDatabase final : public Database {
   // read is only right if nobody wrote meanwhile: this throws a transient
   // DatabaseError when the file or its WAL changed since the open.
   void check_unchanged() const;
+  // A statement sent (Statement::send) inside a transaction failed: the
+  // commit is refused.
+  void note_failed_send(const DatabaseError& error);
 
  private:
   struct FileStamp {
@@ -49,6 +53,8 @@ class SqliteDatabase final : public Database {
   FileStamp file_stamp_;
   // sqlite3_total_changes64() at the last successful sync_commits().
   std::int64_t synced_changes_ = 0;
+  // The first failed send of the open transaction.
+  std::optional<DatabaseError> send_error_;
   int busy_timeout_ms_;
   std::chrono::steady_clock::time_point lock_deadline_;
 };

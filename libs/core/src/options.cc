@@ -186,6 +186,11 @@ void Options::parse_or_exit(int argc, const char* const* argv) {
   }
 }
 
+void Options::exit_usage_error(std::string_view message) const {
+  std::cerr << program_ << ": " << message << " (see " << program_ << " --help)\n";
+  std::exit(2);
+}
+
 std::string Options::get(std::string_view flag) const {
   spec(flag);
   return values_.find(flag)->second;

@@ -55,7 +55,8 @@ void Router::add(Method method, std::string pattern, Handler handler, RouteOptio
   route->options = options;
   std::vector<std::string_view> segs;
   split_path(pattern, segs);
-  for (auto s : segs) {
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    const std::string_view s = segs[i];
     Route::Segment seg;
     if (s.size() >= 2 && s.front() == '{' && s.back() == '}') {
       seg.is_param = true;
@@ -64,7 +65,8 @@ void Router::add(Method method, std::string pattern, Handler handler, RouteOptio
         throw std::invalid_argument("bad parameter in route pattern: " + pattern);
       }
     } else {
-      if (s.empty() || s.find_first_of("{}%") != std::string_view::npos) {
+      // An empty segment only as the last one: a trailing slash ("/dashboard/").
+      if ((s.empty() && i + 1 != segs.size()) || s.find_first_of("{}%") != std::string_view::npos) {
         throw std::invalid_argument("bad segment in route pattern: " + pattern);
       }
       seg.text = s;

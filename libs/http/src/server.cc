@@ -61,7 +61,7 @@ void ServerCore::add_builtin_routes() {
     router.add(Method::get, "/health", SyncHandler([this](const Request&) {
                  Readiness r = readiness ? readiness() : Readiness{};
                  std::string body = R"({"status":")";
-                 body += r.ready ? "ok" : "not_ready";
+                 body += !r.ready ? "not_ready" : (r.degraded ? "degraded" : "ok");
                  body += R"(","live":true,"ready":)";
                  body += r.ready ? "true" : "false";
                  body += R"(,"details":)";

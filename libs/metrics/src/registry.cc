@@ -59,7 +59,22 @@ prometheus::MetricFamily suppressed_log_lines() {
 
 }  // namespace
 
+std::uint64_t MetricsRegistry::add_collect_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hooks_mu_);
+  hooks_.emplace(next_hook_, std::move(hook));
+  return next_hook_++;
+}
+
+void MetricsRegistry::remove_collect_hook(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(hooks_mu_);
+  hooks_.erase(id);
+}
+
 std::string MetricsRegistry::serialize_text() const {
+  {
+    std::lock_guard<std::mutex> lock(hooks_mu_);
+    for (const auto& [id, hook] : hooks_) hook();
+  }
   auto families = registry_->Collect();
   families.push_back(suppressed_log_lines());
   return prometheus::TextSerializer().Serialize(families);

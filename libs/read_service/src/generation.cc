@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "cocktail/analytics/artifacts.h"
 #include "cocktail/analytics/envelope.h"
 #include "cocktail/analytics/exact_json.h"
 
@@ -436,11 +437,22 @@ std::shared_ptr<const Representation> Generation::similar_view(std::int64_t reci
   return remember(key, make_representation(std::move(body), kJsonType, tag(suffix)));
 }
 
+bool Generation::lane_present(std::string_view file) const {
+  const analytics::ArtifactSpec* spec = analytics::artifact_by_file(file);
+  if (spec == nullptr) return true;  // not a file any lane makes: nothing to wait for
+  return std::any_of(manifest_.files.begin(), manifest_.files.end(), [&](const auto& entry) {
+    const analytics::ArtifactSpec* other = analytics::artifact_by_file(entry.first);
+    return other != nullptr && other->lane == spec->lane;
+  });
+}
+
 std::int64_t Generation::covered_seq(const std::vector<std::string>& files) const {
   std::int64_t seq = manifest_.catalog_seq;
   for (const auto& name : files) {
     if (const auto own = manifest_.file_catalog_seq(name)) {
       seq = std::min(seq, *own);
+    } else if (!lane_present(name)) {
+      return 0;
     }
   }
   return seq;

@@ -58,27 +58,16 @@ void stamp(Response& r, const Generation& g) {
   r.set_header("X-Catalog-Seq", g.catalog_seq_text());
 }
 
-// A Representation as the response to `request`: 304 when If-None-Match
-// names it, the gzip copy when accepted, else the identity bytes.
-Response represent(const Request& request, const Representation& rep) {
-  const std::string_view inm = request.header(Field::if_none_match);
-  const bool gz = rep.gzip && http::accepts_encoding(request.header(Field::accept_encoding), "gzip");
-  const std::string& etag = gz ? rep.gzip_etag : rep.etag;
-  // Either coding's tag revalidates: both carry the same content.
-  const bool not_modified = !inm.empty() && (http::etag_matches(inm, rep.etag) ||
-                                             (rep.gzip && http::etag_matches(inm, rep.gzip_etag)));
-  Response r = not_modified ? Response::empty(Status::not_modified)
-                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
-                                               gz ? rep.gzip_sealed : rep.identity_sealed);
-  r.set_header(Field::etag, etag);
+// A Representation as the response to `request` (304, gzip or identity),
+// to be revalidated before each reuse.
+Response revalidated(const Request& request, const Representation& rep) {
+  Response r = http::represent(request, rep);
   r.set_header(Field::cache_control, kRevalidate);
-  if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
-  if (gz && !not_modified) r.set_header(Field::content_encoding, "gzip");
   return r;
 }
 
-Response represent(const Request& request, const Representation& rep, const Generation& g) {
-  Response r = represent(request, rep);
+Response revalidated(const Request& request, const Representation& rep, const Generation& g) {
+  Response r = revalidated(request, rep);
   stamp(r, g);
   return r;
 }
@@ -216,7 +205,7 @@ void ReadApi::serve_live(Responder responder, Live live, std::optional<std::int6
       // The catalog itself is behind the seq asked for (another catalog?).
       return not_covered(*min_seq, std::chrono::milliseconds(0));
     }
-    Response r = represent(request, *view->representation);
+    Response r = revalidated(request, *view->representation);
     r.set_header("X-Catalog-Seq", std::to_string(view->catalog_seq));
     r.set_header("X-Analytics-Source", "live");
     return r;
@@ -226,7 +215,7 @@ void ReadApi::serve_live(Responder responder, Live live, std::optional<std::int6
 // ---- Views.
 
 Response ReadApi::render_type(const Generation& g, const Request& request, const std::string& type) const {
-  if (const Representation* rep = g.analytic(type)) return represent(request, *rep, g);
+  if (const Representation* rep = g.analytic(type)) return revalidated(request, *rep, g);
   std::vector<std::string> known = known_analytics_types();
   for (const auto& t : g.analytic_types()) {
     if (std::find(known.begin(), known.end(), t) == known.end()) known.push_back(t);
@@ -271,7 +260,7 @@ Response ReadApi::render_usage(const Generation& g, const Request& request) cons
   std::optional<int> lvl;
   if (level.value()) lvl = static_cast<int>(*level.value());
   auto view = g.usage_view(parent.value(), lvl);
-  return represent(request, *view, g);
+  return revalidated(request, *view, g);
 }
 
 Response ReadApi::render_similar(const Generation& g, const Request& request) const {
@@ -296,7 +285,7 @@ Response ReadApi::render_similar(const Generation& g, const Request& request) co
                                                        " is not in the recipe-similar of generation " +
                                                        std::to_string(g.generation())));
   }
-  return represent(request, *view, g);
+  return revalidated(request, *view, g);
 }
 
 Response ReadApi::render_matrix(const Generation& g, const Request& request, const MatrixFiles& matrix,
@@ -324,14 +313,38 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, con
                                     ": it was left out (over its size limit, see analytics-regen's warnings)",
                                 "{" + members + "}");
   }
-  if (ids) return represent(request, *file->representation, g);
-  Response r = represent(request, *file->representation, g);
+  if (ids) return revalidated(request, *file->representation, g);
+  Response r = revalidated(request, *file->representation, g);
   const std::string gen = std::to_string(g.generation());
   r.set_header(Field::content_disposition, "attachment; filename=\"" + name + "-g" + gen + ".npy\"");
   r.set_header(Field::link,
                "<" + std::string(kPrefix) + name + "/ids?generation=" + gen + ">; rel=\"describedby\"");
   return r;
 }
+
+namespace {
+
+// {"served_generation", "current_generation" (null: CURRENT unreadable),
+//  "file", "reason", "since"}
+std::string fallback_json(const Fallback& f) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("served_generation");
+  w.Int64(f.served);
+  w.Key("current_generation");
+  f.current > 0 ? w.Int64(f.current) : w.Null();
+  w.Key("file");
+  write(w, f.refusal.file);
+  w.Key("reason");
+  write(w, f.refusal.reason);
+  w.Key("since");
+  write(w, core::format_utc_iso8601(f.refusal.at_ms));
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
 
 Response ReadApi::status() const {
   const auto g = cache_.current();
@@ -402,6 +415,13 @@ Response ReadApi::status() const {
     w.Key("at");
     write(w, core::format_utc_iso8601(r->at_ms));
     w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("fallback_generation");
+  if (const auto f = cache_.fallback()) {
+    const std::string json = fallback_json(*f);
+    w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
   } else {
     w.Null();
   }
@@ -499,7 +519,17 @@ http::Readiness ReadApi::readiness() const {
   std::string d = "{\"source\":";
   d.append(g ? "\"snapshot\"" : (live_ ? "\"live\"" : "\"none\"")).append(",\"generation\":");
   d.append(g ? std::to_string(g->generation()) : "null").append(",\"catalog_seq\":");
-  d.append(g ? std::to_string(g->catalog_seq()) : "null").append("}");
+  d.append(g ? std::to_string(g->catalog_seq()) : "null");
+  // Serving an older generation because the one CURRENT names failed
+  // verification: degraded, and which file, until the repair lands.
+  d.append(",\"fallback_generation\":");
+  if (const auto f = cache_.fallback()) {
+    r.degraded = true;
+    d.append(fallback_json(*f));
+  } else {
+    d.append("null");
+  }
+  d.append("}");
   r.details_json = std::move(d);
   return r;
 }

@@ -29,20 +29,57 @@ ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& r
     : options_(std::move(options)),
       server_(with_read_headers(options_.http, options_.api.max_wait), registry),
       executor_("read", options_.blocking_threads, 256),
-      cache_(SnapshotCacheOptions{options_.analytics_path, options_.check_interval}, registry),
+      cache_(SnapshotCacheOptions{options_.analytics_path, options_.check_interval, nullptr,
+                                  options_.repair_interval},
+             registry),
       waiters_(options_.max_waiters, registry),
       announcer_(options_.max_stream_clients, registry),
       live_(options_.db_path.empty() ? nullptr : std::make_unique<LiveAnalytics>(options_.db_path)),
       api_(options_.api, cache_, waiters_, announcer_, executor_, live_.get()),
       received_(registry.counter("cocktail_events_received_total", "Bus messages taken, by topic")),
       malformed_(
-          registry.counter("cocktail_events_malformed_total", "Bus messages dropped as malformed").Add({})) {
+          registry.counter("cocktail_events_malformed_total", "Bus messages dropped as malformed").Add({})),
+      repair_requests_(registry
+                           .counter("cocktail_snapshot_repair_requests_total",
+                                    "analytics.repair requests published for refused generations")
+                           .Add({})) {
+  // The analytics file system's used ratio and free bytes, read at each scrape.
+  filesystem_ = std::make_unique<metrics::FilesystemGauges>(
+      registry, "cocktail_analytics_filesystem", options_.analytics_path,
+      [this](const std::filesystem::path&) { return cache_.store().space(); });
+  if (!options_.pub_endpoint.empty()) {
+    bus::PublisherOptions pub;
+    pub.endpoint = options_.pub_endpoint;
+    pub.security = options_.bus_security;
+    pub.metrics = &registry;
+    auto& published =
+        registry.counter("cocktail_events_published_total", "Messages sent on the bus, by topic");
+    published.Add({{"topic", std::string(bus::kAnalyticsRepairTopic)}});
+    pub.on_sent = [&published](std::string_view topic) {
+      published.Add({{"topic", std::string(topic)}}).Increment();
+    };
+    publisher_ = std::make_unique<bus::Publisher>(std::move(pub));
+    cache_.set_repair_handler([this](const RepairNeed& need) {
+      bus::AnalyticsRepair request{need.generation, need.file, need.reason, core::system_now_ms()};
+      repair_requests_.Increment();
+      core::log::warn("snapshot.repair_requested",
+                      {{"generation", need.generation}, {"file", need.file}, {"reason", need.reason}});
+      if (auto st = publisher_->publish(request); !st.ok()) {
+        core::log::warn("snapshot.repair_publish_failed", {{"error", st.error().message}});
+      }
+    });
+  }
   for (auto topic : {bus::kAnalyticsSnapshotTopic, bus::kAnalyticsHeartbeatTopic}) {
     received_.Add({{"topic", std::string(topic)}});
   }
   cache_.add_listener([this](const std::shared_ptr<const Generation>& g) { waiters_.on_generation(g); });
   cache_.add_listener([this](const std::shared_ptr<const Generation>& g) { announcer_.announce(g); });
   api_.register_routes(server_.router());
+  if (options_.dashboard) {
+    dashboard_ = std::make_unique<Dashboard>(std::move(*options_.dashboard));
+    options_.dashboard.reset();
+    dashboard_->register_routes(server_.router());
+  }
   server_.set_readiness([this] { return api_.readiness(); });
 
   if (!options_.sub_endpoints.empty()) {
@@ -72,6 +109,8 @@ ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& r
 }
 
 ReadService::~ReadService() { stop(); }
+
+std::string ReadService::pub_endpoint() const { return publisher_ ? publisher_->endpoint() : std::string(); }
 
 void ReadService::start() {
   if (started_) return;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -47,6 +48,7 @@ const char* refresh_outcome_name(RefreshOutcome outcome) {
     case RefreshOutcome::kNoSnapshot: return "no_snapshot";
     case RefreshOutcome::kSwapped: return "swapped";
     case RefreshOutcome::kRefused: return "refused";
+    case RefreshOutcome::kFellBack: return "fallback";
     case RefreshOutcome::kFailed: return "failed";
   }
   return "unknown";
@@ -84,13 +86,27 @@ SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegis
                                      "Announced generations that CURRENT did not confirm (dropped)")
                             .Add({})),
       files_read_(files_loaded(registry).Add({{"how", "read"}})),
-      files_reused_(files_loaded(registry).Add({{"how", "reused"}})) {
-  for (const char* r : {"swapped", "refused", "failed"}) loads_.Add({{"result", r}});
+      files_reused_(files_loaded(registry).Add({{"how", "reused"}})),
+      fallback_gauge_(registry
+                          .gauge("cocktail_snapshot_fallback",
+                                 "1 while an older generation is served because the one CURRENT names was "
+                                 "refused (failed verification)")
+                          .Add({})) {
+  for (const char* r : {"swapped", "fallback", "refused", "failed"}) loads_.Add({{"result", r}});
 }
 
 SnapshotCache::~SnapshotCache() { stop(); }
 
 void SnapshotCache::add_listener(Listener listener) { listeners_.push_back(std::move(listener)); }
+
+void SnapshotCache::set_repair_handler(std::function<void(const RepairNeed&)> handler) {
+  repair_handler_ = std::move(handler);
+}
+
+std::optional<Fallback> SnapshotCache::fallback() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return fallback_;
+}
 
 std::shared_ptr<const Generation> SnapshotCache::current() const {
   std::lock_guard<std::mutex> lock(current_mu_);
@@ -102,22 +118,42 @@ std::optional<Refusal> SnapshotCache::last_refusal() const {
   return last_refusal_;
 }
 
-void SnapshotCache::refuse(std::int64_t generation, std::string file, std::string reason,
-                           std::string message) {
-  refused_generation_ = generation;
-  Refusal r{generation, std::move(file), std::move(reason), std::move(message), core::system_now_ms()};
-  core::log::error(
-      "snapshot.refused",
-      {{"generation", generation}, {"file", r.file}, {"reason", r.reason}, {"error", r.message}});
+void SnapshotCache::refuse(const Refusal& refusal) {
+  refused_generation_ = refusal.generation;
+  refused_ = refusal;
+  core::log::error("snapshot.refused", {{"generation", refusal.generation},
+                                        {"file", refusal.file},
+                                        {"reason", refusal.reason},
+                                        {"error", refusal.message}});
   loads_.Add({{"result", "refused"}}).Increment();
-  std::lock_guard<std::mutex> lock(state_mu_);
-  last_refusal_ = std::move(r);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    last_refusal_ = refusal;
+  }
+  ask_repair(refusal, /*again=*/false);
+}
+
+void SnapshotCache::ask_repair(const Refusal& refusal, bool again) {
+  if (!repair_handler_ || refusal.reason == "index")
+    return;  // a file that verifies but does not parse: a bug
+  const auto now = clock_.now();
+  if (again && repair_asked_at_ && now - *repair_asked_at_ < options_.repair_interval) return;
+  repair_asked_at_ = now;
+  const auto slash = refusal.file.rfind('/');
+  RepairNeed need{refusal.generation,
+                  slash == std::string::npos ? refusal.file : refusal.file.substr(slash + 1), refusal.reason};
+  try {
+    repair_handler_(need);
+  } catch (const std::exception& e) {
+    core::log::error("snapshot.repair_request_failed", {{"file", need.file}, {"error", e.what()}});
+  }
 }
 
 RefreshOutcome SnapshotCache::refresh() {
   std::lock_guard<std::mutex> serial(refresh_mu_);
   const RefreshOutcome outcome = load_if_new();
-  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused) {
+  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused ||
+      outcome == RefreshOutcome::kFellBack) {
     // Loading a generation allocates several times its size for a moment
     // (file bytes, parser buffers, compression) and the previous generation
     // has just been released: hand the freed pages back to the system rather
@@ -128,7 +164,7 @@ RefreshOutcome SnapshotCache::refresh() {
 #endif
     trace_.trim_ms = ms_since(start);
   }
-  if (outcome == RefreshOutcome::kSwapped) {
+  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kFellBack) {
     core::log::info("snapshot.load_trace", {{"generation", trace_.generation},
                                             {"heard_us", trace_.heard_us},
                                             {"start_us", trace_.start_us},
@@ -148,131 +184,236 @@ RefreshOutcome SnapshotCache::load_if_new() {
     std::lock_guard<std::mutex> lock(state_mu_);
     if (claimed_since_) trace_.heard_us = micros(*claimed_since_);
   }
-  const auto started = std::chrono::steady_clock::now();
-  trace_.start_us = micros(started);
+  trace_.start_us = micros(std::chrono::steady_clock::now());
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     const std::uint64_t heard = announcements_heard();
     auto gen = store_.current_generation();
     if (!gen.ok()) {
-      if (gen.error().kind == snapshot::ReadErrorKind::kNoSnapshot) {
+      const auto& e = gen.error();
+      if (e.kind == snapshot::ReadErrorKind::kNoSnapshot) {
         note_on_disk(0, heard);
         return RefreshOutcome::kNoSnapshot;
       }
-      if (gen.error().kind == snapshot::ReadErrorKind::kMalformed) {
-        core::log::warn("snapshot.current_unreadable",
-                        {{"file", gen.error().file}, {"error", gen.error().message}});
+      if (e.kind != snapshot::ReadErrorKind::kMalformed) continue;  // the file system refused: retried
+      // CURRENT cannot be parsed: serve the newest generation that verifies.
+      if (refused_generation_ == 0) {
+        ask_repair(*refused_, /*again=*/true);
+        return RefreshOutcome::kUnchanged;
       }
-      continue;
+      const Refusal refusal{0, e.file, "malformed", e.message, core::system_now_ms()};
+      refuse(refusal);
+      std::int64_t read = 0;
+      if (auto older = fall_back(std::numeric_limits<std::int64_t>::max(), served, {}, read)) {
+        swap_in(std::move(older), served, read, Fallback{0, 0, refusal});
+        return RefreshOutcome::kFellBack;
+      }
+      return RefreshOutcome::kRefused;
     }
     const std::int64_t g = gen.value();
     note_on_disk(g, heard);
-    if ((served && served->generation() == g) || refused_generation_ == g) return RefreshOutcome::kUnchanged;
-
-    auto manifest = store_.read_manifest(g);
-    if (!manifest.ok()) {
-      const auto& e = manifest.error();
-      if (e.kind == snapshot::ReadErrorKind::kMalformed || e.kind == snapshot::ReadErrorKind::kCorrupt) {
-        refuse(g, e.file, snapshot::read_error_kind_name(e.kind), e.message);
-        return RefreshOutcome::kRefused;
-      }
-      continue;  // removed by gc meanwhile, or not readable: start again from CURRENT
+    if (served && served->generation() == g) return RefreshOutcome::kUnchanged;
+    if (refused_generation_ == g) {
+      ask_repair(*refused_, /*again=*/true);
+      return RefreshOutcome::kUnchanged;
     }
 
-    // Read every new or changed file; count and name each one that fails
-    // verification. An unchanged one (same SHA-256 and size as the served
-    // generation's) is taken from memory by Generation::build.
-    snapshot::Snapshot snap;
-    snap.manifest = manifest.value();
-    std::vector<snapshot::ReadError> corrupt;
-    bool vanished = false;
-    std::int64_t reused = 0;
-    for (const auto& [name, entry] : snap.manifest.files) {
-      if (served) {
-        const Generation::File* same = served->file(name);
-        if (same != nullptr && same->sha256 == entry.sha256 && same->bytes == entry.bytes) {
-          ++reused;
-          continue;
-        }
+    Attempt loaded = load_generation(g, served, /*strict=*/true);
+    if (loaded.vanished) continue;  // removed by gc meanwhile: start again from CURRENT
+    if (loaded.refusal) {
+      refuse(*loaded.refusal);
+      std::int64_t read = 0;
+      if (auto older = fall_back(g, served, std::move(loaded.bad_files), read)) {
+        swap_in(std::move(older), served, read, Fallback{0, g, *loaded.refusal});
+        return RefreshOutcome::kFellBack;
       }
-      auto bytes = store_.read_file(snap.manifest, name);
-      if (bytes.ok()) {
-        snap.files.emplace(name, std::move(bytes).value());
-        continue;
-      }
-      if (bytes.error().is_verification_failure()) {
-        verification_failures_.fetch_add(1);
-        verification_failures_total_.Increment();
-        corrupt.push_back(bytes.error());
-        core::log::error("snapshot.verification_failed",
-                         {{"generation", g}, {"file", bytes.error().file}, {"error", bytes.error().message}});
-        continue;
-      }
-      vanished = true;
-      break;
-    }
-    if (vanished) continue;
-    if (!corrupt.empty()) {
-      refuse(g, corrupt.front().file, "corrupt",
-             std::to_string(corrupt.size()) + " file(s) failed verification: " + corrupt.front().message);
       return RefreshOutcome::kRefused;
     }
-
-    const auto read = static_cast<std::int64_t>(snap.files.size());
-    trace_.read_ms = ms_since(started);
-    const auto build_start = std::chrono::steady_clock::now();
-    auto built = Generation::build(std::move(snap), core::system_now_ms(), served.get());
-    trace_.build_ms = ms_since(build_start);
-    if (!built.ok()) {
-      refuse(g, built.error().field, "index", built.error().message);
-      return RefreshOutcome::kRefused;
-    }
-    auto next = std::move(built).value();
-    {
-      std::lock_guard<std::mutex> lock(current_mu_);
-      current_ = next;
-    }
-    trace_.generation = next->generation();
-    trace_.swapped_us = micros(std::chrono::steady_clock::now());
-    {
-      std::lock_guard<std::mutex> lock(state_mu_);
-      if (next->generation() >= announced_generation_) behind_since_.reset();
-    }
-    loads_.Add({{"result", "swapped"}}).Increment();
-    files_read_.Increment(static_cast<double>(read));
-    files_reused_.Increment(static_cast<double>(reused));
-    core::log::info("snapshot.loaded", {{"generation", next->generation()},
-                                        {"catalog_seq", next->catalog_seq()},
-                                        {"files", static_cast<std::int64_t>(next->files().size())},
-                                        {"read", read},
-                                        {"reused", reused},
-                                        {"previous", served ? served->generation() : 0}});
-    update_gauges();
-    for (const auto& listener : listeners_) {
-      try {
-        listener(next);
-      } catch (const std::exception& e) {
-        core::log::error("snapshot.listener_failed", {{"error", e.what()}});
-      }
-    }
-    trace_.notified_us = micros(std::chrono::steady_clock::now());
-    // Served and announced; now the gzip copies of its large files (the
-    // same generation: readers and waiters notice nothing but the
-    // Content-Encoding they may now get), on the gzip thread so that the
-    // next generation never waits for them; at once when not started.
-    if (gzip_thread_.joinable()) {
-      request_gzip();
-    } else if (auto gz = next->with_gzip()) {
-      const auto gzip_start = std::chrono::steady_clock::now();
-      std::lock_guard<std::mutex> lock(current_mu_);
-      if (current_ == next) current_ = std::move(gz);
-      trace_.gzip_ms = ms_since(gzip_start);
-    }
+    swap_in(std::move(loaded.generation), served, loaded.read, std::nullopt);
     return RefreshOutcome::kSwapped;
   }
   loads_.Add({{"result", "failed"}}).Increment();
   core::log::warn("snapshot.load_failed", {{"attempts", kReadAttempts}});
   return RefreshOutcome::kFailed;
+}
+
+SnapshotCache::Attempt SnapshotCache::load_generation(std::int64_t g,
+                                                      const std::shared_ptr<const Generation>& served,
+                                                      bool strict) {
+  Attempt out;
+  // Missing matters only while CURRENT still names the generation: gc
+  // removes generations that stopped being current.
+  auto missing = [&](const snapshot::ReadError& e) {
+    auto now = store_.current_generation();
+    if (strict && now.ok() && now.value() == g) {
+      out.refusal = Refusal{g, e.file, "not_found", e.message, core::system_now_ms()};
+    } else {
+      out.vanished = true;
+    }
+  };
+  auto manifest = store_.read_manifest(g);
+  if (!manifest.ok()) {
+    const auto& e = manifest.error();
+    if (e.kind == snapshot::ReadErrorKind::kMalformed || e.kind == snapshot::ReadErrorKind::kCorrupt) {
+      out.refusal =
+          Refusal{g, e.file, snapshot::read_error_kind_name(e.kind), e.message, core::system_now_ms()};
+    } else if (e.kind == snapshot::ReadErrorKind::kNotFound) {
+      missing(e);
+    } else {
+      out.vanished = true;  // the file system refused: retried
+    }
+    return out;
+  }
+
+  // Read every new or changed file; count and name each one that fails
+  // verification. An unchanged one (same SHA-256 and size as the served
+  // generation's) is taken from memory by Generation::build.
+  snapshot::Snapshot snap;
+  snap.manifest = std::move(manifest).value();
+  std::vector<snapshot::ReadError> corrupt;
+  for (const auto& [name, entry] : snap.manifest.files) {
+    if (served) {
+      const Generation::File* same = served->file(name);
+      if (same != nullptr && same->sha256 == entry.sha256 && same->bytes == entry.bytes) continue;
+    }
+    auto bytes = store_.read_file(snap.manifest, name);
+    if (bytes.ok()) {
+      snap.files.emplace(name, std::move(bytes).value());
+      continue;
+    }
+    if (bytes.error().is_verification_failure()) {
+      verification_failures_.fetch_add(1);
+      verification_failures_total_.Increment();
+      corrupt.push_back(bytes.error());
+      if (auto st = store_.stamp(g, name)) out.bad_files.push_back(*st);
+      core::log::error("snapshot.verification_failed",
+                       {{"generation", g}, {"file", bytes.error().file}, {"error", bytes.error().message}});
+      continue;
+    }
+    if (bytes.error().kind == snapshot::ReadErrorKind::kNotFound) {
+      missing(bytes.error());
+    } else {
+      out.vanished = true;
+    }
+    return out;
+  }
+  if (!corrupt.empty()) {
+    out.refusal =
+        Refusal{g, corrupt.front().file, "corrupt",
+                std::to_string(corrupt.size()) + " file(s) failed verification: " + corrupt.front().message,
+                core::system_now_ms()};
+    return out;
+  }
+  out.read = static_cast<std::int64_t>(snap.files.size());
+  // Since the load started: a fallback's reads include the refused attempt's.
+  const auto build_start = std::chrono::steady_clock::now();
+  trace_.read_ms = static_cast<double>(micros(build_start) - trace_.start_us) / 1000.0;
+  auto built = Generation::build(std::move(snap), core::system_now_ms(), served.get());
+  trace_.build_ms = ms_since(build_start);
+  if (!built.ok()) {
+    out.refusal = Refusal{g, built.error().field, "index", built.error().message, core::system_now_ms()};
+    return out;
+  }
+  out.generation = std::move(built).value();
+  return out;
+}
+
+std::shared_ptr<const Generation> SnapshotCache::fall_back(std::int64_t below,
+                                                           const std::shared_ptr<const Generation>& served,
+                                                           std::vector<snapshot::FileStamp> bad,
+                                                           std::int64_t& read) {
+  const std::int64_t floor = served ? served->generation() : 0;
+  std::vector<std::int64_t> candidates;
+  for (std::int64_t g : store_.generations()) {
+    if (g > floor && g < below) candidates.push_back(g);
+  }
+  std::sort(candidates.rbegin(), candidates.rend());
+  if (candidates.size() > kFallbackCandidates) candidates.resize(kFallbackCandidates);
+  auto known_bad = [&](std::int64_t g, const snapshot::Manifest& m) {
+    for (const auto& [name, entry] : m.files) {
+      const auto st = store_.stamp(g, name);
+      if (!st) continue;
+      for (const auto& b : bad) {
+        if (b.device == st->device && b.inode == st->inode) return true;
+      }
+    }
+    return false;
+  };
+  for (std::int64_t g : candidates) {
+    auto manifest = store_.read_manifest(g);
+    if (!manifest.ok() || known_bad(g, manifest.value())) continue;
+    Attempt attempt = load_generation(g, served, /*strict=*/false);
+    if (attempt.generation) {
+      read = attempt.read;
+      core::log::warn("snapshot.fallback", {{"generation", g}, {"below", below}});
+      return attempt.generation;
+    }
+    bad.insert(bad.end(), attempt.bad_files.begin(), attempt.bad_files.end());
+  }
+  core::log::warn("snapshot.no_fallback", {{"below", below}, {"served", floor}});
+  return nullptr;
+}
+
+void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
+                            const std::shared_ptr<const Generation>& served, std::int64_t read,
+                            std::optional<Fallback> fallback) {
+  const bool fell_back = fallback.has_value();
+  if (fallback) fallback->served = next->generation();
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    current_ = next;
+  }
+  trace_.generation = next->generation();
+  trace_.swapped_us = micros(std::chrono::steady_clock::now());
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (next->generation() >= announced_generation_) behind_since_.reset();
+    fallback_ = std::move(fallback);
+  }
+  if (!fell_back) {
+    refused_generation_.reset();
+    refused_.reset();
+  }
+  fallback_gauge_.Set(fell_back ? 1 : 0);
+  loads_.Add({{"result", fell_back ? "fallback" : "swapped"}}).Increment();
+  const std::int64_t reused = static_cast<std::int64_t>(next->files().size()) - read;
+  files_read_.Increment(static_cast<double>(read));
+  files_reused_.Increment(static_cast<double>(reused));
+  core::log::info("snapshot.loaded", {{"generation", next->generation()},
+                                      {"catalog_seq", next->catalog_seq()},
+                                      {"files", static_cast<std::int64_t>(next->files().size())},
+                                      {"read", read},
+                                      {"reused", reused},
+                                      {"fallback", fell_back},
+                                      {"previous", served ? served->generation() : 0}});
+  update_gauges();
+  for (const auto& listener : listeners_) {
+    try {
+      listener(next);
+    } catch (const std::exception& e) {
+      core::log::error("snapshot.listener_failed", {{"error", e.what()}});
+    }
+  }
+  trace_.notified_us = micros(std::chrono::steady_clock::now());
+  // Served and announced; now the gzip copies of its large files (the
+  // same generation: readers and waiters notice nothing but the
+  // Content-Encoding they may now get), on the gzip thread so that the
+  // next generation never waits for them. When it is not started: at once,
+  // unless a newer generation is already current (its load comes first,
+  // and it finishes them).
+  if (gzip_thread_.joinable()) {
+    request_gzip();
+    return;
+  }
+  auto cur = store_.current_generation();
+  if (fell_back || (cur.ok() && cur.value() == next->generation())) {
+    if (auto gz = next->with_gzip()) {
+      const auto gzip_start = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> lock(current_mu_);
+      if (current_ == next) current_ = std::move(gz);
+      trace_.gzip_ms = ms_since(gzip_start);
+    }
+  }
 }
 
 void SnapshotCache::note_announced(std::int64_t generation) {

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <utility>
 
+#include "cocktail/analytics/artifacts.h"
+
 namespace cocktail::regen_service {
 namespace {
 
@@ -11,6 +13,7 @@ RegeneratorSettings regenerator_settings(const AnalyticsRegenOptions& o) {
   settings.db_path = o.service.db_path;
   settings.split_lanes = o.split_lanes;
   settings.retention = o.retention;
+  settings.min_free_bytes = o.min_free_bytes;
   return settings;
 }
 
@@ -21,7 +24,9 @@ AnalyticsRegen::AnalyticsRegen(AnalyticsRegenOptions options, metrics::MetricsRe
       regenerator_(regenerator_settings(options), store_, default_producers(options.space)),
       service_(std::move(options.service), clock_, store_, regenerator_, registry),
       server_(options.http, registry),
-      routes_(service_, registry, std::move(options.routes)) {
+      routes_(service_, registry, std::move(options.routes)),
+      filesystem_(registry, "cocktail_analytics_filesystem", store_.analytics_path(),
+                  [this](const std::filesystem::path&) { return store_.space(); }) {
   routes_.add_to(server_.router());
 }
 
@@ -38,6 +43,14 @@ RegenerationService::StopResult AnalyticsRegen::stop() {
   const auto outcome = service_.stop();
   server_.stop();
   return outcome;
+}
+
+std::set<std::string> versioned_files() {
+  std::set<std::string> files;
+  for (const auto& a : analytics::kArtifacts) {
+    if (a.lane == analytics::ArtifactLane::kSpace) files.emplace(a.file);
+  }
+  return files;
 }
 
 int run_once(const AnalyticsRegenOptions& options) {

@@ -84,11 +84,24 @@ RegenMetrics::RegenMetrics(metrics::MetricsRegistry& r)
                                 "Unix time of each lane's last successful run (0: none since start)")),
       lane_staleness(r.gauge("cocktail_regen_lane_staleness_seconds",
                              "How long each lane's files have been behind the catalog seq owed; 0 when not")),
+      received_repair(received.Add({{"topic", std::string(bus::kAnalyticsRepairTopic)}})),
+      corrupt_files(r.counter("cocktail_regen_corrupt_files_total",
+                              "Files of the current generation found failing verification, by who found "
+                              "them: carry (a run carrying it forward), scrub (the periodic read-back), "
+                              "reader (an analytics.repair request, confirmed here)")),
+      repairs(r.counter("cocktail_regen_repairs_total",
+                        "Runs started to rewrite a file found failing verification, by result")),
+      generations_removed(r.counter("cocktail_regen_generations_removed_total",
+                                    "Generations removed by retention, by reason (expired, superseded, "
+                                    "over_budget, space, partial, unpublished)")),
       fast(*this, "fast"),
       slow(*this, "slow") {
-  for (const char* reason : {kReasonGap, kReasonHeartbeat, kReasonCatalog, kReasonStartup, "manual"}) {
+  for (const char* reason :
+       {kReasonGap, kReasonHeartbeat, kReasonCatalog, kReasonStartup, "manual", kReasonRepair}) {
     triggers.Add({{"reason", reason}});
   }
+  for (const char* by : {"carry", "scrub", "reader"}) corrupt_files.Add({{"found_by", by}});
+  for (const char* result : {"success", "failure"}) repairs.Add({{"result", result}});
   published.Add({{"topic", std::string(bus::kAnalyticsSnapshotTopic)}});
   published.Add({{"topic", std::string(bus::kAnalyticsHeartbeatTopic)}});
 }

@@ -76,7 +76,7 @@ std::string status_word(const ServiceStatus& s) {
   if (!s.started) {
     return "starting";
   }
-  if (s.consecutive_failures > 0 || s.slow.consecutive_failures > 0) {
+  if (s.consecutive_failures > 0 || s.slow.consecutive_failures > 0 || s.repair_pending) {
     return "degraded";
   }
   return "ok";
@@ -210,6 +210,64 @@ std::string health_json(const ServiceStatus& s) {
   write_lane(w, s.fast);
   w.Key("slow");
   write_lane(w, s.slow);
+  // Self-repair: what was found failing verification and rewritten.
+  w.Key("repair");
+  w.StartObject();
+  w.Key("corrupt_files");
+  w.Uint64(s.corrupt_files);
+  w.Key("repairs");
+  w.Uint64(s.repairs);
+  w.Key("pending");
+  w.Bool(s.repair_pending);
+  w.Key("last_corrupt");
+  if (s.last_corrupt) {
+    w.StartObject();
+    w.Key("generation");
+    w.Int64(s.last_corrupt->generation);
+    w.Key("file");
+    text(w, s.last_corrupt->file);
+    w.Key("reason");
+    text(w, s.last_corrupt->reason);
+    w.Key("found_by");
+    text(w, s.last_corrupt_found_by);
+    w.Key("at");
+    time_or_null(w, s.last_corrupt_at_ms);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  w.Key("scrub");
+  w.StartObject();
+  w.Key("passes");
+  w.Uint64(s.scrub.passes);
+  w.Key("last_pass_at");
+  time_or_null(w, s.scrub.last_pass_wall_ms.value_or(0));
+  w.Key("bytes_read");
+  w.Uint64(s.scrub.bytes_read);
+  w.Key("requests");
+  w.StartObject();
+  w.Key("confirmed");
+  w.Uint64(s.scrub.requests_confirmed);
+  w.Key("dismissed");
+  w.Uint64(s.scrub.requests_dismissed);
+  w.Key("dropped");
+  w.Uint64(s.scrub.requests_dropped);
+  w.EndObject();
+  w.EndObject();
+  w.Key("filesystem");
+  if (s.filesystem) {
+    w.StartObject();
+    w.Key("used_ratio");
+    number(w, s.filesystem->used_ratio());
+    w.Key("free_bytes");
+    w.Int64(s.filesystem->available_bytes);
+    w.Key("size_bytes");
+    w.Int64(s.filesystem->total_bytes);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

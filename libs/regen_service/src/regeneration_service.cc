@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -180,6 +181,12 @@ struct RegenerationService::Impl {
   void note_lane_failure(LaneState& lane, RegenMetrics::Lane& m, const RunFailure& failure);
   void refresh_locked(Clock::time_point now);
   void flush_triggers();
+  // A file of the current generation failed verification (found by `found_by`).
+  void on_corrupt(const ScrubFinding& finding, const std::string& found_by);
+  void note_corrupt_locked(const ScrubFinding& finding, const std::string& found_by);
+  void schedule_repair_locked(Clock::time_point now);
+  // Counts what a run found at carry and what retention removed.
+  void count_run(const RegenSummary& summary);
   bool quiescent_locked() const;
   LaneStatus lane_status(const LaneState& lane, Clock::time_point now) const;
   std::int64_t wall_now_ms() const {
@@ -193,6 +200,8 @@ struct RegenerationService::Impl {
   RegenMetrics metrics;
   std::unique_ptr<bus::Publisher> publisher;
   std::unique_ptr<bus::Subscriber> subscriber;
+  std::unique_ptr<bus::Subscriber> repair_subscriber;  // analytics.repair from readers, when configured
+  std::unique_ptr<Scrubber> scrubber;
   CatalogProbe probe;  // loop thread (and start())
   bool lanes = false;
 
@@ -230,6 +239,17 @@ struct RegenerationService::Impl {
   std::vector<Waiter> waiters;
   Clock::time_point next_heartbeat{};
   Clock::time_point next_probe{};
+  // Repair: a run owed at repair_due; none before repair_not_before.
+  std::optional<Clock::time_point> repair_due;
+  std::optional<Clock::time_point> repair_not_before;
+  std::uint64_t corrupt_files = 0;
+  std::uint64_t repairs = 0;
+  std::optional<ScrubFinding> last_corrupt;
+  std::string last_corrupt_found_by;
+  std::int64_t last_corrupt_at_ms = 0;
+  // Files found bad by the scrub or a reader whose repair has not finished:
+  // the repair run's own carry finds them again, and that is not news.
+  std::set<std::string> repairing;
 
   std::thread loop_thread;
   std::thread worker_thread;
@@ -278,6 +298,34 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
                                 impl->metrics.malformed.Increment();
                                 log::warn("regen.malformed_event", {{"topic", topic}, {"error", e.message}});
                               }});
+
+  impl->scrubber = std::make_unique<Scrubber>(
+      impl->options.scrub, clock, store, registry,
+      [impl](const ScrubFinding& f) { impl->on_corrupt(f, f.requested ? "reader" : "scrub"); });
+  if (!impl->options.repair_endpoints.empty()) {
+    bus::SubscriberOptions repair;
+    repair.endpoints = impl->options.repair_endpoints;
+    repair.security.keys = impl->options.bus_security.keys;
+    repair.security.server_keys = impl->options.repair_server_keys;
+    repair.metrics = &registry;
+    repair.topics = {std::string(bus::kAnalyticsRepairTopic)};
+    repair.clock = &clock;
+    impl->repair_subscriber = std::make_unique<bus::Subscriber>(
+        std::move(repair),
+        bus::SubscriberHandlers{
+            [impl](const bus::Event& e) {
+              const auto* r = std::get_if<bus::AnalyticsRepair>(&e);
+              if (r == nullptr) return;
+              impl->metrics.received_repair.Increment();
+              log::warn("regen.repair_requested",
+                        {{"generation", r->generation}, {"file", r->file}, {"reason", r->reason}});
+              impl->scrubber->check(r->file);
+            },
+            [impl](std::string_view topic, const core::Error& e) {
+              impl->metrics.malformed.Increment();
+              log::warn("regen.malformed_event", {{"topic", topic}, {"error", e.message}});
+            }});
+  }
 }
 
 RegenerationService::~RegenerationService() {
@@ -345,6 +393,8 @@ void RegenerationService::start() {
   }
   s.loop_thread = std::thread([&s] { s.loop(); });
   s.subscriber->start();
+  if (s.repair_subscriber) s.repair_subscriber->start();
+  s.scrubber->start();
   log::info("regen.service_started",
             {{"generation", s.current.generation},
              {"catalog_seq", s.current.catalog_seq},
@@ -490,6 +540,13 @@ void RegenerationService::Impl::loop() {
       continue;
     }
 
+    if (repair_due && now >= *repair_due) {
+      repair_due.reset();
+      repair_not_before = now + options.repair_min_interval;
+      debouncer.note_trigger(kReasonRepair, TriggerMode::kImmediate);
+      metrics.count_trigger(kReasonRepair);
+      log::info("regen.repair_started", {{"file", last_corrupt ? last_corrupt->file : std::string()}});
+    }
     if (!running && debouncer.poll(now)) {
       handed = debouncer.run_started();
       handed_run = debouncer.stats().runs_started;
@@ -502,6 +559,7 @@ void RegenerationService::Impl::loop() {
     idle_cv.notify_all();
 
     auto wake = std::min(next_heartbeat, next_probe);
+    if (repair_due) wake = std::min(wake, *repair_due);
     if (auto due = debouncer.next_deadline()) {
       wake = std::min(wake, *due);
     }
@@ -599,6 +657,7 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
     metrics.runs_success.Increment();
     metrics.last_success.Set(static_cast<double>(record.finished_at_ms) / 1000.0);
     count_files(metrics.fast, s);
+    count_run(s);
     log::info("regen.run_done", {{"run", static_cast<std::int64_t>(run)},
                                  {"generation", s.generation},
                                  {"seq", s.catalog_seq},
@@ -638,6 +697,15 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
                {"error", record.error},
                {"consecutive_failures", static_cast<std::int64_t>(debouncer.stats().consecutive_failures)},
                {"retry_in_ms", millis(debouncer.current_backoff())}});
+  }
+  if (std::find(record.reasons.begin(), record.reasons.end(), kReasonRepair) != record.reasons.end() &&
+      !record.cancelled) {
+    ++repairs;
+    if (record.success) repairing.clear();
+    metrics.repairs.Add({{"result", record.success ? "success" : "failure"}}).Increment();
+    log::info("regen.repair_done", {{"run", static_cast<std::int64_t>(run)},
+                                    {"success", record.success},
+                                    {"generation", record.generation}});
   }
   last_record = record;
   const auto coalesced = debouncer.stats().coalesced_changes;
@@ -692,6 +760,7 @@ void RegenerationService::Impl::finish_slow(const RunResult& result, double ms) 
       metrics.observe_stage(stage == "total" ? "total.slow" : stage, stage_ms);
     }
     count_files(metrics.slow, s);
+    count_run(s);
     log::info("regen.slow_done", {{"generation", s.generation},
                                   {"seq", s.catalog_seq},
                                   {"space_seq", oldest_file_seq(s.manifest)},
@@ -721,6 +790,49 @@ void RegenerationService::Impl::finish_slow(const RunResult& result, double ms) 
   refresh_locked(clock.now());
   idle_cv.notify_all();
   slow_cv.notify_all();
+}
+
+void RegenerationService::Impl::count_run(const RegenSummary& s) {
+  if (!s.corrupt_files.empty()) {
+    std::lock_guard lock(mu);
+    for (const auto& file : s.corrupt_files) {
+      // Already repaired: the run carried an older verified copy or
+      // computed the file again. A file the scrub or a reader found is
+      // found again by the run repairing it: not a new finding.
+      if (repairing.erase(file) != 0) continue;
+      note_corrupt_locked(ScrubFinding{s.generation, file, "corrupt", "found while carrying it", false},
+                          "carry");
+    }
+  }
+  auto count = [&](const std::vector<snapshot::RemovedGeneration>& removed) {
+    for (const auto& g : removed) metrics.generations_removed.Add({{"reason", g.reason}}).Increment();
+  };
+  count(s.made_room);
+  if (s.retention) count(s.retention->removed);
+}
+
+void RegenerationService::Impl::note_corrupt_locked(const ScrubFinding& finding,
+                                                    const std::string& found_by) {
+  ++corrupt_files;
+  metrics.corrupt_files.Add({{"found_by", found_by}}).Increment();
+  last_corrupt = finding;
+  last_corrupt_found_by = found_by;
+  last_corrupt_at_ms = wall_now_ms();
+}
+
+void RegenerationService::Impl::on_corrupt(const ScrubFinding& finding, const std::string& found_by) {
+  // The next carry reads the file again instead of trusting its stamp.
+  if (snapshot::is_valid_file_name(finding.file)) regenerator.distrust(finding.file);
+  std::lock_guard lock(mu);
+  note_corrupt_locked(finding, found_by);
+  repairing.insert(finding.file);
+  schedule_repair_locked(clock.now());
+}
+
+void RegenerationService::Impl::schedule_repair_locked(Clock::time_point now) {
+  if (!started || stopping || repair_due) return;  // one owed repair covers every finding until it starts
+  repair_due = repair_not_before ? std::max(now, *repair_not_before) : now;
+  loop_cv.notify_one();
 }
 
 void RegenerationService::Impl::note_lane_success(LaneState& lane, RegenMetrics::Lane& m, std::int64_t seq,
@@ -777,6 +889,7 @@ bool RegenerationService::Impl::quiescent_locked() const {
   if (running || slow.running || tracker.wants_probe()) return false;
   const auto now = clock.now();
   if (debouncer.poll(now)) return false;
+  if (repair_due && now >= *repair_due) return false;
   if (slow_pending && (!slow_not_before || now >= *slow_not_before)) return false;
   return true;
 }
@@ -803,6 +916,8 @@ RegenerationService::StopResult RegenerationService::stop() {
     s.loop_cv.notify_all();
   }
   s.subscriber->stop();
+  if (s.repair_subscriber) s.repair_subscriber->stop();
+  s.scrubber->stop();
   if (s.loop_thread.joinable()) {
     s.loop_thread.join();
   }
@@ -868,9 +983,12 @@ std::optional<std::uint64_t> RegenerationService::request_run(std::string reason
   return s.debouncer.stats().runs_started + 1;
 }
 
-std::optional<std::uint64_t> RegenerationService::request_repair(const std::string& file) {
-  impl_->regenerator.distrust(file);
-  return request_run("repair");
+bool RegenerationService::request_repair(const std::string& file) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started || impl_->stopping) return false;
+  }
+  return impl_->scrubber->check(file);
 }
 
 void RegenerationService::when_finished(std::uint64_t run, std::chrono::milliseconds timeout,
@@ -928,6 +1046,14 @@ ServiceStatus RegenerationService::status() const {
   if (s.slow_not_before && s.slow.failures > 0) {
     st.slow.retry_in_ms = std::max(0.0, millis(*s.slow_not_before - now));
   }
+  st.corrupt_files = s.corrupt_files;
+  st.repairs = s.repairs;
+  st.repair_pending = s.repair_due.has_value();
+  st.last_corrupt = s.last_corrupt;
+  st.last_corrupt_found_by = s.last_corrupt_found_by;
+  st.last_corrupt_at_ms = s.last_corrupt_at_ms;
+  st.scrub = s.scrubber->stats();
+  st.filesystem = s.store.space();
   return st;
 }
 
@@ -940,6 +1066,7 @@ void RegenerationService::wake() {
   std::lock_guard lock(impl_->mu);
   impl_->loop_cv.notify_all();
   impl_->slow_cv.notify_all();
+  impl_->scrubber->wake();
 }
 
 bool RegenerationService::wait_quiescent(std::chrono::milliseconds timeout) const {

@@ -191,29 +191,31 @@ void Regenerator::produce(const std::vector<Producer*>& producers, const Produce
   }
 }
 
-bool Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name) {
+Regenerator::Usable Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest,
+                                        const std::string& name) {
   const auto entry = manifest.files.find(name);
+  if (entry == manifest.files.end()) return Usable::kNotListed;
   const auto stamp = store_.stamp(g, name);
-  if (entry == manifest.files.end() || !stamp || stamp->bytes != entry->second.bytes) {
-    return false;
+  if (!stamp || stamp->bytes != entry->second.bytes) {
+    core::log::warn("regen.carry_unusable",
+                    {{"generation", g}, {"file", name}, {"error", stamp ? "wrong size" : "missing"}});
+    return Usable::kBad;
   }
   {
     std::lock_guard lock(known_mu_);
     const auto it = known_.find(name);
     if (it != known_.end() && it->second.stamp == *stamp && it->second.sha256 == entry->second.sha256) {
-      return true;
+      return Usable::kYes;
     }
   }
   // Not written or verified by this process as it is now: read it once.
-  auto bytes = store_.read_file(manifest, name);
-  if (!bytes.ok()) {
-    core::log::warn("regen.carry_unusable",
-                    {{"generation", g}, {"file", name}, {"error", bytes.error().message}});
-    return false;
+  if (auto error = store_.verify_file(manifest, name)) {
+    core::log::warn("regen.carry_unusable", {{"generation", g}, {"file", name}, {"error", error->message}});
+    return Usable::kBad;
   }
   std::lock_guard lock(known_mu_);
   known_[name] = Known{*stamp, entry->second.sha256};
-  return true;
+  return Usable::kYes;
 }
 
 Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary) {
@@ -259,9 +261,25 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
         std::any_of(fresh.begin(), fresh.end(), [&](const Artifact& a) { return a.file_name == name; });
     if (is_fresh) continue;
     bool found = false;
+    // Copies found bad, by inode: older generations that carried the same
+    // copy by hard link share it, and are not read again.
+    std::vector<snapshot::FileStamp> bad;
+    auto same_inode = [](const snapshot::FileStamp& a, const snapshot::FileStamp& b) {
+      return a.device == b.device && a.inode == b.inode;
+    };
     for (std::size_t i = base; i < candidates.size() && !found; ++i) {
       const snapshot::Manifest* m = manifest_of(i);
-      if (m == nullptr || m->files.count(name) == 0 || !usable(candidates[i], *m, name)) continue;
+      if (m == nullptr || m->files.count(name) == 0) continue;
+      const auto stamp = store_.stamp(candidates[i], name);
+      if (stamp &&
+          std::any_of(bad.begin(), bad.end(), [&](const auto& b) { return same_inode(b, *stamp); })) {
+        continue;
+      }
+      if (usable(candidates[i], *m, name) != Usable::kYes) {
+        if (stamp) bad.push_back(*stamp);
+        if (i == base) summary.corrupt_files.push_back(name);
+        continue;
+      }
       snapshot::FileEntry from = m->files.at(name);
       from.catalog_seq = m->file_catalog_seq(name);
       out.files.push_back(Carried{name, candidates[i], std::move(from)});
@@ -291,9 +309,10 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
     carried = stage("carry", summary.durations_ms,
                     [&] { return carry_or_recompute(Lane::kFast, context, cancel, summary, artifacts); });
   }
-  check_cancel(cancel, "write");
-  summary.generated_at_ms = settings_.now_ms();
   const char* stage_name = lane == Lane::kFast ? "write.fast" : "write";
+  check_cancel(cancel, stage_name);
+  ensure_space(stage_name, space_needed(artifacts, carried.size()), 0, summary);
+  summary.generated_at_ms = settings_.now_ms();
   snapshot::WriteTimings timings;
   stage(stage_name, summary.durations_ms, [&] {
     snapshot::GenerationWriter writer = store_.begin_generation();
@@ -307,7 +326,6 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
 void Regenerator::commit_staged(const ProducerContext& context, const std::atomic<bool>* cancel,
                                 RegenSummary& summary, std::vector<Artifact>& artifacts) {
   check_cancel(cancel, "write");
-  summary.generated_at_ms = settings_.now_ms();
   // The bytes first, durable, outside every lock: the fast lane commits
   // beside them (the writer's directory is its own until it commits). A
   // bare file whose bytes are those of the current generation's (a matrix
@@ -315,7 +333,15 @@ void Regenerator::commit_staged(const ProducerContext& context, const std::atomi
   std::optional<snapshot::GenerationWriter> writer;
   std::vector<Carried> same_bytes;
   stage("write.stage", summary.durations_ms, [&] {
-    same_bytes = same_as_current(artifacts, summary.catalog_seq);
+    same_bytes = same_as_current(artifacts, summary.catalog_seq, summary);
+    {
+      // Room for the new files and the fast lane's reserve, or fail before
+      // writing a byte. Under commit_mu_: make_room never removes a
+      // generation the fast lane's carry is about to link from.
+      std::lock_guard lock(commit_mu_);
+      ensure_space("write", space_needed(artifacts, 0, same_bytes), settings_.min_free_bytes, summary);
+    }
+    summary.generated_at_ms = settings_.now_ms();
     writer.emplace(store_.stage_generation());
     summary.generation = writer->generation();
     add_artifacts(*writer, artifacts, 0, summary, same_bytes);
@@ -354,7 +380,7 @@ void Regenerator::commit_staged(const ProducerContext& context, const std::atomi
 }
 
 std::vector<Regenerator::Carried> Regenerator::same_as_current(const std::vector<Artifact>& artifacts,
-                                                               std::int64_t seq) {
+                                                               std::int64_t seq, RegenSummary& summary) {
   std::vector<Carried> out;
   const auto current = store_.current_generation();
   if (!current.ok()) return out;
@@ -364,8 +390,12 @@ std::vector<Regenerator::Carried> Regenerator::same_as_current(const std::vector
     if (a.envelope) continue;  // an envelope names its generation: never the same bytes
     const auto it = manifest->files.find(a.file_name);
     if (it == manifest->files.end() || it->second.bytes != static_cast<std::int64_t>(a.body.size()) ||
-        it->second.sha256 != snapshot::sha256_hex(a.body) ||
-        !usable(current.value(), manifest.value(), a.file_name)) {
+        it->second.sha256 != snapshot::sha256_hex(a.body)) {
+      continue;
+    }
+    if (usable(current.value(), manifest.value(), a.file_name) != Usable::kYes) {
+      // The current copy went bad: this run's bytes replace it.
+      summary.corrupt_files.push_back(a.file_name);
       continue;
     }
     out.push_back(
@@ -393,6 +423,57 @@ std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, con
     });
   }
   return std::move(carry.files);
+}
+
+void Regenerator::ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve,
+                               RegenSummary& summary) {
+  const auto space = store_.space();
+  if (!space || space->available_bytes >= needed + reserve) return;
+  // Retention makes room before the write fails: the oldest generations
+  // other than the current one go first, whatever their age or rank.
+  snapshot::RetentionResult room;
+  try {
+    room = store_.make_room(needed + reserve, settings_.now_ms());
+  } catch (const std::exception& e) {
+    summary.warnings.push_back(std::string("could not make room: ") + e.what());
+  }
+  summary.made_room.insert(summary.made_room.end(), room.removed.begin(), room.removed.end());
+  const auto after = store_.space();
+  const std::int64_t available = after ? after->available_bytes : 0;
+  core::log::warn("regen.made_room", {{"stage", stage_name},
+                                      {"needed", needed},
+                                      {"reserve", reserve},
+                                      {"removed", static_cast<std::int64_t>(room.removed.size())},
+                                      {"freed", room.bytes_freed},
+                                      {"available", available}});
+  if (!room.removed.empty()) {
+    summary.warnings.push_back("removed " + std::to_string(room.removed.size()) +
+                               " old generation(s) to make room (" + std::to_string(room.bytes_freed) +
+                               " bytes)");
+  }
+  if (reserve > 0 && available < needed + reserve) {
+    // Leave the last space to the fast lane: fail before writing a byte.
+    throw StageFailure{
+        stage_name, "not enough space on the analytics file system: " + std::to_string(needed) +
+                        " bytes to write and " + std::to_string(reserve) +
+                        " to keep free for the exact analytics, " + std::to_string(available) + " available"};
+  }
+}
+
+std::int64_t Regenerator::space_needed(const std::vector<Artifact>& artifacts, std::size_t linked,
+                                       const std::vector<Carried>& skip) {
+  // What a generation adds: its new files (links cost no space), their
+  // envelopes, the manifest and directory entries.
+  constexpr std::int64_t kPerFile = 4096;
+  constexpr std::int64_t kFixed = 64 * 1024;
+  std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(linked);
+  for (const auto& a : artifacts) {
+    needed += kPerFile;
+    if (std::none_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; })) {
+      needed += static_cast<std::int64_t>(a.body.size());
+    }
+  }
+  return needed;
 }
 
 void Regenerator::add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts,
@@ -511,6 +592,13 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   s.bytes_written += f.bytes_written;
   s.fsyncs += f.fsyncs;
   s.started = f.started;
+  s.corrupt_files.insert(s.corrupt_files.begin(), f.corrupt_files.begin(), f.corrupt_files.end());
+  s.made_room.insert(s.made_room.begin(), f.made_room.begin(), f.made_room.end());
+  if (f.retention) {
+    if (!s.retention) s.retention = snapshot::RetentionResult{};
+    s.retention->removed.insert(s.retention->removed.begin(), f.retention->removed.begin(),
+                                f.retention->removed.end());
+  }
   return slow;
 }
 

@@ -53,6 +53,8 @@ std::string retention_json(const RetentionResult& r) {
   w.EndArray();
   w.Key(r.dry_run ? "bytes_would_free" : "bytes_freed");
   w.Int64(r.bytes_freed);
+  w.Key(r.dry_run ? "store_bytes_after" : "store_bytes");
+  w.Int64(r.store_bytes);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <utility>
 
 #include "cocktail/core/log.h"
@@ -26,7 +26,7 @@ constexpr std::string_view kLockName = ".lock";
 constexpr int kReadAttempts = 5;
 
 [[noreturn]] void io_fail(const std::string& what, const fs::path& path, int err) {
-  throw SnapshotIoError(what + " '" + path.string() + "': " + std::strerror(err));
+  throw SnapshotIoError(what + " '" + path.string() + "': " + std::strerror(err), err);
 }
 
 // Closes a descriptor on scope exit.
@@ -253,6 +253,82 @@ std::int64_t dir_bytes(const fs::path& dir, std::int64_t* files) {
   return total;
 }
 
+// Every regular file under v1/ by inode, and which generation (or v1/
+// itself: the legacy copies, CURRENT, the lock) links it: what removing
+// generations frees, each inode counted once. Hard links outside the store
+// are not seen: a file also linked elsewhere is counted as freed here.
+class StoreFiles {
+ public:
+  explicit StoreFiles(const fs::path& version_dir) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(version_dir, ec), end; !ec && it != end; it.increment(ec)) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      std::int64_t owner = kTopLevel;
+      if (it.depth() == 2) {
+        const std::string dir = it->path().parent_path().filename().string();
+        if (auto g = parse_generation(dir); g && std::to_string(*g) == dir) owner = *g;
+      }
+      const Key key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+      auto& inode = inodes_[key];
+      inode.bytes = static_cast<std::int64_t>(st.st_size);
+      ++inode.links;
+      files_[owner].push_back(File{it->path().filename().string(), key});
+    }
+  }
+
+  struct Key {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    auto operator<=>(const Key&) const = default;
+  };
+
+  // The inode of generation `g`'s file `name`; nullopt when it has none.
+  std::optional<Key> key(std::int64_t g, const std::string& name) const {
+    const auto it = files_.find(g);
+    if (it == files_.end()) return std::nullopt;
+    for (const auto& f : it->second) {
+      if (f.name == name) return f.key;
+    }
+    return std::nullopt;
+  }
+
+  // Drops generation `g`'s links; returns the bytes whose last link that was.
+  std::int64_t remove(std::int64_t g) {
+    std::int64_t freed = 0;
+    const auto it = files_.find(g);
+    if (it == files_.end()) return 0;
+    for (const auto& f : it->second) {
+      auto& inode = inodes_[f.key];
+      if (--inode.links == 0) freed += inode.bytes;
+    }
+    files_.erase(it);
+    return freed;
+  }
+
+  // Bytes of every inode still linked.
+  std::int64_t bytes() const {
+    std::int64_t total = 0;
+    for (const auto& [key, inode] : inodes_) {
+      if (inode.links > 0) total += inode.bytes;
+    }
+    return total;
+  }
+
+ private:
+  static constexpr std::int64_t kTopLevel = -1;
+  struct File {
+    std::string name;
+    Key key;
+  };
+  struct Inode {
+    std::int64_t bytes = 0;
+    std::int64_t links = 0;
+  };
+  std::map<std::int64_t, std::vector<File>> files_;  // by generation; kTopLevel: v1/ itself
+  std::map<Key, Inode> inodes_;
+};
+
 std::int64_t mtime_ms(const fs::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -445,6 +521,45 @@ std::optional<FileStamp> SnapshotStore::stamp(std::int64_t generation, std::stri
                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
+std::optional<ReadError> SnapshotStore::verify_file(const Manifest& manifest, std::string_view name,
+                                                    const std::function<void(std::size_t)>& pace,
+                                                    std::size_t chunk_bytes) const {
+  const std::string file = "v1/generations/" + std::to_string(manifest.generation) + "/" + std::string(name);
+  auto entry = manifest.files.find(std::string(name));
+  if (entry == manifest.files.end()) {
+    return io_error(ReadErrorKind::kNotFound, file, file + " is not in the manifest");
+  }
+  Fd fd(::open((generation_dir(manifest.generation) / std::string(name)).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error(file, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error(file, errno);
+  auto wrong_size = [&](std::int64_t size) {
+    return io_error(ReadErrorKind::kCorrupt, file,
+                    file + " has " + std::to_string(size) + " bytes, the manifest says " +
+                        std::to_string(entry->second.bytes));
+  };
+  if (static_cast<std::int64_t>(st.st_size) != entry->second.bytes) return wrong_size(st.st_size);
+  Sha256 hash;
+  std::string buffer(std::max<std::size_t>(chunk_bytes, 4096), '\0');
+  std::int64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(file, errno);
+    }
+    if (n == 0) break;
+    hash.update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    total += n;
+    if (pace) pace(static_cast<std::size_t>(n));
+  }
+  if (total != entry->second.bytes) return wrong_size(total);
+  if (hash.hex() != entry->second.sha256) {
+    return io_error(ReadErrorKind::kCorrupt, file, file + " does not match its SHA-256 in the manifest");
+  }
+  return std::nullopt;
+}
+
 ReadResult<Snapshot> SnapshotStore::read_current() const {
   ReadError last;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
@@ -508,6 +623,9 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     std::int64_t generation;
     bool complete;
     std::int64_t generated_at_ms;
+    std::int64_t age_ms = 0;
+    std::string reason{};  // empty: kept
+    bool writing = false;  // a staged writer holds its directory: never removed
   };
   std::vector<Candidate> gens;
   for (std::int64_t g : list_generations()) {
@@ -518,45 +636,87 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
   std::sort(gens.begin(), gens.end(),
             [](const auto& a, const auto& b) { return a.generation > b.generation; });
   std::int64_t published_seen = 0;
-  for (const auto& c : gens) {
+  for (auto& c : gens) {
     const bool is_current = result.current && c.generation == *result.current;
-    const std::int64_t age = std::max<std::int64_t>(0, now_ms - c.generated_at_ms);
-    std::string reason;
+    c.age_ms = std::max<std::int64_t>(0, now_ms - c.generated_at_ms);
     if (is_current) {
-      reason.clear();
+      c.reason.clear();
     } else if (!c.complete) {
-      reason = "partial";
+      c.reason = "partial";
     } else if (result.current && c.generation > *result.current) {
-      reason = "unpublished";
+      c.reason = "unpublished";
     } else {
       const bool newest = published_seen < policy.keep_generations;
-      const bool young = age < policy.max_age_ms;
+      const bool young = c.age_ms < policy.max_age_ms;
       if (!newest && !young) {
-        reason = "expired";
+        c.reason = "expired";
       }
     }
     if (c.complete && (!result.current || c.generation <= *result.current)) {
       ++published_seen;
     }
-    const fs::path dir = generation_dir(c.generation);
-    if (reason.empty() || (!c.complete && being_written(dir))) {
+    if (!c.complete && being_written(generation_dir(c.generation))) {
+      c.writing = true;
+      c.reason.clear();
+    }
+  }
+
+  StoreFiles files(version_dir());
+  // The limits that override count and age apply once a generation is current.
+  if (result.current && !policy.versioned_files.empty()) {
+    // Newest first: the first versions met are the newest.
+    for (const auto& name : policy.versioned_files) {
+      std::set<StoreFiles::Key> allowed;
+      if (auto k = files.key(*result.current, name)) allowed.insert(*k);
+      std::int64_t others = 0;
+      for (auto& c : gens) {
+        if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
+        const auto k = files.key(c.generation, name);
+        if (!k || allowed.count(*k) != 0) continue;
+        if (others < policy.keep_versions) {
+          allowed.insert(*k);
+          ++others;
+        } else {
+          c.reason = "superseded";
+        }
+      }
+    }
+  }
+  // Removal happens oldest first; the budget takes the oldest kept ones.
+  std::reverse(gens.begin(), gens.end());
+  StoreFiles after = files;
+  for (const auto& c : gens) {
+    if (!c.reason.empty()) after.remove(c.generation);
+  }
+  if (result.current && policy.max_bytes > 0) {
+    std::int64_t bytes = after.bytes();
+    for (auto& c : gens) {
+      if (bytes <= policy.max_bytes) break;
+      if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
+      c.reason = "over_budget";
+      after.remove(c.generation);
+      bytes = after.bytes();
+    }
+  }
+
+  for (const auto& c : gens) {
+    if (c.reason.empty()) {
       result.kept.push_back(c.generation);
       continue;
     }
-    RemovedGeneration removed{c.generation, reason, dir_bytes(dir, nullptr), age};
+    const fs::path dir = generation_dir(c.generation);
+    RemovedGeneration removed{c.generation, c.reason, files.remove(c.generation), c.age_ms};
     if (!dry_run) {
       std::error_code ec;
       fs::remove_all(dir, ec);
       if (ec) {
-        throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message());
+        throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message(), ec.value());
       }
     }
     result.bytes_freed += removed.bytes;
     result.removed.push_back(std::move(removed));
   }
-  std::sort(result.kept.begin(), result.kept.end());
-  std::sort(result.removed.begin(), result.removed.end(),
-            [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  result.store_bytes = files.bytes();
   if (!dry_run) {
     // Temporary files left in v1/ by a writer that crashed (none is running:
     // we hold the lock).
@@ -572,6 +732,63 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
   }
   return result;
 }
+
+RetentionResult SnapshotStore::make_room(std::int64_t available_bytes, std::int64_t now_ms) {
+  Fd lock(lock_store(version_dir()));
+  RetentionResult result;
+  auto current = current_generation();
+  if (current.ok()) result.current = current.value();
+  auto room = [&] {
+    const auto s = space();
+    return !s || s->available_bytes >= available_bytes;
+  };
+  StoreFiles files(version_dir());
+  if (!room()) {
+    // Never-published generations first, then published ones, oldest first.
+    struct Candidate {
+      std::int64_t generation;
+      std::string reason;
+      std::int64_t generated_at_ms;
+    };
+    std::vector<Candidate> order;
+    std::vector<Candidate> published;
+    for (std::int64_t g : list_generations()) {
+      if (result.current && g == *result.current) continue;
+      auto m = read_manifest(g);
+      const std::int64_t at = m.ok() ? m->generated_at_ms : mtime_ms(generation_dir(g));
+      if (!m.ok()) {
+        if (being_written(generation_dir(g))) continue;  // a staged writer's, not partial
+        order.push_back({g, "partial", at});
+      } else if (result.current && g > *result.current) {
+        order.push_back({g, "unpublished", at});
+      } else {
+        published.push_back({g, "space", at});
+      }
+    }
+    order.insert(order.end(), published.begin(), published.end());
+    for (const auto& c : order) {
+      const fs::path dir = generation_dir(c.generation);
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      if (ec) {
+        throw SnapshotIoError("cannot remove '" + dir.string() + "': " + ec.message(), ec.value());
+      }
+      RemovedGeneration removed{c.generation, c.reason, files.remove(c.generation),
+                                std::max<std::int64_t>(0, now_ms - c.generated_at_ms)};
+      result.bytes_freed += removed.bytes;
+      result.removed.push_back(std::move(removed));
+      if (room()) break;
+    }
+    if (!result.removed.empty()) fsync_dir(root_ / "v1" / "generations");
+  }
+  for (std::int64_t g : list_generations()) result.kept.push_back(g);
+  result.store_bytes = files.bytes();
+  return result;
+}
+
+std::optional<core::FilesystemUsage> SnapshotStore::space() const { return space_probe_(root_); }
+
+void SnapshotStore::set_space_probe(core::FilesystemProbe probe) { space_probe_ = std::move(probe); }
 
 StoreReport SnapshotStore::report(std::int64_t now_ms) const {
   StoreReport r;
@@ -619,12 +836,10 @@ StoreReport SnapshotStore::report(std::int64_t now_ms) const {
     }
     r.total_bytes += st.st_size;
   }
-  struct statvfs vfs {};
-  if (::statvfs(root_.c_str(), &vfs) == 0) {
-    const auto unit = static_cast<std::int64_t>(vfs.f_frsize);
-    r.fs_total_bytes = static_cast<std::int64_t>(vfs.f_blocks) * unit;
-    r.fs_free_bytes = static_cast<std::int64_t>(vfs.f_bfree) * unit;
-    r.fs_available_bytes = static_cast<std::int64_t>(vfs.f_bavail) * unit;
+  if (const auto fs_space = space()) {
+    r.fs_total_bytes = fs_space->total_bytes;
+    r.fs_free_bytes = fs_space->free_bytes;
+    r.fs_available_bytes = fs_space->available_bytes;
   }
   return r;
 }

@@ -46,8 +46,18 @@ Response with_ok_false(Response error) {
 
 Response usage_error(const core::Error& error) { return with_ok_false(http::error_response(error)); }
 
-Response usage_error(Status status, std::string_view code, std::string_view message) {
-  return with_ok_false(http::error_response(status, code, message));
+Response usage_error(Status status, std::string_view code, std::string_view message,
+                     std::string_view details = "{}") {
+  return with_ok_false(http::error_response(status, code, message, details));
+}
+
+// Events that were not stored, for sure: refused before they were queued,
+// never run, or undone. Safe to send again as they are.
+constexpr std::string_view kNotCommitted = R"({"committed":false})";
+
+Response not_stored(std::string_view message) {
+  return usage_error(Status::service_unavailable, http::kUnavailable, message, kNotCommitted)
+      .set_header(http::Field::retry_after, "1");
 }
 
 void key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
@@ -198,13 +208,15 @@ struct UsageRoutes::Metrics {
         invalid(refused.Add({{"reason", "invalid"}})),
         queue_full(refused.Add({{"reason", "queue_full"}})),
         write_failed(refused.Add({{"reason", "write_failed"}})),
-        not_durable(refused.Add({{"reason", "not_durable"}})) {}
+        not_durable(refused.Add({{"reason", "not_durable"}})),
+        not_run(refused.Add({{"reason", "not_run"}})) {}
   prometheus::Counter& accepted;
   prometheus::Family<prometheus::Counter>& refused;
   prometheus::Counter& invalid;
   prometheus::Counter& queue_full;
   prometheus::Counter& write_failed;
   prometheus::Counter& not_durable;
+  prometheus::Counter& not_run;
 };
 
 UsageRoutes::UsageRoutes(UsageWriter& writer, StorePool& reads, http::BlockingExecutor& read_executor,
@@ -227,6 +239,10 @@ UsageRoutes::~UsageRoutes() = default;
 void UsageRoutes::add_to(http::Router& router) {
   http::RouteOptions track_options;
   track_options.max_body_bytes = options_.track_max_body_bytes;
+  // A track answer is its real outcome: refused unrun within the writer's
+  // bound (UsageWriterOptions::max_wait), or sent after the commit. The
+  // server's 503 "timeout" could only guess, so the route does without it.
+  track_options.response_timeout = http::kNoResponseTimeout;
   router.add(
       Method::post, kTrackPath,
       [this](const Request& request, Responder responder) { track(request, std::move(responder)); },
@@ -307,7 +323,14 @@ void UsageRoutes::track(const Request& request, Responder responder) {
       case UsageWriter::Outcome::kFailed:
         metrics_->write_failed.Increment(n);
         responder.send(usage_error(Status::internal_server_error, http::kInternal,
-                                   "the events could not be stored; nothing was kept"));
+                                   "the events could not be stored; nothing was kept", kNotCommitted));
+        return;
+      case UsageWriter::Outcome::kNotRun:
+        metrics_->not_run.Increment(n);
+        log::warn("usage.write_expired",
+                  {{"request_id", responder.request().request_id()}, {"waited_ms", result.waited.count()}});
+        responder.send(not_stored("the events waited " + std::to_string(result.waited.count()) +
+                                  " ms for the usage database and were not stored; try again"));
         return;
       case UsageWriter::Outcome::kNotDurable:
         metrics_->not_durable.Increment(n);
@@ -318,9 +341,7 @@ void UsageRoutes::track(const Request& request, Responder responder) {
   };
   if (!writer_.submit_events(std::move(batch.events), std::move(done))) {
     metrics_->queue_full.Increment(n);
-    responder.send(
-        usage_error(Status::service_unavailable, http::kUnavailable, "too many writes are waiting; try again")
-            .set_header(http::Field::retry_after, "1"));
+    responder.send(not_stored("too many writes are waiting; try again"));
   }
 }
 

@@ -3,8 +3,11 @@
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "cocktail/core/log.h"
@@ -50,6 +53,7 @@ UsageWriter::UsageWriter(const std::string& db_path, prometheus::Registry& regis
   engine.max_batch = options_.max_batch;
   engine.metric_prefix = "cocktail_usage";
   engine.one_transaction_per_batch = true;
+  engine.max_wait = std::max(options_.max_wait, std::chrono::milliseconds(1));
   engine.on_batch_start = [this] {
     batch_delta_.clear();
     batch_hours_.clear();
@@ -78,7 +82,7 @@ catalog::GroupCommit::Completion UsageWriter::finish(Result result, Done done,
       result.outcome = Outcome::kNotDurable;
       result.error = "the write could not be made durable";
     }
-    if (result.outcome != Outcome::kDurable) {
+    if (result.outcome == Outcome::kFailed || result.outcome == Outcome::kNotDurable) {
       metrics_->errors.Increment();
     }
     metrics_->seconds.Observe(
@@ -89,53 +93,86 @@ catalog::GroupCommit::Completion UsageWriter::finish(Result result, Done done,
   };
 }
 
+catalog::GroupCommit::NotRun UsageWriter::not_run(Done done) {
+  return [done = std::move(done)](std::chrono::milliseconds waited) {
+    Result result;
+    result.outcome = Outcome::kNotRun;
+    result.waited = waited;
+    result.error = "the write waited " + std::to_string(waited.count()) + " ms and was not made";
+    if (done) {
+      done(result);
+    }
+  };
+}
+
+template <typename Work>
+UsageWriter::Result UsageWriter::run_isolated(Work&& work, const char* failure_event) {
+  Result result;
+  try {
+    catalog::Savepoint savepoint(*savepoints_);
+    result.inserted = work();
+    savepoint.release();
+    result.outcome = Outcome::kDurable;  // once the batch is
+  } catch (const catalog::DatabaseError& e) {
+    // In kEach mode the savepoint is the request's own transaction: its
+    // first write waits for the lock only until the request's deadline
+    // (GroupCommit's bound), then gives up having written nothing.
+    const bool busy = e.kind() == catalog::DatabaseError::Kind::kBusy;
+    result.outcome = busy ? Outcome::kNotRun : Outcome::kFailed;
+    result.error = e.what();
+    if (busy) {
+      log::warn("usage_writer.busy", {{"error", e.what()}});
+    } else {
+      log::error(failure_event, {{"error", e.what()}});
+    }
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::kFailed;
+    result.error = e.what();
+    log::error(failure_event, {{"error", e.what()}});
+  }
+  return result;
+}
+
 bool UsageWriter::submit_events(std::vector<UsageEvent> events, Done done) {
   const auto queued = std::chrono::steady_clock::now();
-  return engine_->submit([this, events = std::move(events), done = std::move(done),
-                          queued]() mutable -> catalog::GroupCommit::Completion {
-    Result result;
-    try {
-      RollupDelta delta;
-      catalog::Savepoint savepoint(*savepoints_);
-      result.inserted = store_->insert_events(events, delta);
-      const bool own_transaction = engine_->options().mode == catalog::CommitMode::kEach;
-      if (own_transaction) {
-        store_->apply(delta, options_.now_ms());
-      }
-      savepoint.release();
-      for (const auto& [hour, ignored] : delta.hours()) {
-        batch_hours_.insert(hour);
-      }
-      if (!own_transaction) {
-        batch_delta_.merge(delta);
-      }
-      result.outcome = Outcome::kDurable;  // once the batch is
-    } catch (const std::exception& e) {
-      result.outcome = Outcome::kFailed;
-      result.error = e.what();
-      log::error("usage_writer.write_failed", {{"events", events.size()}, {"error", e.what()}});
-    }
-    return finish(std::move(result), std::move(done), queued);
-  });
+  // `done` goes to exactly one of the two: the job, or not_run.
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  return engine_->submit(
+      [this, events = std::move(events), shared_done, queued]() mutable -> catalog::GroupCommit::Completion {
+        const bool own_transaction = engine_->options().mode == catalog::CommitMode::kEach;
+        RollupDelta delta;
+        Result result = run_isolated(
+            [&] {
+              const std::size_t added = store_->insert_events(events, delta);
+              if (own_transaction) {
+                store_->apply(delta, options_.now_ms());
+              }
+              return added;
+            },
+            "usage_writer.write_failed");
+        if (result.outcome == Outcome::kDurable) {
+          for (const auto& [hour, ignored] : delta.hours()) {
+            batch_hours_.insert(hour);
+          }
+          if (!own_transaction) {
+            batch_delta_.merge(delta);
+          }
+        }
+        return finish(std::move(result), std::move(*shared_done), queued);
+      },
+      [this, shared_done](std::chrono::milliseconds waited) { not_run(std::move(*shared_done))(waited); });
 }
 
 bool UsageWriter::submit_task(Task task, Done done) {
   const auto queued = std::chrono::steady_clock::now();
-  return engine_->submit([this, task = std::move(task), done = std::move(done),
-                          queued]() mutable -> catalog::GroupCommit::Completion {
-    Result result;
-    try {
-      catalog::Savepoint savepoint(*savepoints_);
-      result.inserted = static_cast<std::size_t>(task(*store_));
-      savepoint.release();
-      result.outcome = Outcome::kDurable;
-    } catch (const std::exception& e) {
-      result.outcome = Outcome::kFailed;
-      result.error = e.what();
-      log::error("usage_writer.task_failed", {{"error", e.what()}});
-    }
-    return finish(std::move(result), std::move(done), queued);
-  });
+  auto shared_done = std::make_shared<Done>(std::move(done));
+  return engine_->submit(
+      [this, task = std::move(task), shared_done, queued]() mutable -> catalog::GroupCommit::Completion {
+        Result result =
+            run_isolated([&] { return static_cast<std::size_t>(task(*store_)); }, "usage_writer.task_failed");
+        return finish(std::move(result), std::move(*shared_done), queued);
+      },
+      [this, shared_done](std::chrono::milliseconds waited) { not_run(std::move(*shared_done))(waited); });
 }
 
 }  // namespace cocktail::usage

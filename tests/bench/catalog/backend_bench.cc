@@ -5,6 +5,10 @@
 //   catalog-backend-bench outside-write --db LOC --sub tcp://... [--writes N]
 //       an outside writer's commit (sqlite3 / libpq, as the shell or psql
 //       would) until catalog-api publishes it on catalog.change
+//   catalog-backend-bench mark-published --db LOC [--cursor catalog-api]
+//       moves a publication cursor to the latest seq, so that a catalog-api
+//       started next has no backlog to send (a freshly seeded catalog's
+//       every row is unpublished)
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "cocktail/bus/subscriber.h"
+#include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/catalog/state.h"
 
@@ -116,11 +121,24 @@ int outside_write(const std::map<std::string, std::string>& f) {
   return ms.size() == static_cast<std::size_t>(writes) ? 0 : 1;
 }
 
+int mark_published(const std::map<std::string, std::string>& f) {
+  catalog::DatabaseOptions o;
+  o.create_if_missing = false;
+  auto conn = catalog::Database::open(f.at("--db"), o);
+  catalog::ChangeLog log(*conn);
+  const std::string cursor = f.count("--cursor") ? f.at("--cursor") : "catalog-api";
+  const std::int64_t seq = log.latest_seq();
+  log.mark_published(cursor, seq);
+  std::printf("{\"bench\":\"mark_published\",\"cursor\":\"%s\",\"seq\":%lld}\n", cursor.c_str(),
+              static_cast<long long>(seq));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: catalog-backend-bench load|outside-write --db LOC [...]\n");
+    std::fprintf(stderr, "usage: catalog-backend-bench load|outside-write|mark-published --db LOC [...]\n");
     return 2;
   }
   std::map<std::string, std::string> f;
@@ -128,6 +146,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "load") return load(f);
   if (cmd == "outside-write") return outside_write(f);
+  if (cmd == "mark-published") return mark_published(f);
   std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
   return 2;
 }

@@ -69,6 +69,7 @@ Stack::Stack(StackOptions options)
   catalog_pub_port_ = testing::free_loopback_port();
   regen_pub_port_ = testing::free_loopback_port();
   usage_pub_port_ = testing::free_loopback_port();
+  api_pub_port_ = testing::free_loopback_port();
   fs::create_directories(dir_.path() / "logs");
   if (const char* keep = std::getenv("COCKTAIL_E2E_KEEP"); keep && *keep && std::string(keep) != "0") {
     dir_.keep();
@@ -97,52 +98,24 @@ std::vector<std::string> Stack::arguments(Service service) const {
               "--bus-key-file", key_file("catalog-api.key_secret"), "--bus-authorized-keys",
               key_file("analytics-regen.key")};
     case Service::kAnalyticsRegen:
-      return {"--db",
-              db_path_,
-              "--analytics-path",
-              analytics_path_,
-              "--http",
-              loopback(http_port(service)),
-              "--sub",
-              tcp(catalog_pub_port_),
-              "--pub",
-              tcp(regen_pub_port_),
-              "--token-file",
-              token_path_,
-              "--quiet-ms",
-              std::to_string(options_.quiet_ms),
-              "--max-delay-ms",
-              std::to_string(options_.max_delay_ms),
-              "--heartbeat-ms",
-              "200",
-              "--check-interval-ms",
-              "1000",
-              "--backoff-initial-ms",
-              "200",
-              "--backoff-max-ms",
-              "2000",
-              "--bus-key-file",
-              key_file("analytics-regen.key_secret"),
-              "--bus-server-key",
-              key_file("catalog-api.key"),
-              "--bus-authorized-keys",
-              key_file("analytics-api.key")};
+      return {"--db", db_path_, "--analytics-path", analytics_path_, "--http", loopback(http_port(service)),
+              "--sub", tcp(catalog_pub_port_), "--pub", tcp(regen_pub_port_), "--token-file", token_path_,
+              "--quiet-ms", std::to_string(options_.quiet_ms), "--max-delay-ms",
+              std::to_string(options_.max_delay_ms), "--heartbeat-ms", "200", "--check-interval-ms", "1000",
+              "--backoff-initial-ms", "200", "--backoff-max-ms", "2000", "--bus-key-file",
+              key_file("analytics-regen.key_secret"), "--bus-server-key", key_file("catalog-api.key"),
+              "--bus-authorized-keys", key_file("analytics-api.key"),
+              // analytics-api's repair requests.
+              "--repair-sub", tcp(api_pub_port_), "--repair-server-key", key_file("analytics-api.key"),
+              "--scrub-interval-s", std::to_string(options_.scrub_interval_s)};
     case Service::kAnalyticsApi:
-      return {"--analytics-path",
-              analytics_path_,
-              "--db",
-              db_path_,
-              "--http",
-              loopback(http_port(service)),
-              "--sub",
-              tcp(regen_pub_port_),
-              "--check-interval-ms",
-              "500",
-              "--access-log=false",
-              "--bus-key-file",
-              key_file("analytics-api.key_secret"),
-              "--bus-server-key",
-              key_file("analytics-regen.key")};
+      return {"--analytics-path", analytics_path_, "--db", db_path_, "--http", loopback(http_port(service)),
+              "--sub", tcp(regen_pub_port_), "--check-interval-ms", "500", "--access-log=false",
+              "--bus-key-file", key_file("analytics-api.key_secret"), "--bus-server-key",
+              key_file("analytics-regen.key"),
+              // analytics.repair, for analytics-regen only.
+              "--pub", tcp(api_pub_port_), "--bus-authorized-keys", key_file("analytics-regen.key"),
+              "--repair-interval-ms", "1000"};
     case Service::kUsageApi:
       return {"--db", dir_.file("usage.db"), "--http", loopback(http_port(service)), "--pub",
               tcp(usage_pub_port_), "--cors-origins", "http://" + loopback(http_port(Service::kAnalyticsApi)),
@@ -211,6 +184,12 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
       }
       if (s == Service::kUsageApi) {
         usage_pub_port_ = testing::free_loopback_port();
+      }
+      if (s == Service::kAnalyticsApi) {
+        // analytics-regen subscribes to it: started again with the new one.
+        api_pub_port_ = testing::free_loopback_port();
+        kill(Service::kAnalyticsRegen);
+        if (auto regen = start(Service::kAnalyticsRegen); !regen) return regen;
       }
     }
   }

@@ -5,7 +5,8 @@
 // process's log, and runs catalog-api, analytics-regen and analytics-api on
 // free loopback ports wired to each other over ZeroMQ exactly as in
 // production (catalog-api PUB -> analytics-regen SUB, analytics-regen PUB ->
-// analytics-api SUB), and usage-api beside them on its own database. Each
+// analytics-api SUB, analytics-api's analytics.repair PUB -> analytics-regen
+// SUB), and usage-api beside them on its own database. Each
 // service can be killed (SIGKILL) and started again
 // on the same ports and files, which is what the crash tests do.
 //
@@ -61,6 +62,9 @@ struct StackOptions {
   int max_delay_ms = 500;
   // Bound on every start: health of each service, first generation served.
   std::chrono::milliseconds start_timeout = std::chrono::seconds(60);
+  // analytics-regen's periodic scrub (0: off, so that what a test sees
+  // repaired was asked for by analytics-api's analytics.repair).
+  int scrub_interval_s = 0;
 };
 
 class Stack {
@@ -129,6 +133,7 @@ class Stack {
   std::uint16_t catalog_pub_port_ = 0;
   std::uint16_t regen_pub_port_ = 0;
   std::uint16_t usage_pub_port_ = 0;
+  std::uint16_t api_pub_port_ = 0;
   std::int64_t seeded_seq_ = -1;
   std::array<std::unique_ptr<testing::ChildProcess>, 4> processes_;
   std::array<int, 4> runs_{};  // processes started per service, names the log files

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Checks proto/openapi.yaml against analytics-api's router: the document
 parses, every $ref resolves, the GET paths tagged `analytics` are exactly
-the routes libs/read_service/src/read_api.cc registers, and every snapshot
-route documents 304, 400 and 503 and takes min_seq.
+the routes libs/read_service/src/read_api.cc registers, every snapshot
+route documents 304, 400 and 503 and takes min_seq, and the paths tagged
+`dashboard` are the dashboard's routes (libs/read_service/src/dashboard.cc).
 
 Usage: check_openapi.py <source dir>. Exit status 0 when all checks pass.
 """
@@ -50,6 +51,23 @@ def main(root):
         for status in ("200", "304", "400", "503"):
             if status not in op.get("responses", {}):
                 problems.append(f"GET {path}: {status} not documented")
+
+    # The dashboard's routes (read_service/src/dashboard.cc) are tagged `dashboard`.
+    pages = {path for path, item in doc["paths"].items()
+             if any("dashboard" in op.get("tags", []) for op in item.values() if isinstance(op, dict))}
+    dash_source = (root / "libs" / "read_service" / "src" / "dashboard.cc").read_text()
+    dash_routed = set(re.findall(r'router\.add\(Method::get, "([^"]+)"', dash_source))
+    prefix = re.search(r'kAssetPrefix = "([^"]+)"',
+                       (root / "libs" / "read_service" / "include" / "cocktail" / "read_service"
+                        / "dashboard.h").read_text())
+    if prefix:
+        dash_routed.add(prefix.group(1) + "{file}")
+    else:
+        problems.append("kAssetPrefix not found in dashboard.h")
+    for path in sorted(dash_routed - pages):
+        problems.append(f"dashboard route {path} is served but not documented")
+    for path in sorted(pages - dash_routed):
+        problems.append(f"dashboard route {path} is documented but not served")
 
     for p in problems:
         print(p)

@@ -13,28 +13,10 @@
 #include <vector>
 
 #include "catalog_api_process.h"
+#include "cocktail/testing/sqlite_lock.h"
 
 namespace cocktail::catalog_api_test {
 namespace {
-
-// The test's own connection to the catalog file, holding the write lock.
-class LockHolder {
- public:
-  explicit LockHolder(const std::string& path) {
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-    EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
-  }
-  ~LockHolder() { release(); }
-  void release() {
-    if (db_ == nullptr) return;
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    sqlite3_close(db_);
-    db_ = nullptr;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 struct Answer {
   std::string name;
@@ -76,7 +58,7 @@ std::vector<Answer> send_writes(const CatalogApiProcess& api, const std::string&
 std::vector<Answer> writes_while_locked(const CatalogApiProcess& api, std::chrono::milliseconds hold,
                                         const std::string& prefix, int count,
                                         std::chrono::milliseconds every) {
-  LockHolder lock(api.db_path());
+  testing::SqliteWriteLock lock(api.db_path());
   std::thread release([&] {
     std::this_thread::sleep_for(hold);
     lock.release();

@@ -1,5 +1,6 @@
 // `analytics-regen --once` (and gc, report) as a real process on a generated
-// catalog: exit code, JSON summary, files and manifest verified.
+// catalog, on each backend: exit code, JSON summary, files and manifest
+// verified.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -7,11 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "catalog_backends.h"
 #include "cocktail/analytics/exact_json.h"
 #include "cocktail/analytics/npy.h"
 #include "cocktail/analytics/usage_index.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/snapshot/snapshot_store.h"
+#include "cocktail/testing/postgres_server.h"
 #include "process.h"
 #include "synthetic_catalog.h"
 
@@ -31,7 +34,7 @@ void testing_spit(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-class OnceTest : public ::testing::Test {
+class OnceTest : public ::testing::TestWithParam<catalog::Backend> {
  protected:
   void SetUp() override {
     auto db = testing::open_test_catalog(catalog_path_);
@@ -55,15 +58,21 @@ class OnceTest : public ::testing::Test {
     return run({"--once", "--db", catalog_path_, "--analytics-path", analytics_path_.string()});
   }
 
+  // A second, empty catalog location on the same backend.
+  std::string another_catalog(const std::string& name) {
+    return catalog_.postgres() ? testing::PostgresServer::shared()->create_database() : dir_.file(name);
+  }
+
+  catalog::testing::TestCatalog catalog_{GetParam()};
+  std::string catalog_path_ = catalog_.location();
   testing::TempDir dir_;
-  std::string catalog_path_ = dir_.file("catalog.db");
   fs::path analytics_path_ = fs::path(dir_.path()) / "analytics";
   testing::SyntheticSpec spec_;
   std::int64_t seq_ = 0;
   simdjson::dom::parser parser_;
 };
 
-TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
+TEST_P(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   auto r = once();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   simdjson::dom::element summary;
@@ -186,8 +195,8 @@ TEST_F(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
 }
 
 // Both tools as processes: catalog-seed writes a catalog, --once reads it.
-TEST_F(OnceTest, OnACatalogWrittenByCatalogSeed) {
-  const std::string seeded = dir_.file("seeded.db");
+TEST_P(OnceTest, OnACatalogWrittenByCatalogSeed) {
+  const std::string seeded = another_catalog("seeded.db");
   auto seed = testing::run_process({std::string(COCKTAIL_BIN_DIR) + "/catalog-seed", "--db", seeded,
                                     "--recipes", "1356", "--ingredients", "610", "--seed", "7"});
   ASSERT_EQ(seed.exit_code, 0) << seed.out << seed.err;
@@ -210,7 +219,7 @@ TEST_F(OnceTest, OnACatalogWrittenByCatalogSeed) {
   EXPECT_EQ(index->rows(), testing::oracle_usage(*db));
 }
 
-TEST_F(OnceTest, ASecondRunPublishesTheNextGenerationWithTheNewSeq) {
+TEST_P(OnceTest, ASecondRunPublishesTheNextGenerationWithTheNewSeq) {
   ASSERT_EQ(once().exit_code, 0);
   {
     auto db = testing::open_test_catalog(catalog_path_);
@@ -226,21 +235,29 @@ TEST_F(OnceTest, ASecondRunPublishesTheNextGenerationWithTheNewSeq) {
   EXPECT_EQ(store.current_generation().value(), 2);
 }
 
-TEST_F(OnceTest, FailuresPrintAnErrorExitOneAndKeepThePreviousGeneration) {
+TEST_P(OnceTest, FailuresPrintAnErrorExitOneAndKeepThePreviousGeneration) {
   ASSERT_EQ(once().exit_code, 0);
-  const std::string garbage = dir_.file("garbage.db");
-  testing_spit(garbage, std::string(8192, 'x'));
-  const std::string legacy = dir_.file("legacy.db");
-  {
-    auto db = testing::open_test_catalog(legacy);
-    db->exec("CREATE TABLE ingredients (id INTEGER PRIMARY KEY, name TEXT)");
-  }
   struct Case {
     std::string db;
     std::string stage;
   };
-  for (const auto& c :
-       std::vector<Case>{{dir_.file("missing.db"), "open"}, {garbage, "load"}, {legacy, "load"}}) {
+  // A catalog that is not there, one that is not a catalog at all, one
+  // without its recipes.
+  std::vector<Case> cases;
+  const std::string legacy = another_catalog("legacy.db");
+  {
+    auto db = testing::open_test_catalog(legacy);
+    db->exec("CREATE TABLE ingredients (id INTEGER PRIMARY KEY, name TEXT)");
+  }
+  if (catalog_.postgres()) {
+    const std::string uri = catalog_path_.substr(0, catalog_path_.rfind('/') + 1);
+    cases = {{uri + "no_such_database", "open"}, {legacy, "load"}};
+  } else {
+    const std::string garbage = dir_.file("garbage.db");
+    testing_spit(garbage, std::string(8192, 'x'));
+    cases = {{dir_.file("missing.db"), "open"}, {garbage, "load"}, {legacy, "load"}};
+  }
+  for (const auto& c : cases) {
     SCOPED_TRACE(c.db);
     auto r = run({"--once", "--db", c.db, "--analytics-path", analytics_path_.string()});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
@@ -271,13 +288,13 @@ TEST_F(OnceTest, FailuresPrintAnErrorExitOneAndKeepThePreviousGeneration) {
   EXPECT_EQ(no_db.exit_code, 1);
 }
 
-TEST_F(OnceTest, SettingsComeFromTheEnvironmentToo) {
+TEST_P(OnceTest, SettingsComeFromTheEnvironmentToo) {
   auto r = run({"--once"}, {{"CATALOG_DB", catalog_path_}, {"ANALYTICS_PATH", analytics_path_.string()}});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(analytics_path_ / "v1" / "CURRENT"));
 }
 
-TEST_F(OnceTest, GcAndReportCommands) {
+TEST_P(OnceTest, GcAndReportCommands) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(run({"--once", "--no-gc", "--db", catalog_path_, "--analytics-path", analytics_path_.string()})
                   .exit_code,
@@ -315,6 +332,8 @@ TEST_F(OnceTest, GcAndReportCommands) {
   // Without a catalog the service mode (the default) refuses to start: a usage error.
   EXPECT_EQ(run({"--analytics-path", analytics_path_.string()}).exit_code, 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, OnceTest, catalog::testing::AllBackends(), catalog::testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail

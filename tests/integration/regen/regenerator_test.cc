@@ -1,5 +1,6 @@
-// The Regenerator in process: producers plug in, and a failing producer or a
-// bad artifact fails the whole regeneration, keeping the previous snapshot.
+// The Regenerator in process, on each catalog backend: producers plug in,
+// and a failing producer or a bad artifact fails the whole regeneration,
+// keeping the previous snapshot.
 #include "cocktail/regen_service/regenerator.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <future>
 #include <sstream>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/regen_service/exact_producer.h"
 #include "synthetic_catalog.h"
@@ -92,7 +94,7 @@ class SlowCountProducer final : public Producer {
   int runs = 0;
 };
 
-class RegeneratorTest : public ::testing::Test {
+class RegeneratorTest : public ::testing::TestWithParam<catalog::Backend> {
  protected:
   void SetUp() override {
     auto db = testing::open_test_catalog(catalog_path_);
@@ -111,8 +113,9 @@ class RegeneratorTest : public ::testing::Test {
     return s;
   }
 
+  catalog::testing::TestCatalog catalog_{GetParam()};
+  std::string catalog_path_ = catalog_.location();
   testing::TempDir dir_;
-  std::string catalog_path_ = dir_.file("catalog.db");
   std::int64_t seq_ = 0;
   snapshot::SnapshotStore store_{dir_.file("analytics")};
 };
@@ -158,7 +161,7 @@ class CarryTest : public RegeneratorTest {
   std::unique_ptr<Regenerator> regen_;
 };
 
-TEST_F(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
+TEST_P(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
   const auto s = fast();
   EXPECT_EQ(s.generation, 3);
   EXPECT_EQ(s.files_linked, 1) << "the slow file is carried";
@@ -181,7 +184,7 @@ TEST_F(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
   EXPECT_EQ(slow_->runs, 1) << "the fast lane never computed the slow file";
 }
 
-TEST_F(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
+TEST_P(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
   // Corrupted in place, same size (every generation sharing the inode sees it).
   const auto path = file(2, "slow-count.json");
   std::string bytes = slurp(path);
@@ -200,7 +203,7 @@ TEST_F(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
   EXPECT_TRUE(warned);
 }
 
-TEST_F(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
+TEST_P(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
   // Generation 3 gets its own copy of the slow file (another inode)...
   ASSERT_EQ(fast().generation, 3);
   const auto path3 = file(3, "slow-count.json");
@@ -221,7 +224,7 @@ TEST_F(CarryTest, ADistrustedFileIsVerifiedAgainAndAnOlderGoodCopyIsCarried) {
   EXPECT_EQ(current().files.at("slow-count.json"), good);
 }
 
-TEST_F(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadableGeneration) {
+TEST_P(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadableGeneration) {
   std::filesystem::remove(store_.version_dir() / "CURRENT");
   auto s = fast();
   EXPECT_EQ(s.generation, 3);
@@ -239,7 +242,7 @@ TEST_F(CarryTest, AMissingCurrentOrATruncatedManifestCarriesFromTheNewestReadabl
   EXPECT_EQ(snap.manifest.files.size(), 5u);
 }
 
-TEST_F(RegeneratorTest, ProducersPlugIn) {
+TEST_P(RegeneratorTest, ProducersPlugIn) {
   auto producers = default_producers();
   producers.push_back(std::make_unique<RecipeCountProducer>());
   Regenerator regen(settings(), store_, std::move(producers));
@@ -277,7 +280,7 @@ TEST_F(RegeneratorTest, ProducersPlugIn) {
   EXPECT_EQ(int64_t(summary["recipe_count_count"]), 1);
 }
 
-TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
+TEST_P(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
   ASSERT_TRUE(Regenerator(settings(), store_).run().ok());
   for (int variant = 0; variant < 2; ++variant) {
     auto producers = default_producers();
@@ -305,7 +308,7 @@ TEST_F(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
 // started while they are being made durable commits at once, and the slow
 // lane then publishes its files with that newer fast generation's exact
 // analytics carried forward (the generation's seq never goes back).
-TEST_F(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
+TEST_P(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
   // On the slow lane's file, once durable and before the slow lane takes
   // the store: a change to the catalog, then a fast run on another thread.
   struct MidSlowWrite final : snapshot::WriteObserver {
@@ -364,7 +367,7 @@ TEST_F(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
 // A slow-lane file of bare bytes (no envelope naming its generation) that
 // comes out the same as the current generation's is linked, not written
 // again; it says the seq it was computed from.
-TEST_F(RegeneratorTest, ASlowFileWhoseBytesDidNotChangeIsLinkedWithItsNewSeq) {
+TEST_P(RegeneratorTest, ASlowFileWhoseBytesDidNotChangeIsLinkedWithItsNewSeq) {
   class BareProducer final : public Producer {
    public:
     std::string_view name() const override { return "bare"; }
@@ -401,7 +404,7 @@ TEST_F(RegeneratorTest, ASlowFileWhoseBytesDidNotChangeIsLinkedWithItsNewSeq) {
   EXPECT_TRUE(store_.read_current().ok());
 }
 
-TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
+TEST_P(RegeneratorTest, RetentionRunsAfterEachWrite) {
   auto s = settings();
   s.retention = snapshot::RetentionPolicy{2, 0};
   Regenerator regen(s, store_);
@@ -413,6 +416,10 @@ TEST_F(RegeneratorTest, RetentionRunsAfterEachWrite) {
   EXPECT_EQ(store_.report(0).generations.size(), 2u);
   EXPECT_EQ(store_.current_generation().value(), 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegeneratorTest, catalog::testing::AllBackends(),
+                         catalog::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, CarryTest, catalog::testing::AllBackends(), catalog::testing::BackendName);
 
 }  // namespace
 }  // namespace cocktail::regen_service

@@ -149,6 +149,33 @@ INSERT INTO recipe_ingredients (recipe_id, ingredient_id) VALUES (1, 2), (2, 2),
             R"("allow_substitution":false,"direct_usage":1,"hierarchical_usage":1,"has_children":false}])");
 }
 
+TEST(ExactJson, ComplexityMetadataCarriesMeanAndMode) {
+  // 1 recipe with 2 ingredients, 3 with 3, 3 with 5: mean 26/7, mode 3 (the
+  // smaller count of the tie between 3 and 5).
+  const std::vector<ComplexityBucket> buckets = {{2, 1}, {3, 3}, {5, 3}};
+  const ComplexitySummary s = summarize_complexity(buckets);
+  ASSERT_TRUE(s.mean && s.mode);
+  EXPECT_DOUBLE_EQ(*s.mean, 26.0 / 7.0);
+  EXPECT_EQ(*s.mode, 3);
+  ExactAnalytics a;
+  a.complexity = buckets;
+  a.total_recipes = 8;
+  a.recipes_with_ingredients = 7;
+  const MetadataExtras extras = complexity_extras(a);
+  auto value = [&](const std::string& key) {
+    for (const auto& [k, v] : extras) {
+      if (k == key) return v;
+    }
+    return std::string("absent");
+  };
+  EXPECT_EQ(value("mean_ingredient_count"), "3.7143");
+  EXPECT_EQ(value("mode_ingredient_count"), "3");
+  EXPECT_EQ(value("recipes_with_ingredients"), "7");
+  const ComplexitySummary none = summarize_complexity({});
+  EXPECT_FALSE(none.mean || none.mode);
+  EXPECT_EQ(complexity_extras(ExactAnalytics{}).back().second, "null");
+}
+
 TEST(ExactJson, EmptyCatalogTreeHasAnEmptyChildrenList) {
   CatalogModel model = CatalogModel::build(catalog::CatalogState{});
   const auto a = compute_exact_analytics(model);

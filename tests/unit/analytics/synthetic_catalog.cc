@@ -6,6 +6,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/schema.h"
 
 namespace cocktail::testing {
@@ -18,11 +19,7 @@ std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path) {
 
 void create_catalog_schema(catalog::Database& db) { catalog::migrate(db); }
 
-std::int64_t latest_seq(catalog::Database& db) {
-  auto st = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
-  st.step();
-  return st.column_int(0);
-}
+std::int64_t latest_seq(catalog::Database& db) { return catalog::ChangeLog(db).latest_seq(); }
 
 namespace {
 
@@ -121,8 +118,20 @@ void fill_synthetic(catalog::Database& db, const SyntheticSpec& spec) {
       row.run();
     }
   }
-  auto log = db.prepare("INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
+  const bool pg = db.backend() == catalog::Backend::kPostgres;
+  auto log =
+      db.prepare(pg ? "INSERT INTO cocktail.change_log (seq, ts, entity, op, row_id) VALUES "
+                      "(nextval('cocktail.change_seq'), 0, 'recipes', 'insert', 1)"
+                    : "INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
   for (std::int64_t k = 0; k < spec.change_log_rows; ++k) log.run();
+  if (pg) {
+    // The ids were chosen here: later inserts take theirs from the sequences.
+    for (const char* table : {"ingredients", "recipes"}) {
+      db.prepare(std::string("SELECT setval(pg_get_serial_sequence('") + table +
+                 "', 'id'), (SELECT MAX(id) FROM " + table + "))")
+          .run();
+    }
+  }
   tx.commit();
 }
 
@@ -210,17 +219,6 @@ std::int64_t oracle_total_recipes(catalog::Database& db) {
   auto st = db.prepare("SELECT COUNT(*) FROM recipes");
   st.step();
   return st.column_int(0);
-}
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "cocktail-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace cocktail::testing

@@ -1,7 +1,8 @@
-// Synthetic catalogs for tests: real SQLite files with the catalog's tables,
-// filled from a seed, and the seed documents' SQL formulation of each exact
-// analytic (the correlated sub-query with path-prefix matching) run by
-// SQLite on the same file, as the oracle the engine is checked against.
+// Synthetic catalogs for tests: real catalogs (SQLite files, or PostgreSQL
+// databases) with the catalog's tables, filled from a seed, and the seed
+// documents' SQL formulation of each exact analytic (the correlated
+// sub-query with path-prefix matching) run by the database itself on the
+// same catalog, as the oracle the engine is checked against.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +12,13 @@
 
 #include "cocktail/analytics/exact_analytics.h"
 #include "cocktail/catalog/database.h"
+#include "cocktail/testing/temp_dir.h"  // TempDir, for the tests that include this
 
 namespace cocktail::testing {
 
-// Opens (creating) a catalog file for a test: WAL, synchronous OFF, since a
-// test catalog needs no durability and fsyncs would dominate the suite.
+// Opens (creating) a catalog file for a test, or a PostgreSQL database (a
+// postgresql:// location): synchronous OFF, since a test catalog needs no
+// durability and fsyncs would dominate the suite.
 std::unique_ptr<catalog::Database> open_test_catalog(const std::string& path);
 
 // Brings an empty file to the catalog schema (catalog::migrate): tables,
@@ -46,19 +49,5 @@ std::vector<analytics::IngredientUsageRow> oracle_usage_children(catalog::Databa
                                                                  std::int64_t parent_id);
 std::vector<analytics::ComplexityBucket> oracle_complexity(catalog::Database& db);
 std::int64_t oracle_total_recipes(catalog::Database& db);
-
-// A fresh temporary directory, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 }  // namespace cocktail::testing

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 
 #include "cocktail/analytics/npy.h"
@@ -112,6 +113,26 @@ TEST(CocktailSpaces, OutputLayout) {
         ++flows;
       }
       EXPECT_LE(flows, 3u);
+      // The whole plan: largest first, masses summing to 1, containing every
+      // substitution of transport_plan.
+      double total = 0.0;
+      double previous = 2.0;
+      std::set<std::pair<std::int64_t, std::int64_t>> pairs;
+      for (simdjson::dom::element f : nb["flows"].get_array()) {
+        simdjson::dom::array triple = f.get_array();
+        ASSERT_EQ(triple.size(), 3u);
+        const double mass = triple.at(2).get_double();
+        EXPECT_GT(mass, 0.0);
+        EXPECT_LE(mass, previous);
+        previous = mass;
+        total += mass;
+        pairs.emplace(triple.at(0).get_int64().value(), triple.at(1).get_int64().value());
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5);
+      for (simdjson::dom::element f : nb["transport_plan"].get_array()) {
+        EXPECT_TRUE(pairs.count(
+            {f["from_ingredient_id"].get_int64().value(), f["to_ingredient_id"].get_int64().value()}));
+      }
     }
     EXPECT_EQ(count, 3u);  // all other EM recipes are candidates here
   }

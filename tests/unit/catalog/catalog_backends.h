@@ -11,7 +11,6 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include <memory>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include "cocktail/catalog/database.h"
 #include "cocktail/testing/postgres_server.h"
 #include "cocktail/testing/temp_dir.h"
+#include "temp_catalog.h"
 
 namespace cocktail::catalog::testing {
 
@@ -39,7 +39,8 @@ inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kPostgres ? "Postgres" : "Sqlite";
 }
 
-// A raw connection of another client.
+// A raw connection of another client: psql's, or the sqlite3 shell's
+// (RawConnection).
 class RawSql {
  public:
   explicit RawSql(const std::string& location) {
@@ -49,13 +50,11 @@ class RawSql {
         throw std::runtime_error(std::string("raw connect: ") + PQerrorMessage(pg_));
       PQclear(PQexec(pg_, "SET extra_float_digits = 1"));
     } else {
-      if (sqlite3_open(location.c_str(), &lite_) != SQLITE_OK) throw std::runtime_error("raw open failed");
-      sqlite3_busy_timeout(lite_, 5000);
+      lite_ = std::make_unique<RawConnection>(location);
     }
   }
   ~RawSql() {
     if (pg_) PQfinish(pg_);
-    if (lite_) sqlite3_close(lite_);
   }
   RawSql(const RawSql&) = delete;
   RawSql& operator=(const RawSql&) = delete;
@@ -64,66 +63,40 @@ class RawSql {
   PGconn* pg() { return pg_; }
 
   void exec(const std::string& sql) {
-    if (pg_) {
-      PGresult* r = PQexec(pg_, sql.c_str());
-      const auto status = PQresultStatus(r);
-      std::string msg = PQresultErrorMessage(r);
-      PQclear(r);
-      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        throw std::runtime_error("raw exec failed: " + msg + " in: " + sql);
-      }
-      return;
-    }
-    char* err = nullptr;
-    if (sqlite3_exec(lite_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
+    if (lite_) return lite_->exec(sql);
+    PGresult* r = PQexec(pg_, sql.c_str());
+    const auto status = PQresultStatus(r);
+    std::string msg = PQresultErrorMessage(r);
+    PQclear(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       throw std::runtime_error("raw exec failed: " + msg + " in: " + sql);
     }
   }
   // Every row of a query as "a|b|c" lines ("NULL" for nulls).
   std::string dump(const std::string& sql) {
-    std::ostringstream out;
-    if (pg_) {
-      PGresult* r = PQexec(pg_, sql.c_str());
-      if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        std::string msg = PQresultErrorMessage(r);
-        PQclear(r);
-        throw std::runtime_error("raw query failed: " + msg + " in: " + sql);
-      }
-      for (int row = 0; row < PQntuples(r); ++row) {
-        for (int c = 0; c < PQnfields(r); ++c) {
-          if (c) out << '|';
-          out << (PQgetisnull(r, row, c) ? "NULL" : PQgetvalue(r, row, c));
-        }
-        out << '\n';
-      }
+    if (lite_) return lite_->dump(sql);
+    PGresult* r = PQexec(pg_, sql.c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      std::string msg = PQresultErrorMessage(r);
       PQclear(r);
-      return out.str();
+      throw std::runtime_error("raw query failed: " + msg + " in: " + sql);
     }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(lite_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("raw prepare failed: ") + sqlite3_errmsg(lite_) + " in: " + sql);
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+    std::ostringstream out;
+    for (int row = 0; row < PQntuples(r); ++row) {
+      for (int c = 0; c < PQnfields(r); ++c) {
         if (c) out << '|';
-        const unsigned char* t = sqlite3_column_text(st, c);
-        out << (t ? reinterpret_cast<const char*>(t) : "NULL");
+        out << (PQgetisnull(r, row, c) ? "NULL" : PQgetvalue(r, row, c));
       }
       out << '\n';
     }
-    sqlite3_finalize(st);
+    PQclear(r);
     return out.str();
   }
-  long long scalar(const std::string& sql) {
-    std::string d = dump(sql);
-    return d.empty() ? 0 : std::stoll(d);
-  }
+  long long scalar(const std::string& sql) { return first_number(dump(sql)); }
 
  private:
   PGconn* pg_ = nullptr;
-  sqlite3* lite_ = nullptr;
+  std::unique_ptr<RawConnection> lite_;
 };
 
 // A fresh, empty catalog location on one backend.

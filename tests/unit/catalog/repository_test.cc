@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -342,6 +343,134 @@ TEST_P(RepositoryTest, RecipeCreateGetUpdateDelete) {
   EXPECT_EQ(load_state(*db_).recipe_ingredients.size(), 0u);
   // Its ingredients are free to go now.
   EXPECT_TRUE(repo_.delete_ingredient(olive));
+}
+
+// Checks that need the catalog (rows naming ingredients and units that do
+// not exist, a taken name) are reported together, in input order, and a
+// refused write leaves no trace: not even a seq.
+TEST_P(RepositoryTest, CatalogChecksReportEveryRowInOrderAndTakeNoSeq) {
+  auto gin = ingredient("Gin");
+  const std::int64_t oz = units_oz();
+  ASSERT_TRUE(repo_.create_recipe({"Taken", {}, {}, {}, {}, {}, {{gin, oz, 1.0}}}));
+  const std::int64_t seq = log_.latest_seq();
+  auto r = repo_.create_recipe(
+      {"TAKEN", {}, {}, {}, {}, {}, {{4242, oz, 1.0}, {gin, 999, {}}, {gin, oz, 2.0}, {4243, 998, 1.0}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const auto& d : r.error().details) fields.push_back(d.field);
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{"ingredients[0].ingredient_id", "ingredients[1].unit_id",
+                                      "ingredients[3].ingredient_id", "ingredients[3].unit_id", "name"}));
+  EXPECT_EQ(r.error().details[0].message, "no ingredient with id 4242");
+  EXPECT_EQ(r.error().details[3].message, "no unit with id 998");
+  // The same on update, and an update of a recipe that is not there.
+  auto recipe_id = repo_.create_recipe({"Other", {}, {}, {}, {}, {}, {}})->value.id;
+  auto u = repo_.update_recipe(recipe_id, {"taken", {}, {}, {}, {}, {}, {{gin, 77, {}}}});
+  ASSERT_FALSE(u);
+  fields.clear();
+  for (const auto& d : u.error().details) fields.push_back(d.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"ingredients[0].unit_id", "name"}));
+  EXPECT_EQ(
+      repo_.update_recipe(recipe_id + 100, {"taken", {}, {}, {}, {}, {}, {{4242, {}, {}}}}).error().code,
+      ErrorCode::kNotFound);
+  // Nothing was written and no seq was spent: the next write takes the next one.
+  EXPECT_EQ(log_.latest_seq(), seq + 1);  // "Other"
+  auto next = repo_.create_ingredient({"Vodka", {}, {}, false});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->catalog_seq, seq + 2);
+  EXPECT_EQ(log_.read_after(seq, 10).size(), 2u);
+}
+
+// A recipe's rows keep their order (ids ascend with it), duplicates
+// included, and change_log tells the story in the order it happened.
+TEST_P(RepositoryTest, RecipeRowsKeepTheirOrderAndTheLogTheStory) {
+  std::vector<std::int64_t> ids;
+  for (const char* name : {"A", "B", "C", "D", "E"}) ids.push_back(ingredient(name));
+  const std::int64_t oz = units_oz();
+  std::vector<RecipeIngredientInput> rows;
+  for (int k = 0; k < 12; ++k) {
+    rows.push_back({ids[static_cast<std::size_t>((7 * k) % 5)], k % 3 == 0 ? std::nullopt : std::optional(oz),
+                    k % 4 == 0 ? std::nullopt : std::optional(0.25 * k + 1e-5)});
+  }
+  const std::int64_t before = log_.latest_seq();
+  auto created = repo_.create_recipe({"Long", {}, {}, {}, {}, {}, rows});
+  ASSERT_TRUE(created) << created.error().message;
+  auto check_rows = [&](const Recipe& recipe) {
+    ASSERT_EQ(recipe.ingredients.size(), rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      EXPECT_EQ(recipe.ingredients[k].ingredient_id, rows[k].ingredient_id) << k;
+      EXPECT_EQ(recipe.ingredients[k].unit_id, rows[k].unit_id) << k;
+      ASSERT_EQ(recipe.ingredients[k].amount.has_value(), rows[k].amount.has_value()) << k;
+      // Stored as REAL (float4 on PostgreSQL): compare at that precision.
+      if (rows[k].amount) {
+        EXPECT_FLOAT_EQ(float(*recipe.ingredients[k].amount), float(*rows[k].amount)) << k;
+      }
+      if (k > 0) {
+        EXPECT_GT(recipe.ingredients[k].id, recipe.ingredients[k - 1].id) << k;
+      }
+    }
+  };
+  check_rows(created->value);
+  check_rows(*repo_.get_recipe(created->value.id));
+  auto changes = log_.read_after(before, 100);
+  ASSERT_EQ(changes.size(), 1 + rows.size());
+  EXPECT_EQ(changes[0].entity, "recipe");
+  EXPECT_EQ(changes[0].op, "insert");
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    EXPECT_EQ(changes[1 + k].entity, "recipe_ingredient");
+    EXPECT_EQ(changes[1 + k].row_id, created->value.ingredients[k].id);
+  }
+
+  std::reverse(rows.begin(), rows.end());
+  const std::int64_t mid = log_.latest_seq();
+  auto updated = repo_.update_recipe(created->value.id, {"Long", {}, {}, {}, {}, {}, rows});
+  ASSERT_TRUE(updated);
+  check_rows(updated->value);
+  changes = log_.read_after(mid, 100);
+  ASSERT_EQ(changes.size(), 1 + 2 * rows.size());
+  EXPECT_EQ(changes[0].op, "update");
+  for (std::size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(changes[1 + k].op, "delete");
+  for (std::size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(changes[1 + rows.size() + k].op, "insert");
+}
+
+// On PostgreSQL a write is two round trips to the server whatever its size:
+// the checks (with BEGIN), then the writes, the read-back, the seq and
+// COMMIT. A refused one is two as well (the checks, the rollback).
+TEST_P(RepositoryTest, AWriteIsTwoRoundTripsOnPostgres) {
+  if (!catalog_.postgres()) {
+    EXPECT_EQ(db_->round_trips(), 0);
+    GTEST_SKIP() << "SQLite runs in the process";
+  }
+  auto gin = ingredient("Gin");
+  auto lime = ingredient("Lime");
+  const std::int64_t oz = units_oz();
+  RecipeInput daiquiri{
+      "Daiquiri", "Shake.", {}, {}, "book", {}, {{gin, oz, 2.0}, {lime, oz, 1.0}, {lime, {}, {}}}};
+  // Once, so that every statement is prepared.
+  auto warm = repo_.create_recipe({"Warm-up", {}, {}, {}, {}, {}, daiquiri.ingredients});
+  ASSERT_TRUE(warm);
+  ASSERT_TRUE(repo_.update_recipe(warm->value.id, daiquiri));
+  ASSERT_TRUE(repo_.delete_recipe(warm->value.id));
+  auto warm_ingredient = ingredient("Warm", gin);
+  ASSERT_TRUE(repo_.update_ingredient(warm_ingredient, {"Warmer", {}, lime, false}));
+  ASSERT_TRUE(repo_.delete_ingredient(warm_ingredient));
+  auto trips = [&](auto&& call) {
+    const std::int64_t before = db_->round_trips();
+    call();
+    return db_->round_trips() - before;
+  };
+  std::int64_t id = 0;
+  EXPECT_EQ(trips([&] { id = repo_.create_recipe(daiquiri)->value.id; }), 2);
+  daiquiri.name = "Daiquiri No. 2";
+  EXPECT_EQ(trips([&] { ASSERT_TRUE(repo_.update_recipe(id, daiquiri)); }), 2);
+  EXPECT_EQ(trips([&] { ASSERT_FALSE(repo_.create_recipe(daiquiri)); }), 2);
+  EXPECT_EQ(trips([&] { ASSERT_TRUE(repo_.get_recipe(id)); }), 2);  // the reads, COMMIT
+  EXPECT_EQ(trips([&] { ASSERT_TRUE(repo_.delete_recipe(id)); }), 2);
+  std::int64_t rum = 0;
+  EXPECT_EQ(trips([&] { rum = repo_.create_ingredient({"Rum", {}, gin, false})->value.id; }), 2);
+  EXPECT_EQ(trips([&] { ASSERT_TRUE(repo_.update_ingredient(rum, {"Dark Rum", {}, lime, false})); }), 2);
+  EXPECT_EQ(trips([&] { ASSERT_TRUE(repo_.delete_ingredient(rum)); }), 2);
 }
 
 TEST_P(RepositoryTest, ListsPageByIdWithIngredientRows) {

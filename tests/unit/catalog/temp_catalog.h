@@ -34,6 +34,9 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The number a one-value dump starts with (0 for no rows).
+inline long long first_number(const std::string& dump) { return dump.empty() ? 0 : std::stoll(dump); }
+
 // A plain sqlite3 connection, as any other writer would open the file.
 class RawConnection {
  public:
@@ -71,10 +74,7 @@ class RawConnection {
     sqlite3_finalize(st);
     return out.str();
   }
-  long long scalar(const std::string& sql) {
-    std::string d = dump(sql);
-    return d.empty() ? 0 : std::stoll(d);
-  }
+  long long scalar(const std::string& sql) { return first_number(dump(sql)); }
 
  private:
   sqlite3* db_ = nullptr;

@@ -1,8 +1,9 @@
-// CatalogWriter over a real SQLite catalog: jobs run in order on one thread,
-// each keeps its own outcome inside a group, completions come after the
-// batch is durable, a full queue refuses at once, and a job that cannot
-// start by its deadline (the writer busy, the file locked by another
-// connection) is refused unrun, each at its own deadline.
+// CatalogWriter over a real catalog on each backend (a SQLite file, a
+// database on the test PostgreSQL server), in each commit mode: jobs run in
+// order on one thread, each keeps its own outcome inside a group,
+// completions come after the batch is durable, a full queue refuses at once,
+// and a job that cannot start by its deadline (the writer busy, the catalog
+// locked by another connection) is refused unrun, each at its own deadline.
 #include "cocktail/catalog_service/catalog_writer.h"
 
 #include <gtest/gtest.h>
@@ -10,8 +11,11 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <string>
+#include <tuple>
 #include <vector>
 
+#include "catalog_backends.h"
 #include "cocktail/catalog/change_log.h"
 #include "cocktail/catalog/database.h"
 #include "cocktail/catalog/schema.h"
@@ -23,19 +27,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CatalogWriterTest : public ::testing::TestWithParam<CommitMode> {
+class CatalogWriterTest : public ::testing::TestWithParam<std::tuple<catalog::Backend, CommitMode>> {
  protected:
-  CatalogWriterTest() : path_(dir_.file("catalog.db")) { catalog::open_catalog(path_); }
+  CatalogWriterTest() : path_(catalog_.location()) { catalog::open_catalog(path_); }
 
   CatalogWriterOptions options(std::function<void()> on_durable = {}, std::size_t max_queue = 10000) {
     CatalogWriterOptions o;
-    o.mode = GetParam();
+    o.mode = std::get<1>(GetParam());
     o.on_durable = std::move(on_durable);
     o.max_queue = max_queue;
     return o;
   }
 
-  testing::TempDir dir_;
+  catalog::testing::TestCatalog catalog_{std::get<0>(GetParam())};
   std::string path_;
   prometheus::Registry registry_;
 };
@@ -150,9 +154,10 @@ TEST_P(CatalogWriterTest, AJobWaitingPastItsDeadlineExpiresUnrunWhileTheWriterIs
 }
 
 TEST_P(CatalogWriterTest, ALockHeldElsewhereIsWaitedForOnlyUntilEachJobsDeadline) {
-  // Another connection (as the sqlite3 shell would) holds the write lock.
+  // Another connection (as the sqlite3 shell or psql would) holds the lock
+  // writes need.
   auto holder = catalog::Database::open(path_);
-  holder->exec("BEGIN EXCLUSIVE");
+  holder->exec(catalog_.postgres() ? "BEGIN; LOCK TABLE ingredients IN EXCLUSIVE MODE" : "BEGIN EXCLUSIVE");
   auto o = options();
   o.max_wait = 300ms;
   CatalogWriter writer(path_, registry_, o);
@@ -202,9 +207,14 @@ TEST_P(CatalogWriterTest, ALockHeldElsewhereIsWaitedForOnlyUntilEachJobsDeadline
   EXPECT_EQ(st.column_int(0), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, CatalogWriterTest, ::testing::Values(CommitMode::kGroup, CommitMode::kEach),
+INSTANTIATE_TEST_SUITE_P(BackendsAndModes, CatalogWriterTest,
+                         ::testing::Combine(catalog::testing::AllBackends(),
+                                            ::testing::Values(CommitMode::kGroup, CommitMode::kEach)),
                          [](const auto& info) {
-                           return info.param == CommitMode::kGroup ? "Group" : "Each";
+                           const auto backend = std::get<0>(info.param);
+                           return std::string(backend == catalog::Backend::kPostgres ? "Postgres"
+                                                                                     : "Sqlite") +
+                                  (std::get<1>(info.param) == CommitMode::kGroup ? "Group" : "Each");
                          });
 
 }  // namespace

@@ -217,6 +217,11 @@ TEST_F(ComposeFiles, TheBusRunsWithCurveKeysEachSecretMountedByItsOwnerOnly) {
   EXPECT_EQ(services["analytics-regen"].environment["BUS_SERVER_KEY"], publics + "catalog-api.key");
   EXPECT_EQ(services["analytics-regen"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-api.key");
   EXPECT_EQ(services["analytics-api"].environment["BUS_SERVER_KEY"], publics + "analytics-regen.key");
+  // Self-repair: analytics-api publishes analytics.repair for analytics-regen only.
+  EXPECT_EQ(services["analytics-api"].environment["BUS_AUTHORIZED_KEYS"], publics + "analytics-regen.key");
+  EXPECT_EQ(services["analytics-regen"].environment["REPAIR_SERVER_KEY"], publics + "analytics-api.key");
+  EXPECT_EQ(services["analytics-regen"].environment["REPAIR_SUB_ENDPOINTS"], "tcp://analytics-api:5564");
+  EXPECT_EQ(services["analytics-api"].environment["PUB_ENDPOINT"], "tcp://0.0.0.0:5564");
   // usage.hour has no subscriber in the stack yet: any service of it may subscribe.
   EXPECT_EQ(services["usage-api"].environment["BUS_AUTHORIZED_KEYS"], "/var/lib/cocktaildb/bus-public");
   // catalog-init makes the keys, with the tool the image carries.
@@ -233,12 +238,17 @@ TEST_F(ComposeFiles, PrometheusConfigAndAlertRulesPassPromtool) {
   auto [rules_code, rules] =
       run("/usr/bin/promtool check rules " + kSource + "/compose/prometheus/alerts.yml");
   EXPECT_EQ(rules_code, 0) << rules;
+  // The rules' own unit tests: the disk alert fires at 80% used, not below.
+  auto [test_code, tested] =
+      run("cd " + kSource + "/compose/prometheus && /usr/bin/promtool test rules alerts_test.yml");
+  EXPECT_EQ(test_code, 0) << tested;
   // The five concerns, each with a rule, and usage-api's write errors and growth.
   const std::string text = cocktail::testing::read_file(kSource + "/compose/prometheus/alerts.yml");
   for (const char* metric :
        {"cocktail_snapshot_staleness_seconds", "cocktail_regen_runs_total", "cocktail_outbox_lag",
         "cocktail_http_requests_total", "cocktail_snapshot_verification_failures_total",
-        "cocktail_usage_write_errors_total", "cocktail_usage_database_bytes"}) {
+        "cocktail_usage_write_errors_total", "cocktail_usage_database_bytes",
+        "cocktail_analytics_filesystem_used_ratio", "cocktail_snapshot_fallback"}) {
     EXPECT_NE(text.find(metric), std::string::npos) << "no alert rule on " << metric;
   }
 }

@@ -4,6 +4,9 @@
 
 #include <map>
 
+#include "cocktail/core/log.h"
+#include "cocktail/core/log_options.h"
+
 namespace cocktail::core {
 namespace {
 
@@ -77,6 +80,31 @@ TEST(Options, CommandsAndHelp) {
   EXPECT_TRUE(o.parse(2, help, env_of({})).help_requested);
   EXPECT_NE(o.help().find("CATALOG_DB"), std::string::npos);
   EXPECT_NE(o.help().find("migrate"), std::string::npos);
+}
+
+TEST(Options, AUsageErrorNamesTheProgramAndExitsTwo) {
+  Options o = make();
+  EXPECT_EXIT(o.exit_usage_error("--threads must be at least 1"), ::testing::ExitedWithCode(2),
+              "prog: --threads must be at least 1 \\(see prog --help\\)");
+}
+
+TEST(LogLevelOption, SetsTheLevelOrNamesTheFlag) {
+  Options o("prog", "test");
+  add_log_level_option(o);
+  const char* argv[] = {"prog", "--log-level", "warn"};
+  ASSERT_TRUE(o.parse(3, argv, env_of({})).error.empty());
+  const log::Level before = log::level();
+  ASSERT_TRUE(apply_log_level(o).ok());
+  EXPECT_EQ(log::level(), log::Level::kWarn);
+  log::set_level(before);
+
+  Options bad("prog", "test");
+  add_log_level_option(bad, "levels");
+  ASSERT_TRUE(bad.parse(1, argv, env_of({{"LOG_LEVEL", "loud"}})).error.empty());
+  const auto status = apply_log_level(bad);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().field, "--log-level");
+  EXPECT_NE(bad.help().find("levels"), std::string::npos);
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ std::vector<Example> examples_in(const fs::path& dir) {
     std::string body = read(entry.path());
     std::string topic;
     for (std::string_view t : {kCatalogChangeTopic, kCatalogHeartbeatTopic, kAnalyticsSnapshotTopic,
-                               kAnalyticsHeartbeatTopic, kUsageHourTopic}) {
+                               kAnalyticsHeartbeatTopic, kUsageHourTopic, kAnalyticsRepairTopic}) {
       if (stem == t || stem.starts_with(std::string(t) + ".")) topic = t;
     }
     if (stem == "manifest" || stem.starts_with("manifest.")) {

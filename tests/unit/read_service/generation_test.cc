@@ -208,6 +208,33 @@ TEST(Generation, RecipeSimilarLimitFollowsTheNeighboursStored) {
   EXPECT_EQ(build("{\"analytics_type\":\"recipe-similar\"}")->similar_stored(), kDefaultStoredNeighbors);
 }
 
+// A file the generation lacks covers no seq while its lane has made nothing
+// in it (a reader waiting with min_seq for the cocktail space waits for its
+// first run); a file its lane left out on purpose does not hold a wait.
+TEST(Generation, AFileOfALaneNotRunYetCoversNothing) {
+  auto build = [](const std::vector<std::string>& names) {
+    snapshot::Snapshot snap;
+    snap.manifest.generation = 5;
+    snap.manifest.catalog_seq = 9;
+    for (const auto& name : names) {
+      const std::string body = "{\"data\":[],\"metadata\":{}}";
+      snap.manifest.files[name] = {snapshot::sha256_hex(body), static_cast<std::int64_t>(body.size())};
+      snap.files[name] = body;
+    }
+    auto g = Generation::build(std::move(snap), 1);
+    EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().message);
+    return std::move(g).value();
+  };
+  auto exact_only = build({"recipe-complexity.json"});
+  EXPECT_EQ(exact_only->covered_seq({"recipe-complexity.json"}), 9);
+  EXPECT_EQ(exact_only->covered_seq({"cocktail-space.json"}), 0);
+  EXPECT_EQ(exact_only->covered_seq({"recipe-distances-em.npy", "recipe-distances-em.ids.json"}), 0);
+  auto with_space = build({"recipe-complexity.json", "cocktail-space.json"});
+  EXPECT_EQ(with_space->covered_seq({"cocktail-space.json"}), 9);
+  // The matrix left out (over its size limit) while the lane ran.
+  EXPECT_EQ(with_space->covered_seq({"recipe-distances-em.npy", "recipe-distances-em.ids.json"}), 9);
+}
+
 TEST(Generation, BareDistanceIdsAreEnveloped) {
   read_test::Engine engine;
   const auto summary = engine.regenerate();

@@ -124,6 +124,8 @@ class ServiceFixture : public ::testing::Test {
     o.check_interval = 60s;  // tests that want the probe say so
     o.heartbeat_interval = 50ms;
     o.random = [] { return 0.0; };
+    o.scrub.interval = 0ms;  // no periodic scrub unless a test asks; requests are still checked
+    o.scrub.bytes_per_second = 0;
     return o;
   }
 
@@ -212,6 +214,14 @@ class ServiceFixture : public ::testing::Test {
     return testing::wait_until([&] { return service_->status().catalog_seq >= seq; }, timeout);
   }
   double metric(const std::string& series) { return sample(registry_->serialize_text(), series); }
+  // Changes one byte in the middle of `file` of generation `g` (its size stays).
+  void corrupt(std::int64_t g, const std::string& file) {
+    const std::string path = (store_.generation_dir(g) / file).string();
+    std::string bytes = testing::read_file(path);
+    ASSERT_FALSE(bytes.empty()) << path;
+    bytes[bytes.size() / 2] ^= 0x01;
+    testing::write_file(path, bytes);
+  }
 
   testing::TempDir dir_{"regen-service-test"};
   std::string db_path_ = dir_.file("catalog.db");

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <map>
 #include <random>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cocktail/bus/events.h"
+#include "cocktail/testing/sqlite_lock.h"
 #include "cocktail/testing/temp_dir.h"
 #include "cocktail/usage/backfill.h"
 #include "cocktail/usage/event_decoding.h"
@@ -81,10 +83,12 @@ class UsageStoreTest : public ::testing::TestWithParam<CommitMode> {
     return [this] { return now_.load(); };
   }
 
-  std::unique_ptr<UsageWriter> writer(std::size_t max_batch = 512) {
+  std::unique_ptr<UsageWriter> writer(std::size_t max_batch = 512,
+                                      std::chrono::milliseconds max_wait = std::chrono::seconds(5)) {
     UsageWriterOptions o;
     o.mode = GetParam();
     o.max_batch = max_batch;
+    o.max_wait = max_wait;
     o.now_ms = clock();
     o.on_durable = [this](const std::set<std::int64_t>& hours) {
       std::lock_guard lock(mu_);
@@ -242,6 +246,45 @@ TEST_P(UsageStoreTest, RetentionFollowsTheInjectedClockInBoundedBatches) {
   EXPECT_EQ(orphans.column_int(0), 2);  // the live session, and its hour's session set
 }
 
+TEST_P(UsageStoreTest, BehindAHeldLockWritesAndRetentionAreRefusedUnrunWithinTheBound) {
+  using namespace std::chrono_literals;
+  constexpr auto kBound = 300ms;
+  auto w = writer(512, kBound);
+  const std::int64_t h = hour_of(now());
+  ASSERT_EQ(write(*w, {event("a", "t", h + 1)}).outcome, UsageWriter::Outcome::kDurable);
+  {
+    testing::SqliteWriteLock lock(path_);  // as another process holding BEGIN EXCLUSIVE
+    std::vector<std::future<UsageWriter::Result>> pending;
+    std::vector<std::unique_ptr<std::promise<UsageWriter::Result>>> promises;
+    const auto begin = std::chrono::steady_clock::now();
+    for (int i = 0; i < 6; ++i) {
+      promises.push_back(std::make_unique<std::promise<UsageWriter::Result>>());
+      pending.push_back(promises.back()->get_future());
+      auto* p = promises.back().get();
+      ASSERT_TRUE(w->submit_events({event(numbered("b", i), "t", h + 2 + i)},
+                                   [p](const UsageWriter::Result& r) { p->set_value(r); }));
+    }
+    for (auto& f : pending) {
+      const auto r = f.get();  // every Done is called
+      EXPECT_EQ(r.outcome, UsageWriter::Outcome::kNotRun) << r.error;
+      EXPECT_EQ(r.inserted, 0u);
+    }
+    // Together, about the bound after they were queued, not one busy timeout after another.
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, kBound + 3s);
+    // A retention sweep is refused the same way, and says so instead of waiting.
+    RetentionOptions o;
+    o.now_ms = clock();
+    RetentionSweeper sweeper(*w, registry_, o);
+    EXPECT_FALSE(sweeper.sweep_once().ok);
+  }
+  // Nothing of them was written; the roll-ups count what was.
+  EXPECT_EQ(read_rollups(h).total_events, 1);
+  expect_exact(h);
+  // Once the lock is gone, writes go through.
+  EXPECT_EQ(write(*w, {event("c", "t", h + 9)}).outcome, UsageWriter::Outcome::kDurable);
+  expect_exact(h);
+}
+
 TEST_P(UsageStoreTest, BackfillIsIdempotentAndRebuildsTheHoursItTouched) {
   auto db = open_usage_db(path_);
   const std::int64_t h = hour_of(now());
@@ -319,7 +362,9 @@ TEST_P(UsageStoreTest, RollupsEqualARecountAfterARandomMixOfWritesRetentionAndBa
       for (auto& p : promises) {
         std::string body = "[";
         const int n = 1 + pick(30);
-        for (int i = 0; i < n; ++i) body += (i ? "," : "") + random_event_json(random_ts());
+        for (int i = 0; i < n; ++i) {
+          body.append(i ? "," : "").append(random_event_json(random_ts()));
+        }
         body += "]";
         auto batch = decode_track(body, now(), limits);
         ASSERT_TRUE(batch.ok()) << batch.error().message;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,16 @@ struct ExactAnalytics {
 };
 
 ExactAnalytics compute_exact_analytics(const CatalogModel& model);
+
+// The histogram's mean ingredient count (Σ count × recipes / Σ recipes) and
+// its mode (the count with the most recipes, the smaller count on a tie);
+// both absent when no recipe has an ingredient. recipe-complexity's
+// metadata carries them so that no reader has to recompute them.
+struct ComplexitySummary {
+  std::optional<double> mean;
+  std::optional<std::int64_t> mode;
+};
+ComplexitySummary summarize_complexity(std::span<const ComplexityBucket> buckets);
 
 // The usage order above, for rows from any source. True when a sorts first.
 bool usage_order_less(const IngredientUsageRow& a, const IngredientUsageRow& b);

@@ -46,8 +46,9 @@ std::string ingredient_tree_json(const CatalogModel& model, const ExactAnalytics
                                  std::int64_t* nodes = nullptr);
 
 // Per-type metadata extras (JSON value text), appended after the common fields.
-MetadataExtras usage_extras(const ExactAnalytics& analytics);       // total_recipes, total_ingredients
-MetadataExtras complexity_extras(const ExactAnalytics& analytics);  // total_recipes, recipes_with_ingredients
+MetadataExtras usage_extras(const ExactAnalytics& analytics);  // total_recipes, total_ingredients
+// total_recipes, recipes_with_ingredients, mean_ingredient_count, mode_ingredient_count
+MetadataExtras complexity_extras(const ExactAnalytics& analytics);
 MetadataExtras tree_extras(std::int64_t nodes, const CatalogModel& model);  // total_ingredients, max_depth
 
 }  // namespace cocktail::analytics

@@ -34,6 +34,7 @@ inline constexpr std::string_view kCatalogHeartbeatTopic = "catalog.heartbeat";
 inline constexpr std::string_view kAnalyticsSnapshotTopic = "analytics.snapshot";
 inline constexpr std::string_view kAnalyticsHeartbeatTopic = "analytics.heartbeat";
 inline constexpr std::string_view kUsageHourTopic = "usage.hour";
+inline constexpr std::string_view kAnalyticsRepairTopic = "analytics.repair";
 
 // The catalog tables whose rows produce change events.
 enum class Entity { kIngredient, kUnit, kRecipe, kRecipeIngredient };
@@ -111,7 +112,23 @@ struct UsageHour {
   bool operator==(const UsageHour&) const = default;
 };
 
-using Event = std::variant<CatalogChange, CatalogHeartbeat, AnalyticsSnapshot, AnalyticsHeartbeat, UsageHour>;
+// A reader (analytics-api) refused the current generation because one of its
+// files failed verification, and asks analytics-regen for a fresh one. A
+// hint like every event: analytics-regen verifies the file itself before
+// anything is rewritten, so a wrong or forged request costs one read.
+struct AnalyticsRepair {
+  std::int64_t generation = 0;  // the generation refused; 0: CURRENT itself unreadable
+  // The file that failed, as the manifest names it ("recipe-similar.json"),
+  // "manifest.json", or "CURRENT".
+  std::string file;
+  std::string reason;  // "corrupt", "malformed" or "not_found"
+  std::int64_t ts_ms = 0;
+
+  bool operator==(const AnalyticsRepair&) const = default;
+};
+
+using Event = std::variant<CatalogChange, CatalogHeartbeat, AnalyticsSnapshot, AnalyticsHeartbeat, UsageHour,
+                           AnalyticsRepair>;
 
 // The topic an event is published under.
 std::string_view topic_of(const Event& event);

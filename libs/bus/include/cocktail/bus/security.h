@@ -62,4 +62,11 @@ void add_security_options(core::Options& options);
 // anonymously.
 core::Result<BusSecurity> security_from_options(const core::Options& options, BusRoles roles);
 
+// The publishers' public keys named by a subscriber's `flag` (certificate
+// files, comma-separated: one for every endpoint, or one per endpoint), for
+// a service with a second subscription (--bus-server-key is the first's).
+// An error naming the flag when it is empty or a file does not hold one key.
+core::Result<std::vector<std::string>> server_keys_from_option(const core::Options& options,
+                                                               const std::string& flag);
+
 }  // namespace cocktail::bus

@@ -13,6 +13,12 @@
 // sent as untyped text, so the server infers each parameter's type from its
 // use. Statement only binds parameters: no SQL is built from user strings.
 //
+// Round trips. On PostgreSQL every statement that is waited for costs a
+// round trip to the server; Statement::send() lets several statements (and
+// a transaction's BEGIN and COMMIT) share one, in libpq's pipeline mode.
+// Code written with send() runs unchanged on SQLite, where a statement sent
+// simply runs at once.
+//
 // A Database is not thread-safe: use one per thread.
 #pragma once
 
@@ -102,6 +108,10 @@ class Database {
   // reason in `error`) when the sync failed: those commits may be lost on
   // power failure.
   virtual bool sync_commits(std::string& error) = 0;
+  // Requests this connection sent to its server and waited for: PostgreSQL
+  // round trips (several statements sent together count once). Always 0 on
+  // SQLite, which runs in the process. For tests and profiling.
+  virtual std::int64_t round_trips() const { return 0; }
   // Waiting for a lock another connection holds lasts at most the busy
   // timeout (DatabaseOptions::busy_timeout_ms); while a deadline is set,
   // until that deadline instead, so that work owed an answer by a given time
@@ -134,6 +144,25 @@ class StatementImpl;
 // A prepared statement. Bind indexes start at 1 as in SQLite. step() runs
 // the statement (on first call after a reset) and advances; column readers
 // apply to the current row. Booleans read as integers 0 and 1.
+//
+// send() runs the statement without waiting for its outcome, after every
+// statement sent before it; its rows (or its error) are read later with
+// step() as usual, also after the transaction committed. On PostgreSQL the
+// statements sent wait in the connection's pipeline and reach the server
+// together, with the next statement that is waited for: a step() of one
+// not sent, the first step() of one sent, or the commit. So
+//
+//   check.send(); next_id.send();   // one round trip...
+//   check.step();                   // ...here
+//   insert.send(); read_back.send();
+//   tx.commit();                    // one more, COMMIT included
+//   read_back.step();               // no round trip
+//
+// On SQLite send() runs the statement at once: a read stops on its first row
+// (read the rest before sending changes to what it reads), a change runs to
+// its end and its RETURNING rows are kept. A statement sent inside a
+// transaction that fails makes the commit fail (throw) on both backends,
+// even if nobody stepped it.
 class Statement {
  public:
   explicit Statement(std::unique_ptr<StatementImpl> impl);
@@ -153,6 +182,9 @@ class Statement {
     return value ? bind(index, *value) : bind_null(index);
   }
 
+  // Runs it after the statements sent before it, without waiting for it
+  // (see above). Bind first; reset() forgets a statement sent and not read.
+  void send();
   // Advances; true while a row is available. Throws DatabaseError.
   bool step();
   // Runs a statement that returns no rows, then resets it.

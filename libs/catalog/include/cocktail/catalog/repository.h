@@ -35,6 +35,10 @@
 
 namespace cocktail::catalog {
 
+namespace detail {
+class Problems;
+}
+
 // Limits, in bytes of UTF-8 (text must be valid UTF-8; names and unit
 // fields may not contain control characters).
 inline constexpr std::size_t kMaxNameBytes = 200;          // ingredient and recipe names
@@ -208,16 +212,22 @@ class Repository {
 
  private:
   Statement& statement(std::string_view sql);
-  std::int64_t committed_seq();
-  std::int64_t next_ingredient_id();
+  // Commits a write transaction; returns the seq it committed.
+  std::int64_t commit(Transaction& tx);
+  std::int64_t next_id(std::string_view sql);
   std::optional<Ingredient> find_ingredient(std::int64_t id);
   std::optional<std::int64_t> ingredient_id_by_name(std::string_view name, std::int64_t except_id);
   std::optional<std::int64_t> recipe_id_by_name(std::string_view name, std::int64_t except_id);
+  std::string path_under(std::int64_t parent_id, std::string_view stored_path);
   std::string path_of_parent(std::int64_t parent_id);
+  void send_recipe_read(std::int64_t id);
+  std::optional<Recipe> read_sent_recipe();
   std::optional<Recipe> find_recipe(std::int64_t id);
   void load_recipe_ingredients(std::vector<Recipe>& recipes);
-  std::vector<core::FieldError> check_recipe_rows(const RecipeInput& input);
-  std::int64_t write_recipe(std::int64_t id, const RecipeInput& input);
+  Statement& send_recipe_check(const RecipeInput& input, std::int64_t id);
+  bool read_recipe_check(Statement& st, const RecipeInput& input, detail::Problems& p, std::int64_t* next_id);
+  void send_recipe_write(std::int64_t id, const RecipeInput& input, bool create, bool read_back);
+  Recipe read_written_recipe(const RecipeInput& input, bool create);
 
   Database& db_;
   // Keyed by the SQL literal (static storage), prepared on first use.

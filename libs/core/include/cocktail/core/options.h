@@ -51,6 +51,9 @@ class Options {
 
   // Parses, prints --help (exit 0) or the error and a hint (exit 2) and exits.
   void parse_or_exit(int argc, const char* const* argv);
+  // For a value that parsed but cannot be used: prints "<program>: <message>"
+  // and the hint to stderr, and exits 2 (the code parse_or_exit uses).
+  [[noreturn]] void exit_usage_error(std::string_view message) const;
 
   std::string get(std::string_view flag) const;
   std::int64_t get_int(std::string_view flag) const;

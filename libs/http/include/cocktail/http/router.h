@@ -2,6 +2,8 @@
 //
 // Patterns are literal segments and parameters: "/api/v1/recipes/{id}". A
 // parameter matches one non-empty segment (percent-decoded for the handler).
+// A trailing slash is significant: "/dashboard/" and "/dashboard" are two
+// patterns.
 // When several patterns match a path, literal segments win over parameters,
 // leftmost first ("/recipes/bulk" beats "/recipes/{id}"). A path that matches
 // a pattern under another method only is answered 405 with an Allow header;

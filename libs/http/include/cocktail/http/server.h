@@ -84,6 +84,9 @@ core::Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::st
 struct Readiness {
   bool ready = true;
   std::string details_json = "{}";  // a JSON object, shown under "details"
+  // Ready, but not as it should be (serving something older than it should):
+  // "status" says "degraded", still 200.
+  bool degraded = false;
 };
 // Called on an I/O thread for every GET /health: keep it cheap (read state
 // kept up to date elsewhere).

@@ -18,7 +18,11 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,13 +51,24 @@ class MetricsRegistry {
                                              const prometheus::Histogram::BucketBoundaries& buckets = {});
 
   // The whole registry in the Prometheus text exposition format (0.0.4).
+  // The collect hooks run first.
   std::string serialize_text() const;
+
+  // `hook` runs before every serialisation (on the scraping thread), to
+  // bring gauges that are cheap to read but change by themselves (free disk
+  // space) up to date. Returns an id for remove_collect_hook; a component
+  // that registers one removes it before it is destroyed.
+  std::uint64_t add_collect_hook(std::function<void()> hook);
+  void remove_collect_hook(std::uint64_t id);
 
   // The underlying registry, for code that speaks prometheus-cpp directly.
   prometheus::Registry& prometheus_registry() { return *registry_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex hooks_mu_;  // held while the hooks run: removal waits for a running one
+  std::map<std::uint64_t, std::function<void()>> hooks_;
+  std::uint64_t next_hook_ = 1;
 };
 
 // The Content-Type of serialize_text()'s output.

@@ -114,8 +114,12 @@ class Generation {
   std::int64_t generation() const { return manifest_.generation; }
   std::int64_t catalog_seq() const { return manifest_.catalog_seq; }
   // The oldest catalog seq any of `files` was computed from (the manifest's
-  // per-file seq; files carried forward keep theirs). Files the generation
-  // lacks are ignored; empty: catalog_seq().
+  // per-file seq; files carried forward keep theirs); empty: catalog_seq().
+  // A file the generation lacks covers nothing (0) while its lane has not
+  // produced anything in this generation (the cocktail space before its
+  // first run: a reader waiting with min_seq waits for it); when the lane's
+  // other files are there it was left out on purpose (a matrix over its size
+  // limit) and is ignored.
   std::int64_t covered_seq(const std::vector<std::string>& files) const;
   std::int64_t generated_at_ms() const { return manifest_.generated_at_ms; }
   std::int64_t loaded_at_ms() const { return loaded_at_ms_; }
@@ -157,6 +161,8 @@ class Generation {
   std::size_t cached_views() const;
 
  private:
+  // Whether the manifest holds any file of the lane that makes `file`.
+  bool lane_present(std::string_view file) const;
   struct SimilarEntry {
     std::int64_t recipe_id = 0;
     std::uint32_t name_at = 0, name_len = 0;  // JSON string literal in similar_names_

@@ -17,6 +17,23 @@
 // (cocktail_snapshot_verification_failures_total for a SHA-256 or size
 // mismatch), the log names the file, and that generation is not retried
 // (generation numbers are never reused: a rewrite is a new generation).
+// A generation whose manifest or a listed file is missing while CURRENT
+// still names it, and a CURRENT that cannot be parsed, are refused alike.
+//
+// Fallback: when the generation CURRENT names (or CURRENT itself) is
+// refused, the newest older generation on disk that verifies completely —
+// newer than the one served, at most kFallbackCandidates looked at, a copy
+// already found bad (same inode: generations share carried files by hard
+// link) not read again — is served instead, whole and verified like any
+// other. At start-up that is what stands between a corrupt file and 503s.
+// fallback() says so (for /health), cocktail_snapshot_fallback is 1, and the
+// staleness clock runs (CURRENT names a newer generation than the one
+// served) until a generation CURRENT names loads.
+//
+// Repair: each refusal is reported to the repair handler (analytics-api
+// publishes it as analytics.repair for analytics-regen), and again every
+// `repair_interval` while CURRENT still names the refused generation (a
+// request can be lost: PUB/SUB drops messages to a peer not yet connected).
 //
 // After each swap the listeners run on the refresh thread, in registration
 // order (wake read-your-writes waiters, announce on event streams). Files
@@ -37,8 +54,8 @@
 // named a newer generation than the served one, counted from when it was
 // first announced: 0 when up to date),
 // cocktail_snapshot_verification_failures_total,
-// cocktail_snapshot_loads_total{result},
-// cocktail_snapshot_unverified_announcements_total.
+// cocktail_snapshot_loads_total{result} (swapped, fallback, refused, failed),
+// cocktail_snapshot_unverified_announcements_total, cocktail_snapshot_fallback.
 //
 // Thread-safety: current() and the note_/request_ methods from any thread;
 // add_listener() before start(); start()/stop() from the owning thread.
@@ -72,6 +89,8 @@ struct SnapshotCacheOptions {
   // (borrowed; must outlive the cache). Null: the steady clock. The refresh
   // thread sleeps in real time, at most a second, between looks at it.
   const core::Clock* clock = nullptr;
+  // How often a refusal is reported again while CURRENT names it.
+  std::chrono::milliseconds repair_interval{5000};
 };
 
 // What one refresh did.
@@ -80,17 +99,32 @@ enum class RefreshOutcome {
   kNoSnapshot,  // nothing was ever published
   kSwapped,     // a new generation is served
   kRefused,     // the new generation failed verification or indexing; the previous stays
+  kFellBack,    // it was refused, and an older generation that verifies is served instead
   kFailed,      // the store could not be read (I/O, a generation removed mid-read): retried
 };
 const char* refresh_outcome_name(RefreshOutcome outcome);
 
 // The last refusal, for /status and the logs.
 struct Refusal {
-  std::int64_t generation = 0;
-  std::string file;    // relative to ANALYTICS_PATH
-  std::string reason;  // "corrupt", "malformed", "index"
+  std::int64_t generation = 0;  // 0: CURRENT itself
+  std::string file;             // relative to ANALYTICS_PATH
+  std::string reason;           // "corrupt", "malformed", "not_found", "index"
   std::string message;
   std::int64_t at_ms = 0;
+};
+
+// What a reader asks analytics-regen to rewrite (see "Repair").
+struct RepairNeed {
+  std::int64_t generation = 0;  // the refused generation; 0: CURRENT itself
+  std::string file;             // a file name, "manifest.json" or "CURRENT"
+  std::string reason;           // "corrupt", "malformed", "not_found"
+};
+
+// Serving an older generation than CURRENT names, because that one was refused.
+struct Fallback {
+  std::int64_t served = 0;   // the generation served
+  std::int64_t current = 0;  // the one CURRENT names (0: CURRENT unreadable)
+  Refusal refusal;           // why
 };
 
 class SnapshotCache {
@@ -105,6 +139,10 @@ class SnapshotCache {
   SnapshotCache& operator=(const SnapshotCache&) = delete;
 
   void add_listener(Listener listener);
+  // Called on the refresh thread for every refusal to report (see
+  // "Repair"). Set before start().
+  void set_repair_handler(std::function<void(const RepairNeed&)> handler);
+  static constexpr std::size_t kFallbackCandidates = 8;
 
   // The served generation; null before the first load. Cheap (a lock and a
   // reference count); callers keep the pointer for the whole request.
@@ -125,6 +163,8 @@ class SnapshotCache {
   void note_announced(std::int64_t generation);
 
   std::optional<Refusal> last_refusal() const;
+  // Set while an older generation is served because CURRENT's was refused.
+  std::optional<Fallback> fallback() const;
   std::uint64_t verification_failures() const { return verification_failures_.load(); }
   const snapshot::SnapshotStore& store() const { return store_; }
   // Seconds CURRENT has named a newer generation than the served one (0 when current).
@@ -132,14 +172,35 @@ class SnapshotCache {
   std::uint64_t unverified_announcements() const { return unverified_announcements_.load(); }
 
  private:
+  // One generation loaded, or why not.
+  struct Attempt {
+    std::shared_ptr<const Generation> generation;
+    std::optional<Refusal> refusal;              // it cannot be served
+    std::vector<snapshot::FileStamp> bad_files;  // copies that failed verification
+    bool vanished = false;                       // removed while read (gc): not a refusal
+    std::int64_t read = 0;                       // files read (the rest reused)
+  };
   void run();
   RefreshOutcome load_if_new();  // under refresh_mu_
+  // Reads, verifies and indexes generation `g`; `strict`: a missing
+  // manifest or file is a refusal while CURRENT names `g` (else: vanished).
+  Attempt load_generation(std::int64_t g, const std::shared_ptr<const Generation>& served, bool strict);
+  // The newest generation in (served, below) that loads; null when none.
+  std::shared_ptr<const Generation> fall_back(std::int64_t below,
+                                              const std::shared_ptr<const Generation>& served,
+                                              std::vector<snapshot::FileStamp> bad, std::int64_t& read);
+  // Serves `next`; `fallback`: instead of what CURRENT names. Then the gzip
+  // copies of its large files are requested from the gzip thread.
+  void swap_in(std::shared_ptr<const Generation> next, const std::shared_ptr<const Generation>& served,
+               std::int64_t read, std::optional<Fallback> fallback);
   // The gzip thread: makes the pending gzip copies of the served
   // generation's large files at a lower CPU priority and swaps them in.
   void run_gzip();
   void request_gzip();
   void update_gauges();
-  void refuse(std::int64_t generation, std::string file, std::string reason, std::string message);
+  void refuse(const Refusal& refusal);
+  // Reports the refusal to the repair handler, at most every repair_interval.
+  void ask_repair(const Refusal& refusal, bool again);
   // CURRENT names `generation` (0: no snapshot), as read after the
   // announcement numbered `read_after`: settles announcements up to that
   // one against it and says whether the cache is behind. (Later ones woke
@@ -177,10 +238,14 @@ class SnapshotCache {
   bool gzip_wake_ = false;
   bool gzip_stopping_ = false;
   std::vector<Listener> listeners_;
-  std::optional<std::int64_t> refused_generation_;
+  std::function<void(const RepairNeed&)> repair_handler_;
+  std::optional<std::int64_t> refused_generation_;  // 0: CURRENT unreadable
+  std::optional<Refusal> refused_;                  // why, for reports again
+  std::optional<core::Clock::time_point> repair_asked_at_;
 
   mutable std::mutex state_mu_;
   std::optional<Refusal> last_refusal_;
+  std::optional<Fallback> fallback_;
   std::int64_t announced_generation_ = 0;  // newest generation CURRENT confirmed
   // The newest announced generation not yet checked against CURRENT, and
   // when a generation newer than the served one was first announced.
@@ -206,6 +271,7 @@ class SnapshotCache {
   prometheus::Counter& unverified_total_;
   prometheus::Counter& files_read_;
   prometheus::Counter& files_reused_;
+  prometheus::Gauge& fallback_gauge_;
 };
 
 }  // namespace cocktail::read_service

@@ -11,6 +11,9 @@
 //
 // The one-shot forms (--once, gc, report) are free functions below.
 //
+// Metrics of its own: the analytics file system's used ratio and free bytes
+// (metrics::FilesystemGauges, read at every scrape).
+//
 // Threads: those of RegenerationService and the HTTP server's I/O threads.
 // start()/stop() from the owning thread; the accessors from any thread.
 #pragma once
@@ -19,11 +22,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/core/time.h"
 #include "cocktail/http/server.h"
+#include "cocktail/metrics/filesystem_gauges.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/regen_service/regen_routes.h"
 #include "cocktail/regen_service/regeneration_service.h"
@@ -41,6 +46,8 @@ struct AnalyticsRegenOptions {
   bool split_lanes = true;
   std::optional<snapshot::RetentionPolicy> retention;  // none: keep everything
   analytics::CocktailSpaceOptions space;
+  // What the slow lane leaves free for the fast lane (RegeneratorSettings).
+  std::int64_t min_free_bytes = 64LL << 20;
 };
 
 class AnalyticsRegen {
@@ -70,8 +77,14 @@ class AnalyticsRegen {
   RegenerationService service_;
   http::Server server_;
   RegenRoutes routes_;
+  metrics::FilesystemGauges filesystem_;  // cocktail_analytics_filesystem_*
   bool stopped_ = false;
 };
+
+// The files whose superseded versions retention limits
+// (RetentionPolicy::versioned_files): the cocktail space's, large and
+// rewritten by every slow-lane generation.
+std::set<std::string> versioned_files();
 
 // --once: one complete regeneration (both lanes in turn, or one), its JSON
 // summary or failure on stdout. Returns the process exit code (0 / 1).

@@ -64,6 +64,10 @@ struct RegenMetrics {
   prometheus::Family<prometheus::Gauge>& lane_failures;
   prometheus::Family<prometheus::Gauge>& lane_last_success;
   prometheus::Family<prometheus::Gauge>& lane_staleness;
+  prometheus::Counter& received_repair;
+  prometheus::Family<prometheus::Counter>& corrupt_files;
+  prometheus::Family<prometheus::Counter>& repairs;
+  prometheus::Family<prometheus::Counter>& generations_removed;
   Lane fast;
   Lane slow;
 };

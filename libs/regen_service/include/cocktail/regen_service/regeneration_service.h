@@ -26,6 +26,16 @@
 // check_interval the catalog's newest seq is read again, so a silent
 // publisher delays a regeneration by at most that interval.
 //
+// Repair: a file of the current generation that fails verification is
+// rewritten without waiting for a catalog change. Whoever finds it — a
+// carry (the run that found it carries an older verified copy or computes
+// the file again, so it is its own repair), the Scrubber's periodic pass, or
+// a reader's analytics.repair request that the Scrubber confirmed by reading
+// the file itself — makes the next carry verify that file again
+// (Regenerator::distrust) and schedules a run ("repair") at once, the next
+// such run no sooner than repair_min_interval after the previous one.
+// Requests that do not confirm change nothing.
+//
 // Failures: a failed fast run keeps the previous generation current and is
 // retried after the Debouncer's backoff (exponential, capped, with jitter).
 // A failed slow run is retried the same way, on the newest state handed to
@@ -58,10 +68,12 @@
 #include <vector>
 
 #include "cocktail/bus/security.h"
+#include "cocktail/core/filesystem.h"
 #include "cocktail/core/time.h"
 #include "cocktail/metrics/registry.h"
 #include "cocktail/regen_service/debouncer.h"
 #include "cocktail/regen_service/regenerator.h"
+#include "cocktail/regen_service/scrubber.h"
 #include "cocktail/snapshot/snapshot_store.h"
 
 namespace cocktail::regen_service {
@@ -96,6 +108,19 @@ struct RegenerationServiceOptions {
   // starves the maps on a machine that is busy with anything else.
   int slow_lane_nice = 10;
   bool slow_lane_idle = false;
+
+  // Self-repair (see "Repair" above). analytics-api publishers of
+  // analytics.repair to subscribe to (connect); empty: none (the scrub
+  // still runs). Their CURVE public keys: one for all, or one per endpoint
+  // (bus_security's key pair is the client key).
+  std::vector<std::string> repair_endpoints;
+  std::vector<std::string> repair_server_keys;
+  // The periodic scrub and the read budget of every check.
+  ScrubberOptions scrub;
+  // A repair run starts at once; the next one no sooner than this after it,
+  // so that a disk that keeps corrupting what is written (or a peer that
+  // keeps asking) cannot keep the service regenerating.
+  std::chrono::milliseconds repair_min_interval{5000};
 };
 
 // One finished regeneration, as status() and the manual trigger report it.
@@ -162,6 +187,19 @@ struct ServiceStatus {
   bool lanes = false;  // two lanes; else `fast` describes the one lane
   LaneStatus fast;
   LaneStatus slow;
+
+  // Self-repair: files found failing verification (by carry, scrub or a
+  // reader's request), repair runs started and whether one is owed, the
+  // last finding, the scrub's progress.
+  std::uint64_t corrupt_files = 0;
+  std::uint64_t repairs = 0;
+  bool repair_pending = false;
+  std::optional<ScrubFinding> last_corrupt;
+  std::string last_corrupt_found_by;  // "carry", "scrub" or "reader"
+  std::int64_t last_corrupt_at_ms = 0;
+  ScrubberStats scrub;
+  // The analytics file system (nullopt when it cannot be read).
+  std::optional<core::FilesystemUsage> filesystem;
 };
 
 class RegenerationService {
@@ -215,9 +253,12 @@ class RegenerationService {
   // The endpoint actually bound for publishing.
   const std::string& pub_endpoint() const;
 
-  // Asks for `file` to be verified again before it is carried forward and
-  // for a run now: a bad copy is rewritten (a reader that found it corrupt).
-  std::optional<std::uint64_t> request_repair(const std::string& file);
+  // A reader says `file` of the current generation ("manifest.json" and
+  // "CURRENT" included) failed verification: the scrubber checks it first
+  // thing (within its read budget), and only when it fails here too is a
+  // fresh generation written (see "Repair"). False when the request was
+  // dropped (not a snapshot file name, too many waiting, stopping).
+  bool request_repair(const std::string& file);
 
  private:
   struct Impl;

@@ -27,6 +27,14 @@
 // file is never dropped from a generation. distrust() asks for a file to be
 // verified again at the next carry (and so rewritten when it is bad).
 //
+// Space: before writing, a lane asks the file system (SnapshotStore::space)
+// whether its new files fit; when they do not, the oldest generations other
+// than the current one are removed first (SnapshotStore::make_room), so
+// retention makes room before a write fails. The slow lane (whose files are
+// large) also leaves `min_free_bytes` free: when it cannot, it fails
+// ("write": not enough space) without writing a byte and is retried like any
+// failure, while the fast lane's small write is always attempted.
+//
 // A failure at any stage leaves the previous generation current and is
 // returned as a RunFailure naming the stage.
 //
@@ -78,6 +86,8 @@ struct RegeneratorSettings {
   std::function<std::int64_t()> now_ms;
   // Two lanes, two generations per run (fast, then complete); see above.
   bool split_lanes = false;
+  // Bytes the slow lane leaves free on the file system for the fast lane.
+  std::int64_t min_free_bytes = 64LL << 20;
 };
 
 struct RegenSummary {
@@ -100,6 +110,11 @@ struct RegenSummary {
   // When the run started (steady clock): with durations_ms, a trace of the
   // run on the clock every process on the machine shares.
   std::chrono::steady_clock::time_point started;
+  // Files of the current generation whose copy failed verification when
+  // this run carried them (taken from an older generation or recomputed).
+  std::vector<std::string> corrupt_files;
+  // Generations removed before writing to make room on the file system.
+  std::vector<snapshot::RemovedGeneration> made_room;
 };
 
 // Why a run did not publish: the stage that failed (or that would have come
@@ -221,15 +236,25 @@ class Regenerator {
   Carry plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary);
   // Whether generation `g`'s `name` holds the bytes `entry` describes
   // (stamp known, else read and verified). Call under commit_mu_.
-  bool usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
+  enum class Usable { kYes, kNotListed, kBad };
+  Usable usable(std::int64_t g, const snapshot::Manifest& manifest, const std::string& name);
+  // Makes room for `needed` bytes plus `reserve` left free (see above);
+  // throws a StageFailure of `stage_name` when the reserve cannot be kept.
+  void ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve, RegenSummary& summary);
+  // The bytes a generation of `artifacts` (but those in `skip`, linked) and
+  // `linked` carried files adds to the file system, with some slack.
+  static std::int64_t space_needed(const std::vector<Artifact>& artifacts, std::size_t linked,
+                                   const std::vector<Carried>& skip = {});
   // Envelopes artifacts[from..] for `writer`'s generation and adds them,
   // but for those named in `skip`.
   void add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts, std::size_t from,
                      RegenSummary& summary, const std::vector<Carried>& skip = {});
   // The bare artifacts whose bytes are those of the current generation's
   // file of the same name (usable: verified or stamp known), as links from
-  // it that say `seq`, the state they were computed from.
-  std::vector<Carried> same_as_current(const std::vector<Artifact>& artifacts, std::int64_t seq);
+  // it that say `seq`, the state they were computed from. A current copy
+  // that fails verification is noted in summary.corrupt_files.
+  std::vector<Carried> same_as_current(const std::vector<Artifact>& artifacts, std::int64_t seq,
+                                       RegenSummary& summary);
   // Links `carried`, then commits (the cancellation flag checked last).
   snapshot::WriteTimings link_and_commit(snapshot::GenerationWriter& writer,
                                          const std::vector<Carried>& carried, const std::atomic<bool>* cancel,

@@ -39,6 +39,8 @@ inline constexpr const char* kReasonGap = "seq_gap";
 inline constexpr const char* kReasonHeartbeat = "heartbeat_ahead";
 inline constexpr const char* kReasonCatalog = "catalog_ahead";
 inline constexpr const char* kReasonStartup = "startup";
+// Not the tracker's: a file of the current generation failed verification.
+inline constexpr const char* kReasonRepair = "repair";
 
 class SequenceTracker {
  public:

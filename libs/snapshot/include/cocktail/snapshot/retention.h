@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,14 +16,33 @@ namespace cocktail::snapshot {
 // Partial generations (no manifest: a writer failed or crashed) and complete
 // ones newer than CURRENT (written, never published) are always removed;
 // gc holds the writer lock, so no writer is running when it decides.
+//
+// Two limits then override the count and the age (never CURRENT):
+//  - Versions: for each file named in `versioned_files`, a version is one
+//    file on disk (an inode: generations that carried it by hard link share
+//    it). Besides CURRENT's version, only the newest `keep_versions` other
+//    versions are kept (newest: held by the newest generation); a generation
+//    holding an older one is removed ("superseded"). For the large files a
+//    new generation rewrites by nature (the cocktail space), this bounds the
+//    disk at (1 + keep_versions) copies, whatever the age window.
+//  - Size: with `max_bytes` > 0, while the store (everything under v1/, each
+//    inode once) is larger, the oldest remaining generation is removed
+//    ("over_budget"). Removing a generation frees only the files no kept
+//    generation (nor a legacy copy) still links.
 struct RetentionPolicy {
   std::int64_t keep_generations = 10;
   std::int64_t max_age_ms = 24LL * 3600 * 1000;
+  std::int64_t max_bytes = 0;  // 0: no size budget
+  std::set<std::string> versioned_files{};
+  std::int64_t keep_versions = 1;
 };
 
 struct RemovedGeneration {
   std::int64_t generation = 0;
-  std::string reason;  // "expired", "partial", "unpublished"
+  // "expired", "partial", "unpublished", "superseded", "over_budget", "space"
+  std::string reason;
+  // What removing it freed (or would): the bytes of its files that no
+  // generation kept and no legacy copy still links, each inode once.
   std::int64_t bytes = 0;
   std::int64_t age_ms = 0;
 };
@@ -33,6 +53,8 @@ struct RetentionResult {
   std::vector<RemovedGeneration> removed;  // removed, or would be under dry_run
   std::vector<std::int64_t> kept;          // ascending
   std::int64_t bytes_freed = 0;            // or would be freed
+  // The store's size afterwards (everything under v1/, each inode once).
+  std::int64_t store_bytes = 0;
 };
 
 struct GenerationInfo {

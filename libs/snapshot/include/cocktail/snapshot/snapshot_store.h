@@ -31,11 +31,12 @@
 //
 // Thread-safety: all const methods may run concurrently with each other and
 // with writers (in this or another process). begin_generation,
-// stage_generation and collect_garbage serialise on the lock.
+// stage_generation, collect_garbage and make_room serialise on the lock.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cocktail/core/filesystem.h"
 #include "cocktail/snapshot/manifest.h"
 #include "cocktail/snapshot/read_result.h"
 #include "cocktail/snapshot/retention.h"
@@ -54,7 +56,13 @@ namespace cocktail::snapshot {
 // An I/O failure while writing or collecting (errno text included).
 class SnapshotIoError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SnapshotIoError(const std::string& what, int error_number = 0)
+      : std::runtime_error(what), errno_(error_number) {}
+  // The errno behind it; 0 when there was none.
+  int error_number() const { return errno_; }
+
+ private:
+  int errno_;
 };
 
 // What identifies a file's content on disk without reading it: its inode,
@@ -120,10 +128,30 @@ class SnapshotStore {
   std::vector<std::int64_t> generations() const { return list_generations(); }
   // The stamp of a generation's file; nullopt when it cannot be stat'ed.
   std::optional<FileStamp> stamp(std::int64_t generation, std::string_view name) const;
+  // Verifies one file of a generation against its manifest entry without
+  // holding it in memory: read in chunks of at most `chunk_bytes`, hashed as
+  // it goes; `pace(bytes)` (when given) is called after each chunk and may
+  // block, to bound the read rate. nullopt when the size and SHA-256 match;
+  // otherwise the error, of the kinds read_file() returns.
+  std::optional<ReadError> verify_file(const Manifest& manifest, std::string_view name,
+                                       const std::function<void(std::size_t)>& pace = {},
+                                       std::size_t chunk_bytes = 1 << 20) const;
+
+  // ---- Space. The file system holding ANALYTICS_PATH, by the probe
+  // (statvfs unless set_space_probe() gave another: tests fake a small disk).
+  std::optional<core::FilesystemUsage> space() const;
+  // Set-up only (before the store is shared between threads).
+  void set_space_probe(core::FilesystemProbe probe);
 
   // ---- Retention. Removes (or, with dry_run, lists) what the policy does
   // not keep; never the current generation. `now_ms`: Unix epoch ms.
   RetentionResult collect_garbage(const RetentionPolicy& policy, bool dry_run, std::int64_t now_ms);
+  // Makes room for a write: while the file system has fewer than
+  // `available_bytes` available, removes the oldest generation other than
+  // the current one (partial and unpublished ones first), whatever the
+  // retention policy would keep ("space"). Stops when there is room or
+  // nothing left to remove. Takes the writers' lock.
+  RetentionResult make_room(std::int64_t available_bytes, std::int64_t now_ms);
   // Generations, sizes, ages, disk use and free space. Takes no lock.
   StoreReport report(std::int64_t now_ms) const;
 
@@ -137,6 +165,7 @@ class SnapshotStore {
 
   std::filesystem::path root_;
   WriteObserver* observer_;
+  core::FilesystemProbe space_probe_ = core::statvfs_usage;
 };
 
 // Writes one generation. Files are written as they are added and made

@@ -25,11 +25,15 @@
 //
 // Errors: {"ok": false, "error": {"code", "message", "details"}}: 400 naming
 // the field (nothing stored), 401 without the read token, 413 too large, 503
-// when the writer's queue is full (Retry-After), 500 when the write failed
-// or could not be made durable (it may or may not be kept).
+// with Retry-After and details {"committed": false} when the events were not
+// stored (the writer's queue is full, or they waited past the writer's bound
+// for their turn or for the write lock another process holds), 500 when the
+// write failed (nothing kept, {"committed": false}) or could not be made
+// durable (it may or may not be kept). The track route has no response
+// timeout: its answer is always the real outcome.
 //
 // Metrics: cocktail_usage_events_accepted_total,
-// cocktail_usage_events_refused_total{reason} (invalid, queue_full,
+// cocktail_usage_events_refused_total{reason} (invalid, queue_full, not_run,
 // write_failed, not_durable; a refused body counts its events when it could
 // be read, else one).
 //

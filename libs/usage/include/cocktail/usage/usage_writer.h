@@ -11,6 +11,15 @@
 // kEach mode (the benchmarks' baseline) every request is its own transaction
 // with synchronous=FULL and writes its own roll-up increments.
 //
+// Bounded waits (max_wait, GroupCommit's "Bounded waits"): a request that
+// has not started max_wait after it was queued — behind other writes, or
+// because another process holds the usage database's write lock — never
+// runs, and its Done is called with kNotRun (from the engine's reaper
+// thread, at the deadline); so is every request of a batch whose
+// transaction could not begin by the batch's earliest deadline. A request
+// that started is answered after its commit and sync. Every Done is called
+// exactly once.
+//
 // Metrics: cocktail_usage_writer_queue, cocktail_usage_write_batch_size,
 // cocktail_usage_write_sync_seconds, cocktail_usage_write_sync_failures_total
 // (from GroupCommit), cocktail_usage_write_errors_total (requests whose
@@ -42,6 +51,9 @@ struct UsageWriterOptions {
   catalog::CommitMode mode = catalog::CommitMode::kGroup;
   std::size_t max_queue = 10000;  // requests waiting; beyond, submit refuses
   std::size_t max_batch = 512;    // requests per transaction and sync at most
+  // How long a request may wait to start (for its turn and for the write
+  // lock) before it is refused unrun (kNotRun); at least 1 ms.
+  std::chrono::milliseconds max_wait{5000};
   StoreOptions store;
   // Wall clock, ms since the epoch (roll-up updated_at); injectable for tests.
   std::function<std::int64_t()> now_ms;
@@ -56,11 +68,13 @@ class UsageWriter {
     kDurable,     // committed and synced: acknowledge
     kFailed,      // not written (an error inside the request's work)
     kNotDurable,  // committed but the sync failed, or the batch rolled back: do not acknowledge
+    kNotRun,      // never ran (its wait bound passed, or the write lock stayed held): not written
   };
   struct Result {
     Outcome outcome = Outcome::kFailed;
-    std::size_t inserted = 0;  // events new to the store (others had ids already stored)
-    std::string error;         // when not kDurable
+    std::size_t inserted = 0;             // events new to the store (others had ids already stored)
+    std::string error;                    // when not kDurable
+    std::chrono::milliseconds waited{0};  // kNotRun: how long it waited
   };
   using Done = std::function<void(const Result&)>;
   // Work on the store inside the batch transaction (retention, backfill);
@@ -75,8 +89,9 @@ class UsageWriter {
   UsageWriter& operator=(const UsageWriter&) = delete;
 
   void start();
-  // Queues the events of one request; `done` runs on the writer thread once
-  // the outcome is known. False when the queue is full or the writer stopped.
+  // Queues the events of one request; `done` runs once the outcome is known
+  // (on the writer thread, or on the reaper's for kNotRun). False when the
+  // queue is full or the writer stopped (`done` is then never called).
   bool submit_events(std::vector<UsageEvent> events, Done done);
   bool submit_task(Task task, Done done);
   // Runs what is queued, then joins. Idempotent.
@@ -88,6 +103,13 @@ class UsageWriter {
   struct Metrics;
   catalog::GroupCommit::Completion finish(Result result, Done done,
                                           std::chrono::steady_clock::time_point queued);
+  // What GroupCommit calls instead of a request that never ran.
+  catalog::GroupCommit::NotRun not_run(Done done);
+  // Runs `work` inside the request's savepoint: kDurable (once the batch is),
+  // kNotRun when the write lock stayed held past the deadline (kEach mode),
+  // kFailed on any other error.
+  template <typename Work>
+  Result run_isolated(Work&& work, const char* failure_event);
 
   UsageWriterOptions options_;
   std::unique_ptr<catalog::Database> db_;

@@ -1,10 +1,12 @@
-#include "cocktail/read_service/representation.h"
+#include "cocktail/http/representation.h"
 
 #include <zlib.h>
 
 #include <stdexcept>
 
-namespace cocktail::read_service {
+#include "cocktail/http/negotiation.h"
+
+namespace cocktail::http {
 
 std::string gzip_compress(std::string_view bytes, int level) {
   z_stream zs{};
@@ -73,9 +75,9 @@ constexpr std::size_t kMaxSealedBytes = 8 * 1024 * 1024;
 // Large bodies also in sealed memory files, sent with sendfile(2); not the
 // largest (a distance matrix), downloaded rarely, whose copy would double
 // the memory they take.
-std::shared_ptr<const http::SealedBytes> seal(const std::shared_ptr<const std::string>& b) {
-  if (!b || b->size() < http::SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) return nullptr;
-  return http::SealedBytes::make(*b);
+std::shared_ptr<const SealedBytes> seal(const std::shared_ptr<const std::string>& b) {
+  if (!b || b->size() < SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) return nullptr;
+  return SealedBytes::make(*b);
 }
 
 // Adds the gzip copy when it saves at least a tenth.
@@ -117,4 +119,20 @@ std::shared_ptr<const Representation> with_gzip(const Representation& rep) {
   return out;
 }
 
-}  // namespace cocktail::read_service
+Response represent(const Request& request, const Representation& rep) {
+  const std::string_view inm = request.header(Field::if_none_match);
+  const bool gz = rep.gzip && accepts_encoding(request.header(Field::accept_encoding), "gzip");
+  const std::string& etag = gz ? rep.gzip_etag : rep.etag;
+  // Either coding's tag revalidates: both carry the same content.
+  const bool not_modified =
+      !inm.empty() && (etag_matches(inm, rep.etag) || (rep.gzip && etag_matches(inm, rep.gzip_etag)));
+  Response r = not_modified ? Response::empty(Status::not_modified)
+                            : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
+                                               gz ? rep.gzip_sealed : rep.identity_sealed);
+  r.set_header(Field::etag, etag);
+  if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
+  if (gz && !not_modified) r.set_header(Field::content_encoding, "gzip");
+  return r;
+}
+
+}  // namespace cocktail::http
