@@ -423,12 +423,13 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
       const auto& ingredient = state.ingredients[set.members[i]];
       ingredient_labels[i] = {ingredient.id, ingredient.name};
     }
-    // Kept for the next run while it stays small (at 10⁵ recipes the file
-    // is about 1 GB: then it is written in one go, never held twice).
+    // Kept for the next run while it stays small (about 0.7 KB per
+    // neighbour with its whole plan; at 10⁵ recipes the file is over 1 GB:
+    // then it is written in one go, never held twice).
     constexpr std::size_t kMaxKeptBytes = std::size_t{64} << 20;
     const bool keep =
         memory != nullptr &&
-        n_em * std::min<std::size_t>(result.settings.similar_stored, n_em) * 420 <= kMaxKeptBytes;
+        n_em * std::min<std::size_t>(result.settings.similar_stored, n_em) * 700 <= kMaxKeptBytes;
     // The previous entries apply when the costs are the previous ones bit
     // for bit (a warm EM that stopped after its first E-step) and no name
     // in them changed.

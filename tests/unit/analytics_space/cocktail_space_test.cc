@@ -386,6 +386,7 @@ TEST(CocktailSpacesIncremental, AChangeTheMapsDoNotSeeGivesTheColdResultByteForB
   CocktailSpaceOptions options;
   options.umap_epochs = 100;
   options.threads = 2;
+  options.incremental = true;
   CocktailSpaceMemory memory;
   const CocktailSpaceResult first = compute_cocktail_spaces(state, options, &memory);
   ASSERT_TRUE(memory.valid);
@@ -419,6 +420,7 @@ TEST(CocktailSpacesIncremental, ARealChangeStartsWarmConvergesAndKeepsTheMapsTru
   catalog::CatalogState state = testing::seeded_catalog(600, 300, 5);
   CocktailSpaceOptions options;
   options.threads = 2;
+  options.incremental = true;
   CocktailSpaceMemory memory;
   compute_cocktail_spaces(state, options, &memory);
   // One amount changed, one recipe added (a variation of another).

@@ -38,8 +38,9 @@ struct CocktailSpaceOptions {
   double spread = 1.0;
   std::size_t umap_epochs = 0;  // 0: 500 up to 10,000 points, 200 above
   // With a CocktailSpaceMemory: start EM and both maps from the previous
-  // run (docs/cocktail-space.md, "Incremental runs"). False: every run cold.
-  bool incremental = true;
+  // run (docs/cocktail-space.md, "Incremental runs"). False (the default:
+  // warm maps score slightly below cold ones, see there): every run cold.
+  bool incremental = false;
   std::size_t umap_warm_epochs = 100;  // descent epochs of a map from a warm start
 };
 

@@ -6,8 +6,9 @@
 // (analytics/cocktail_space.h, docs/cocktail-space.md). Its stages appear in
 // the summary as "space.<stage>" (space.candidates, space.em_iter_1, …,
 // space.umap_manhattan, space.umap_em). Holds its settings and what its
-// last run leaves for the next (analytics::CocktailSpaceMemory: the slow
-// lane's runs are incremental, docs/cocktail-space.md); a run on another
+// last run leaves for the next (analytics::CocktailSpaceMemory: with
+// options.incremental the slow lane's runs start from the previous one,
+// docs/cocktail-space.md); a run on another
 // thread meanwhile (the fast lane recomputing a file it could not carry)
 // starts cold and leaves the memory alone. See producer.h.
 #pragma once
