@@ -233,7 +233,8 @@ std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const Da
     flags |= SQLITE_OPEN_READONLY;
     // See check_unchanged(): a WAL-mode file that no connection has open
     // (no -wal, no -shm) is read without creating either.
-    if (options.one_read && header_says_wal(path) && !stamp(path + "-wal").exists && !stamp(path + "-shm").exists) {
+    if (options.one_read && header_says_wal(path) && !stamp(path + "-wal").exists &&
+        !stamp(path + "-shm").exists) {
       immutable = true;
       before = stamp(path);
       flags |= SQLITE_OPEN_URI;
