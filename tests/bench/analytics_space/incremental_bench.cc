@@ -93,20 +93,7 @@ std::pair<double, double> quality(const CatalogState& state, const CocktailSpace
   const auto& rows = f.fractions;
   const auto q_m = cocktail::analytics::testing::map_quality(
       f.recipe_rows.size(),
-      [&](std::size_t i, std::size_t j) {
-        double s = 0.0;
-        std::size_t a = rows.offsets[i], b = rows.offsets[j];
-        while (a < rows.offsets[i + 1] || b < rows.offsets[j + 1]) {
-          if (b == rows.offsets[j + 1] || (a < rows.offsets[i + 1] && rows.columns[a] < rows.columns[b])) {
-            s += rows.values[a++];
-          } else if (a == rows.offsets[i + 1] || rows.columns[b] < rows.columns[a]) {
-            s += rows.values[b++];
-          } else {
-            s += std::abs(rows.values[a++] - rows.values[b++]);
-          }
-        }
-        return s;
-      },
+      [&](std::size_t i, std::size_t j) { return cocktail::analytics::testing::sparse_l1(rows, i, j); },
       coordinates(r.cocktail_space), 5);
   return {q_m.trustworthiness, q_em.trustworthiness};
 }

@@ -345,22 +345,7 @@ TEST(CocktailSpaces, MapQualityOnGeneratedCatalog) {
   const std::vector<float> xy_m = coordinates(result.cocktail_space);
   ASSERT_EQ(xy_m.size(), 2 * nm);
   const auto q_m = testing::map_quality(
-      nm,
-      [&](std::size_t i, std::size_t j) {
-        double s = 0.0;
-        std::size_t a = rows.offsets[i], b = rows.offsets[j];
-        while (a < rows.offsets[i + 1] || b < rows.offsets[j + 1]) {
-          if (b == rows.offsets[j + 1] || (a < rows.offsets[i + 1] && rows.columns[a] < rows.columns[b])) {
-            s += rows.values[a++];
-          } else if (a == rows.offsets[i + 1] || rows.columns[b] < rows.columns[a]) {
-            s += rows.values[b++];
-          } else {
-            s += std::abs(rows.values[a++] - rows.values[b++]);
-          }
-        }
-        return s;
-      },
-      xy_m, 5);
+      nm, [&](std::size_t i, std::size_t j) { return testing::sparse_l1(rows, i, j); }, xy_m, 5);
   std::printf(
       "trustworthiness@5 manhattan %.4f (ties by index %.4f, recall %.3f), em %.4f (ties by index %.4f, "
       "recall "
