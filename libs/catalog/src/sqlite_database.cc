@@ -101,6 +101,10 @@ class SqliteStatement final : public StatementImpl {
     rewind();
     check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
+  void bind_text_unowned(int index, std::string_view value) override {
+    rewind();
+    check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
   void bind_null(int index) override {
     rewind();
     check(sqlite3_bind_null(stmt_, index));
