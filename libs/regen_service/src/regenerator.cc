@@ -257,8 +257,8 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
   }
   const snapshot::Manifest& newest = *manifest_of(base);
   for (const auto& [name, entry] : newest.files) {
-    const bool is_fresh =
-        std::any_of(fresh.begin(), fresh.end(), [&](const Artifact& a) { return a.file_name == name; });
+    const bool is_fresh = std::any_of(fresh.begin(), fresh.end(),
+                                      [&file = name](const Artifact& a) { return a.file_name == file; });
     if (is_fresh) continue;
     bool found = false;
     // Copies found bad, by inode: older generations that carried the same
@@ -685,8 +685,8 @@ void write_flat_counts(Writer& w, const std::vector<std::pair<std::string, std::
     w.Int64(n);
   }
   for (const auto& [type, key] : kOlderNames) {
-    const auto it =
-        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
+    const auto it = std::find_if(counts.begin(), counts.end(),
+                                 [&older = type](const auto& c) { return c.first == older; });
     if (it != counts.end()) {
       text(w, key);
       w.Int64(it->second);
