@@ -54,6 +54,7 @@ cocktail::analytics::CocktailSpaceOptions space_options(const Options& o) {
   s.threads = static_cast<unsigned>(o.get_int("--space-threads"));
   s.similar_stored = static_cast<std::size_t>(o.get_int("--space-similar-stored"));
   s.ingredient_matrix_limit = static_cast<std::size_t>(o.get_int("--space-ingredient-matrix-limit"));
+  s.incremental = o.get_bool("--space-incremental");
   return s;
 }
 
@@ -247,6 +248,9 @@ int main(int argc, char** argv) {
                "Cocktail space: neighbours stored per recipe in recipe-similar (1..100; the API's largest "
                "limit).")
       .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
+      .add_bool("--space-incremental", "SPACE_INCREMENTAL", true,
+                "Service: start each cocktail-space run from the previous one (EM fit, candidates, maps); "
+                "false: every run from scratch (docs/cocktail-space.md, \"Incremental runs\"). --once always starts cold.")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
       .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
       .add_bool("--split-lanes", "REGEN_SPLIT_LANES", true,

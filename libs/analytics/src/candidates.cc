@@ -52,7 +52,8 @@ std::size_t candidate_count(std::size_t n, std::size_t cap) {
   return std::min(k, cap);
 }
 
-NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_t k, unsigned threads) {
+NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_t k, unsigned threads,
+                         const std::vector<bool>* only) {
   const std::size_t n = rows.rows();
   if (k > 0 && k >= n) {
     throw std::invalid_argument("l1_nearest: k must be below the number of rows");
@@ -96,6 +97,7 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
       s.stamp.assign(n, 0);
     }
     for (std::size_t a = begin; a < end; ++a) {
+      if (only != nullptr && !(*only)[a]) continue;
       const auto mark = static_cast<std::uint32_t>(a + 1);
       s.touched.clear();
       // Columns in ascending order, so Σ min is summed in the same order for

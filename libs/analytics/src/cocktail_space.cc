@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <thread>
 
 #include "cocktail/analytics/candidates.h"
@@ -98,6 +99,70 @@ std::string matrix_ids_json(std::string_view key, const std::vector<std::int64_t
   return out;
 }
 
+// Whether a memory made with `before` may start a run with `now`: every
+// setting the EM fit or a layout depends on is the same.
+bool same_procedure(const CocktailSpaceOptions& before, const CocktailSpaceOptions& now) {
+  return before.seed == now.seed && before.candidate_cap == now.candidate_cap &&
+         before.max_em_iterations == now.max_em_iterations && before.n_neighbors == now.n_neighbors &&
+         before.min_dist == now.min_dist && before.spread == now.spread &&
+         before.umap_epochs == now.umap_epochs && before.umap_warm_epochs == now.umap_warm_epochs;
+}
+
+// For each of `ids` (ascending), its position in `before` (ascending), or -1.
+std::vector<std::int64_t> previous_rows(const std::vector<std::int64_t>& ids,
+                                        const std::vector<std::int64_t>& before) {
+  std::vector<std::int64_t> out(ids.size(), -1);
+  std::size_t p = 0;
+  for (std::size_t r = 0; r < ids.size(); ++r) {
+    while (p < before.size() && before[p] < ids[r]) ++p;
+    if (p < before.size() && before[p] == ids[r]) out[r] = static_cast<std::int64_t>(p);
+  }
+  return out;
+}
+
+bool same_row(const SparseRows& a, std::size_t ra, const SparseRows& b, std::size_t rb) {
+  const std::size_t n = a.row_size(ra);
+  if (n != b.row_size(rb)) return false;
+  return std::equal(a.columns.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra]),
+                    a.columns.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra] + n),
+                    b.columns.begin() + static_cast<std::ptrdiff_t>(b.offsets[rb])) &&
+         std::equal(a.values.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra]),
+                    a.values.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra] + n),
+                    b.values.begin() + static_cast<std::ptrdiff_t>(b.offsets[rb]));
+}
+
+// One map's layout: the previous one when its input is the previous input
+// (the descent is deterministic: it would make the same layout again), else
+// from a warm start when there is a previous layout, else cold.
+std::vector<float> layout_map(const NeighborLists& knn, const std::vector<std::int64_t>& ids,
+                              const UmapOptions& options, const CocktailSpaceMemory::Map* previous,
+                              UmapReport& report, std::string& start) {
+  if (previous != nullptr && !previous->xy.empty()) {
+    if (previous->recipe_ids == ids && previous->knn.k == knn.k && previous->knn.index == knn.index &&
+        previous->knn.distance == knn.distance) {
+      start = "unchanged";
+      report = UmapReport{};
+      report.epochs = 0;
+      return previous->xy;
+    }
+    UmapWarmStart warm;
+    warm.layout = previous->xy;
+    warm.previous_row = previous_rows(ids, previous->recipe_ids);
+    start = "warm";
+    return umap_embed(knn, options, &report, &warm);
+  }
+  start = "cold";
+  return umap_embed(knn, options, &report);
+}
+
+std::vector<std::int64_t> recipe_ids(const catalog::CatalogState& state,
+                                     const std::vector<std::size_t>& rows) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(rows.size());
+  for (const std::size_t p : rows) ids.push_back(state.recipes[p].id);
+  return ids;
+}
+
 }  // namespace
 
 std::string CocktailSpaceResult::summary_json() const {
@@ -135,10 +200,19 @@ std::string CocktailSpaceResult::summary_json() const {
     w.Double(c);
   }
   w.EndArray();
+  w.Key("em_start");
+  w.String(counts.em_start.c_str());
+  w.Key("em_pairs_reused");
+  w.Uint64(counts.em_pairs_reused);
+  // "spectral" or "random" for a cold start, else "warm" or "unchanged".
   w.Key("umap_manhattan_init");
-  w.String(counts.umap_manhattan_spectral ? "spectral" : "random");
+  w.String(counts.umap_manhattan_start != "cold" ? counts.umap_manhattan_start.c_str()
+           : counts.umap_manhattan_spectral      ? "spectral"
+                                                 : "random");
   w.Key("umap_em_init");
-  w.String(counts.umap_em_spectral ? "spectral" : "random");
+  w.String(counts.umap_em_start != "cold" ? counts.umap_em_start.c_str()
+           : counts.umap_em_spectral      ? "spectral"
+                                          : "random");
   w.Key("umap_manhattan_components");
   w.Uint64(counts.umap_manhattan_components);
   w.Key("umap_em_components");
@@ -189,7 +263,16 @@ std::string CocktailSpaceResult::summary_json() const {
 }
 
 CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
-                                            const CocktailSpaceOptions& options) {
+                                            const CocktailSpaceOptions& options,
+                                            CocktailSpaceMemory* memory) {
+  if (memory != nullptr && !options.incremental) memory = nullptr;
+  // What the previous run left applies only to the same procedure; whatever
+  // happens below, it is replaced (or dropped when this run fails).
+  CocktailSpaceMemory before;
+  if (memory != nullptr) {
+    if (memory->valid && same_procedure(memory->options, options)) before = std::move(*memory);
+    *memory = CocktailSpaceMemory{};
+  }
   CocktailSpaceResult result;
   result.settings = options;
   if (result.settings.threads == 0) {
@@ -235,11 +318,18 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   umap_options.spread = result.settings.spread;
   umap_options.n_epochs = result.settings.umap_epochs;
   umap_options.seed = result.settings.seed;
+  umap_options.warm_epochs = result.settings.umap_warm_epochs;
+  const std::vector<std::int64_t> manhattan_ids = recipe_ids(state, matrix.recipe_rows);
+  const std::vector<std::int64_t> em_ids = recipe_ids(state, distance.recipe_rows);
+  std::vector<std::int64_t> ingredient_ids;
+  ingredient_ids.reserve(m);
+  for (const std::size_t p : set.members) ingredient_ids.push_back(state.ingredients[p].id);
 
   // The Manhattan map needs only the matrix fractions: with two or more
   // threads it runs on its own thread (kNN, then UMAP, both single-threaded
   // and deterministic) while the EM space is computed.
   std::vector<float> xy_manhattan;
+  NeighborLists knn_manhattan;
   UmapReport report_manhattan;
   double ms_knn_manhattan = 0.0;
   double ms_manhattan = 0.0;
@@ -250,7 +340,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
                                          std::min(result.settings.n_neighbors, n_m > 0 ? n_m - 1 : 0), 1);
     ms_knn_manhattan = elapsed_ms(t);
     t = Clock::now();
-    xy_manhattan = umap_embed(knn, umap_options, &report_manhattan);
+    xy_manhattan = layout_map(knn, manhattan_ids, umap_options, before.valid ? &before.manhattan : nullptr,
+                              report_manhattan, counts.umap_manhattan_start);
+    knn_manhattan = knn;
     ms_manhattan = elapsed_ms(t);
   };
   std::exception_ptr manhattan_error;
@@ -279,7 +371,28 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   em_options.max_iterations = result.settings.max_em_iterations;
   em_options.candidate_cap = result.settings.candidate_cap;
   em_options.threads = threads;
-  const EmResult em = run_em(masses, m, std::move(tree), em_options);
+  // A warm start from the previous fit when the ingredient set is the same.
+  std::optional<EmWarmStart> warm;
+  if (before.valid && before.ingredient_ids == ingredient_ids) {
+    warm = std::move(before.em);
+    warm->previous_row = previous_rows(em_ids, before.em_recipe_ids);
+    warm->unchanged.assign(em_ids.size(), false);
+    for (std::size_t r = 0; r < em_ids.size(); ++r) {
+      const std::int64_t p = warm->previous_row[r];
+      warm->unchanged[r] = p >= 0 && same_row(masses, r, before.masses, static_cast<std::size_t>(p));
+    }
+  }
+  EmResult em = run_em(masses, m, std::move(tree), em_options, warm ? &*warm : nullptr);
+  // Rows whose masses are as in the previous run (for recipe-similar).
+  std::vector<std::int64_t> previous_em_row;
+  std::vector<bool> unchanged_em_row;
+  if (warm) {
+    previous_em_row = std::move(warm->previous_row);
+    unchanged_em_row = std::move(warm->unchanged);
+  }
+  warm.reset();
+  counts.em_start = em.warm ? "warm" : "cold";
+  counts.em_pairs_reused = em.pairs_reused;
   for (const auto& stage : em.durations_ms) {
     result.durations_ms.push_back(stage);
   }
@@ -310,8 +423,41 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
       const auto& ingredient = state.ingredients[set.members[i]];
       ingredient_labels[i] = {ingredient.id, ingredient.name};
     }
+    // Kept for the next run while it stays small (about 0.7 KB per
+    // neighbour with its whole plan; at 10⁵ recipes the file is over 1 GB:
+    // then it is written in one go, never held twice).
+    constexpr std::size_t kMaxKeptBytes = std::size_t{64} << 20;
+    const bool keep =
+        memory != nullptr &&
+        n_em * std::min<std::size_t>(result.settings.similar_stored, n_em) * 700 <= kMaxKeptBytes;
+    // The previous entries apply when the costs are the previous ones bit
+    // for bit (a warm EM that stopped after its first E-step) and no name
+    // in them changed.
+    std::optional<SimilarReuse> reuse;
+    if (keep && em.warm && em.iterations == 1 && !before.similar.entries.empty() &&
+        before.ingredient_names.size() == m) {
+      bool names_same = true;
+      for (std::size_t i = 0; i < m && names_same; ++i) {
+        names_same = ingredient_labels[i].name == before.ingredient_names[i];
+      }
+      for (std::size_t r = 0; r < n_em && names_same; ++r) {
+        const std::int64_t p = previous_em_row[r];
+        names_same = p < 0 || recipe_labels[r].name == before.recipe_names[static_cast<std::size_t>(p)];
+      }
+      if (names_same) {
+        reuse.emplace();
+        reuse->previous = &before.similar;
+        reuse->previous_row = previous_em_row;
+        reuse->unchanged = unchanged_em_row;
+      }
+    }
     result.recipe_similar = recipe_similar_json(em.graph, masses, em.cost, m, recipe_labels,
-                                                ingredient_labels, result.settings.similar_stored, threads);
+                                                ingredient_labels, result.settings.similar_stored, threads,
+                                                reuse ? &*reuse : nullptr, keep ? &memory->similar : nullptr);
+    if (memory != nullptr) {
+      for (const auto& l : recipe_labels) memory->recipe_names.emplace_back(l.name);
+      for (const auto& l : ingredient_labels) memory->ingredient_names.emplace_back(l.name);
+    }
   }
   result.durations_ms.emplace_back("recipe_similar", elapsed_ms(start));
 
@@ -356,7 +502,8 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   result.durations_ms.emplace_back("knn_em", elapsed_ms(start));
   start = Clock::now();
   UmapReport report_em;
-  const std::vector<float> xy_em = umap_embed(knn_em, umap_options, &report_em);
+  std::vector<float> xy_em = layout_map(knn_em, em_ids, umap_options, before.valid ? &before.em_map : nullptr,
+                                        report_em, counts.umap_em_start);
   result.durations_ms.emplace_back("umap_em", elapsed_ms(start));
   if (manhattan_worker.joinable()) {
     manhattan_worker.join();
@@ -378,6 +525,20 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   result.cocktail_space = points_json(state, display, matrix.recipe_rows, xy_manhattan);
   result.cocktail_space_em = points_json(state, display, distance.recipe_rows, xy_em);
   result.durations_ms.emplace_back("serialize", elapsed_ms(start));
+
+  if (memory != nullptr) {
+    memory->valid = true;
+    memory->options = result.settings;
+    memory->ingredient_ids = std::move(ingredient_ids);
+    memory->em_recipe_ids = em_ids;
+    memory->masses = std::move(masses);
+    memory->em.cost = std::move(em.cost);
+    memory->em.candidates = std::move(em.candidates);
+    memory->em.pairs = std::move(em.pairs);
+    memory->em.distances = std::move(em.distances);
+    memory->manhattan = {manhattan_ids, std::move(knn_manhattan), std::move(xy_manhattan)};
+    memory->em_map = {em_ids, knn_em, std::move(xy_em)};
+  }
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "cocktail_space_parallel.h"
@@ -267,20 +268,95 @@ double relative_change(std::span<const float> next, std::span<const float> curre
   return std::sqrt(diff) / (std::sqrt(norm) + 1e-12);
 }
 
+namespace {
+
+// The first E-step's candidate lists of a warm start: an unchanged row
+// keeps its previous list when every partner in it is still there; any
+// other row (new, changed, or a partner gone) takes its k nearest by L1, as
+// in a cold start.
+NeighborLists warm_candidates(const SparseRows& masses, std::size_t m, std::size_t k, const EmWarmStart& warm,
+                              unsigned threads) {
+  const std::size_t n = masses.rows();
+  std::vector<std::int64_t> current_row(warm.candidates.rows, -1);
+  for (std::size_t r = 0; r < n; ++r) {
+    if (warm.previous_row[r] >= 0) {
+      current_row[static_cast<std::size_t>(warm.previous_row[r])] = static_cast<std::int64_t>(r);
+    }
+  }
+  NeighborLists out;
+  out.rows = n;
+  out.k = k;
+  out.index.resize(n * k);
+  out.distance.resize(n * k);
+  std::vector<bool> by_l1(n, true);
+  bool any_l1 = false;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (warm.unchanged[r] && warm.candidates.k == k) {
+      const auto p = static_cast<std::size_t>(warm.previous_row[r]);
+      bool whole = true;
+      for (std::size_t j = 0; j < k && whole; ++j) {
+        const std::int64_t s = current_row[warm.candidates.index[p * k + j]];
+        whole = s >= 0;
+        if (whole) {
+          out.index[r * k + j] = static_cast<std::uint32_t>(s);
+          out.distance[r * k + j] = warm.candidates.distance[p * k + j];
+        }
+      }
+      by_l1[r] = !whole;
+    }
+    any_l1 = any_l1 || by_l1[r];
+  }
+  if (any_l1) {
+    const NeighborLists l1 = l1_nearest(masses, m, k, threads, &by_l1);
+    for (std::size_t r = 0; r < n; ++r) {
+      if (!by_l1[r]) continue;
+      std::copy_n(l1.index.begin() + static_cast<std::ptrdiff_t>(r * k), k,
+                  out.index.begin() + static_cast<std::ptrdiff_t>(r * k));
+      std::copy_n(l1.distance.begin() + static_cast<std::ptrdiff_t>(r * k), k,
+                  out.distance.begin() + static_cast<std::ptrdiff_t>(r * k));
+    }
+  }
+  return out;
+}
+
+// The previous distance of the pair of previous rows (a, b), if computed.
+std::optional<float> previous_distance(const EmWarmStart& warm, std::uint32_t a, std::uint32_t b) {
+  if (a > b) std::swap(a, b);
+  auto lo = std::lower_bound(warm.pairs.first.begin(), warm.pairs.first.end(), a);
+  auto hi = std::upper_bound(lo, warm.pairs.first.end(), a);
+  const auto from = static_cast<std::size_t>(lo - warm.pairs.first.begin());
+  const auto to = static_cast<std::size_t>(hi - warm.pairs.first.begin());
+  auto at = std::lower_bound(warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(from),
+                             warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(to), b);
+  if (at == warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(to) || *at != b) return std::nullopt;
+  return warm.distances[static_cast<std::size_t>(at - warm.pairs.second.begin())];
+}
+
+}  // namespace
+
 EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> initial_cost,
-                const EmOptions& options) {
+                const EmOptions& options, const EmWarmStart* warm) {
+  const std::size_t n = masses.rows();
+  if (warm != nullptr) {
+    if (warm->cost.size() != m * m || warm->previous_row.size() != n || warm->unchanged.size() != n) {
+      throw std::invalid_argument("run_em: warm start of another shape");
+    }
+    initial_cost = warm->cost;
+  }
   if (initial_cost.size() != m * m) {
     throw std::invalid_argument("run_em: cost must be m × m");
   }
-  const std::size_t n = masses.rows();
   const unsigned threads = std::max(1u, options.threads);
   EmResult result;
+  result.warm = warm != nullptr;
   result.candidate_k = candidate_count(n, options.candidate_cap);
   result.cost = std::move(initial_cost);
   const std::size_t match_k = std::min(options.match_neighbors, n > 0 ? n - 1 : 0);
 
   auto start = std::chrono::steady_clock::now();
-  PairList pairs = candidate_pairs(l1_nearest(masses, m, result.candidate_k, threads), threads);
+  NeighborLists lists = warm != nullptr ? warm_candidates(masses, m, result.candidate_k, *warm, threads)
+                                        : l1_nearest(masses, m, result.candidate_k, threads);
+  PairList pairs = candidate_pairs(lists, threads);
   result.durations_ms.emplace_back("candidates", elapsed_ms(start));
 
   std::vector<PairTransport> transports;
@@ -289,24 +365,43 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
        ++iteration) {
     start = std::chrono::steady_clock::now();
     if (iteration > 1) {
-      pairs = candidate_pairs(nearest_in_graph(result.graph, result.candidate_k,
-                                               std::numeric_limits<double>::infinity(), threads),
-                              threads);
+      lists = nearest_in_graph(result.graph, result.candidate_k, std::numeric_limits<double>::infinity(),
+                               threads);
+      pairs = candidate_pairs(lists, threads);
     }
     transports.clear();
     for (unsigned w = 0; w < threads; ++w) {
       transports.emplace_back(masses, result.cost, m);
     }
 
-    // E-step: every candidate pair on its own.
+    // E-step: every candidate pair on its own (on a warm start, a pair of
+    // unchanged rows computed last time under these same costs is taken
+    // from then).
     std::vector<float> distances(pairs.size());
+    std::vector<std::size_t> reused(threads, 0);
+    const bool reuse = warm != nullptr && iteration == 1;
     detail::parallel_chunks(pairs.size(), threads, 256, [&](unsigned w, std::size_t begin, std::size_t end) {
       for (std::size_t p = begin; p < end; ++p) {
-        distances[p] = static_cast<float>(transports[w].distance(pairs.first[p], pairs.second[p]));
+        const std::uint32_t a = pairs.first[p];
+        const std::uint32_t b = pairs.second[p];
+        if (reuse && warm->unchanged[a] && warm->unchanged[b]) {
+          if (const auto d = previous_distance(*warm, static_cast<std::uint32_t>(warm->previous_row[a]),
+                                               static_cast<std::uint32_t>(warm->previous_row[b]))) {
+            distances[p] = *d;
+            ++reused[w];
+            continue;
+          }
+        }
+        distances[p] = static_cast<float>(transports[w].distance(a, b));
       }
     });
-    result.pairs_solved += pairs.size();
+    std::size_t reused_now = 0;
+    for (const std::size_t r : reused) reused_now += r;
+    result.pairs_reused += reused_now;
+    result.pairs_solved += pairs.size() - reused_now;
     result.graph = sparse_distance_graph(n, pairs, distances, threads);
+    result.candidates = std::move(lists);
+    lists = NeighborLists{};
     result.pairs = std::move(pairs);
     result.distances = std::move(distances);
     result.iterations = iteration;

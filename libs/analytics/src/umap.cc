@@ -494,7 +494,61 @@ CurveParameters fit_curve(double spread, double min_dist) {
   return {a, b};
 }
 
-std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& options, UmapReport* report) {
+namespace {
+
+// A warm start's initial layout: previous positions; a new point at the
+// mean of its kNN neighbours' previous positions, else at random in the
+// previous layout's bounding box.
+void warm_layout(const NeighborLists& knn, const UmapWarmStart& warm, Random& random,
+                 std::vector<float>& embedding) {
+  const std::size_t n = knn.rows;
+  const std::size_t previous = warm.layout.size() / 2;
+  float lo[2] = {0.0f, 0.0f};
+  float hi[2] = {10.0f, 10.0f};
+  if (previous > 0) {
+    for (int c = 0; c < 2; ++c) {
+      lo[c] = hi[c] = warm.layout[static_cast<std::size_t>(c)];
+      for (std::size_t p = 0; p < previous; ++p) {
+        lo[c] = std::min(lo[c], warm.layout[2 * p + static_cast<std::size_t>(c)]);
+        hi[c] = std::max(hi[c], warm.layout[2 * p + static_cast<std::size_t>(c)]);
+      }
+    }
+  }
+  auto known = [&](std::size_t r) {
+    const std::int64_t p = warm.previous_row[r];
+    return p >= 0 && static_cast<std::size_t>(p) < previous;
+  };
+  for (std::size_t r = 0; r < n; ++r) {
+    if (known(r)) {
+      const auto p = static_cast<std::size_t>(warm.previous_row[r]);
+      embedding[2 * r] = warm.layout[2 * p];
+      embedding[2 * r + 1] = warm.layout[2 * p + 1];
+      continue;
+    }
+    double x = 0.0, y = 0.0;
+    std::size_t count = 0;
+    for (std::size_t j = 0; j < knn.k; ++j) {
+      const std::size_t s = knn.index[r * knn.k + j];
+      if (!known(s)) continue;
+      const auto p = static_cast<std::size_t>(warm.previous_row[s]);
+      x += warm.layout[2 * p];
+      y += warm.layout[2 * p + 1];
+      ++count;
+    }
+    if (count > 0) {
+      embedding[2 * r] = static_cast<float>(x / static_cast<double>(count));
+      embedding[2 * r + 1] = static_cast<float>(y / static_cast<double>(count));
+    } else {
+      embedding[2 * r] = lo[0] + static_cast<float>(random.uniform()) * (hi[0] - lo[0]);
+      embedding[2 * r + 1] = lo[1] + static_cast<float>(random.uniform()) * (hi[1] - lo[1]);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& options, UmapReport* report,
+                              const UmapWarmStart* warm) {
   const std::size_t n = knn.rows;
   UmapReport local;
   UmapReport& rep = report ? *report : local;
@@ -545,13 +599,21 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   Random random(options.seed);
   std::vector<double> layout;
   bool laid_out = false;
-  if (rep.components == 1) {
+  if (warm != nullptr) {
+    if (warm->previous_row.size() != n) {
+      throw std::invalid_argument("umap_embed: warm start of another size");
+    }
+    warm_layout(knn, *warm, random, embedding);
+    rep.warm_init = true;
+  } else if (rep.components == 1) {
     laid_out = rep.spectral_init = spectral_layout(g, layout);
   } else {
     rep.spectral_init = multi_component_layout(g, label, rep.components, random, layout);
     laid_out = true;
   }
-  if (laid_out) {
+  if (warm != nullptr) {
+    // Positions kept as they were: no rescaling.
+  } else if (laid_out) {
     double largest = 0.0;
     for (const double v : layout) {
       largest = std::max(largest, std::abs(v));
@@ -565,7 +627,7 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       embedding[i] = static_cast<float>(-10.0 + 20.0 * random.uniform());
     }
   }
-  rescale_to_box(embedding, n);
+  if (warm == nullptr) rescale_to_box(embedding, n);
   rep.init_ms = lap();
 
   // Stochastic gradient descent (umap-learn's optimize_layout_euclidean):
@@ -592,9 +654,14 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
   const float af = static_cast<float>(a);
   const float bf = static_cast<float>(b);
   float* y = embedding.data();
-  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    const float alpha = static_cast<float>(options.learning_rate *
-                                           (1.0 - static_cast<double>(epoch) / static_cast<double>(epochs)));
+  // From a warm start, fewer epochs at a lower rate: the layout is refined
+  // where the graph changed rather than made again.
+  const std::size_t descent = warm != nullptr ? std::max<std::size_t>(1, options.warm_epochs) : epochs;
+  const double rate0 = warm != nullptr ? options.warm_learning_rate : options.learning_rate;
+  rep.epochs = descent;
+  for (std::size_t epoch = 0; epoch < descent; ++epoch) {
+    const float alpha =
+        static_cast<float>(rate0 * (1.0 - static_cast<double>(epoch) / static_cast<double>(descent)));
     const double now = static_cast<double>(epoch);
     for (std::size_t e = 0; e < edges; ++e) {
       if (next_sample[e] > now) {

@@ -297,10 +297,18 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
   return std::shared_ptr<const Generation>(std::move(g));
 }
 
-std::shared_ptr<const Generation> Generation::with_gzip() const {
-  bool pending = false;
-  for (const auto& [name, f] : files_) pending = pending || f.representation->gzip_pending;
-  if (!pending) return nullptr;
+std::vector<std::shared_ptr<const Representation>> Generation::pending_gzip() const {
+  std::vector<std::shared_ptr<const Representation>> out;
+  for (const auto& [name, f] : files_) {
+    if (f.representation->gzip_pending) out.push_back(f.representation);
+  }
+  return out;
+}
+
+std::shared_ptr<const Generation> Generation::with_representations(const RepresentationMap& done) const {
+  bool any = false;
+  for (const auto& [name, f] : files_) any = any || done.count(f.representation) != 0;
+  if (!any) return nullptr;
   std::shared_ptr<Generation> g(new Generation());
   g->manifest_ = manifest_;
   g->generation_text_ = generation_text_;
@@ -313,14 +321,20 @@ std::shared_ptr<const Generation> Generation::with_gzip() const {
   g->usage_metadata_ = usage_metadata_;
   g->similar_ = similar_;
   for (auto& [name, f] : g->files_) {
-    if (!f.representation->gzip_pending) continue;
-    auto done = read_service::with_gzip(*f.representation);
+    const auto it = done.find(f.representation);
+    if (it == done.end()) continue;
     for (auto& [type, rep] : g->analytics_) {
-      if (rep == f.representation) rep = done;
+      if (rep == f.representation) rep = it->second;
     }
-    f.representation = std::move(done);
+    f.representation = it->second;
   }
   return g;
+}
+
+std::shared_ptr<const Generation> Generation::with_gzip() const {
+  RepresentationMap done;
+  for (const auto& rep : pending_gzip()) done.emplace(rep, read_service::with_gzip(*rep));
+  return with_representations(done);
 }
 
 const Representation* Generation::analytic(std::string_view type) const {

@@ -1,6 +1,11 @@
 #include "cocktail/read_service/snapshot_cache.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -18,6 +23,16 @@ namespace {
 constexpr int kReadAttempts = 3;
 // Gauges (age, staleness) are refreshed at least this often.
 constexpr std::chrono::milliseconds kGaugeInterval{1000};
+// The gzip thread's nice value (the slow lane of analytics-regen runs at the same).
+constexpr int kGzipNice = 10;
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::int64_t micros(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
 
 prometheus::Family<prometheus::Counter>& files_loaded(metrics::MetricsRegistry& registry) {
   return registry.counter("cocktail_snapshot_files_loaded_total",
@@ -135,6 +150,7 @@ void SnapshotCache::ask_repair(const Refusal& refusal, bool again) {
 }
 
 RefreshOutcome SnapshotCache::refresh() {
+  std::lock_guard<std::mutex> serial(refresh_mu_);
   const RefreshOutcome outcome = load_if_new();
   if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kRefused ||
       outcome == RefreshOutcome::kFellBack) {
@@ -142,15 +158,33 @@ RefreshOutcome SnapshotCache::refresh() {
     // (file bytes, parser buffers, compression) and the previous generation
     // has just been released: hand the freed pages back to the system rather
     // than keep the peak resident until the next load.
+    const auto start = std::chrono::steady_clock::now();
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+    trace_.trim_ms = ms_since(start);
+  }
+  if (outcome == RefreshOutcome::kSwapped || outcome == RefreshOutcome::kFellBack) {
+    core::log::info("snapshot.load_trace", {{"generation", trace_.generation},
+                                            {"heard_us", trace_.heard_us},
+                                            {"start_us", trace_.start_us},
+                                            {"read_ms", trace_.read_ms},
+                                            {"build_ms", trace_.build_ms},
+                                            {"swapped_us", trace_.swapped_us},
+                                            {"notified_us", trace_.notified_us},
+                                            {"gzip_ms", trace_.gzip_ms},
+                                            {"trim_ms", trace_.trim_ms}});
   }
   return outcome;
 }
 
 RefreshOutcome SnapshotCache::load_if_new() {
-  std::lock_guard<std::mutex> serial(refresh_mu_);
+  trace_ = LoadTrace{};
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (claimed_since_) trace_.heard_us = micros(*claimed_since_);
+  }
+  trace_.start_us = micros(std::chrono::steady_clock::now());
   const auto served = current();
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     const std::uint64_t heard = announcements_heard();
@@ -271,7 +305,11 @@ SnapshotCache::Attempt SnapshotCache::load_generation(std::int64_t g,
     return out;
   }
   out.read = static_cast<std::int64_t>(snap.files.size());
+  // Since the load started: a fallback's reads include the refused attempt's.
+  const auto build_start = std::chrono::steady_clock::now();
+  trace_.read_ms = static_cast<double>(micros(build_start) - trace_.start_us) / 1000.0;
   auto built = Generation::build(std::move(snap), core::system_now_ms(), served.get());
+  trace_.build_ms = ms_since(build_start);
   if (!built.ok()) {
     out.refusal = Refusal{g, built.error().field, "index", built.error().message, core::system_now_ms()};
     return out;
@@ -325,6 +363,8 @@ void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = next;
   }
+  trace_.generation = next->generation();
+  trace_.swapped_us = micros(std::chrono::steady_clock::now());
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     if (next->generation() >= announced_generation_) behind_since_.reset();
@@ -354,15 +394,24 @@ void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
       core::log::error("snapshot.listener_failed", {{"error", e.what()}});
     }
   }
+  trace_.notified_us = micros(std::chrono::steady_clock::now());
   // Served and announced; now the gzip copies of its large files (the
   // same generation: readers and waiters notice nothing but the
-  // Content-Encoding they may now get). Skipped when a newer generation
-  // is already current: its load comes first, and it finishes them.
+  // Content-Encoding they may now get), on the gzip thread so that the
+  // next generation never waits for them. When it is not started: at once,
+  // unless a newer generation is already current (its load comes first,
+  // and it finishes them).
+  if (gzip_thread_.joinable()) {
+    request_gzip();
+    return;
+  }
   auto cur = store_.current_generation();
   if (fell_back || (cur.ok() && cur.value() == next->generation())) {
     if (auto gz = next->with_gzip()) {
+      const auto gzip_start = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(current_mu_);
       if (current_ == next) current_ = std::move(gz);
+      trace_.gzip_ms = ms_since(gzip_start);
     }
   }
 }
@@ -447,6 +496,12 @@ void SnapshotCache::start() {
     stopping_ = false;
     wake_ = true;  // first refresh at once
   }
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_stopping_ = false;
+    gzip_wake_ = true;  // what the first refresh (before start) left pending
+  }
+  gzip_thread_ = std::thread([this] { run_gzip(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -457,6 +512,68 @@ void SnapshotCache::stop() {
   }
   wake_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_stopping_ = true;
+  }
+  gzip_cv_.notify_one();
+  if (gzip_thread_.joinable()) gzip_thread_.join();
+}
+
+void SnapshotCache::request_gzip() {
+  {
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    gzip_wake_ = true;
+  }
+  gzip_cv_.notify_one();
+}
+
+void SnapshotCache::run_gzip() {
+  // Lower priority than the loader and the I/O threads (Linux: per thread):
+  // a gzip copy is a saving on the wire, never worth delaying a generation.
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kGzipNice) != 0) {
+    core::log::warn("snapshot.gzip_priority_unchanged", {{"error", std::strerror(errno)}});
+  }
+  // Made copies by the pending representation they replace: a generation
+  // loaded meanwhile from the served one shares its pending
+  // representations, and gets the same copies without compressing again.
+  Generation::RepresentationMap done;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(gzip_mu_);
+      gzip_cv_.wait(lock, [&] { return gzip_wake_ || gzip_stopping_; });
+      if (gzip_stopping_) return;
+      gzip_wake_ = false;
+    }
+    const auto served = current();
+    if (!served) continue;
+    try {
+      const auto start = std::chrono::steady_clock::now();
+      bool interrupted = false;
+      for (const auto& rep : served->pending_gzip()) {
+        if (done.count(rep) != 0) continue;
+        done.emplace(rep, with_gzip(*rep));
+        std::lock_guard<std::mutex> lock(gzip_mu_);
+        if (gzip_stopping_) return;
+        // A newer generation: apply what is made, then start from it.
+        if ((interrupted = gzip_wake_)) break;
+      }
+      {
+        std::lock_guard<std::mutex> lock(current_mu_);
+        if (auto next = current_->with_representations(done)) current_ = std::move(next);
+      }
+      if (!interrupted) {
+        core::log::info("snapshot.gzipped", {{"generation", served->generation()}, {"ms", ms_since(start)}});
+      }
+    } catch (const std::exception& e) {
+      // Out of memory in zlib: the identity bytes keep being served.
+      core::log::error("snapshot.gzip_failed", {{"error", e.what()}});
+    }
+    // Forget copies no generation can refer to any more.
+    for (auto it = done.begin(); it != done.end();) {
+      it = it->first.use_count() == 1 ? done.erase(it) : std::next(it);
+    }
+  }
 }
 
 void SnapshotCache::run() {

@@ -14,7 +14,12 @@ std::string json_number(std::size_t n) { return std::to_string(n); }
 }  // namespace
 
 void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutput& out) {
-  analytics::CocktailSpaceResult result = analytics::compute_cocktail_spaces(context.state, options_);
+  analytics::CocktailSpaceResult result;
+  if (std::unique_lock lock(memory_mu_, std::try_to_lock); lock.owns_lock()) {
+    result = analytics::compute_cocktail_spaces(context.state, options_, &memory_);
+  } else {
+    result = analytics::compute_cocktail_spaces(context.state, options_);
+  }
   for (auto& [stage, ms] : result.durations_ms) {
     out.durations_ms.emplace_back("space." + stage, ms);
   }
@@ -48,6 +53,7 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
   analytics::MetadataExtras manhattan = common;
   manhattan.emplace_back("points", json_number(c.manhattan_points));
   manhattan.emplace_back("left_out_zero_total", json_number(c.left_out_matrix_volume));
+  manhattan.emplace_back("layout_start", "\"" + c.umap_manhattan_start + "\"");
   add("cocktail-space", std::move(result.cocktail_space), std::move(manhattan), c.manhattan_points);
 
   analytics::MetadataExtras em = common;
@@ -57,6 +63,8 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
   em.emplace_back("em_converged", c.em_converged ? "true" : "false");
   em.emplace_back("candidate_k", json_number(c.candidate_k));
   em.emplace_back("ingredients", json_number(c.em_ingredients));
+  em.emplace_back("em_start", "\"" + c.em_start + "\"");
+  em.emplace_back("layout_start", "\"" + c.umap_em_start + "\"");
   add("cocktail-space-em", std::move(result.cocktail_space_em), std::move(em), c.em_points);
 
   analytics::MetadataExtras similar{{"total_recipes", json_number(c.recipes)},

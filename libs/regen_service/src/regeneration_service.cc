@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -86,6 +87,39 @@ void lower_own_priority(bool idle, int nice) {
   log::warn("regen.slow_lane_priority_unchanged", {{"policy", "nice"}, {"error", std::strerror(errno)}});
 }
 
+std::int64_t micros(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+// One line per published run, on the steady clock every process of the
+// machine shares (microseconds): when the oldest change it covers arrived,
+// when it started, returned and was announced, its stages in order up to
+// the announcement (`stages`) and after it (`after`: retention).
+// tests/bench/freshness.sh lines these up with the writes and the reads.
+void log_trace(const char* lane, std::optional<Clock::time_point> oldest, const RegenSummary& s,
+               std::size_t published_stages, Clock::time_point returned, Clock::time_point announced) {
+  std::string stages;
+  std::string after;
+  for (std::size_t i = 0; i < s.durations_ms.size(); ++i) {
+    const auto& [stage, ms] = s.durations_ms[i];
+    std::string& out = i < published_stages ? stages : after;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ":%.3f", ms);
+    out.append(out.empty() ? "" : ",").append(stage).append(buf);
+  }
+  log::info("regen.trace", {{"lane", lane},
+                            {"generation", s.generation},
+                            {"seq", s.catalog_seq},
+                            {"files_seq", oldest_file_seq(s.manifest)},
+                            {"oldest_us", oldest ? micros(*oldest) : 0},
+                            {"start_us", micros(s.started)},
+                            {"returned_us", micros(returned)},
+                            {"announced_us", micros(announced)},
+                            {"fsyncs", s.fsyncs},
+                            {"stages", stages},
+                            {"after", after.empty() ? "-" : after}});
+}
+
 // A lane's bookkeeping (under the service's mutex).
 struct LaneState {
   std::int64_t seq = 0;  // of its files in the current generation
@@ -134,8 +168,11 @@ struct RegenerationService::Impl {
   void work_slow();
   RunRecord finish_fast(std::uint64_t run, const PendingWork& work, const RunResult& result, double ms);
   void finish_slow(const RunResult& result, double ms);
-  // Runs one lane's work, timing it (ms); announces a success at once.
-  RunResult attempt(const std::function<RunResult()>& run, double& ms);
+  // Runs one lane's work, timing it (ms); announces a success at once and
+  // logs its trace (`lane`; `oldest`: when the oldest change it covers
+  // arrived, for the fast lane).
+  RunResult attempt(const char* lane, std::optional<Clock::time_point> oldest,
+                    const std::function<RunResult()>& run, double& ms);
   void count_files(RegenMetrics::Lane& lane, const RegenSummary& summary);
   void announce(const snapshot::Manifest& manifest);
   void publish_heartbeat();
@@ -426,7 +463,8 @@ void RegenerationService::Impl::publish_heartbeat() {
   }
 }
 
-RunResult RegenerationService::Impl::attempt(const std::function<RunResult()>& run, double& ms) {
+RunResult RegenerationService::Impl::attempt(const char* lane, std::optional<Clock::time_point> oldest,
+                                             const std::function<RunResult()>& run, double& ms) {
   const auto start = std::chrono::steady_clock::now();
   RunResult result = RunFailure{"run", "not run", false};
   try {
@@ -437,9 +475,15 @@ RunResult RegenerationService::Impl::attempt(const std::function<RunResult()>& r
     result = RunFailure{"run", e.what(), false};
   }
   ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  // Announce before anything else: readers are waiting for it.
+  // Announce before anything else: readers are waiting for it. Retention
+  // comes after, off their path.
   if (result.ok()) {
+    const auto returned = std::chrono::steady_clock::now();
     announce(result.value().manifest);
+    const auto announced = std::chrono::steady_clock::now();
+    const std::size_t published_stages = result.value().durations_ms.size();
+    regenerator.retain(result.value());
+    log_trace(lane, oldest, result.value(), published_stages, returned, announced);
   }
   return result;
 }
@@ -560,7 +604,12 @@ void RegenerationService::Impl::work() {
     // everything.
     double ms = 0;
     const RunResult result = attempt(
-        [&] { return lanes ? regenerator.run_fast(&cancel, &loaded) : regenerator.run(&cancel); }, ms);
+        "fast", work.changes > 0 ? std::optional(work.oldest) : std::nullopt,
+        [&] {
+          return lanes ? regenerator.run_fast(&cancel, &loaded)
+                       : regenerator.run(&cancel, {}, /*retain=*/false);
+        },
+        ms);
     if (loaded) {
       std::lock_guard slow_lock(mu);
       if (!slow_exit) {
@@ -699,7 +748,8 @@ void RegenerationService::Impl::work_slow() {
 
     log::info("regen.slow_start", {{"seq", loaded->state.catalog_seq}});
     double ms = 0;
-    const RunResult result = attempt([&] { return regenerator.run_slow(*loaded, &slow_cancel); }, ms);
+    const RunResult result = attempt(
+        "slow", std::nullopt, [&] { return regenerator.run_slow(*loaded, &slow_cancel); }, ms);
     finish_slow(result, ms);
     lock.lock();
     if (!result.ok() && !result.failure().cancelled && !slow_pending && !slow_exit) {

@@ -14,6 +14,7 @@
 #include "cocktail/core/time.h"
 #include "cocktail/regen_service/cocktail_space_producer.h"
 #include "cocktail/regen_service/exact_producer.h"
+#include "cocktail/snapshot/sha256.h"
 
 namespace cocktail::regen_service {
 namespace {
@@ -297,12 +298,117 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
                                      const std::atomic<bool>* cancel, RegenSummary& summary) {
   std::vector<Artifact> artifacts;
   produce(producers(lane), context, cancel, summary, artifacts);
-  std::lock_guard lock(commit_mu_);
-  if (lane == Lane::kAll) {
-    write("write", artifacts, {}, cancel, summary);
+  if (lane == Lane::kSlow) {
+    commit_staged(context, cancel, summary, artifacts);
     return;
   }
-  Carry carry = stage("carry", summary.durations_ms, [&] { return plan_carry(artifacts, summary); });
+  std::unique_lock lock(commit_mu_, std::defer_lock);
+  stage("wait.store", summary.durations_ms, [&] { lock.lock(); });
+  std::vector<Carried> carried;
+  if (lane == Lane::kFast) {
+    carried = stage("carry", summary.durations_ms,
+                    [&] { return carry_or_recompute(Lane::kFast, context, cancel, summary, artifacts); });
+  }
+  const char* stage_name = lane == Lane::kFast ? "write.fast" : "write";
+  check_cancel(cancel, stage_name);
+  ensure_space(stage_name, space_needed(artifacts, carried.size()), 0, summary);
+  summary.generated_at_ms = settings_.now_ms();
+  snapshot::WriteTimings timings;
+  stage(stage_name, summary.durations_ms, [&] {
+    snapshot::GenerationWriter writer = store_.begin_generation();
+    summary.generation = writer.generation();
+    add_artifacts(writer, artifacts, 0, summary);
+    timings = link_and_commit(writer, carried, cancel, summary);
+  });
+  finish_write(stage_name, timings, artifacts, summary);
+}
+
+void Regenerator::commit_staged(const ProducerContext& context, const std::atomic<bool>* cancel,
+                                RegenSummary& summary, std::vector<Artifact>& artifacts) {
+  check_cancel(cancel, "write");
+  // The bytes first, durable, outside every lock: the fast lane commits
+  // beside them (the writer's directory is its own until it commits). A
+  // bare file whose bytes are those of the current generation's (a matrix
+  // recomputed from a state that did not change it) is linked instead.
+  std::optional<snapshot::GenerationWriter> writer;
+  std::vector<Carried> same_bytes;
+  stage("write.stage", summary.durations_ms, [&] {
+    same_bytes = same_as_current(artifacts, summary.catalog_seq, summary);
+    {
+      // Room for the new files and the fast lane's reserve, or fail before
+      // writing a byte. Under commit_mu_: make_room never removes a
+      // generation the fast lane's carry is about to link from.
+      std::lock_guard lock(commit_mu_);
+      ensure_space("write", space_needed(artifacts, 0, same_bytes), settings_.min_free_bytes, summary);
+    }
+    summary.generated_at_ms = settings_.now_ms();
+    writer.emplace(store_.stage_generation());
+    summary.generation = writer->generation();
+    add_artifacts(*writer, artifacts, 0, summary, same_bytes);
+    writer->flush();
+  });
+  // Then, under the lock, what CURRENT names is carried and the manifest
+  // and CURRENT are written: a fast commit's worth of work.
+  std::unique_lock lock(commit_mu_, std::defer_lock);
+  stage("wait.store", summary.durations_ms, [&] {
+    lock.lock();
+    writer->lock();
+  });
+  const std::size_t before = artifacts.size();
+  const std::vector<Carried> carried = stage("carry", summary.durations_ms, [&] {
+    return carry_or_recompute(Lane::kSlow, context, cancel, summary, artifacts);
+  });
+  snapshot::WriteTimings timings;
+  stage("write", summary.durations_ms, [&] {
+    add_artifacts(*writer, artifacts, before, summary);  // any recomputed here
+    for (const auto& c : same_bytes) {
+      try {
+        writer->link(c.name, c.from, c.entry);
+        ++summary.files_linked;
+      } catch (const snapshot::SnapshotIoError&) {
+        // Its generation went meanwhile (gc): written after all.
+        const auto a = std::find_if(artifacts.begin(), artifacts.end(),
+                                    [&](const Artifact& x) { return x.file_name == c.name; });
+        writer->add(a->file_name, a->body, summary.catalog_seq);
+        ++summary.files_written;
+        summary.bytes_written += static_cast<std::int64_t>(a->body.size());
+      }
+    }
+    timings = link_and_commit(*writer, carried, cancel, summary);
+  });
+  finish_write("write", timings, artifacts, summary);
+}
+
+std::vector<Regenerator::Carried> Regenerator::same_as_current(const std::vector<Artifact>& artifacts,
+                                                               std::int64_t seq, RegenSummary& summary) {
+  std::vector<Carried> out;
+  const auto current = store_.current_generation();
+  if (!current.ok()) return out;
+  const auto manifest = store_.read_manifest(current.value());
+  if (!manifest.ok()) return out;
+  for (const auto& a : artifacts) {
+    if (a.envelope) continue;  // an envelope names its generation: never the same bytes
+    const auto it = manifest->files.find(a.file_name);
+    if (it == manifest->files.end() || it->second.bytes != static_cast<std::int64_t>(a.body.size()) ||
+        it->second.sha256 != snapshot::sha256_hex(a.body)) {
+      continue;
+    }
+    if (usable(current.value(), manifest.value(), a.file_name) != Usable::kYes) {
+      // The current copy went bad: this run's bytes replace it.
+      summary.corrupt_files.push_back(a.file_name);
+      continue;
+    }
+    out.push_back(
+        Carried{a.file_name, current.value(), snapshot::FileEntry{it->second.sha256, it->second.bytes, seq}});
+  }
+  return out;
+}
+
+std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, const ProducerContext& context,
+                                                                  const std::atomic<bool>* cancel,
+                                                                  RegenSummary& summary,
+                                                                  std::vector<Artifact>& artifacts) {
+  Carry carry = plan_carry(artifacts, summary);
   if (!carry.lost.empty()) {
     // No usable copy anywhere: compute them again now rather than publish a
     // generation without them.
@@ -316,8 +422,7 @@ void Regenerator::produce_and_commit(Lane lane, const ProducerContext& context,
                          [&](const Artifact& a) { return a.file_name == c.name; });
     });
   }
-  write(lane == Lane::kFast ? "write.fast" : "write", artifacts, carry.files, cancel, summary,
-        lane == Lane::kSlow ? settings_.min_free_bytes : 0);
+  return std::move(carry.files);
 }
 
 void Regenerator::ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve,
@@ -355,61 +460,84 @@ void Regenerator::ensure_space(const char* stage_name, std::int64_t needed, std:
   }
 }
 
-void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts,
-                        const std::vector<Carried>& carried, const std::atomic<bool>* cancel,
-                        RegenSummary& summary, std::int64_t reserve) {
-  check_cancel(cancel, stage_name);
-  {
-    // What this generation adds: its new files (links cost no space), their
-    // envelopes, the manifest and directory entries.
-    constexpr std::int64_t kPerFile = 4096;
-    constexpr std::int64_t kFixed = 64 * 1024;
-    std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(carried.size());
-    for (const auto& a : artifacts) needed += static_cast<std::int64_t>(a.body.size()) + kPerFile;
-    ensure_space(stage_name, needed, reserve, summary);
+std::int64_t Regenerator::space_needed(const std::vector<Artifact>& artifacts, std::size_t linked,
+                                       const std::vector<Carried>& skip) {
+  // What a generation adds: its new files (links cost no space), their
+  // envelopes, the manifest and directory entries.
+  constexpr std::int64_t kPerFile = 4096;
+  constexpr std::int64_t kFixed = 64 * 1024;
+  std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(linked);
+  for (const auto& a : artifacts) {
+    needed += kPerFile;
+    if (std::none_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; })) {
+      needed += static_cast<std::int64_t>(a.body.size());
+    }
   }
-  summary.generated_at_ms = settings_.now_ms();
+  return needed;
+}
+
+void Regenerator::add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts,
+                                std::size_t from, RegenSummary& summary, const std::vector<Carried>& skip) {
+  for (std::size_t i = from; i < artifacts.size(); ++i) {
+    Artifact& a = artifacts[i];
+    if (std::any_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; }))
+      continue;
+    if (a.envelope) {
+      analytics::EnvelopeMetadata meta;
+      meta.analytics_type = a.analytics_type;
+      meta.generation = writer.generation();
+      meta.catalog_seq = summary.catalog_seq;
+      meta.generated_at_ms = summary.generated_at_ms;
+      meta.extras = std::move(a.extras);
+      a.body = analytics::make_envelope(a.body, meta);
+      a.envelope = false;  // body now holds the file's final bytes
+    }
+    writer.add(a.file_name, a.body, summary.catalog_seq);
+    ++summary.files_written;
+    summary.bytes_written += static_cast<std::int64_t>(a.body.size());
+  }
+}
+
+snapshot::WriteTimings Regenerator::link_and_commit(snapshot::GenerationWriter& writer,
+                                                    const std::vector<Carried>& carried,
+                                                    const std::atomic<bool>* cancel, RegenSummary& summary) {
   // The generation's seq is its newest file's: a slow lane committing an
-  // older state under newer exact files never moves it backwards.
+  // older state under newer exact files never moves it backwards. (The
+  // writer leaves a file seq equal to it implicit.)
   std::int64_t generation_seq = summary.catalog_seq;
   for (const auto& c : carried) {
     generation_seq = std::max(generation_seq, c.entry.catalog_seq.value_or(0));
   }
-  // A seq equal to the generation's is left implicit.
-  auto own_seq = [&](std::int64_t seq) {
-    return seq == generation_seq ? std::nullopt : std::optional<std::int64_t>(seq);
-  };
-  stage(stage_name, summary.durations_ms, [&] {
-    snapshot::GenerationWriter writer = store_.begin_generation();
-    summary.generation = writer.generation();
-    for (auto& a : artifacts) {
-      if (a.envelope) {
-        analytics::EnvelopeMetadata meta;
-        meta.analytics_type = a.analytics_type;
-        meta.generation = summary.generation;
-        meta.catalog_seq = summary.catalog_seq;
-        meta.generated_at_ms = summary.generated_at_ms;
-        meta.extras = std::move(a.extras);
-        a.body = analytics::make_envelope(a.body, meta);
-        a.envelope = false;  // body now holds the file's final bytes
-      }
-      writer.add(a.file_name, a.body, own_seq(summary.catalog_seq));
-      ++summary.files_written;
-      summary.bytes_written += static_cast<std::int64_t>(a.body.size());
-    }
-    for (const auto& c : carried) {
-      snapshot::FileEntry entry = c.entry;
-      entry.catalog_seq = own_seq(c.entry.catalog_seq.value_or(generation_seq));
-      writer.link(c.name, c.from, entry);
-      ++summary.files_linked;
-    }
-    // The last point of no return: the writer's destructor removes the
-    // partial generation, CURRENT still names the previous one.
-    check_cancel(cancel, "commit");
-    auto committed = writer.commit(generation_seq, summary.generated_at_ms);
-    summary.manifest = std::move(committed.manifest);
-    summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
-  });
+  for (const auto& c : carried) {
+    writer.link(c.name, c.from, c.entry);
+    ++summary.files_linked;
+  }
+  // The last point of no return: the writer's destructor removes the
+  // partial generation, CURRENT still names the previous one.
+  check_cancel(cancel, "commit");
+  auto committed = writer.commit(generation_seq, summary.generated_at_ms);
+  summary.generation = committed.manifest.generation;
+  summary.manifest = std::move(committed.manifest);
+  summary.warnings.insert(summary.warnings.end(), committed.warnings.begin(), committed.warnings.end());
+  if (committed.staged_as) {
+    core::log::info("regen.staged_superseded",
+                    {{"staged", *committed.staged_as}, {"published", summary.generation}});
+  }
+  return committed.timings;
+}
+
+void Regenerator::finish_write(const char* stage_name, const snapshot::WriteTimings& timings,
+                               std::vector<Artifact>& artifacts, RegenSummary& summary) {
+  // Where the write's time went, after its total.
+  const std::string prefix = std::string(stage_name) + ".";
+  for (const auto& [step, ms] : {std::pair{"lock", timings.lock_wait_ms},
+                                 {"files", timings.files_ms},
+                                 {"manifest", timings.manifest_ms},
+                                 {"current", timings.current_ms},
+                                 {"legacy", timings.legacy_ms}}) {
+    summary.durations_ms.emplace_back(prefix + step, ms);
+  }
+  summary.fsyncs += timings.fsyncs;
   // What this run wrote is known good as it is on disk now.
   std::lock_guard lock(known_mu_);
   for (auto& a : artifacts) {
@@ -421,10 +549,11 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
 }
 
 RunResult Regenerator::run(const std::atomic<bool>* cancel,
-                           const std::function<void(const RegenSummary&)>& on_fast) {
+                           const std::function<void(const RegenSummary&)>& on_fast, bool retain) {
   const auto start = std::chrono::steady_clock::now();
   if (!concurrent_lanes()) {
     RegenSummary summary;
+    summary.started = start;
     try {
       auto loaded = load(cancel, summary);
       produce_and_commit(Lane::kAll, ProducerContext{loaded->state, loaded->model}, cancel, summary);
@@ -433,6 +562,7 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
     } catch (const Cancelled& c) {
       return cancelled(c);
     }
+    if (retain) this->retain(summary);
     finish(summary, start);
     return summary;
   }
@@ -455,10 +585,13 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   for (const auto& d : s.durations_ms) {
     if (d.first != "total") durations.push_back(d);
   }
-  durations.emplace_back("total", ms_since(start));
   s.durations_ms = std::move(durations);
+  if (retain) this->retain(s);
+  s.durations_ms.emplace_back("total", ms_since(start));
   s.files_written += f.files_written;
   s.bytes_written += f.bytes_written;
+  s.fsyncs += f.fsyncs;
+  s.started = f.started;
   s.corrupt_files.insert(s.corrupt_files.begin(), f.corrupt_files.begin(), f.corrupt_files.end());
   s.made_room.insert(s.made_room.begin(), f.made_room.begin(), f.made_room.end());
   if (f.retention) {
@@ -473,6 +606,7 @@ RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
                                 std::shared_ptr<const LoadedCatalog>* loaded) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
+  summary.started = start;
   try {
     auto next = load(cancel, summary);
     produce_and_commit(Lane::kFast, ProducerContext{next->state, next->model}, cancel, summary);
@@ -490,6 +624,7 @@ RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
 RunResult Regenerator::run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
   RegenSummary summary;
+  summary.started = start;
   summary.catalog_seq = loaded.state.catalog_seq;
   try {
     produce_and_commit(Lane::kSlow, ProducerContext{loaded.state, loaded.model}, cancel, summary);
@@ -503,26 +638,29 @@ RunResult Regenerator::run_slow(const LoadedCatalog& loaded, const std::atomic<b
   return summary;
 }
 
+void Regenerator::retain(RegenSummary& summary) {
+  if (!settings_.retention) return;
+  // Published. Retention problems are warnings: they never undo a snapshot.
+  try {
+    summary.retention = stage("gc", summary.durations_ms, [&] {
+      // Not while the other lane is committing its generation.
+      std::lock_guard lock(commit_mu_);
+      return store_.collect_garbage(*settings_.retention, /*dry_run=*/false, settings_.now_ms());
+    });
+  } catch (const StageFailure& f) {
+    summary.warnings.push_back("retention failed: " + f.reason);
+  }
+}
+
 void Regenerator::finish(RegenSummary& summary, std::chrono::steady_clock::time_point start) {
   auto& durations = summary.durations_ms;
-  // Published. Retention problems are warnings: they never undo a snapshot.
-  if (settings_.retention) {
-    try {
-      summary.retention = stage("gc", durations, [&] {
-        // Not while the other lane is writing its generation.
-        std::lock_guard lock(commit_mu_);
-        return store_.collect_garbage(*settings_.retention, /*dry_run=*/false, settings_.now_ms());
-      });
-    } catch (const StageFailure& f) {
-      summary.warnings.push_back("retention failed: " + f.reason);
-    }
-  }
   durations.emplace_back("total", ms_since(start));
   core::log::info("regen.done", {{"generation", summary.generation},
                                  {"seq", summary.catalog_seq},
                                  {"ms", durations.back().second},
                                  {"written", summary.files_written},
                                  {"linked", summary.files_linked},
+                                 {"fsyncs", summary.fsyncs},
                                  {"warnings", static_cast<std::int64_t>(summary.warnings.size())}});
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <utility>
@@ -64,6 +65,44 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+}
+
+// Writes `bytes` to `fd`. A large file is handed to writeback as it is
+// written (sync_file_range), at most two chunks in flight: its fsync then
+// has little left to do, and a journal commit forced meanwhile by another
+// writer's fsync (ext4 data=ordered writes out every allocated block first)
+// never waits behind megabytes of it.
+void write_behind(int fd, std::string_view bytes, const fs::path& path) {
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  if (bytes.size() <= kChunk) {
+    write_all(fd, bytes, path);
+    return;
+  }
+  for (std::size_t at = 0; at < bytes.size(); at += kChunk) {
+    const std::size_t n = std::min(kChunk, bytes.size() - at);
+    write_all(fd, bytes.substr(at, n), path);
+    // Failures here only lose the head start: fsync reports real errors.
+    ::sync_file_range(fd, static_cast<off_t>(at), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+    if (at >= kChunk) {
+      ::sync_file_range(fd, static_cast<off_t>(at - kChunk), static_cast<off_t>(kChunk),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    }
+  }
+}
+
+// Makes the content of every descriptor durable: writeback is started for
+// all of them first, so that one journal commit usually covers them all and
+// the later fsyncs find little left to do. Returns the number of fsyncs.
+int fsync_all(const std::vector<std::pair<int, fs::path>>& files) {
+  for (const auto& [fd, path] : files) {
+    ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  for (const auto& [fd, path] : files) {
+    if (::fsync(fd) != 0) {
+      io_fail("cannot fsync", path, errno);
+    }
+  }
+  return static_cast<int>(files.size());
 }
 
 // Creates (or truncates) `path` with `bytes` and makes its content durable.
@@ -155,6 +194,30 @@ ReadError errno_error(const std::string& file, int err) {
     return io_error(ReadErrorKind::kNotFound, file, file + " is missing");
   }
   return io_error(ReadErrorKind::kIo, file, file + ": " + std::strerror(err));
+}
+
+// Opens `path` for writing a new file (created or truncated).
+int create_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    io_fail("cannot create", path, errno);
+  }
+  return fd;
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Whether a staged writer holds generation directory `dir` (its flock):
+// such a generation is being written, not partial. Only meaningful under the
+// writers' lock, which a new staged writer needs to create its directory.
+bool being_written(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return false;
+  }
+  return ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 // Takes the store's exclusive writer lock (blocking); returns the descriptor.
@@ -342,28 +405,54 @@ std::vector<std::int64_t> SnapshotStore::list_generations() const {
   return out;
 }
 
-GenerationWriter SnapshotStore::begin_generation() {
-  const int lock_fd = lock_store(version_dir());
+std::int64_t SnapshotStore::create_next_generation() const {
   std::int64_t next = 1;
+  if (auto gens = list_generations(); !gens.empty()) {
+    next = gens.back() + 1;
+  }
+  if (auto cur = current_generation(); cur.ok()) {
+    next = std::max(next, cur.value() + 1);
+  }
+  const fs::path dir = generation_dir(next);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    io_fail("cannot create generation", dir, errno);
+  }
+  // Its entry in generations/ is made durable with the manifest (commit).
+  return next;
+}
+
+GenerationWriter SnapshotStore::begin_generation() {
+  const auto start = std::chrono::steady_clock::now();
+  const int lock_fd = lock_store(version_dir());
+  const double waited = ms_since(start);
+  std::int64_t next = 0;
   try {
-    if (auto gens = list_generations(); !gens.empty()) {
-      next = gens.back() + 1;
-    }
-    if (auto cur = current_generation(); cur.ok()) {
-      next = std::max(next, cur.value() + 1);
-    }
-    const fs::path dir = generation_dir(next);
-    if (::mkdir(dir.c_str(), 0755) != 0) {
-      io_fail("cannot create generation", dir, errno);
-    }
+    next = create_next_generation();
   } catch (...) {
     ::close(lock_fd);
     throw;
   }
   // From here the writer owns the lock and the directory: an exception
   // destroys it, which removes the directory and releases the lock.
-  GenerationWriter writer(*this, lock_fd, next);
-  fsync_dir(generation_dir(next).parent_path());
+  GenerationWriter writer(*this, lock_fd, -1, next);
+  writer.timings_.lock_wait_ms = waited;
+  notify(WriteStep::kGenerationCreated, "");
+  return writer;
+}
+
+GenerationWriter SnapshotStore::stage_generation() {
+  Fd lock(lock_store(version_dir()));  // only while the number is reserved
+  const std::int64_t next = create_next_generation();
+  const fs::path dir = generation_dir(next);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || ::flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (dir_fd >= 0) ::close(dir_fd);
+    std::error_code ec;
+    fs::remove(dir, ec);
+    io_fail("cannot lock generation", dir, err);
+  }
+  GenerationWriter writer(*this, -1, dir_fd, next);
   notify(WriteStep::kGenerationCreated, "");
   return writer;
 }
@@ -536,6 +625,7 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     std::int64_t generated_at_ms;
     std::int64_t age_ms = 0;
     std::string reason{};  // empty: kept
+    bool writing = false;  // a staged writer holds its directory: never removed
   };
   std::vector<Candidate> gens;
   for (std::int64_t g : list_generations()) {
@@ -565,6 +655,10 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     if (c.complete && (!result.current || c.generation <= *result.current)) {
       ++published_seen;
     }
+    if (!c.complete && being_written(generation_dir(c.generation))) {
+      c.writing = true;
+      c.reason.clear();
+    }
   }
 
   StoreFiles files(version_dir());
@@ -576,7 +670,7 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
       if (auto k = files.key(*result.current, name)) allowed.insert(*k);
       std::int64_t others = 0;
       for (auto& c : gens) {
-        if (!c.reason.empty() || c.generation == *result.current) continue;
+        if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
         const auto k = files.key(c.generation, name);
         if (!k || allowed.count(*k) != 0) continue;
         if (others < policy.keep_versions) {
@@ -598,7 +692,7 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     std::int64_t bytes = after.bytes();
     for (auto& c : gens) {
       if (bytes <= policy.max_bytes) break;
-      if (!c.reason.empty() || c.generation == *result.current) continue;
+      if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
       c.reason = "over_budget";
       after.remove(c.generation);
       bytes = after.bytes();
@@ -663,6 +757,7 @@ RetentionResult SnapshotStore::make_room(std::int64_t available_bytes, std::int6
       auto m = read_manifest(g);
       const std::int64_t at = m.ok() ? m->generated_at_ms : mtime_ms(generation_dir(g));
       if (!m.ok()) {
+        if (being_written(generation_dir(g))) continue;  // a staged writer's, not partial
         order.push_back({g, "partial", at});
       } else if (result.current && g > *result.current) {
         order.push_back({g, "unpublished", at});
@@ -752,22 +847,38 @@ StoreReport SnapshotStore::report(std::int64_t now_ms) const {
 // ---------------------------------------------------------------------------
 // GenerationWriter
 
-GenerationWriter::GenerationWriter(const SnapshotStore& store, int lock_fd, std::int64_t generation)
-    : store_(&store), lock_fd_(lock_fd), generation_(generation) {}
+GenerationWriter::GenerationWriter(const SnapshotStore& store, int lock_fd, int dir_lock_fd,
+                                   std::int64_t generation)
+    : store_(&store), lock_fd_(lock_fd), dir_lock_fd_(dir_lock_fd), generation_(generation) {}
 
 GenerationWriter::GenerationWriter(GenerationWriter&& other) noexcept
     : store_(other.store_),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
+      dir_lock_fd_(std::exchange(other.dir_lock_fd_, -1)),
       generation_(other.generation_),
+      published_as_(other.published_as_),
       done_(std::exchange(other.done_, true)),
       files_(std::move(other.files_)),
-      legacy_(std::move(other.legacy_)) {}
+      pending_(std::move(other.pending_)),
+      legacy_(std::move(other.legacy_)),
+      timings_(other.timings_) {}
 
 GenerationWriter::~GenerationWriter() {
   abort();
+  close_pending();
+  if (dir_lock_fd_ >= 0) {
+    ::close(dir_lock_fd_);
+  }
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);  // releases the flock
   }
+}
+
+void GenerationWriter::close_pending() noexcept {
+  for (auto& p : pending_) {
+    if (p.fd >= 0) ::close(std::exchange(p.fd, -1));
+  }
+  pending_.clear();
 }
 
 void GenerationWriter::abort() noexcept {
@@ -775,12 +886,22 @@ void GenerationWriter::abort() noexcept {
     return;
   }
   done_ = true;
+  close_pending();
   std::error_code ec;
   fs::remove_all(store_->generation_dir(generation_), ec);
-  fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
+  if (published_as_ != 0) fs::remove_all(store_->generation_dir(published_as_), ec);
+  // v1/.CURRENT.tmp is only ever written under the writers' lock.
+  if (lock_fd_ >= 0) fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
   if (ec) {
     core::log::warn("snapshot.abort_cleanup_failed", {{"generation", generation_}, {"error", ec.message()}});
   }
+}
+
+void GenerationWriter::lock() {
+  if (lock_fd_ >= 0) return;
+  const auto start = std::chrono::steady_clock::now();
+  lock_fd_ = lock_store(store_->version_dir());
+  timings_.lock_wait_ms += ms_since(start);
 }
 
 void GenerationWriter::check_new_name(const std::string& name) const {
@@ -803,15 +924,40 @@ void GenerationWriter::added(const std::string& name, FileEntry entry) {
 void GenerationWriter::add(const std::string& name, std::string_view bytes,
                            std::optional<std::int64_t> catalog_seq) {
   check_new_name(name);
-  const fs::path dir = store_->generation_dir(generation_);
-  const fs::path tmp = dir / ("." + name + ".tmp");
-  write_durable(tmp, bytes);
-  store_->notify(WriteStep::kTempWritten, name);
-  // The directory entry is made durable with all the others, once, before
-  // the manifest (commit()): until then the generation is partial anyway.
-  rename_file(tmp, dir / name);
-  store_->notify(WriteStep::kRenamed, name);
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path tmp = store_->generation_dir(generation_) / ("." + name + ".tmp");
+  PendingFile file{name, create_file(tmp)};
+  try {
+    write_behind(file.fd, bytes, tmp);
+  } catch (...) {
+    ::close(file.fd);
+    throw;
+  }
+  pending_.push_back(std::move(file));
   added(name, FileEntry{sha256_hex(bytes), static_cast<std::int64_t>(bytes.size()), catalog_seq});
+  timings_.files_ms += ms_since(start);
+}
+
+void GenerationWriter::flush() {
+  if (pending_.empty()) return;
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path dir = store_->generation_dir(generation_);
+  std::vector<std::pair<int, fs::path>> fds;
+  for (const auto& p : pending_) fds.emplace_back(p.fd, dir / ("." + p.name + ".tmp"));
+  timings_.fsyncs += fsync_all(fds);
+  // The directory entries are made durable with the manifest's (commit()):
+  // until then the generation is partial anyway.
+  for (auto& p : pending_) {
+    const fs::path tmp = dir / ("." + p.name + ".tmp");
+    if (::close(std::exchange(p.fd, -1)) != 0) {
+      io_fail("cannot close", tmp, errno);
+    }
+    store_->notify(WriteStep::kTempWritten, p.name);
+    rename_file(tmp, dir / p.name);
+    store_->notify(WriteStep::kRenamed, p.name);
+  }
+  pending_.clear();
+  timings_.files_ms += ms_since(start);
 }
 
 void GenerationWriter::link(const std::string& name, std::int64_t from, const FileEntry& entry) {
@@ -838,51 +984,71 @@ void GenerationWriter::link(const std::string& name, std::int64_t from, const Fi
   added(name, entry);
 }
 
-GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {
-  if (done_) {
-    throw std::logic_error("generation already committed or aborted");
-  }
-  const fs::path dir = store_->generation_dir(generation_);
+void GenerationWriter::write_manifest(std::int64_t g, const Manifest& manifest, bool current_tmp) {
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path dir = store_->generation_dir(g);
   const fs::path vdir = store_->version_dir();
-
-  // Every file's directory entry, durable before the manifest names it.
-  fsync_dir(dir);
-
-  Committed out;
-  out.manifest.generation = generation_;
-  out.manifest.catalog_seq = catalog_seq;
-  out.manifest.generated_at_ms = generated_at_ms;
-  out.manifest.files = files_;
-
   store_->notify(WriteStep::kBeforeManifest, "");
+  // Written under a temporary name and renamed before it is durable: until
+  // CURRENT names this generation nothing trusts its manifest, and a crash
+  // before the fsyncs below leaves, at worst, a partial or unpublished
+  // generation, which gc removes (docs/snapshots.md, "Why each fsync").
   const fs::path manifest_tmp = dir / ("." + std::string(kManifestName) + ".tmp");
-  write_durable(manifest_tmp, manifest_json(out.manifest));
+  Fd manifest_fd(create_file(manifest_tmp));
+  write_all(manifest_fd.get(), manifest_json(manifest), manifest_tmp);
+  std::optional<Fd> current_fd;
+  const fs::path current_path = vdir / ".CURRENT.tmp";
+  if (current_tmp) {
+    current_fd.emplace(create_file(current_path));
+    write_all(current_fd->get(), std::to_string(g) + "\n", current_path);
+  }
   store_->notify(WriteStep::kTempWritten, kManifestName);
   rename_file(manifest_tmp, dir / kManifestName);
+  std::vector<std::pair<int, fs::path>> fds{{manifest_fd.get(), dir / kManifestName}};
+  if (current_fd) fds.emplace_back(current_fd->get(), current_path);
+  timings_.fsyncs += fsync_all(fds);
+  if (int err = manifest_fd.close(); err != 0) io_fail("cannot close", dir / kManifestName, err);
+  if (current_fd) {
+    if (int err = current_fd->close(); err != 0) io_fail("cannot close", current_path, err);
+  }
+  // Every file's and the manifest's directory entry, and the generation's
+  // own entry in generations/, durable before CURRENT may name it.
   fsync_dir(dir);
+  fsync_dir(dir.parent_path());
+  timings_.fsyncs += 2;
   store_->notify(WriteStep::kRenamed, kManifestName);
+  timings_.manifest_ms += ms_since(start);
+}
 
+void GenerationWriter::publish(std::int64_t g, Committed& out) {
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path dir = store_->generation_dir(g);
+  const fs::path vdir = store_->version_dir();
   store_->notify(WriteStep::kBeforeCurrent, "");
-  const fs::path current_tmp = vdir / ".CURRENT.tmp";
-  write_durable(current_tmp, std::to_string(generation_) + "\n");
   store_->notify(WriteStep::kTempWritten, kCurrentName);
-  rename_file(current_tmp, vdir / kCurrentName);
+  rename_file(vdir / ".CURRENT.tmp", vdir / kCurrentName);
   // Published: from here on nothing may remove this generation, and a
   // failure is a warning, not an error.
   done_ = true;
   auto warn = [&](const std::string& what) {
     out.warnings.push_back(what);
-    core::log::warn("snapshot.commit_warning", {{"generation", generation_}, {"warning", what}});
+    core::log::warn("snapshot.commit_warning", {{"generation", g}, {"warning", what}});
   };
   try {
     fsync_dir(vdir);
+    ++timings_.fsyncs;
     store_->notify(WriteStep::kCurrentReplaced, kCurrentName);
   } catch (const std::exception& e) {
     warn(std::string("CURRENT replaced but not confirmed durable: ") + e.what());
   }
+  timings_.current_ms += ms_since(start);
 
   // Legacy copies: a hard link to the generation's file (no copy, atomic
-  // rename over the old one); a copy where links are not supported.
+  // rename over the old one); a copy where links are not supported. Not
+  // fsynced: they become durable with the next journal commit, at the
+  // latest the next generation's; a crash before that leaves the previous
+  // copies, which the legacy layout allows (they may lag one generation).
+  const auto legacy_start = std::chrono::steady_clock::now();
   for (const auto& name : legacy_) {
     const fs::path tmp = vdir / ("." + name + ".tmp");
     try {
@@ -894,6 +1060,7 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
           io_fail("cannot read", dir / name, err);
         }
         write_durable(tmp, bytes);
+        ++timings_.fsyncs;
       }
       store_->notify(WriteStep::kTempWritten, "legacy/" + name);
       rename_file(tmp, vdir / name);
@@ -904,15 +1071,58 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
       warn("legacy copy v1/" + name + " may be stale: " + e.what());
     }
   }
-  try {
-    fsync_dir(vdir);
-  } catch (const std::exception& e) {
-    warn(std::string("legacy copies not confirmed durable: ") + e.what());
+  timings_.legacy_ms += ms_since(legacy_start);
+}
+
+GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, std::int64_t generated_at_ms) {
+  if (done_) {
+    throw std::logic_error("generation already committed or aborted");
   }
-  // Release the writer lock now rather than when the writer is destroyed.
+  lock();
+  flush();
+
+  Committed out;
+  out.manifest.generation = generation_;
+  out.manifest.catalog_seq = catalog_seq;
+  out.manifest.generated_at_ms = generated_at_ms;
+  out.manifest.files = files_;
+  for (auto& [name, entry] : out.manifest.files) {
+    if (entry.catalog_seq == catalog_seq) entry.catalog_seq.reset();  // the generation's: implicit
+  }
+
+  // A staged generation is published under its own number unless a newer
+  // one became current while it was written (numbers never go back): then
+  // it is completed as it is and its files are published, hard-linked, in
+  // the next generation.
+  std::int64_t g = generation_;
+  if (dir_lock_fd_ >= 0) {
+    if (auto cur = store_->current_generation(); cur.ok() && cur.value() > generation_) {
+      write_manifest(generation_, out.manifest, /*current_tmp=*/false);
+      g = published_as_ = store_->create_next_generation();
+      store_->notify(WriteStep::kGenerationCreated, "");
+      for (const auto& [name, entry] : files_) {
+        const fs::path source = store_->generation_dir(generation_) / name;
+        const fs::path target = store_->generation_dir(g) / name;
+        if (::link(source.c_str(), target.c_str()) != 0) {
+          io_fail("cannot link to", target, errno);
+        }
+        store_->notify(WriteStep::kRenamed, name);
+      }
+      out.staged_as = generation_;
+      out.manifest.generation = g;
+    }
+  }
+  write_manifest(g, out.manifest, /*current_tmp=*/true);
+  publish(g, out);
+
+  // Release the locks now rather than when the writer is destroyed.
   if (lock_fd_ >= 0) {
     ::close(std::exchange(lock_fd_, -1));
   }
+  if (dir_lock_fd_ >= 0) {
+    ::close(std::exchange(dir_lock_fd_, -1));
+  }
+  out.timings = timings_;
   return out;
 }
 

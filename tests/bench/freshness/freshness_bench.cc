@@ -15,8 +15,15 @@
 //   - announced: until an analytics.snapshot event covering S arrives.
 // Also reports the snapshot directory's disk use (each inode once) before
 // and after each phase, and how many fast and map generations a phase cost.
-// Prints p50 / p90 / p99 / max per phase and one JSON line. Driven by
-// tests/bench/freshness.sh; never run by ctest.
+// Prints p50 / p90 / p99 / max per phase and one JSON line. Then, from
+// analytics-regen's regen.trace and analytics-api's snapshot.load_trace log
+// lines (steady-clock times this process shares), where each mutation's
+// time went: before its run started, each stage of the run (load, compute,
+// waiting for the snapshot store, the write's files / manifest / CURRENT /
+// legacy copies, gc), the announcement, analytics-api noticing it, loading
+// the generation, and answering the parked read; percentiles per segment
+// and the slowest mutations in full. Driven by tests/bench/freshness.sh;
+// never run by ctest.
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -215,6 +222,105 @@ struct Mutation {
   std::int64_t seq = 0;
 };
 
+std::int64_t micros(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+// The value of `key` in a logfmt line ("" when absent; quotes not handled:
+// the trace fields never need them).
+std::string logfmt(const std::string& line, const std::string& key) {
+  const std::string k = " " + key + "=";
+  const auto at = line.find(k);
+  if (at == std::string::npos) return "";
+  const auto from = at + k.size();
+  return line.substr(from, line.find(' ', from) - from);
+}
+
+std::int64_t logfmt_int(const std::string& line, const std::string& key) {
+  const std::string v = logfmt(line, key);
+  return v.empty() ? 0 : std::stoll(v);
+}
+
+double logfmt_double(const std::string& line, const std::string& key) {
+  const std::string v = logfmt(line, key);
+  return v.empty() ? 0.0 : std::stod(v);
+}
+
+// One published run of analytics-regen (event=regen.trace).
+struct RunTrace {
+  std::string lane;
+  std::int64_t generation = 0, seq = 0, files_seq = 0;
+  std::int64_t oldest_us = 0, start_us = 0, returned_us = 0, announced_us = 0, fsyncs = 0;
+  std::map<std::string, double> stages;  // ms
+
+  double stage(const std::string& name) const {
+    auto it = stages.find(name);
+    return it == stages.end() ? 0.0 : it->second;
+  }
+  // The sum of the stages named `prefix`...
+  double stages_with(const std::string& prefix) const {
+    double sum = 0;
+    for (const auto& [name, ms] : stages) {
+      if (name.rfind(prefix, 0) == 0 && name.find('.', prefix.size()) == std::string::npos) sum += ms;
+    }
+    return sum;
+  }
+};
+
+// One generation analytics-api loaded (event=snapshot.load_trace).
+struct LoadTrace {
+  std::int64_t generation = 0, heard_us = 0, start_us = 0, swapped_us = 0, notified_us = 0;
+  double read_ms = 0, build_ms = 0, gzip_ms = 0, trim_ms = 0;
+};
+
+std::vector<RunTrace> run_traces(const std::string& log) {
+  std::vector<RunTrace> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" event=regen.trace ") == std::string::npos) continue;
+    RunTrace t;
+    t.lane = logfmt(line, "lane");
+    t.generation = logfmt_int(line, "generation");
+    t.seq = logfmt_int(line, "seq");
+    t.files_seq = logfmt_int(line, "files_seq");
+    t.oldest_us = logfmt_int(line, "oldest_us");
+    t.start_us = logfmt_int(line, "start_us");
+    t.returned_us = logfmt_int(line, "returned_us");
+    t.announced_us = logfmt_int(line, "announced_us");
+    t.fsyncs = logfmt_int(line, "fsyncs");
+    std::istringstream stages(logfmt(line, "stages"));
+    for (std::string item; std::getline(stages, item, ',');) {
+      const auto colon = item.rfind(':');
+      if (colon != std::string::npos) t.stages[item.substr(0, colon)] = std::stod(item.substr(colon + 1));
+    }
+    out.push_back(std::move(t));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.announced_us < b.announced_us; });
+  return out;
+}
+
+std::vector<LoadTrace> load_traces(const std::string& log) {
+  std::vector<LoadTrace> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" event=snapshot.load_trace ") == std::string::npos) continue;
+    LoadTrace t;
+    t.generation = logfmt_int(line, "generation");
+    t.heard_us = logfmt_int(line, "heard_us");
+    t.start_us = logfmt_int(line, "start_us");
+    t.swapped_us = logfmt_int(line, "swapped_us");
+    t.notified_us = logfmt_int(line, "notified_us");
+    t.read_ms = logfmt_double(line, "read_ms");
+    t.build_ms = logfmt_double(line, "build_ms");
+    t.gzip_ms = logfmt_double(line, "gzip_ms");
+    t.trim_ms = logfmt_double(line, "trim_ms");
+    out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.swapped_us < b.swapped_us; });
+  return out;
+}
+
 struct Figures {
   std::size_t n = 0;
   std::size_t missing = 0;
@@ -293,10 +399,116 @@ void print(const char* what, const Figures& f) {
               what, f.n, f.p50, f.p90, f.p99, f.max, f.mean, f.missing ? "  (some never covered!)" : "");
 }
 
+// Where each mutation's time went, from its acknowledgement to its read's
+// answer at `visible`: the run that first covered it (its exact analytics,
+// or with `maps` its every file), the load that made that visible, and the
+// segments in between. Prints percentiles per segment and the slowest
+// mutations in full.
+void breakdown(const char* what, const std::vector<Mutation>& ms, bool maps,
+               const std::vector<RunTrace>& runs, const std::vector<LoadTrace>& loads,
+               const std::function<std::optional<Clock::time_point>(const Mutation&)>& visible) {
+  static const std::vector<std::string> kSegments = {"to run start",
+                                                     "  of which event->regen",
+                                                     "run: load",
+                                                     "run: compute",
+                                                     "run: wait for store",
+                                                     "run: carry",
+                                                     "run: write",
+                                                     "  files",
+                                                     "  manifest",
+                                                     "  CURRENT",
+                                                     "  legacy",
+                                                     "  lock",
+                                                     "run: gc",
+                                                     "announce",
+                                                     "api: bus",
+                                                     "api: loader busy",
+                                                     "api: read+verify",
+                                                     "api: build",
+                                                     "answer",
+                                                     "total"};
+  std::map<std::string, std::vector<double>> seg;
+  std::vector<std::pair<double, std::string>> slowest;
+  std::size_t unmatched = 0;
+  for (const auto& m : ms) {
+    const auto at = visible(m);
+    if (!at) continue;
+    const std::int64_t ack = micros(m.committed);
+    const RunTrace* run = nullptr;
+    for (const auto& r : runs) {
+      if ((maps ? r.files_seq : r.seq) >= m.seq && r.announced_us >= ack) {
+        run = &r;
+        break;
+      }
+    }
+    const LoadTrace* load = nullptr;
+    for (const auto& l : loads) {
+      if (run != nullptr && l.generation >= run->generation && l.swapped_us >= run->announced_us) {
+        load = &l;
+        break;
+      }
+    }
+    if (run == nullptr || load == nullptr) {
+      ++unmatched;
+      continue;
+    }
+    const std::string w = run->lane == "slow" ? "write" : "write.fast";
+    std::map<std::string, double> v;
+    v["to run start"] = static_cast<double>(run->start_us - ack) / 1e3;
+    v["  of which event->regen"] =
+        run->oldest_us > ack ? static_cast<double>(run->oldest_us - ack) / 1e3 : 0.0;
+    v["run: load"] = run->stage("open") + run->stage("load") + run->stage("model");
+    v["run: compute"] = run->stages_with("produce.");
+    v["run: wait for store"] = run->stage("wait.store");
+    v["run: carry"] = run->stage("carry");
+    v["run: write"] = run->stage(w);
+    v["  files"] = run->stage(w + ".files");
+    v["  manifest"] = run->stage(w + ".manifest");
+    v["  CURRENT"] = run->stage(w + ".current");
+    v["  legacy"] = run->stage(w + ".legacy");
+    v["  lock"] = run->stage(w + ".lock");
+    v["run: gc"] = run->stage("gc");
+    v["announce"] = static_cast<double>(run->announced_us - run->returned_us) / 1e3;
+    v["api: bus"] = load->heard_us > 0 ? static_cast<double>(load->heard_us - run->announced_us) / 1e3 : 0.0;
+    v["api: loader busy"] =
+        static_cast<double>(load->start_us - std::max(run->announced_us, load->heard_us)) / 1e3;
+    v["api: read+verify"] = load->read_ms;
+    v["api: build"] = load->build_ms;
+    v["answer"] = static_cast<double>(micros(*at) - load->swapped_us) / 1e3;
+    v["total"] = static_cast<double>(micros(*at) - ack) / 1e3;
+    std::string line;
+    char buf[96];
+    for (const auto& name : kSegments) {
+      seg[name].push_back(v[name]);
+      if (v[name] >= 0.05 && name != "total") {
+        std::snprintf(buf, sizeof buf, " %s %.1f;", name.c_str() + (name[0] == ' ' ? 2 : 0), v[name]);
+        line += buf;
+      }
+    }
+    std::snprintf(buf, sizeof buf, "seq %lld gen %lld (%s) %.0f ms:", static_cast<long long>(m.seq),
+                  static_cast<long long>(run->generation), run->lane.c_str(), v["total"]);
+    slowest.emplace_back(v["total"], buf + line);
+  }
+  std::printf("  where the time went, %s (ms; %zu mutations, %zu unmatched):\n", what, ms.size() - unmatched,
+              unmatched);
+  std::printf("    %-26s %8s %8s %8s %8s\n", "segment", "p50", "p90", "p99", "max");
+  for (const auto& name : kSegments) {
+    auto& v = seg[name];
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    std::printf("    %-26s %8.1f %8.1f %8.1f %8.1f\n", name.c_str(), percentile(v, 0.5), percentile(v, 0.9),
+                percentile(v, 0.99), v.back());
+  }
+  std::sort(slowest.rbegin(), slowest.rend());
+  for (std::size_t i = 0; i < std::min<std::size_t>(5, slowest.size()); ++i) {
+    std::printf("    slowest: %s\n", slowest[i].second.c_str());
+  }
+}
+
 // One phase's mutations, measured every way; returns its JSON members.
 std::string report_phase(const char* name, Announcements& announcements, VisibleReads& reads,
                          const std::vector<Mutation>& ms, std::size_t before, std::int64_t disk_before,
-                         const std::string& analytics_dir) {
+                         const std::string& analytics_dir, ChildProcess& regen, ChildProcess& api) {
   // Wait (bounded) for the last one to be covered everywhere.
   cocktail::testing::wait_until([&] { return announcements.covered_at(ms.back().seq, true).has_value(); },
                                 60s);
@@ -321,6 +533,14 @@ std::string report_phase(const char* name, Announcements& announcements, Visible
   one(
       "every file announced", "complete_announced",
       [&](const Mutation& m) { return announcements.covered_at(m.seq, true); }, false);
+  {
+    const auto runs = run_traces(regen.stderr_text());
+    const auto loads = load_traces(api.stderr_text());
+    breakdown("exact visible", ms, false, runs, loads,
+              [&](const Mutation& m) { return reads.visible_at(kExactPath, m.seq); });
+    breakdown("maps visible", ms, true, runs, loads,
+              [&](const Mutation& m) { return reads.visible_at(kMapPath, m.seq); });
+  }
   const std::size_t generations = announcements.count() - before;
   const std::size_t maps = announcements.map_count(before);
   std::printf("  generations: %zu (%zu with new maps); snapshot dir %.1f MB -> %.1f MB (+%.1f MB)\n",
@@ -458,7 +678,8 @@ int main(int argc, char** argv) {
     body(ms);
     const double took = std::chrono::duration<double>(Clock::now() - started).count();
     std::printf("%s: %zu writes in %.2f s\n", title.c_str(), ms.size(), took);
-    json += "," + report_phase(name, announcements, reads, ms, before, disk_before, analytics_dir);
+    json +=
+        "," + report_phase(name, announcements, reads, ms, before, disk_before, analytics_dir, regen, reader);
   };
   if (const auto n = o.get_int("--spaced"); n > 0) {
     const auto interval = std::chrono::milliseconds(o.get_int("--interval-ms"));

@@ -107,7 +107,15 @@ TEST(SelfRepair, StartedOnACorruptCurrentItServesWhatVerifiesAndGetsAFreshGenera
   EXPECT_TRUE(health["details"]["fallback_generation"].IsNull());
   EXPECT_EQ(health["details"]["catalog_seq"].GetInt64(), stack.seeded_seq()) << "no catalog change";
   for (const char* route : kSnapshotRoutes) EXPECT_EQ(api.get(route).status, 200) << route;
-  metrics = regen.get("/metrics").body;
+  // The run is recorded once it returns, after its announcement (readers
+  // first) and retention: wait for it.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        metrics = regen.get("/metrics").body;
+        return sample(metrics, R"(cocktail_regen_repairs_total{result="success"})") >= 1;
+      },
+      10s))
+      << metrics;
   EXPECT_EQ(sample(metrics, R"(cocktail_regen_corrupt_files_total{found_by="reader"})"), 1);
   EXPECT_EQ(sample(metrics, R"(cocktail_regen_repairs_total{result="success"})"), 1);
   EXPECT_EQ(sample(metrics, R"(cocktail_regen_repair_requests_total{result="confirmed"})"), 1);

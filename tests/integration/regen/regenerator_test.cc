@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <sstream>
 
 #include "catalog_backends.h"
@@ -300,6 +302,106 @@ TEST_P(RegeneratorTest, AFailingProducerKeepsThePreviousGeneration) {
     EXPECT_EQ(std::string_view(doc["status"]), "error");
   }
   EXPECT_EQ(Regenerator(settings(), store_).run().value().generation, 2);
+}
+
+// The slow lane writes its files outside the store's lock: a fast run
+// started while they are being made durable commits at once, and the slow
+// lane then publishes its files with that newer fast generation's exact
+// analytics carried forward (the generation's seq never goes back).
+TEST_P(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
+  // On the slow lane's file, once durable and before the slow lane takes
+  // the store: a change to the catalog, then a fast run on another thread.
+  struct MidSlowWrite final : snapshot::WriteObserver {
+    void on_step(snapshot::WriteStep step, std::string_view file) override {
+      if (!armed || step != snapshot::WriteStep::kTempWritten || file != "slow-count.json") return;
+      armed = false;
+      hook();
+    }
+    bool armed = false;
+    std::function<void()> hook;
+  } mid;
+  snapshot::SnapshotStore store(dir_.file("analytics"), &mid);
+  auto s = settings();
+  s.split_lanes = true;
+  std::vector<std::unique_ptr<Producer>> producers;
+  producers.push_back(std::make_unique<ExactAnalyticsProducer>());
+  producers.push_back(std::make_unique<SlowCountProducer>());
+  Regenerator regen(s, store, std::move(producers));
+  ASSERT_TRUE(regen.run().ok());  // generations 1 (fast) and 2 (slow)
+
+  std::shared_ptr<const LoadedCatalog> loaded;
+  ASSERT_TRUE(regen.run_fast(nullptr, &loaded).ok());  // 3
+  const std::int64_t old_seq = loaded->state.catalog_seq;
+  std::optional<RunResult> fast;
+  mid.hook = [&] {
+    testing::open_test_catalog(catalog_path_)->exec("INSERT INTO ingredients(name) VALUES ('Yuzu')");
+    auto f = std::async(std::launch::async, [&] { return regen.run_fast(nullptr); });
+    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) fast = f.get();
+  };
+  mid.armed = true;
+  const RunResult slow = regen.run_slow(*loaded, nullptr);  // stages 4
+  ASSERT_TRUE(fast.has_value()) << "the fast run waited for the slow lane's files";
+  ASSERT_TRUE(fast->ok()) << fast->failure().message();
+  EXPECT_EQ(fast->value().generation, 5);
+  const std::int64_t new_seq = fast->value().catalog_seq;
+  ASSERT_GT(new_seq, old_seq);
+
+  ASSERT_TRUE(slow.ok()) << slow.failure().message();
+  const auto& m = slow.value().manifest;
+  EXPECT_EQ(m.generation, 6) << "published after the fast generation, never under it";
+  EXPECT_EQ(store.current_generation().value(), 6);
+  EXPECT_EQ(m.catalog_seq, new_seq) << "the newer exact analytics are carried forward";
+  EXPECT_EQ(m.file_catalog_seq("slow-count.json"), old_seq);
+  EXPECT_EQ(m.file_catalog_seq("ingredient-usage.json"), new_seq);
+  // Generation 4, where the slow lane wrote, is complete and never current;
+  // its file is generation 6's (one inode) and its envelope names 4.
+  ASSERT_TRUE(store.read_manifest(4).ok());
+  EXPECT_TRUE(std::filesystem::equivalent(store.generation_dir(4) / "slow-count.json",
+                                          store.generation_dir(6) / "slow-count.json"));
+  auto snap = store.read_current();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_NE(snap->files.at("slow-count.json").find("\"generation\":4"), std::string::npos);
+  EXPECT_NE(snap->files.at("ingredient-usage.json").find("\"generation\":5"), std::string::npos);
+}
+
+// A slow-lane file of bare bytes (no envelope naming its generation) that
+// comes out the same as the current generation's is linked, not written
+// again; it says the seq it was computed from.
+TEST_P(RegeneratorTest, ASlowFileWhoseBytesDidNotChangeIsLinkedWithItsNewSeq) {
+  class BareProducer final : public Producer {
+   public:
+    std::string_view name() const override { return "bare"; }
+    bool slow() const override { return true; }
+    std::vector<std::string> outputs() const override { return {"bare.bin"}; }
+    void produce(const ProducerContext& ctx, ProducerOutput& out) override {
+      Artifact a;
+      a.analytics_type = "bare";
+      a.file_name = "bare.bin";
+      a.body = std::string(4096, 'x') + std::to_string(ctx.model.recipe_count());
+      a.envelope = false;
+      out.artifacts.push_back(std::move(a));
+    }
+  };
+  auto s = settings();
+  s.split_lanes = true;
+  std::vector<std::unique_ptr<Producer>> producers;
+  producers.push_back(std::make_unique<ExactAnalyticsProducer>());
+  producers.push_back(std::make_unique<BareProducer>());
+  Regenerator regen(s, store_, std::move(producers));
+  auto first = regen.run();
+  ASSERT_TRUE(first.ok());
+  const std::int64_t g1 = first.value().generation;
+  // An ingredient added: the recipe count, so the bare file, stays.
+  testing::open_test_catalog(catalog_path_)->exec("INSERT INTO ingredients(name) VALUES ('Yuzu')");
+  auto second = regen.run();
+  ASSERT_TRUE(second.ok()) << second.failure().message();
+  const auto& m = second.value().manifest;
+  EXPECT_TRUE(std::filesystem::equivalent(store_.generation_dir(g1) / "bare.bin",
+                                          store_.generation_dir(m.generation) / "bare.bin"));
+  EXPECT_GT(m.file_catalog_seq("bare.bin").value(),
+            first.value().manifest.file_catalog_seq("bare.bin").value());
+  EXPECT_EQ(m.file_catalog_seq("bare.bin"), m.catalog_seq) << "computed from the newest state";
+  EXPECT_TRUE(store_.read_current().ok());
 }
 
 TEST_P(RegeneratorTest, RetentionRunsAfterEachWrite) {

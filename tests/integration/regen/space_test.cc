@@ -23,24 +23,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A slow-lane producer of one large file.
+// A slow-lane producer of one large file, new bytes on every run (a file
+// whose bytes did not change would be linked, costing no space).
 class BigSlowProducer final : public Producer {
  public:
   explicit BigSlowProducer(std::size_t bytes) : bytes_(bytes) {}
   std::string_view name() const override { return "big-slow"; }
   bool slow() const override { return true; }
   std::vector<std::string> outputs() const override { return {"big.bin"}; }
-  void produce(const ProducerContext& ctx, ProducerOutput& out) override {
+  void produce(const ProducerContext&, ProducerOutput& out) override {
     Artifact a;
     a.analytics_type = "big";
     a.file_name = "big.bin";
-    a.body = std::string(bytes_, static_cast<char>('a' + ctx.model.recipe_count() % 26));
+    a.body = std::string(bytes_, static_cast<char>('a' + runs_++ % 26));
     a.envelope = false;
     out.artifacts.push_back(std::move(a));
   }
 
  private:
   std::size_t bytes_;
+  int runs_ = 0;
 };
 
 // Bytes under `dir`, each inode once.

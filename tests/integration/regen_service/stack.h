@@ -176,6 +176,16 @@ class RegenProcess {
         },
         timeout, 20ms);
   }
+  // Waits until neither lane is running or has work waiting.
+  bool wait_both_lanes_idle(std::chrono::milliseconds timeout = 10s) {
+    return testing::wait_until(
+        [&] {
+          auto h = health();
+          return h.IsObject() && !h["running"].GetBool() && !h["pending"].GetBool() && h.HasMember("slow") &&
+                 !h["slow"]["running"].GetBool() && !h["slow"]["pending"].GetBool();
+        },
+        timeout, 20ms);
+  }
 
   std::optional<testing::ExitStatus> terminate(std::chrono::milliseconds timeout) {
     process_->signal(SIGTERM);

@@ -347,22 +347,7 @@ TEST(CocktailSpaces, MapQualityOnGeneratedCatalog) {
   const std::vector<float> xy_m = coordinates(result.cocktail_space);
   ASSERT_EQ(xy_m.size(), 2 * nm);
   const auto q_m = testing::map_quality(
-      nm,
-      [&](std::size_t i, std::size_t j) {
-        double s = 0.0;
-        std::size_t a = rows.offsets[i], b = rows.offsets[j];
-        while (a < rows.offsets[i + 1] || b < rows.offsets[j + 1]) {
-          if (b == rows.offsets[j + 1] || (a < rows.offsets[i + 1] && rows.columns[a] < rows.columns[b])) {
-            s += rows.values[a++];
-          } else if (a == rows.offsets[i + 1] || rows.columns[b] < rows.columns[a]) {
-            s += rows.values[b++];
-          } else {
-            s += std::abs(rows.values[a++] - rows.values[b++]);
-          }
-        }
-        return s;
-      },
-      xy_m, 5);
+      nm, [&](std::size_t i, std::size_t j) { return testing::sparse_l1(rows, i, j); }, xy_m, 5);
   std::printf(
       "trustworthiness@5 manhattan %.4f (ties by index %.4f, recall %.3f), em %.4f (ties by index %.4f, "
       "recall "
@@ -374,6 +359,103 @@ TEST(CocktailSpaces, MapQualityOnGeneratedCatalog) {
   // Ties broken by index (printed above) penalise arbitrary choices among
   // equal distances — about half the recipes here have a tie at their 5th
   // neighbour — so that figure measures the ties more than the map.
+}
+
+// Incremental runs (docs/cocktail-space.md, "Incremental runs").
+bool same_outputs(const CocktailSpaceResult& a, const CocktailSpaceResult& b) {
+  return a.cocktail_space == b.cocktail_space && a.cocktail_space_em == b.cocktail_space_em &&
+         a.recipe_similar == b.recipe_similar && a.distance_matrix_npy == b.distance_matrix_npy &&
+         a.ingredient_matrix_npy == b.ingredient_matrix_npy;
+}
+
+TEST(CocktailSpacesIncremental, AChangeTheMapsDoNotSeeGivesTheColdResultByteForByte) {
+  catalog::CatalogState state = testing::seeded_catalog(300, 200, 3);
+  CocktailSpaceOptions options;
+  options.umap_epochs = 100;
+  options.threads = 2;
+  options.incremental = true;
+  CocktailSpaceMemory memory;
+  const CocktailSpaceResult first = compute_cocktail_spaces(state, options, &memory);
+  ASSERT_TRUE(memory.valid);
+  EXPECT_EQ(first.counts.em_start, "cold");
+
+  // The same catalog again, then an ingredient no recipe uses: nothing the
+  // maps read changed.
+  const CocktailSpaceResult again = compute_cocktail_spaces(state, options, &memory);
+  EXPECT_EQ(again.counts.em_start, "warm");
+  EXPECT_EQ(again.counts.em_iterations, 1u);
+  EXPECT_EQ(again.counts.pairs_solved, 0u) << "every distance reused";
+  EXPECT_EQ(again.counts.umap_em_start, "unchanged");
+  EXPECT_EQ(again.counts.umap_manhattan_start, "unchanged");
+  EXPECT_TRUE(same_outputs(again, first));
+  catalog::IngredientRow unused{
+      state.ingredients.back().id + 1, "Unused", state.ingredients.front().id,
+      state.ingredients.front().path + std::to_string(state.ingredients.back().id + 1) + "/", false};
+  state.ingredients.push_back(unused);
+  const CocktailSpaceResult warm = compute_cocktail_spaces(state, options, &memory);
+  const CocktailSpaceResult cold = compute_cocktail_spaces(state, options);
+  EXPECT_TRUE(same_outputs(warm, cold));
+
+  // A recipe renamed: the numbers stay, recipe-similar and the maps say the new name.
+  state.recipes[7].name = "Renamed";
+  const CocktailSpaceResult renamed = compute_cocktail_spaces(state, options, &memory);
+  EXPECT_TRUE(same_outputs(renamed, compute_cocktail_spaces(state, options)));
+  EXPECT_NE(renamed.recipe_similar.find("Renamed"), std::string::npos);
+}
+
+TEST(CocktailSpacesIncremental, ARealChangeStartsWarmConvergesAndKeepsTheMapsTrustworthy) {
+  catalog::CatalogState state = testing::seeded_catalog(600, 300, 5);
+  CocktailSpaceOptions options;
+  options.threads = 2;
+  options.incremental = true;
+  CocktailSpaceMemory memory;
+  compute_cocktail_spaces(state, options, &memory);
+  // One amount changed, one recipe added (a variation of another).
+  auto& row = state.recipe_ingredients[state.recipe_ingredients.size() / 2];
+  row.amount = row.amount.value_or(1.0) * 1.5;
+  const std::int64_t source = state.recipes[10].id;
+  state.recipes.push_back({state.recipes.back().id + 1, "Variation"});
+  std::int64_t next_row = state.recipe_ingredients.back().id;
+  std::vector<catalog::RecipeIngredientRow> added;
+  for (const auto& r : state.recipe_ingredients) {
+    if (r.recipe_id != source) continue;
+    auto copy = r;
+    copy.id = ++next_row;
+    copy.recipe_id = state.recipes.back().id;
+    added.push_back(copy);
+  }
+  added.front().amount = added.front().amount.value_or(1.0) * 2.0;
+  state.recipe_ingredients.insert(state.recipe_ingredients.end(), added.begin(), added.end());
+
+  const CocktailSpaceResult warm = compute_cocktail_spaces(state, options, &memory);
+  EXPECT_EQ(warm.counts.em_start, "warm");
+  EXPECT_TRUE(warm.counts.em_converged) << "the stopping rule holds for the costs it used";
+  EXPECT_GT(warm.counts.em_pairs_reused, 0u);
+  EXPECT_GT(warm.counts.pairs_solved, 0u) << "the pairs of the changed recipes are solved";
+  EXPECT_EQ(warm.counts.umap_em_start, "warm");
+  EXPECT_EQ(warm.counts.umap_manhattan_start, "warm");
+  std::vector<std::int64_t> ids;
+  const std::vector<float> xy = coordinates(warm.cocktail_space_em, &ids);
+  EXPECT_EQ(ids.back(), state.recipes.back().id) << "the new recipe is on the map";
+  std::size_t n = 0;
+  const std::vector<float> em = npy_values(warm.distance_matrix_npy, n);
+  const auto q = testing::map_quality(
+      n, [&](std::size_t i, std::size_t j) { return static_cast<double>(em[i * n + j]); }, xy, 5);
+  const CocktailSpaceResult cold = compute_cocktail_spaces(state, options);
+  std::size_t cold_n = 0;
+  const std::vector<float> cold_em = npy_values(cold.distance_matrix_npy, cold_n);
+  const auto cold_q = testing::map_quality(
+      n, [&](std::size_t i, std::size_t j) { return static_cast<double>(cold_em[i * n + j]); },
+      coordinates(cold.cocktail_space_em), 5);
+  std::printf("EM map trustworthiness@5: warm %.4f, cold %.4f\n", q.trustworthiness, cold_q.trustworthiness);
+  EXPECT_GE(q.trustworthiness, 0.93);
+  EXPECT_GE(q.trustworthiness, cold_q.trustworthiness - 0.01);
+
+  // Without the setting, a memory changes nothing.
+  options.incremental = false;
+  const CocktailSpaceResult off = compute_cocktail_spaces(state, options, &memory);
+  EXPECT_EQ(off.counts.em_start, "cold");
+  EXPECT_TRUE(same_outputs(off, cold));
 }
 
 }  // namespace

@@ -8,10 +8,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <numeric>
 #include <vector>
+
+#include "cocktail/analytics/volumes.h"
 
 namespace cocktail::analytics::testing {
 
@@ -64,6 +67,23 @@ inline MapQuality map_quality(std::size_t n, const std::function<double(std::siz
   q.strict_trustworthiness = 1.0 - scale * strict_penalty;
   q.knn_recall = static_cast<double>(recalled) / (nn * kk);
   return q;
+}
+
+// Σ|a − b| over the columns of rows i and j of `rows` (a Manhattan map's
+// input distance).
+inline double sparse_l1(const SparseRows& rows, std::size_t i, std::size_t j) {
+  double s = 0.0;
+  std::size_t a = rows.offsets[i], b = rows.offsets[j];
+  while (a < rows.offsets[i + 1] || b < rows.offsets[j + 1]) {
+    if (b == rows.offsets[j + 1] || (a < rows.offsets[i + 1] && rows.columns[a] < rows.columns[b])) {
+      s += rows.values[a++];
+    } else if (a == rows.offsets[i + 1] || rows.columns[b] < rows.columns[a]) {
+      s += rows.values[b++];
+    } else {
+      s += std::abs(rows.values[a++] - rows.values[b++]);
+    }
+  }
+  return s;
 }
 
 }  // namespace cocktail::analytics::testing

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <fstream>
 
+#include "cocktail/read_service/representation.h"
+#include "cocktail/testing/temp_dir.h"
 #include "cocktail/testing/wait.h"
 #include "engine_fixture.h"
 
@@ -170,6 +172,46 @@ TEST(SnapshotCache, AForgedAnnouncementIsCheckedAgainstCurrentAndNeverHoldsTheSt
   ASSERT_TRUE(testing::wait_until([&] { return cache.current()->generation() == second.generation; }, 5s));
   EXPECT_EQ(cache.staleness_seconds(), 0.0);
   EXPECT_EQ(cache.unverified_announcements(), 3u);
+  cache.stop();
+}
+
+// Files over Generation::kEagerGzipMaxBytes get their gzip copy on the gzip
+// thread after the generation is served; a later generation that keeps the
+// file keeps the copy.
+TEST(SnapshotCache, LargeFilesGetTheirGzipCopyOffTheLoaderAndKeepIt) {
+  testing::TempDir dir("gzip-thread");
+  snapshot::SnapshotStore store(dir.path());
+  std::string big = "{\"data\":[";
+  while (big.size() < Generation::kEagerGzipMaxBytes + 4096) big += "1234567,";
+  big += "0],\"metadata\":{}}";
+  snapshot::FileEntry big_entry;
+  {
+    auto w = store.begin_generation();
+    w.add("big.json", big);
+    w.add("small.json", "{\"data\":[1],\"metadata\":{}}");
+    big_entry = w.commit(1, 1000).manifest.files.at("big.json");
+  }
+  metrics::MetricsRegistry registry;
+  SnapshotCache cache({dir.path(), 20ms}, registry);
+  cache.start();
+  auto gzipped = [&](std::int64_t generation) {
+    const auto g = cache.current();
+    return g && g->generation() == generation && g->analytic("big") != nullptr &&
+           g->analytic("big")->gzip != nullptr;
+  };
+  ASSERT_TRUE(testing::wait_until([&] { return gzipped(1); }, 30s));
+  const Representation* made = cache.current()->analytic("big");
+  EXPECT_EQ(gzip_decompress(*made->gzip), big);
+  EXPECT_FALSE(made->gzip_pending);
+  {
+    auto w = store.begin_generation();
+    w.link("big.json", 1, big_entry);
+    w.add("small.json", "{\"data\":[2],\"metadata\":{}}");
+    w.commit(2, 2000);
+  }
+  cache.request_refresh();
+  ASSERT_TRUE(testing::wait_until([&] { return gzipped(2); }, 30s));
+  EXPECT_EQ(cache.current()->analytic("big"), made) << "the same representation, compressed once";
   cache.stop();
 }
 

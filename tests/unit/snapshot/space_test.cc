@@ -217,5 +217,51 @@ TEST_F(LinkedStoreTest, MakeRoomRemovesTheOldestUntilTheWriteFits) {
   EXPECT_EQ(store_.report(kT0).fs_total_bytes, capacity);  // the report uses the probe too
 }
 
+// A staged writer's generation has no manifest until it commits, yet it is
+// being written, not partial: neither making room, nor the size budget, nor
+// the versions of a versioned file take it.
+TEST_F(LinkedStoreTest, MakeRoomAndTheBudgetLeaveAGenerationBeingWrittenAlone) {
+  for (int g = 1; g <= 3; ++g) write(g == 1);
+  const std::int64_t capacity = disk_bytes() + 40000;
+  store_.set_space_probe([&](const fs::path&) -> std::optional<core::FilesystemUsage> {
+    const std::int64_t used = du(store_.version_dir());
+    return core::FilesystemUsage{capacity, capacity - used, capacity - used};
+  });
+  GenerationWriter staged = store_.stage_generation();
+  const std::int64_t g = staged.generation();
+  ASSERT_EQ(g, 4);
+  staged.add("map.bin", std::string(kMapBytes, 'S'));
+  staged.flush();
+
+  RetentionPolicy policy{1, 0};
+  policy.max_bytes = 1;
+  policy.versioned_files = {"map.bin"};
+  policy.keep_versions = 0;
+  auto gc = store_.collect_garbage(policy, /*dry_run=*/false, kT0 + 7 * kHour);
+  EXPECT_EQ(removed_ids(gc), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(gc.kept, (std::vector<std::int64_t>{3, 4}));
+  // More than the disk can ever give: only CURRENT and the staged one stay.
+  {
+    // 5: a fast generation committed beside the staged writer, linking 3's map.
+    GenerationWriter w = store_.begin_generation();
+    ASSERT_EQ(w.generation(), 5);
+    w.add("exact.json", "{}");
+    w.link("map.bin", 3, store_.read_manifest(3).value().files.at("map.bin"));
+    w.commit(5, kT0 + 5 * kHour);
+  }
+  auto room = store_.make_room(capacity * 2, kT0 + 7 * kHour);
+  EXPECT_EQ(removed_ids(room), (std::vector<std::int64_t>{3}));
+  EXPECT_TRUE(fs::exists(store_.generation_dir(g) / "map.bin"));
+
+  // It then commits, completed under its own number and published as the next.
+  staged.add("exact.json", "{}");
+  const auto committed = staged.commit(5, kT0 + 8 * kHour);
+  EXPECT_EQ(committed.staged_as, g);
+  EXPECT_EQ(committed.manifest.generation, 6);
+  auto current = store_.read_current();
+  ASSERT_TRUE(current.ok()) << current.error().message;
+  EXPECT_EQ(current->files.at("map.bin"), std::string(kMapBytes, 'S'));
+}
+
 }  // namespace
 }  // namespace cocktail::snapshot

@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
 
 #include "cocktail/snapshot/manifest.h"
 #include "cocktail/snapshot/sha256.h"
@@ -9,6 +15,7 @@ namespace cocktail::snapshot {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 using testing::TempDir;
 
 TEST(Sha256, KnownVectors) {
@@ -222,6 +229,7 @@ TEST(SnapshotStore, BadNamesAreRefusedAndAnAbandonedWriterLeavesNothing) {
     EXPECT_THROW(w.add("manifest.json", "x"), std::invalid_argument);
     w.add("alpha.json", "x");
     EXPECT_THROW(w.add("alpha.json", "y"), std::invalid_argument);
+    w.flush();
     EXPECT_TRUE(fs::exists(store.generation_dir(2) / "alpha.json"));
     EXPECT_FALSE(fs::exists(tmp.path() / "v1" / "escape.json"));
   }  // destroyed without commit
@@ -234,6 +242,136 @@ TEST(SnapshotStore, AnalyticsPathThatIsAFileIsAnIoError) {
   TempDir tmp;
   testing::spit(tmp.path() / "file", "x");
   EXPECT_THROW(SnapshotStore(tmp.path() / "file"), SnapshotIoError);
+}
+
+// A staged writer holds no lock while it writes and flushes its files: a
+// writer that holds the lock from the start commits meanwhile, and the
+// staged generation is then published under the next number, its own
+// directory completed but never current.
+TEST(SnapshotStore, AWriterCommitsWhileAStagedOneWritesItsFiles) {
+  TempDir tmp;
+  // Blocks the staged writer once its files are durable, before it takes
+  // the writers' lock.
+  struct Gate final : WriteObserver {
+    void on_step(WriteStep step, std::string_view file) override {
+      if (step != WriteStep::kTempWritten || file != "matrix.npy") return;
+      std::unique_lock lock(mu);
+      reached = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return open; });
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool reached = false, open = false;
+  } gate;
+  SnapshotStore staged_store(tmp.path(), &gate);
+  SnapshotStore store(tmp.path());
+  testing::write_generation(store, 1, 1000);
+
+  auto staged = std::async(std::launch::async, [&] {
+    GenerationWriter w = staged_store.stage_generation();
+    for (const char* name : testing::kNames) w.add(name, testing::file_body(w.generation(), name));
+    w.flush();
+    return w.commit(2, 2000);
+  });
+  {
+    std::unique_lock lock(gate.mu);
+    ASSERT_TRUE(gate.cv.wait_for(lock, 30s, [&] { return gate.reached; }));
+  }
+  // The staged writer is parked inside its flush; another writer commits.
+  auto other = std::async(std::launch::async, [&] { return testing::write_generation(store, 3, 3000); });
+  const bool committed_meanwhile = other.wait_for(30s) == std::future_status::ready;
+  {
+    std::lock_guard lock(gate.mu);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+  ASSERT_TRUE(committed_meanwhile) << "a writer waited for a staged writer's files";
+  EXPECT_EQ(other.get().manifest.generation, 3);
+
+  const auto c = staged.get();
+  ASSERT_TRUE(c.staged_as.has_value());
+  EXPECT_EQ(*c.staged_as, 2);
+  EXPECT_EQ(c.manifest.generation, 4);
+  EXPECT_EQ(store.current_generation().value(), 4);
+  // Generation 2 is complete and lists the same files, the same inodes.
+  const auto two = store.read_manifest(2).value();
+  EXPECT_EQ(two.files, c.manifest.files);
+  for (const char* name : testing::kNames) {
+    EXPECT_EQ(fs::equivalent(store.generation_dir(2) / name, store.generation_dir(4) / name), true) << name;
+    // The bytes name the generation that computed them, as a carried file's do.
+    EXPECT_EQ(testing::slurp(store.generation_dir(4) / name), testing::file_body(2, name));
+    EXPECT_EQ(testing::slurp(store.version_dir() / name), testing::file_body(2, name));
+  }
+  auto snap = store.read_current();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_EQ(snap->manifest.generation, 4);
+}
+
+TEST(SnapshotStore, AStagedGenerationIsPublishedUnderItsOwnNumberWhenNothingCameBetween) {
+  TempDir tmp;
+  SnapshotStore store(tmp.path());
+  testing::write_generation(store, 1, 1000);
+  GenerationWriter w = store.stage_generation();
+  EXPECT_EQ(w.generation(), 2);
+  // The number is reserved: a writer meanwhile would take 3.
+  EXPECT_TRUE(fs::is_directory(store.generation_dir(2)));
+  for (const char* name : testing::kNames) w.add(name, testing::file_body(w.generation(), name));
+  const auto c = w.commit(2, 2000);
+  EXPECT_FALSE(c.staged_as.has_value());
+  EXPECT_EQ(c.manifest.generation, 2);
+  EXPECT_TRUE(testing::consistent(store.read_current().value()));
+}
+
+TEST(SnapshotStore, GcLeavesAGenerationBeingWrittenAloneAndCollectsOneWhoseWriterDied) {
+  TempDir tmp;
+  SnapshotStore store(tmp.path());
+  testing::write_generation(store, 1, 1000);
+  {
+    GenerationWriter w = store.stage_generation();
+    w.add("alpha.json", "x");
+    w.flush();
+    // Partial (no manifest), but its writer is alive: not gc's to take.
+    auto gc = store.collect_garbage(RetentionPolicy{1, 0}, /*dry_run=*/false, 5000);
+    EXPECT_TRUE(gc.removed.empty());
+    EXPECT_TRUE(fs::exists(store.generation_dir(2) / "alpha.json"));
+    w.add("beta.json", "y");
+    w.add("matrix.npy", "z");
+    EXPECT_EQ(w.commit(2, 2000).manifest.generation, 2);
+  }
+  // A staged writer that dies leaves a partial generation gc removes.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    SnapshotStore own(tmp.path());
+    GenerationWriter w = own.stage_generation();
+    w.add("alpha.json", "x");
+    w.flush();
+    ::_exit(0);  // no destructor: the directory stays
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(fs::exists(store.generation_dir(3)));
+  auto gc = store.collect_garbage(RetentionPolicy{10, 1LL << 40}, /*dry_run=*/false, 5000);
+  ASSERT_EQ(gc.removed.size(), 1u);
+  EXPECT_EQ(gc.removed[0].generation, 3);
+  EXPECT_EQ(gc.removed[0].reason, "partial");
+}
+
+// The fsyncs of one generation (docs/snapshots.md, "Why each fsync"): one
+// per new file, the manifest and v1/.CURRENT.tmp, the generation directory
+// and generations/, then v1/ once CURRENT is renamed. A linked file costs
+// none, and the legacy copies none.
+TEST(SnapshotStore, FsyncsPerGeneration) {
+  TempDir tmp;
+  SnapshotStore store(tmp.path());
+  auto first = testing::write_generation(store, 1, 1000);
+  EXPECT_EQ(first.timings.fsyncs, 3 + 5);
+  GenerationWriter w = store.begin_generation();
+  w.add("alpha.json", "changed");
+  w.link("beta.json", 1, first.manifest.files.at("beta.json"));
+  w.link("matrix.npy", 1, first.manifest.files.at("matrix.npy"));
+  EXPECT_EQ(w.commit(2, 2000).timings.fsyncs, 1 + 5);
 }
 
 }  // namespace

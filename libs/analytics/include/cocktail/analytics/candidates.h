@@ -34,7 +34,10 @@ struct NeighborLists {
 // through an inverted index by column, so rows sharing no column are exactly
 // 2 apart. `columns` bounds the column numbers. k must be < rows (or 0).
 // Time O(Σ_r Σ_{c∈r} |rows using c|); memory O(n·k + nnz) plus O(n) per thread.
-NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_t k, unsigned threads);
+// With `only`, just the rows it marks get their list (the others' are left
+// zeroed): their lists are the same as without it.
+NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_t k, unsigned threads,
+                         const std::vector<bool>* only = nullptr);
 
 // Unordered pairs (first[i] < second[i]), ascending by (first, second).
 struct PairList {

@@ -15,6 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "cocktail/analytics/candidates.h"
+#include "cocktail/analytics/em.h"
+#include "cocktail/analytics/similar.h"
+#include "cocktail/analytics/volumes.h"
 #include "cocktail/catalog/state.h"
 
 namespace cocktail::analytics {
@@ -33,6 +37,11 @@ struct CocktailSpaceOptions {
   double min_dist = 0.05;
   double spread = 1.0;
   std::size_t umap_epochs = 0;  // 0: 500 up to 10,000 points, 200 above
+  // With a CocktailSpaceMemory: start EM and both maps from the previous
+  // run (docs/cocktail-space.md, "Incremental runs"). False (the default:
+  // warm maps score slightly below cold ones, see there): every run cold.
+  bool incremental = false;
+  std::size_t umap_warm_epochs = 100;  // descent epochs of a map from a warm start
 };
 
 struct CocktailSpaceCounts {
@@ -50,6 +59,13 @@ struct CocktailSpaceCounts {
   std::vector<double> em_relative_changes;
   bool umap_manhattan_spectral = false;  // false: random initialisation
   bool umap_em_spectral = false;
+  // How each part started: "cold"; "warm" (from the previous run); for a
+  // map also "unchanged" (its input was the previous run's: its layout is
+  // the previous one, which the descent would make again).
+  std::string em_start = "cold";
+  std::size_t em_pairs_reused = 0;  // distances taken from the previous run
+  std::string umap_manhattan_start = "cold";
+  std::string umap_em_start = "cold";
   std::size_t umap_manhattan_components = 0;
   std::size_t umap_em_components = 0;
 };
@@ -81,7 +97,32 @@ struct CocktailSpaceResult {
   std::string summary_json() const;
 };
 
+// What one run leaves for the next (docs/cocktail-space.md, "Incremental
+// runs"): the EM fit and both maps, keyed by recipe and ingredient ids.
+// Owned by the caller, one per series of runs; not thread-safe.
+struct CocktailSpaceMemory {
+  bool valid = false;
+  CocktailSpaceOptions options;              // the settings it was made with; other settings start cold
+  std::vector<std::int64_t> ingredient_ids;  // the EM ingredient set, in column order
+  std::vector<std::int64_t> em_recipe_ids;   // EM rows
+  SparseRows masses;                         // EM rows' masses
+  EmWarmStart em;                            // cost, candidates, pairs, distances (no mapping)
+  struct Map {
+    std::vector<std::int64_t> recipe_ids;  // rows
+    NeighborLists knn;                     // the input
+    std::vector<float> xy;                 // the layout
+  };
+  Map manhattan;
+  Map em_map;
+  SimilarMemory similar;                      // recipe-similar's entries (empty when too large to keep)
+  std::vector<std::string> recipe_names;      // per EM row
+  std::vector<std::string> ingredient_names;  // per set column
+};
+
+// With `memory` (and options.incremental), starts from it where it applies
+// and leaves this run's state in it.
 CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
-                                            const CocktailSpaceOptions& options = {});
+                                            const CocktailSpaceOptions& options = {},
+                                            CocktailSpaceMemory* memory = nullptr);
 
 }  // namespace cocktail::analytics

@@ -92,6 +92,27 @@ struct EmOptions {
   unsigned threads = 1;
 };
 
+// A warm start (docs/cocktail-space.md, "Incremental runs"): the previous
+// run's last E-step, in that run's row numbering, and how this run's rows
+// map onto it. The first E-step then runs under the previous costs; an
+// unchanged row keeps its previous candidate list (when every partner is
+// still there), a new or changed row takes its L1 candidates as in a cold
+// start; and the distance of every pair of unchanged rows computed then is
+// reused (the same masses under the same costs: the same number). The
+// stopping rule and the iterations after the first are a cold start's. With
+// nothing changed, the first M-step repeats the previous run's last one, so
+// a converged run is reproduced exactly.
+struct EmWarmStart {
+  std::vector<float> cost;       // m×m, the costs of the previous last E-step (same set, same order)
+  NeighborLists candidates;      // the previous last E-step's candidate lists
+  PairList pairs;                // its pairs, ascending...
+  std::vector<float> distances;  // ...and their distances
+  // Per row of this run: its row in the previous run (-1: new) and whether
+  // its masses are the same as then.
+  std::vector<std::int64_t> previous_row;
+  std::vector<bool> unchanged;
+};
+
 struct EmResult {
   std::size_t candidate_k = 0;
   // Costs used by the last E-step (m×m, float32) and its distances: the
@@ -105,11 +126,16 @@ struct EmResult {
   std::vector<double> relative_changes;                      // one per M-step
   std::vector<std::pair<std::string, double>> durations_ms;  // "candidates", "em_iter_<t>"
   std::size_t pairs_solved = 0;                              // over all iterations
+  NeighborLists candidates;      // the last E-step's candidate lists (pairs is their union)
+  bool warm = false;             // started from an EmWarmStart
+  std::size_t pairs_reused = 0;  // distances taken from it
 };
 
 // `masses`: one row per recipe (ordered by recipe id), columns are set
 // indices < m, rows summing to 1. `initial_cost`: m×m tree distances.
+// With `warm`, the first E-step starts from it (see EmWarmStart) and
+// `initial_cost` is not used.
 EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> initial_cost,
-                const EmOptions& options);
+                const EmOptions& options, const EmWarmStart* warm = nullptr);
 
 }  // namespace cocktail::analytics

@@ -45,11 +45,36 @@ struct Label {
   std::string_view name;
 };
 
+// One run's entries, kept for the next (docs/cocktail-space.md,
+// "Incremental runs"): per row its recipe id, its JSON object and the
+// neighbours (ids, distances) it lists.
+struct SimilarMemory {
+  std::vector<std::int64_t> recipe_ids;
+  std::vector<std::string> entries;
+  std::vector<std::size_t> offsets{0};
+  std::vector<std::int64_t> neighbor_ids;
+  std::vector<float> distances;
+};
+
+// What a run may take from the previous one: a row's entry is the previous
+// one when the row is `unchanged` (its masses, and every recipe and
+// ingredient name, as then), the costs are the previous ones bit for bit
+// (the caller's to check), and it lists the same neighbours at the same
+// distances, each of them unchanged: every plan in it is then the same.
+struct SimilarReuse {
+  SimilarMemory* previous = nullptr;       // its entries are moved out
+  std::vector<std::int64_t> previous_row;  // per row, -1 when new
+  std::vector<bool> unchanged;
+};
+
 // `recipes[r]` labels EM row r, `ingredients[i]` labels set index i.
 // Solves the plans of the listed pairs again under `cost` (the costs of the
-// last E-step, so the same plans), using `threads` workers.
+// last E-step, so the same plans), using `threads` workers. With `keep`,
+// the entries are also left there for the next run (and `reuse` applies);
+// the output is the same either way.
 std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRows& masses,
                                 std::span<const float> cost, std::size_t m, std::span<const Label> recipes,
-                                std::span<const Label> ingredients, std::size_t stored, unsigned threads);
+                                std::span<const Label> ingredients, std::size_t stored, unsigned threads,
+                                SimilarReuse* reuse = nullptr, SimilarMemory* keep = nullptr);
 
 }  // namespace cocktail::analytics

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -100,6 +101,15 @@ class Generation {
   // The same generation with the gzip copies still pending made; null when
   // none is pending. Shares everything else (bytes, indexes).
   std::shared_ptr<const Generation> with_gzip() const;
+  // The representations whose gzip copy is still to be made.
+  std::vector<std::shared_ptr<const Representation>> pending_gzip() const;
+  // Representations by the one they replace (the same bytes, now with their
+  // gzip copy).
+  using RepresentationMap =
+      std::map<std::shared_ptr<const Representation>, std::shared_ptr<const Representation>>;
+  // The same generation with every representation found in `done`
+  // replaced; null when it holds none of them.
+  std::shared_ptr<const Generation> with_representations(const RepresentationMap& done) const;
 
   std::int64_t generation() const { return manifest_.generation; }
   std::int64_t catalog_seq() const { return manifest_.catalog_seq; }

@@ -36,7 +36,10 @@
 // request can be lost: PUB/SUB drops messages to a peer not yet connected).
 //
 // After each swap the listeners run on the refresh thread, in registration
-// order (wake read-your-writes waiters, announce on event streams).
+// order (wake read-your-writes waiters, announce on event streams). Files
+// over Generation::kEagerGzipMaxBytes get their gzip copy afterwards, on a
+// gzip thread of their own at nice 10: until then they are served as
+// identity, and a generation announced meanwhile never waits for them.
 //
 // Announcements are hints: a generation number heard on the bus only wakes
 // the refresh thread; what counts is what CURRENT names. The cache is behind
@@ -178,7 +181,7 @@ class SnapshotCache {
     std::int64_t read = 0;                       // files read (the rest reused)
   };
   void run();
-  RefreshOutcome load_if_new();
+  RefreshOutcome load_if_new();  // under refresh_mu_
   // Reads, verifies and indexes generation `g`; `strict`: a missing
   // manifest or file is a refusal while CURRENT names `g` (else: vanished).
   Attempt load_generation(std::int64_t g, const std::shared_ptr<const Generation>& served, bool strict);
@@ -186,9 +189,14 @@ class SnapshotCache {
   std::shared_ptr<const Generation> fall_back(std::int64_t below,
                                               const std::shared_ptr<const Generation>& served,
                                               std::vector<snapshot::FileStamp> bad, std::int64_t& read);
-  // Serves `next`; `fallback`: instead of what CURRENT names.
+  // Serves `next`; `fallback`: instead of what CURRENT names. Then the gzip
+  // copies of its large files are requested from the gzip thread.
   void swap_in(std::shared_ptr<const Generation> next, const std::shared_ptr<const Generation>& served,
                std::int64_t read, std::optional<Fallback> fallback);
+  // The gzip thread: makes the pending gzip copies of the served
+  // generation's large files at a lower CPU priority and swaps them in.
+  void run_gzip();
+  void request_gzip();
   void update_gauges();
   void refuse(const Refusal& refusal);
   // Reports the refusal to the repair handler, at most every repair_interval.
@@ -209,6 +217,26 @@ class SnapshotCache {
   std::shared_ptr<const Generation> current_;
 
   std::mutex refresh_mu_;  // one refresh at a time
+  // The last load's timings (steady clock, microseconds; durations in ms),
+  // logged as snapshot.load_trace. Under refresh_mu_.
+  struct LoadTrace {
+    std::int64_t generation = 0;
+    std::int64_t heard_us = 0;  // the first announcement of a newer generation (0: none)
+    std::int64_t start_us = 0;
+    double read_ms = 0;  // CURRENT, manifest, changed files read and verified
+    double build_ms = 0;
+    std::int64_t swapped_us = 0;
+    std::int64_t notified_us = 0;  // listeners (waiters, stream) ran
+    double gzip_ms = 0;            // large files' deferred gzip copies
+    double trim_ms = 0;
+  };
+  LoadTrace trace_;
+
+  std::thread gzip_thread_;
+  std::mutex gzip_mu_;
+  std::condition_variable gzip_cv_;
+  bool gzip_wake_ = false;
+  bool gzip_stopping_ = false;
   std::vector<Listener> listeners_;
   std::function<void(const RepairNeed&)> repair_handler_;
   std::optional<std::int64_t> refused_generation_;  // 0: CURRENT unreadable

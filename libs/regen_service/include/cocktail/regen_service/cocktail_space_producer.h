@@ -5,9 +5,15 @@
 // compute_cocktail_spaces()
 // (analytics/cocktail_space.h, docs/cocktail-space.md). Its stages appear in
 // the summary as "space.<stage>" (space.candidates, space.em_iter_1, …,
-// space.umap_manhattan, space.umap_em). Holds only its settings; see
-// producer.h.
+// space.umap_manhattan, space.umap_em). Holds its settings and what its
+// last run leaves for the next (analytics::CocktailSpaceMemory: with
+// options.incremental the slow lane's runs start from the previous one,
+// docs/cocktail-space.md); a run on another
+// thread meanwhile (the fast lane recomputing a file it could not carry)
+// starts cold and leaves the memory alone. See producer.h.
 #pragma once
+
+#include <mutex>
 
 #include "cocktail/analytics/cocktail_space.h"
 #include "cocktail/regen_service/producer.h"
@@ -24,6 +30,8 @@ class CocktailSpaceProducer final : public Producer {
 
  private:
   analytics::CocktailSpaceOptions options_;
+  std::mutex memory_mu_;
+  analytics::CocktailSpaceMemory memory_;  // under memory_mu_
 };
 
 }  // namespace cocktail::regen_service

@@ -45,6 +45,11 @@
 // `cancelled` set: the current generation is never touched. A producer in
 // progress is not interrupted; the flag is seen when it returns.
 //
+// The slow lane never holds the store while it writes its large files: they
+// go to a staged generation (SnapshotStore::stage_generation) and are made
+// durable first; the carry, the manifest and CURRENT then take the lock for
+// about as long as a fast commit does.
+//
 // Holds a reference to the store, which must outlive it. One run_fast() and
 // one run_slow() may run at once on two threads; their reads of the current
 // generation, commits and retention are serialised by a mutex. run() is one
@@ -100,6 +105,11 @@ struct RegenSummary {
   std::int64_t files_linked = 0;
   std::int64_t files_written = 0;
   std::int64_t bytes_written = 0;
+  // fsync calls made writing the generation.
+  std::int64_t fsyncs = 0;
+  // When the run started (steady clock): with durations_ms, a trace of the
+  // run on the clock every process on the machine shares.
+  std::chrono::steady_clock::time_point started;
   // Files of the current generation whose copy failed verification when
   // this run carried them (taken from an older generation or recomputed).
   std::vector<std::string> corrupt_files;
@@ -150,9 +160,9 @@ class Regenerator {
 
   // One complete regeneration (see above). `on_fast` (lanes only) is called
   // on this thread once the fast generation is committed, before the slow
-  // lane starts.
+  // lane starts. With `retain`, retention follows the commit (retain()).
   RunResult run(const std::atomic<bool>* cancel = nullptr,
-                const std::function<void(const RegenSummary&)>& on_fast = {});
+                const std::function<void(const RegenSummary&)>& on_fast = {}, bool retain = true);
 
   // True when split_lanes is set and there are both fast and slow
   // producers: then run_fast() and run_slow() are the two lanes.
@@ -163,6 +173,11 @@ class Regenerator {
   // The slow lane, on a state run_fast() loaded. The generation's
   // catalog_seq is its newest file's, so it never goes backwards.
   RunResult run_slow(const LoadedCatalog& loaded, const std::atomic<bool>* cancel);
+  // Retention, when settings.retention is set, after a run published
+  // `summary`: run_fast() and run_slow() leave it to the caller, which
+  // announces the generation first (readers never wait for gc). Adds the
+  // "gc" stage and summary.retention; a failure is a warning.
+  void retain(RegenSummary& summary);
 
   // The catalog seq the slow lane's files in `manifest` cover: the oldest
   // file seq, or 0 when a file a slow producer always writes is missing.
@@ -205,6 +220,17 @@ class Regenerator {
   // commit_mu_ so that what is carried is what CURRENT names at commit.
   void produce_and_commit(Lane lane, const ProducerContext& context, const std::atomic<bool>* cancel,
                           RegenSummary& summary);
+  // The slow lane's commit: its files are written and made durable in a
+  // staged generation outside commit_mu_ and the store's lock; only the
+  // carry, the manifest and CURRENT happen under them.
+  void commit_staged(const ProducerContext& context, const std::atomic<bool>* cancel, RegenSummary& summary,
+                     std::vector<Artifact>& artifacts);
+  // plan_carry(), then any file no generation holds a usable copy of is
+  // computed again by the other lane's producers (appended to `artifacts`).
+  // Call under commit_mu_.
+  std::vector<Carried> carry_or_recompute(Lane lane, const ProducerContext& context,
+                                          const std::atomic<bool>* cancel, RegenSummary& summary,
+                                          std::vector<Artifact>& artifacts);
   // What to carry: every file of the newest readable generation not in
   // `fresh`, each from a verifying copy. Call under commit_mu_.
   Carry plan_carry(const std::vector<Artifact>& fresh, RegenSummary& summary);
@@ -215,11 +241,28 @@ class Regenerator {
   // Makes room for `needed` bytes plus `reserve` left free (see above);
   // throws a StageFailure of `stage_name` when the reserve cannot be kept.
   void ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve, RegenSummary& summary);
-  // Envelopes and writes `artifacts`, links `carried`, commits; keeps
-  // `reserve` bytes free on the file system (see ensure_space).
-  void write(const char* stage_name, std::vector<Artifact>& artifacts, const std::vector<Carried>& carried,
-             const std::atomic<bool>* cancel, RegenSummary& summary, std::int64_t reserve = 0);
-  // Applies retention after a commit, logs, and adds the total.
+  // The bytes a generation of `artifacts` (but those in `skip`, linked) and
+  // `linked` carried files adds to the file system, with some slack.
+  static std::int64_t space_needed(const std::vector<Artifact>& artifacts, std::size_t linked,
+                                   const std::vector<Carried>& skip = {});
+  // Envelopes artifacts[from..] for `writer`'s generation and adds them,
+  // but for those named in `skip`.
+  void add_artifacts(snapshot::GenerationWriter& writer, std::vector<Artifact>& artifacts, std::size_t from,
+                     RegenSummary& summary, const std::vector<Carried>& skip = {});
+  // The bare artifacts whose bytes are those of the current generation's
+  // file of the same name (usable: verified or stamp known), as links from
+  // it that say `seq`, the state they were computed from. A current copy
+  // that fails verification is noted in summary.corrupt_files.
+  std::vector<Carried> same_as_current(const std::vector<Artifact>& artifacts, std::int64_t seq,
+                                       RegenSummary& summary);
+  // Links `carried`, then commits (the cancellation flag checked last).
+  snapshot::WriteTimings link_and_commit(snapshot::GenerationWriter& writer,
+                                         const std::vector<Carried>& carried, const std::atomic<bool>* cancel,
+                                         RegenSummary& summary);
+  // Records the write's step timings and what it wrote as known good.
+  void finish_write(const char* stage_name, const snapshot::WriteTimings& timings,
+                    std::vector<Artifact>& artifacts, RegenSummary& summary);
+  // Adds the total and logs the run.
   void finish(RegenSummary& summary, std::chrono::steady_clock::time_point start);
 
   RegeneratorSettings settings_;

@@ -8,22 +8,30 @@
 // Writing: every new file goes to a temporary name, is fsynced and renamed;
 // a file unchanged since an earlier generation is a hard link to that
 // generation's file (no byte read or written; its SHA-256 and size come from
-// the earlier, verified manifest). The generation directory is fsynced once
-// all files are in place, then the manifest (SHA-256 and size of every file)
-// is written the same way; then CURRENT is replaced, which publishes the
+// the earlier, verified manifest). Once every file is durable the manifest
+// (SHA-256 and size of every file) is written and made durable with the
+// directory entries; then CURRENT is replaced, which publishes the
 // generation; then the legacy copies are refreshed. A failure or crash at any
 // step before CURRENT leaves the previous generation current and complete.
 // Generation numbers increase: the next is one more than the largest
-// directory present. One writer at a time: a writer (and gc) holds an
-// exclusive flock on v1/.lock, across processes too.
+// directory present. The crash-safety argument, fsync by fsync, is in
+// docs/snapshots.md.
+//
+// Writers: one at a time holds an exclusive flock on v1/.lock (across
+// processes too), and gc takes the same lock. begin_generation() holds it
+// from the start. stage_generation() holds it only to reserve its number:
+// its files are written and fsynced outside the lock (a large generation
+// never makes a small one wait for its bytes), and lock() / commit() take
+// it for the manifest and CURRENT alone. A staged generation's directory is
+// flock'ed by its writer, so gc never takes it for a partial one.
 //
 // Reading: CURRENT, then the manifest, then each file, whose size and
 // SHA-256 are checked before it is handed out. Readers take no lock; a
 // generation removed by gc while being read is retried from CURRENT.
 //
 // Thread-safety: all const methods may run concurrently with each other and
-// with one writer (in this or another process). begin_generation,
-// collect_garbage and make_room serialise on the lock.
+// with writers (in this or another process). begin_generation,
+// stage_generation, collect_garbage and make_room serialise on the lock.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +83,17 @@ struct Snapshot {
   std::map<std::string, std::string> files;
 };
 
+// How long the steps of writing a generation took, in milliseconds, and how
+// many fsync calls they made: where a slow commit spent its time.
+struct WriteTimings {
+  double lock_wait_ms = 0;  // waiting for the writers' lock (another writer, gc)
+  double files_ms = 0;      // new files made durable (fsync) and renamed into place
+  double manifest_ms = 0;   // manifest written; it and the directory entries durable
+  double current_ms = 0;    // CURRENT replaced and durable
+  double legacy_ms = 0;     // legacy copies refreshed
+  int fsyncs = 0;
+};
+
 class GenerationWriter;
 
 class SnapshotStore {
@@ -87,9 +106,13 @@ class SnapshotStore {
   std::filesystem::path version_dir() const { return root_ / "v1"; }
   std::filesystem::path generation_dir(std::int64_t generation) const;
 
-  // ---- Writing (see GenerationWriter). Blocks while another writer or gc
-  // holds the lock. Throws SnapshotIoError.
+  // ---- Writing (see GenerationWriter). Throws SnapshotIoError.
+  // A writer holding the writers' lock until it commits or is destroyed:
+  // blocks while another writer or gc holds it.
   GenerationWriter begin_generation();
+  // A staged writer: the next number is reserved under the lock, which is
+  // then released; see GenerationWriter::lock() and commit().
+  GenerationWriter stage_generation();
 
   // ---- Reading.
   // The generation CURRENT names: kNoSnapshot when there is none.
@@ -135,6 +158,9 @@ class SnapshotStore {
  private:
   friend class GenerationWriter;
   std::vector<std::int64_t> list_generations() const;  // ascending, numeric directory names only
+  // One more than the largest generation directory or CURRENT; creates its
+  // directory. Call under the writers' lock.
+  std::int64_t create_next_generation() const;
   void notify(WriteStep step, std::string_view file) const;
 
   std::filesystem::path root_;
@@ -142,10 +168,16 @@ class SnapshotStore {
   core::FilesystemProbe space_probe_ = core::statvfs_usage;
 };
 
-// Writes one generation. Files are written as they are added; nothing is
-// visible to readers until commit() replaces CURRENT. Destroying a writer
-// that was not committed removes its directory (abort). Holds the store's
-// writer lock for its lifetime. Not thread-safe; move-only.
+// Writes one generation. Files are written as they are added and made
+// durable together (flush(), or commit()); nothing is visible to readers
+// until commit() replaces CURRENT. Destroying a writer that was not
+// committed removes its directory (abort). Not thread-safe; move-only.
+//
+// From begin_generation() it holds the writers' lock for its lifetime. From
+// stage_generation() it holds only a lock on its own directory: add(),
+// link() and flush() run beside other writers; lock() (or commit()) then
+// takes the writers' lock, so that what the caller links is what CURRENT
+// names at commit.
 class GenerationWriter {
  public:
   GenerationWriter(GenerationWriter&& other) noexcept;
@@ -154,10 +186,12 @@ class GenerationWriter {
 
   std::int64_t generation() const { return generation_; }
 
-  // Writes `bytes` as `name` (see is_valid_file_name; each name once).
-  // Throws std::invalid_argument for a bad or repeated name, SnapshotIoError
-  // on I/O failure. `catalog_seq`: the seq the file was computed from when
-  // it differs from the generation's (a file carried forward unchanged).
+  // Writes `bytes` as `name` (see is_valid_file_name; each name once),
+  // durable at the next flush() or commit(). Throws std::invalid_argument
+  // for a bad or repeated name, SnapshotIoError on I/O failure.
+  // `catalog_seq`: the seq the file was computed from when it may differ
+  // from the generation's (one equal to the generation's catalog_seq at
+  // commit is left implicit in the manifest).
   void add(const std::string& name, std::string_view bytes,
            std::optional<std::int64_t> catalog_seq = std::nullopt);
   // Adds `name` as a hard link to the same file of generation `from`, whose
@@ -167,15 +201,28 @@ class GenerationWriter {
   // Throws as add() does, and SnapshotIoError when the source is missing or
   // (on the copy path) does not match `entry`.
   void link(const std::string& name, std::int64_t from, const FileEntry& entry);
+  // Makes every file added so far durable (one fsync each, issued together)
+  // and gives it its final name. commit() does it for what is left.
+  void flush();
+  // Takes the writers' lock (blocking behind another writer or gc) if this
+  // writer does not hold it yet.
+  void lock();
 
   struct Committed {
     Manifest manifest;
     // Legacy copies that could not be refreshed (the generation is
     // published regardless; the next commit retries them).
     std::vector<std::string> warnings;
+    WriteTimings timings;
+    // A staged generation that could not be published under its own number
+    // because a newer one became current while it was written: it is
+    // completed (its manifest written) but never current, and its files are
+    // published, hard-linked, as `manifest.generation`. nullopt otherwise.
+    std::optional<std::int64_t> staged_as;
   };
-  // Writes the manifest, then replaces CURRENT. Throws SnapshotIoError when
-  // the generation could not be published (the previous one stays current).
+  // Takes the lock if needed, flushes, writes the manifest, then replaces
+  // CURRENT. Throws SnapshotIoError when the generation could not be
+  // published (the previous one stays current).
   Committed commit(std::int64_t catalog_seq, std::int64_t generated_at_ms);
 
   // Removes the partial generation. Idempotent; never throws.
@@ -183,16 +230,32 @@ class GenerationWriter {
 
  private:
   friend class SnapshotStore;
-  GenerationWriter(const SnapshotStore& store, int lock_fd, std::int64_t generation);
+  // A file written to its temporary name, not yet durable.
+  struct PendingFile {
+    std::string name;
+    int fd = -1;
+  };
+  GenerationWriter(const SnapshotStore& store, int lock_fd, int dir_lock_fd, std::int64_t generation);
   void check_new_name(const std::string& name) const;
   void added(const std::string& name, FileEntry entry);
+  void close_pending() noexcept;
+  // Writes `manifest` into generation `g`'s directory and makes it and the
+  // directory entries durable; with `current_tmp`, also v1/.CURRENT.tmp
+  // naming `g` (one batch of fsyncs for both).
+  void write_manifest(std::int64_t g, const Manifest& manifest, bool current_tmp);
+  // Replaces CURRENT by v1/.CURRENT.tmp (naming `g`), then the legacy copies.
+  void publish(std::int64_t g, Committed& out);
 
   const SnapshotStore* store_;
-  int lock_fd_;
+  int lock_fd_;      // the writers' lock; -1 while a staged writer does not hold it
+  int dir_lock_fd_;  // a staged writer's lock on its directory; -1 otherwise
   std::int64_t generation_;
+  std::int64_t published_as_ = 0;  // the fallback generation of a staged commit, while written
   bool done_ = false;
   std::map<std::string, FileEntry> files_;
+  std::vector<PendingFile> pending_;
   std::vector<std::string> legacy_;  // every file, linked (or copied) to v1/<name> on commit
+  WriteTimings timings_;
 };
 
 }  // namespace cocktail::snapshot

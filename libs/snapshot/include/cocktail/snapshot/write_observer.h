@@ -13,7 +13,7 @@ namespace cocktail::snapshot {
 
 enum class WriteStep {
   kGenerationCreated,  // the generation directory exists and is durable
-  kTempWritten,        // a file's temporary copy is written and fsynced, not yet renamed
+  kTempWritten,        // a file's temporary copy is written (a data file's also fsynced), not yet renamed
   kRenamed,            // a file has its final name (renamed, or hard-linked from an earlier generation)
   kBeforeManifest,     // every data file is in place; the manifest comes next
   kBeforeCurrent,      // the manifest is in place; CURRENT comes next
