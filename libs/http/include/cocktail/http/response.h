@@ -62,6 +62,8 @@ struct SharedBody {
   };
 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): the implicit move assignment is noexcept with
+// std::allocator; the analysis follows Beast's copying branch for other allocators.
 class Response {
  public:
   using Message = boost::beast::http::response<SharedBody>;
