@@ -166,15 +166,15 @@ void ReadApi::serve(const Request& request, Responder responder, Render render, 
   }
   // Park: the responder (not a thread) waits for a generation covering min_seq.
   const auto waited = wait->wait;
-  auto parked = waiters_.park(
-      *min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
-      [this, responder, render, min_seq, waited](std::shared_ptr<const Generation> ready) mutable {
-        if (ready) {
-          responder.send(render(*ready, responder.request()));
-        } else {
-          responder.send(not_covered(*min_seq, waited));
-        }
-      });
+  auto parked = waiters_.park(*min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
+                              [this, responder, render = std::move(render), min_seq,
+                               waited](const std::shared_ptr<const Generation>& ready) mutable {
+                                if (ready) {
+                                  responder.send(render(*ready, responder.request()));
+                                } else {
+                                  responder.send(not_covered(*min_seq, waited));
+                                }
+                              });
   switch (parked.kind) {
     case CatalogSeqWaiters::Parked::Kind::kParked: return;
     case CatalogSeqWaiters::Parked::Kind::kSatisfied:
