@@ -256,8 +256,8 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
   }
   const snapshot::Manifest& newest = *manifest_of(base);
   for (const auto& [name, entry] : newest.files) {
-    const bool is_fresh =
-        std::any_of(fresh.begin(), fresh.end(), [&](const Artifact& a) { return a.file_name == name; });
+    const bool is_fresh = std::any_of(fresh.begin(), fresh.end(),
+                                      [&file = name](const Artifact& a) { return a.file_name == file; });
     if (is_fresh) continue;
     bool found = false;
     // Copies found bad, by inode: older generations that carried the same
@@ -363,7 +363,7 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
     // What this generation adds: its new files (links cost no space), their
     // envelopes, the manifest and directory entries.
     constexpr std::int64_t kPerFile = 4096;
-    constexpr std::int64_t kFixed = 64 * 1024;
+    constexpr std::int64_t kFixed = std::int64_t{64} * 1024;
     std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(carried.size());
     for (const auto& a : artifacts) needed += static_cast<std::int64_t>(a.body.size()) + kPerFile;
     ensure_space(stage_name, needed, reserve, summary);
@@ -547,8 +547,8 @@ void write_flat_counts(Writer& w, const std::vector<std::pair<std::string, std::
     w.Int64(n);
   }
   for (const auto& [type, key] : kOlderNames) {
-    const auto it =
-        std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
+    const auto it = std::find_if(counts.begin(), counts.end(),
+                                 [&older = type](const auto& c) { return c.first == older; });
     if (it != counts.end()) {
       text(w, key);
       w.Int64(it->second);

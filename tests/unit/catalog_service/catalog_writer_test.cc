@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,7 +49,6 @@ TEST_P(CatalogWriterTest, EachJobKeepsItsOwnOutcomeAndAllAreDurable) {
   writer.start();
 
   constexpr int kJobs = 200;
-  std::mutex mu;
   std::vector<std::promise<std::pair<bool, bool>>> results(kJobs);  // {created, durable}
   for (int i = 0; i < kJobs; ++i) {
     // Every fifth job is a duplicate name: refused, without undoing the others.
