@@ -15,6 +15,9 @@ class StatementImpl {
   virtual void bind_int(int index, std::int64_t value) = 0;
   virtual void bind_double(int index, double value) = 0;
   virtual void bind_text(int index, std::string_view value) = 0;
+  // The caller keeps `value` alive and unchanged until the next reset: a
+  // backend may read it in place. Default: a copy, as bind_text.
+  virtual void bind_text_unowned(int index, std::string_view value) { bind_text(index, value); }
   virtual void bind_null(int index) = 0;
   virtual void send() = 0;
   virtual bool step() = 0;

@@ -36,6 +36,10 @@ Statement& Statement::bind(int index, std::string_view value) {
   impl_->bind_text(index, value);
   return *this;
 }
+Statement& Statement::bind_unowned(int index, std::string_view value) {
+  impl_->bind_text_unowned(index, value);
+  return *this;
+}
 Statement& Statement::bind_null(int index) {
   impl_->bind_null(index);
   return *this;

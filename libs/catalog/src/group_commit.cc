@@ -238,13 +238,20 @@ void GroupCommit::run() {
       options_.on_durable();
     }
     metrics_->batch_size.Observe(static_cast<double>(jobs));
-    for (auto& done : completions) {
-      try {
-        done(durable);
-      } catch (const std::exception& e) {
-        log::error("group_commit.completion_failed",
-                   {{"writer", options_.metric_prefix}, {"error", e.what()}});
+    const std::function<void()> complete = [&] {
+      for (auto& done : completions) {
+        try {
+          done(durable);
+        } catch (const std::exception& e) {
+          log::error("group_commit.completion_failed",
+                     {{"writer", options_.metric_prefix}, {"error", e.what()}});
+        }
       }
+    };
+    if (options_.run_completions) {
+      options_.run_completions(complete);
+    } else {
+      complete();
     }
     completions.clear();
   }
@@ -308,45 +315,69 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
     taken.push_back(p);
   }
   if (taken.empty()) return true;
-  std::optional<Transaction> transaction;
   bound_lock_wait(earliest);
-  try {
-    transaction.emplace(db_, Transaction::Kind::kWrite);
-  } catch (const std::exception& e) {
-    bound_lock_wait(std::nullopt);
-    // Nothing ran: every job of the batch is told so.
-    log::error("group_commit.begin_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
-    for (const auto& p : taken) {
-      p->state.store(Pending::kNotRun);
-      tell_not_run(*p);
-    }
-    return false;
-  }
   // The setting goes back once the transaction ended (committed or rolled
-  // back), not inside it.
-  struct Restore {
-    std::optional<Transaction>& transaction;
+  // back), not inside it: `transaction` is declared after this, so it ends
+  // first.
+  struct RestoreLockWait {
     std::function<void()> restore;
-    ~Restore() {
-      transaction.reset();
-      restore();
-    }
-  } restore{transaction, [&] { bound_lock_wait(std::nullopt); }};
-  bool job_threw = false;
-  for (const auto& p : taken) {
+    ~RestoreLockWait() { restore(); }
+  } restore{[&] { bound_lock_wait(std::nullopt); }};
+  std::optional<Transaction> transaction;
+  struct ClearIsolating {
+    bool& isolating;
+    ~ClearIsolating() { isolating = false; }
+  } clear_isolating{isolating_};
+  auto begin = [&] {
     try {
-      if (auto done = p->job()) {
-        completions.push_back(std::move(done));
-      }
+      transaction.emplace(db_, Transaction::Kind::kWrite);
+      return true;
     } catch (const std::exception& e) {
-      job_threw = true;
-      log::error("group_commit.job_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
+      // Nothing ran (or what ran was rolled back): every job of the batch is told so.
+      log::error("group_commit.begin_failed", {{"writer", options_.metric_prefix}, {"error", e.what()}});
+      completions.clear();
+      for (const auto& p : taken) {
+        p->state.store(Pending::kNotRun);
+        tell_not_run(*p);
+      }
+      return false;
     }
-    p->job = nullptr;
+  };
+  // Runs the jobs; false when one threw. Without isolation the first failure
+  // ends the pass (the batch is run again); isolated, the others still run.
+  auto run_jobs = [&] {
+    bool threw = false;
+    for (const auto& p : taken) {
+      try {
+        if (auto done = p->job()) {
+          completions.push_back(std::move(done));
+        }
+      } catch (const std::exception& e) {
+        threw = true;
+        log::error("group_commit.job_failed",
+                   {{"writer", options_.metric_prefix}, {"isolated", isolating_}, {"error", e.what()}});
+        if (!isolating_) break;
+      }
+    }
+    return !threw;
+  };
+
+  if (!begin()) return false;
+  isolating_ = false;
+  if (!run_jobs()) {
+    // Undo the whole pass and run the batch again, each job isolating itself.
+    transaction.reset();
+    completions.clear();
+    if (options_.on_batch_start) {
+      options_.on_batch_start();
+    }
+    isolating_ = true;
+    if (!begin()) return false;
+    if (!run_jobs()) {
+      return false;  // the transaction rolls back as it goes out of scope
+    }
   }
-  if (job_threw) {
-    return false;  // the transaction rolls back as it goes out of scope
-  }
+  for (const auto& p : taken) p->job = nullptr;
   try {
     if (options_.before_commit) {
       options_.before_commit();
@@ -358,6 +389,8 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
     return false;
   }
 }
+
+bool GroupCommit::isolating() const { return isolating_ || !options_.one_transaction_per_batch; }
 
 // Database::sync_commits() makes every commit of the writer's connection
 // since the last sync durable at once (on SQLite one sync of the WAL file,

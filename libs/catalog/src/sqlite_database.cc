@@ -101,6 +101,10 @@ class SqliteStatement final : public StatementImpl {
     rewind();
     check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
+  void bind_text_unowned(int index, std::string_view value) override {
+    rewind();
+    check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
   void bind_null(int index) override {
     rewind();
     check(sqlite3_bind_null(stmt_, index));
@@ -233,7 +237,8 @@ std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const Da
     flags |= SQLITE_OPEN_READONLY;
     // See check_unchanged(): a WAL-mode file that no connection has open
     // (no -wal, no -shm) is read without creating either.
-    if (options.one_read && header_says_wal(path) && !stamp(path + "-wal").exists && !stamp(path + "-shm").exists) {
+    if (options.one_read && header_says_wal(path) && !stamp(path + "-wal").exists &&
+        !stamp(path + "-shm").exists) {
       immutable = true;
       before = stamp(path);
       flags |= SQLITE_OPEN_URI;

@@ -423,6 +423,14 @@ void Session::deliver(Response response) {
   });
 }
 
+void Session::deliver_all(std::vector<std::pair<std::shared_ptr<Session>, Response>> responses) {
+  if (responses.empty() || responses.front().first->core_->io_stopped.load(std::memory_order_acquire)) return;
+  const auto executor = responses.front().first->executor();
+  net::dispatch(executor, [responses = std::move(responses)]() mutable {
+    for (auto& [session, response] : responses) session->write_response(std::move(response));
+  });
+}
+
 void Session::write_response(Response response) {
   if (state_ != State::kHandling) return;
   timer_.cancel();

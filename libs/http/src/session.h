@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cocktail/http/response.h"
@@ -51,6 +52,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void start();
   // Any thread: answers the current request (ignored once the session closed).
   void deliver(Response response);
+  // Any thread: answers the current request of each session, all of which
+  // share one executor (one I/O thread), in one hand-over to it.
+  static void deliver_all(std::vector<std::pair<std::shared_ptr<Session>, Response>> responses);
   // Any thread: turns the current request into an event stream.
   void deliver_stream(std::shared_ptr<StreamState> state, Response headers);
   // Any thread: schedules writing what the stream has queued.

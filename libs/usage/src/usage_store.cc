@@ -231,13 +231,14 @@ std::size_t UsageStore::insert_events(const std::vector<UsageEvent>& events, Rol
   }
   for (std::size_t i = 0; i < events.size(); ++i) {
     const UsageEvent& e = events[i];
-    insert.bind(1, e.id)
-        .bind(2, e.user_id)
-        .bind(3, e.session_id)
-        .bind(4, e.event_type)
-        .bind(5, e.tool_name)
-        .bind(6, e.action)
-        .bind(7, e.properties)
+    // The event's strings outlive each run() (which resets): bound in place.
+    insert.bind_unowned(1, e.id)
+        .bind_unowned(2, e.user_id)
+        .bind_unowned(3, e.session_id)
+        .bind_unowned(4, e.event_type)
+        .bind_unowned(5, e.tool_name)
+        .bind_unowned(6, e.action)
+        .bind_unowned(7, e.properties)
         .bind(8, e.demo_mode ? 1 : 0)
         .bind(9, e.timestamp_ms)
         .bind(10, e.received_at_ms)
@@ -250,10 +251,10 @@ std::size_t UsageStore::insert_events(const std::vector<UsageEvent>& events, Rol
       (*inserted)[i] = true;
     }
     const std::int64_t hour = hour_of(e.timestamp_ms);
-    hour_session.bind(1, hour).bind(2, e.session_id).run();
+    hour_session.bind(1, hour).bind_unowned(2, e.session_id).run();
     const bool new_in_hour = db_.changes() > 0;
     if (new_in_hour) {
-      session.bind(1, e.session_id).bind(2, hour).run();
+      session.bind_unowned(1, e.session_id).bind(2, hour).run();
     }
     delta.add_event(e, new_in_hour);
   }

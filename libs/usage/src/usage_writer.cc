@@ -12,6 +12,7 @@
 
 #include "cocktail/core/log.h"
 #include "cocktail/core/time.h"
+#include "cocktail/http/responder.h"
 
 namespace cocktail::usage {
 
@@ -44,6 +45,7 @@ UsageWriter::UsageWriter(const std::string& db_path, prometheus::Registry& regis
   db_options.create_if_missing = false;
   db_options.synchronous = catalog::synchronous_for(options_.mode);
   db_ = catalog::Database::open(db_path, db_options);
+  db_->exec("PRAGMA wal_autocheckpoint=" + std::to_string(std::max(options_.wal_autocheckpoint_pages, 1)));
   store_ = std::make_unique<UsageStore>(*db_, options_.store);
   savepoints_ = std::make_unique<catalog::Savepoint::Prepared>(*db_);
 
@@ -59,6 +61,12 @@ UsageWriter::UsageWriter(const std::string& db_path, prometheus::Registry& regis
     batch_hours_.clear();
   };
   engine.before_commit = [this] { store_->apply(batch_delta_, options_.now_ms()); };
+  // The requests of a batch are answered together: one hand-over to each
+  // HTTP I/O thread per batch instead of one per request.
+  engine.run_completions = [](const std::function<void()>& complete) {
+    http::SendBatch answers;
+    complete();
+  };
   engine.on_durable = [this] {
     if (options_.on_durable && !batch_hours_.empty()) {
       options_.on_durable(batch_hours_);
@@ -75,7 +83,7 @@ void UsageWriter::stop() { engine_->stop(); }
 
 std::size_t UsageWriter::queued() const { return engine_->queued(); }
 
-catalog::GroupCommit::Completion UsageWriter::finish(Result result, Done done,
+catalog::GroupCommit::Completion UsageWriter::finish(Result result, std::shared_ptr<const Done> done,
                                                      std::chrono::steady_clock::time_point queued) {
   return [this, result = std::move(result), done = std::move(done), queued](bool durable) mutable {
     if (result.outcome == Outcome::kDurable && !durable) {
@@ -87,20 +95,20 @@ catalog::GroupCommit::Completion UsageWriter::finish(Result result, Done done,
     }
     metrics_->seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count());
-    if (done) {
-      done(result);
+    if (*done) {
+      (*done)(result);
     }
   };
 }
 
-catalog::GroupCommit::NotRun UsageWriter::not_run(Done done) {
+catalog::GroupCommit::NotRun UsageWriter::not_run(std::shared_ptr<const Done> done) {
   return [done = std::move(done)](std::chrono::milliseconds waited) {
     Result result;
     result.outcome = Outcome::kNotRun;
     result.waited = waited;
     result.error = "the write waited " + std::to_string(waited.count()) + " ms and was not made";
-    if (done) {
-      done(result);
+    if (*done) {
+      (*done)(result);
     }
   };
 }
@@ -108,6 +116,13 @@ catalog::GroupCommit::NotRun UsageWriter::not_run(Done done) {
 template <typename Work>
 UsageWriter::Result UsageWriter::run_isolated(Work&& work, const char* failure_event) {
   Result result;
+  if (!engine_->isolating()) {
+    // A batch's first pass: a failure escapes, and the engine runs the
+    // batch again with every request in its own savepoint.
+    result.inserted = work();
+    result.outcome = Outcome::kDurable;  // once the batch is
+    return result;
+  }
   try {
     catalog::Savepoint savepoint(*savepoints_);
     result.inserted = work();
@@ -133,12 +148,17 @@ UsageWriter::Result UsageWriter::run_isolated(Work&& work, const char* failure_e
   return result;
 }
 
+// A request's job may run twice (a batch's first pass rolled back, see
+// GroupCommit's "Transactions"): it keeps what it needs, and `done` is shared
+// by the job's completion and the not_run callback, exactly one of which is
+// called.
 bool UsageWriter::submit_events(std::vector<UsageEvent> events, Done done) {
   const auto queued = std::chrono::steady_clock::now();
-  // `done` goes to exactly one of the two: the job, or not_run.
-  auto shared_done = std::make_shared<Done>(std::move(done));
+  auto shared_done = std::make_shared<const Done>(std::move(done));
+  auto refused = not_run(shared_done);
   return engine_->submit(
-      [this, events = std::move(events), shared_done, queued]() mutable -> catalog::GroupCommit::Completion {
+      [this, events = std::move(events), shared_done = std::move(shared_done),
+       queued]() -> catalog::GroupCommit::Completion {
         const bool own_transaction = engine_->options().mode == catalog::CommitMode::kEach;
         RollupDelta delta;
         Result result = run_isolated(
@@ -158,21 +178,23 @@ bool UsageWriter::submit_events(std::vector<UsageEvent> events, Done done) {
             batch_delta_.merge(delta);
           }
         }
-        return finish(std::move(result), std::move(*shared_done), queued);
+        return finish(std::move(result), shared_done, queued);
       },
-      [this, shared_done](std::chrono::milliseconds waited) { not_run(std::move(*shared_done))(waited); });
+      std::move(refused));
 }
 
 bool UsageWriter::submit_task(Task task, Done done) {
   const auto queued = std::chrono::steady_clock::now();
-  auto shared_done = std::make_shared<Done>(std::move(done));
+  auto shared_done = std::make_shared<const Done>(std::move(done));
+  auto refused = not_run(shared_done);
   return engine_->submit(
-      [this, task = std::move(task), shared_done, queued]() mutable -> catalog::GroupCommit::Completion {
+      [this, task = std::move(task), shared_done = std::move(shared_done),
+       queued]() -> catalog::GroupCommit::Completion {
         Result result =
             run_isolated([&] { return static_cast<std::size_t>(task(*store_)); }, "usage_writer.task_failed");
-        return finish(std::move(result), std::move(*shared_done), queued);
+        return finish(std::move(result), shared_done, queued);
       },
-      [this, shared_done](std::chrono::milliseconds waited) { not_run(std::move(*shared_done))(waited); });
+      std::move(refused));
 }
 
 }  // namespace cocktail::usage

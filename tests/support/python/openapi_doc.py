@@ -43,3 +43,30 @@ def unresolved_refs(doc):
         except (KeyError, TypeError):
             problems.append(f"unresolved $ref {ref}")
     return problems
+
+
+METHODS = {"get", "post", "put", "delete"}
+
+
+def tagged_operations(doc, tag):
+    """(method, path, operation) for every operation of `doc` tagged `tag`."""
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method in METHODS and tag in op.get("tags", []):
+                yield method, path, op
+
+
+def report(tag, source_name, documented, routed, problems):
+    """Adds the served-but-undocumented and documented-but-unserved (method,
+    path) pairs to `problems`, prints them with a summary line, and returns
+    the exit status (0: no problems)."""
+    for method, path in sorted(routed - documented):
+        problems.append(f"{method.upper()} {path} is served but not documented")
+    for method, path in sorted(documented - routed):
+        problems.append(f"{method.upper()} {path} is documented but not served")
+    if not routed:
+        problems.append(f"no routes found in {source_name}")
+    for p in problems:
+        print(p)
+    print(f"{len(documented)} {tag} operations, {len(routed)} routes, {len(problems)} problems")
+    return 1 if problems else 0

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "catalog_backends.h"
@@ -72,6 +74,26 @@ TEST_P(DatabaseTest, SentStatementsRunInOrderAndAreReadAfterTheCommit) {
   count.bind(1, "Bucket");
   ASSERT_TRUE(count.step());
   EXPECT_EQ(count.column_int(0), 1);
+}
+
+// bind_unowned() reads the caller's text in place (SQLite) or copies it
+// (PostgreSQL): either way the row holds the value, and a statement run again
+// with other values stores those.
+TEST_P(DatabaseTest, TextBoundUnownedIsStoredAsBound) {
+  auto insert = db_->prepare("INSERT INTO units(name, abbreviation) VALUES (?1, ?2)");
+  auto read = db_->prepare("SELECT abbreviation FROM units WHERE name = ?1");
+  const std::string names[] = {"Jigger", "Pony"};
+  const std::optional<std::string> abbreviations[] = {std::string("jig"), std::nullopt};
+  for (int i = 0; i < 2; ++i) {
+    insert.bind_unowned(1, names[i]).bind_unowned(2, abbreviations[i]).run();
+  }
+  for (int i = 0; i < 2; ++i) {
+    read.bind_unowned(1, std::string_view(names[i]));
+    ASSERT_TRUE(read.step()) << names[i];
+    EXPECT_EQ(read.is_null(0), !abbreviations[i]);
+    EXPECT_EQ(read.column_text(0), abbreviations[i].value_or(""));
+    read.reset();
+  }
 }
 
 TEST_P(DatabaseTest, AFailedSentStatementFailsTheCommitEvenUnread) {

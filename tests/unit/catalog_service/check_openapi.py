@@ -13,39 +13,25 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "support" / "python"))
 import openapi_doc  # noqa: E402
 
-METHODS = {"get", "post", "put", "delete"}
-
 
 def main(root):
     doc = openapi_doc.load(root)
     problems = openapi_doc.unresolved_refs(doc)
 
     documented = set()
-    for path, item in doc["paths"].items():
-        for method, op in item.items():
-            if method in METHODS and "catalog" in op.get("tags", []):
-                documented.add((method, path))
-                if method != "get":
-                    if op.get("security") != [{"bearer": []}]:
-                        problems.append(f"{method.upper()} {path}: no bearer security")
-                    for status in ("400", "401", "503"):
-                        if status not in op.get("responses", {}):
-                            problems.append(f"{method.upper()} {path}: {status} not documented")
+    for method, path, op in openapi_doc.tagged_operations(doc, "catalog"):
+        documented.add((method, path))
+        if method != "get":
+            if op.get("security") != [{"bearer": []}]:
+                problems.append(f"{method.upper()} {path}: no bearer security")
+            for status in ("400", "401", "503"):
+                if status not in op.get("responses", {}):
+                    problems.append(f"{method.upper()} {path}: {status} not documented")
 
     source = (root / "libs" / "catalog_service" / "src" / "catalog_routes.cc").read_text()
     routed = {(m.group(1).rstrip("_"), m.group(2))
               for m in re.finditer(r'Method::(\w+),\s*"(/api/v1/[^"]+)"', source)}
-    for method, path in sorted(routed - documented):
-        problems.append(f"{method.upper()} {path} is served but not documented")
-    for method, path in sorted(documented - routed):
-        problems.append(f"{method.upper()} {path} is documented but not served")
-    if not routed:
-        problems.append("no routes found in catalog_routes.cc")
-
-    for p in problems:
-        print(p)
-    print(f"{len(documented)} catalog operations, {len(routed)} routes, {len(problems)} problems")
-    return 1 if problems else 0
+    return openapi_doc.report("catalog", "catalog_routes.cc", documented, routed, problems)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cocktail/http/blocking_executor.h"
 #include "cocktail/http/errors.h"
@@ -146,6 +150,72 @@ TEST_F(ServerTest, FullExecutorQueueAnswers503) {
   EXPECT_EQ(r.header("Retry-After"), "1");
   release.open();
   db.stop();
+}
+
+// A thread answering many requests in a row (a database writer after a
+// commit) holds them in a SendBatch: nothing is delivered while it lives,
+// then every session gets its own answer, whichever I/O thread it is on.
+TEST_F(ServerTest, SendBatchDeliversHeldAnswersToSessionsOnEveryIoThreadWhenItEnds) {
+  make();  // two I/O threads
+  constexpr int kConnections = 6;
+  std::mutex mu;
+  std::vector<std::pair<Responder, std::thread::id>> parked;
+  router().add(Method::get, "/held/{id}", [&](const Request&, Responder r) {
+    std::lock_guard<std::mutex> l(mu);
+    parked.emplace_back(std::move(r), std::this_thread::get_id());
+  });
+  start();
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (int i = 0; i < kConnections; ++i) {
+    connections.push_back(std::make_unique<RawConnection>(port()));
+    ASSERT_TRUE(connections.back()->send("GET /held/" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return parked.size() == kConnections;
+      },
+      3s));
+  std::vector<std::pair<Responder, std::thread::id>> answering;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    answering.swap(parked);
+  }
+  std::set<std::thread::id> io_threads;
+  for (const auto& [r, thread] : answering) io_threads.insert(thread);
+  ASSERT_EQ(io_threads.size(), 2u) << "the connections should be spread over both I/O threads";
+
+  std::thread writer([&] {
+    SendBatch batch;
+    {
+      SendBatch nested;  // only the outermost one delivers
+      for (auto& [r, thread] : answering) {
+        const std::string id(r.request().path_param("id"));
+        EXPECT_TRUE(r.send(Response::text(Status::ok, "answer " + id)));
+        EXPECT_FALSE(r.send(Response::text(Status::ok, "twice")));
+        EXPECT_TRUE(r.completed());
+      }
+    }
+    // Held: no connection has received anything yet.
+    for (auto& c : connections) EXPECT_EQ(c->read_until("\r\n\r\n", 50ms), "");
+  });
+  writer.join();
+  for (int i = 0; i < kConnections; ++i) {
+    const std::string got = connections[i]->read_until("answer " + std::to_string(i), 3s);
+    EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+    EXPECT_NE(got.find("answer " + std::to_string(i)), std::string::npos) << got;
+    // Still alive: the next request on the same connection is handled.
+    ASSERT_TRUE(connections[i]->send("GET /held/again HTTP/1.1\r\nHost: t\r\n\r\n"));
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return parked.size() == kConnections;
+      },
+      3s));
+  std::lock_guard<std::mutex> l(mu);
+  for (auto& [r, thread] : parked) EXPECT_TRUE(r.send(Response::text(Status::ok, "direct")));  // no batch
+  for (auto& c : connections) EXPECT_NE(c->read_until("direct", 3s).find("direct"), std::string::npos);
 }
 
 TEST_F(ServerTest, DroppedResponderGets500) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -284,6 +285,40 @@ TEST_P(UsageStoreTest, BehindAHeldLockWritesAndRetentionAreRefusedUnrunWithinThe
   expect_exact(h);
   // Once the lock is gone, writes go through.
   EXPECT_EQ(write(*w, {event("c", "t", h + 9)}).outcome, UsageWriter::Outcome::kDurable);
+  expect_exact(h);
+}
+
+TEST_P(UsageStoreTest, AFailingRequestIsUndoneAloneAndTheOthersOfItsBatchAreStored) {
+  UsageWriterOptions o;
+  o.mode = GetParam();
+  o.now_ms = clock();
+  UsageWriter w(path_, registry_, o);
+  const std::int64_t h = hour_of(now());
+  // Queued before the writer starts, so that they share one batch.
+  std::vector<std::promise<UsageWriter::Result>> promises(3);
+  ASSERT_TRUE(w.submit_events({event("a", "t", h + 1), event("b", "t", h + 2)},
+                              [&](const UsageWriter::Result& r) { promises[0].set_value(r); }));
+  ASSERT_TRUE(w.submit_task(
+      [&](UsageStore& store) -> std::int64_t {
+        RollupDelta ignored;
+        store.insert_events({event("c", "t", h + 3)}, ignored);  // half done, then it fails
+        throw std::runtime_error("a failing request");
+      },
+      [&](const UsageWriter::Result& r) { promises[1].set_value(r); }));
+  ASSERT_TRUE(w.submit_events({event("d", "t", h + 4)},
+                              [&](const UsageWriter::Result& r) { promises[2].set_value(r); }));
+  w.start();
+  EXPECT_EQ(promises[0].get_future().get().outcome, UsageWriter::Outcome::kDurable);
+  const auto failed = promises[1].get_future().get();
+  EXPECT_EQ(failed.outcome, UsageWriter::Outcome::kFailed);
+  EXPECT_NE(failed.error.find("a failing request"), std::string::npos);
+  const auto last = promises[2].get_future().get();
+  EXPECT_EQ(last.outcome, UsageWriter::Outcome::kDurable);
+  EXPECT_EQ(last.inserted, 1u);
+  w.stop();
+  // Three events stored, counted once each; the failing request's event is not.
+  EXPECT_EQ(read_rollups(h).total_events, 3);
+  EXPECT_EQ(read_rollups(h).total_sessions, 3);
   expect_exact(h);
 }
 

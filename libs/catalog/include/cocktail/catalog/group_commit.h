@@ -22,12 +22,21 @@
 // one_transaction_per_batch (kGroup only) the engine runs the whole batch in
 // one BEGIN IMMEDIATE ... COMMIT, calling before_commit last: every page a
 // batch touches is written to the WAL once instead of once per job (what
-// usage-api needs for tens of thousands of small events a second). Such a
-// job isolates itself with a Savepoint (savepoint.h), which is its own
-// transaction in kEach mode and nests in the batch's otherwise. A job that
-// throws in that mode takes the whole batch down with it (rolled back, every
-// completion called with durable = false): the engine cannot tell what it
-// left behind.
+// usage-api needs for tens of thousands of small events a second). The
+// jobs first run one after another with nothing between them (isolating()
+// false): a job must then let a failure escape rather than catch it, since
+// what it left half done cannot be undone alone. When one throws, the pass
+// is rolled back and the batch runs again from its first job
+// (on_batch_start called again) with isolating() true: each job then
+// isolates itself with a Savepoint (savepoint.h), which is its own
+// transaction in kEach mode and nests in the batch's otherwise, and catches
+// what it can handle, so that a failing job is undone alone. A savepoint per
+// job costs a copy of every page the job touches that the batch had already
+// touched (the savepoint's journal); the first pass avoids it, as failures
+// inside a job are rare. A job may therefore run twice (its first run rolled
+// back). A job that throws in the isolated pass takes the whole batch down
+// with it (rolled back, every completion called with durable = false): the
+// engine cannot tell what it left behind.
 //
 // Bounded waits (max_wait > 0): every job has a deadline, max_wait after it
 // was submitted. A job still waiting at its deadline — behind other jobs, or
@@ -111,6 +120,10 @@ struct GroupCommitOptions {
   // Called after each batch once its writes are durable (and before the
   // completions), on the writer thread. Must not block.
   std::function<void()> on_durable;
+  // Runs a batch's completions, given as one function, on the writer thread:
+  // a caller that answers requests from them can hold the answers and send
+  // them together (http::SendBatch). Default: runs them.
+  std::function<void(const std::function<void()>& completions)> run_completions;
   // How long a job may wait to start (for its turn and for the write lock)
   // before it is refused unrun; 0: no bound.
   std::chrono::milliseconds max_wait{0};
@@ -140,6 +153,10 @@ class GroupCommit {
 
   std::size_t queued() const;
   const GroupCommitOptions& options() const { return options_; }
+  // For the job running (writer thread only): whether it must isolate itself
+  // (Savepoint) and catch its own failures. Always true without
+  // one_transaction_per_batch; see "Transactions" above.
+  bool isolating() const;
 
  private:
   struct Metrics;
@@ -182,6 +199,7 @@ class GroupCommit {
   std::vector<PendingPtr> batch_;
   bool stopping_ = false;
   bool writer_done_ = false;
+  bool isolating_ = false;  // writer thread only
   std::thread thread_;
   std::thread reaper_;
 };

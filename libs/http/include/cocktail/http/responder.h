@@ -25,6 +25,26 @@ namespace detail {
 class Exchange;
 }
 
+// SendBatch: while one lives on a thread, the responses that thread sends
+// through Responder::send() are held, and delivered when it ends with one
+// hand-over to each I/O thread instead of one per response. For a thread
+// that answers many requests in a row (a database writer answering the
+// requests of a committed batch): the I/O threads are woken once per batch
+// rather than once per response, and do not contend with the sender for
+// their queues meanwhile. send() still completes the request at once (a
+// later send() returns false; the response timeout no longer applies).
+// Nests: the outermost batch delivers. Not copyable, not movable.
+class SendBatch {
+ public:
+  SendBatch();
+  ~SendBatch();
+  SendBatch(const SendBatch&) = delete;
+  SendBatch& operator=(const SendBatch&) = delete;
+
+ private:
+  bool outermost_ = false;
+};
+
 class Responder {
  public:
   explicit Responder(std::shared_ptr<detail::Exchange> exchange) : exchange_(std::move(exchange)) {}

@@ -2,14 +2,17 @@
 // catalog::GroupCommit (group_commit.h) with one transaction per batch.
 //
 // A batch of queued requests runs in one BEGIN IMMEDIATE ... COMMIT: each
-// request inserts its events and records their sessions inside a savepoint
-// of its own (a failing request is undone alone), what they add to the
-// hourly roll-ups is summed in memory and written once, just before the
-// commit, then one WAL sync makes the batch durable and only then are the
-// requests answered. So an event and the roll-up counting it always commit
-// together, and an acknowledged event survives a crash or power loss. In
-// kEach mode (the benchmarks' baseline) every request is its own transaction
-// with synchronous=FULL and writes its own roll-up increments.
+// request inserts its events and records their sessions; what they add to
+// the hourly roll-ups is summed in memory and written once, just before the
+// commit; then one WAL sync makes the batch durable, and only then are the
+// requests answered (together: http::SendBatch). Should a request fail, the
+// batch is rolled back and run again with each request inside a savepoint
+// of its own, so that the failing one is undone alone and answered 500
+// (GroupCommit's "Transactions"); a request's roll-up delta counts only from
+// the pass that commits. So an event and the roll-up counting it always
+// commit together, and an acknowledged event survives a crash or power
+// loss. In kEach mode (the benchmarks' baseline) every request is its own
+// transaction with synchronous=FULL and writes its own roll-up increments.
 //
 // Bounded waits (max_wait, GroupCommit's "Bounded waits"): a request that
 // has not started max_wait after it was queued — behind other writes, or
@@ -54,6 +57,13 @@ struct UsageWriterOptions {
   // How long a request may wait to start (for its turn and for the write
   // lock) before it is refused unrun (kNotRun); at least 1 ms.
   std::chrono::milliseconds max_wait{5000};
+  // The WAL is copied back into the database file (a checkpoint, on the
+  // writer thread, after a commit) once it holds this many pages: 8,192
+  // (32 MiB of 4 KiB pages) instead of SQLite's 1,000, because a page that a
+  // stream of batches rewrites (the end of each time-ordered index, a busy
+  // session's index page, the hour's roll-up rows) is copied once per
+  // checkpoint, not once per version (docs/usage.md).
+  int wal_autocheckpoint_pages = 8192;
   StoreOptions store;
   // Wall clock, ms since the epoch (roll-up updated_at); injectable for tests.
   std::function<std::int64_t()> now_ms;
@@ -101,13 +111,15 @@ class UsageWriter {
 
  private:
   struct Metrics;
-  catalog::GroupCommit::Completion finish(Result result, Done done,
+  catalog::GroupCommit::Completion finish(Result result, std::shared_ptr<const Done> done,
                                           std::chrono::steady_clock::time_point queued);
   // What GroupCommit calls instead of a request that never ran.
-  catalog::GroupCommit::NotRun not_run(Done done);
-  // Runs `work` inside the request's savepoint: kDurable (once the batch is),
+  catalog::GroupCommit::NotRun not_run(std::shared_ptr<const Done> done);
+  // Runs `work` for one request: kDurable (once the batch is). In a batch's
+  // first pass a failure escapes (GroupCommit then runs the batch again);
+  // isolated, `work` runs inside the request's savepoint and a failure is
   // kNotRun when the write lock stayed held past the deadline (kEach mode),
-  // kFailed on any other error.
+  // kFailed otherwise.
   template <typename Work>
   Result run_isolated(Work&& work, const char* failure_event);
 
