@@ -10,6 +10,7 @@
 #   tests/tidy.sh --since <commit>      only what changed since <commit> (see below)
 #   tests/tidy.sh <path> ...            only these files, or the files under these folders
 #   tests/tidy.sh --fix [...]           apply the checks' fixes, then clang-format the files they touched
+#   tests/tidy.sh --list [...]          only print the files that would be checked
 #   tests/tidy.sh --checks '-*,readability-braces-around-statements' --fix libs/core
 #                                       only some checks (a clang-tidy -checks glob, added to .clang-tidy's)
 #
@@ -54,6 +55,7 @@ usage() {
 
 since=""
 fix=0
+list=0
 checks=""
 paths=()
 while [ $# -gt 0 ]; do
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
     --since) [ $# -ge 2 ] || usage; since=$2; shift 2 ;;
     --since=*) since=${1#--since=}; shift ;;
     --fix) fix=1; shift ;;
+    --list) list=1; shift ;;
     --checks) [ $# -ge 2 ] || usage; checks=$2; shift 2 ;;
     --checks=*) checks=${1#--checks=}; shift ;;
     -h | --help) usage ;;
@@ -140,6 +143,10 @@ else
 fi
 if [ ${#files[@]} -eq 0 ]; then
   echo "tidy: no files to check${since:+ (nothing changed since $since)}"
+  exit 0
+fi
+if [ "$list" = 1 ]; then
+  printf '%s\n' "${files[@]}"
   exit 0
 fi
 
