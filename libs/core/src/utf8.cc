@@ -24,7 +24,9 @@ constexpr LeadByte kLeadBytes[] = {
 std::size_t char_length(std::string_view text, std::size_t i, std::size_t* consumed) {
   const auto b0 = static_cast<unsigned char>(text[i]);
   *consumed = 1;
-  if (b0 < 0x80) return 1;
+  if (b0 < 0x80) {
+    return 1;
+  }
   const LeadByte* lead = nullptr;
   for (const LeadByte& row : kLeadBytes) {
     if (b0 >= row.first && b0 <= row.last) {
@@ -32,13 +34,19 @@ std::size_t char_length(std::string_view text, std::size_t i, std::size_t* consu
       break;
     }
   }
-  if (lead == nullptr) return 0;  // a continuation byte, C0, C1, F5..FF
+  if (lead == nullptr) {
+    return 0;  // a continuation byte, C0, C1, F5..FF
+  }
   for (std::size_t k = 1; k <= lead->need; ++k) {
-    if (i + k >= text.size()) return 0;
+    if (i + k >= text.size()) {
+      return 0;
+    }
     const auto b = static_cast<unsigned char>(text[i + k]);
     const unsigned char min = k == 1 ? lead->lo : 0x80;
     const unsigned char max = k == 1 ? lead->hi : 0xBF;
-    if (b < min || b > max) return 0;
+    if (b < min || b > max) {
+      return 0;
+    }
     *consumed = k + 1;
   }
   return lead->need + 1;
@@ -50,14 +58,18 @@ bool valid(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     std::size_t consumed = 0;
     const std::size_t n = char_length(text, i, &consumed);
-    if (n == 0) return false;
+    if (n == 0) {
+      return false;
+    }
     i += n;
   }
   return true;
 }
 
 std::string sanitize(std::string_view text) {
-  if (valid(text)) return std::string(text);
+  if (valid(text)) {
+    return std::string(text);
+  }
   std::string out;
   out.reserve(text.size() + 8);
   for (std::size_t i = 0; i < text.size();) {
@@ -75,11 +87,15 @@ std::string sanitize(std::string_view text) {
 }
 
 std::string_view truncate(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
+  if (text.size() <= max_bytes) {
+    return text;
+  }
   std::size_t end = max_bytes;
   // Step back over continuation bytes to the start of the character that
   // straddles the cut, and cut before it.
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
   return text.substr(0, end);
 }
 
