@@ -139,7 +139,7 @@ Response ReadApi::not_covered(std::int64_t min_seq, std::chrono::milliseconds wa
       .set_header(Field::cache_control, kNoStore);
 }
 
-void ReadApi::serve(const Request& request, Responder responder, Render render, Live live,
+void ReadApi::serve(const Request& request, Responder responder, const Render& render, Live live,
                     std::vector<std::string> files) {
   auto wait = parse_wait(request);
   if (!wait.ok()) {
@@ -166,15 +166,15 @@ void ReadApi::serve(const Request& request, Responder responder, Render render, 
   }
   // Park: the responder (not a thread) waits for a generation covering min_seq.
   const auto waited = wait->wait;
-  auto parked = waiters_.park(*min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
-                              [this, responder, render = std::move(render), min_seq,
-                               waited](const std::shared_ptr<const Generation>& ready) mutable {
-                                if (ready) {
-                                  responder.send(render(*ready, responder.request()));
-                                } else {
-                                  responder.send(not_covered(*min_seq, waited));
-                                }
-                              });
+  auto parked = waiters_.park(
+      *min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
+      [this, responder, render, min_seq, waited](const std::shared_ptr<const Generation>& ready) mutable {
+        if (ready) {
+          responder.send(render(*ready, responder.request()));
+        } else {
+          responder.send(not_covered(*min_seq, waited));
+        }
+      });
   switch (parked.kind) {
     case CatalogSeqWaiters::Parked::Kind::kParked: return;
     case CatalogSeqWaiters::Parked::Kind::kSatisfied:
