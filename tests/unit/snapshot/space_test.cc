@@ -166,7 +166,7 @@ TEST_F(LinkedStoreTest, TheSizeBudgetCountsHardLinksOnceAndNeverTouchesCurrent) 
   const std::int64_t full = disk_bytes();
   // Every inode once: two maps, six exact files, manifests, the legacy
   // copies (links to generation 6: no bytes of their own) and CURRENT.
-  EXPECT_LT(full, 2 * kMapBytes + 6 * kExactBytes + 6 * 1000);
+  EXPECT_LT(full, 2 * kMapBytes + 6 * kExactBytes + 6 * std::int64_t{1000});
   EXPECT_GT(full, 2 * kMapBytes + 6 * kExactBytes);
 
   // A budget one map short: the oldest generations go until the first map
