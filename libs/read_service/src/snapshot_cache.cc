@@ -171,7 +171,7 @@ RefreshOutcome SnapshotCache::load_if_new() {
       refuse(refusal);
       std::int64_t read = 0;
       if (auto older = fall_back(std::numeric_limits<std::int64_t>::max(), served, {}, read)) {
-        swap_in(older, served, read, Fallback{0, 0, refusal});
+        swap_in(std::move(older), served, read, Fallback{0, 0, refusal});
         return RefreshOutcome::kFellBack;
       }
       return RefreshOutcome::kRefused;
@@ -190,12 +190,12 @@ RefreshOutcome SnapshotCache::load_if_new() {
       refuse(*loaded.refusal);
       std::int64_t read = 0;
       if (auto older = fall_back(g, served, std::move(loaded.bad_files), read)) {
-        swap_in(older, served, read, Fallback{0, g, *loaded.refusal});
+        swap_in(std::move(older), served, read, Fallback{0, g, *loaded.refusal});
         return RefreshOutcome::kFellBack;
       }
       return RefreshOutcome::kRefused;
     }
-    swap_in(loaded.generation, served, loaded.read, std::nullopt);
+    swap_in(std::move(loaded.generation), served, loaded.read, std::nullopt);
     return RefreshOutcome::kSwapped;
   }
   loads_.Add({{"result", "failed"}}).Increment();
@@ -316,7 +316,7 @@ std::shared_ptr<const Generation> SnapshotCache::fall_back(std::int64_t below,
   return nullptr;
 }
 
-void SnapshotCache::swap_in(const std::shared_ptr<const Generation>& next,
+void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
                             const std::shared_ptr<const Generation>& served, std::int64_t read,
                             std::optional<Fallback> fallback) {
   const bool fell_back = fallback.has_value();

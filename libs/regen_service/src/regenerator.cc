@@ -363,7 +363,7 @@ void Regenerator::write(const char* stage_name, std::vector<Artifact>& artifacts
     // What this generation adds: its new files (links cost no space), their
     // envelopes, the manifest and directory entries.
     constexpr std::int64_t kPerFile = 4096;
-    constexpr std::int64_t kFixed = std::int64_t{64} * 1024;
+    constexpr std::int64_t kFixed = 64 * 1024;
     std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(carried.size());
     for (const auto& a : artifacts) needed += static_cast<std::int64_t>(a.body.size()) + kPerFile;
     ensure_space(stage_name, needed, reserve, summary);

@@ -187,7 +187,7 @@ class SnapshotCache {
                                               const std::shared_ptr<const Generation>& served,
                                               std::vector<snapshot::FileStamp> bad, std::int64_t& read);
   // Serves `next`; `fallback`: instead of what CURRENT names.
-  void swap_in(const std::shared_ptr<const Generation>& next, const std::shared_ptr<const Generation>& served,
+  void swap_in(std::shared_ptr<const Generation> next, const std::shared_ptr<const Generation>& served,
                std::int64_t read, std::optional<Fallback> fallback);
   void update_gauges();
   void refuse(const Refusal& refusal);
