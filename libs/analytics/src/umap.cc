@@ -245,9 +245,13 @@ class ShiftedNormalizedAdjacency {
 
 // The eigenvectors of the 2nd and 3rd smallest eigenvalues of the normalised
 // Laplacian of a connected graph (umap-learn's spectral_layout), or false
-// when the solver does not converge. Small graphs use a dense solver.
+// when the solver does not converge or the graph has fewer than 3 points.
+// Small graphs use a dense solver.
 bool spectral_layout(const Graph& g, std::vector<double>& layout) {
   const std::size_t n = g.n;
+  if (n < 3) {
+    return false;  // no 3rd eigenvector: the caller lays the points out at random
+  }
   std::vector<double> degree(n, 0.0);
   for (std::size_t e = 0; e < g.row.size(); ++e) {
     degree[g.row[e]] += g.weight[e];

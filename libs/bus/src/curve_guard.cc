@@ -140,12 +140,15 @@ void CurveGuard::answer_zap() {
     core::log::warn("bus.peer_refused",
                     {{"socket", label_}, {"peer", address}, {"reason", "unknown_key"}, {"key", client_key}});
   }
+  // The buffers below only point at their bytes: every string they name
+  // must outlive send_multipart().
+  const std::string user_id = allowed ? client_key : std::string();
   std::array<zmq::const_buffer, 6> reply{
       zmq::str_buffer("1.0"),
       zmq::buffer(request_id),
       allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
       allowed ? zmq::str_buffer("OK") : zmq::str_buffer("key not authorized"),
-      zmq::buffer(allowed ? client_key : std::string()),
+      zmq::buffer(user_id),
       zmq::str_buffer("")};
   zmq::send_multipart(zap_, reply);
 }

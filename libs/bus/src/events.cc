@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cocktail/core/time.h"
+
 namespace cocktail::bus {
 namespace {
 
@@ -27,8 +29,6 @@ constexpr std::array<std::pair<Op, std::string_view>, 3> kOps = {{
     {Op::kDelete, "delete"},
 }};
 
-// 9999-12-31T23:59:59.999Z: the last instant a four-digit year can express.
-constexpr std::int64_t kMaxTimestampMs = 253402300799999;
 // Analytic type names become file names: keep them to a safe alphabet.
 constexpr std::size_t kMaxFileTypeLength = 64;
 
@@ -68,7 +68,7 @@ bool valid_sha256(std::string_view hex) {
 }
 
 std::optional<Error> check_timestamp(std::string_view field, std::int64_t ms) {
-  if (ms < 0 || ms > kMaxTimestampMs) {
+  if (ms < 0 || ms > core::kMaxEpochMs) {
     return Error::invalid(std::string(field), "timestamp outside 1970..9999");
   }
   return std::nullopt;
@@ -444,6 +444,9 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
     return Error::invalid("topic", "unknown topic '" + std::string(topic.substr(0, 64)) + "'");
   }
 
+  // An empty view may have no bytes at all (a null data pointer), which the
+  // parser must not be handed.
+  if (body.empty()) return Error::invalid("", "body is not valid JSON: it is empty");
   // One parser per thread: it keeps its buffers between messages, and
   // parsers are not shareable across threads.
   thread_local simdjson::dom::parser parser;

@@ -348,6 +348,10 @@ void RegenerationService::start() {
   s.next_heartbeat = now;
   s.next_probe = now + s.options.check_interval;
   s.started = true;
+  // Read for the log line while the lock is held: once the threads run, a
+  // regeneration may replace s.current at any time.
+  const std::int64_t start_generation = s.current.generation;
+  const std::int64_t start_seq = s.current.catalog_seq;
   lock.unlock();
 
   s.worker_thread = std::thread([&s] { s.work(); });
@@ -359,8 +363,8 @@ void RegenerationService::start() {
   if (s.repair_subscriber) s.repair_subscriber->start();
   s.scrubber->start();
   log::info("regen.service_started",
-            {{"generation", s.current.generation},
-             {"catalog_seq", s.current.catalog_seq},
+            {{"generation", start_generation},
+             {"catalog_seq", start_seq},
              {"pub", s.publisher->endpoint()},
              {"lanes", s.lanes},
              {"quiet_ms", static_cast<std::int64_t>(s.options.debounce.quiet.count())},

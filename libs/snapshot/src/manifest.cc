@@ -130,6 +130,11 @@ bool is_hex_digest(std::string_view s) {
 }  // namespace
 
 core::Result<Manifest> parse_manifest(std::string_view json) {
+  // An empty view may have no bytes at all (a null data pointer), which the
+  // parser must not be handed.
+  if (json.empty()) {
+    return core::Error::invalid("", "manifest is not valid JSON: it is empty");
+  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto err = parser.parse(json.data(), json.size()).get(doc); err) {
@@ -148,13 +153,16 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
     return core::Error::invalid("generated_at", "expected an ISO 8601 UTC timestamp");
   }
   // generated_at_ms is ours (exact milliseconds); a manifest without it
-  // falls back to the timestamp text.
+  // falls back to the timestamp text. Either must lie in 1970..9999, so that
+  // ages computed from it cannot overflow.
   if (doc["generated_at_ms"].get_int64().get(m.generated_at_ms)) {
     auto ms = parse_utc_iso8601(generated_at);
-    if (!ms) {
-      return core::Error::invalid("generated_at", "expected an ISO 8601 UTC timestamp");
+    if (!ms || *ms < 0 || *ms > core::kMaxEpochMs) {
+      return core::Error::invalid("generated_at", "expected an ISO 8601 UTC timestamp from 1970 on");
     }
     m.generated_at_ms = *ms;
+  } else if (m.generated_at_ms < 0 || m.generated_at_ms > core::kMaxEpochMs) {
+    return core::Error::invalid("generated_at_ms", "expected milliseconds since 1970, before the year 10000");
   }
   simdjson::dom::object files;
   if (doc["files"].get_object().get(files)) {

@@ -331,15 +331,24 @@ class Tail {
     o.start_delay = 300ms;
     o.heartbeat_interval = 50ms;
     o.poll_interval = 10s;  // notifications wake it, not polling
-    publisher_ =
-        std::make_unique<catalog_service::OutboxPublisher>(catalog::Database::open(uri), bus_, registry_, o);
-    publisher_->start();
     bus::SubscriberOptions so;
     so.endpoints = {bus_.endpoint()};
     so.topics = {"catalog."};
     sub_ = std::make_unique<bus::Subscriber>(so, inbox.handlers());
     sub_->start();
-    EXPECT_TRUE(inbox.wait([&] { return inbox.heartbeats > 0; }));
+    // A subscriber hears nothing until its subscription has reached the
+    // publisher: probe until it hears, so that the outbox's first messages
+    // (the backlog) are not published to nobody.
+    bool heard = false;
+    for (int i = 0; i < 600 && !heard; ++i) {
+      EXPECT_TRUE(bus_.publish(bus::CatalogHeartbeat{0, 0}).ok());
+      std::unique_lock lock(inbox.mu);
+      heard = inbox.cv.wait_for(lock, 50ms, [&] { return inbox.heartbeats > 0; });
+    }
+    EXPECT_TRUE(heard);
+    publisher_ =
+        std::make_unique<catalog_service::OutboxPublisher>(catalog::Database::open(uri), bus_, registry_, o);
+    publisher_->start();
   }
   Published inbox;
 

@@ -157,9 +157,7 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
   fs::remove(v1 / "generations");
   fs::rename(v1 / "generations.aside", v1 / "generations");
   ASSERT_TRUE(regen_.wait_covered(seq, 10s)) << "recovers once writable";
-  h = regen_.health();
-  EXPECT_STREQ(h["status"].GetString(), "ok");
-  EXPECT_EQ(h["consecutive_failures"].GetInt(), 0);
+  EXPECT_EQ(regen_.health()["consecutive_failures"].GetInt(), 0);
   // The fast generation, then the complete one from the slow lane (which
   // failed during the outage too, and is retried).
   ASSERT_TRUE(wait_until(
@@ -175,7 +173,17 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
       },
       10s))
       << "every file covers the change";
-  EXPECT_EQ(regen_.health()["slow"]["consecutive_failures"].GetInt(), 0);
+  // The slow lane's retry succeeds in turn (its backoff runs on its own), and
+  // then the service is healthy again.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        h = regen_.health();
+        return std::string(h["status"].GetString()) == "ok" &&
+               h["slow"]["consecutive_failures"].GetInt() == 0;
+      },
+      10s))
+      << "status " << h["status"].GetString() << ", slow lane failures "
+      << h["slow"]["consecutive_failures"].GetInt();
   // The previous generation came through intact.
   auto old = store.read_manifest(generation);
   ASSERT_TRUE(old.ok());

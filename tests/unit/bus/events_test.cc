@@ -130,6 +130,13 @@ TEST(Events, MalformedBodiesAreErrorsNamingTheProblem) {
   }
 }
 
+// A view of no bytes at all (null data) is refused before the parser sees it.
+TEST(Events, AnEmptyViewIsNotJson) {
+  auto result = decode("analytics.snapshot", std::string_view());
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("not valid JSON"), std::string::npos);
+}
+
 TEST(Events, UnknownFieldsAreIgnored) {
   auto result = decode("catalog.heartbeat",
                        R"({"extra":{"nested":[1,2]},"v":1,"seq":3,"ts":"2026-11-24T10:00:00Z","z":null})");

@@ -47,6 +47,15 @@ TEST(Manifest, RejectsWhatCannotBeTrusted) {
       {R"({"generation":1,"catalog_seq":-1,"generated_at":"2026-01-01T00:00:00Z","files":{}})",
        "catalog_seq"},
       {R"({"generation":1,"catalog_seq":0,"generated_at":"yesterday","files":{}})", "generated_at"},
+      // Times outside 1970..9999 would overflow the ages computed from them.
+      {R"({"generation":1,"catalog_seq":0,"generated_at":"1969-12-31T23:59:59Z","files":{}})",
+       "generated_at"},
+      {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z",)"
+       R"("generated_at_ms":-9223372036854775808,"files":{}})",
+       "generated_at_ms"},
+      {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z",)"
+       R"("generated_at_ms":253402300800000,"files":{}})",
+       "generated_at_ms"},
       {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z","files":[]})", "files"},
       {R"({"generation":1,"catalog_seq":0,"generated_at":"2026-01-01T00:00:00Z","files":{"../CURRENT":{"sha256":")" +
            digest + R"(","bytes":0}}})",
@@ -65,6 +74,7 @@ TEST(Manifest, RejectsWhatCannotBeTrusted) {
     ASSERT_FALSE(r.ok()) << json;
     EXPECT_EQ(r.error().field, field) << json;
   }
+  EXPECT_FALSE(parse_manifest(std::string_view()).ok()) << "no bytes at all (null data)";
 }
 
 TEST(FileNames, OnlyPlainLowercaseNames) {

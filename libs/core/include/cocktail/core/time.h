@@ -12,6 +12,11 @@ std::int64_t system_now_ms();
 // "2026-11-24T10:00:00.123Z"
 std::string format_utc_iso8601(std::int64_t epoch_ms);
 
+// The timestamps the system accepts from outside (events, manifests) lie in
+// [0, kMaxEpochMs]: 1970 to 9999-12-31T23:59:59.999Z, the last instant a
+// four-digit year can write. Differences of two such values never overflow.
+inline constexpr std::int64_t kMaxEpochMs = 253402300799999;
+
 // A monotonic clock that components take by reference so that tests can
 // drive time by hand (debounce windows, retries, timeouts) without sleeping.
 class Clock {
