@@ -7,6 +7,7 @@
 #
 # Stages:
 #   format   clang-format --dry-run -Werror over every C++ file (tests/format.sh)
+#   tidy     clang-tidy over the C++ files changed since tests/tidy-base (tests/tidy.sh)
 #   release  release build (-Werror), every ctest label: unit, integration, e2e, corpus
 #   asan     address + undefined-behaviour sanitizers (preset asan), labels unit and integration
 #   tsan     thread sanitizer (preset tsan), labels unit and integration
@@ -23,6 +24,8 @@
 #   CTEST_ARGS="-L unit"      more ctest arguments for the release stage
 #   SANITIZER_LABELS=regex    ctest labels of the asan and tsan stages (default unit|integration)
 #   SANITIZER_CTEST_ARGS=...  more ctest arguments for the asan and tsan stages
+#   TIDY_ALL=1                the tidy stage checks the whole tree (about 7 minutes on 2 cores)
+#   TIDY_JOBS=N               clang-tidy processes at once (default: nproc)
 #   FUZZ_SECONDS=45, FUZZ_LONG=1, FUZZ_JOBS, FUZZ_ARGS   see tests/fuzz/run.sh
 #   COCKTAIL_REQUIRE_POSTGRES=0  let the PostgreSQL suites skip (default 1: they must run)
 #   CCACHE_DIR                the compiler cache (default ~/.cache/ccache); CCACHE_DISABLE=1 for a cold build
@@ -34,7 +37,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_stages=(format release asan tsan fuzz)
+all_stages=(format tidy release asan tsan fuzz)
 
 "$root/tests/install-deps.sh" build runtime test ci
 
@@ -83,6 +86,19 @@ configure_and_build() {  # <preset> <build dir> [cmake --build args...]
 
 stage_format() {
   tests/format.sh
+}
+
+# The files changed since the last commit whose whole tree was checked clean
+# (recorded in tests/tidy-base): the whole tree costs about 14 CPU-minutes.
+# TIDY_ALL=1 checks everything. Until a base is recorded the stage only says so.
+stage_tidy() {
+  if [ "${TIDY_ALL:-0}" = 1 ]; then
+    tests/tidy.sh
+  elif [ -s tests/tidy-base ]; then
+    tests/tidy.sh --since "$(git merge-base HEAD "$(cat tests/tidy-base)")"
+  else
+    echo "tidy: no tests/tidy-base recorded yet: nothing checked (TIDY_ALL=1 checks the whole tree)"
+  fi
 }
 
 stage_release() {

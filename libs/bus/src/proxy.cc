@@ -1,5 +1,6 @@
 #include "cocktail/bus/proxy.h"
 
+#include <exception>
 #include <stdexcept>
 #include <thread>
 #include <zmq.hpp>
@@ -79,7 +80,17 @@ Proxy::Proxy(ProxyOptions options) : state_(std::make_unique<State>()) {
   });
 }
 
-Proxy::~Proxy() { stop(); }
+Proxy::~Proxy() {
+  // A failure to stop (the control socket refusing TERMINATE, a thread that
+  // cannot be joined) leaves nothing safe to do; it is logged rather than
+  // escaping the destructor unexplained.
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    core::log::error("bus.proxy_stop_failed", {{"error", e.what()}});
+    std::terminate();
+  }
+}
 
 const std::string& Proxy::downstream_endpoint() const { return state_->downstream; }
 

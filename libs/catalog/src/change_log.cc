@@ -32,6 +32,17 @@ std::string trigger_name(const LoggedTable& t, const char* op) {
   return std::string("change_log_") + t.table + "_" + op;
 }
 
+constexpr const char* kInsertLog = "INSERT INTO change_log(ts, entity, op, row_id) ";
+
+// CREATE TRIGGER IF NOT EXISTS change_log_<table>_<op> AFTER <event> ON <table> BEGIN <body> END
+void create_trigger(Database& db, const LoggedTable& t, const char* op, const char* event,
+                    const std::string& body) {
+  std::string sql = "CREATE TRIGGER IF NOT EXISTS ";
+  sql.append(trigger_name(t, op)).append(" AFTER ").append(event).append(" ON ").append(t.table);
+  sql.append(" BEGIN ").append(body).append(" END");
+  db.exec(sql);
+}
+
 bool outbox_exists(Database& db) {
   auto st = db.prepare(Dialect{"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'change_log'",
                                "SELECT 1 WHERE to_regclass('cocktail.change_log') IS NOT NULL"}
@@ -48,18 +59,20 @@ void install_change_log_triggers(Database& db) {
   }
   // The SQL text is built from the constants above, never from input.
   for (const auto& t : kLoggedTables) {
-    const std::string head = "CREATE TRIGGER IF NOT EXISTS ";
-    const std::string insert_log = "INSERT INTO change_log(ts, entity, op, row_id) ";
-    db.exec(head + trigger_name(t, "insert") + " AFTER INSERT ON " + t.table + " BEGIN " + insert_log +
-            "VALUES (" SQLITE_NOW_MS ", '" + t.entity + "', 'insert', NEW.id); END");
+    const std::string now_entity = std::string(SQLITE_NOW_MS ", '").append(t.entity).append("', ");
+    std::string body = kInsertLog;
+    create_trigger(db, t, "insert", "INSERT",
+                   body.append("VALUES (").append(now_entity).append("'insert', NEW.id);"));
     // An update that changes the id itself is logged as a delete of the old
     // id and an insert of the new one, so that no subscriber keeps a stale id.
-    db.exec(head + trigger_name(t, "update") + " AFTER UPDATE ON " + t.table + " BEGIN " + insert_log +
-            "SELECT " SQLITE_NOW_MS ", '" + t.entity + "', 'delete', OLD.id WHERE OLD.id IS NOT NEW.id; " +
-            insert_log + "SELECT " SQLITE_NOW_MS ", '" + t.entity +
-            "', CASE WHEN OLD.id IS NEW.id THEN 'update' ELSE 'insert' END, NEW.id; END");
-    db.exec(head + trigger_name(t, "delete") + " AFTER DELETE ON " + t.table + " BEGIN " + insert_log +
-            "VALUES (" SQLITE_NOW_MS ", '" + t.entity + "', 'delete', OLD.id); END");
+    body = kInsertLog;
+    body.append("SELECT ").append(now_entity).append("'delete', OLD.id WHERE OLD.id IS NOT NEW.id; ");
+    body.append(kInsertLog).append("SELECT ").append(now_entity);
+    body.append("CASE WHEN OLD.id IS NEW.id THEN 'update' ELSE 'insert' END, NEW.id;");
+    create_trigger(db, t, "update", "UPDATE", body);
+    body = kInsertLog;
+    create_trigger(db, t, "delete", "DELETE",
+                   body.append("VALUES (").append(now_entity).append("'delete', OLD.id);"));
   }
 }
 

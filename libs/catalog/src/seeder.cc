@@ -835,7 +835,7 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   // Checked before anything else so that a refused seed leaves the file
   // exactly as it was (even the journal mode), and again under the lock.
   if (has_rows()) return not_empty;
-  CacheSize cache(db, 256 * 1024);
+  CacheSize cache(db, std::int64_t{256} * 1024);
   RollbackJournal journal(db);
   Transaction tx(db, Transaction::Kind::kWrite);
   if (db.backend() == Backend::kPostgres) {

@@ -31,8 +31,8 @@ CatalogStats read_stats(Database& db) {
     while (st.step()) {
       const std::string schema = st.column_text(0);
       const std::string table = st.column_text(1);
-      names.push_back(schema.empty() ? table : schema + "." + table);
-      quoted.push_back(schema.empty() ? quote(table) : quote(schema) + "." + quote(table));
+      names.push_back(schema.empty() ? table : std::string(schema).append(".").append(table));
+      quoted.push_back(schema.empty() ? quote(table) : quote(schema).append(".").append(quote(table)));
     }
   }
   for (std::size_t i = 0; i < names.size(); ++i) {

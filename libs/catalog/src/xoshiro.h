@@ -59,7 +59,7 @@ class Xoshiro256 {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   }
-  std::uint64_t s_[4];
+  std::uint64_t s_[4]{};
 };
 
 }  // namespace cocktail::catalog

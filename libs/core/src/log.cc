@@ -26,7 +26,9 @@ class Limiter {
   bool admit(Level l, std::string_view event, std::uint64_t* suppressed) {
     *suppressed = 0;
     std::lock_guard lock(mu_);
-    if (limit_.burst <= 0 || static_cast<int>(l) < static_cast<int>(limit_.min_level)) return true;
+    if (limit_.burst <= 0 || static_cast<int>(l) < static_cast<int>(limit_.min_level)) {
+      return true;
+    }
     const auto now = (limit_.clock ? limit_.clock : &kSteadyClock)->now();
     auto it = buckets_.find(event);
     if (it == buckets_.end()) {
@@ -97,7 +99,9 @@ const char* level_name(Level l) {
 
 void append_quoted(std::string& out, std::string_view v) {
   bool needs = v.empty();
-  for (char c : v) needs = needs || c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20;
+  for (char c : v) {
+    needs = needs || c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20;
+  }
   if (!needs) {
     out.append(v);
     return;
@@ -165,9 +169,13 @@ std::vector<std::pair<std::string, std::uint64_t>> suppressed_by_event() { retur
 std::uint64_t suppressed_total() { return limiter().total(); }
 
 void write(Level l, std::string_view event, std::initializer_list<Field> fields) {
-  if (static_cast<int>(l) < g_level.load(std::memory_order_relaxed)) return;
+  if (static_cast<int>(l) < g_level.load(std::memory_order_relaxed)) {
+    return;
+  }
   std::uint64_t suppressed = 0;
-  if (!limiter().admit(l, event, &suppressed)) return;
+  if (!limiter().admit(l, event, &suppressed)) {
+    return;
+  }
   std::string line;
   line.reserve(128);
   line.append("ts=");
@@ -184,7 +192,9 @@ void write(Level l, std::string_view event, std::initializer_list<Field> fields)
       line.append(f.value);
     }
   }
-  if (suppressed > 0) line.append(" suppressed=").append(std::to_string(suppressed));
+  if (suppressed > 0) {
+    line.append(" suppressed=").append(std::to_string(suppressed));
+  }
   line.push_back('\n');
   // One write(2) per line keeps lines whole across threads and processes.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());

@@ -11,21 +11,29 @@ namespace cocktail::core {
 namespace {
 
 bool parse_int(const std::string& s, std::int64_t* out) {
-  if (s.empty()) return false;
+  if (s.empty()) {
+    return false;
+  }
   errno = 0;
   char* end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || end == s.c_str() || *end != '\0') return false;
+  if (errno != 0 || end == s.c_str() || *end != '\0') {
+    return false;
+  }
   *out = v;
   return true;
 }
 
 bool parse_double(const std::string& s, double* out) {
-  if (s.empty()) return false;
+  if (s.empty()) {
+    return false;
+  }
   errno = 0;
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  if (errno != 0 || end == s.c_str() || *end != '\0' || !std::isfinite(v)) return false;
+  if (errno != 0 || end == s.c_str() || *end != '\0' || !std::isfinite(v)) {
+    return false;
+  }
   *out = v;
   return true;
 }
@@ -56,9 +64,13 @@ const char* kind_name(OptionKind k) {
 
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
-    if (name.empty()) return std::nullopt;
+    if (name.empty()) {
+      return std::nullopt;
+    }
     const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
+    if (v == nullptr) {
+      return std::nullopt;
+    }
     return std::string(v);
   };
 }
@@ -91,8 +103,11 @@ Options& Options::add_command(std::string name, std::string help) {
 }
 
 const OptionSpec& Options::spec(std::string_view flag) const {
-  for (const auto& s : specs_)
-    if (s.flag == flag) return s;
+  for (const auto& s : specs_) {
+    if (s.flag == flag) {
+      return s;
+    }
+  }
   throw std::logic_error("unregistered option " + std::string(flag));
 }
 
@@ -125,8 +140,11 @@ Options::Parsed Options::parse(int argc, const char* const* argv, const EnvLooku
       value = arg.substr(eq + 1);
     }
     const OptionSpec* found = nullptr;
-    for (const auto& s : specs_)
-      if (s.flag == name) found = &s;
+    for (const auto& s : specs_) {
+      if (s.flag == name) {
+        found = &s;
+      }
+    }
     if (found == nullptr) {
       result.error = "unknown option " + name;
       return result;
@@ -165,7 +183,9 @@ Options::Parsed Options::parse(int argc, const char* const* argv, const EnvLooku
   }
   if (!commands_.empty() && !positional_.empty()) {
     bool known = false;
-    for (const auto& [name, help] : commands_) known = known || name == positional_.front();
+    for (const auto& [name, help] : commands_) {
+      known = known || name == positional_.front();
+    }
     if (!known) {
       result.error = "unknown command '" + positional_.front() + "'";
       return result;
@@ -217,7 +237,9 @@ std::vector<std::string> Options::get_list(std::string_view flag) const {
   while (std::getline(ss, item, ',')) {
     auto b = item.find_first_not_of(" \t");
     auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    if (b != std::string::npos) {
+      out.push_back(item.substr(b, e - b + 1));
+    }
   }
   return out;
 }
@@ -233,12 +255,16 @@ std::string Options::help() const {
      << summary_ << "\n";
   if (!commands_.empty()) {
     os << "\nCommands:\n";
-    for (const auto& [name, help] : commands_) os << "  " << name << "\n      " << help << "\n";
+    for (const auto& [name, help] : commands_) {
+      os << "  " << name << "\n      " << help << "\n";
+    }
   }
   os << "\nOptions (flag, environment variable, default):\n";
   for (const auto& s : specs_) {
     os << "  " << s.flag << " <" << kind_name(s.kind) << ">";
-    if (!s.env.empty()) os << "   [env " << s.env << "]";
+    if (!s.env.empty()) {
+      os << "   [env " << s.env << "]";
+    }
     os << "   (default: " << (s.default_value.empty() ? "none" : s.default_value) << ")\n      " << s.help
        << "\n";
   }

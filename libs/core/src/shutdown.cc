@@ -28,8 +28,12 @@ ShutdownSignals::ShutdownSignals() {
     sigset_t s = shutdown_set();
     for (;;) {
       int sig = 0;
-      if (sigwait(&s, &sig) != 0) continue;
-      if (sig == SIGUSR2) return;
+      if (sigwait(&s, &sig) != 0) {
+        continue;
+      }
+      if (sig == SIGUSR2) {
+        return;
+      }
       if (requested_.exchange(true)) {
         log::warn("shutdown.repeat_signal", {{"signal", sig}});
         continue;
@@ -52,7 +56,9 @@ void ShutdownSignals::on_shutdown(std::function<void()> callback) {
 }
 
 void ShutdownSignals::request() {
-  if (requested_.exchange(true)) return;
+  if (requested_.exchange(true)) {
+    return;
+  }
   run_callbacks();
 }
 
@@ -62,7 +68,9 @@ void ShutdownSignals::run_callbacks() {
     std::lock_guard lock(mu_);
     callbacks = callbacks_;
   }
-  for (auto& cb : callbacks) cb();
+  for (auto& cb : callbacks) {
+    cb();
+  }
   {
     std::lock_guard lock(mu_);
     done_ = true;

@@ -28,9 +28,9 @@ class HttpMetrics {
     // (method, status) -> counter, as an append-only list: readers walk it
     // without a lock; writers append under mu_. A route sees few pairs.
     struct Entry {
-      Method method;
-      unsigned status;
-      prometheus::Counter* counter;
+      Method method{};
+      unsigned status = 0;
+      prometheus::Counter* counter = nullptr;
       std::atomic<Entry*> next{nullptr};
     };
     HttpMetrics& metrics_;

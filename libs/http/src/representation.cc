@@ -70,7 +70,7 @@ std::string gzip_decompress(std::string_view bytes, std::size_t max_bytes) {
 
 namespace {
 
-constexpr std::size_t kMaxSealedBytes = 8 * 1024 * 1024;
+constexpr std::size_t kMaxSealedBytes = std::size_t{8} * 1024 * 1024;
 
 // Large bodies also in sealed memory files, sent with sendfile(2); not the
 // largest (a distance matrix), downloaded rarely, whose copy would double

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <exception>
 
 #include "cocktail/core/log.h"
 #include "cocktail/http/errors.h"
@@ -243,7 +244,16 @@ void ServerCore::stop() {
 Server::Server(ServerOptions options, metrics::MetricsRegistry& registry)
     : core_(std::make_shared<detail::ServerCore>(std::move(options), registry)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  // A failure to stop (a thread that cannot be joined) leaves nothing safe to
+  // do; it is logged rather than escaping the destructor unexplained.
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    core::log::error("http.stop_failed", {{"error", e.what()}});
+    std::terminate();
+  }
+}
 
 Router& Server::router() { return core_->router; }
 void Server::set_readiness(ReadinessCheck check) { core_->readiness = std::move(check); }

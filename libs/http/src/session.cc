@@ -142,7 +142,7 @@ Session::Session(std::shared_ptr<ServerCore> core, Socket socket, std::uint64_t 
     : core_(std::move(core)),
       id_(id),
       stream_(std::move(socket)),
-      buffer_(core_->options.max_header_bytes + 64 * 1024),
+      buffer_(core_->options.max_header_bytes + std::size_t{64} * 1024),
       timer_(stream_.get_executor()) {
   core_->metrics.connections_open.Increment();
 }

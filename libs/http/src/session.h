@@ -143,7 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stream_writing_ = false;
   bool stream_ending_ = false;
   bool peer_read_pending_ = false;  // a raw read watching for the peer's end
-  char discard_[512];
+  char discard_[512]{};
 };
 
 // A request id: the client's when it is 1..128 characters of [A-Za-z0-9._:-],

@@ -26,7 +26,9 @@ FilesystemGauges::~FilesystemGauges() { registry_.remove_collect_hook(hook_); }
 
 void FilesystemGauges::refresh() {
   const auto usage = probe_(path_);
-  if (!usage) return;
+  if (!usage) {
+    return;
+  }
   used_ratio_.Set(usage->used_ratio());
   free_bytes_.Set(static_cast<double>(usage->available_bytes));
   size_bytes_.Set(static_cast<double>(usage->total_bytes));

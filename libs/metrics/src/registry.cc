@@ -73,7 +73,9 @@ void MetricsRegistry::remove_collect_hook(std::uint64_t id) {
 std::string MetricsRegistry::serialize_text() const {
   {
     std::lock_guard<std::mutex> lock(hooks_mu_);
-    for (const auto& [id, hook] : hooks_) hook();
+    for (const auto& [id, hook] : hooks_) {
+      hook();
+    }
   }
   auto families = registry_->Collect();
   families.push_back(suppressed_log_lines());

@@ -43,7 +43,7 @@ core::Result<Computed> compute(const std::string& db_path) {
   }
 }
 
-LiveView finish(std::string data, std::string analytics_type, std::int64_t catalog_seq,
+LiveView finish(const std::string& data, std::string analytics_type, std::int64_t catalog_seq,
                 analytics::MetadataExtras extras) {
   analytics::EnvelopeMetadata meta;
   meta.analytics_type = std::move(analytics_type);

@@ -139,7 +139,7 @@ Response ReadApi::not_covered(std::int64_t min_seq, std::chrono::milliseconds wa
       .set_header(Field::cache_control, kNoStore);
 }
 
-void ReadApi::serve(const Request& request, Responder responder, Render render, Live live,
+void ReadApi::serve(const Request& request, Responder responder, const Render& render, Live live,
                     std::vector<std::string> files) {
   auto wait = parse_wait(request);
   if (!wait.ok()) {
@@ -168,7 +168,7 @@ void ReadApi::serve(const Request& request, Responder responder, Render render, 
   const auto waited = wait->wait;
   auto parked = waiters_.park(
       *min_seq, std::move(files), CatalogSeqWaiters::Clock::now() + waited,
-      [this, responder, render, min_seq, waited](std::shared_ptr<const Generation> ready) mutable {
+      [this, responder, render, min_seq, waited](const std::shared_ptr<const Generation>& ready) mutable {
         if (ready) {
           responder.send(render(*ready, responder.request()));
         } else {

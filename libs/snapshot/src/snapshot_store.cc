@@ -280,6 +280,7 @@ class StoreFiles {
   struct Key {
     std::uint64_t device = 0;
     std::uint64_t inode = 0;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the 0 of the defaulted comparison
     auto operator<=>(const Key&) const = default;
   };
 

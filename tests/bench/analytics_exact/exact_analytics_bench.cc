@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <random>
@@ -300,9 +301,7 @@ int sql(const std::map<std::string, std::string>& f) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: exact_analytics_bench generate|engine|sql --flag value ...\n";
     return 2;
@@ -314,4 +313,15 @@ int main(int argc, char** argv) {
   if (cmd == "sql") return sql(flags);
   std::cerr << "unknown command " << cmd << "\n";
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "exact_analytics_bench: " << e.what() << "\n";
+    return 1;
+  }
 }

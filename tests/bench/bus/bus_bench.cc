@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
   }
   auto column = [](const std::vector<Round>& rounds, double Round::*field) {
     std::vector<double> v;
+    v.reserve(rounds.size());
     for (const auto& r : rounds) v.push_back(r.*field);
     return median(v);
   };

@@ -8,6 +8,7 @@
 //
 // Prints "listening port=<port>" on stdout once ready; stops on SIGTERM/SIGINT.
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,16 +39,14 @@ std::string make_body(std::size_t bytes) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace cocktail;
   core::ShutdownSignals signals;
   core::Options options("http-bench-server", "Serves fixed bodies from memory for HTTP benchmarks.");
   options.add_string("--http", "HTTP_LISTEN", "127.0.0.1:0", "listen address host:port");
   options.add_int("--io-threads", "HTTP_IO_THREADS", 2, "I/O threads");
   options.add_bool("--access-log", "HTTP_ACCESS_LOG", true, "one log line per request on stderr");
-  options.add_int("--large-bytes", "", 270 * 1024, "size of /large.json");
+  options.add_int("--large-bytes", "", std::int64_t{270} * 1024, "size of /large.json");
   options.add_int("--small-bytes", "", 1024, "size of /small.json");
   options.add_string("--dump", "", "", "write the bodies into this directory and exit");
   options.parse_or_exit(argc, argv);
@@ -82,11 +81,11 @@ int main(int argc, char** argv) {
     std::string etag = "\"";
     etag.append(std::to_string(std::hash<std::string>()(*body))).push_back('"');
     server.router().add(
-        http::Method::get, path, http::SyncHandler([body, etag](const http::Request& req) {
+        http::Method::get, path, http::SyncHandler([bytes = body, etag](const http::Request& req) {
           if (req.header(http::Field::if_none_match) == etag) {
             return http::Response::empty(http::Status::not_modified).set_header(http::Field::etag, etag);
           }
-          return http::Response::shared(http::Status::ok, body, "application/json")
+          return http::Response::shared(http::Status::ok, bytes, "application/json")
               .set_header(http::Field::etag, etag)
               .set_header(http::Field::cache_control, "public, max-age=5");
         }));
@@ -101,4 +100,15 @@ int main(int argc, char** argv) {
   signals.on_shutdown([&] { server.stop(); });
   signals.wait();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "http_bench_server: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -407,7 +407,7 @@ TEST_F(AnalyticsApiTest, ReadersSeeOnlyWholeGenerationsWhile100AreSwappedIn) {
   std::vector<Seen> seen;
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
-  auto reader = [&](std::vector<std::string> types) {
+  auto reader = [&](const std::vector<std::string>& types) {
     HttpClient c(port(), 5s);
     std::vector<Seen> mine;
     while (!done.load()) {

@@ -262,7 +262,7 @@ TEST(AnalyticsApiProcess, AFloodOfMalformedMessagesIsCountedNotLoggedLineByLine)
         const auto m = metrics_of(port);
         const std::string series = "\ncocktail_events_malformed_total ";
         const auto at = m.find(series);
-        return at != std::string::npos && std::stod(m.substr(at + series.size())) >= kFlood / 2;
+        return at != std::string::npos && std::stod(m.substr(at + series.size())) >= kFlood / 2.0;
       },
       20s, 100ms));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();

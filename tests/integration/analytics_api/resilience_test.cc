@@ -33,6 +33,7 @@ TEST_F(AnalyticsApiTest, AThousandIdleConnectionsAndASlowReaderDoNotStallOthers)
   start(o);
 
   std::vector<std::unique_ptr<RawConnection>> idle;
+  idle.reserve(1000);
   for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawConnection>(port()));
   ASSERT_TRUE(testing::wait_until([&] { return service_->server().open_connections() == 1000; }, 5s));
 

@@ -67,6 +67,7 @@ TEST(CommitOrder, SeqsBecomeVisibleInCommitOrderAcrossWriterProcesses) {
   const bool have_shell = std::filesystem::exists("/usr/bin/sqlite3");
   constexpr int kShellWrites = 50;
   std::vector<pid_t> writers;
+  writers.reserve(2);
   for (int w = 0; w < 2; ++w) writers.push_back(spawn([&] { run_writer(path, w); }));
   if (have_shell) {
     // The sqlite3 shell as a third writer: one autocommit transaction per statement.

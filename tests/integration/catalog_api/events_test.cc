@@ -153,6 +153,7 @@ TEST_F(EventsTest, ABulkUploadIsOneTransactionWithAllItsEvents) {
   auto changes = events.changes();
   std::erase_if(changes, [&](const bus::CatalogChange& c) { return c.seq <= before; });
   std::vector<std::int64_t> seqs;
+  seqs.reserve(changes.size());
   for (const auto& c : changes) seqs.push_back(c.seq);
   EXPECT_EQ(seqs, seq_range(before + 1, last));
   auto recipes = std::count_if(changes.begin(), changes.end(), [](const auto& c) {

@@ -147,6 +147,7 @@ TEST(ProcessTest, SixtyFourConcurrentWritersLoseNoAcknowledgedWrite) {
   std::vector<std::pair<std::int64_t, std::string>> acknowledged;  // id, name
   std::atomic<int> server_errors{0}, other_failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       HttpClient client(api.http_port(), 10s);

@@ -445,9 +445,9 @@ TEST_F(DeploymentPostgres, MigrateAttachesLeavesTheirsAloneAndGivesTheSameAnalyt
     std::string sql;
     for (int t = 1; t <= kTransactions; ++t) {
       const std::string tag = "S" + std::to_string(s) + "T" + std::to_string(t);
-      sql += "BEGIN; INSERT INTO ingredients(name, path) VALUES ('" + tag +
-             "', NULL); UPDATE recipes SET instructions = '" + tag + "' WHERE id = " + std::to_string(s) +
-             "; COMMIT; ";
+      sql.append("BEGIN; INSERT INTO ingredients(name, path) VALUES ('").append(tag);
+      sql.append("', NULL); UPDATE recipes SET instructions = '").append(tag);
+      sql.append("' WHERE id = ").append(std::to_string(s)).append("; COMMIT; ");
     }
     writers.push_back(psql(uri, sql));
   }
@@ -455,7 +455,7 @@ TEST_F(DeploymentPostgres, MigrateAttachesLeavesTheirsAloneAndGivesTheSameAnalyt
     auto status = w->wait_for(60s);
     ASSERT_TRUE(status && status->success()) << w->stderr_text();
   }
-  constexpr std::size_t kChanges = 2 * kSessions * kTransactions;
+  constexpr std::size_t kChanges = std::size_t{2} * kSessions * kTransactions;
   ASSERT_TRUE(tail.inbox.wait([&] { return tail.inbox.changes.size() >= kChanges; }));
   std::this_thread::sleep_for(200ms);  // nothing more may arrive
   std::map<std::int64_t, std::string> names;

@@ -176,11 +176,11 @@ TEST_P(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   // The manifest honours the wire contract in proto/.
   const fs::path schema = fs::path(COCKTAIL_SOURCE_DIR) / "proto" / "snapshot" / "manifest.schema.json";
   if (fs::exists(schema) && fs::exists("/usr/bin/python3")) {
-    auto check = testing::run_process(
-        {"/usr/bin/python3", "-c",
-         "import json, sys, jsonschema\n"
-         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
-         schema.string(), (store.generation_dir(1) / "manifest.json").string()});
+    const char* validate =
+        "import json, sys, jsonschema\n"
+        "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))";
+    auto check = testing::run_process({"/usr/bin/python3", "-c", validate, schema.string(),
+                                       (store.generation_dir(1) / "manifest.json").string()});
     if (check.err.find("No module named") == std::string::npos) {
       EXPECT_EQ(check.exit_code, 0) << check.err;
     }

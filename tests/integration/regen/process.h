@@ -36,6 +36,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env_store;
@@ -44,8 +45,9 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
     const auto name = entry.substr(0, entry.find('='));
     if (extra_env.count(name) == 0) env_store.push_back(entry);
   }
-  for (const auto& [k, v] : extra_env) env_store.push_back(k + "=" + v);
+  for (const auto& [k, v] : extra_env) env_store.push_back(std::string(k).append("=").append(v));
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = 0;

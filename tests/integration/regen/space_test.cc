@@ -186,7 +186,7 @@ TEST_F(SpaceTest, OnARealSmallTmpfsTheFastLanePublishesWhenTheSlowLaneCannotWrit
   Filler filler(disk.path() / "filler");
   snapshot::SnapshotStore store(disk.path() / "analytics", &filler);
   // big.bin is 600 KB; the slow lane keeps 256 KB free for the fast lane.
-  auto regen = regenerator(store, dir.file("catalog.db"), 600 * 1024, 256 * 1024);
+  auto regen = regenerator(store, dir.file("catalog.db"), std::size_t{600} * 1024, std::int64_t{256} * 1024);
   std::shared_ptr<const LoadedCatalog> loaded;
   ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
   ASSERT_TRUE(regen->run_slow(*loaded, nullptr).ok());
@@ -194,7 +194,7 @@ TEST_F(SpaceTest, OnARealSmallTmpfsTheFastLanePublishesWhenTheSlowLaneCannotWrit
 
   // Another process fills the disk to its last 500 KB: a new big.bin and
   // the reserve do not fit, so the slow lane refuses before writing...
-  filler.fill(500 * 1024);
+  filler.fill(std::int64_t{500} * 1024);
   auto slow = regen->run_slow(*loaded, nullptr);
   ASSERT_FALSE(slow.ok());
   EXPECT_NE(slow.failure().reason.find("not enough space"), std::string::npos) << slow.failure().reason;
@@ -221,7 +221,7 @@ TEST_F(SpaceTest, OnARealSmallTmpfsTheFastLanePublishesWhenTheSlowLaneCannotWrit
   EXPECT_EQ(store.current_generation().value(), current);
   EXPECT_EQ(store.generations().back(), current) << "the partial generation was removed";
   filler.clear();
-  filler.fill(64 * 1024);
+  filler.fill(std::int64_t{64} * 1024);
   auto fast = regen->run_fast(nullptr, &loaded);
   ASSERT_TRUE(fast.ok()) << fast.failure().message();
   EXPECT_TRUE(store.read_current().ok());

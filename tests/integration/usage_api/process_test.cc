@@ -93,6 +93,7 @@ TEST_F(UsageApiProcess, SigkillUnderWriteLoadLosesNoAcknowledgedEvent) {
   std::set<std::string> acknowledged;
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
+  clients.reserve(4);
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&, t] {
       HttpClient client(port, 5s);
@@ -181,9 +182,9 @@ TEST_F(UsageApiProcess, AdminBackfillTwiceAddsNothingTheSecondTime) {
   const std::int64_t now = core::system_now_ms();
   std::string file = "[";
   for (int i = 0; i < 25; ++i) {
-    file += (i ? "," : "") + std::string(R"({"event_type":"tool_used","session_id":")") +
-            numbered("s", i % 4) + R"(","tool_name":"Decisions","timestamp":")" +
-            bus::format_utc_timestamp(now - i * 600'000) + "\"}";
+    file.append(i ? "," : "").append(R"({"event_type":"tool_used","session_id":")");
+    file.append(numbered("s", i % 4)).append(R"(","tool_name":"Decisions","timestamp":")");
+    file.append(bus::format_utc_timestamp(now - i * std::int64_t{600'000})).append("\"}");
   }
   file += "]";
   // The browser's localStorage value saved as it is: a JSON string of the array.

@@ -34,8 +34,8 @@ std::string make_private_dir() {
 }  // namespace
 
 ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args, ChildOptions options) {
-  stdout_path_ = options.stdout_path;
-  stderr_path_ = options.stderr_path;
+  stdout_path_ = std::move(options.stdout_path);
+  stderr_path_ = std::move(options.stderr_path);
   if (stdout_path_.empty() || stderr_path_.empty()) {
     own_dir_ = make_private_dir();
     if (stdout_path_.empty()) stdout_path_ = own_dir_ + "/stdout";
@@ -45,9 +45,11 @@ ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args, Ch
   // Everything the child needs is prepared before fork(): after fork() in a
   // multi-threaded parent only async-signal-safe calls are allowed.
   std::vector<std::string> argv_s;
-  argv_s.push_back(binary);
+  argv_s.reserve(args.size() + 1);
+  argv_s.push_back(std::move(binary));
   for (auto& a : args) argv_s.push_back(std::move(a));
   std::vector<char*> argv;
+  argv.reserve(argv_s.size() + 1);
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
 
@@ -59,8 +61,10 @@ ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args, Ch
   }
   for (auto& [k, v] : options.env) env_map[k] = v;
   std::vector<std::string> env_s;
-  for (auto& [k, v] : env_map) env_s.push_back(k + "=" + v);
+  env_s.reserve(env_map.size());
+  for (auto& [k, v] : env_map) env_s.push_back(std::string(k).append("=").append(v));
   std::vector<char*> envp;
+  envp.reserve(env_s.size() + 1);
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
 
@@ -73,7 +77,7 @@ ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args, Ch
     throw std::system_error(err, std::generic_category(), "open child output files");
   }
   const pid_t parent = ::getpid();
-  const std::string cwd = options.cwd;
+  const std::string cwd = std::move(options.cwd);
 
   pid_t pid = ::fork();
   if (pid < 0) {

@@ -158,7 +158,7 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
                           ec == net::error::connection_reset || ec == net::error::broken_pipe);
       close();
       if (stale) continue;
-      throw HttpClientError(method + " " + target + ": " + ec.message());
+      throw HttpClientError(std::string(method).append(" ").append(target).append(": ").append(ec.message()));
     }
     auto msg = parser.release();
     HttpResponse out;

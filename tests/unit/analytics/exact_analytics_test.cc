@@ -237,11 +237,12 @@ TEST(CatalogModel, RowsInAnyOrderGiveTheSameModel) {
   for (int i = 1; i <= 5; ++i)
     state.ingredients.push_back(
         {i, "i" + std::to_string(i), std::nullopt, "/" + std::to_string(i) + "/", false});
-  for (int r = 1; r <= 4; ++r) state.recipes.push_back({r * 10, "r" + std::to_string(r)});
+  for (std::int64_t r = 1; r <= 4; ++r) state.recipes.push_back({r * 10, "r" + std::to_string(r)});
   std::int64_t id = 1;
-  for (int r = 1; r <= 4; ++r) {
-    for (int k = 0; k < r; ++k)
-      state.recipe_ingredients.push_back({id++, r * 10, 1 + (r + k) % 5, std::nullopt, 1.0 * k});
+  for (std::int64_t r = 1; r <= 4; ++r) {
+    for (std::int64_t k = 0; k < r; ++k)
+      state.recipe_ingredients.push_back(
+          {id++, r * 10, 1 + (r + k) % 5, std::nullopt, 1.0 * static_cast<double>(k)});
   }
   const CatalogModel sorted = CatalogModel::build(state);
   auto shuffled = state;

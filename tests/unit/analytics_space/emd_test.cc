@@ -178,7 +178,7 @@ TEST(EmdSolver, SameInputSameResult) {
   std::mt19937_64 rng(7);
   const auto a = random_masses(rng, 12, true);
   const auto b = random_masses(rng, 9, true);
-  std::vector<double> cost(12 * 9);
+  std::vector<double> cost(std::size_t{12} * 9);
   std::uniform_int_distribution<int> c(0, 4);
   for (auto& x : cost) x = c(rng);
   EmdSolver first;

@@ -105,6 +105,7 @@ TEST(Bus, ConcurrentPublishersLoseNothing) {
 
   constexpr int kThreads = 4, kPerThread = 500;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {

@@ -41,7 +41,7 @@ class RepositoryTest : public ::testing::TestWithParam<Backend> {
     for (const auto& i : state.ingredients) {
       std::string p = std::to_string(i.id) + "/";
       for (auto parent = i.parent_id; parent; parent = by_id.at(*parent)->parent_id) {
-        p = std::to_string(*parent) + "/" + p;
+        p.insert(0, std::to_string(*parent) + "/");
       }
       EXPECT_EQ(i.path, "/" + p) << i.name;
     }
@@ -187,7 +187,7 @@ TEST_P(RepositoryTest, EveryValidationErrorNamesItsFieldAndWritesNothing) {
   const std::string too_long_name(kMaxNameBytes + 1, 'x');
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
-  auto ingredient_error = [](IngredientInput in) {
+  auto ingredient_error = [](const IngredientInput& in) {
     return [in](Repository& r, std::int64_t) { return r.create_ingredient(in).error(); };
   };
   auto recipe_error = [](RecipeInput in) {
@@ -389,6 +389,7 @@ TEST_P(RepositoryTest, RecipeRowsKeepTheirOrderAndTheLogTheStory) {
   for (const char* name : {"A", "B", "C", "D", "E"}) ids.push_back(ingredient(name));
   const std::int64_t oz = units_oz();
   std::vector<RecipeIngredientInput> rows;
+  rows.reserve(12);
   for (int k = 0; k < 12; ++k) {
     rows.push_back({ids[static_cast<std::size_t>((7 * k) % 5)], k % 3 == 0 ? std::nullopt : std::optional(oz),
                     k % 4 == 0 ? std::nullopt : std::optional(0.25 * k + 1e-5)});

@@ -227,6 +227,7 @@ TEST_P(OutboxPublisherTest, StopFlushesWhatIsCommitted) {
 
 TEST_P(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
   std::vector<catalog::BulkIngredient> items;
+  items.reserve(2500);
   for (int i = 0; i < 2500; ++i) items.push_back({"Ingredient " + std::to_string(i), {}, {}, {}, false});
   Inbox inbox;
   auto options = fast_options();

@@ -220,6 +220,7 @@ TEST_F(ServerTest, SendBatchDeliversHeldAnswersToSessionsOnEveryIoThreadWhenItEn
 
 TEST_F(ServerTest, DroppedResponderGets500) {
   make();
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): the handler owns the responder and drops it
   router().add(Method::get, "/forgot", [](const Request&, Responder) {});
   start();
   auto c = client();
@@ -270,6 +271,7 @@ TEST_F(ServerTest, LongPollAnsweredByAnotherRequest) {
   start();
   std::vector<std::thread> pollers;
   std::atomic<int> answered{0};
+  pollers.reserve(3);
   for (int i = 0; i < 3; ++i) {
     pollers.emplace_back([&] {
       HttpClient c(port());
@@ -372,7 +374,7 @@ TEST_F(ServerTest, IdleEventStreamsArePinged) {
 
 TEST_F(ServerTest, SlowEventStreamClientIsDropped) {
   auto o = test_options();
-  o.max_stream_buffer_bytes = 64 * 1024;
+  o.max_stream_buffer_bytes = std::size_t{64} * 1024;
   make(o);
   std::mutex mu;
   std::vector<EventStream> streams;

@@ -34,7 +34,7 @@ class HardeningTest : public ServerTest {
     o.max_body_bytes = 1024;
     make(o);
     router().add(Method::post, "/small", counted());
-    router().add(Method::post, "/bulk", counted(), RouteOptions{64 * 1024});
+    router().add(Method::post, "/bulk", counted(), RouteOptions{std::size_t{64} * 1024});
     router().add(Method::get, "/x", counted());
     router().add(Method::get, "/items/{id}", [](const Request& req) {
       // Quotes what the client sent, as a "no such item" message would.
@@ -79,8 +79,10 @@ TEST_F(HardeningTest, TransferEncodingOtherThanAFinalChunkedIs400AndCloses) {
   const std::string smuggled = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
   for (const std::string te : {"gzip", "xchunked", "chunked, identity", "identity", "chunked;ext=1",
                                "chunked, chunked", "deflate", "chunkedx", ""}) {
-    const std::string request =
-        "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + "\r\n\r\n" + smuggled;
+    const std::string request = std::string("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ")
+                                    .append(te)
+                                    .append("\r\n\r\n")
+                                    .append(smuggled);
     const std::string got = exchange(request);
     EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << "TE '" << te << "' -> " << got;
     EXPECT_NE(got.find("Connection: close"), std::string::npos) << te;

@@ -64,7 +64,7 @@ TEST(ParseInt, AcceptsWholeIntegersInRange) {
 }
 
 Handler noop() {
-  return [](const Request&, Responder) {};
+  return [](const Request&, const Responder&) {};
 }
 
 TEST(Router, MatchesLiteralsAndParameters) {

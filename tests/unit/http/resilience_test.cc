@@ -72,6 +72,7 @@ TEST_F(ServerTest, ThousandIdleConnectionsDoNotStallOthers) {
   router().add(Method::get, "/x", ok_handler());
   start();
   std::vector<std::unique_ptr<RawConnection>> idle;
+  idle.reserve(1000);
   for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawConnection>(port()));
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 1000; }, 5s))
       << server_->open_connections();
@@ -91,6 +92,7 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
   router().add(Method::get, "/x", ok_handler());
   start();
   std::vector<std::unique_ptr<RawConnection>> held;
+  held.reserve(5);
   for (int i = 0; i < 5; ++i) held.push_back(std::make_unique<RawConnection>(port()));
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 5; }, 3s));
   RawConnection extra(port());

@@ -36,7 +36,7 @@ std::string line_with(const std::string& log, const std::string& needle) {
 SyncHandler echo() {
   return [](const Request& req) {
     std::string out = "route=" + std::string(req.route()) + " path=" + req.path();
-    for (const auto& [k, v] : req.query_params()) out += " q:" + k + "=" + v;
+    for (const auto& [k, v] : req.query_params()) out.append(" q:").append(k).append("=").append(v);
     out += " id=" + std::string(req.path_param("id"));
     out += " body=" + req.body();
     return Response::text(Status::ok, out);
@@ -128,7 +128,7 @@ TEST_F(ServerTest, BodyLimitPerRoute) {
   o.max_body_bytes = 1024;
   make(o);
   router().add(Method::post, "/small", echo());
-  router().add(Method::post, "/bulk", echo(), RouteOptions{64 * 1024});
+  router().add(Method::post, "/bulk", echo(), RouteOptions{std::size_t{64} * 1024});
   start();
   auto c = client();
   EXPECT_EQ(c.post("/small", std::string(1024, 'a')).status, 200);
@@ -137,11 +137,11 @@ TEST_F(ServerTest, BodyLimitPerRoute) {
   EXPECT_NE(r.body.find(R"("code":"too_large")"), std::string::npos);
   EXPECT_NE(r.body.find(R"("limit_bytes":1024)"), std::string::npos) << r.body;
   EXPECT_FALSE(r.keep_alive);
-  r = c.post("/bulk", std::string(60 * 1024, 'b'));
+  r = c.post("/bulk", std::string(std::size_t{60} * 1024, 'b'));
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(c.post("/bulk", std::string(65 * 1024, 'b')).status, 413);
+  EXPECT_EQ(c.post("/bulk", std::string(std::size_t{65} * 1024, 'b')).status, 413);
   // Over every route's limit: refused while reading the header.
-  EXPECT_EQ(c.post("/bulk", std::string(200 * 1024, 'b')).status, 413);
+  EXPECT_EQ(c.post("/bulk", std::string(std::size_t{200} * 1024, 'b')).status, 413);
 }
 
 TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
@@ -569,7 +569,7 @@ TEST_F(ServerTest, SealedBodiesAreSentWholeWithSendfileEvenToASlowReader) {
   // 8 MB of varied bytes (more than the largest socket send buffer Linux
   // grants by default, 4 MB: the server's socket fills), kept both in
   // memory and in a sealed memory file.
-  std::string bytes(8 * 1024 * 1024, '\0');
+  std::string bytes(std::size_t{8} * 1024 * 1024, '\0');
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>('a' + (i * 7919) % 26);
   auto shared = std::make_shared<const std::string>(bytes);
   auto sealed = SealedBytes::make(bytes);

@@ -71,6 +71,7 @@ TEST(MetricsRegistry, ConcurrentUpdatesAreCounted) {
   MetricsRegistry registry;
   auto& family = registry.counter("hits_total", "help");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) family.Add({{"k", "v"}}).Increment();

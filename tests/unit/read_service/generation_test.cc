@@ -88,6 +88,7 @@ TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
 
   auto ids_of = [](const std::vector<UsageRow>& rows) {
     std::vector<std::int64_t> ids;
+    ids.reserve(rows.size());
     for (const auto& r : rows) ids.push_back(r.id);
     return ids;
   };

@@ -29,7 +29,7 @@ TEST(CatalogSeqWaiters, AGenerationCoveringTheSeqCompletesTheWaiter) {
   metrics::MetricsRegistry registry;
   CatalogSeqWaiters waiters(100, registry);
   std::promise<std::int64_t> done;
-  auto parked = waiters.park(10, {}, Clock::now() + 10s, [&](std::shared_ptr<const Generation> g) {
+  auto parked = waiters.park(10, {}, Clock::now() + 10s, [&](const std::shared_ptr<const Generation>& g) {
     done.set_value(g ? g->generation() : -1);
   });
   ASSERT_EQ(parked.kind, CatalogSeqWaiters::Parked::Kind::kParked);
@@ -65,12 +65,16 @@ TEST(CatalogSeqWaiters, PerFileSeqsDecideWhatAFastGenerationCovers) {
   std::promise<std::int64_t> space;
   ASSERT_EQ(waiters
                 .park(10, {"ingredient-usage.json"}, Clock::now() + 10s,
-                      [&](std::shared_ptr<const Generation> g) { usage.set_value(g ? g->generation() : -1); })
+                      [&](const std::shared_ptr<const Generation>& g) {
+                        usage.set_value(g ? g->generation() : -1);
+                      })
                 .kind,
             CatalogSeqWaiters::Parked::Kind::kParked);
   ASSERT_EQ(waiters
                 .park(10, {"cocktail-space.json"}, Clock::now() + 10s,
-                      [&](std::shared_ptr<const Generation> g) { space.set_value(g ? g->generation() : -1); })
+                      [&](const std::shared_ptr<const Generation>& g) {
+                        space.set_value(g ? g->generation() : -1);
+                      })
                 .kind,
             CatalogSeqWaiters::Parked::Kind::kParked);
   const auto fast = fast_generation(3, 10, 7);
@@ -95,11 +99,11 @@ TEST(CatalogSeqWaiters, TheDeadlineCompletesWithNull) {
   std::promise<bool> done;
   const auto start = Clock::now();
   waiters.park(10, {}, start + 100ms,
-               [&](std::shared_ptr<const Generation> g) { done.set_value(g == nullptr); });
+               [&](const std::shared_ptr<const Generation>& g) { done.set_value(g == nullptr); });
   // An earlier deadline parked later is still honoured first.
   std::promise<bool> early;
   waiters.park(10, {}, start + 30ms,
-               [&](std::shared_ptr<const Generation> g) { early.set_value(g == nullptr); });
+               [&](const std::shared_ptr<const Generation>& g) { early.set_value(g == nullptr); });
   auto fe = early.get_future();
   ASSERT_EQ(fe.wait_for(2s), std::future_status::ready);
   EXPECT_TRUE(fe.get());
@@ -117,8 +121,8 @@ TEST(CatalogSeqWaiters, AlreadyCoveredIsAnsweredWithoutParking) {
   CatalogSeqWaiters waiters(100, registry);
   waiters.on_generation(generation(4, 50));
   bool called = false;
-  auto parked =
-      waiters.park(50, {}, Clock::now() + 1s, [&](std::shared_ptr<const Generation>) { called = true; });
+  auto parked = waiters.park(50, {}, Clock::now() + 1s,
+                             [&](const std::shared_ptr<const Generation>&) { called = true; });
   EXPECT_EQ(parked.kind, CatalogSeqWaiters::Parked::Kind::kSatisfied);
   EXPECT_EQ(parked.generation->generation(), 4);
   EXPECT_FALSE(called);
@@ -150,7 +154,7 @@ TEST(CatalogSeqWaiters, NoWaiterIsLostToARacingSwap) {
   for (int i = 0; i < 2000; ++i) {
     const std::int64_t want = 1 + i % 200;
     auto p = waiters.park(want, {}, Clock::now() + 5s,
-                          [&](std::shared_ptr<const Generation> g) { (g ? satisfied : timed_out)++; });
+                          [&](const std::shared_ptr<const Generation>& g) { (g ? satisfied : timed_out)++; });
     if (p.kind == CatalogSeqWaiters::Parked::Kind::kSatisfied) satisfied++;
   }
   swapper.join();

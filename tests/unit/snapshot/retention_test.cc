@@ -10,7 +10,7 @@ namespace cocktail::snapshot {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr std::int64_t kHour = 3600 * 1000;
+constexpr std::int64_t kHour = std::int64_t{3600} * 1000;
 constexpr std::int64_t kT0 = 1795000000000;
 
 std::vector<std::int64_t> removed_ids(const RetentionResult& r) {

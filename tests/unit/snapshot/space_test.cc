@@ -17,7 +17,7 @@ namespace cocktail::snapshot {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr std::int64_t kHour = 3600 * 1000;
+constexpr std::int64_t kHour = std::int64_t{3600} * 1000;
 constexpr std::int64_t kT0 = 1795000000000;
 constexpr std::int64_t kKeepAll = 1LL << 50;
 
@@ -102,13 +102,14 @@ TEST(SnapshotIoError, CarriesTheErrno) {
 class LinkedStoreTest : public ::testing::Test {
  protected:
   static constexpr std::int64_t kMapBytes = 100000;
+  static constexpr std::int64_t kExactBytes = 1000;
 
   // Writes a generation; with `new_map` a fresh map.bin, else a link to the
   // previous generation's.
   std::int64_t write(bool new_map) {
     GenerationWriter w = store_.begin_generation();
     const std::int64_t g = w.generation();
-    w.add("exact.json", std::string(1000, static_cast<char>('a' + g % 26)));
+    w.add("exact.json", std::string(kExactBytes, static_cast<char>('a' + g % 26)));
     if (new_map || g == 1) {
       w.add("map.bin", std::string(kMapBytes, static_cast<char>('A' + g % 26)));
     } else {
@@ -138,14 +139,14 @@ TEST_F(LinkedStoreTest, OnlyTheNewestSupersededVersionsOfAVersionedFileAreKept) 
   // Generations 1-3 share one map: removing them frees it once, plus their
   // three exact files.
   EXPECT_EQ(
-      dry.bytes_freed, kMapBytes + 3 * 1000 + [&] {
+      dry.bytes_freed, kMapBytes + 3 * kExactBytes + [&] {
         std::int64_t manifests = 0;
         for (int g = 1; g <= 3; ++g) manifests += fs::file_size(store_.generation_dir(g) / "manifest.json");
         return manifests;
       }());
   EXPECT_EQ(dry.removed[0].bytes,
-            1000 + static_cast<std::int64_t>(
-                       fs::file_size(store_.generation_dir(1) / "manifest.json")));  // map still linked by 2
+            kExactBytes + static_cast<std::int64_t>(fs::file_size(
+                              store_.generation_dir(1) / "manifest.json")));  // map still linked by 2
   const std::int64_t before = disk_bytes();
   auto real = store_.collect_garbage(policy, /*dry_run=*/false, kT0 + 9 * kHour);
   EXPECT_EQ(removed_ids(real), removed_ids(dry));
@@ -165,8 +166,8 @@ TEST_F(LinkedStoreTest, TheSizeBudgetCountsHardLinksOnceAndNeverTouchesCurrent) 
   const std::int64_t full = disk_bytes();
   // Every inode once: two maps, six exact files, manifests, the legacy
   // copies (links to generation 6: no bytes of their own) and CURRENT.
-  EXPECT_LT(full, 2 * kMapBytes + 6 * 1000 + 6 * 1000);
-  EXPECT_GT(full, 2 * kMapBytes + 6 * 1000);
+  EXPECT_LT(full, 2 * kMapBytes + 6 * kExactBytes + 6 * std::int64_t{1000});
+  EXPECT_GT(full, 2 * kMapBytes + 6 * kExactBytes);
 
   // A budget one map short: the oldest generations go until the first map
   // is freed (removing 1 and 2 frees only their exact files).

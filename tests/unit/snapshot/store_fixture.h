@@ -17,7 +17,7 @@ namespace cocktail::snapshot::testing {
 class TempDir {
  public:
   // `base`: where to create it (the system temporary directory by default).
-  explicit TempDir(std::filesystem::path base = std::filesystem::temp_directory_path()) {
+  explicit TempDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
     std::string pattern = (base / "cocktail-snapshot-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;

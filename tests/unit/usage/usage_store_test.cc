@@ -200,7 +200,9 @@ TEST_P(UsageStoreTest, RetentionFollowsTheInjectedClockInBoundedBatches) {
   auto w = writer();
   const std::int64_t start = now();
   std::vector<UsageEvent> events;
-  for (int i = 0; i < 50; ++i) events.push_back(event(numbered("s", i % 7), "t", start - i * 60'000));
+  events.reserve(50);
+  for (int i = 0; i < 50; ++i)
+    events.push_back(event(numbered("s", i % 7), "t", start - i * std::int64_t{60'000}));
   ASSERT_EQ(write(*w, events).inserted, 50u);
 
   RetentionOptions o;

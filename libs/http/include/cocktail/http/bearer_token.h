@@ -31,7 +31,7 @@ class BearerToken {
   std::optional<Response> reject(const Request& request) const;
 
  private:
-  unsigned char digest_[32];
+  unsigned char digest_[32]{};
 };
 
 // Reads a token from a file: the first line, surrounding whitespace removed.

@@ -62,6 +62,9 @@ struct SharedBody {
   };
 };
 
+// The implicit move assignment is noexcept with std::allocator; the analysis
+// follows Beast's copying branch for other allocators.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 class Response {
  public:
   using Message = boost::beast::http::response<SharedBody>;

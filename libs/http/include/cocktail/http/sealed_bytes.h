@@ -22,7 +22,7 @@ class SealedBytes {
  public:
   // Bodies smaller than this are written from memory: one gathered write
   // costs less than a header write plus a sendfile.
-  static constexpr std::size_t kMinBytes = 64 * 1024;
+  static constexpr std::size_t kMinBytes = std::size_t{64} * 1024;
 
   // Null when the system offers no sealed memory files (the caller then
   // serves from memory).

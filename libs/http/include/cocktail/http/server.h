@@ -50,10 +50,10 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0: any free port, see Server::port()
   int io_threads = 2;
 
-  std::size_t max_header_bytes = 16 * 1024;  // request line + headers; beyond: 431
-  std::size_t max_body_bytes = 1024 * 1024;  // default per route; beyond: 413
-  std::size_t max_query_bytes = 4096;        // raw query string; beyond: 414
-  std::size_t max_connections = 10000;       // beyond: new connections are closed at once
+  std::size_t max_header_bytes = std::size_t{16} * 1024;  // request line + headers; beyond: 431
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;  // default per route; beyond: 413
+  std::size_t max_query_bytes = 4096;                     // raw query string; beyond: 414
+  std::size_t max_connections = 10000;                    // beyond: new connections are closed at once
 
   // Keep-alive: how long a connection may sit between requests.
   std::chrono::milliseconds idle_timeout{60'000};
@@ -67,7 +67,7 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_timeout{5'000};
 
   // Events queued but not yet written per stream; beyond: the client is dropped.
-  std::size_t max_stream_buffer_bytes = 1024 * 1024;
+  std::size_t max_stream_buffer_bytes = std::size_t{1024} * 1024;
   // A comment is sent on idle streams this often (detects dead clients).
   std::chrono::milliseconds stream_ping_interval{15'000};
 

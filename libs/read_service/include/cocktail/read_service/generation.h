@@ -97,7 +97,7 @@ class Generation {
   // Files above this size get their gzip copy after the generation is
   // served (with_gzip()): compressing a 15 MB recipe-similar takes hundreds
   // of milliseconds that would otherwise delay every generation behind it.
-  static constexpr std::size_t kEagerGzipMaxBytes = 512 * 1024;
+  static constexpr std::size_t kEagerGzipMaxBytes = std::size_t{512} * 1024;
   // The same generation with the gzip copies still pending made; null when
   // none is pending. Shares everything else (bytes, indexes).
   std::shared_ptr<const Generation> with_gzip() const;

@@ -79,7 +79,7 @@ class ReadApi {
   // `files`: the snapshot files the answer is rendered from; min_seq is
   // covered when each of them was computed from seq >= min_seq (a file
   // carried forward keeps its older seq). Empty: the generation's seq.
-  void serve(const http::Request& request, http::Responder responder, Render render, Live live = {},
+  void serve(const http::Request& request, http::Responder responder, const Render& render, Live live = {},
              std::vector<std::string> files = {});
   void serve_live(http::Responder responder, Live live, std::optional<std::int64_t> min_seq);
   http::Response not_ready(std::string_view what) const;
