@@ -250,7 +250,8 @@ int main(int argc, char** argv) {
       .add_int("--space-threads", "SPACE_THREADS", 0, "Cocktail space: worker threads (0: one per core).")
       .add_bool("--space-incremental", "SPACE_INCREMENTAL", true,
                 "Service: start each cocktail-space run from the previous one (EM fit, candidates, maps); "
-                "false: every run from scratch (docs/cocktail-space.md, \"Incremental runs\"). --once always starts cold.")
+                "false: every run from scratch (docs/cocktail-space.md, \"Incremental runs\"). --once always "
+                "starts cold.")
       .add_bool("--dry-run", "", false, "gc: list what would be removed, remove nothing.")
       .add_bool("--no-gc", "", false, "Skip retention after writing (--once and service).")
       .add_bool("--split-lanes", "REGEN_SPLIT_LANES", true,
