@@ -94,8 +94,12 @@ stage_format() {
 stage_tidy() {
   if [ "${TIDY_ALL:-0}" = 1 ]; then
     tests/tidy.sh
-  elif [ -s tests/tidy-base ]; then
+  elif [ -s tests/tidy-base ] && git cat-file -e "$(cat tests/tidy-base)^{commit}" 2>/dev/null; then
     tests/tidy.sh --since "$(git merge-base HEAD "$(cat tests/tidy-base)")"
+  elif [ -s tests/tidy-base ]; then
+    # A clone without that commit (shallow): check everything.
+    echo "tidy: $(cat tests/tidy-base) is not in this clone: checking the whole tree"
+    tests/tidy.sh
   else
     echo "tidy: no tests/tidy-base recorded yet: nothing checked (TIDY_ALL=1 checks the whole tree)"
   fi

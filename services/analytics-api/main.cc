@@ -83,14 +83,21 @@ int main(int argc, char** argv) {
   const auto check_ms = o.get_int("--check-interval-ms");
   const auto max_wait = o.get_int("--max-wait-ms");
   const auto default_wait = o.get_int("--default-wait-ms");
-  if (check_ms < 10) o.exit_usage_error("--check-interval-ms must be at least 10");
-  if (max_wait < 0 || max_wait > 60000) o.exit_usage_error("--max-wait-ms must be 0..60000");
-  if (default_wait < 0 || default_wait > max_wait)
+  if (check_ms < 10) {
+    o.exit_usage_error("--check-interval-ms must be at least 10");
+  }
+  if (max_wait < 0 || max_wait > 60000) {
+    o.exit_usage_error("--max-wait-ms must be 0..60000");
+  }
+  if (default_wait < 0 || default_wait > max_wait) {
     o.exit_usage_error("--default-wait-ms must be 0..--max-wait-ms");
+  }
   const std::string usage_api = o.get("--usage-api-url");
   if (!usage_api.empty()) {
     auto url = cocktail::read_service::parse_usage_api_url(usage_api, "--usage-api-url");
-    if (!url.ok()) o.exit_usage_error(url.error().message);
+    if (!url.ok()) {
+      o.exit_usage_error(url.error().message);
+    }
   }
 
   options.analytics_path = o.get("--analytics-path");
@@ -98,11 +105,15 @@ int main(int argc, char** argv) {
   options.sub_endpoints = o.get_list("--sub");
   options.pub_endpoint = o.get("--pub");
   const auto repair_ms = o.get_int("--repair-interval-ms");
-  if (repair_ms < 100) o.exit_usage_error("--repair-interval-ms must be at least 100");
+  if (repair_ms < 100) {
+    o.exit_usage_error("--repair-interval-ms must be at least 100");
+  }
   options.repair_interval = std::chrono::milliseconds(repair_ms);
   auto bus_security = cocktail::bus::security_from_options(
       o, {.publishes = !options.pub_endpoint.empty(), .subscribes = !options.sub_endpoints.empty()});
-  if (!bus_security.ok()) o.exit_usage_error(bus_security.error().message);
+  if (!bus_security.ok()) {
+    o.exit_usage_error(bus_security.error().message);
+  }
   options.bus_security = std::move(*bus_security);
   options.check_interval = std::chrono::milliseconds(check_ms);
   options.api.max_wait = std::chrono::milliseconds(max_wait);

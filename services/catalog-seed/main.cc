@@ -54,10 +54,13 @@ int main(int argc, char** argv) {
       }
     } else {
       if (options.get_bool("--replace")) {
-        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+          std::filesystem::remove(path + suffix);
+        }
       }
-      if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty())
+      if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
         std::filesystem::create_directories(dir);
+      }
     }
     auto db = catalog::open_catalog(path);
     auto report = catalog::seed_catalog(*db, seed);

@@ -97,7 +97,9 @@ NeighborLists l1_nearest(const SparseRows& rows, std::size_t columns, std::size_
       s.stamp.assign(n, 0);
     }
     for (std::size_t a = begin; a < end; ++a) {
-      if (only != nullptr && !(*only)[a]) continue;
+      if (only != nullptr && !(*only)[a]) {
+        continue;
+      }
       const auto mark = static_cast<std::uint32_t>(a + 1);
       s.touched.clear();
       // Columns in ascending order, so Σ min is summed in the same order for
@@ -190,7 +192,9 @@ PairList candidate_pairs(const NeighborLists& lists, unsigned threads) {
     }
   });
   std::size_t total = 0;
-  for (const std::size_t k : kept) total += k;
+  for (const std::size_t k : kept) {
+    total += k;
+  }
   PairList pairs;
   pairs.first.reserve(total);
   pairs.second.reserve(total);

@@ -114,15 +114,21 @@ std::vector<std::int64_t> previous_rows(const std::vector<std::int64_t>& ids,
   std::vector<std::int64_t> out(ids.size(), -1);
   std::size_t p = 0;
   for (std::size_t r = 0; r < ids.size(); ++r) {
-    while (p < before.size() && before[p] < ids[r]) ++p;
-    if (p < before.size() && before[p] == ids[r]) out[r] = static_cast<std::int64_t>(p);
+    while (p < before.size() && before[p] < ids[r]) {
+      ++p;
+    }
+    if (p < before.size() && before[p] == ids[r]) {
+      out[r] = static_cast<std::int64_t>(p);
+    }
   }
   return out;
 }
 
 bool same_row(const SparseRows& a, std::size_t ra, const SparseRows& b, std::size_t rb) {
   const std::size_t n = a.row_size(ra);
-  if (n != b.row_size(rb)) return false;
+  if (n != b.row_size(rb)) {
+    return false;
+  }
   return std::equal(a.columns.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra]),
                     a.columns.begin() + static_cast<std::ptrdiff_t>(a.offsets[ra] + n),
                     b.columns.begin() + static_cast<std::ptrdiff_t>(b.offsets[rb])) &&
@@ -159,7 +165,9 @@ std::vector<std::int64_t> recipe_ids(const catalog::CatalogState& state,
                                      const std::vector<std::size_t>& rows) {
   std::vector<std::int64_t> ids;
   ids.reserve(rows.size());
-  for (const std::size_t p : rows) ids.push_back(state.recipes[p].id);
+  for (const std::size_t p : rows) {
+    ids.push_back(state.recipes[p].id);
+  }
   return ids;
 }
 
@@ -265,12 +273,16 @@ std::string CocktailSpaceResult::summary_json() const {
 CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
                                             const CocktailSpaceOptions& options,
                                             CocktailSpaceMemory* memory) {
-  if (memory != nullptr && !options.incremental) memory = nullptr;
+  if (memory != nullptr && !options.incremental) {
+    memory = nullptr;
+  }
   // What the previous run left applies only to the same procedure; whatever
   // happens below, it is replaced (or dropped when this run fails).
   CocktailSpaceMemory before;
   if (memory != nullptr) {
-    if (memory->valid && same_procedure(memory->options, options)) before = std::move(*memory);
+    if (memory->valid && same_procedure(memory->options, options)) {
+      before = std::move(*memory);
+    }
     *memory = CocktailSpaceMemory{};
   }
   CocktailSpaceResult result;
@@ -323,7 +335,9 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
   const std::vector<std::int64_t> em_ids = recipe_ids(state, distance.recipe_rows);
   std::vector<std::int64_t> ingredient_ids;
   ingredient_ids.reserve(m);
-  for (const std::size_t p : set.members) ingredient_ids.push_back(state.ingredients[p].id);
+  for (const std::size_t p : set.members) {
+    ingredient_ids.push_back(state.ingredients[p].id);
+  }
 
   // The Manhattan map needs only the matrix fractions: with two or more
   // threads it runs on its own thread (kNN, then UMAP, both single-threaded
@@ -455,8 +469,12 @@ CocktailSpaceResult compute_cocktail_spaces(const catalog::CatalogState& state,
                                                 ingredient_labels, result.settings.similar_stored, threads,
                                                 reuse ? &*reuse : nullptr, keep ? &memory->similar : nullptr);
     if (memory != nullptr) {
-      for (const auto& l : recipe_labels) memory->recipe_names.emplace_back(l.name);
-      for (const auto& l : ingredient_labels) memory->ingredient_names.emplace_back(l.name);
+      for (const auto& l : recipe_labels) {
+        memory->recipe_names.emplace_back(l.name);
+      }
+      for (const auto& l : ingredient_labels) {
+        memory->ingredient_names.emplace_back(l.name);
+      }
     }
   }
   result.durations_ms.emplace_back("recipe_similar", elapsed_ms(start));

@@ -309,7 +309,9 @@ NeighborLists warm_candidates(const SparseRows& masses, std::size_t m, std::size
   if (any_l1) {
     const NeighborLists l1 = l1_nearest(masses, m, k, threads, &by_l1);
     for (std::size_t r = 0; r < n; ++r) {
-      if (!by_l1[r]) continue;
+      if (!by_l1[r]) {
+        continue;
+      }
       std::copy_n(l1.index.begin() + static_cast<std::ptrdiff_t>(r * k), k,
                   out.index.begin() + static_cast<std::ptrdiff_t>(r * k));
       std::copy_n(l1.distance.begin() + static_cast<std::ptrdiff_t>(r * k), k,
@@ -321,14 +323,18 @@ NeighborLists warm_candidates(const SparseRows& masses, std::size_t m, std::size
 
 // The previous distance of the pair of previous rows (a, b), if computed.
 std::optional<float> previous_distance(const EmWarmStart& warm, std::uint32_t a, std::uint32_t b) {
-  if (a > b) std::swap(a, b);
+  if (a > b) {
+    std::swap(a, b);
+  }
   auto lo = std::lower_bound(warm.pairs.first.begin(), warm.pairs.first.end(), a);
   auto hi = std::upper_bound(lo, warm.pairs.first.end(), a);
   const auto from = static_cast<std::size_t>(lo - warm.pairs.first.begin());
   const auto to = static_cast<std::size_t>(hi - warm.pairs.first.begin());
   auto at = std::lower_bound(warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(from),
                              warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(to), b);
-  if (at == warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(to) || *at != b) return std::nullopt;
+  if (at == warm.pairs.second.begin() + static_cast<std::ptrdiff_t>(to) || *at != b) {
+    return std::nullopt;
+  }
   return warm.distances[static_cast<std::size_t>(at - warm.pairs.second.begin())];
 }
 
@@ -396,7 +402,9 @@ EmResult run_em(const SparseRows& masses, std::size_t m, std::vector<float> init
       }
     });
     std::size_t reused_now = 0;
-    for (const std::size_t r : reused) reused_now += r;
+    for (const std::size_t r : reused) {
+      reused_now += r;
+    }
     result.pairs_reused += reused_now;
     result.pairs_solved += pairs.size() - reused_now;
     result.graph = sparse_distance_graph(n, pairs, distances, threads);

@@ -102,7 +102,9 @@ void write_entry(detail::JsonWriter& w, const SparseDistanceGraph& graph, std::s
 // Whether row r may take its previous entry (see SimilarReuse).
 bool reusable(const SimilarReuse& reuse, const SparseDistanceGraph& graph, std::size_t r, std::size_t count,
               std::span<const Label> recipes) {
-  if (!reuse.unchanged[r] || reuse.previous_row[r] < 0) return false;
+  if (!reuse.unchanged[r] || reuse.previous_row[r] < 0) {
+    return false;
+  }
   const SimilarMemory& before = *reuse.previous;
   const auto p = static_cast<std::size_t>(reuse.previous_row[r]);
   if (p >= before.entries.size() || before.entries[p].empty() ||
@@ -132,10 +134,14 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     offsets[r + 1] = offsets[r] + std::min(stored, graph.offsets[r + 1] - graph.offsets[r]);
   }
   auto count = [&](std::size_t r) { return offsets[r + 1] - offsets[r]; };
-  if (keep == nullptr) reuse = nullptr;
+  if (keep == nullptr) {
+    reuse = nullptr;
+  }
   std::vector<bool> taken(n, false);
   if (reuse != nullptr) {
-    for (std::size_t r = 0; r < n; ++r) taken[r] = reusable(*reuse, graph, r, count(r), recipes);
+    for (std::size_t r = 0; r < n; ++r) {
+      taken[r] = reusable(*reuse, graph, r, count(r), recipes);
+    }
   }
   std::vector<SimilarPlan> plans(offsets[n]);
   std::vector<std::vector<SetFlow>> full(offsets[n]);
@@ -147,7 +153,9 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
   std::vector<std::vector<SetFlow>> scratch(threads);
   detail::parallel_chunks(n, threads, 32, [&](unsigned w, std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
-      if (taken[r]) continue;
+      if (taken[r]) {
+        continue;
+      }
       for (std::size_t j = 0; j < count(r); ++j) {
         const std::uint32_t s = graph.neighbor[graph.offsets[r] + j];
         transports[w].solve(static_cast<std::uint32_t>(r), s, scratch[w]);
@@ -190,11 +198,15 @@ std::string recipe_similar_json(const SparseDistanceGraph& graph, const SparseRo
     }
   });
   std::size_t total = 2 + n;
-  for (const auto& e : next.entries) total += e.size();
+  for (const auto& e : next.entries) {
+    total += e.size();
+  }
   out.reserve(total);
   out.push_back('[');
   for (std::size_t r = 0; r < n; ++r) {
-    if (r > 0) out.push_back(',');
+    if (r > 0) {
+      out.push_back(',');
+    }
     out.append(next.entries[r]);
   }
   out.push_back(']');

@@ -529,7 +529,9 @@ void warm_layout(const NeighborLists& knn, const UmapWarmStart& warm, Random& ra
     std::size_t count = 0;
     for (std::size_t j = 0; j < knn.k; ++j) {
       const std::size_t s = knn.index[r * knn.k + j];
-      if (!known(s)) continue;
+      if (!known(s)) {
+        continue;
+      }
       const auto p = static_cast<std::size_t>(warm.previous_row[s]);
       x += warm.layout[2 * p];
       y += warm.layout[2 * p + 1];
@@ -627,7 +629,9 @@ std::vector<float> umap_embed(const NeighborLists& knn, const UmapOptions& optio
       embedding[i] = static_cast<float>(-10.0 + 20.0 * random.uniform());
     }
   }
-  if (warm == nullptr) rescale_to_box(embedding, n);
+  if (warm == nullptr) {
+    rescale_to_box(embedding, n);
+  }
   rep.init_ms = lap();
 
   // Stochastic gradient descent (umap-learn's optimize_layout_euclidean):

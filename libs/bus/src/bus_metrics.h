@@ -23,7 +23,9 @@ struct PublisherBusMetrics {
         refused(registry.counter("cocktail_bus_connections_refused_total",
                                  "Bus connections a publisher refused: unknown_key (a CURVE key not "
                                  "authorized), handshake (no CURVE, or a failed handshake)")) {
-    for (const char* reason : {"unknown_key", "handshake"}) refused.Add({{"reason", reason}});
+    for (const char* reason : {"unknown_key", "handshake"}) {
+      refused.Add({{"reason", reason}});
+    }
   }
 
   prometheus::Counter& accepted;
@@ -36,7 +38,9 @@ struct SubscriberBusMetrics {
       : reconnects(registry.counter("cocktail_bus_reconnects_total",
                                     "Connections a subscriber re-established itself: dropped (an oversized "
                                     "or garbled message ended it), refused (the handshake failed)")) {
-    for (const char* reason : {"dropped", "refused"}) reconnects.Add({{"reason", reason}});
+    for (const char* reason : {"dropped", "refused"}) {
+      reconnects.Add({{"reason", reason}});
+    }
   }
 
   prometheus::Family<prometheus::Counter>& reconnects;

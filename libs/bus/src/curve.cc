@@ -20,8 +20,12 @@ namespace {
 constexpr std::size_t kZ85KeyLength = 40;
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
@@ -47,7 +51,9 @@ core::Result<Certificate> parse_certificate(std::string_view text, const std::st
     const auto nl = text.find('\n');
     std::string_view line = trim(text.substr(0, nl));
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    if (line.empty() || line.front() == '#') continue;
+    if (line.empty() || line.front() == '#') {
+      continue;
+    }
     if (line.size() == kZ85KeyLength && is_z85_key(line)) {
       cert.public_keys.emplace_back(line);  // a bare key ('=' is a Z85 character)
       continue;
@@ -86,23 +92,30 @@ core::Result<std::string> read_text(const std::filesystem::path& path) {
   std::ostringstream os;
   os << in.rdbuf();
   std::string text = os.str();
-  if (text.size() > 1 << 20)
+  if (text.size() > 1 << 20) {
     return core::Error::invalid("path", "key file " + path.string() + " is too large");
+  }
   return text;
 }
 
 void write_atomically(const std::filesystem::path& path, const std::string& text, mode_t mode) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp.string());
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot create " + tmp.string());
+  }
   // The mode given to open() is filtered by the umask; set it exactly.
   bool ok = ::fchmod(fd, mode) == 0;
   std::size_t done = 0;
   while (ok && done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     ok = n > 0;
-    if (ok) done += static_cast<std::size_t>(n);
+    if (ok) {
+      done += static_cast<std::size_t>(n);
+    }
   }
   ok = ok && ::fsync(fd) == 0;
   const int saved = errno;
@@ -128,14 +141,18 @@ CurveKeyPair generate_key_pair() {
 }
 
 bool is_z85_key(std::string_view text) {
-  if (text.size() != kZ85KeyLength) return false;
+  if (text.size() != kZ85KeyLength) {
+    return false;
+  }
   std::array<std::uint8_t, 32> bytes{};
   const std::string z(text);
   return zmq_z85_decode(bytes.data(), z.c_str()) != nullptr;
 }
 
 core::Result<std::string> public_key_of(std::string_view secret_key) {
-  if (!is_z85_key(secret_key)) return core::Error::invalid("secret-key", "not a 40-character Z85 key");
+  if (!is_z85_key(secret_key)) {
+    return core::Error::invalid("secret-key", "not a 40-character Z85 key");
+  }
   std::array<char, kZ85KeyLength + 1> pub{};
   const std::string sec(secret_key);
   if (zmq_curve_public(pub.data(), sec.c_str()) != 0) {
@@ -147,16 +164,22 @@ core::Result<std::string> public_key_of(std::string_view secret_key) {
 
 core::Result<CurveKeyPair> read_secret_key_file(const std::filesystem::path& path) {
   auto text = read_text(path);
-  if (!text.ok()) return text.error();
+  if (!text.ok()) {
+    return text.error();
+  }
   auto cert = parse_certificate(*text, path.string());
-  if (!cert.ok()) return cert.error();
+  if (!cert.ok()) {
+    return cert.error();
+  }
   if (cert->secret_key.empty()) {
     return core::Error::invalid("secret-key", path.string() +
                                                   " holds no secret-key (a public certificate was given "
                                                   "where this service's own secret certificate is needed)");
   }
   auto derived = public_key_of(cert->secret_key);
-  if (!derived.ok()) return derived.error();
+  if (!derived.ok()) {
+    return derived.error();
+  }
   if (!cert->public_keys.empty() && cert->public_keys.front() != *derived) {
     return core::Error::invalid("public-key",
                                 path.string() + ": public-key does not belong to its secret-key");
@@ -169,7 +192,9 @@ core::Result<std::vector<std::string>> read_public_keys(const std::filesystem::p
   std::vector<std::filesystem::path> files;
   if (std::filesystem::is_directory(path, ec)) {
     for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".key") files.push_back(entry.path());
+      if (entry.is_regular_file() && entry.path().extension() == ".key") {
+        files.push_back(entry.path());
+      }
     }
     std::sort(files.begin(), files.end());
   } else {
@@ -178,12 +203,18 @@ core::Result<std::vector<std::string>> read_public_keys(const std::filesystem::p
   std::vector<std::string> keys;
   for (const auto& file : files) {
     auto text = read_text(file);
-    if (!text.ok()) return text.error();
+    if (!text.ok()) {
+      return text.error();
+    }
     auto cert = parse_certificate(*text, file.string());
-    if (!cert.ok()) return cert.error();
+    if (!cert.ok()) {
+      return cert.error();
+    }
     keys.insert(keys.end(), cert->public_keys.begin(), cert->public_keys.end());
   }
-  if (keys.empty()) return core::Error::invalid("path", "no public key in " + path.string());
+  if (keys.empty()) {
+    return core::Error::invalid("path", "no public key in " + path.string());
+  }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;

@@ -34,9 +34,13 @@ std::string z85(const zmq::message_t& key) {
 
 bool read_monitor_event(zmq::socket_t& monitor, MonitorEvent* out) {
   zmq::message_t head;
-  if (!monitor.recv(head, zmq::recv_flags::dontwait)) return false;
+  if (!monitor.recv(head, zmq::recv_flags::dontwait)) {
+    return false;
+  }
   zmq::message_t address;
-  if (head.more()) (void)monitor.recv(address);
+  if (head.more()) {
+    (void)monitor.recv(address);
+  }
   if (head.size() >= 6) {
     std::memcpy(&out->event, head.data(), 2);
     std::memcpy(&out->value, static_cast<const char*>(head.data()) + 2, 4);
@@ -60,10 +64,14 @@ CurveGuard::CurveGuard(zmq::context_t& context, zmq::socket_t& server, const std
     throw std::invalid_argument("a CURVE publisher needs at least one authorized subscriber key");
   }
   for (const auto& key : authorized_keys) {
-    if (!is_z85_key(key)) throw std::invalid_argument("malformed authorized key '" + key + "'");
+    if (!is_z85_key(key)) {
+      throw std::invalid_argument("malformed authorized key '" + key + "'");
+    }
     authorized_.insert(key);
   }
-  if (!is_z85_key(secret_key)) throw std::invalid_argument("malformed CURVE secret key");
+  if (!is_z85_key(secret_key)) {
+    throw std::invalid_argument("malformed CURVE secret key");
+  }
   zap_.set(zmq::sockopt::linger, 0);
   zap_.bind(kZapEndpoint);
   wake_rx_.bind(kWakeEndpoint);
@@ -92,7 +100,9 @@ CurveGuard::~CurveGuard() {
   } catch (const zmq::error_t&) {
     // The flag alone stops the thread within one tick.
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 CurveGuard::Stats CurveGuard::stats() const {
@@ -106,11 +116,19 @@ void CurveGuard::run() {
   while (!stopping_.load(std::memory_order_acquire)) {
     try {
       zmq::poll(items, 3, kTick);
-      if (items[2].revents & ZMQ_POLLIN) break;
-      if (items[0].revents & ZMQ_POLLIN) answer_zap();
-      if (items[1].revents & ZMQ_POLLIN) read_monitor();
+      if (items[2].revents & ZMQ_POLLIN) {
+        break;
+      }
+      if (items[0].revents & ZMQ_POLLIN) {
+        answer_zap();
+      }
+      if (items[1].revents & ZMQ_POLLIN) {
+        read_monitor();
+      }
     } catch (const zmq::error_t& e) {
-      if (e.num() == ETERM) break;
+      if (e.num() == ETERM) {
+        break;
+      }
       core::log::error("bus.guard_error", {{"socket", label_}, {"error", e.what()}});
     }
   }
@@ -121,7 +139,9 @@ void CurveGuard::run() {
 // metadata].
 void CurveGuard::answer_zap() {
   std::vector<zmq::message_t> request;
-  if (!zmq::recv_multipart(zap_, std::back_inserter(request), zmq::recv_flags::dontwait)) return;
+  if (!zmq::recv_multipart(zap_, std::back_inserter(request), zmq::recv_flags::dontwait)) {
+    return;
+  }
   const std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
   std::string client_key;
   bool allowed = false;
@@ -132,11 +152,15 @@ void CurveGuard::answer_zap() {
   const std::string address = request.size() > 3 ? request[3].to_string() : std::string();
   if (allowed) {
     accepted_.fetch_add(1, std::memory_order_relaxed);
-    if (metrics_) metrics_->accepted.Increment();
+    if (metrics_) {
+      metrics_->accepted.Increment();
+    }
     core::log::debug("bus.peer_accepted", {{"socket", label_}, {"peer", address}, {"key", client_key}});
   } else {
     refused_key_.fetch_add(1, std::memory_order_relaxed);
-    if (metrics_) metrics_->refused.Add({{"reason", "unknown_key"}}).Increment();
+    if (metrics_) {
+      metrics_->refused.Add({{"reason", "unknown_key"}}).Increment();
+    }
     core::log::warn("bus.peer_refused",
                     {{"socket", label_}, {"peer", address}, {"reason", "unknown_key"}, {"key", client_key}});
   }
@@ -160,7 +184,9 @@ void CurveGuard::read_monitor() {
     if (event.event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
         event.event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
       refused_handshake_.fetch_add(1, std::memory_order_relaxed);
-      if (metrics_) metrics_->refused.Add({{"reason", "handshake"}}).Increment();
+      if (metrics_) {
+        metrics_->refused.Add({{"reason", "handshake"}}).Increment();
+      }
       core::log::warn("bus.peer_refused", {{"socket", label_},
                                            {"peer", event.address},
                                            {"reason", "handshake"},

@@ -50,19 +50,29 @@ std::string quoted(std::string_view name, std::string_view rest) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 bool valid_file_type(std::string_view type) {
-  if (type.empty() || type.size() > kMaxFileTypeLength) return false;
+  if (type.empty() || type.size() > kMaxFileTypeLength) {
+    return false;
+  }
   auto ok_first = [](char c) { return is_digit(c) || (c >= 'a' && c <= 'z'); };
-  if (!ok_first(type.front())) return false;
+  if (!ok_first(type.front())) {
+    return false;
+  }
   for (char c : type) {
-    if (!ok_first(c) && c != '-' && c != '_' && c != '.') return false;
+    if (!ok_first(c) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
   }
   return true;
 }
 
 bool valid_sha256(std::string_view hex) {
-  if (hex.size() != 64) return false;
+  if (hex.size() != 64) {
+    return false;
+  }
   for (char c : hex) {
-    if (!is_digit(c) && !(c >= 'a' && c <= 'f')) return false;
+    if (!is_digit(c) && !(c >= 'a' && c <= 'f')) {
+      return false;
+    }
   }
   return true;
 }
@@ -85,18 +95,30 @@ std::optional<Error> check_at_least(std::string_view field, std::int64_t value, 
 // The contract's rules beyond JSON types; shared by encode and decode so that
 // what we send is exactly what we accept.
 std::optional<Error> check(const CatalogChange& e) {
-  if (auto err = check_at_least("seq", e.seq, 1)) return err;
+  if (auto err = check_at_least("seq", e.seq, 1)) {
+    return err;
+  }
   return check_timestamp("ts", e.ts_ms);
 }
 std::optional<Error> check(const CatalogHeartbeat& e) {
-  if (auto err = check_at_least("seq", e.seq, 0)) return err;
+  if (auto err = check_at_least("seq", e.seq, 0)) {
+    return err;
+  }
   return check_timestamp("ts", e.ts_ms);
 }
 std::optional<Error> check(const AnalyticsSnapshot& e) {
-  if (auto err = check_at_least("generation", e.generation, 1)) return err;
-  if (auto err = check_at_least("catalog_seq", e.catalog_seq, 0)) return err;
-  if (auto err = check_timestamp("generated_at", e.generated_at_ms)) return err;
-  if (e.files.empty()) return Error::invalid("files", "a snapshot lists at least one file");
+  if (auto err = check_at_least("generation", e.generation, 1)) {
+    return err;
+  }
+  if (auto err = check_at_least("catalog_seq", e.catalog_seq, 0)) {
+    return err;
+  }
+  if (auto err = check_timestamp("generated_at", e.generated_at_ms)) {
+    return err;
+  }
+  if (e.files.empty()) {
+    return Error::invalid("files", "a snapshot lists at least one file");
+  }
   for (const auto& [type, file] : e.files) {
     if (!valid_file_type(type)) {
       return Error::invalid("files", "file type '" + type + "' is not [a-z0-9][a-z0-9._-]{0,63}");
@@ -104,28 +126,46 @@ std::optional<Error> check(const AnalyticsSnapshot& e) {
     if (!valid_sha256(file.sha256)) {
       return Error::invalid("files." + type + ".sha256", "sha256 must be 64 lowercase hex digits");
     }
-    if (auto err = check_at_least("files." + type + ".bytes", file.bytes, 0)) return err;
+    if (auto err = check_at_least("files." + type + ".bytes", file.bytes, 0)) {
+      return err;
+    }
     if (file.catalog_seq) {
-      if (auto err = check_at_least("files." + type + ".catalog_seq", *file.catalog_seq, 0)) return err;
+      if (auto err = check_at_least("files." + type + ".catalog_seq", *file.catalog_seq, 0)) {
+        return err;
+      }
     }
   }
   return std::nullopt;
 }
 std::optional<Error> check(const AnalyticsHeartbeat& e) {
-  if (auto err = check_at_least("generation", e.generation, 0)) return err;
-  if (auto err = check_at_least("catalog_seq", e.catalog_seq, 0)) return err;
+  if (auto err = check_at_least("generation", e.generation, 0)) {
+    return err;
+  }
+  if (auto err = check_at_least("catalog_seq", e.catalog_seq, 0)) {
+    return err;
+  }
   return check_timestamp("ts", e.ts_ms);
 }
 std::optional<Error> check(const UsageHour& e) {
-  if (auto err = check_timestamp("hour", e.hour_ms)) return err;
-  if (e.hour_ms % 3'600'000 != 0) return Error::invalid("hour", "'hour' must be a whole UTC hour");
-  if (auto err = check_at_least("total_events", e.total_events, 0)) return err;
-  if (auto err = check_at_least("unique_sessions", e.unique_sessions, 0)) return err;
+  if (auto err = check_timestamp("hour", e.hour_ms)) {
+    return err;
+  }
+  if (e.hour_ms % 3'600'000 != 0) {
+    return Error::invalid("hour", "'hour' must be a whole UTC hour");
+  }
+  if (auto err = check_at_least("total_events", e.total_events, 0)) {
+    return err;
+  }
+  if (auto err = check_at_least("unique_sessions", e.unique_sessions, 0)) {
+    return err;
+  }
   return check_timestamp("ts", e.ts_ms);
 }
 
 std::optional<Error> check(const AnalyticsRepair& e) {
-  if (auto err = check_at_least("generation", e.generation, 0)) return err;
+  if (auto err = check_at_least("generation", e.generation, 0)) {
+    return err;
+  }
   if (e.file != "CURRENT" && !valid_file_type(e.file)) {
     return Error::invalid("file",
                           "'file' must be a snapshot file name ([a-z0-9][a-z0-9._-]{0,63}) or CURRENT");
@@ -225,7 +265,9 @@ class Fields {
 
   core::Result<std::int64_t> integer(std::string_view name) const {
     auto value = get(name);
-    if (!value) return value.error();
+    if (!value) {
+      return value.error();
+    }
     std::int64_t out = 0;
     auto err = value->get_int64().get(out);
     if (err == simdjson::NUMBER_OUT_OF_RANGE) {
@@ -239,7 +281,9 @@ class Fields {
 
   core::Result<std::string_view> string(std::string_view name) const {
     auto value = get(name);
-    if (!value) return value.error();
+    if (!value) {
+      return value.error();
+    }
     std::string_view out;
     if (value->get_string().get(out) != simdjson::SUCCESS) {
       return Error::invalid(path(name), quoted(path(name), "must be a string"));
@@ -249,7 +293,9 @@ class Fields {
 
   core::Result<std::int64_t> timestamp(std::string_view name) const {
     auto text = string(name);
-    if (!text) return text.error();
+    if (!text) {
+      return text.error();
+    }
     auto ms = parse_utc_timestamp(*text);
     if (!ms) {
       return Error::invalid(
@@ -260,7 +306,9 @@ class Fields {
 
   core::Result<object> child(std::string_view name) const {
     auto value = get(name);
-    if (!value) return value.error();
+    if (!value) {
+      return value.error();
+    }
     object out;
     if (value->get_object().get(out) != simdjson::SUCCESS) {
       return Error::invalid(path(name), quoted(path(name), "must be an object"));
@@ -294,8 +342,9 @@ core::Result<Event> read_change(const Fields& f) {
                                         "' (ingredient, unit, recipe, recipe_ingredient)");
   }
   auto op = parse_op(*op_text_result);
-  if (!op)
+  if (!op) {
     return Error::invalid("op", "unknown op '" + std::string(*op_text_result) + "' (insert, update, delete)");
+  }
   return Event(CatalogChange{*seq_result, *ts_result, *entity, *op, *id_result});
 }
 
@@ -326,7 +375,9 @@ core::Result<Event> read_snapshot(const Fields& f) {
       entry.catalog_seq = *file_seq_result;
     }
     auto [it, inserted] = snapshot.files.emplace(type, std::move(entry));
-    if (!inserted) return Error::invalid("files", "file type '" + type + "' appears twice");
+    if (!inserted) {
+      return Error::invalid("files", "file type '" + type + "' appears twice");
+    }
   }
   return Event(std::move(snapshot));
 }
@@ -361,7 +412,9 @@ core::Result<Event> read_analytics_repair(const Fields& f) {
 int digits(std::string_view text, std::size_t pos, std::size_t n) {
   int value = 0;
   for (std::size_t i = pos; i < pos + n; ++i) {
-    if (!is_digit(text[i])) return -1;
+    if (!is_digit(text[i])) {
+      return -1;
+    }
     value = value * 10 + (text[i] - '0');
   }
   return value;
@@ -371,28 +424,36 @@ int digits(std::string_view text, std::size_t pos, std::size_t n) {
 
 std::string_view entity_name(Entity entity) {
   for (const auto& [e, name] : kEntities) {
-    if (e == entity) return name;
+    if (e == entity) {
+      return name;
+    }
   }
   throw std::invalid_argument("unknown Entity value");
 }
 
 std::optional<Entity> parse_entity(std::string_view name) {
   for (const auto& [e, n] : kEntities) {
-    if (n == name) return e;
+    if (n == name) {
+      return e;
+    }
   }
   return std::nullopt;
 }
 
 std::string_view op_name(Op op) {
   for (const auto& [o, name] : kOps) {
-    if (o == op) return name;
+    if (o == op) {
+      return name;
+    }
   }
   throw std::invalid_argument("unknown Op value");
 }
 
 std::optional<Op> parse_op(std::string_view name) {
   for (const auto& [o, n] : kOps) {
-    if (n == name) return o;
+    if (n == name) {
+      return o;
+    }
   }
   return std::nullopt;
 }
@@ -446,7 +507,9 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
 
   // An empty view may have no bytes at all (a null data pointer), which the
   // parser must not be handed.
-  if (body.empty()) return Error::invalid("", "body is not valid JSON: it is empty");
+  if (body.empty()) {
+    return Error::invalid("", "body is not valid JSON: it is empty");
+  }
   // One parser per thread: it keeps its buffers between messages, and
   // parsers are not shareable across threads.
   thread_local simdjson::dom::parser parser;
@@ -460,22 +523,32 @@ core::Result<Event> decode(std::string_view topic, std::string_view body) {
   }
   Fields fields(obj);
   auto version = fields.integer("v");
-  if (!version) return version.error();
+  if (!version) {
+    return version.error();
+  }
   if (*version != kEventVersion) {
     return Error::invalid("v", "unsupported version " + std::to_string(*version) +
                                    " (this build reads v=" + std::to_string(kEventVersion) + ")");
   }
   auto event = reader(fields);
-  if (!event) return event;
+  if (!event) {
+    return event;
+  }
   auto problem = std::visit([](const auto& e) { return check(e); }, *event);
-  if (problem) return *problem;
+  if (problem) {
+    return *problem;
+  }
   return event;
 }
 
 std::optional<std::int64_t> parse_utc_timestamp(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS is 19 characters, then an optional fraction, then Z.
-  if (t.size() < 20 || t.back() != 'Z') return std::nullopt;
-  if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') return std::nullopt;
+  if (t.size() < 20 || t.back() != 'Z') {
+    return std::nullopt;
+  }
+  if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') {
+    return std::nullopt;
+  }
   const int year = digits(t, 0, 4), month = digits(t, 5, 2), day = digits(t, 8, 2);
   const int hour = digits(t, 11, 2), minute = digits(t, 14, 2), second = digits(t, 17, 2);
   if (year < 1970 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
@@ -485,16 +558,24 @@ std::optional<std::int64_t> parse_utc_timestamp(std::string_view t) {
   int millis = 0;
   const std::size_t rest = t.size() - 20;  // characters between seconds and 'Z'
   if (rest > 0) {
-    if (t[19] != '.' || rest < 2 || rest > 10) return std::nullopt;
+    if (t[19] != '.' || rest < 2 || rest > 10) {
+      return std::nullopt;
+    }
     const std::size_t n = rest - 1;
-    if (digits(t, 20, n) < 0) return std::nullopt;
+    if (digits(t, 20, n) < 0) {
+      return std::nullopt;
+    }
     // Milliseconds from the first three fraction digits, padding with zeros.
-    for (std::size_t i = 0; i < 3; ++i) millis = millis * 10 + (i < n ? t[20 + i] - '0' : 0);
+    for (std::size_t i = 0; i < 3; ++i) {
+      millis = millis * 10 + (i < n ? t[20 + i] - '0' : 0);
+    }
   }
   const std::chrono::year_month_day date{std::chrono::year(year),
                                          std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
-  if (!date.ok()) return std::nullopt;
+  if (!date.ok()) {
+    return std::nullopt;
+  }
   const auto days = std::chrono::sys_days(date).time_since_epoch().count();
   return ((static_cast<std::int64_t>(days) * 24 + hour) * 60 + minute) * 60000 +
          static_cast<std::int64_t>(second) * 1000 + millis;

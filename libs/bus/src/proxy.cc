@@ -75,7 +75,9 @@ Proxy::Proxy(ProxyOptions options) : state_(std::make_unique<State>()) {
     try {
       zmq::proxy_steerable(state->frontend, state->backend, zmq::socket_ref(), state->control_rx);
     } catch (const zmq::error_t& e) {
-      if (e.num() != ETERM) core::log::error("bus.proxy_error", {{"error", e.what()}});
+      if (e.num() != ETERM) {
+        core::log::error("bus.proxy_error", {{"error", e.what()}});
+      }
     }
   });
 }
@@ -95,7 +97,9 @@ Proxy::~Proxy() {
 const std::string& Proxy::downstream_endpoint() const { return state_->downstream; }
 
 void Proxy::stop() {
-  if (!state_->thread.joinable()) return;
+  if (!state_->thread.joinable()) {
+    return;
+  }
   state_->control_tx.send(zmq::str_buffer("TERMINATE"), zmq::send_flags::none);
   state_->thread.join();
 }

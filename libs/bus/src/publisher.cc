@@ -61,7 +61,9 @@ core::Status Publisher::publish_encoded(std::string_view topic, std::string_view
     }
   }
   state_->sent.fetch_add(1, std::memory_order_relaxed);
-  if (state_->options.on_sent) state_->options.on_sent(topic);
+  if (state_->options.on_sent) {
+    state_->options.on_sent(topic);
+  }
   return core::Ok{};
 }
 

@@ -31,7 +31,9 @@ core::Result<std::vector<std::string>> server_keys_from_option(const core::Optio
   std::vector<std::string> keys;
   for (const auto& path : paths) {
     auto key = read_public_keys(path);
-    if (!key.ok()) return core::Error::invalid(flag, key.error().message);
+    if (!key.ok()) {
+      return core::Error::invalid(flag, key.error().message);
+    }
     if (key->size() != 1) {
       return core::Error::invalid(
           flag, path + " holds " + std::to_string(key->size()) + " keys; a server key file holds one");
@@ -43,7 +45,9 @@ core::Result<std::vector<std::string>> server_keys_from_option(const core::Optio
 
 core::Result<BusSecurity> security_from_options(const core::Options& o, BusRoles roles) {
   BusSecurity security;
-  if (!roles.publishes && !roles.subscribes) return security;
+  if (!roles.publishes && !roles.subscribes) {
+    return security;
+  }
   const std::string key_file = o.get("--bus-key-file");
   if (key_file.empty()) {
     if (!o.get_bool("--allow-anonymous-bus")) {
@@ -59,7 +63,9 @@ core::Result<BusSecurity> security_from_options(const core::Options& o, BusRoles
     return core::Error::invalid("--bus-key-file", "this build of ZeroMQ has no CURVE support");
   }
   auto keys = read_secret_key_file(key_file);
-  if (!keys.ok()) return core::Error::invalid("--bus-key-file", keys.error().message);
+  if (!keys.ok()) {
+    return core::Error::invalid("--bus-key-file", keys.error().message);
+  }
   struct stat st {};
   if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     core::log::warn("bus.key_file_permissions",
@@ -76,13 +82,17 @@ core::Result<BusSecurity> security_from_options(const core::Options& o, BusRoles
     }
     for (const auto& path : paths) {
       auto more = read_public_keys(path);
-      if (!more.ok()) return core::Error::invalid("--bus-authorized-keys", more.error().message);
+      if (!more.ok()) {
+        return core::Error::invalid("--bus-authorized-keys", more.error().message);
+      }
       security.authorized_keys.insert(security.authorized_keys.end(), more->begin(), more->end());
     }
   }
   if (roles.subscribes) {
     auto keys = server_keys_from_option(o, "--bus-server-key");
-    if (!keys.ok()) return keys.error();
+    if (!keys.ok()) {
+      return keys.error();
+    }
     security.server_keys = std::move(*keys);
   }
   return security;

@@ -105,7 +105,9 @@ void Subscriber::State::connect(Endpoint& endpoint) {
 
 void Subscriber::State::report_malformed(std::string_view topic, const core::Error& error) {
   malformed.fetch_add(1, std::memory_order_relaxed);
-  if (!handlers.on_malformed) return;
+  if (!handlers.on_malformed) {
+    return;
+  }
   try {
     handlers.on_malformed(topic.substr(0, kTopicEcho), error);
   } catch (const std::exception& e) {
@@ -130,7 +132,9 @@ void Subscriber::State::dispatch(std::vector<zmq::message_t>& parts) {
   received.fetch_add(1, std::memory_order_relaxed);
   last_receive.store(clock->now().time_since_epoch().count(), std::memory_order_relaxed);
   valid_since_reset = true;
-  if (!handlers.on_event) return;
+  if (!handlers.on_event) {
+    return;
+  }
   try {
     handlers.on_event(*event);
   } catch (const std::exception& e) {
@@ -145,7 +149,9 @@ std::size_t Subscriber::State::drain(std::size_t limit) {
   while (handled < limit) {
     parts.clear();
     auto got = zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait);
-    if (!got) break;  // nothing more queued
+    if (!got) {
+      break;  // nothing more queued
+    }
     dispatch(parts);
     ++handled;
   }
@@ -157,13 +163,19 @@ std::size_t Subscriber::State::drain(std::size_t limit) {
 // "tcp://127.0.0.1:5561"): those are matched by port when that is unique.
 Subscriber::State::Endpoint* Subscriber::State::find_endpoint(std::string_view address, bool by_port) {
   for (auto& e : endpoints) {
-    if (e.address == address) return &e;
+    if (e.address == address) {
+      return &e;
+    }
   }
-  if (!by_port) return nullptr;
+  if (!by_port) {
+    return nullptr;
+  }
   Endpoint* found = nullptr;
   for (auto& e : endpoints) {
     if (port_of(e.address) == port_of(address)) {
-      if (found != nullptr) return nullptr;
+      if (found != nullptr) {
+        return nullptr;
+      }
       found = &e;
     }
   }
@@ -173,22 +185,30 @@ Subscriber::State::Endpoint* Subscriber::State::find_endpoint(std::string_view a
 void Subscriber::State::on_monitor_event(const detail::MonitorEvent& event, SteadyTime now) {
   switch (event.event) {
     case ZMQ_EVENT_DISCONNECTED:
-      if (auto* e = find_endpoint(event.address, true)) e->ended_at = now;
+      if (auto* e = find_endpoint(event.address, true)) {
+        e->ended_at = now;
+      }
       break;
     case ZMQ_EVENT_CONNECT_RETRIED:
     case ZMQ_EVENT_CONNECT_DELAYED:
     case ZMQ_EVENT_CONNECTED:
       // ZeroMQ is on it: nothing for the subscriber to repair.
-      if (auto* e = find_endpoint(event.address, true)) e->ended_at.reset();
+      if (auto* e = find_endpoint(event.address, true)) {
+        e->ended_at.reset();
+      }
       break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-      if (auto* e = find_endpoint(event.address, true)) e->handshake_failed = false;
+      if (auto* e = find_endpoint(event.address, true)) {
+        e->handshake_failed = false;
+      }
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
       refused.fetch_add(1, std::memory_order_relaxed);
-      if (auto* e = find_endpoint(event.address, true)) e->handshake_failed = true;
+      if (auto* e = find_endpoint(event.address, true)) {
+        e->handshake_failed = true;
+      }
       core::log::warn("bus.handshake_failed",
                       {{"endpoint", event.address},
                        {"reason", event.event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
@@ -217,9 +237,13 @@ void Subscriber::State::reset(Endpoint& e) {
 void Subscriber::State::watch_connections() {
   const auto now = std::chrono::steady_clock::now();
   detail::MonitorEvent event;
-  while (detail::read_monitor_event(monitor, &event)) on_monitor_event(event, now);
+  while (detail::read_monitor_event(monitor, &event)) {
+    on_monitor_event(event, now);
+  }
   if (valid_since_reset) {
-    for (auto& e : endpoints) e.backoff = std::chrono::milliseconds(0);
+    for (auto& e : endpoints) {
+      e.backoff = std::chrono::milliseconds(0);
+    }
     valid_since_reset = false;
   }
   for (auto& e : endpoints) {
@@ -259,8 +283,12 @@ std::chrono::milliseconds Subscriber::State::next_wake(std::chrono::milliseconds
     wake = std::clamp(in, std::chrono::milliseconds(0), wake);
   };
   for (const auto& e : endpoints) {
-    if (e.ended_at) consider(*e.ended_at + options.drop_grace);
-    if (e.reset_at) consider(*e.reset_at);
+    if (e.ended_at) {
+      consider(*e.ended_at + options.drop_grace);
+    }
+    if (e.reset_at) {
+      consider(*e.reset_at);
+    }
   }
   return wake;
 }
@@ -272,14 +300,20 @@ void Subscriber::State::run() {
   while (!stopping.load(std::memory_order_acquire)) {
     try {
       zmq::poll(items, 3, next_wake(kReceiveTick));
-      if (items[1].revents & ZMQ_POLLIN) break;
+      if (items[1].revents & ZMQ_POLLIN) {
+        break;
+      }
       // Messages first: what arrived before a connection ended is still good.
-      if (items[0].revents & ZMQ_POLLIN) drain(kDrainBatch);
+      if (items[0].revents & ZMQ_POLLIN) {
+        drain(kDrainBatch);
+      }
       watch_connections();
     } catch (const zmq::error_t& e) {
       // Only a context shutting down is expected here; anything else is
       // logged and retried after a tick rather than ending the thread.
-      if (e.num() == ETERM) break;
+      if (e.num() == ETERM) {
+        break;
+      }
       core::log::error("bus.receive_error", {{"error", e.what()}});
       std::this_thread::sleep_for(kReceiveTick);
     }
@@ -288,7 +322,9 @@ void Subscriber::State::run() {
 
 Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
     : state_(std::make_unique<State>()) {
-  if (options.endpoints.empty()) throw std::invalid_argument("a subscriber needs at least one endpoint");
+  if (options.endpoints.empty()) {
+    throw std::invalid_argument("a subscriber needs at least one endpoint");
+  }
   const auto& security = options.security;
   if (security.curve() && security.server_keys.size() != 1 &&
       security.server_keys.size() != options.endpoints.size()) {
@@ -298,9 +334,12 @@ Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
   }
   state_->options = std::move(options);
   state_->handlers = std::move(handlers);
-  if (state_->options.clock) state_->clock = state_->options.clock;
-  if (state_->options.metrics)
+  if (state_->options.clock) {
+    state_->clock = state_->options.clock;
+  }
+  if (state_->options.metrics) {
     state_->metrics = std::make_unique<detail::SubscriberBusMetrics>(*state_->options.metrics);
+  }
 
   auto& socket = state_->socket;
   const auto& o = state_->options;
@@ -311,7 +350,9 @@ Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
   socket.set(zmq::sockopt::linger, 0);  // nothing is ever sent but subscriptions
   if (o.security.curve()) {
     for (const auto& key : o.security.server_keys) {
-      if (!is_z85_key(key)) throw std::invalid_argument("malformed CURVE server key '" + key + "'");
+      if (!is_z85_key(key)) {
+        throw std::invalid_argument("malformed CURVE server key '" + key + "'");
+      }
     }
     socket.set(zmq::sockopt::curve_publickey, o.security.keys->public_key);
     socket.set(zmq::sockopt::curve_secretkey, o.security.keys->secret_key);
@@ -319,7 +360,9 @@ Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
   if (o.topics.empty()) {
     socket.set(zmq::sockopt::subscribe, "");
   } else {
-    for (const auto& topic : o.topics) socket.set(zmq::sockopt::subscribe, topic);
+    for (const auto& topic : o.topics) {
+      socket.set(zmq::sockopt::subscribe, topic);
+    }
   }
   // The monitor is connected before the first connection, so no event is missed.
   if (zmq_socket_monitor(socket.handle(), kMonitorEndpoint, kMonitoredEvents) != 0) {
@@ -350,13 +393,17 @@ Subscriber::Subscriber(SubscriberOptions options, SubscriberHandlers handlers)
 Subscriber::~Subscriber() { stop(); }
 
 void Subscriber::start() {
-  if (state_->thread.joinable()) throw std::logic_error("subscriber already started");
+  if (state_->thread.joinable()) {
+    throw std::logic_error("subscriber already started");
+  }
   state_->stopping.store(false, std::memory_order_release);
   state_->thread = std::thread([state = state_.get()] { state->run(); });
 }
 
 void Subscriber::stop() {
-  if (!state_->thread.joinable()) return;
+  if (!state_->thread.joinable()) {
+    return;
+  }
   state_->stopping.store(true, std::memory_order_release);
   try {
     state_->wake_tx.send(zmq::str_buffer("stop"), zmq::send_flags::dontwait);
@@ -371,19 +418,25 @@ void Subscriber::stop() {
 }
 
 std::size_t Subscriber::poll(std::chrono::milliseconds timeout) {
-  if (state_->thread.joinable()) throw std::logic_error("poll() while the receive thread runs");
+  if (state_->thread.joinable()) {
+    throw std::logic_error("poll() while the receive thread runs");
+  }
   zmq::pollitem_t items[] = {{state_->socket.handle(), 0, ZMQ_POLLIN, 0},
                              {state_->monitor.handle(), 0, ZMQ_POLLIN, 0}};
   zmq::poll(items, 2, state_->next_wake(timeout));
   std::size_t handled = 0;
-  if (items[0].revents & ZMQ_POLLIN) handled = state_->drain(kDrainBatch);
+  if (items[0].revents & ZMQ_POLLIN) {
+    handled = state_->drain(kDrainBatch);
+  }
   state_->watch_connections();
   return handled;
 }
 
 std::optional<core::Clock::time_point> Subscriber::last_receive() const {
   auto ticks = state_->last_receive.load(std::memory_order_relaxed);
-  if (ticks == State::kNever) return std::nullopt;
+  if (ticks == State::kNever) {
+    return std::nullopt;
+  }
   return core::Clock::time_point(core::Clock::duration(ticks));
 }
 

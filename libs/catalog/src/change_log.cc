@@ -82,20 +82,25 @@ void drop_change_log_triggers(Database& db) {
     return;
   }
   for (const auto& t : kLoggedTables) {
-    for (const char* op : {"insert", "update", "delete"})
+    for (const char* op : {"insert", "update", "delete"}) {
       db.exec("DROP TRIGGER IF EXISTS " + trigger_name(t, op));
+    }
   }
 }
 
 bool change_log_triggers_installed(Database& db) {
-  if (db.backend() == Backend::kPostgres) return pg::capture_triggers_installed(db);
+  if (db.backend() == Backend::kPostgres) {
+    return pg::capture_triggers_installed(db);
+  }
   auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1 AND tbl_name = ?2");
   for (const auto& t : kLoggedTables) {
     for (const char* op : {"insert", "update", "delete"}) {
       st.bind(1, trigger_name(t, op)).bind(2, t.table);
       bool found = st.step();
       st.reset();
-      if (!found) return false;
+      if (!found) {
+        return false;
+      }
     }
   }
   return true;
@@ -112,13 +117,17 @@ ChangeLog::ChangeLog(Database& db) : db_(db) {
 }
 
 std::unique_ptr<ChangeWatch> ChangeLog::watch(std::function<void()> on_change) {
-  if (db_.backend() != Backend::kPostgres) return nullptr;
+  if (db_.backend() != Backend::kPostgres) {
+    return nullptr;
+  }
   return pg::watch_changes(static_cast<PgDatabase&>(db_), std::move(on_change));
 }
 
 Statement& ChangeLog::statement(std::string_view sql) {
   auto it = statements_.find(sql);
-  if (it == statements_.end()) it = statements_.emplace(sql, db_.prepare(sql)).first;
+  if (it == statements_.end()) {
+    it = statements_.emplace(sql, db_.prepare(sql)).first;
+  }
   return it->second;
 }
 
@@ -131,7 +140,9 @@ std::int64_t ChangeLog::latest_seq() {
 
 std::vector<Change> ChangeLog::read_after(std::int64_t after_seq, int limit) {
   std::vector<Change> out;
-  if (limit <= 0) return out;
+  if (limit <= 0) {
+    return out;
+  }
   auto& st = statement(Dialect{
       "SELECT seq, ts, entity, op, row_id FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
       "SELECT seq, ts, entity, op, row_id FROM cocktail.change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"}
@@ -151,7 +162,9 @@ std::vector<Change> ChangeLog::read_after(std::int64_t after_seq, int limit) {
 }
 
 void ChangeLog::mark_published(std::string_view name, std::int64_t seq) {
-  if (name.empty()) throw std::invalid_argument("publication cursor name is empty");
+  if (name.empty()) {
+    throw std::invalid_argument("publication cursor name is empty");
+  }
   if (seq < 0 || seq > latest_seq()) {
     throw std::invalid_argument("cannot mark seq " + std::to_string(seq) + " published: latest seq is " +
                                 std::to_string(latest_seq()));
@@ -183,7 +196,9 @@ std::optional<std::int64_t> ChangeLog::min_published_seq() {
                                "SELECT MIN(published_seq) FROM cocktail.outbox_cursor"}
                            .of(db_));
   std::optional<std::int64_t> seq;
-  if (st.step()) seq = st.column_optional_int(0);
+  if (st.step()) {
+    seq = st.column_optional_int(0);
+  }
   st.reset();
   return seq;
 }
@@ -195,9 +210,13 @@ std::int64_t ChangeLog::prune(const PruneOptions& options, std::int64_t now_ms) 
   // reads and the delete. PostgreSQL: cursors only move forward and new rows
   // only take higher seqs, so the bound stays safe if they do.
   auto published = min_published_seq();
-  if (!published || *published <= 0) return 0;
+  if (!published || *published <= 0) {
+    return 0;
+  }
   std::int64_t bound = std::min(*published, latest_seq() - std::max<std::int64_t>(options.keep_count, 0));
-  if (bound <= 0 || options.max_rows <= 0) return 0;
+  if (bound <= 0 || options.max_rows <= 0) {
+    return 0;
+  }
   std::int64_t cutoff_ms = now_ms - options.max_age.count();
   // Rows are removed oldest first, at most max_rows of them: the seq range is
   // capped at the first seq still present plus max_rows.

@@ -13,7 +13,9 @@ bool Database::is_postgres_location(std::string_view location) {
 }
 
 std::unique_ptr<Database> Database::open(const std::string& location, const DatabaseOptions& options) {
-  if (is_postgres_location(location)) return PgDatabase::open(location, options);
+  if (is_postgres_location(location)) {
+    return PgDatabase::open(location, options);
+  }
   return SqliteDatabase::open(location, options);
 }
 
@@ -62,11 +64,15 @@ double Statement::column_double(int col) const { return impl_->column_double(col
 std::string Statement::column_text(int col) const { return std::string(impl_->column_text(col)); }
 std::string_view Statement::column_text_view(int col) const { return impl_->column_text(col); }
 std::optional<std::int64_t> Statement::column_optional_int(int col) const {
-  if (is_null(col)) return std::nullopt;
+  if (is_null(col)) {
+    return std::nullopt;
+  }
   return column_int(col);
 }
 std::optional<double> Statement::column_optional_double(int col) const {
-  if (is_null(col)) return std::nullopt;
+  if (is_null(col)) {
+    return std::nullopt;
+  }
   return column_double(col);
 }
 

@@ -181,23 +181,31 @@ void GroupCommit::reap() {
     std::vector<PendingPtr> due;
     std::optional<std::chrono::steady_clock::time_point> next;
     auto consider = [&](const PendingPtr& p) {
-      if (p->state.load() != Pending::kWaiting || !p->deadline) return;
+      if (p->state.load() != Pending::kWaiting || !p->deadline) {
+        return;
+      }
       if (*p->deadline <= now) {
         due.push_back(p);
       } else if (!next || *p->deadline < *next) {
         next = p->deadline;
       }
     };
-    for (const auto& p : batch_) consider(p);
+    for (const auto& p : batch_) {
+      consider(p);
+    }
     // Deadlines grow along the queue (one max_wait for all): stop at the
     // first one still in the future.
     for (const auto& p : queue_) {
       consider(p);
-      if (next && p->deadline >= next) break;
+      if (next && p->deadline >= next) {
+        break;
+      }
     }
     if (!due.empty()) {
       lock.unlock();
-      for (const auto& p : due) refuse(*p);
+      for (const auto& p : due) {
+        refuse(*p);
+      }
       lock.lock();
       std::erase_if(queue_, [](const PendingPtr& p) { return p->state.load() == Pending::kNotRun; });
       metrics_->queue.Set(static_cast<double>(queue_.size()));
@@ -270,7 +278,9 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
       refuse(p);
       return false;
     }
-    if (!claim(p)) return false;  // refused by the reaper meanwhile
+    if (!claim(p)) {
+      return false;  // refused by the reaper meanwhile
+    }
     metrics_->wait_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - p.submitted).count());
     return true;
@@ -278,7 +288,9 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
   // The lock another process holds is waited for until the job's own
   // deadline (or the batch's earliest), not a full busy timeout more.
   auto bound_lock_wait = [this](std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
-    if (options_.max_wait.count() == 0) return;
+    if (options_.max_wait.count() == 0) {
+      return;
+    }
     try {
       db_.set_lock_deadline(deadline);
     } catch (const std::exception& e) {
@@ -291,7 +303,9 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
   if (!options_.one_transaction_per_batch) {
     for (std::size_t i = 0; i < jobs; ++i) {
       const PendingPtr p = job_at(i);
-      if (!take(*p)) continue;
+      if (!take(*p)) {
+        continue;
+      }
       bound_lock_wait(p->deadline);
       try {
         if (auto done = p->job()) {
@@ -310,11 +324,17 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
   std::optional<std::chrono::steady_clock::time_point> earliest;
   for (std::size_t i = 0; i < jobs; ++i) {
     const PendingPtr p = job_at(i);
-    if (!take(*p)) continue;
-    if (p->deadline && (!earliest || *p->deadline < *earliest)) earliest = p->deadline;
+    if (!take(*p)) {
+      continue;
+    }
+    if (p->deadline && (!earliest || *p->deadline < *earliest)) {
+      earliest = p->deadline;
+    }
     taken.push_back(p);
   }
-  if (taken.empty()) return true;
+  if (taken.empty()) {
+    return true;
+  }
   bound_lock_wait(earliest);
   // The setting goes back once the transaction ended (committed or rolled
   // back), not inside it: `transaction` is declared after this, so it ends
@@ -356,13 +376,17 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
         threw = true;
         log::error("group_commit.job_failed",
                    {{"writer", options_.metric_prefix}, {"isolated", isolating_}, {"error", e.what()}});
-        if (!isolating_) break;
+        if (!isolating_) {
+          break;
+        }
       }
     }
     return !threw;
   };
 
-  if (!begin()) return false;
+  if (!begin()) {
+    return false;
+  }
   isolating_ = false;
   if (!run_jobs()) {
     // Undo the whole pass and run the batch again, each job isolating itself.
@@ -372,12 +396,16 @@ bool GroupCommit::run_batch(std::size_t jobs, std::deque<Completion>& completion
       options_.on_batch_start();
     }
     isolating_ = true;
-    if (!begin()) return false;
+    if (!begin()) {
+      return false;
+    }
     if (!run_jobs()) {
       return false;  // the transaction rolls back as it goes out of scope
     }
   }
-  for (const auto& p : taken) p->job = nullptr;
+  for (const auto& p : taken) {
+    p->job = nullptr;
+  }
   try {
     if (options_.before_commit) {
       options_.before_commit();

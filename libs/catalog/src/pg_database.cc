@@ -16,7 +16,9 @@ namespace cocktail::catalog {
 namespace {
 
 DatabaseError::Kind kind_of_state(std::string_view state) {
-  if (state.substr(0, 2) == "23") return DatabaseError::Kind::kConstraint;
+  if (state.substr(0, 2) == "23") {
+    return DatabaseError::Kind::kConstraint;
+  }
   if (state == "40001" || state == "40P01" || state == "55P03" || state == "57014") {
     return DatabaseError::Kind::kBusy;
   }
@@ -38,17 +40,23 @@ int translate_parameters(std::string_view sql, std::string& out) {
     const char c = sql[i];
     if (c == '\'' || c == '"') {
       std::size_t end = i + 1;
-      while (end < sql.size() && sql[end] != c) ++end;
+      while (end < sql.size() && sql[end] != c) {
+        ++end;
+      }
       out.append(sql.substr(i, end + 1 - i));
       i = end;
     } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
       std::size_t end = sql.find('\n', i);
-      if (end == std::string_view::npos) end = sql.size();
+      if (end == std::string_view::npos) {
+        end = sql.size();
+      }
       out.append(sql.substr(i, end - i));
       i = end - 1;
     } else if (c == '?') {
       std::size_t end = i + 1;
-      while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9') ++end;
+      while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9') {
+        ++end;
+      }
       int number = 0;
       if (end == i + 1) {
         number = ++sequential;
@@ -74,18 +82,26 @@ std::string redact_postgres_uri(std::string_view uri) {
   if (scheme != std::string::npos) {
     const std::size_t start = scheme + 3;
     std::size_t authority_end = out.find_first_of("/?", start);
-    if (authority_end == std::string::npos) authority_end = out.size();
+    if (authority_end == std::string::npos) {
+      authority_end = out.size();
+    }
     const std::size_t at = out.rfind('@', authority_end);
     if (at != std::string::npos && at >= start) {
       const std::size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon, at - colon, ":***");
+      if (colon != std::string::npos && colon < at) {
+        out.replace(colon, at - colon, ":***");
+      }
     }
   }
   // A password given as a query parameter.
   for (std::size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
+    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') {
+      continue;
+    }
     std::size_t end = out.find('&', p);
-    if (end == std::string::npos) end = out.size();
+    if (end == std::string::npos) {
+      end = out.size();
+    }
     out.replace(p + 9, end - p - 9, "***");
   }
   return out;
@@ -105,9 +121,13 @@ class PgStatement final : public StatementImpl {
     prepare();
   }
   ~PgStatement() override {
-    if (state_ == State::kAwaiting) db_.forget(this);
+    if (state_ == State::kAwaiting) {
+      db_.forget(this);
+    }
     clear_result();
-    if (prepared_generation_ == db_.generation_) db_.deallocate(name_);
+    if (prepared_generation_ == db_.generation_) {
+      db_.deallocate(name_);
+    }
   }
 
   void bind_int(int index, std::int64_t value) override { set(index, std::to_string(value)); }
@@ -131,16 +151,24 @@ class PgStatement final : public StatementImpl {
   void send() override {
     discard_sent();
     db_.ensure_connected();
-    if (prepared_generation_ != db_.generation_) prepare();
+    if (prepared_generation_ != db_.generation_) {
+      prepare();
+    }
     std::vector<const char*> pointers(values_.size());
-    for (std::size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
+    }
     db_.send_prepared(this, name_, nparams_, pointers.data());
     state_ = State::kAwaiting;
   }
 
   bool step() override {
-    if (state_ == State::kIdle) send();
-    if (state_ == State::kAwaiting) db_.flush();
+    if (state_ == State::kIdle) {
+      send();
+    }
+    if (state_ == State::kAwaiting) {
+      db_.flush();
+    }
     if (state_ == State::kDelivered) {
       if (error_) {
         DatabaseError e = std::move(*error_);
@@ -157,13 +185,19 @@ class PgStatement final : public StatementImpl {
   }
   void reset() override {
     discard_sent();
-    for (auto& v : values_) v.reset();
+    for (auto& v : values_) {
+      v.reset();
+    }
   }
   bool is_null(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
   std::int64_t column_int(int col) const override {
     std::string_view text = column_text(col);
-    if (text == "t") return 1;
-    if (text == "f") return 0;
+    if (text == "t") {
+      return 1;
+    }
+    if (text == "f") {
+      return 0;
+    }
     std::int64_t value = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size()) {
@@ -174,11 +208,15 @@ class PgStatement final : public StatementImpl {
   }
   double column_double(int col) const override {
     std::string_view text = column_text(col);
-    if (text.empty()) return 0.0;
+    if (text.empty()) {
+      return 0.0;
+    }
     return std::strtod(std::string(text).c_str(), nullptr);
   }
   std::string_view column_text(int col) const override {
-    if (PQgetisnull(result_, row_, col)) return {};
+    if (PQgetisnull(result_, row_, col)) {
+      return {};
+    }
     return {PQgetvalue(result_, row_, col), static_cast<std::size_t>(PQgetlength(result_, row_, col))};
   }
 
@@ -210,8 +248,12 @@ class PgStatement final : public StatementImpl {
   }
   // Binding starts the statement over: what it was sent with is forgotten.
   void discard_sent() {
-    if (state_ == State::kIdle) return;
-    if (state_ == State::kAwaiting) db_.forget(this);
+    if (state_ == State::kIdle) {
+      return;
+    }
+    if (state_ == State::kAwaiting) {
+      db_.forget(this);
+    }
     clear_result();
   }
   void prepare() {
@@ -219,7 +261,9 @@ class PgStatement final : public StatementImpl {
     prepared_generation_ = db_.generation_;
   }
   void clear_result() {
-    if (result_ != nullptr) PQclear(result_);
+    if (result_ != nullptr) {
+      PQclear(result_);
+    }
     result_ = nullptr;
     error_.reset();
     state_ = State::kIdle;
@@ -244,8 +288,12 @@ std::unique_ptr<PgDatabase> PgDatabase::open(const std::string& uri, const Datab
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     std::string msg = "cannot connect to catalog '" + redact_postgres_uri(uri) +
                       "': " + (conn ? PQerrorMessage(conn) : "out of memory");
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    if (conn) PQfinish(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
+      msg.pop_back();
+    }
+    if (conn) {
+      PQfinish(conn);
+    }
     throw DatabaseError(DatabaseError::Kind::kConnection, msg);
   }
   std::unique_ptr<PgDatabase> db(new PgDatabase(conn, uri, options));
@@ -272,14 +320,20 @@ void PgDatabase::configure() {
       "SET client_encoding = 'UTF8'; SET extra_float_digits = 1; SET application_name = "
       "'cocktaildb-analytics'; SET plan_cache_mode = force_generic_plan; SET lock_timeout = " +
       std::to_string(std::max(options_.busy_timeout_ms, 1)) + ";";
-  if (options_.read_only) settings += " SET default_transaction_read_only = on;";
-  if (options_.synchronous != Synchronous::kFull) settings += " SET synchronous_commit = off;";
+  if (options_.read_only) {
+    settings += " SET default_transaction_read_only = on;";
+  }
+  if (options_.synchronous != Synchronous::kFull) {
+    settings += " SET synchronous_commit = off;";
+  }
   ++round_trips_;
   PQclear(check(PQexec(conn_, settings.c_str()), "configure"));
 }
 
 void PgDatabase::ensure_connected() {
-  if (PQstatus(conn_) == CONNECTION_OK) return;
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    return;
+  }
   if (in_transaction_) {
     throw DatabaseError(DatabaseError::Kind::kConnection,
                         "connection to '" + path() + "' lost inside a transaction");
@@ -288,7 +342,9 @@ void PgDatabase::ensure_connected() {
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
+      msg.pop_back();
+    }
     throw DatabaseError(DatabaseError::Kind::kConnection, "cannot reconnect to '" + path() + "': " + msg);
   }
   ++generation_;
@@ -299,19 +355,29 @@ DatabaseError PgDatabase::error_of(PGresult* result, std::string_view context) c
   std::string state;
   std::string message;
   if (result != nullptr) {
-    if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE)) state = s;
+    if (const char* s = PQresultErrorField(result, PG_DIAG_SQLSTATE)) {
+      state = s;
+    }
     message = PQresultErrorMessage(result);
   }
-  if (message.empty()) message = PQerrorMessage(conn_);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (message.empty()) {
+    message = PQerrorMessage(conn_);
+  }
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+    message.pop_back();
+  }
   DatabaseError::Kind kind = kind_of_state(state);
-  if (PQstatus(conn_) != CONNECTION_OK) kind = DatabaseError::Kind::kConnection;
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    kind = DatabaseError::Kind::kConnection;
+  }
   return DatabaseError(kind, std::string(context) + ": " + message);
 }
 
 void PgDatabase::fail(PGresult* result, std::string_view context) {
   DatabaseError error = error_of(result, context);
-  if (result != nullptr) PQclear(result);
+  if (result != nullptr) {
+    PQclear(result);
+  }
   throw error;
 }
 
@@ -332,22 +398,25 @@ void PgDatabase::note_changes(PGresult* result) {
 // ------------------------------------------------------------------ pipeline
 
 void PgDatabase::enter_pipeline() {
-  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1)
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
     fail(nullptr, "pipeline");
+  }
 }
 
 void PgDatabase::send_prepared(PgStatement* owner, const std::string& name, int nparams,
                                const char* const* values) {
   enter_pipeline();
-  if (PQsendQueryPrepared(conn_, name.c_str(), nparams, values, nullptr, nullptr, 0) != 1)
+  if (PQsendQueryPrepared(conn_, name.c_str(), nparams, values, nullptr, nullptr, 0) != 1) {
     fail(nullptr, "send");
+  }
   pending_.push_back({owner, Pending::kStatement});
 }
 
 void PgDatabase::send_command(const std::string& sql, Pending::Kind kind) {
   enter_pipeline();
-  if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1)
+  if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
     fail(nullptr, "send");
+  }
   pending_.push_back({nullptr, kind});
 }
 
@@ -360,13 +429,17 @@ void PgDatabase::prepare_statement(const std::string& name, const std::string& s
   // Behind statements already sent: prepared in the same round trip. A
   // failure shows as the error of whatever runs after it.
   enter_pipeline();
-  if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), nparams, nullptr) != 1) fail(nullptr, "prepare");
+  if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), nparams, nullptr) != 1) {
+    fail(nullptr, "prepare");
+  }
   pending_.push_back({nullptr, Pending::kCommand});
 }
 
 void PgDatabase::forget(PgStatement* owner) {
   for (auto& p : pending_) {
-    if (p.owner == owner) p.owner = nullptr;
+    if (p.owner == owner) {
+      p.owner = nullptr;
+    }
   }
 }
 
@@ -376,7 +449,9 @@ void PgDatabase::forget(PgStatement* owner) {
 // first one. Never throws: errors go to the statements (and, inside a
 // transaction, to tx_error_, which makes the commit fail).
 void PgDatabase::flush() {
-  if (pending_.empty()) return;
+  if (pending_.empty()) {
+    return;
+  }
   ++round_trips_;
   std::vector<Pending> batch;
   batch.swap(pending_);
@@ -386,7 +461,9 @@ void PgDatabase::flush() {
     PGresult* result = synced ? PQgetResult(conn_) : nullptr;
     if (result != nullptr) {
       // Each statement's results end with a null.
-      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+      while (PGresult* extra = PQgetResult(conn_)) {
+        PQclear(extra);
+      }
     }
     const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     std::optional<DatabaseError> error;
@@ -396,9 +473,13 @@ void PgDatabase::flush() {
           std::string("not run, an earlier statement failed: ") + (first ? first->what() : "unknown"));
     } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       error = error_of(result, p.kind == Pending::kCommit ? "commit" : "step");
-      if (!first) first = error;
+      if (!first) {
+        first = error;
+      }
     }
-    if (p.kind == Pending::kCommit && !error) committed_ = std::string(PQcmdStatus(result)) == "COMMIT";
+    if (p.kind == Pending::kCommit && !error) {
+      committed_ = std::string(PQcmdStatus(result)) == "COMMIT";
+    }
     if (p.owner != nullptr && p.kind == Pending::kStatement) {
       if (error && result != nullptr) {
         PQclear(result);
@@ -410,18 +491,24 @@ void PgDatabase::flush() {
     }
   }
   if (synced) {
-    if (PGresult* sync = PQgetResult(conn_)) PQclear(sync);  // PGRES_PIPELINE_SYNC
+    if (PGresult* sync = PQgetResult(conn_)) {
+      PQclear(sync);  // PGRES_PIPELINE_SYNC
+    }
   }
   if (PQexitPipelineMode(conn_) != 1 && PQstatus(conn_) == CONNECTION_OK) {
     // Results left over would be read as answers to the wrong statements.
     PQreset(conn_);
     ++generation_;
   }
-  if (first && in_transaction_ && !tx_error_) tx_error_ = first;
+  if (first && in_transaction_ && !tx_error_) {
+    tx_error_ = first;
+  }
 }
 
 void PgDatabase::deallocate(const std::string& name) noexcept {
-  if (PQstatus(conn_) != CONNECTION_OK || tx_error_) return;
+  if (PQstatus(conn_) != CONNECTION_OK || tx_error_) {
+    return;
+  }
   try {
     if (pending_.empty() && !in_transaction_) {
       ++round_trips_;
@@ -461,7 +548,9 @@ void PgDatabase::set_lock_deadline(std::optional<std::chrono::steady_clock::time
     wanted = static_cast<int>(std::clamp<std::int64_t>(left.count(), 1, std::numeric_limits<int>::max()));
   }
   const int current = lock_timeout_ms_ > 0 ? lock_timeout_ms_ : std::max(options_.busy_timeout_ms, 1);
-  if (std::abs(current - wanted) <= kSlackMs) return;
+  if (std::abs(current - wanted) <= kSlackMs) {
+    return;
+  }
   exec("SET lock_timeout = " + std::to_string(wanted));
   lock_timeout_ms_ = wanted;
 }
@@ -484,11 +573,16 @@ void PgDatabase::transaction(TxOp op) {
       flush();
       // Not committed: the server still holds the failed transaction (or
       // ended it itself); Transaction's destructor rolls back.
-      if (tx_error_) throw DatabaseError(*tx_error_);
-      if (!committed_)
+      if (tx_error_) {
+        throw DatabaseError(*tx_error_);
+      }
+      if (!committed_) {
         throw DatabaseError(DatabaseError::Kind::kOther, "commit: the transaction was rolled back");
+      }
       in_transaction_ = false;
-      if (options_.synchronous != Synchronous::kFull) ++unsynced_commits_;
+      if (options_.synchronous != Synchronous::kFull) {
+        ++unsynced_commits_;
+      }
       break;
     }
     case TxOp::kRollback:
@@ -510,7 +604,9 @@ void PgDatabase::transaction(TxOp op) {
 // commit record to flush) makes every earlier asynchronous commit of any
 // session durable with it.
 bool PgDatabase::sync_commits(std::string& error) {
-  if (unsynced_commits_ == 0) return true;
+  if (unsynced_commits_ == 0) {
+    return true;
+  }
   try {
     exec("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT");
   } catch (const DatabaseError& e) {
@@ -530,29 +626,43 @@ void PgDatabase::copy_out(std::string_view copy_sql, const std::function<void(st
   ensure_connected();
   ++round_trips_;
   PGresult* r = PQexec(conn_, std::string(copy_sql).c_str());
-  if (PQresultStatus(r) != PGRES_COPY_OUT) fail(r, "copy");
+  if (PQresultStatus(r) != PGRES_COPY_OUT) {
+    fail(r, "copy");
+  }
   PQclear(r);
   for (;;) {
     char* buffer = nullptr;
     const int n = PQgetCopyData(conn_, &buffer, 0);
-    if (n == -1) break;
-    if (n == -2) fail(nullptr, "copy");
+    if (n == -1) {
+      break;
+    }
+    if (n == -2) {
+      fail(nullptr, "copy");
+    }
     std::string_view line(buffer, static_cast<std::size_t>(n));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\n') {
+      line.remove_suffix(1);
+    }
     try {
       on_line(line);
     } catch (...) {
       PQfreemem(buffer);
       // Drain the rest so that the connection stays usable.
-      while (PQgetCopyData(conn_, &buffer, 0) >= 0) PQfreemem(buffer);
-      while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+      while (PQgetCopyData(conn_, &buffer, 0) >= 0) {
+        PQfreemem(buffer);
+      }
+      while (PGresult* rest = PQgetResult(conn_)) {
+        PQclear(rest);
+      }
       throw;
     }
     PQfreemem(buffer);
   }
   PGresult* last = PQgetResult(conn_);
   PQclear(check(last, "copy"));
-  while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+  while (PGresult* rest = PQgetResult(conn_)) {
+    PQclear(rest);
+  }
 }
 
 PgDatabase::CopyIn::CopyIn(PgDatabase& db, std::string_view copy_sql) : db_(db) {
@@ -560,19 +670,27 @@ PgDatabase::CopyIn::CopyIn(PgDatabase& db, std::string_view copy_sql) : db_(db) 
   db_.ensure_connected();
   ++db_.round_trips_;
   PGresult* r = PQexec(db_.conn_, std::string(copy_sql).c_str());
-  if (PQresultStatus(r) != PGRES_COPY_IN) db_.fail(r, "copy");
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    db_.fail(r, "copy");
+  }
   PQclear(r);
 }
 
 PgDatabase::CopyIn::~CopyIn() {
-  if (!open_) return;
+  if (!open_) {
+    return;
+  }
   PQputCopyEnd(db_.conn_, "abandoned");
-  while (PGresult* r = PQgetResult(db_.conn_)) PQclear(r);
+  while (PGresult* r = PQgetResult(db_.conn_)) {
+    PQclear(r);
+  }
 }
 
 void PgDatabase::CopyIn::put_row(const std::vector<std::optional<std::string>>& fields) {
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (i) buffer_ += '\t';
+    if (i) {
+      buffer_ += '\t';
+    }
     if (!fields[i]) {
       buffer_ += "\\N";
       continue;
@@ -588,23 +706,32 @@ void PgDatabase::CopyIn::put_row(const std::vector<std::optional<std::string>>& 
     }
   }
   buffer_ += '\n';
-  if (buffer_.size() >= (1 << 20)) flush();
+  if (buffer_.size() >= (1 << 20)) {
+    flush();
+  }
 }
 
 void PgDatabase::CopyIn::flush() {
-  if (buffer_.empty()) return;
-  if (PQputCopyData(db_.conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+  if (buffer_.empty()) {
+    return;
+  }
+  if (PQputCopyData(db_.conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
     db_.fail(nullptr, "copy");
+  }
   buffer_.clear();
 }
 
 void PgDatabase::CopyIn::finish() {
   flush();
   open_ = false;
-  if (PQputCopyEnd(db_.conn_, nullptr) != 1) db_.fail(nullptr, "copy");
+  if (PQputCopyEnd(db_.conn_, nullptr) != 1) {
+    db_.fail(nullptr, "copy");
+  }
   PGresult* r = PQgetResult(db_.conn_);
   PQclear(db_.check(r, "copy"));
-  while (PGresult* rest = PQgetResult(db_.conn_)) PQclear(rest);
+  while (PGresult* rest = PQgetResult(db_.conn_)) {
+    PQclear(rest);
+  }
 }
 
 bool PgDatabase::wait_for_notification(int timeout_ms, int wake_fd) {
@@ -618,11 +745,15 @@ bool PgDatabase::wait_for_notification(int timeout_ms, int wake_fd) {
     }
     return any;
   };
-  if (take()) return true;
+  if (take()) {
+    return true;
+  }
   pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
   const int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
   if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP))) {
-    if (PQconsumeInput(conn_) == 0) fail(nullptr, "listen");
+    if (PQconsumeInput(conn_) == 0) {
+      fail(nullptr, "listen");
+    }
     return take();
   }
   return false;

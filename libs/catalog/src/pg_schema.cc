@@ -161,7 +161,9 @@ std::vector<std::string> missing_columns(Database& db, const CatalogTable& t) {
       "AND NOT attisdropped");
   for (const char* column : t.columns) {
     st.bind(1, t.table).bind(2, column);
-    if (!st.step()) missing.emplace_back(column);
+    if (!st.step()) {
+      missing.emplace_back(column);
+    }
     st.reset();
   }
   return missing;
@@ -179,7 +181,9 @@ std::int64_t user_tables(Database& db) {
 std::string recognise_or_create(Database& db) {
   std::vector<std::string> present;
   for (const auto& t : catalog_tables()) {
-    if (table_exists(db, t.table)) present.emplace_back(t.table);
+    if (table_exists(db, t.table)) {
+      present.emplace_back(t.table);
+    }
   }
   if (present.empty()) {
     if (user_tables(db) > 0) {
@@ -219,13 +223,17 @@ void record_version(Database& db, int version, const std::string& description) {
 
 bool holds_catalog(Database& db) {
   for (const auto& t : catalog_tables()) {
-    if (table_exists(db, t.table)) return true;
+    if (table_exists(db, t.table)) {
+      return true;
+    }
   }
   return false;
 }
 
 int schema_version(Database& db) {
-  if (!table_exists(db, "cocktail.schema_migrations")) return 0;
+  if (!table_exists(db, "cocktail.schema_migrations")) {
+    return 0;
+  }
   auto st = db.prepare("SELECT COALESCE(MAX(version), 0) FROM cocktail.schema_migrations");
   return st.step() ? static_cast<int>(st.column_int(0)) : 0;
 }
@@ -239,7 +247,9 @@ bool capture_triggers_installed(Database& db) {
     st.bind(1, t.table).bind(2, kCaptureTrigger);
     const bool found = st.step();
     st.reset();
-    if (!found) return false;
+    if (!found) {
+      return false;
+    }
   }
   return true;
 }

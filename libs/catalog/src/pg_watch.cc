@@ -16,7 +16,9 @@ class PgChangeWatch final : public ChangeWatch {
   PgChangeWatch(std::string uri, DatabaseOptions options, std::function<void()> on_change)
       : uri_(std::move(uri)), options_(options), on_change_(std::move(on_change)) {
     wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_ < 0) throw std::runtime_error("eventfd failed");
+    if (wake_ < 0) {
+      throw std::runtime_error("eventfd failed");
+    }
     thread_ = std::thread([this] { run(); });
   }
   ~PgChangeWatch() override {
@@ -38,13 +40,16 @@ class PgChangeWatch final : public ChangeWatch {
           // Whatever committed while nobody listened is picked up by this call.
           on_change_();
         }
-        if (db->wait_for_notification(1000, wake_) && !stopping_) on_change_();
+        if (db->wait_for_notification(1000, wake_) && !stopping_) {
+          on_change_();
+        }
       } catch (const std::exception& e) {
         core::log::warn("catalog.watch_failed", {{"error", e.what()}});
         db.reset();
         // Back off before reconnecting; the tailer keeps polling meanwhile.
-        for (int i = 0; i < 10 && !stopping_; ++i)
+        for (int i = 0; i < 10 && !stopping_; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
       }
     }
   }

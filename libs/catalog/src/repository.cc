@@ -49,7 +49,9 @@ class Problems {
  private:
   void add(std::string field, std::string message, bool conflict) {
     errors_.push_back({index_, std::move(field), std::move(message)});
-    if (conflict) ++conflicts_;
+    if (conflict) {
+      ++conflicts_;
+    }
   }
   int index_;
   std::vector<FieldError> errors_;
@@ -73,8 +75,12 @@ Error batch_error(const Problems& problems, std::size_t items, std::size_t faile
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && is_space(s.back())) {
+    s.remove_suffix(1);
+  }
   return std::string(s);
 }
 
@@ -82,15 +88,21 @@ std::string trim(std::string_view s) {
 std::string fold_case(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
   }
   return out;
 }
 
 bool has_control(std::string_view s, bool multiline) {
   for (unsigned char c : s) {
-    if (multiline && (c == '\n' || c == '\r' || c == '\t')) continue;
-    if (c < 0x20 || c == 0x7f) return true;
+    if (multiline && (c == '\n' || c == '\r' || c == '\t')) {
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      return true;
+    }
   }
   return false;
 }
@@ -127,15 +139,21 @@ std::string check_name(Problems& p, const std::string& field, std::string_view r
 std::optional<std::string> check_optional(Problems& p, const std::string& field,
                                           const std::optional<std::string>& raw, std::size_t max_bytes,
                                           bool multiline) {
-  if (!raw || raw->empty()) return std::nullopt;
+  if (!raw || raw->empty()) {
+    return std::nullopt;
+  }
   check_text_common(p, field, *raw, max_bytes, multiline);
   return raw;
 }
 
 std::optional<std::string> check_url(Problems& p, const std::string& field,
                                      const std::optional<std::string>& raw) {
-  if (!raw || raw->empty()) return std::nullopt;
-  if (!check_text_common(p, field, *raw, kMaxUrlBytes, false)) return raw;
+  if (!raw || raw->empty()) {
+    return std::nullopt;
+  }
+  if (!check_text_common(p, field, *raw, kMaxUrlBytes, false)) {
+    return raw;
+  }
   std::string folded = fold_case(std::string_view(*raw).substr(0, 8));
   if (folded.rfind("http://", 0) != 0 && folded.rfind("https://", 0) != 0) {
     p.invalid(field, "must be an http:// or https:// URL");
@@ -144,7 +162,9 @@ std::optional<std::string> check_url(Problems& p, const std::string& field,
 }
 
 void check_amount(Problems& p, const std::string& field, const std::optional<double>& amount) {
-  if (!amount) return;
+  if (!amount) {
+    return;
+  }
   if (!std::isfinite(*amount)) {
     p.invalid(field, "must be a finite number");
   } else if (*amount < 0) {
@@ -153,7 +173,9 @@ void check_amount(Problems& p, const std::string& field, const std::optional<dou
 }
 
 void check_id(Problems& p, const std::string& field, std::int64_t id) {
-  if (id <= 0) p.invalid(field, "must be a positive id");
+  if (id <= 0) {
+    p.invalid(field, "must be a positive id");
+  }
 }
 
 std::string row_field(std::size_t k, const char* name) {
@@ -204,7 +226,9 @@ Ingredient read_ingredient(Statement& st) {
   Ingredient i;
   i.id = st.column_int(0);
   i.name = st.column_text(1);
-  if (!st.is_null(2)) i.description = st.column_text(2);
+  if (!st.is_null(2)) {
+    i.description = st.column_text(2);
+  }
   i.parent_id = st.column_optional_int(3);
   i.path = st.column_text(4);
   i.allow_substitution = st.column_int(5) != 0;
@@ -216,7 +240,9 @@ Recipe read_recipe(Statement& st) {
   r.id = st.column_int(0);
   r.name = st.column_text(1);
   auto text = [&](int col) -> std::optional<std::string> {
-    if (st.is_null(col)) return std::nullopt;
+    if (st.is_null(col)) {
+      return std::nullopt;
+    }
     return st.column_text(col);
   };
   r.instructions = text(2);
@@ -255,7 +281,9 @@ template <typename T>
 std::string pg_array(const std::vector<std::optional<T>>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
+    if (i) {
+      out += ',';
+    }
     if (!values[i]) {
       out += "NULL";
       continue;
@@ -369,7 +397,9 @@ RecipeIngredient read_recipe_row(Statement& st) {
   ri.ingredient_id = st.column_int(2);
   ri.ingredient_name = st.column_text(3);
   ri.unit_id = st.column_optional_int(4);
-  if (!st.is_null(5)) ri.unit_name = st.column_text(5);
+  if (!st.is_null(5)) {
+    ri.unit_name = st.column_text(5);
+  }
   ri.amount = st.column_optional_double(6);
   return ri;
 }
@@ -380,7 +410,9 @@ Repository::Repository(Database& db) : db_(db) {}
 
 Statement& Repository::statement(std::string_view sql) {
   auto it = statements_.find(sql);
-  if (it == statements_.end()) it = statements_.emplace(sql, db_.prepare(sql)).first;
+  if (it == statements_.end()) {
+    it = statements_.emplace(sql, db_.prepare(sql)).first;
+  }
   return it->second;
 }
 
@@ -411,21 +443,27 @@ std::int64_t Repository::next_id(std::string_view sql) {
 std::optional<Ingredient> Repository::find_ingredient(std::int64_t id) {
   Bound st(statement(INGREDIENT_SELECT "FROM ingredients WHERE id = ?1"));
   st->bind(1, id);
-  if (!st->step()) return std::nullopt;
+  if (!st->step()) {
+    return std::nullopt;
+  }
   return read_ingredient(*st);
 }
 
 std::optional<std::int64_t> Repository::ingredient_id_by_name(std::string_view name, std::int64_t except_id) {
   Bound st(statement(kIngredientIdByName.of(db_)));
   st->bind(1, name).bind(2, except_id);
-  if (!st->step()) return std::nullopt;
+  if (!st->step()) {
+    return std::nullopt;
+  }
   return st->column_int(0);
 }
 
 std::optional<std::int64_t> Repository::recipe_id_by_name(std::string_view name, std::int64_t except_id) {
   Bound st(statement(kRecipeIdByName.of(db_)));
   st->bind(1, name).bind(2, except_id);
-  if (!st->step()) return std::nullopt;
+  if (!st->step()) {
+    return std::nullopt;
+  }
   return st->column_int(0);
 }
 
@@ -433,7 +471,9 @@ std::optional<std::int64_t> Repository::recipe_id_by_name(std::string_view name,
 // from parent_id when it has none (rows of a legacy file whose chain was
 // broken).
 std::string Repository::path_under(std::int64_t parent_id, std::string_view stored_path) {
-  if (!stored_path.empty()) return std::string(stored_path);
+  if (!stored_path.empty()) {
+    return std::string(stored_path);
+  }
   std::string path = "/";
   std::vector<std::int64_t> chain;
   std::optional<std::int64_t> cur = parent_id;
@@ -442,7 +482,9 @@ std::string Repository::path_under(std::int64_t parent_id, std::string_view stor
     auto row = find_ingredient(*cur);
     cur = row ? row->parent_id : std::nullopt;
   }
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) path += std::to_string(*it) + "/";
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    path += std::to_string(*it) + "/";
+  }
   return path;
 }
 
@@ -457,11 +499,15 @@ core::Result<Page<Ingredient>> Repository::list_ingredients(const PageRequest& p
   if (page.limit < 1 || page.limit > kMaxPageLimit) {
     return Error::invalid("limit", "must be between 1 and " + std::to_string(kMaxPageLimit));
   }
-  if (page.after_id < 0) return Error::invalid("after_id", "must not be negative");
+  if (page.after_id < 0) {
+    return Error::invalid("after_id", "must not be negative");
+  }
   Page<Ingredient> out;
   Bound st(statement(INGREDIENT_SELECT "FROM ingredients WHERE id > ?1 ORDER BY id LIMIT ?2"));
   st->bind(1, page.after_id).bind(2, page.limit + 1);
-  while (st->step()) out.items.push_back(read_ingredient(*st));
+  while (st->step()) {
+    out.items.push_back(read_ingredient(*st));
+  }
   if (out.items.size() > static_cast<std::size_t>(page.limit)) {
     out.items.pop_back();
     out.next_after_id = out.items.back().id;
@@ -471,7 +517,9 @@ core::Result<Page<Ingredient>> Repository::list_ingredients(const PageRequest& p
 
 core::Result<Ingredient> Repository::get_ingredient(std::int64_t id) {
   auto row = find_ingredient(id);
-  if (!row) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  if (!row) {
+    return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  }
   return *row;
 }
 
@@ -485,13 +533,19 @@ core::Result<Committed<Ingredient>> Repository::create_ingredient(const Ingredie
   row.description = check_optional(p, "description", input.description, kMaxDescriptionBytes, true);
   row.allow_substitution = input.allow_substitution;
   row.parent_id = input.parent_id;
-  if (input.parent_id) check_id(p, "parent_id", *input.parent_id);
-  if (!p.empty()) return p.to_error();
+  if (input.parent_id) {
+    check_id(p, "parent_id", *input.parent_id);
+  }
+  if (!p.empty()) {
+    return p.to_error();
+  }
 
   Transaction tx(db_, Transaction::Kind::kWrite);
   // The checks and the id, in one round trip.
   Bound parent(statement(PARENT_SELECT));
-  if (input.parent_id) parent->bind(1, *input.parent_id).send();
+  if (input.parent_id) {
+    parent->bind(1, *input.parent_id).send();
+  }
   Bound taken(statement(kIngredientIdByName.of(db_)));
   taken->bind(1, row.name).bind(2, 0).send();
   Bound next(statement(kNextIngredientId.of(db_)));
@@ -504,8 +558,12 @@ core::Result<Committed<Ingredient>> Repository::create_ingredient(const Ingredie
       p.invalid("parent_id", "no ingredient with id " + std::to_string(*input.parent_id));
     }
   }
-  if (taken->step()) p.conflict("name", "an ingredient named '" + row.name + "' exists");
-  if (!p.empty()) return p.to_error();
+  if (taken->step()) {
+    p.conflict("name", "an ingredient named '" + row.name + "' exists");
+  }
+  if (!p.empty()) {
+    return p.to_error();
+  }
 
   // The id is chosen before the insert so that the row is written once, with
   // its path, and change_log records one insert rather than insert + update.
@@ -530,8 +588,12 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
   Problems p;
   std::string name = check_name(p, "name", input.name, kMaxNameBytes);
   auto description = check_optional(p, "description", input.description, kMaxDescriptionBytes, true);
-  if (input.parent_id) check_id(p, "parent_id", *input.parent_id);
-  if (!p.empty()) return p.to_error();
+  if (input.parent_id) {
+    check_id(p, "parent_id", *input.parent_id);
+  }
+  if (!p.empty()) {
+    return p.to_error();
+  }
 
   Transaction tx(db_, Transaction::Kind::kWrite);
   // Everything the checks need, in one round trip.
@@ -550,12 +612,18 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
     parent->bind(1, *input.parent_id).send();
     up->bind(1, *input.parent_id).bind(2, id).send();
   }
-  if (!current_st->step()) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  if (!current_st->step()) {
+    return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  }
   const Ingredient current = read_ingredient(*current_st);
-  if (taken->step()) p.conflict("name", "an ingredient named '" + name + "' exists");
+  if (taken->step()) {
+    p.conflict("name", "an ingredient named '" + name + "' exists");
+  }
 
   std::optional<std::string> parent_path;
-  if (input.parent_id && parent->step()) parent_path = parent->column_text(0);
+  if (input.parent_id && parent->step()) {
+    parent_path = parent->column_text(0);
+  }
   bool reparent = input.parent_id != current.parent_id || current.path.empty();
   if (input.parent_id && input.parent_id != current.parent_id) {
     if (!parent_path) {
@@ -567,7 +635,9 @@ core::Result<Committed<Ingredient>> Repository::update_ingredient(std::int64_t i
                      ": the hierarchy would have a cycle");
     }
   }
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
 
   Ingredient row{id, name, description, input.parent_id, current.path, input.allow_substitution};
   if (reparent) {
@@ -608,7 +678,9 @@ core::Result<Committed<std::int64_t>> Repository::delete_ingredient(std::int64_t
   used->bind(1, id).send();
   Bound children(statement("SELECT COUNT(*) FROM ingredients WHERE parent_id = ?1"));
   children->bind(1, id).send();
-  if (!found->step()) return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  if (!found->step()) {
+    return Error::not_found("id", "no ingredient with id " + std::to_string(id));
+  }
   if (used->step() && used->column_int(0) > 0) {
     return Error::conflict("id", "ingredient " + std::to_string(id) + " is used by " +
                                      std::to_string(used->column_int(0)) + " recipe(s)");
@@ -625,7 +697,9 @@ core::Result<Committed<std::int64_t>> Repository::delete_ingredient(std::int64_t
     return Committed<std::int64_t>{id, commit(tx)};
   } catch (const DatabaseError& e) {
     // Tables this code does not manage (user_ingredients, ...) may refer to it.
-    if (!e.is_constraint()) throw;
+    if (!e.is_constraint()) {
+      throw;
+    }
     return Error::conflict("id", "ingredient " + std::to_string(id) + " is referenced by other rows");
   }
 }
@@ -635,14 +709,20 @@ core::Result<Committed<std::int64_t>> Repository::delete_ingredient(std::int64_t
 // -------------------------------------------------------------------- recipes
 
 void Repository::load_recipe_ingredients(std::vector<Recipe>& recipes) {
-  if (recipes.empty()) return;
+  if (recipes.empty()) {
+    return;
+  }
   std::unordered_map<std::int64_t, std::size_t> index;
-  for (std::size_t i = 0; i < recipes.size(); ++i) index.emplace(recipes[i].id, i);
+  for (std::size_t i = 0; i < recipes.size(); ++i) {
+    index.emplace(recipes[i].id, i);
+  }
   Bound st(statement(kRecipeRows));
   st->bind(1, recipes.front().id).bind(2, recipes.back().id);
   while (st->step()) {
     auto it = index.find(st->column_int(0));
-    if (it == index.end()) continue;
+    if (it == index.end()) {
+      continue;
+    }
     recipes[it->second].ingredients.push_back(read_recipe_row(*st));
   }
 }
@@ -657,9 +737,13 @@ void Repository::send_recipe_read(std::int64_t id) {
 std::optional<Recipe> Repository::read_sent_recipe() {
   Bound head(statement(RECIPE_SELECT "WHERE id = ?1"));
   Bound rows(statement(kOneRecipeRows.of(db_)));
-  if (!head->step()) return std::nullopt;
+  if (!head->step()) {
+    return std::nullopt;
+  }
   Recipe recipe = read_recipe(*head);
-  while (rows->step()) recipe.ingredients.push_back(read_recipe_row(*rows));
+  while (rows->step()) {
+    recipe.ingredients.push_back(read_recipe_row(*rows));
+  }
   return recipe;
 }
 
@@ -672,14 +756,18 @@ core::Result<Page<Recipe>> Repository::list_recipes(const PageRequest& page) {
   if (page.limit < 1 || page.limit > kMaxPageLimit) {
     return Error::invalid("limit", "must be between 1 and " + std::to_string(kMaxPageLimit));
   }
-  if (page.after_id < 0) return Error::invalid("after_id", "must not be negative");
+  if (page.after_id < 0) {
+    return Error::invalid("after_id", "must not be negative");
+  }
   Page<Recipe> out;
   // One read transaction: the recipes and their rows come from one state.
   Transaction tx(db_, Transaction::Kind::kRead);
   {
     Bound st(statement(RECIPE_SELECT "WHERE id > ?1 ORDER BY id LIMIT ?2"));
     st->bind(1, page.after_id).bind(2, page.limit + 1);
-    while (st->step()) out.items.push_back(read_recipe(*st));
+    while (st->step()) {
+      out.items.push_back(read_recipe(*st));
+    }
   }
   if (out.items.size() > static_cast<std::size_t>(page.limit)) {
     out.items.pop_back();
@@ -694,7 +782,9 @@ core::Result<Recipe> Repository::get_recipe(std::int64_t id) {
   Transaction tx(db_, Transaction::Kind::kRead);
   auto recipe = find_recipe(id);
   tx.commit();
-  if (!recipe) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  if (!recipe) {
+    return Error::not_found("id", "no recipe with id " + std::to_string(id));
+  }
   return std::move(*recipe);
 }
 
@@ -726,11 +816,21 @@ bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, deta
   while (st.step()) {
     const std::string_view what = st.column_text_view(0);
     const auto k = static_cast<std::size_t>(st.column_int(1));
-    if (what == "ingredient_id" && k < no_ingredient.size()) no_ingredient[k] = 1;
-    if (what == "unit_id" && k < no_unit.size()) no_unit[k] = 1;
-    if (what == "name") name_taken = true;
-    if (what == "id") missing = true;
-    if (what == "next_id" && next_id) *next_id = st.column_int(1);
+    if (what == "ingredient_id" && k < no_ingredient.size()) {
+      no_ingredient[k] = 1;
+    }
+    if (what == "unit_id" && k < no_unit.size()) {
+      no_unit[k] = 1;
+    }
+    if (what == "name") {
+      name_taken = true;
+    }
+    if (what == "id") {
+      missing = true;
+    }
+    if (what == "next_id" && next_id) {
+      *next_id = st.column_int(1);
+    }
   }
   if (db_.backend() == Backend::kSqlite) {
     for (std::size_t k = 0; k < input.ingredients.size(); ++k) {
@@ -748,9 +848,13 @@ bool Repository::read_recipe_check(Statement& st, const RecipeInput& input, deta
     if (no_ingredient[k]) {
       p.invalid(row_field(k, "ingredient_id"), "no ingredient with id " + std::to_string(row.ingredient_id));
     }
-    if (no_unit[k]) p.invalid(row_field(k, "unit_id"), "no unit with id " + std::to_string(*row.unit_id));
+    if (no_unit[k]) {
+      p.invalid(row_field(k, "unit_id"), "no unit with id " + std::to_string(*row.unit_id));
+    }
   }
-  if (name_taken) p.conflict("name", "a recipe named '" + input.name + "' exists");
+  if (name_taken) {
+    p.conflict("name", "a recipe named '" + input.name + "' exists");
+  }
   return !missing;
 }
 
@@ -773,10 +877,14 @@ void Repository::send_recipe_write(std::int64_t id, const RecipeInput& in, bool 
       rows->send();
     }
     // Read back before the commit, in the write transaction.
-    if (read_back) send_recipe_read(id);
+    if (read_back) {
+      send_recipe_read(id);
+    }
     return;
   }
-  if (in.ingredients.empty()) return;
+  if (in.ingredients.empty()) {
+    return;
+  }
   std::vector<std::optional<std::int64_t>> ingredient_ids, unit_ids;
   std::vector<std::optional<double>> amounts;
   for (const auto& ri : in.ingredients) {
@@ -796,13 +904,19 @@ Recipe Repository::read_written_recipe(const RecipeInput& in, bool create) {
     recipe = read_sent_recipe();
   } else {
     Bound head(statement((create ? kInsertRecipe : kUpdateRecipe).postgres));
-    if (head->step()) recipe = read_recipe(*head);
+    if (head->step()) {
+      recipe = read_recipe(*head);
+    }
     Bound rows(statement(kInsertRecipeRows.postgres));
     if (recipe && !in.ingredients.empty()) {
-      while (rows->step()) recipe->ingredients.push_back(read_recipe_row(*rows));
+      while (rows->step()) {
+        recipe->ingredients.push_back(read_recipe_row(*rows));
+      }
     }
   }
-  if (!recipe) throw DatabaseError(DatabaseError::Kind::kOther, "the recipe written is not there");
+  if (!recipe) {
+    throw DatabaseError(DatabaseError::Kind::kOther, "the recipe written is not there");
+  }
   return std::move(*recipe);
 }
 
@@ -817,7 +931,9 @@ RecipeInput check_recipe_input(Problems& p, const RecipeInput& input) {
   for (std::size_t k = 0; k < input.ingredients.size() && k < kMaxRecipeIngredients; ++k) {
     const auto& row = input.ingredients[k];
     check_id(p, row_field(k, "ingredient_id"), row.ingredient_id);
-    if (row.unit_id) check_id(p, row_field(k, "unit_id"), *row.unit_id);
+    if (row.unit_id) {
+      check_id(p, row_field(k, "unit_id"), *row.unit_id);
+    }
     check_amount(p, row_field(k, "amount"), row.amount);
   }
   return out;
@@ -830,14 +946,18 @@ RecipeInput check_recipe_input(Problems& p, const RecipeInput& input) {
 core::Result<Committed<Recipe>> Repository::create_recipe(const RecipeInput& input) {
   Problems p;
   RecipeInput clean = check_recipe_input(p, input);
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
   Transaction tx(db_, Transaction::Kind::kWrite);
   std::int64_t id = 0;
   {
     Bound check(send_recipe_check(clean, 0));
     read_recipe_check(*check, clean, p, &id);
   }
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
   send_recipe_write(id, clean, true, true);
   std::int64_t seq = commit(tx);
   return Committed<Recipe>{read_written_recipe(clean, true), seq};
@@ -846,7 +966,9 @@ core::Result<Committed<Recipe>> Repository::create_recipe(const RecipeInput& inp
 core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const RecipeInput& input) {
   Problems p;
   RecipeInput clean = check_recipe_input(p, input);
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
   Transaction tx(db_, Transaction::Kind::kWrite);
   {
     Bound check(send_recipe_check(clean, id));
@@ -854,7 +976,9 @@ core::Result<Committed<Recipe>> Repository::update_recipe(std::int64_t id, const
       return Error::not_found("id", "no recipe with id " + std::to_string(id));
     }
   }
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
   send_recipe_write(id, clean, false, true);
   std::int64_t seq = commit(tx);
   return Committed<Recipe>{read_written_recipe(clean, false), seq};
@@ -865,7 +989,9 @@ core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id)
   {
     Bound st(statement("SELECT 1 FROM recipes WHERE id = ?1"));
     st->bind(1, id);
-    if (!st->step()) return Error::not_found("id", "no recipe with id " + std::to_string(id));
+    if (!st->step()) {
+      return Error::not_found("id", "no recipe with id " + std::to_string(id));
+    }
   }
   {
     // Rows first, explicitly: a legacy file's recipe_ingredients may lack
@@ -879,7 +1005,9 @@ core::Result<Committed<std::int64_t>> Repository::delete_recipe(std::int64_t id)
     return Committed<std::int64_t>{id, commit(tx)};
   } catch (const DatabaseError& e) {
     // Tables this code does not manage (ratings, recipe_tags, ...) may refer to it.
-    if (!e.is_constraint()) throw;
+    if (!e.is_constraint()) {
+      throw;
+    }
     return Error::conflict("id", "recipe " + std::to_string(id) + " is referenced by other rows");
   }
 }
@@ -893,7 +1021,9 @@ std::vector<Unit> Repository::list_units() {
     Unit u;
     u.id = st->column_int(0);
     u.name = st->column_text(1);
-    if (!st->is_null(2)) u.abbreviation = st->column_text(2);
+    if (!st->is_null(2)) {
+      u.abbreviation = st->column_text(2);
+    }
     u.conversion_to_ml = st->column_optional_double(3);
     out.push_back(std::move(u));
   }
@@ -917,7 +1047,9 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
     }
     u.conversion_to_ml = input.conversion_to_ml;
   }
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
 
   Transaction tx(db_, Transaction::Kind::kWrite);
   // Whether the name, and the abbreviation when it differs, is any unit's
@@ -932,12 +1064,16 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
     taken->bind_null(2);
   }
   if (taken->step()) {
-    if (taken->column_int(0)) p.conflict("name", "a unit named or abbreviated '" + u.name + "' exists");
+    if (taken->column_int(0)) {
+      p.conflict("name", "a unit named or abbreviated '" + u.name + "' exists");
+    }
     if (taken->column_int(1)) {
       p.conflict("abbreviation", "a unit named or abbreviated '" + *u.abbreviation + "' exists");
     }
   }
-  if (!p.empty()) return p.to_error();
+  if (!p.empty()) {
+    return p.to_error();
+  }
   Bound ins(
       statement("INSERT INTO units(name, abbreviation, conversion_to_ml) VALUES (?1, ?2, ?3) RETURNING id"));
   ins->bind(1, u.name).bind(2, u.abbreviation).bind(3, u.conversion_to_ml);
@@ -952,7 +1088,9 @@ core::Result<Committed<Unit>> Repository::create_unit(const UnitInput& input) {
 
 core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
     const std::vector<BulkIngredient>& items) {
-  if (items.empty()) return Error::invalid("items", "must not be empty");
+  if (items.empty()) {
+    return Error::invalid("items", "must not be empty");
+  }
   if (items.size() > kMaxBulkItems) {
     return Error{ErrorCode::kTooLarge,
                  "items",
@@ -969,8 +1107,12 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
   // holds the write lock; PostgreSQL: each is taken from the id sequence.
   std::optional<std::int64_t> next_id;
   auto take_id = [&] {
-    if (db_.backend() == Backend::kPostgres) return this->next_id(kNextIngredientId.of(db_));
-    if (!next_id) next_id = this->next_id(kNextIngredientId.of(db_));
+    if (db_.backend() == Backend::kPostgres) {
+      return this->next_id(kNextIngredientId.of(db_));
+    }
+    if (!next_id) {
+      next_id = this->next_id(kNextIngredientId.of(db_));
+    }
     return (*next_id)++;
   };
   Bound ins(
@@ -1028,7 +1170,9 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
     if (!p.empty()) {
       ++failed;
       all.append(p);
-      if (!row.name.empty()) batch.emplace(folded, -1);
+      if (!row.name.empty()) {
+        batch.emplace(folded, -1);
+      }
       continue;
     }
     row.id = take_id();
@@ -1047,14 +1191,18 @@ core::Result<Committed<std::vector<Ingredient>>> Repository::create_ingredients(
     batch.emplace(folded, static_cast<std::int64_t>(created.size()));
     created.push_back(std::move(row));
   }
-  if (!all.empty()) return batch_error(all, items.size(), failed);
+  if (!all.empty()) {
+    return batch_error(all, items.size(), failed);
+  }
   std::int64_t seq = commit(tx);
   return Committed<std::vector<Ingredient>>{std::move(created), seq};
 }
 
 core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
     const std::vector<BulkRecipe>& items) {
-  if (items.empty()) return Error::invalid("items", "must not be empty");
+  if (items.empty()) {
+    return Error::invalid("items", "must not be empty");
+  }
   if (items.size() > kMaxBulkItems) {
     return Error{ErrorCode::kTooLarge,
                  "items",
@@ -1068,7 +1216,9 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
   std::vector<Unit> units = list_units();
   for (const auto& u : units) {
     unit_by_name.emplace(fold_case(u.name), &u);
-    if (u.abbreviation) unit_by_abbreviation.emplace(fold_case(*u.abbreviation), &u);
+    if (u.abbreviation) {
+      unit_by_abbreviation.emplace(fold_case(*u.abbreviation), &u);
+    }
   }
   // Ingredient lookups by case-folded name, cached for the batch.
   std::unordered_map<std::string, std::optional<std::pair<std::int64_t, std::string>>> ingredients;
@@ -1076,14 +1226,18 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
       [&](const std::string& name) -> const std::optional<std::pair<std::int64_t, std::string>>& {
     std::string folded = fold_case(name);
     auto it = ingredients.find(folded);
-    if (it != ingredients.end()) return it->second;
+    if (it != ingredients.end()) {
+      return it->second;
+    }
     Bound st(statement(
         Dialect{"SELECT id, name FROM ingredients WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
                 "SELECT id, name FROM ingredients WHERE name = ?1 ORDER BY id LIMIT 1"}
             .of(db_)));
     st->bind(1, name);
     std::optional<std::pair<std::int64_t, std::string>> found;
-    if (st->step()) found.emplace(st->column_int(0), st->column_text(1));
+    if (st->step()) {
+      found.emplace(st->column_int(0), st->column_text(1));
+    }
     return ingredients.emplace(std::move(folded), std::move(found)).first->second;
   };
 
@@ -1102,7 +1256,9 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
         p.conflict("name", "'" + c.name + "' is already defined by item " + std::to_string(it->second));
       } else {
         batch_names.emplace(folded, i);
-        if (recipe_id_by_name(c.name, 0)) p.conflict("name", "a recipe named '" + c.name + "' exists");
+        if (recipe_id_by_name(c.name, 0)) {
+          p.conflict("name", "a recipe named '" + c.name + "' exists");
+        }
       }
     }
     RecipeInput input{c.name, c.instructions, c.description, c.image_url, c.source, c.source_url, {}};
@@ -1140,12 +1296,16 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
       all.append(p);
       continue;
     }
-    if (failed > 0) continue;  // nothing will be committed: keep checking only
+    if (failed > 0) {
+      continue;  // nothing will be committed: keep checking only
+    }
     const std::int64_t id = next_id(kNextRecipeId.of(db_));
     send_recipe_write(id, input, true, false);
     created.push_back(id);
   }
-  if (!all.empty()) return batch_error(all, items.size(), failed);
+  if (!all.empty()) {
+    return batch_error(all, items.size(), failed);
+  }
   // Read back as stored (row ids, canonical names), in batch order.
   std::vector<Recipe> recipes;
   recipes.reserve(created.size());
@@ -1154,9 +1314,13 @@ core::Result<Committed<std::vector<Recipe>>> Repository::create_recipes(
     st->bind(1, *std::min_element(created.begin(), created.end()));
     st->bind(2, *std::max_element(created.begin(), created.end()));
     std::unordered_map<std::int64_t, bool> ours;
-    for (auto id : created) ours.emplace(id, true);
+    for (auto id : created) {
+      ours.emplace(id, true);
+    }
     while (st->step()) {
-      if (ours.count(st->column_int(0))) recipes.push_back(read_recipe(*st));
+      if (ours.count(st->column_int(0))) {
+        recipes.push_back(read_recipe(*st));
+      }
     }
   }
   load_recipe_ingredients(recipes);

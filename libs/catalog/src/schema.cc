@@ -177,7 +177,9 @@ void migrate_to_1(Database& db) {
     }
   }
   for (const auto& c : kColumns) {
-    if (column_exists(db, c.table, c.column)) continue;
+    if (column_exists(db, c.table, c.column)) {
+      continue;
+    }
     db.exec(std::string("ALTER TABLE ") + c.table + " ADD COLUMN " + c.column + " " + c.definition);
     core::log::info("catalog.migrate.add_column", {{"table", c.table}, {"column", c.column}});
   }
@@ -200,12 +202,16 @@ WHERE path IS NULL OR path = '')sql");
   // the index is skipped (rows are never changed) and the Repository's own
   // check still keeps new writes unique.
   for (const char* table : {"ingredients", "units", "recipes"}) {
-    if (has_index_on(db, table, "name", true)) continue;
+    if (has_index_on(db, table, "name", true)) {
+      continue;
+    }
     try {
       db.exec(std::string("CREATE UNIQUE INDEX idx_") + table + "_name_nocase ON " + table +
               "(name COLLATE NOCASE)");
     } catch (const DatabaseError& e) {
-      if (!e.is_constraint()) throw;
+      if (!e.is_constraint()) {
+        throw;
+      }
       core::log::warn("catalog.migrate.duplicate_names", {{"table", table}, {"error", e.what()}});
     }
   }
@@ -238,21 +244,33 @@ void record_version(Database& db, int version, const char* description) {
 }  // namespace
 
 void ensure_catalog_indexes(Database& db) {
-  if (db.backend() == Backend::kPostgres) return;  // created with the tables (pg_schema.cc)
+  if (db.backend() == Backend::kPostgres) {
+    return;  // created with the tables (pg_schema.cc)
+  }
   for (const auto& ix : kIndexes) {
-    if (has_index_on(db, ix.table, ix.column, false)) continue;
+    if (has_index_on(db, ix.table, ix.column, false)) {
+      continue;
+    }
     db.exec(std::string("CREATE INDEX IF NOT EXISTS ") + ix.name + " ON " + ix.table + "(" + ix.column + ")");
   }
 }
 
 void drop_catalog_indexes(Database& db) {
-  if (db.backend() == Backend::kPostgres) return;
-  for (const auto& ix : kIndexes) db.exec(std::string("DROP INDEX IF EXISTS ") + ix.name);
+  if (db.backend() == Backend::kPostgres) {
+    return;
+  }
+  for (const auto& ix : kIndexes) {
+    db.exec(std::string("DROP INDEX IF EXISTS ") + ix.name);
+  }
 }
 
 int schema_version(Database& db) {
-  if (db.backend() == Backend::kPostgres) return pg::schema_version(db);
-  if (!table_exists(db, "schema_migrations")) return 0;
+  if (db.backend() == Backend::kPostgres) {
+    return pg::schema_version(db);
+  }
+  if (!table_exists(db, "schema_migrations")) {
+    return 0;
+  }
   if (!column_exists(db, "schema_migrations", "version")) {
     throw SchemaError("table schema_migrations has no version column: not written by this catalog code", -1);
   }
@@ -272,16 +290,24 @@ int run_migrations(Database& db, const MigrationSteps& steps) {
   int before = steps.version();
   refuse_newer(before);
   // Already done: nothing is written at all.
-  if (before == kSchemaVersion && (db.read_only() || steps.triggers_installed())) return before;
+  if (before == kSchemaVersion && (db.read_only() || steps.triggers_installed())) {
+    return before;
+  }
 
   Transaction tx(db, Transaction::Kind::kWrite);
-  if (steps.lock) steps.lock();
+  if (steps.lock) {
+    steps.lock();
+  }
   // Another process may have migrated between the check and the lock: the
   // later ones find nothing to do.
   int version = steps.version();
   refuse_newer(version);
-  if (version < 1) steps.to_1();
-  if (version < 2) steps.to_2();
+  if (version < 1) {
+    steps.to_1();
+  }
+  if (version < 2) {
+    steps.to_2();
+  }
   if (!steps.triggers_installed()) {
     // Someone dropped a trigger by hand: writes would go unpublished.
     core::log::warn("catalog.migrate.triggers_restored", {{"db", db.path()}});
@@ -295,7 +321,9 @@ int run_migrations(Database& db, const MigrationSteps& steps) {
 }
 
 int migrate(Database& db) {
-  if (db.backend() == Backend::kPostgres) return pg::migrate(db);
+  if (db.backend() == Backend::kPostgres) {
+    return pg::migrate(db);
+  }
   MigrationSteps steps;
   steps.version = [&] { return schema_version(db); };
   steps.to_1 = [&] {

@@ -223,10 +223,14 @@ std::vector<Node> parse_taxonomy() {
   int roots = 0;
   while (pos < kTaxonomy.size()) {
     std::size_t end = kTaxonomy.find('\n', pos);
-    if (end == std::string_view::npos) end = kTaxonomy.size();
+    if (end == std::string_view::npos) {
+      end = kTaxonomy.size();
+    }
     std::string_view line = kTaxonomy.substr(pos, end - pos);
     pos = end + 1;
-    if (line.empty()) continue;
+    if (line.empty()) {
+      continue;
+    }
     std::size_t indent = line.find_first_not_of(' ');
     Node n;
     n.depth = static_cast<int>(indent / 2);
@@ -246,7 +250,9 @@ std::vector<Node> parse_taxonomy() {
       n.parent = stack.back();
       const Node& parent = nodes[static_cast<std::size_t>(n.parent)];
       n.role = parent.role;
-      if (n.measure == Measure::kDefault) n.measure = parent.measure;
+      if (n.measure == Measure::kDefault) {
+        n.measure = parent.measure;
+      }
     }
     stack.push_back(static_cast<int>(nodes.size()));
     nodes.push_back(std::move(n));
@@ -254,18 +260,23 @@ std::vector<Node> parse_taxonomy() {
   // Breadth-first order: a catalog cut short keeps every root and the most
   // general categories, and parents always come before their children.
   std::vector<int> order(nodes.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = static_cast<int>(i);
+  }
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     return nodes[static_cast<std::size_t>(a)].depth < nodes[static_cast<std::size_t>(b)].depth;
   });
   std::vector<int> position(nodes.size());
-  for (std::size_t i = 0; i < order.size(); ++i)
+  for (std::size_t i = 0; i < order.size(); ++i) {
     position[static_cast<std::size_t>(order[i])] = static_cast<int>(i);
+  }
   std::vector<Node> sorted;
   sorted.reserve(nodes.size());
   for (int i : order) {
     Node n = nodes[static_cast<std::size_t>(i)];
-    if (n.parent >= 0) n.parent = position[static_cast<std::size_t>(n.parent)];
+    if (n.parent >= 0) {
+      n.parent = position[static_cast<std::size_t>(n.parent)];
+    }
     sorted.push_back(std::move(n));
   }
   return sorted;
@@ -371,11 +382,15 @@ class Generator {
     // how many brands each kind of ingredient has in a real back bar.
     std::array<std::vector<int>, kRoles> parents;
     for (std::size_t i = 0; i < ingredients_.size(); ++i) {
-      if (ingredients_[i].depth >= 1) parents[ingredients_[i].role].push_back(static_cast<int>(i));
+      if (ingredients_[i].depth >= 1) {
+        parents[ingredients_[i].role].push_back(static_cast<int>(i));
+      }
     }
     const std::vector<int> role_weights = {34, 22, 4, 8, 9, 14, 6, 3};
     std::vector<int> usable_weights(kRoles);
-    for (int r = 0; r < kRoles; ++r) usable_weights[r] = parents[r].empty() ? 0 : role_weights[r];
+    for (int r = 0; r < kRoles; ++r) {
+      usable_weights[r] = parents[r].empty() ? 0 : role_weights[r];
+    }
     bool any = std::any_of(usable_weights.begin(), usable_weights.end(), [](int w) { return w > 0; });
     while (any && static_cast<std::int64_t>(ingredients_.size()) < count) {
       Role role = static_cast<Role>(rng_.weighted(usable_weights));
@@ -395,17 +410,23 @@ class Generator {
     // Leaves known only now: some accept a stand-in from their parent category.
     std::vector<bool> has_child(ingredients_.size(), false);
     for (const auto& ing : ingredients_) {
-      if (ing.parent >= 0) has_child[static_cast<std::size_t>(ing.parent)] = true;
+      if (ing.parent >= 0) {
+        has_child[static_cast<std::size_t>(ing.parent)] = true;
+      }
     }
     for (std::size_t i = 0; i < ingredients_.size(); ++i) {
-      if (!has_child[i] && ingredients_[i].depth >= 1) ingredients_[i].allow_substitution = rng_.chance(0.3);
+      if (!has_child[i] && ingredients_[i].depth >= 1) {
+        ingredients_[i].allow_substitution = rng_.chance(0.3);
+      }
     }
     // Pools by role in id order: curated generics come first and, with the
     // skewed pick below, are used most, as in real recipes.
     // Roots ("Spirits") are categories nobody pours, used only when a tiny
     // catalog has nothing else in their branch.
     for (std::size_t i = 0; i < ingredients_.size(); ++i) {
-      if (ingredients_[i].depth >= 1) pools_[ingredients_[i].role].push_back(static_cast<int>(i));
+      if (ingredients_[i].depth >= 1) {
+        pools_[ingredients_[i].role].push_back(static_cast<int>(i));
+      }
     }
     for (std::size_t i = 0; i < ingredients_.size(); ++i) {
       if (ingredients_[i].depth == 0 && pools_[ingredients_[i].role].empty()) {
@@ -448,19 +469,28 @@ class Generator {
         int candidate = pick_ingredient(k == 0 ? kFirstWeights : kOtherWeights);
         bool dup = std::any_of(out.rows.begin(), out.rows.end(),
                                [&](const Row& r) { return r.ingredient_id == candidate + 1; });
-        if (!dup) idx = candidate;
+        if (!dup) {
+          idx = candidate;
+        }
       }
-      if (idx < 0) continue;  // a tiny catalog ran out of distinct ingredients
+      if (idx < 0) {
+        continue;  // a tiny catalog ran out of distinct ingredients
+      }
       const Ingredient& ing = ingredients_[static_cast<std::size_t>(idx)];
-      if (ing.role == kGarnishes && garnish < 0) garnish = idx;
-      if (base < 0) base = idx;
+      if (ing.role == kGarnishes && garnish < 0) {
+        garnish = idx;
+      }
+      if (base < 0) {
+        base = idx;
+      }
       out.rows.push_back(measure(idx, ing));
     }
     const Method& method = rng_.pick(kMethods);
     out.instructions = method.instructions;
-    if (garnish >= 0)
+    if (garnish >= 0) {
       out.instructions +=
           " Garnish with " + lower(ingredients_[static_cast<std::size_t>(garnish)].name) + ".";
+    }
     out.description = std::string("A ") + method.style + " built on " +
                       ingredients_[static_cast<std::size_t>(base)].name + ".";
     out.name = unique(recipe_base_name(), recipe_names_, recipe_suffix_);
@@ -469,7 +499,9 @@ class Generator {
  private:
   static std::string lower(std::string s) {
     for (char& c : s) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c >= 'A' && c <= 'Z') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
     }
     return s;
   }
@@ -478,12 +510,18 @@ class Generator {
   static std::string unique(const std::string& base, std::unordered_set<std::string>& used,
                             std::unordered_map<std::string, int>& suffix) {
     std::string folded = lower(base);
-    if (used.insert(folded).second) return base;
+    if (used.insert(folded).second) {
+      return base;
+    }
     int& k = suffix[folded];
-    if (k == 0) k = 1;
+    if (k == 0) {
+      k = 1;
+    }
     for (;;) {
       std::string name = base + " No. " + std::to_string(++k);
-      if (used.insert(lower(name)).second) return name;
+      if (used.insert(lower(name)).second) {
+        return name;
+      }
     }
   }
 
@@ -498,10 +536,14 @@ class Generator {
   int pick_ingredient(const std::vector<int>& role_weights) {
     std::vector<int> w(role_weights);
     for (int r = 0; r < kRoles; ++r) {
-      if (pools_[r].empty()) w[static_cast<std::size_t>(r)] = 0;
+      if (pools_[r].empty()) {
+        w[static_cast<std::size_t>(r)] = 0;
+      }
     }
     if (std::all_of(w.begin(), w.end(), [](int x) { return x == 0; })) {
-      for (int r = 0; r < kRoles; ++r) w[static_cast<std::size_t>(r)] = pools_[r].empty() ? 0 : 1;
+      for (int r = 0; r < kRoles; ++r) {
+        w[static_cast<std::size_t>(r)] = pools_[r].empty() ? 0 : 1;
+      }
     }
     const auto& pool = pools_[rng_.weighted(w)];
     // Squaring a uniform draw favours the front of the pool (generics).
@@ -594,15 +636,23 @@ class Generator {
       case kRoles: break;
     }
     // Recipes as people write them: some amounts are simply missing.
-    if (rng_.chance(0.03)) row.amount = -1;
+    if (rng_.chance(0.03)) {
+      row.amount = -1;
+    }
     return row;
   }
 
   std::string recipe_base_name() {
     double r = rng_.unit();
-    if (r < 0.45) return rng_.pick(kAdjectives) + " " + rng_.pick(kNouns);
-    if (r < 0.65) return rng_.pick(kPeople) + "'s " + rng_.pick(kNouns);
-    if (r < 0.85) return rng_.pick(kPlaces) + " " + rng_.pick(kNouns);
+    if (r < 0.45) {
+      return rng_.pick(kAdjectives) + " " + rng_.pick(kNouns);
+    }
+    if (r < 0.65) {
+      return rng_.pick(kPeople) + "'s " + rng_.pick(kNouns);
+    }
+    if (r < 0.85) {
+      return rng_.pick(kPlaces) + " " + rng_.pick(kNouns);
+    }
     return rng_.pick(kAdjectives) + " " + rng_.pick(kPlaces) + " " + rng_.pick(kNouns);
   }
 
@@ -633,12 +683,16 @@ std::int64_t unit_id(Database& db, const char* abbreviation) {
 class CacheSize {
  public:
   CacheSize(Database& db, std::int64_t kib) : db_(db) {
-    if (db_.backend() != Backend::kSqlite) return;
+    if (db_.backend() != Backend::kSqlite) {
+      return;
+    }
     previous_ = count(db, "PRAGMA cache_size");
     db_.exec("PRAGMA cache_size = -" + std::to_string(kib));
   }
   ~CacheSize() {
-    if (!previous_) return;
+    if (!previous_) {
+      return;
+    }
     try {
       db_.exec("PRAGMA cache_size = " + std::to_string(*previous_));
     } catch (...) {
@@ -657,12 +711,16 @@ class CacheSize {
 class RollbackJournal {
  public:
   explicit RollbackJournal(Database& db) : db_(db) {
-    if (db_.backend() != Backend::kSqlite) return;
+    if (db_.backend() != Backend::kSqlite) {
+      return;
+    }
     auto st = db_.prepare("PRAGMA journal_mode = DELETE");
     switched_ = st.step() && st.column_text(0) == "delete";
   }
   ~RollbackJournal() {
-    if (!switched_) return;
+    if (!switched_) {
+      return;
+    }
     try {
       db_.exec("PRAGMA journal_mode = WAL");
     } catch (...) {
@@ -808,7 +866,9 @@ class PgSeedWriter final : public SeedWriter {
  private:
   void copy(const char* sql, std::vector<std::vector<Field>>& rows) {
     PgDatabase::CopyIn in(db_, sql);
-    for (const auto& row : rows) in.put_row(row);
+    for (const auto& row : rows) {
+      in.put_row(row);
+    }
     in.finish();
     rows.clear();
     rows.shrink_to_fit();
@@ -822,8 +882,12 @@ class PgSeedWriter final : public SeedWriter {
 }  // namespace
 
 core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) {
-  if (options.recipes < 0) return core::Error::invalid("recipes", "must not be negative");
-  if (options.ingredients < 0) return core::Error::invalid("ingredients", "must not be negative");
+  if (options.recipes < 0) {
+    return core::Error::invalid("recipes", "must not be negative");
+  }
+  if (options.ingredients < 0) {
+    return core::Error::invalid("ingredients", "must not be negative");
+  }
   if (options.recipes > 0 && options.ingredients == 0) {
     return core::Error::invalid("ingredients", "recipes need at least one ingredient");
   }
@@ -834,7 +898,9 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
       core::Error::conflict("db", "the catalog already holds ingredients or recipes; seed an empty one");
   // Checked before anything else so that a refused seed leaves the file
   // exactly as it was (even the journal mode), and again under the lock.
-  if (has_rows()) return not_empty;
+  if (has_rows()) {
+    return not_empty;
+  }
   CacheSize cache(db, std::int64_t{256} * 1024);
   RollbackJournal journal(db);
   Transaction tx(db, Transaction::Kind::kWrite);
@@ -843,7 +909,9 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
     // writers until this transaction ends, and checked again.
     db.exec("LOCK TABLE ingredients, recipes, recipe_ingredients IN SHARE ROW EXCLUSIVE MODE");
   }
-  if (has_rows()) return not_empty;
+  if (has_rows()) {
+    return not_empty;
+  }
   Units units;
   std::pair<std::int64_t*, const char*> wanted[] = {
       {&units.oz, "oz"},     {&units.tbsp, "tbsp"}, {&units.tsp, "tsp"},
@@ -873,7 +941,9 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
     for (const auto& ing : gen.ingredients()) {
       ++id;
       std::optional<std::int64_t> parent;
-      if (ing.parent >= 0) parent = static_cast<std::int64_t>(ing.parent) + 1;
+      if (ing.parent >= 0) {
+        parent = static_cast<std::int64_t>(ing.parent) + 1;
+      }
       out->ingredient(id, ing.name, ing.description, parent, ing.path, ing.allow_substitution);
       out->logged("ingredient", id);
       report.max_depth = std::max<std::int64_t>(report.max_depth, ing.depth);
@@ -902,7 +972,9 @@ core::Result<SeedReport> seed_catalog(Database& db, const SeedOptions& options) 
   report.catalog_seq = out->finish();
   tx.commit();
   // Leave a self-contained file: everything checkpointed out of the WAL.
-  if (db.backend() == Backend::kSqlite) db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (db.backend() == Backend::kSqlite) {
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
   return report;
 }
 

@@ -126,7 +126,9 @@ class SqliteStatement final : public StatementImpl {
       std::vector<sqlite3_value*> row(static_cast<std::size_t>(sqlite3_column_count(stmt_)));
       for (std::size_t c = 0; c < row.size(); ++c) {
         row[c] = sqlite3_value_dup(sqlite3_column_value(stmt_, static_cast<int>(c)));
-        if (row[c] == nullptr) throw std::bad_alloc();
+        if (row[c] == nullptr) {
+          throw std::bad_alloc();
+        }
       }
       rows_.push_back(std::move(row));
       rc = sqlite3_step(stmt_);
@@ -153,8 +155,12 @@ class SqliteStatement final : public StatementImpl {
       return ++row_ < static_cast<std::ptrdiff_t>(rows_.size());
     }
     int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_ROW) {
+      return true;
+    }
+    if (rc == SQLITE_DONE) {
+      return false;
+    }
     // Keep the error text before reset() clears it.
     std::string msg = std::string("step: ") + sqlite3_errmsg(db_.handle());
     int code = sqlite3_extended_errcode(db_.handle());
@@ -178,14 +184,18 @@ class SqliteStatement final : public StatementImpl {
   }
   std::string_view column_text(int col) const override {
     const unsigned char* p = copied() ? sqlite3_value_text(value(col)) : sqlite3_column_text(stmt_, col);
-    if (p == nullptr) return {};
+    if (p == nullptr) {
+      return {};
+    }
     const int bytes = copied() ? sqlite3_value_bytes(value(col)) : sqlite3_column_bytes(stmt_, col);
     return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(bytes)};
   }
 
  private:
   void check(int rc) {
-    if (rc != SQLITE_OK) fail(db_.handle(), rc, "bind");
+    if (rc != SQLITE_OK) {
+      fail(db_.handle(), rc, "bind");
+    }
   }
   sqlite3_value* value(int col) const {
     return rows_[static_cast<std::size_t>(row_)][static_cast<std::size_t>(col)];
@@ -194,13 +204,17 @@ class SqliteStatement final : public StatementImpl {
   // A statement sent and not reset since (a read may still be on a row) is
   // put back to its start, keeping its bindings.
   void rewind() {
-    if (sent_ == Sent::kNo) return;
+    if (sent_ == Sent::kNo) {
+      return;
+    }
     clear_sent();
     sqlite3_reset(stmt_);
   }
   void clear_sent() {
     for (auto& row : rows_) {
-      for (sqlite3_value* v : row) sqlite3_value_free(v);
+      for (sqlite3_value* v : row) {
+        sqlite3_value_free(v);
+      }
     }
     rows_.clear();
     error_.reset();
@@ -223,7 +237,9 @@ class SqliteStatement final : public StatementImpl {
 
 SqliteDatabase::FileStamp SqliteDatabase::stamp(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return {};
+  }
   return {true, static_cast<std::int64_t>(st.st_size),
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
@@ -246,13 +262,17 @@ std::unique_ptr<Database> SqliteDatabase::open(const std::string& path, const Da
     }
   } else {
     flags |= SQLITE_OPEN_READWRITE;
-    if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+    if (options.create_if_missing) {
+      flags |= SQLITE_OPEN_CREATE;
+    }
   }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(target.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = "cannot open catalog '" + path + "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    if (db) sqlite3_close(db);
+    if (db) {
+      sqlite3_close(db);
+    }
     throw DatabaseError(kind_of(rc), msg);
   }
   sqlite3_extended_result_codes(db, 1);
@@ -288,7 +308,9 @@ int SqliteDatabase::wait_for_lock(void* self, int attempts) {
   static constexpr int kStepsMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
   const auto& db = *static_cast<SqliteDatabase*>(self);
   const auto now = std::chrono::steady_clock::now();
-  if (now >= db.lock_deadline_) return 0;
+  if (now >= db.lock_deadline_) {
+    return 0;
+  }
   const auto step = std::chrono::milliseconds(
       kStepsMs[std::min<std::size_t>(static_cast<std::size_t>(attempts), std::size(kStepsMs) - 1)]);
   std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(step, db.lock_deadline_ - now));
@@ -312,7 +334,9 @@ Statement SqliteDatabase::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                               nullptr);
-  if (rc != SQLITE_OK) fail(db_, rc, "prepare");
+  if (rc != SQLITE_OK) {
+    fail(db_, rc, "prepare");
+  }
   return Statement(std::make_unique<SqliteStatement>(*this, stmt));
 }
 
@@ -330,10 +354,13 @@ void SqliteDatabase::transaction(TxOp op) {
       break;
     case TxOp::kCommit:
       // As on PostgreSQL, where a failed statement aborts the transaction.
-      if (send_error_)
+      if (send_error_) {
         throw DatabaseError(send_error_->kind(), std::string("commit refused: ") + send_error_->what());
+      }
       exec("COMMIT");
-      if (immutable_) check_unchanged();
+      if (immutable_) {
+        check_unchanged();
+      }
       break;
     case TxOp::kRollback:
       send_error_.reset();
@@ -343,11 +370,15 @@ void SqliteDatabase::transaction(TxOp op) {
 }
 
 void SqliteDatabase::note_failed_send(const DatabaseError& error) {
-  if (!send_error_ && sqlite3_get_autocommit(db_) == 0) send_error_ = error;
+  if (!send_error_ && sqlite3_get_autocommit(db_) == 0) {
+    send_error_ = error;
+  }
 }
 
 void SqliteDatabase::check_unchanged() const {
-  if (!immutable_) return;
+  if (!immutable_) {
+    return;
+  }
   if (stamp(file_) != file_stamp_ || stamp(file_ + "-wal").exists) {
     throw DatabaseError(DatabaseError::Kind::kBusy,
                         "catalog '" + file_ + "' was written while it was read; read it again");
@@ -363,13 +394,17 @@ void SqliteDatabase::check_unchanged() const {
 bool SqliteDatabase::sync_commits(std::string& error) {
   // Nothing written since the last sync: nothing to make durable.
   const sqlite3_int64 changes = sqlite3_total_changes64(db_);
-  if (changes == synced_changes_) return true;
+  if (changes == synced_changes_) {
+    return true;
+  }
   sqlite3_file* wal = nullptr;
   int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
   if (rc == SQLITE_OK && (wal == nullptr || wal->pMethods == nullptr)) {
     return true;  // no WAL open: nothing was written through this connection yet
   }
-  if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  if (rc == SQLITE_OK) {
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  }
   if (rc != SQLITE_OK) {
     error = std::string("sqlite: ") + sqlite3_errstr(rc);
     return false;

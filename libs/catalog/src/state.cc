@@ -74,7 +74,9 @@ Queries queries(Database& db) {
 void load_sqlite(Database& db, const Queries& q, CatalogState& state) {
   {
     auto st = db.prepare(q.seq);
-    if (st.step()) state.catalog_seq = st.column_int(0);
+    if (st.step()) {
+      state.catalog_seq = st.column_int(0);
+    }
   }
   {
     auto st = db.prepare(q.ingredients);
@@ -92,7 +94,9 @@ void load_sqlite(Database& db, const Queries& q, CatalogState& state) {
   }
   {
     auto st = db.prepare(q.recipes);
-    while (st.step()) state.recipes.push_back({st.column_int(0), st.column_text(1)});
+    while (st.step()) {
+      state.recipes.push_back({st.column_int(0), st.column_text(1)});
+    }
   }
   {
     auto st = db.prepare(q.recipe_ingredients);
@@ -116,7 +120,9 @@ class CopyLine {
       std::size_t tab = line.find('\t', start);
       fields_.push_back(
           line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
-      if (tab == std::string_view::npos) break;
+      if (tab == std::string_view::npos) {
+        break;
+      }
       start = tab + 1;
     }
   }
@@ -128,19 +134,27 @@ class CopyLine {
     return v;
   }
   std::optional<std::int64_t> optional_integer(std::size_t i) const {
-    if (is_null(i)) return std::nullopt;
+    if (is_null(i)) {
+      return std::nullopt;
+    }
     return integer(i);
   }
   std::optional<double> optional_double(std::size_t i) const {
-    if (is_null(i)) return std::nullopt;
+    if (is_null(i)) {
+      return std::nullopt;
+    }
     double v = 0;
     std::from_chars(fields_[i].data(), fields_[i].data() + fields_[i].size(), v);
     return v;
   }
   std::string text(std::size_t i) const {
-    if (is_null(i)) return {};
+    if (is_null(i)) {
+      return {};
+    }
     std::string_view f = fields_[i];
-    if (f.find('\\') == std::string_view::npos) return std::string(f);
+    if (f.find('\\') == std::string_view::npos) {
+      return std::string(f);
+    }
     std::string out;
     out.reserve(f.size());
     for (std::size_t k = 0; k < f.size(); ++k) {
@@ -177,7 +191,9 @@ void expect_fields(const CopyLine& row, std::size_t n) {
 void load_postgres(PgDatabase& db, const Queries& q, CatalogState& state) {
   {
     auto st = db.prepare(q.seq);
-    if (st.step()) state.catalog_seq = st.column_int(0);
+    if (st.step()) {
+      state.catalog_seq = st.column_int(0);
+    }
   }
   auto copy = [&](const std::string& select, const std::function<void(const CopyLine&)>& row) {
     db.copy_out("COPY (" + select + ") TO STDOUT", [&](std::string_view line) { row(CopyLine(line)); });
@@ -212,9 +228,13 @@ void fill_missing_paths(CatalogState& state) {
     index.emplace(state.ingredients[i].id, i);
     missing = missing || state.ingredients[i].path.empty();
   }
-  if (!missing) return;
+  if (!missing) {
+    return;
+  }
   for (auto& ing : state.ingredients) {
-    if (!ing.path.empty()) continue;
+    if (!ing.path.empty()) {
+      continue;
+    }
     std::vector<std::int64_t> chain{ing.id};
     std::optional<std::int64_t> parent = ing.parent_id;
     bool rooted = true;
@@ -227,9 +247,13 @@ void fill_missing_paths(CatalogState& state) {
       chain.push_back(*parent);
       parent = state.ingredients[it->second].parent_id;
     }
-    if (!rooted) continue;
+    if (!rooted) {
+      continue;
+    }
     std::string path = "/";
-    for (auto id = chain.rbegin(); id != chain.rend(); ++id) path += std::to_string(*id) + "/";
+    for (auto id = chain.rbegin(); id != chain.rend(); ++id) {
+      path += std::to_string(*id) + "/";
+    }
     ing.path = std::move(path);
   }
 }

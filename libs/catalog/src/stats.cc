@@ -25,7 +25,9 @@ CatalogStats read_stats(Database& db) {
     // quoted as identifiers; a table name cannot be bound.
     auto quote = [](const std::string& name) {
       std::string out = "\"";
-      for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+      for (char c : name) {
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
+      }
       return out + "\"";
     };
     while (st.step()) {
@@ -41,19 +43,25 @@ CatalogStats read_stats(Database& db) {
   }
   auto has = [&](const char* table) {
     for (const auto& n : names) {
-      if (n == table) return true;
+      if (n == table) {
+        return true;
+      }
     }
     return false;
   };
   if (has(pg ? "cocktail.change_log" : "change_log")) {
     auto st = db.prepare(kLatestSeq.of(db));
-    if (st.step()) stats.catalog_seq = st.column_int(0);
+    if (st.step()) {
+      stats.catalog_seq = st.column_int(0);
+    }
   }
   if (has(pg ? "cocktail.outbox_cursor" : "outbox_cursor")) {
     auto st = db.prepare(Dialect{"SELECT name, published_seq FROM outbox_cursor ORDER BY name",
                                  "SELECT name, published_seq FROM cocktail.outbox_cursor ORDER BY name"}
                              .of(db));
-    while (st.step()) stats.published_seqs.emplace_back(st.column_text(0), st.column_int(1));
+    while (st.step()) {
+      stats.published_seqs.emplace_back(st.column_text(0), st.column_int(1));
+    }
   }
   tx.commit();
   return stats;

@@ -15,7 +15,9 @@ namespace cocktail::catalog {
 class Xoshiro256 {
  public:
   explicit Xoshiro256(std::uint64_t seed) {
-    for (auto& word : s_) word = splitmix64(seed);
+    for (auto& word : s_) {
+      word = splitmix64(seed);
+    }
   }
 
   std::uint64_t next() {
@@ -42,10 +44,14 @@ class Xoshiro256 {
   // Index drawn with the given integer weights.
   std::size_t weighted(const std::vector<int>& weights) {
     int total = 0;
-    for (int w : weights) total += w;
+    for (int w : weights) {
+      total += w;
+    }
     int r = static_cast<int>(below(static_cast<std::size_t>(total)));
     for (std::size_t i = 0; i < weights.size(); ++i) {
-      if (r < weights[i]) return i;
+      if (r < weights[i]) {
+        return i;
+      }
       r -= weights[i];
     }
     return weights.size() - 1;

@@ -31,7 +31,9 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 BearerToken::BearerToken(std::string_view token) {
-  if (token.empty()) throw std::invalid_argument("bearer token must not be empty");
+  if (token.empty()) {
+    throw std::invalid_argument("bearer token must not be empty");
+  }
   digest(token, digest_);
 }
 
@@ -60,7 +62,9 @@ core::Status BearerToken::check(const Request& request) const {
 
 std::optional<Response> BearerToken::reject(const Request& request) const {
   auto status = check(request);
-  if (status.ok()) return std::nullopt;
+  if (status.ok()) {
+    return std::nullopt;
+  }
   Response r = error_response(status.error());
   r.set_header(Field::www_authenticate, "Bearer");
   return r;
@@ -68,11 +72,15 @@ std::optional<Response> BearerToken::reject(const Request& request) const {
 
 core::Result<std::string> read_token_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return core::Error::invalid("token-file", "cannot read token file " + path);
+  if (!in) {
+    return core::Error::invalid("token-file", "cannot read token file " + path);
+  }
   std::string line;
   std::getline(in, line);
   std::string token(trim(line));
-  if (token.empty()) return core::Error::invalid("token-file", "token file " + path + " holds no token");
+  if (token.empty()) {
+    return core::Error::invalid("token-file", "token file " + path + " holds no token");
+  }
   return token;
 }
 

@@ -10,9 +10,13 @@ namespace cocktail::http {
 
 BlockingExecutor::BlockingExecutor(std::string name, std::size_t threads, std::size_t max_queue)
     : name_(std::move(name)), max_queue_(max_queue) {
-  if (threads == 0) throw std::invalid_argument("BlockingExecutor needs at least one thread");
+  if (threads == 0) {
+    throw std::invalid_argument("BlockingExecutor needs at least one thread");
+  }
   workers_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] { run(); });
+  }
 }
 
 BlockingExecutor::~BlockingExecutor() { stop(); }
@@ -20,7 +24,9 @@ BlockingExecutor::~BlockingExecutor() { stop(); }
 bool BlockingExecutor::post(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || queue_.size() >= max_queue_) return false;
+    if (stopping_ || queue_.size() >= max_queue_) {
+      return false;
+    }
     queue_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -52,7 +58,9 @@ void BlockingExecutor::stop() {
   }
   cv_.notify_all();
   for (auto& t : workers_) {
-    if (t.joinable()) t.join();
+    if (t.joinable()) {
+      t.join();
+    }
   }
 }
 
@@ -67,7 +75,9 @@ void BlockingExecutor::run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      if (queue_.empty()) {
+        return;  // stopping and drained
+      }
       task = std::move(queue_.front());
       queue_.pop_front();
     }

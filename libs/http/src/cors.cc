@@ -11,7 +11,9 @@ namespace {
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty()) {
+      out += ", ";
+    }
     out += i;
   }
   return out;
@@ -25,13 +27,17 @@ CorsPolicy::CorsPolicy(CorsOptions options)
       exposed_headers_(join(options_.exposed_headers)) {}
 
 bool CorsPolicy::allows(std::string_view origin) const {
-  if (origin.empty()) return false;
+  if (origin.empty()) {
+    return false;
+  }
   return std::any_of(options_.allowed_origins.begin(), options_.allowed_origins.end(),
                      [&](const std::string& o) { return o == "*" || o == origin; });
 }
 
 void CorsPolicy::apply(std::string_view origin, Response& response) const {
-  if (!enabled() || !allows(origin)) return;
+  if (!enabled() || !allows(origin)) {
+    return;
+  }
   response.set_header(Field::access_control_allow_origin, origin);
   // Keep what the handler varies on (Accept-Encoding for pre-compressed bodies).
   const std::string_view vary = response.header(Field::vary);
@@ -40,7 +46,9 @@ void CorsPolicy::apply(std::string_view origin, Response& response) const {
   } else if (vary.find("Origin") == std::string_view::npos) {
     response.set_header(Field::vary, std::string(vary) + ", Origin");
   }
-  if (!exposed_headers_.empty()) response.set_header(Field::access_control_expose_headers, exposed_headers_);
+  if (!exposed_headers_.empty()) {
+    response.set_header(Field::access_control_expose_headers, exposed_headers_);
+  }
 }
 
 Response CorsPolicy::preflight(std::string_view origin, std::string_view allow) const {
@@ -52,7 +60,9 @@ Response CorsPolicy::preflight(std::string_view origin, std::string_view allow) 
   r.set_header(Field::access_control_allow_origin, origin);
   r.set_header(Field::vary, "Origin");
   r.set_header(Field::access_control_allow_methods, allow);
-  if (!allowed_headers_.empty()) r.set_header(Field::access_control_allow_headers, allowed_headers_);
+  if (!allowed_headers_.empty()) {
+    r.set_header(Field::access_control_allow_headers, allowed_headers_);
+  }
   r.set_header(Field::access_control_max_age, std::to_string(options_.max_age_seconds));
   return r;
 }

@@ -14,7 +14,9 @@ bool StreamState::push(std::string chunk) {
   bool accepted = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (closed) return false;
+    if (closed) {
+      return false;
+    }
     if (queued_bytes + chunk.size() > max_bytes) {
       // The client does not keep up: drop it rather than buffer without bound.
       overflowed = true;
@@ -31,7 +33,9 @@ bool StreamState::push(std::string chunk) {
     }
   }
   if (post) {
-    if (auto s = session.lock()) s->post_stream_flush();
+    if (auto s = session.lock()) {
+      s->post_stream_flush();
+    }
   }
   return accepted;
 }
@@ -40,7 +44,9 @@ void StreamState::request_close() {
   bool post = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (close_requested || finished) return;
+    if (close_requested || finished) {
+      return;
+    }
     close_requested = true;
     closed = true;
     if (!flush_posted) {
@@ -49,7 +55,9 @@ void StreamState::request_close() {
     }
   }
   if (post) {
-    if (auto s = session.lock()) s->post_stream_flush();
+    if (auto s = session.lock()) {
+      s->post_stream_flush();
+    }
   }
 }
 
@@ -73,13 +81,17 @@ void StreamState::finish() {
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (finished) return;
+    if (finished) {
+      return;
+    }
     finished = true;
     closed = true;
     queue.clear();
     callbacks.swap(on_close);
   }
-  for (auto& cb : callbacks) cb();
+  for (auto& cb : callbacks) {
+    cb();
+  }
 }
 
 }  // namespace detail
@@ -89,7 +101,9 @@ namespace {
 // Event fields end at a line break; one inside a name or id would forge a field.
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ");
-  for (char c : value) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  for (char c : value) {
+    out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  }
   out.push_back('\n');
 }
 
@@ -106,17 +120,25 @@ std::string frame(const std::string& body) {
 }  // namespace
 
 bool EventStream::send(std::string_view event, std::string_view data, std::string_view id) {
-  if (!state_) return false;
+  if (!state_) {
+    return false;
+  }
   std::string body;
   body.reserve(data.size() + event.size() + id.size() + 32);
-  if (!event.empty()) append_field(body, "event", event);
-  if (!id.empty()) append_field(body, "id", id);
+  if (!event.empty()) {
+    append_field(body, "event", event);
+  }
+  if (!id.empty()) {
+    append_field(body, "id", id);
+  }
   // One "data:" line per line of data (\n, \r\n or \r ends a line).
   std::size_t start = 0;
   for (std::size_t i = 0; i <= data.size(); ++i) {
     if (i == data.size() || data[i] == '\n' || data[i] == '\r') {
       body.append("data: ").append(data.substr(start, i - start)).push_back('\n');
-      if (i < data.size() && data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') ++i;
+      if (i < data.size() && data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') {
+        ++i;
+      }
       start = i + 1;
     }
   }
@@ -125,7 +147,9 @@ bool EventStream::send(std::string_view event, std::string_view data, std::strin
 }
 
 bool EventStream::send_comment(std::string_view text) {
-  if (!state_) return false;
+  if (!state_) {
+    return false;
+  }
   std::string body;
   append_field(body, "", text);  // ": text\n"
   body.push_back('\n');
@@ -133,7 +157,9 @@ bool EventStream::send_comment(std::string_view text) {
 }
 
 void EventStream::close() {
-  if (state_) state_->request_close();
+  if (state_) {
+    state_->request_close();
+  }
 }
 
 bool EventStream::closed() const { return !state_ || state_->is_closed(); }

@@ -38,7 +38,9 @@ HttpMetrics::HttpMetrics(metrics::MetricsRegistry& registry)
 HttpMetrics::RouteSeries* HttpMetrics::add_route(const std::string& route) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& s : series_) {
-    if (s->route() == route) return s.get();
+    if (s->route() == route) {
+      return s.get();
+    }
   }
   series_.push_back(std::make_unique<RouteSeries>(*this, route));
   return series_.back().get();
@@ -54,7 +56,9 @@ void HttpMetrics::RouteSeries::observe(Method method, unsigned status, double se
   auto find = [&]() -> prometheus::Counter* {
     for (Entry* e = head_.load(std::memory_order_acquire); e != nullptr;
          e = e->next.load(std::memory_order_acquire)) {
-      if (e->method == method && e->status == status) return e->counter;
+      if (e->method == method && e->status == status) {
+        return e->counter;
+      }
     }
     return nullptr;
   };

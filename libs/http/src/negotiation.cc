@@ -9,13 +9,19 @@ namespace cocktail::http {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
 std::string_view strip_weak(std::string_view tag) {
-  if (tag.size() >= 2 && (tag[0] == 'W' || tag[0] == 'w') && tag[1] == '/') tag.remove_prefix(2);
+  if (tag.size() >= 2 && (tag[0] == 'W' || tag[0] == 'w') && tag[1] == '/') {
+    tag.remove_prefix(2);
+  }
   return tag;
 }
 
@@ -42,13 +48,17 @@ double q_value(std::string_view params) {
 }  // namespace
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {
-  if (etag.empty()) return false;
+  if (etag.empty()) {
+    return false;
+  }
   const std::string_view want = strip_weak(etag);
   while (!if_none_match.empty()) {
     auto comma = if_none_match.find(',');
     std::string_view item = trim(if_none_match.substr(0, comma));
     if_none_match = comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
-    if (item == "*" || (!item.empty() && strip_weak(item) == want)) return true;
+    if (item == "*" || (!item.empty() && strip_weak(item) == want)) {
+      return true;
+    }
   }
   return false;
 }
@@ -63,8 +73,12 @@ bool accepts_encoding(std::string_view accept_encoding, std::string_view coding)
     auto semi = item.find(';');
     std::string_view name = trim(item.substr(0, semi));
     double q = semi == std::string_view::npos ? 1.0 : q_value(item.substr(semi + 1));
-    if (iequals(name, coding)) return q > 0;
-    if (name == "*") star = q;
+    if (iequals(name, coding)) {
+      return q > 0;
+    }
+    if (name == "*") {
+      star = q;
+    }
   }
   return star > 0;
 }

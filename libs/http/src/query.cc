@@ -6,9 +6,15 @@ namespace cocktail::http {
 namespace {
 
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
   return -1;
 }
 
@@ -43,14 +49,20 @@ core::Result<QueryParams> parse_query(std::string_view query) {
     auto amp = query.find('&');
     std::string_view item = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (item.empty()) continue;
+    if (item.empty()) {
+      continue;
+    }
     auto eq = item.find('=');
     std::string_view raw_name = item.substr(0, eq);
     std::string_view raw_value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
     auto name = percent_decode(raw_name, true, "query");
-    if (!name.ok()) return name.error();
+    if (!name.ok()) {
+      return name.error();
+    }
     auto value = percent_decode(raw_value, true, *name);
-    if (!value.ok()) return value.error();
+    if (!value.ok()) {
+      return value.error();
+    }
     params.emplace_back(std::move(*name), std::move(*value));
   }
   // A repeated name is refused rather than resolved (first or last wins):
@@ -58,7 +70,9 @@ core::Result<QueryParams> parse_query(std::string_view query) {
   // otherwise disagree on what it asks for.
   std::vector<std::string_view> names;
   names.reserve(params.size());
-  for (const auto& [name, value] : params) names.push_back(name);
+  for (const auto& [name, value] : params) {
+    names.push_back(name);
+  }
   std::sort(names.begin(), names.end());
   if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end()) {
     const std::string name(*dup);
@@ -69,7 +83,9 @@ core::Result<QueryParams> parse_query(std::string_view query) {
 
 std::optional<std::string_view> find_query(const QueryParams& params, std::string_view name) {
   for (const auto& [k, v] : params) {
-    if (k == name) return std::string_view(v);
+    if (k == name) {
+      return std::string_view(v);
+    }
   }
   return std::nullopt;
 }

@@ -76,7 +76,9 @@ constexpr std::size_t kMaxSealedBytes = std::size_t{8} * 1024 * 1024;
 // largest (a distance matrix), downloaded rarely, whose copy would double
 // the memory they take.
 std::shared_ptr<const SealedBytes> seal(const std::shared_ptr<const std::string>& b) {
-  if (!b || b->size() < SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) return nullptr;
+  if (!b || b->size() < SealedBytes::kMinBytes || b->size() > kMaxSealedBytes) {
+    return nullptr;
+  }
   return SealedBytes::make(*b);
 }
 
@@ -130,8 +132,12 @@ Response represent(const Request& request, const Representation& rep) {
                             : Response::shared(Status::ok, gz ? rep.gzip : rep.identity, rep.content_type,
                                                gz ? rep.gzip_sealed : rep.identity_sealed);
   r.set_header(Field::etag, etag);
-  if (rep.gzip) r.set_header(Field::vary, "Accept-Encoding");
-  if (gz && !not_modified) r.set_header(Field::content_encoding, "gzip");
+  if (rep.gzip) {
+    r.set_header(Field::vary, "Accept-Encoding");
+  }
+  if (gz && !not_modified) {
+    r.set_header(Field::content_encoding, "gzip");
+  }
   return r;
 }
 

@@ -17,7 +17,9 @@ Request::Request(Message message, std::string path, QueryParams query, PathParam
 
 std::string_view Request::path_param(std::string_view name) const {
   for (const auto& [k, v] : params_) {
-    if (k == name) return v;
+    if (k == name) {
+      return v;
+    }
   }
   return {};
 }
@@ -30,9 +32,13 @@ core::Result<std::int64_t> Request::path_int(std::string_view name, std::int64_t
 core::Result<std::optional<std::int64_t>> Request::query_int(std::string_view name, std::int64_t min,
                                                              std::int64_t max) const {
   auto text = query(name);
-  if (!text) return std::optional<std::int64_t>();
+  if (!text) {
+    return std::optional<std::int64_t>();
+  }
   auto v = parse_int(*text, name, min, max);
-  if (!v.ok()) return v.error();
+  if (!v.ok()) {
+    return v.error();
+  }
   return std::optional<std::int64_t>(*v);
 }
 
@@ -56,9 +62,15 @@ core::Result<std::int64_t> parse_int(std::string_view text, std::string_view fie
   }
   if (v < min || v > max) {
     std::string range = std::string(field) + " must be";
-    if (min != INT64_MIN) range += " >= " + std::to_string(min);
-    if (min != INT64_MIN && max != INT64_MAX) range += " and";
-    if (max != INT64_MAX) range += " <= " + std::to_string(max);
+    if (min != INT64_MIN) {
+      range += " >= " + std::to_string(min);
+    }
+    if (min != INT64_MIN && max != INT64_MAX) {
+      range += " and";
+    }
+    if (max != INT64_MAX) {
+      range += " <= " + std::to_string(max);
+    }
     return core::Error::invalid(std::string(field), range);
   }
   return v;

@@ -16,7 +16,9 @@ namespace cocktail::http {
 namespace detail {
 
 Exchange::~Exchange() {
-  if (!try_complete()) return;
+  if (!try_complete()) {
+    return;
+  }
   // Every Responder was dropped without an answer: a handler bug, but the
   // client still gets a response instead of a hung connection.
   core::log::error("http.unanswered_request",
@@ -43,7 +45,9 @@ SendBatch::SendBatch() { outermost_ = held.depth++ == 0; }
 
 SendBatch::~SendBatch() {
   --held.depth;
-  if (!outermost_) return;
+  if (!outermost_) {
+    return;
+  }
   auto responses = std::move(held.responses);
   held.responses.clear();
   try {
@@ -68,7 +72,9 @@ SendBatch::~SendBatch() {
 const Request& Responder::request() const { return exchange_->request; }
 
 bool Responder::send(Response response) {
-  if (!exchange_->try_complete()) return false;
+  if (!exchange_->try_complete()) {
+    return false;
+  }
   if (auto s = exchange_->session.lock()) {
     if (held.depth > 0) {
       held.responses.emplace_back(std::move(s), std::move(response));
@@ -80,9 +86,13 @@ bool Responder::send(Response response) {
 }
 
 EventStream Responder::open_stream(Response headers) {
-  if (!exchange_->try_complete()) return EventStream();
+  if (!exchange_->try_complete()) {
+    return EventStream();
+  }
   auto s = exchange_->session.lock();
-  if (!s) return EventStream();
+  if (!s) {
+    return EventStream();
+  }
   auto state = std::make_shared<detail::StreamState>(s, s->stream_buffer_limit());
   s->deliver_stream(state, std::move(headers));
   return EventStream(std::move(state));

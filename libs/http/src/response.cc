@@ -21,7 +21,9 @@ Response Response::shared(Status status, std::shared_ptr<const std::string> body
                           std::string_view content_type, std::shared_ptr<const SealedBytes> sealed) {
   Response r(status);
   r.message_.set(Field::content_type, detail::to_beast(content_type));
-  if (sealed && body && sealed->size() == body->size()) r.message_.body().sealed = std::move(sealed);
+  if (sealed && body && sealed->size() == body->size()) {
+    r.message_.body().sealed = std::move(sealed);
+  }
   r.message_.body().bytes = std::move(body);
   return r;
 }

@@ -9,22 +9,32 @@ namespace {
 // Splits "/a/b" into {"a", "b"}; "/" into {}. The path starts with '/'.
 void split_path(std::string_view path, std::vector<std::string_view>& out) {
   out.clear();
-  if (path.empty() || path[0] != '/') return;
+  if (path.empty() || path[0] != '/') {
+    return;
+  }
   path.remove_prefix(1);
-  if (path.empty()) return;
+  if (path.empty()) {
+    return;
+  }
   for (;;) {
     auto slash = path.find('/');
     out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
+    if (slash == std::string_view::npos) {
+      break;
+    }
     path.remove_prefix(slash + 1);
   }
 }
 
 bool path_matches(const Route& route, const std::vector<std::string_view>& segs) {
-  if (route.segments.size() != segs.size()) return false;
+  if (route.segments.size() != segs.size()) {
+    return false;
+  }
   for (std::size_t i = 0; i < segs.size(); ++i) {
     const auto& s = route.segments[i];
-    if (s.is_param ? segs[i].empty() : segs[i] != s.text) return false;
+    if (s.is_param ? segs[i].empty() : segs[i] != s.text) {
+      return false;
+    }
   }
   return true;
 }
@@ -33,7 +43,9 @@ bool path_matches(const Route& route, const std::vector<std::string_view>& segs)
 // differ in kind, `a` has the literal.
 bool more_specific(const Route& a, const Route& b) {
   for (std::size_t i = 0; i < a.segments.size() && i < b.segments.size(); ++i) {
-    if (a.segments[i].is_param != b.segments[i].is_param) return !a.segments[i].is_param;
+    if (a.segments[i].is_param != b.segments[i].is_param) {
+      return !a.segments[i].is_param;
+    }
   }
   return false;
 }
@@ -45,9 +57,12 @@ bool method_serves(Method route_method, Method request_method) {
 }  // namespace
 
 void Router::add(Method method, std::string pattern, Handler handler, RouteOptions options) {
-  if (pattern.empty() || pattern[0] != '/')
+  if (pattern.empty() || pattern[0] != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + pattern);
-  if (has(method, pattern)) throw std::invalid_argument("duplicate route: " + pattern);
+  }
+  if (has(method, pattern)) {
+    throw std::invalid_argument("duplicate route: " + pattern);
+  }
   auto route = std::make_unique<Route>();
   route->id = routes_.size();
   route->method = method;
@@ -96,11 +111,17 @@ Router::Match Router::match(Method method, std::string_view path) const {
   bool methods[64] = {};  // indexed by verb; verbs are a small enum
   bool any_path = false;
   for (const auto& r : routes_) {
-    if (!path_matches(*r, segs)) continue;
+    if (!path_matches(*r, segs)) {
+      continue;
+    }
     any_path = true;
-    if (m.path_route == nullptr) m.path_route = r.get();
+    if (m.path_route == nullptr) {
+      m.path_route = r.get();
+    }
     const auto v = static_cast<std::size_t>(r->method);
-    if (v < 64) methods[v] = true;
+    if (v < 64) {
+      methods[v] = true;
+    }
     if (method_serves(r->method, method)) {
       if (best == nullptr || more_specific(*r, *best) ||
           (r->method == method && best->method != method && !more_specific(*best, *r))) {
@@ -108,16 +129,24 @@ Router::Match Router::match(Method method, std::string_view path) const {
       }
     }
   }
-  if (!any_path) return m;
+  if (!any_path) {
+    return m;
+  }
 
   // Allow: the registered methods in a stable order, HEAD with GET, OPTIONS always.
   static const Method kOrder[] = {Method::get,   Method::head,    Method::post,   Method::put,
                                   Method::patch, Method::delete_, Method::options};
-  if (methods[static_cast<std::size_t>(Method::get)]) methods[static_cast<std::size_t>(Method::head)] = true;
+  if (methods[static_cast<std::size_t>(Method::get)]) {
+    methods[static_cast<std::size_t>(Method::head)] = true;
+  }
   methods[static_cast<std::size_t>(Method::options)] = true;
   for (Method v : kOrder) {
-    if (!methods[static_cast<std::size_t>(v)]) continue;
-    if (!m.allow.empty()) m.allow += ", ";
+    if (!methods[static_cast<std::size_t>(v)]) {
+      continue;
+    }
+    if (!m.allow.empty()) {
+      m.allow += ", ";
+    }
     auto name = boost::beast::http::to_string(v);
     m.allow.append(name.data(), name.size());
   }
@@ -127,7 +156,9 @@ Router::Match Router::match(Method method, std::string_view path) const {
     return m;
   }
   for (std::size_t i = 0; i < best->segments.size(); ++i) {
-    if (!best->segments[i].is_param) continue;
+    if (!best->segments[i].is_param) {
+      continue;
+    }
     auto decoded = percent_decode(segs[i], false, best->segments[i].text);
     if (!decoded.ok()) {
       m.error = decoded.error().message;

@@ -10,11 +10,15 @@ namespace cocktail::http {
 
 std::shared_ptr<const SealedBytes> SealedBytes::make(std::string_view bytes) {
   const int fd = ::memfd_create("cocktail-body", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return nullptr;
+  if (fd < 0) {
+    return nullptr;
+  }
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       ::close(fd);
       return nullptr;

@@ -31,16 +31,24 @@ core::Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::st
     port_text = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("no port");
+    if (colon == std::string_view::npos) {
+      return bad("no port");
+    }
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
-  if (host.empty()) return bad("no host");
+  if (host.empty()) {
+    return bad("no host");
+  }
   error_code ec;
   net::ip::make_address(host, ec);
-  if (ec) return bad("host is not an IP address");
+  if (ec) {
+    return bad("host is not an IP address");
+  }
   auto port = parse_int(port_text, field, 0, 65535);
-  if (!port.ok()) return bad("port must be 0..65535");
+  if (!port.ok()) {
+    return bad("port must be 0..65535");
+  }
   return std::make_pair(host, static_cast<std::uint16_t>(*port));
 }
 
@@ -77,7 +85,9 @@ void ServerCore::add_builtin_routes() {
 void ServerCore::start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (started_) throw std::logic_error("Server::start() called twice");
+    if (started_) {
+      throw std::logic_error("Server::start() called twice");
+    }
     started_ = true;
   }
   add_builtin_routes();
@@ -140,14 +150,20 @@ void ServerCore::do_accept() {
 }
 
 void ServerCore::on_accept(error_code ec, Socket socket) {
-  if (stopping.load()) return;
+  if (stopping.load()) {
+    return;
+  }
   if (ec) {
-    if (ec == net::error::operation_aborted) return;
+    if (ec == net::error::operation_aborted) {
+      return;
+    }
     // Typically EMFILE: back off briefly instead of spinning.
     core::log::warn("http.accept_failed", {{"error", ec.message()}});
     accept_retry_->expires_after(std::chrono::milliseconds(50));
     accept_retry_->async_wait([self = shared_from_this()](error_code e) {
-      if (!e && !self->stopping.load()) self->do_accept();
+      if (!e && !self->stopping.load()) {
+        self->do_accept();
+      }
     });
     return;
   }
@@ -174,7 +190,9 @@ void ServerCore::add_session(std::uint64_t id, const std::shared_ptr<Session>& s
 void ServerCore::remove_session(std::uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(id);
-  if (sessions_.empty()) cv_.notify_all();
+  if (sessions_.empty()) {
+    cv_.notify_all();
+  }
 }
 
 std::size_t ServerCore::session_count() const {
@@ -185,7 +203,9 @@ std::size_t ServerCore::session_count() const {
 void ServerCore::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!started_ || stopped_) return;
+    if (!started_ || stopped_) {
+      return;
+    }
     stopped_ = true;
   }
   const auto began = std::chrono::steady_clock::now();
@@ -200,10 +220,14 @@ void ServerCore::stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, weak] : sessions_) {
-        if (auto s = weak.lock()) live.push_back(std::move(s));
+        if (auto s = weak.lock()) {
+          live.push_back(std::move(s));
+        }
       }
     }
-    for (auto& s : live) s->post_shutdown(force);
+    for (auto& s : live) {
+      s->post_shutdown(force);
+    }
   };
   signal_sessions(false);
   std::size_t left = 0;
@@ -218,10 +242,16 @@ void ServerCore::stop() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(1), [this] { return sessions_.empty(); });
   }
-  for (auto& g : guards_) g.reset();
-  for (auto& c : contexts_) c->stop();
+  for (auto& g : guards_) {
+    g.reset();
+  }
+  for (auto& c : contexts_) {
+    c->stop();
+  }
   for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+    if (t.joinable()) {
+      t.join();
+    }
   }
   io_stopped = true;
   // Run what the stopped contexts still hold (completions of closed sockets)
@@ -232,7 +262,9 @@ void ServerCore::stop() {
       c->restart();
       ran += c->poll();
     }
-    if (ran == 0) break;
+    if (ran == 0) {
+      break;
+    }
   }
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();

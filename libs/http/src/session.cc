@@ -61,8 +61,12 @@ std::string_view origin_form(std::string_view target) {
 }
 
 std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
@@ -81,7 +85,9 @@ std::optional<Response> framing_error(const bhttp::request_parser<bhttp::string_
                             "more than one " + std::string(to_std(bhttp::to_string(field))) + " header");
     }
   }
-  if (req.count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
+  if (req.count(bhttp::field::transfer_encoding) == 0) {
+    return std::nullopt;
+  }
   if (req.version() < 11) {
     return error_response(Status::bad_request, kBadRequest, "Transfer-Encoding in an HTTP/1.0 request");
   }
@@ -93,7 +99,9 @@ std::optional<Response> framing_error(const bhttp::request_parser<bhttp::string_
       const auto comma = list.find(',');
       const std::string_view item = trim_ows(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (!item.empty()) codings.push_back(item);
+      if (!item.empty()) {
+        codings.push_back(item);
+      }
     }
   }
   const auto is_chunked = [](std::string_view coding) { return beast::iequals(to_beast(coding), "chunked"); };
@@ -134,7 +142,9 @@ std::string make_request_id(std::string_view client_value) {
   std::uint64_t x = rng();
   static const char kHex[] = "0123456789abcdef";
   std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, x >>= 4) out[static_cast<std::size_t>(i)] = kHex[x & 0xf];
+  for (int i = 15; i >= 0; --i, x >>= 4) {
+    out[static_cast<std::size_t>(i)] = kHex[x & 0xf];
+  }
   return out;
 }
 
@@ -230,7 +240,9 @@ void Session::open_request() {
 }
 
 void Session::on_header(error_code ec) {
-  if (state_ != State::kReading) return;
+  if (state_ != State::kReading) {
+    return;
+  }
   if (ec) {
     if (is_disconnect(ec)) {
       close_now();
@@ -260,7 +272,9 @@ void Session::on_header(error_code ec) {
   version_ = req.version();
   keep_alive_ = req.keep_alive();
   request_id_ = make_request_id(to_std(req["X-Request-Id"]));
-  if (core_->cors.enabled()) origin_ = to_std(req[bhttp::field::origin]);
+  if (core_->cors.enabled()) {
+    origin_ = to_std(req[bhttp::field::origin]);
+  }
   if (auto refused = framing_error(req)) {
     reject(std::move(*refused));
     return;
@@ -274,9 +288,13 @@ void Session::on_header(error_code ec) {
   } else {
     const auto q = target.find('?');
     path_.assign(target.substr(0, q));
-    if (q != std::string_view::npos) query_.assign(target.substr(q + 1));
+    if (q != std::string_view::npos) {
+      query_.assign(target.substr(q + 1));
+    }
     auto m = core_->router.match(method_, path_);
-    if (m.path_route != nullptr) series_ = core_->route_series[m.path_route->id];
+    if (m.path_route != nullptr) {
+      series_ = core_->route_series[m.path_route->id];
+    }
     allow_ = std::move(m.allow);
     if (query_.size() > opts.max_query_bytes) {
       early_ = error_response(Status::uri_too_long, kUriTooLong,
@@ -340,7 +358,9 @@ void Session::read_body() {
 }
 
 void Session::on_body(error_code ec) {
-  if (state_ != State::kReading) return;
+  if (state_ != State::kReading) {
+    return;
+  }
   if (ec == bhttp::error::body_limit) {
     // A chunked body that grew past the route's limit.
     const auto limit = body_limit_of(route_);
@@ -406,7 +426,9 @@ void Session::dispatch() {
       timer_.expires_after(timeout);
     }
     timer_.async_wait([self = shared_from_this(), weak = exchange_](error_code ec) {
-      if (ec || self->state_ != State::kHandling) return;
+      if (ec || self->state_ != State::kHandling) {
+        return;
+      }
       auto exchange = weak.lock();
       if (exchange && exchange->try_complete()) {
         core::log::warn("http.response_timeout", {{"request_id", self->request_id_}});
@@ -417,25 +439,35 @@ void Session::dispatch() {
 }
 
 void Session::deliver(Response response) {
-  if (core_->io_stopped.load(std::memory_order_acquire)) return;
+  if (core_->io_stopped.load(std::memory_order_acquire)) {
+    return;
+  }
   net::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
     self->write_response(std::move(r));
   });
 }
 
 void Session::deliver_all(std::vector<std::pair<std::shared_ptr<Session>, Response>> responses) {
-  if (responses.empty() || responses.front().first->core_->io_stopped.load(std::memory_order_acquire)) return;
+  if (responses.empty() || responses.front().first->core_->io_stopped.load(std::memory_order_acquire)) {
+    return;
+  }
   const auto executor = responses.front().first->executor();
   net::dispatch(executor, [responses = std::move(responses)]() mutable {
-    for (auto& [session, response] : responses) session->write_response(std::move(response));
+    for (auto& [session, response] : responses) {
+      session->write_response(std::move(response));
+    }
   });
 }
 
 void Session::write_response(Response response) {
-  if (state_ != State::kHandling) return;
+  if (state_ != State::kHandling) {
+    return;
+  }
   timer_.cancel();
   auto& m = response.message();
-  if (!origin_.empty()) core_->cors.apply(origin_, response);
+  if (!origin_.empty()) {
+    core_->cors.apply(origin_, response);
+  }
   const bool keep =
       keep_alive_ && !close_after_ && !draining_ && !core_->stopping.load(std::memory_order_relaxed);
   close_after_ = !keep;
@@ -471,7 +503,9 @@ void Session::write_response(Response response) {
 }
 
 void Session::send_sealed() {
-  if (state_ != State::kWriting) return;
+  if (state_ != State::kWriting) {
+    return;
+  }
   auto& socket = stream_.socket();
   const int out = socket.native_handle();
   while (sealed_sent_ < sealed_->size()) {
@@ -481,14 +515,20 @@ void Session::send_sealed() {
       sealed_sent_ += static_cast<std::size_t>(n);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // Full: wait until writable, bounded by the write timeout (the timer
       // closes the socket, which ends the wait with an error).
       timer_.expires_after(core_->options.write_timeout);
       timer_.async_wait([weak = weak_from_this()](error_code ec) {
-        if (ec) return;
-        if (auto self = weak.lock(); self && self->state_ == State::kWriting) self->close_now();
+        if (ec) {
+          return;
+        }
+        if (auto self = weak.lock(); self && self->state_ == State::kWriting) {
+          self->close_now();
+        }
       });
       socket.async_wait(net::socket_base::wait_write, [self = shared_from_this()](error_code ec) {
         self->timer_.cancel();
@@ -561,11 +601,15 @@ void Session::on_write(error_code ec, std::size_t bytes) {
 }
 
 void Session::finish_request(unsigned status, std::size_t bytes) {
-  if (!request_open_) return;
+  if (!request_open_) {
+    return;
+  }
   request_open_ = false;
   core_->metrics.in_flight.Decrement();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  if (series_ != nullptr) series_->observe(method_, status, seconds);
+  if (series_ != nullptr) {
+    series_->observe(method_, status, seconds);
+  }
   if (core_->options.access_log) {
     // Milliseconds with three decimals, formatted without printf (which was a
     // visible share of the cost of a small request).
@@ -580,7 +624,9 @@ void Session::finish_request(unsigned status, std::size_t bytes) {
     *end++ = static_cast<char>('0' + frac % 10);
     const auto ms_len = static_cast<std::size_t>(end - ms);
     std::string_view path = path_;
-    if (path.size() > kMaxLoggedPath) path = path.substr(0, kMaxLoggedPath);
+    if (path.size() > kMaxLoggedPath) {
+      path = path.substr(0, kMaxLoggedPath);
+    }
     core::log::info("http.request", {{"method", method_label(method_)},
                                      {"route", series_ != nullptr ? series_->route() : "unmatched"},
                                      {"path", path},
@@ -637,12 +683,20 @@ void Session::start_stream(std::shared_ptr<StreamState> state, Response headers)
   auto& m = headers.message();
   m.result(Status::ok);
   m.body().bytes.reset();
-  if (m[bhttp::field::content_type].empty()) m.set(bhttp::field::content_type, "text/event-stream");
-  if (m[bhttp::field::cache_control].empty()) m.set(bhttp::field::cache_control, "no-cache");
+  if (m[bhttp::field::content_type].empty()) {
+    m.set(bhttp::field::content_type, "text/event-stream");
+  }
+  if (m[bhttp::field::cache_control].empty()) {
+    m.set(bhttp::field::cache_control, "no-cache");
+  }
   m.set("X-Accel-Buffering", "no");  // tells reverse proxies not to buffer the stream
   m.set("X-Request-Id", request_id_);
-  if (!core_->options.server_header.empty()) m.set(bhttp::field::server, core_->options.server_header);
-  if (!origin_.empty()) core_->cors.apply(origin_, headers);
+  if (!core_->options.server_header.empty()) {
+    m.set(bhttp::field::server, core_->options.server_header);
+  }
+  if (!origin_.empty()) {
+    core_->cors.apply(origin_, headers);
+  }
   m.erase(bhttp::field::content_length);
   m.set(bhttp::field::transfer_encoding, "chunked");
   m.set(bhttp::field::connection, "close");
@@ -675,7 +729,9 @@ void Session::watch_stream_peer() {
 }
 
 void Session::on_peer_read(error_code ec, std::size_t n) {
-  if (state_ != State::kStreaming && state_ != State::kClosing) return;
+  if (state_ != State::kStreaming && state_ != State::kClosing) {
+    return;
+  }
   if (ec || n == 0) {
     close_now();
     return;
@@ -686,14 +742,18 @@ void Session::on_peer_read(error_code ec, std::size_t n) {
 void Session::schedule_ping() {
   timer_.expires_after(core_->options.stream_ping_interval);
   timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (ec || self->state_ != State::kStreaming || !self->stream_state_) return;
+    if (ec || self->state_ != State::kStreaming || !self->stream_state_) {
+      return;
+    }
     EventStream(self->stream_state_).send_comment("ping");
     self->schedule_ping();
   });
 }
 
 void Session::flush_stream() {
-  if (state_ != State::kStreaming || stream_writing_ || !stream_state_) return;
+  if (state_ != State::kStreaming || stream_writing_ || !stream_state_) {
+    return;
+  }
   bool end = false;
   bool overflow = false;
   {
@@ -712,7 +772,9 @@ void Session::flush_stream() {
   }
   std::vector<net::const_buffer> buffers;
   buffers.reserve(stream_batch_.size() + 2);
-  if (!stream_header_.empty()) buffers.push_back(net::buffer(stream_header_));
+  if (!stream_header_.empty()) {
+    buffers.push_back(net::buffer(stream_header_));
+  }
   stream_batch_bytes_ = 0;
   for (const auto& s : stream_batch_) {
     buffers.push_back(net::buffer(s));
@@ -722,7 +784,9 @@ void Session::flush_stream() {
     stream_ending_ = true;
     buffers.push_back(net::buffer(kLastChunk.data(), kLastChunk.size()));
   }
-  if (buffers.empty()) return;
+  if (buffers.empty()) {
+    return;
+  }
   stream_writing_ = true;
   stream_.expires_after(core_->options.write_timeout);
   net::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
@@ -761,14 +825,18 @@ void Session::shutdown(bool force) {
     case State::kIdle:
     case State::kReading: close_now(); break;
     case State::kStreaming:
-      if (stream_state_) stream_state_->request_close();
+      if (stream_state_) {
+        stream_state_->request_close();
+      }
       break;
     default: break;  // the current response is written with Connection: close
   }
 }
 
 void Session::linger_close() {
-  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosed) {
+    return;
+  }
   if (stream_state_) {
     core_->metrics.streams_open.Decrement();
     auto st = std::move(stream_state_);
@@ -783,13 +851,19 @@ void Session::linger_close() {
   }
   timer_.expires_after(core_->stopping.load(std::memory_order_relaxed) ? kLingerStopping : kLinger);
   timer_.async_wait([self = shared_from_this()](error_code e) {
-    if (!e && self->state_ == State::kClosing) self->close_now();
+    if (!e && self->state_ == State::kClosing) {
+      self->close_now();
+    }
   });
-  if (!peer_read_pending_) watch_stream_peer();
+  if (!peer_read_pending_) {
+    watch_stream_peer();
+  }
 }
 
 void Session::close_now() {
-  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosed) {
+    return;
+  }
   state_ = State::kClosed;
   if (request_open_) {
     request_open_ = false;

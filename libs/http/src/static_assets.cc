@@ -52,7 +52,9 @@ void check_path(std::string_view path) {
       throw std::invalid_argument("static asset path has an empty, '.' or '..' segment: " +
                                   std::string(path));
     }
-    if (slash == std::string_view::npos) break;
+    if (slash == std::string_view::npos) {
+      break;
+    }
     start = slash + 1;
   }
 }
@@ -91,7 +93,9 @@ std::string_view content_type_for(std::string_view path) {
       {".woff2", "font/woff2"},
   };
   for (const auto& t : kTypes) {
-    if (ends_with(path, t.ext)) return t.type;
+    if (ends_with(path, t.ext)) {
+      return t.type;
+    }
   }
   return "application/octet-stream";
 }
@@ -117,7 +121,9 @@ StaticAssets::StaticAssets(std::vector<AssetFile> files, std::string url_prefix)
   }
   for (auto& f : files) {
     check_path(f.path);
-    if (assets_.count(f.path) != 0) throw std::invalid_argument("duplicate static asset: " + f.path);
+    if (assets_.count(f.path) != 0) {
+      throw std::invalid_argument("duplicate static asset: " + f.path);
+    }
     Asset a;
     a.path = f.path;
     a.hash = content_hash(f.bytes, kHashDigits);
@@ -138,7 +144,9 @@ const StaticAssets::Asset* StaticAssets::find(std::string_view path) const {
 
 const std::string& StaticAssets::versioned_url(std::string_view path) const {
   const Asset* a = find(path);
-  if (a == nullptr) throw std::out_of_range("no static asset " + std::string(path));
+  if (a == nullptr) {
+    throw std::out_of_range("no static asset " + std::string(path));
+  }
   return a->versioned_url;
 }
 
@@ -146,8 +154,12 @@ std::string StaticAssets::import_map() const {
   std::string out = "{\"imports\":{";
   bool first = true;
   for (const auto& [path, a] : assets_) {
-    if (!ends_with(path, ".js")) continue;
-    if (!first) out.push_back(',');
+    if (!ends_with(path, ".js")) {
+      continue;
+    }
+    if (!first) {
+      out.push_back(',');
+    }
     first = false;
     out.append(json_quote(a.url)).push_back(':');
     out.append(json_quote(a.versioned_url));
@@ -162,11 +174,15 @@ std::string StaticAssets::render(std::string_view text) const {
   const std::string map = import_map();
   for (;;) {
     const std::size_t open = text.find("{{");
-    if (open == std::string_view::npos) break;
+    if (open == std::string_view::npos) {
+      break;
+    }
     out.append(text.substr(0, open));
     text.remove_prefix(open);
     const std::size_t close = text.find("}}");
-    if (close == std::string_view::npos) throw std::invalid_argument("unterminated {{ in a template");
+    if (close == std::string_view::npos) {
+      throw std::invalid_argument("unterminated {{ in a template");
+    }
     const std::string_view placeholder = text.substr(0, close + 2);
     if (placeholder == kImportMapPlaceholder) {
       out.append(map);

@@ -23,7 +23,9 @@ constexpr std::string_view kImportMapOpen = "<script type=\"importmap\">";
 std::string page_policy(const std::string& import_map, const std::string& usage_origin) {
   std::string csp = "default-src 'self'; script-src 'self' " + http::csp_sha256_source(import_map) +
                     "; style-src 'self'; img-src 'self' data:; connect-src 'self'";
-  if (!usage_origin.empty()) csp.append(" ").append(usage_origin);
+  if (!usage_origin.empty()) {
+    csp.append(" ").append(usage_origin);
+  }
   csp.append("; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'");
   return csp;
 }
@@ -40,8 +42,12 @@ core::Result<std::string> parse_usage_api_url(std::string_view text, std::string
   } else {
     return core::Error::invalid(f, f + " must start with http:// or https://");
   }
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty()) return core::Error::invalid(f, f + " has no host");
+  if (!rest.empty() && rest.back() == '/') {
+    rest.remove_suffix(1);
+  }
+  if (rest.empty()) {
+    return core::Error::invalid(f, f + " has no host");
+  }
   const bool allowed = std::all_of(rest.begin(), rest.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '-' || c == ':' || c == '[' || c == ']';
@@ -65,13 +71,17 @@ Dashboard::Dashboard(DashboardOptions options) {
   std::string usage;
   if (!options.usage_api_url.empty()) {
     auto url = parse_usage_api_url(options.usage_api_url, "usage_api_url");
-    if (!url.ok()) throw std::invalid_argument(url.error().message);
+    if (!url.ok()) {
+      throw std::invalid_argument(url.error().message);
+    }
     usage = *url;
   }
   std::string index;
   auto it = std::find_if(options.files.begin(), options.files.end(),
                          [](const http::AssetFile& f) { return f.path == kIndex; });
-  if (it == options.files.end()) throw std::invalid_argument("dashboard files hold no index.html");
+  if (it == options.files.end()) {
+    throw std::invalid_argument("dashboard files hold no index.html");
+  }
   index = std::move(it->bytes);
   options.files.erase(it);
   assets_ = std::make_unique<http::StaticAssets>(std::move(options.files), std::string(kAssetPrefix));

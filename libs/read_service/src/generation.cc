@@ -41,17 +41,27 @@ std::string envelope_metadata(std::string_view json) {
   simdjson::padded_string padded(json);
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return {};
+  if (parser.iterate(padded).get(doc)) {
+    return {};
+  }
   simdjson::ondemand::object root;
-  if (doc.get_object().get(root)) return {};
+  if (doc.get_object().get(root)) {
+    return {};
+  }
   std::string out;
   for (auto field : root) {
     std::string_view key;
-    if (field.unescaped_key().get(key)) return {};
-    if (key != "metadata") continue;
+    if (field.unescaped_key().get(key)) {
+      return {};
+    }
+    if (key != "metadata") {
+      continue;
+    }
     simdjson::ondemand::object meta;
     std::string_view raw;
-    if (field.value().get_object().get(meta) || meta.raw_json().get(raw)) return {};
+    if (field.value().get_object().get(meta) || meta.raw_json().get(raw)) {
+      return {};
+    }
     out.assign(raw);
     break;
   }
@@ -69,7 +79,9 @@ std::string extend_metadata(std::string_view metadata, std::string_view extra) {
   }
   std::string_view head = trim_right(metadata.substr(0, metadata.size() - 1));
   out.append(head);
-  if (head.back() != '{') out.push_back(',');
+  if (head.back() != '{') {
+    out.push_back(',');
+  }
   out.append(extra).push_back('}');
   return out;
 }
@@ -92,23 +104,37 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   std::size_t at() const { return stream->Tell(); }
 
   bool Key(const char* s, rapidjson::SizeType len, bool) {
-    if (depth == 1) key1.assign(s, len);
-    if (depth == 2) key2.assign(s, len);
-    if (depth == 3) key3.assign(s, len);
+    if (depth == 1) {
+      key1.assign(s, len);
+    }
+    if (depth == 2) {
+      key2.assign(s, len);
+    }
+    if (depth == 3) {
+      key3.assign(s, len);
+    }
     return true;
   }
   bool StartObject() {
     ++depth;
-    if (depth == 2 && key1 == "metadata") metadata_start = at() - 1;
+    if (depth == 2 && key1 == "metadata") {
+      metadata_start = at() - 1;
+    }
     if (depth == 3 && in_data) {
       entry = SimilarEntry{};
       entry.first = static_cast<std::uint32_t>(spans.size());
       has_id = false;
       key3.clear();
     }
-    if (depth == 5 && in_neighbors) span_start = at() - 1;
-    if (depth == 2 && key1 == "data") return fail("data is not an array");
-    if (depth == 3 && !in_data && key1 == "data") return fail("a recipe is not an object");
+    if (depth == 5 && in_neighbors) {
+      span_start = at() - 1;
+    }
+    if (depth == 2 && key1 == "data") {
+      return fail("data is not an array");
+    }
+    if (depth == 3 && !in_data && key1 == "data") {
+      return fail("a recipe is not an object");
+    }
     return true;
   }
   bool EndObject(rapidjson::SizeType) {
@@ -117,7 +143,9 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
           Span{static_cast<std::uint32_t>(span_start), static_cast<std::uint32_t>(at() - span_start)});
     }
     if (depth == 3 && in_data) {
-      if (!has_id || entry_name.empty()) return fail("a recipe lacks recipe_id or recipe_name");
+      if (!has_id || entry_name.empty()) {
+        return fail("a recipe lacks recipe_id or recipe_name");
+      }
       entry.count = static_cast<std::uint32_t>(spans.size()) - entry.first;
       entry.name_at = static_cast<std::uint32_t>(names.size());
       entry.name_len = static_cast<std::uint32_t>(entry_name.size());
@@ -125,7 +153,9 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
       entry_name.clear();
       entries.push_back(entry);
     }
-    if (depth == 2 && key1 == "metadata") metadata_end = at();
+    if (depth == 2 && key1 == "metadata") {
+      metadata_end = at();
+    }
     --depth;
     return true;
   }
@@ -135,19 +165,31 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
       in_data = true;
       seen_data = true;
     }
-    if (depth == 4 && in_data && key3 == "neighbors") in_neighbors = true;
-    if (depth == 5 && in_neighbors) return fail("a neighbour is not an object");
-    if (depth == 3 && in_data) return fail("a recipe is not an object");
+    if (depth == 4 && in_data && key3 == "neighbors") {
+      in_neighbors = true;
+    }
+    if (depth == 5 && in_neighbors) {
+      return fail("a neighbour is not an object");
+    }
+    if (depth == 3 && in_data) {
+      return fail("a recipe is not an object");
+    }
     return true;
   }
   bool EndArray(rapidjson::SizeType) {
-    if (depth == 4) in_neighbors = false;
-    if (depth == 2) in_data = false;
+    if (depth == 4) {
+      in_neighbors = false;
+    }
+    if (depth == 2) {
+      in_data = false;
+    }
     --depth;
     return true;
   }
   bool id(std::int64_t v) {
-    if (depth == 2 && key1 == "metadata" && key2 == "max_neighbors") max_neighbors = v;
+    if (depth == 2 && key1 == "metadata" && key2 == "max_neighbors") {
+      max_neighbors = v;
+    }
     if (depth == 3 && in_data && key3 == "recipe_id") {
       entry.recipe_id = v;
       has_id = true;
@@ -172,7 +214,9 @@ struct Generation::SimilarScan : rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     return true;
   }
   bool fail(const char* what) {
-    if (error.empty()) error = what;
+    if (error.empty()) {
+      error = what;
+    }
     return false;
   }
 
@@ -196,7 +240,9 @@ core::Result<std::shared_ptr<const Generation::SimilarIndex>> Generation::index_
     std::shared_ptr<const std::string> source) {
   const std::string name = std::string(kSimilarType) + std::string(kJsonSuffix);
   const std::string& text = *source;
-  if (text.size() > std::numeric_limits<std::uint32_t>::max()) return bad_file(name, "file too large");
+  if (text.size() > std::numeric_limits<std::uint32_t>::max()) {
+    return bad_file(name, "file too large");
+  }
   auto index = std::make_shared<SimilarIndex>();
   SimilarScan scan(text, index->entries, index->spans);
   rapidjson::Reader reader;
@@ -207,7 +253,9 @@ core::Result<std::shared_ptr<const Generation::SimilarIndex>> Generation::index_
                               ? "not valid JSON (offset " + std::to_string(reader.GetErrorOffset()) + ")"
                               : scan.error);
   }
-  if (!scan.seen_data) return bad_file(name, "no data array");
+  if (!scan.seen_data) {
+    return bad_file(name, "no data array");
+  }
   index->names = std::move(scan.names);
   if (scan.max_neighbors > 0) {
     index->stored = static_cast<int>(std::min<std::int64_t>(scan.max_neighbors, 1 << 20));
@@ -219,7 +267,9 @@ core::Result<std::shared_ptr<const Generation::SimilarIndex>> Generation::index_
   std::sort(entries.begin(), entries.end(),
             [](const SimilarEntry& a, const SimilarEntry& b) { return a.recipe_id < b.recipe_id; });
   for (std::size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].recipe_id == entries[i - 1].recipe_id) return bad_file(name, "duplicate recipe_id");
+    if (entries[i].recipe_id == entries[i - 1].recipe_id) {
+      return bad_file(name, "duplicate recipe_id");
+    }
   }
   index->source = std::move(source);
   return std::shared_ptr<const SimilarIndex>(std::move(index));
@@ -249,10 +299,16 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
       file = *same;
       if (json && type == kUsageAllType) {
         g->usage_index_ = previous->usage_index_;
-        if (g->usage_metadata_.empty()) g->usage_metadata_ = previous->usage_metadata_;
+        if (g->usage_metadata_.empty()) {
+          g->usage_metadata_ = previous->usage_metadata_;
+        }
       }
-      if (json && type == kUsageType) g->usage_metadata_ = previous->usage_metadata_;
-      if (json && type == kSimilarType) g->similar_ = previous->similar_;
+      if (json && type == kUsageType) {
+        g->usage_metadata_ = previous->usage_metadata_;
+      }
+      if (json && type == kSimilarType) {
+        g->similar_ = previous->similar_;
+      }
     } else {
       std::string& bytes = read->second;
       file.name = name;
@@ -271,9 +327,13 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
       }
       if (json && type == kUsageAllType) {
         auto index = analytics::IngredientUsageIndex::from_json(bytes);
-        if (!index.ok()) return bad_file(name, index.error().message);
+        if (!index.ok()) {
+          return bad_file(name, index.error().message);
+        }
         g->usage_index_ = std::make_shared<const analytics::IngredientUsageIndex>(std::move(index).value());
-        if (g->usage_metadata_.empty()) g->usage_metadata_ = envelope_metadata(bytes);
+        if (g->usage_metadata_.empty()) {
+          g->usage_metadata_ = envelope_metadata(bytes);
+        }
       }
       if (json && type == kUsageType) {
         g->usage_metadata_ = envelope_metadata(bytes);  // the root view's metadata wins
@@ -282,7 +342,9 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
                                                 gen_tag + file.sha256.substr(0, 16), 256, kEagerGzipMaxBytes);
       if (json && type == kSimilarType) {
         auto index = index_similar(file.representation->identity);
-        if (!index.ok()) return index.error();
+        if (!index.ok()) {
+          return index.error();
+        }
         g->similar_ = std::move(index).value();
       }
     }
@@ -300,15 +362,21 @@ core::Result<std::shared_ptr<const Generation>> Generation::build(snapshot::Snap
 std::vector<std::shared_ptr<const Representation>> Generation::pending_gzip() const {
   std::vector<std::shared_ptr<const Representation>> out;
   for (const auto& [name, f] : files_) {
-    if (f.representation->gzip_pending) out.push_back(f.representation);
+    if (f.representation->gzip_pending) {
+      out.push_back(f.representation);
+    }
   }
   return out;
 }
 
 std::shared_ptr<const Generation> Generation::with_representations(const RepresentationMap& done) const {
   bool any = false;
-  for (const auto& [name, f] : files_) any = any || done.count(f.representation) != 0;
-  if (!any) return nullptr;
+  for (const auto& [name, f] : files_) {
+    any = any || done.count(f.representation) != 0;
+  }
+  if (!any) {
+    return nullptr;
+  }
   std::shared_ptr<Generation> g(new Generation());
   g->manifest_ = manifest_;
   g->generation_text_ = generation_text_;
@@ -322,9 +390,13 @@ std::shared_ptr<const Generation> Generation::with_representations(const Represe
   g->similar_ = similar_;
   for (auto& [name, f] : g->files_) {
     const auto it = done.find(f.representation);
-    if (it == done.end()) continue;
+    if (it == done.end()) {
+      continue;
+    }
     for (auto& [type, rep] : g->analytics_) {
-      if (rep == f.representation) rep = it->second;
+      if (rep == f.representation) {
+        rep = it->second;
+      }
     }
     f.representation = it->second;
   }
@@ -333,7 +405,9 @@ std::shared_ptr<const Generation> Generation::with_representations(const Represe
 
 std::shared_ptr<const Generation> Generation::with_gzip() const {
   RepresentationMap done;
-  for (const auto& rep : pending_gzip()) done.emplace(rep, read_service::with_gzip(*rep));
+  for (const auto& rep : pending_gzip()) {
+    done.emplace(rep, read_service::with_gzip(*rep));
+  }
   return with_representations(done);
 }
 
@@ -362,7 +436,9 @@ std::shared_ptr<const Representation> Generation::cached(const std::string& key)
 std::shared_ptr<const Representation> Generation::remember(const std::string& key,
                                                            std::shared_ptr<const Representation> view) const {
   std::lock_guard<std::mutex> lock(views_mu_);
-  if (views_.size() >= kMaxCachedViews) return view;  // served, not kept: the cache stays bounded
+  if (views_.size() >= kMaxCachedViews) {
+    return view;  // served, not kept: the cache stays bounded
+  }
   auto [it, inserted] = views_.emplace(key, std::move(view));
   return it->second;  // a racing request may have built it first: serve one version
 }
@@ -374,11 +450,15 @@ std::size_t Generation::cached_views() const {
 
 std::shared_ptr<const Representation> Generation::usage_view(std::optional<std::int64_t> parent_id,
                                                              std::optional<int> level) const {
-  if (!usage_index_) return nullptr;
+  if (!usage_index_) {
+    return nullptr;
+  }
   std::string key = "u";
   key.append(parent_id ? std::to_string(*parent_id) : "-").append("/");
   key.append(level ? std::to_string(*level) : "-");
-  if (auto hit = cached(key)) return hit;
+  if (auto hit = cached(key)) {
+    return hit;
+  }
 
   const auto rows = usage_index_->query(parent_id, level);
   const std::string data = analytics::usage_rows_json(rows);
@@ -398,7 +478,9 @@ std::shared_ptr<const Representation> Generation::usage_view(std::optional<std::
 }
 
 const Generation::SimilarEntry* Generation::find_similar(std::int64_t recipe_id) const {
-  if (!similar_) return nullptr;
+  if (!similar_) {
+    return nullptr;
+  }
   const auto& entries = similar_->entries;
   auto it = std::lower_bound(entries.begin(), entries.end(), recipe_id,
                              [](const SimilarEntry& e, std::int64_t id) { return e.recipe_id < id; });
@@ -407,10 +489,14 @@ const Generation::SimilarEntry* Generation::find_similar(std::int64_t recipe_id)
 
 std::shared_ptr<const Representation> Generation::similar_view(std::int64_t recipe_id, int limit) const {
   const SimilarEntry* entry = find_similar(recipe_id);
-  if (entry == nullptr) return nullptr;
+  if (entry == nullptr) {
+    return nullptr;
+  }
   limit = std::clamp(limit, 1, similar_stored());
   const std::string key = "s" + std::to_string(recipe_id) + "/" + std::to_string(limit);
-  if (auto hit = cached(key)) return hit;
+  if (auto hit = cached(key)) {
+    return hit;
+  }
 
   // recipe_id, recipe_name and neighbors both at the top level (what the
   // older front ends read) and under data (the envelope every body has).
@@ -421,7 +507,9 @@ std::shared_ptr<const Representation> Generation::similar_view(std::int64_t reci
   const std::uint32_t n = std::min<std::uint32_t>(entry->count, static_cast<std::uint32_t>(limit));
   for (std::uint32_t i = 0; i < n; ++i) {
     const Span& s = similar_->spans[entry->first + i];
-    if (i > 0) fields.push_back(',');
+    if (i > 0) {
+      fields.push_back(',');
+    }
     fields.append(text, s.at, s.len);
   }
   fields.push_back(']');
@@ -439,7 +527,9 @@ std::shared_ptr<const Representation> Generation::similar_view(std::int64_t reci
 
 bool Generation::lane_present(std::string_view file) const {
   const analytics::ArtifactSpec* spec = analytics::artifact_by_file(file);
-  if (spec == nullptr) return true;  // not a file any lane makes: nothing to wait for
+  if (spec == nullptr) {
+    return true;  // not a file any lane makes: nothing to wait for
+  }
   return std::any_of(manifest_.files.begin(), manifest_.files.end(), [&](const auto& entry) {
     const analytics::ArtifactSpec* other = analytics::artifact_by_file(entry.first);
     return other != nullptr && other->lane == spec->lane;

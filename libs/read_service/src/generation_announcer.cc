@@ -51,12 +51,16 @@ void GenerationAnnouncer::announce(const std::shared_ptr<const Generation>& gene
   {
     std::lock_guard<std::mutex> lock(mu_);
     streams.reserve(clients_.size());
-    for (const auto& c : clients_) streams.push_back(c.stream);
+    for (const auto& c : clients_) {
+      streams.push_back(c.stream);
+    }
   }
   const std::string data = event_data(*generation);
   const std::string id = std::to_string(generation->generation());
   for (auto& s : streams) {
-    if (s.send("generation", data, id)) events_sent_.Increment();
+    if (s.send("generation", data, id)) {
+      events_sent_.Increment();
+    }
   }
 }
 
@@ -64,9 +68,13 @@ void GenerationAnnouncer::close_all() {
   std::vector<http::EventStream> streams;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& c : clients_) streams.push_back(c.stream);
+    for (const auto& c : clients_) {
+      streams.push_back(c.stream);
+    }
   }
-  for (auto& s : streams) s.close();
+  for (auto& s : streams) {
+    s.close();
+  }
 }
 
 void GenerationAnnouncer::forget(std::uint64_t id) {

@@ -65,7 +65,9 @@ LiveView finish(const std::string& data, std::string analytics_type, std::int64_
 core::Result<LiveView> LiveAnalytics::usage(std::optional<std::int64_t> parent_id,
                                             std::optional<int> level) const {
   auto c = compute(db_path_);
-  if (!c.ok()) return c.error();
+  if (!c.ok()) {
+    return c.error();
+  }
   auto& exact = c->exact;
   analytics::MetadataExtras extras = analytics::usage_extras(exact);
   const std::int64_t seq = c->state.catalog_seq;
@@ -86,7 +88,9 @@ core::Result<LiveView> LiveAnalytics::usage(std::optional<std::int64_t> parent_i
 
 core::Result<LiveView> LiveAnalytics::complexity() const {
   auto c = compute(db_path_);
-  if (!c.ok()) return c.error();
+  if (!c.ok()) {
+    return c.error();
+  }
   return finish(analytics::recipe_complexity_json(c->exact.complexity), "recipe-complexity",
                 c->state.catalog_seq, analytics::complexity_extras(c->exact));
 }

@@ -39,7 +39,9 @@ std::string json_list(const std::vector<std::string>& items) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
-  for (const auto& i : items) write(w, i);
+  for (const auto& i : items) {
+    write(w, i);
+  }
   w.EndArray();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -47,7 +49,9 @@ std::string json_list(const std::vector<std::string>& items) {
 // An analytic type as it may appear in a path: what snapshot file names
 // allow, minus the dots. Anything else is unknown without looking further.
 bool plausible_type(std::string_view type) {
-  if (type.empty() || type.size() > 64) return false;
+  if (type.empty() || type.size() > 64) {
+    return false;
+  }
   return std::all_of(type.begin(), type.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
   });
@@ -81,7 +85,9 @@ const std::vector<std::string>& known_analytics_types() {
   static const std::vector<std::string> kTypes = [] {
     std::vector<std::string> types;
     for (const auto& a : analytics::kArtifacts) {
-      if (a.form == analytics::ArtifactForm::kEnvelopedJson) types.emplace_back(a.type);
+      if (a.form == analytics::ArtifactForm::kEnvelopedJson) {
+        types.emplace_back(a.type);
+      }
     }
     std::sort(types.begin(), types.end());
     return types;
@@ -103,18 +109,24 @@ ReadApi::ReadApi(ReadApiOptions options, SnapshotCache& cache, CatalogSeqWaiters
 core::Result<ReadApi::Wait> ReadApi::parse_wait(const Request& request) const {
   Wait w;
   auto q = request.query_int("min_seq", 0);
-  if (!q.ok()) return q.error();
+  if (!q.ok()) {
+    return q.error();
+  }
   w.min_seq = q.value();
   if (!w.min_seq) {
     const std::string_view h = request.header(kMinSeqHeader);
     if (!h.empty()) {
       auto v = http::parse_int(h, kMinSeqHeader, 0, INT64_MAX);
-      if (!v.ok()) return v.error();
+      if (!v.ok()) {
+        return v.error();
+      }
       w.min_seq = v.value();
     }
   }
   auto wait = request.query_int("wait_ms", 0, options_.max_wait.count());
-  if (!wait.ok()) return wait.error();
+  if (!wait.ok()) {
+    return wait.error();
+  }
   w.wait = wait.value() ? std::chrono::milliseconds(*wait.value()) : options_.default_wait;
   return w;
 }
@@ -215,17 +227,23 @@ void ReadApi::serve_live(Responder responder, Live live, std::optional<std::int6
 // ---- Views.
 
 Response ReadApi::render_type(const Generation& g, const Request& request, const std::string& type) const {
-  if (const Representation* rep = g.analytic(type)) return revalidated(request, *rep, g);
+  if (const Representation* rep = g.analytic(type)) {
+    return revalidated(request, *rep, g);
+  }
   std::vector<std::string> known = known_analytics_types();
   for (const auto& t : g.analytic_types()) {
-    if (std::find(known.begin(), known.end(), t) == known.end()) known.push_back(t);
+    if (std::find(known.begin(), known.end(), t) == known.end()) {
+      known.push_back(t);
+    }
   }
   std::sort(known.begin(), known.end());
   const bool is_known = std::find(known.begin(), known.end(), type) != known.end();
   const std::string members =
       "\"analytics_type\":" + http::json_quote(type) + ",\"generation\":" + std::to_string(g.generation()) +
       ",\"known_types\":" + json_list(known) + ",\"available_types\":" + json_list(g.analytic_types());
-  if (is_known) return not_held(g, type, members);
+  if (is_known) {
+    return not_held(g, type, members);
+  }
   return http::error_response(Status::not_found, http::kNotFound, "unknown analytics type " + type,
                               "{" + members + "}");
 }
@@ -248,17 +266,27 @@ Response ReadApi::not_held(const Generation& g, const std::string& what, const s
 Response ReadApi::render_usage(const Generation& g, const Request& request) const {
   auto parent = request.query_int("parent_id", 1);
   auto level = request.query_int("level", 0, 1000);
-  if (!parent.ok()) return bad(parent.error());
-  if (!level.ok()) return bad(level.error());
-  if (!parent.value() && !level.value()) return render_type(g, request, std::string(kUsageType));
-  if (g.usage_index() == nullptr) return render_type(g, request, std::string(kUsageAllType));
+  if (!parent.ok()) {
+    return bad(parent.error());
+  }
+  if (!level.ok()) {
+    return bad(level.error());
+  }
+  if (!parent.value() && !level.value()) {
+    return render_type(g, request, std::string(kUsageType));
+  }
+  if (g.usage_index() == nullptr) {
+    return render_type(g, request, std::string(kUsageAllType));
+  }
   if (parent.value() && g.usage_index()->find(*parent.value()) == nullptr) {
     return bad(core::Error::not_found("parent_id", "ingredient " + std::to_string(*parent.value()) +
                                                        " is not in generation " +
                                                        std::to_string(g.generation())));
   }
   std::optional<int> lvl;
-  if (level.value()) lvl = static_cast<int>(*level.value());
+  if (level.value()) {
+    lvl = static_cast<int>(*level.value());
+  }
   auto view = g.usage_view(parent.value(), lvl);
   return revalidated(request, *view, g);
 }
@@ -266,14 +294,21 @@ Response ReadApi::render_usage(const Generation& g, const Request& request) cons
 Response ReadApi::render_similar(const Generation& g, const Request& request) const {
   auto recipe = request.query_int("recipe_id", 1);
   auto limit = request.query_int("limit", 1);
-  if (!recipe.ok()) return bad(recipe.error());
-  if (!limit.ok()) return bad(limit.error());
+  if (!recipe.ok()) {
+    return bad(recipe.error());
+  }
+  if (!limit.ok()) {
+    return bad(limit.error());
+  }
   if (!recipe.value()) {
-    if (limit.value())
+    if (limit.value()) {
       return bad(core::Error::invalid("limit", "limit applies to one recipe: give recipe_id"));
+    }
     return render_type(g, request, std::string(kSimilarType));
   }
-  if (!g.has_similar()) return render_type(g, request, std::string(kSimilarType));
+  if (!g.has_similar()) {
+    return render_type(g, request, std::string(kSimilarType));
+  }
   if (limit.value() && *limit.value() > g.similar_stored()) {
     return bad(core::Error::invalid("limit", "limit is at most " + std::to_string(g.similar_stored()) +
                                                  ", the neighbours stored per recipe in generation " +
@@ -291,7 +326,9 @@ Response ReadApi::render_similar(const Generation& g, const Request& request) co
 Response ReadApi::render_matrix(const Generation& g, const Request& request, const MatrixFiles& matrix,
                                 bool ids) const {
   auto wanted = request.query_int("generation", 1);
-  if (!wanted.ok()) return bad(wanted.error());
+  if (!wanted.ok()) {
+    return bad(wanted.error());
+  }
   if (wanted.value() && *wanted.value() != g.generation()) {
     return http::error_response(
         Status::conflict, "conflict",
@@ -304,7 +341,9 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, con
   if (file == nullptr) {
     const std::string members =
         "\"analytics_type\":" + http::json_quote(name) + ",\"generation\":" + std::to_string(g.generation());
-    if (g.analytic(matrix.computed_with) == nullptr) return not_held(g, name, members);
+    if (g.analytic(matrix.computed_with) == nullptr) {
+      return not_held(g, name, members);
+    }
     // Computed without it: the matrix was over analytics-regen's size limit
     // (or the generation predates the matrix).
     return http::error_response(Status::not_found, http::kNotFound,
@@ -313,7 +352,9 @@ Response ReadApi::render_matrix(const Generation& g, const Request& request, con
                                     ": it was left out (over its size limit, see analytics-regen's warnings)",
                                 "{" + members + "}");
   }
-  if (ids) return revalidated(request, *file->representation, g);
+  if (ids) {
+    return revalidated(request, *file->representation, g);
+  }
   Response r = revalidated(request, *file->representation, g);
   const std::string gen = std::to_string(g.generation());
   r.set_header(Field::content_disposition, "attachment; filename=\"" + name + "-g" + gen + ".npy\"");
@@ -374,7 +415,9 @@ Response ReadApi::status() const {
   w.StartObject();
   if (g) {
     std::vector<const Generation::File*> files;
-    for (const auto& [name, f] : g->files()) files.push_back(&f);
+    for (const auto& [name, f] : g->files()) {
+      files.push_back(&f);
+    }
     std::sort(files.begin(), files.end(), [](auto* a, auto* b) { return a->name < b->name; });
     for (const auto* f : files) {
       const std::string_view name = f->name;
@@ -545,18 +588,28 @@ void ReadApi::register_routes(http::Router& router) {
       live = [this](const Request& q) -> core::Result<LiveView> {
         auto parent = q.query_int("parent_id", 1);
         auto level = q.query_int("level", 0, 1000);
-        if (!parent.ok()) return parent.error();
-        if (!level.ok()) return level.error();
+        if (!parent.ok()) {
+          return parent.error();
+        }
+        if (!level.ok()) {
+          return level.error();
+        }
         std::optional<int> lvl;
-        if (level.value()) lvl = static_cast<int>(*level.value());
+        if (level.value()) {
+          lvl = static_cast<int>(*level.value());
+        }
         return live_->usage(parent.value(), lvl);
       };
     }
     // Bad parameters are answered at once, before any wait.
     auto parent = req.query_int("parent_id", 1);
     auto level = req.query_int("level", 0, 1000);
-    if (!parent.ok()) return void(r.send(bad(parent.error())));
-    if (!level.ok()) return void(r.send(bad(level.error())));
+    if (!parent.ok()) {
+      return void(r.send(bad(parent.error())));
+    }
+    if (!level.ok()) {
+      return void(r.send(bad(level.error())));
+    }
     serve(
         req, std::move(r), [this](const Generation& g, const Request& q) { return render_usage(g, q); },
         std::move(live));
@@ -564,7 +617,9 @@ void ReadApi::register_routes(http::Router& router) {
 
   router.add(Method::get, prefix + "recipe-complexity", [this](const Request& req, Responder r) {
     Live live;
-    if (live_ != nullptr) live = [this](const Request&) { return live_->complexity(); };
+    if (live_ != nullptr) {
+      live = [this](const Request&) { return live_->complexity(); };
+    }
     serve(req, std::move(r),
           [this](const Generation& g, const Request& q) { return render_type(g, q, "recipe-complexity"); },
           std::move(live), {"recipe-complexity.json"});
@@ -582,8 +637,12 @@ void ReadApi::register_routes(http::Router& router) {
   router.add(Method::get, prefix + "recipe-similar", [this](const Request& req, Responder r) {
     auto recipe = req.query_int("recipe_id", 1);
     auto limit = req.query_int("limit", 1);  // its maximum depends on the generation
-    if (!recipe.ok()) return void(r.send(bad(recipe.error())));
-    if (!limit.ok()) return void(r.send(bad(limit.error())));
+    if (!recipe.ok()) {
+      return void(r.send(bad(recipe.error())));
+    }
+    if (!limit.ok()) {
+      return void(r.send(bad(limit.error())));
+    }
     serve(req, std::move(r), [this](const Generation& g, const Request& q) { return render_similar(g, q); },
           {}, {"recipe-similar.json"});
   });
@@ -615,7 +674,9 @@ void ReadApi::register_routes(http::Router& router) {
       std::vector<std::string> all = known;
       if (g) {
         for (const auto& t : g->analytic_types()) {
-          if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+          if (std::find(all.begin(), all.end(), t) == all.end()) {
+            all.push_back(t);
+          }
         }
       }
       std::sort(all.begin(), all.end());

@@ -14,7 +14,9 @@ http::ServerOptions with_read_headers(http::ServerOptions options, std::chrono::
   options.response_timeout = std::max(options.response_timeout, max_wait + std::chrono::seconds(5));
   // Browsers may send the read-your-writes header and read the generation headers.
   auto add = [](std::vector<std::string>& list, const char* h) {
-    if (std::find(list.begin(), list.end(), h) == list.end()) list.emplace_back(h);
+    if (std::find(list.begin(), list.end(), h) == list.end()) {
+      list.emplace_back(h);
+    }
   };
   add(options.cors.allowed_headers, "X-Min-Catalog-Seq");
   add(options.cors.exposed_headers, "X-Analytics-Generation");
@@ -97,7 +99,9 @@ ReadService::ReadService(ReadServiceOptions options, metrics::MetricsRegistry& r
         cache_.note_announced(s->generation);
         cache_.request_refresh();
       } else if (const auto* h = std::get_if<bus::AnalyticsHeartbeat>(&event)) {
-        if (h->generation > 0) cache_.note_announced(h->generation);
+        if (h->generation > 0) {
+          cache_.note_announced(h->generation);
+        }
       }
     };
     handlers.on_malformed = [this](std::string_view topic, const core::Error& error) {
@@ -113,7 +117,9 @@ ReadService::~ReadService() { stop(); }
 std::string ReadService::pub_endpoint() const { return publisher_ ? publisher_->endpoint() : std::string(); }
 
 void ReadService::start() {
-  if (started_) return;
+  if (started_) {
+    return;
+  }
   started_ = true;
   try {
     const auto outcome = cache_.refresh();
@@ -123,14 +129,20 @@ void ReadService::start() {
     core::log::error("snapshot.load_failed", {{"error", e.what()}});
   }
   cache_.start();
-  if (subscriber_) subscriber_->start();
+  if (subscriber_) {
+    subscriber_->start();
+  }
   server_.start();
 }
 
 void ReadService::stop() {
-  if (stopped_) return;
+  if (stopped_) {
+    return;
+  }
   stopped_ = true;
-  if (subscriber_) subscriber_->stop();
+  if (subscriber_) {
+    subscriber_->stop();
+  }
   cache_.stop();
   waiters_.stop();  // parked requests get 503 now rather than holding the drain
   announcer_.close_all();

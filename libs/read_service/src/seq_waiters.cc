@@ -11,13 +11,17 @@ CatalogSeqWaiters::CatalogSeqWaiters(std::size_t max_waiters, metrics::MetricsRe
               .Add({})),
       waits_(registry.counter("cocktail_read_waits_total",
                               "min_seq waits by result (satisfied, timeout, rejected)")) {
-  for (const char* r : {"satisfied", "timeout", "rejected"}) waits_.Add({{"result", r}});
+  for (const char* r : {"satisfied", "timeout", "rejected"}) {
+    waits_.Add({{"result", r}});
+  }
   timer_ = std::thread([this] { run(); });
 }
 
 CatalogSeqWaiters::~CatalogSeqWaiters() {
   stop();
-  if (timer_.joinable()) timer_.join();
+  if (timer_.joinable()) {
+    timer_.join();
+  }
 }
 
 CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, std::vector<std::string> files,
@@ -40,16 +44,22 @@ CatalogSeqWaiters::Parked CatalogSeqWaiters::park(std::int64_t min_seq, std::vec
       const bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
       by_deadline_.emplace(deadline, Waiter{min_seq, std::move(files), std::move(callback)});
       waiting_gauge_.Set(static_cast<double>(by_deadline_.size()));
-      if (earliest) cv_.notify_one();
+      if (earliest) {
+        cv_.notify_one();
+      }
     }
   }
-  if (out.kind == Parked::Kind::kFull) waits_.Add({{"result", "rejected"}}).Increment();
+  if (out.kind == Parked::Kind::kFull) {
+    waits_.Add({{"result", "rejected"}}).Increment();
+  }
   return out;
 }
 
 void CatalogSeqWaiters::finish(std::vector<Callback>& callbacks,
                                const std::shared_ptr<const Generation>& generation, const char* result) {
-  if (callbacks.empty()) return;
+  if (callbacks.empty()) {
+    return;
+  }
   waits_.Add({{"result", result}}).Increment(static_cast<double>(callbacks.size()));
   for (auto& cb : callbacks) {
     try {
@@ -64,7 +74,9 @@ void CatalogSeqWaiters::on_generation(const std::shared_ptr<const Generation>& g
   std::vector<Callback> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!newest_ || generation->generation() != newest_->generation()) newest_ = generation;
+    if (!newest_ || generation->generation() != newest_->generation()) {
+      newest_ = generation;
+    }
     for (auto it = by_deadline_.begin(); it != by_deadline_.end();) {
       if (it->second.min_seq <= generation->covered_seq(it->second.files)) {
         ready.push_back(std::move(it->second.callback));
@@ -82,9 +94,13 @@ void CatalogSeqWaiters::stop() {
   std::vector<Callback> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && by_deadline_.empty()) return;
+    if (stopping_ && by_deadline_.empty()) {
+      return;
+    }
     stopping_ = true;
-    for (auto& [deadline, waiter] : by_deadline_) all.push_back(std::move(waiter.callback));
+    for (auto& [deadline, waiter] : by_deadline_) {
+      all.push_back(std::move(waiter.callback));
+    }
     by_deadline_.clear();
     waiting_gauge_.Set(0);
   }

@@ -92,7 +92,9 @@ SnapshotCache::SnapshotCache(SnapshotCacheOptions options, metrics::MetricsRegis
                                  "1 while an older generation is served because the one CURRENT names was "
                                  "refused (failed verification)")
                           .Add({})) {
-  for (const char* r : {"swapped", "fallback", "refused", "failed"}) loads_.Add({{"result", r}});
+  for (const char* r : {"swapped", "fallback", "refused", "failed"}) {
+    loads_.Add({{"result", r}});
+  }
 }
 
 SnapshotCache::~SnapshotCache() { stop(); }
@@ -134,10 +136,13 @@ void SnapshotCache::refuse(const Refusal& refusal) {
 }
 
 void SnapshotCache::ask_repair(const Refusal& refusal, bool again) {
-  if (!repair_handler_ || refusal.reason == "index")
+  if (!repair_handler_ || refusal.reason == "index") {
     return;  // a file that verifies but does not parse: a bug
+  }
   const auto now = clock_.now();
-  if (again && repair_asked_at_ && now - *repair_asked_at_ < options_.repair_interval) return;
+  if (again && repair_asked_at_ && now - *repair_asked_at_ < options_.repair_interval) {
+    return;
+  }
   repair_asked_at_ = now;
   const auto slash = refusal.file.rfind('/');
   RepairNeed need{refusal.generation,
@@ -182,7 +187,9 @@ RefreshOutcome SnapshotCache::load_if_new() {
   trace_ = LoadTrace{};
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    if (claimed_since_) trace_.heard_us = micros(*claimed_since_);
+    if (claimed_since_) {
+      trace_.heard_us = micros(*claimed_since_);
+    }
   }
   trace_.start_us = micros(std::chrono::steady_clock::now());
   const auto served = current();
@@ -195,7 +202,9 @@ RefreshOutcome SnapshotCache::load_if_new() {
         note_on_disk(0, heard);
         return RefreshOutcome::kNoSnapshot;
       }
-      if (e.kind != snapshot::ReadErrorKind::kMalformed) continue;  // the file system refused: retried
+      if (e.kind != snapshot::ReadErrorKind::kMalformed) {
+        continue;  // the file system refused: retried
+      }
       // CURRENT cannot be parsed: serve the newest generation that verifies.
       if (refused_generation_ == 0) {
         ask_repair(*refused_, /*again=*/true);
@@ -205,31 +214,35 @@ RefreshOutcome SnapshotCache::load_if_new() {
       refuse(refusal);
       std::int64_t read = 0;
       if (auto older = fall_back(std::numeric_limits<std::int64_t>::max(), served, {}, read)) {
-        swap_in(std::move(older), served, read, Fallback{0, 0, refusal});
+        swap_in(older, served, read, Fallback{0, 0, refusal});
         return RefreshOutcome::kFellBack;
       }
       return RefreshOutcome::kRefused;
     }
     const std::int64_t g = gen.value();
     note_on_disk(g, heard);
-    if (served && served->generation() == g) return RefreshOutcome::kUnchanged;
+    if (served && served->generation() == g) {
+      return RefreshOutcome::kUnchanged;
+    }
     if (refused_generation_ == g) {
       ask_repair(*refused_, /*again=*/true);
       return RefreshOutcome::kUnchanged;
     }
 
     Attempt loaded = load_generation(g, served, /*strict=*/true);
-    if (loaded.vanished) continue;  // removed by gc meanwhile: start again from CURRENT
+    if (loaded.vanished) {
+      continue;  // removed by gc meanwhile: start again from CURRENT
+    }
     if (loaded.refusal) {
       refuse(*loaded.refusal);
       std::int64_t read = 0;
       if (auto older = fall_back(g, served, std::move(loaded.bad_files), read)) {
-        swap_in(std::move(older), served, read, Fallback{0, g, *loaded.refusal});
+        swap_in(older, served, read, Fallback{0, g, *loaded.refusal});
         return RefreshOutcome::kFellBack;
       }
       return RefreshOutcome::kRefused;
     }
-    swap_in(std::move(loaded.generation), served, loaded.read, std::nullopt);
+    swap_in(loaded.generation, served, loaded.read, std::nullopt);
     return RefreshOutcome::kSwapped;
   }
   loads_.Add({{"result", "failed"}}).Increment();
@@ -274,7 +287,9 @@ SnapshotCache::Attempt SnapshotCache::load_generation(std::int64_t g,
   for (const auto& [name, entry] : snap.manifest.files) {
     if (served) {
       const Generation::File* same = served->file(name);
-      if (same != nullptr && same->sha256 == entry.sha256 && same->bytes == entry.bytes) continue;
+      if (same != nullptr && same->sha256 == entry.sha256 && same->bytes == entry.bytes) {
+        continue;
+      }
     }
     auto bytes = store_.read_file(snap.manifest, name);
     if (bytes.ok()) {
@@ -285,7 +300,9 @@ SnapshotCache::Attempt SnapshotCache::load_generation(std::int64_t g,
       verification_failures_.fetch_add(1);
       verification_failures_total_.Increment();
       corrupt.push_back(bytes.error());
-      if (auto st = store_.stamp(g, name)) out.bad_files.push_back(*st);
+      if (auto st = store_.stamp(g, name)) {
+        out.bad_files.push_back(*st);
+      }
       core::log::error("snapshot.verification_failed",
                        {{"generation", g}, {"file", bytes.error().file}, {"error", bytes.error().message}});
       continue;
@@ -325,23 +342,33 @@ std::shared_ptr<const Generation> SnapshotCache::fall_back(std::int64_t below,
   const std::int64_t floor = served ? served->generation() : 0;
   std::vector<std::int64_t> candidates;
   for (std::int64_t g : store_.generations()) {
-    if (g > floor && g < below) candidates.push_back(g);
+    if (g > floor && g < below) {
+      candidates.push_back(g);
+    }
   }
   std::sort(candidates.rbegin(), candidates.rend());
-  if (candidates.size() > kFallbackCandidates) candidates.resize(kFallbackCandidates);
+  if (candidates.size() > kFallbackCandidates) {
+    candidates.resize(kFallbackCandidates);
+  }
   auto known_bad = [&](std::int64_t g, const snapshot::Manifest& m) {
     for (const auto& [name, entry] : m.files) {
       const auto st = store_.stamp(g, name);
-      if (!st) continue;
+      if (!st) {
+        continue;
+      }
       for (const auto& b : bad) {
-        if (b.device == st->device && b.inode == st->inode) return true;
+        if (b.device == st->device && b.inode == st->inode) {
+          return true;
+        }
       }
     }
     return false;
   };
   for (std::int64_t g : candidates) {
     auto manifest = store_.read_manifest(g);
-    if (!manifest.ok() || known_bad(g, manifest.value())) continue;
+    if (!manifest.ok() || known_bad(g, manifest.value())) {
+      continue;
+    }
     Attempt attempt = load_generation(g, served, /*strict=*/false);
     if (attempt.generation) {
       read = attempt.read;
@@ -354,11 +381,13 @@ std::shared_ptr<const Generation> SnapshotCache::fall_back(std::int64_t below,
   return nullptr;
 }
 
-void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
+void SnapshotCache::swap_in(const std::shared_ptr<const Generation>& next,
                             const std::shared_ptr<const Generation>& served, std::int64_t read,
                             std::optional<Fallback> fallback) {
   const bool fell_back = fallback.has_value();
-  if (fallback) fallback->served = next->generation();
+  if (fallback) {
+    fallback->served = next->generation();
+  }
   {
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = next;
@@ -367,7 +396,9 @@ void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
   trace_.swapped_us = micros(std::chrono::steady_clock::now());
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    if (next->generation() >= announced_generation_) behind_since_.reset();
+    if (next->generation() >= announced_generation_) {
+      behind_since_.reset();
+    }
     fallback_ = std::move(fallback);
   }
   if (!fell_back) {
@@ -410,7 +441,9 @@ void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
     if (auto gz = next->with_gzip()) {
       const auto gzip_start = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(current_mu_);
-      if (current_ == next) current_ = std::move(gz);
+      if (current_ == next) {
+        current_ = std::move(gz);
+      }
       trace_.gzip_ms = ms_since(gzip_start);
     }
   }
@@ -418,11 +451,15 @@ void SnapshotCache::swap_in(std::shared_ptr<const Generation> next,
 
 void SnapshotCache::note_announced(std::int64_t generation) {
   const auto served = current();
-  if (served && served->generation() >= generation) return;
+  if (served && served->generation() >= generation) {
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     claimed_generation_ = std::max(claimed_generation_, generation);
-    if (!claimed_since_) claimed_since_ = clock_.now();
+    if (!claimed_since_) {
+      claimed_since_ = clock_.now();
+    }
     ++claims_;
   }
   request_refresh();
@@ -442,7 +479,9 @@ void SnapshotCache::note_on_disk(std::int64_t generation, std::uint64_t read_aft
     // An announcement heard while CURRENT was being read may name what the
     // read just missed: it waits for the next read.
     const bool settled = claims_ <= read_after;
-    if (settled && claimed_generation_ > generation) unverified = claimed_generation_;
+    if (settled && claimed_generation_ > generation) {
+      unverified = claimed_generation_;
+    }
     announced_generation_ = generation;
     const bool behind = served_generation < generation;
     if (behind && !behind_since_) {
@@ -450,7 +489,9 @@ void SnapshotCache::note_on_disk(std::int64_t generation, std::uint64_t read_aft
       // read at the next wake), else from now.
       behind_since_ = claimed_since_ && !unverified ? *claimed_since_ : clock_.now();
     }
-    if (!behind) behind_since_.reset();
+    if (!behind) {
+      behind_since_.reset();
+    }
     if (settled) {
       claimed_generation_ = 0;
       claimed_since_.reset();
@@ -466,7 +507,9 @@ void SnapshotCache::note_on_disk(std::int64_t generation, std::uint64_t read_aft
 
 double SnapshotCache::staleness_seconds() const {
   std::lock_guard<std::mutex> lock(state_mu_);
-  if (!behind_since_) return 0.0;
+  if (!behind_since_) {
+    return 0.0;
+  }
   return std::chrono::duration<double>(clock_.now() - *behind_since_).count();
 }
 
@@ -490,7 +533,9 @@ void SnapshotCache::request_refresh() {
 }
 
 void SnapshotCache::start() {
-  if (thread_.joinable()) return;
+  if (thread_.joinable()) {
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(wake_mu_);
     stopping_ = false;
@@ -511,13 +556,17 @@ void SnapshotCache::stop() {
     stopping_ = true;
   }
   wake_cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
   {
     std::lock_guard<std::mutex> lock(gzip_mu_);
     gzip_stopping_ = true;
   }
   gzip_cv_.notify_one();
-  if (gzip_thread_.joinable()) gzip_thread_.join();
+  if (gzip_thread_.joinable()) {
+    gzip_thread_.join();
+  }
 }
 
 void SnapshotCache::request_gzip() {
@@ -542,25 +591,37 @@ void SnapshotCache::run_gzip() {
     {
       std::unique_lock<std::mutex> lock(gzip_mu_);
       gzip_cv_.wait(lock, [&] { return gzip_wake_ || gzip_stopping_; });
-      if (gzip_stopping_) return;
+      if (gzip_stopping_) {
+        return;
+      }
       gzip_wake_ = false;
     }
     const auto served = current();
-    if (!served) continue;
+    if (!served) {
+      continue;
+    }
     try {
       const auto start = std::chrono::steady_clock::now();
       bool interrupted = false;
       for (const auto& rep : served->pending_gzip()) {
-        if (done.count(rep) != 0) continue;
+        if (done.count(rep) != 0) {
+          continue;
+        }
         done.emplace(rep, with_gzip(*rep));
         std::lock_guard<std::mutex> lock(gzip_mu_);
-        if (gzip_stopping_) return;
+        if (gzip_stopping_) {
+          return;
+        }
         // A newer generation: apply what is made, then start from it.
-        if ((interrupted = gzip_wake_)) break;
+        if ((interrupted = gzip_wake_)) {
+          break;
+        }
       }
       {
         std::lock_guard<std::mutex> lock(current_mu_);
-        if (auto next = current_->with_representations(done)) current_ = std::move(next);
+        if (auto next = current_->with_representations(done)) {
+          current_ = std::move(next);
+        }
       }
       if (!interrupted) {
         core::log::info("snapshot.gzipped", {{"generation", served->generation()}, {"ms", ms_since(start)}});
@@ -587,7 +648,9 @@ void SnapshotCache::run() {
       const auto sleep = std::clamp<core::Clock::duration>(next_check - clock_.now(),
                                                            core::Clock::duration::zero(), kGaugeInterval);
       wake_cv_.wait_for(lock, sleep, [&] { return wake_ || stopping_; });
-      if (stopping_) return;
+      if (stopping_) {
+        return;
+      }
       due = wake_ || clock_.now() >= next_check;
       wake_ = false;
     }

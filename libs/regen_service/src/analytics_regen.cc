@@ -38,7 +38,9 @@ void AnalyticsRegen::start() {
 }
 
 RegenerationService::StopResult AnalyticsRegen::stop() {
-  if (stopped_) return RegenerationService::StopResult::kIdle;
+  if (stopped_) {
+    return RegenerationService::StopResult::kIdle;
+  }
   stopped_ = true;
   const auto outcome = service_.stop();
   server_.stop();
@@ -48,7 +50,9 @@ RegenerationService::StopResult AnalyticsRegen::stop() {
 std::set<std::string> versioned_files() {
   std::set<std::string> files;
   for (const auto& a : analytics::kArtifacts) {
-    if (a.lane == analytics::ArtifactLane::kSpace) files.emplace(a.file);
+    if (a.lane == analytics::ArtifactLane::kSpace) {
+      files.emplace(a.file);
+    }
   }
   return files;
 }

@@ -46,7 +46,9 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
     a.body = std::move(body);
     a.envelope = spec->form == analytics::ArtifactForm::kEnvelopedJson;
     a.extras = std::move(extras);
-    if (count) a.count = static_cast<std::int64_t>(*count);
+    if (count) {
+      a.count = static_cast<std::int64_t>(*count);
+    }
     out.artifacts.push_back(std::move(a));
   };
 
@@ -86,7 +88,9 @@ void CocktailSpaceProducer::produce(const ProducerContext& context, ProducerOutp
 std::vector<std::string> CocktailSpaceProducer::outputs() const {
   std::vector<std::string> out;
   for (const auto& a : analytics::kArtifacts) {
-    if (a.lane == analytics::ArtifactLane::kSpace && !a.conditional) out.emplace_back(a.file);
+    if (a.lane == analytics::ArtifactLane::kSpace && !a.conditional) {
+      out.emplace_back(a.file);
+    }
   }
   return out;
 }

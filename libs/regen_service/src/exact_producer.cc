@@ -41,7 +41,9 @@ void ExactAnalyticsProducer::produce(const ProducerContext& ctx, ProducerOutput&
 std::vector<std::string> ExactAnalyticsProducer::outputs() const {
   std::vector<std::string> out;
   for (const auto& a : analytics::kArtifacts) {
-    if (a.lane == analytics::ArtifactLane::kExact) out.emplace_back(a.file);
+    if (a.lane == analytics::ArtifactLane::kExact) {
+      out.emplace_back(a.file);
+    }
   }
   return out;
 }

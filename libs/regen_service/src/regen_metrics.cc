@@ -100,8 +100,12 @@ RegenMetrics::RegenMetrics(metrics::MetricsRegistry& r)
        {kReasonGap, kReasonHeartbeat, kReasonCatalog, kReasonStartup, "manual", kReasonRepair}) {
     triggers.Add({{"reason", reason}});
   }
-  for (const char* by : {"carry", "scrub", "reader"}) corrupt_files.Add({{"found_by", by}});
-  for (const char* result : {"success", "failure"}) repairs.Add({{"result", result}});
+  for (const char* by : {"carry", "scrub", "reader"}) {
+    corrupt_files.Add({{"found_by", by}});
+  }
+  for (const char* result : {"success", "failure"}) {
+    repairs.Add({{"result", result}});
+  }
   published.Add({{"topic", std::string(bus::kAnalyticsSnapshotTopic)}});
   published.Add({{"topic", std::string(bus::kAnalyticsHeartbeatTopic)}});
 }
@@ -111,7 +115,9 @@ void RegenMetrics::observe_stage(const std::string& stage, double ms) {
 }
 
 void RegenMetrics::count_trigger(const std::string& reason) {
-  if (reason == kReasonChange) return;  // changes are counted as events
+  if (reason == kReasonChange) {
+    return;  // changes are counted as events
+  }
   triggers.Add({{"reason", reason}}).Increment();
 }
 

@@ -79,7 +79,9 @@ void lower_own_priority(bool idle, int nice) {
     log::warn("regen.slow_lane_priority_unchanged",
               {{"policy", "SCHED_IDLE"}, {"error", std::strerror(errno)}});
   }
-  if (nice <= 0) return;
+  if (nice <= 0) {
+    return;
+  }
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) == 0) {
     log::info("regen.slow_lane_priority", {{"policy", "nice"}, {"nice", nice}});
     return;
@@ -315,7 +317,9 @@ RegenerationService::RegenerationService(RegenerationServiceOptions options, con
         bus::SubscriberHandlers{
             [impl](const bus::Event& e) {
               const auto* r = std::get_if<bus::AnalyticsRepair>(&e);
-              if (r == nullptr) return;
+              if (r == nullptr) {
+                return;
+              }
               impl->metrics.received_repair.Increment();
               log::warn("regen.repair_requested",
                         {{"generation", r->generation}, {"file", r->file}, {"reason", r->reason}});
@@ -397,7 +401,9 @@ void RegenerationService::start() {
   }
   s.loop_thread = std::thread([&s] { s.loop(); });
   s.subscriber->start();
-  if (s.repair_subscriber) s.repair_subscriber->start();
+  if (s.repair_subscriber) {
+    s.repair_subscriber->start();
+  }
   s.scrubber->start();
   log::info("regen.service_started",
             {{"generation", start_generation},
@@ -423,10 +429,14 @@ void RegenerationService::Impl::on_event(const bus::Event& event) {
   std::lock_guard lock(mu);
   if (const auto* change = std::get_if<bus::CatalogChange>(&event)) {
     metrics.received_change.Increment();
-    if (!stopping) tracker.on_change(change->seq);
+    if (!stopping) {
+      tracker.on_change(change->seq);
+    }
   } else if (const auto* heartbeat = std::get_if<bus::CatalogHeartbeat>(&event)) {
     metrics.received_heartbeat.Increment();
-    if (!stopping) tracker.on_heartbeat(heartbeat->seq);
+    if (!stopping) {
+      tracker.on_heartbeat(heartbeat->seq);
+    }
   }
   loop_cv.notify_one();
 }
@@ -436,7 +446,9 @@ void RegenerationService::Impl::probe_catalog(std::unique_lock<std::mutex>& lock
   lock.unlock();
   auto latest = probe.latest_seq();
   lock.lock();
-  if (stopping) return;
+  if (stopping) {
+    return;
+  }
   if (latest.ok()) {
     tracker.on_probe(*latest, periodic);
   } else {
@@ -564,7 +576,9 @@ void RegenerationService::Impl::loop() {
     idle_cv.notify_all();
 
     auto wake = std::min(next_heartbeat, next_probe);
-    if (repair_due) wake = std::min(wake, *repair_due);
+    if (repair_due) {
+      wake = std::min(wake, *repair_due);
+    }
     if (auto due = debouncer.next_deadline()) {
       wake = std::min(wake, *due);
     }
@@ -706,7 +720,9 @@ RunRecord RegenerationService::Impl::finish_fast(std::uint64_t run, const Pendin
   if (std::find(record.reasons.begin(), record.reasons.end(), kReasonRepair) != record.reasons.end() &&
       !record.cancelled) {
     ++repairs;
-    if (record.success) repairing.clear();
+    if (record.success) {
+      repairing.clear();
+    }
     metrics.repairs.Add({{"result", record.success ? "success" : "failure"}}).Increment();
     log::info("regen.repair_done", {{"run", static_cast<std::int64_t>(run)},
                                     {"success", record.success},
@@ -731,10 +747,14 @@ void RegenerationService::Impl::work_slow() {
   for (;;) {
     // Wait for a state, and after a failure for the retry backoff.
     for (;;) {
-      if (slow_exit) return;
+      if (slow_exit) {
+        return;
+      }
       if (slow_pending) {
         const auto now = clock.now();
-        if (!slow_not_before || now >= *slow_not_before) break;
+        if (!slow_not_before || now >= *slow_not_before) {
+          break;
+        }
         slow_cv.wait_for(lock, std::clamp<Clock::duration>(*slow_not_before - now, Clock::duration::zero(),
                                                            std::chrono::seconds(1)));
         continue;
@@ -804,16 +824,22 @@ void RegenerationService::Impl::count_run(const RegenSummary& s) {
       // Already repaired: the run carried an older verified copy or
       // computed the file again. A file the scrub or a reader found is
       // found again by the run repairing it: not a new finding.
-      if (repairing.erase(file) != 0) continue;
+      if (repairing.erase(file) != 0) {
+        continue;
+      }
       note_corrupt_locked(ScrubFinding{s.generation, file, "corrupt", "found while carrying it", false},
                           "carry");
     }
   }
   auto count = [&](const std::vector<snapshot::RemovedGeneration>& removed) {
-    for (const auto& g : removed) metrics.generations_removed.Add({{"reason", g.reason}}).Increment();
+    for (const auto& g : removed) {
+      metrics.generations_removed.Add({{"reason", g.reason}}).Increment();
+    }
   };
   count(s.made_room);
-  if (s.retention) count(s.retention->removed);
+  if (s.retention) {
+    count(s.retention->removed);
+  }
 }
 
 void RegenerationService::Impl::note_corrupt_locked(const ScrubFinding& finding,
@@ -827,7 +853,9 @@ void RegenerationService::Impl::note_corrupt_locked(const ScrubFinding& finding,
 
 void RegenerationService::Impl::on_corrupt(const ScrubFinding& finding, const std::string& found_by) {
   // The next carry reads the file again instead of trusting its stamp.
-  if (snapshot::is_valid_file_name(finding.file)) regenerator.distrust(finding.file);
+  if (snapshot::is_valid_file_name(finding.file)) {
+    regenerator.distrust(finding.file);
+  }
   std::lock_guard lock(mu);
   note_corrupt_locked(finding, found_by);
   repairing.insert(finding.file);
@@ -835,7 +863,9 @@ void RegenerationService::Impl::on_corrupt(const ScrubFinding& finding, const st
 }
 
 void RegenerationService::Impl::schedule_repair_locked(Clock::time_point now) {
-  if (!started || stopping || repair_due) return;  // one owed repair covers every finding until it starts
+  if (!started || stopping || repair_due) {
+    return;  // one owed repair covers every finding until it starts
+  }
   repair_due = repair_not_before ? std::max(now, *repair_not_before) : now;
   loop_cv.notify_one();
 }
@@ -878,7 +908,9 @@ void RegenerationService::Impl::refresh_locked(Clock::time_point now) {
   const std::int64_t owed = tracker.owed_seq();
   for (auto* lane : {&fast, &slow}) {
     if (lane->seq < owed && current.generation > 0) {
-      if (!lane->behind_since) lane->behind_since = now;
+      if (!lane->behind_since) {
+        lane->behind_since = now;
+      }
     } else {
       lane->behind_since.reset();
     }
@@ -891,11 +923,19 @@ void RegenerationService::Impl::refresh_locked(Clock::time_point now) {
 }
 
 bool RegenerationService::Impl::quiescent_locked() const {
-  if (running || slow.running || tracker.wants_probe()) return false;
+  if (running || slow.running || tracker.wants_probe()) {
+    return false;
+  }
   const auto now = clock.now();
-  if (debouncer.poll(now)) return false;
-  if (repair_due && now >= *repair_due) return false;
-  if (slow_pending && (!slow_not_before || now >= *slow_not_before)) return false;
+  if (debouncer.poll(now)) {
+    return false;
+  }
+  if (repair_due && now >= *repair_due) {
+    return false;
+  }
+  if (slow_pending && (!slow_not_before || now >= *slow_not_before)) {
+    return false;
+  }
   return true;
 }
 
@@ -905,7 +945,9 @@ LaneStatus RegenerationService::Impl::lane_status(const LaneState& lane, Clock::
   s.running = lane.running;
   s.consecutive_failures = lane.failures;
   s.last_error = lane.last_error;
-  if (lane.last_success) s.age_seconds = seconds(now - *lane.last_success);
+  if (lane.last_success) {
+    s.age_seconds = seconds(now - *lane.last_success);
+  }
   return s;
 }
 
@@ -921,7 +963,9 @@ RegenerationService::StopResult RegenerationService::stop() {
     s.loop_cv.notify_all();
   }
   s.subscriber->stop();
-  if (s.repair_subscriber) s.repair_subscriber->stop();
+  if (s.repair_subscriber) {
+    s.repair_subscriber->stop();
+  }
   s.scrubber->stop();
   if (s.loop_thread.joinable()) {
     s.loop_thread.join();
@@ -991,7 +1035,9 @@ std::optional<std::uint64_t> RegenerationService::request_run(std::string reason
 bool RegenerationService::request_repair(const std::string& file) {
   {
     std::lock_guard lock(impl_->mu);
-    if (!impl_->started || impl_->stopping) return false;
+    if (!impl_->started || impl_->stopping) {
+      return false;
+    }
   }
   return impl_->scrubber->check(file);
 }
@@ -1007,7 +1053,9 @@ void RegenerationService::when_finished(std::uint64_t run, std::chrono::millisec
       s.loop_cv.notify_one();
       return;
     }
-    if (!s.stopping) now_record = s.last_record;
+    if (!s.stopping) {
+      now_record = s.last_record;
+    }
   }
   done(std::move(now_record));
 }
@@ -1046,8 +1094,9 @@ ServiceStatus RegenerationService::status() const {
   st.fast.retry_in_ms = st.fast.consecutive_failures > 0 ? st.next_run_in_ms : std::nullopt;
   st.slow = s.lane_status(s.slow, now);
   st.slow.pending = s.slow_pending != nullptr;
-  if (s.slow.behind_since)
+  if (s.slow.behind_since) {
     st.slow.staleness_seconds = std::max(st.staleness_seconds, seconds(now - *s.slow.behind_since));
+  }
   if (s.slow_not_before && s.slow.failures > 0) {
     st.slow.retry_in_ms = std::max(0.0, millis(*s.slow_not_before - now));
   }

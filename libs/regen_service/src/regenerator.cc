@@ -32,7 +32,9 @@ struct Cancelled {
 };
 
 void check_cancel(const std::atomic<bool>* cancel, const char* before) {
-  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Cancelled{before};
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+    throw Cancelled{before};
+  }
 }
 
 RunFailure failed(const StageFailure& f) {
@@ -118,7 +120,9 @@ Regenerator::Regenerator(RegeneratorSettings settings, snapshot::SnapshotStore& 
 std::vector<Producer*> Regenerator::producers(Lane lane) const {
   std::vector<Producer*> out;  // in the given order
   for (const auto& p : producers_) {
-    if (lane == Lane::kAll || p->slow() == (lane == Lane::kSlow)) out.push_back(p.get());
+    if (lane == Lane::kAll || p->slow() == (lane == Lane::kSlow)) {
+      out.push_back(p.get());
+    }
   }
   return out;
 }
@@ -128,10 +132,14 @@ bool Regenerator::concurrent_lanes() const {
 }
 
 std::optional<std::int64_t> Regenerator::slow_lane_seq(const snapshot::Manifest& manifest) const {
-  if (!concurrent_lanes()) return std::nullopt;
+  if (!concurrent_lanes()) {
+    return std::nullopt;
+  }
   for (const Producer* p : producers(Lane::kSlow)) {
     for (const auto& file : p->outputs()) {
-      if (manifest.files.count(file) == 0) return 0;
+      if (manifest.files.count(file) == 0) {
+        return 0;
+      }
     }
   }
   std::int64_t seq = manifest.catalog_seq;
@@ -194,7 +202,9 @@ void Regenerator::produce(const std::vector<Producer*>& producers, const Produce
 Regenerator::Usable Regenerator::usable(std::int64_t g, const snapshot::Manifest& manifest,
                                         const std::string& name) {
   const auto entry = manifest.files.find(name);
-  if (entry == manifest.files.end()) return Usable::kNotListed;
+  if (entry == manifest.files.end()) {
+    return Usable::kNotListed;
+  }
   const auto stamp = store_.stamp(g, name);
   if (!stamp || stamp->bytes != entry->second.bytes) {
     core::log::warn("regen.carry_unusable",
@@ -235,7 +245,9 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
   // Older generations are looked at only for files the newest cannot give,
   // and only a few of them.
   constexpr std::size_t kMaxSources = 8;
-  if (candidates.size() > kMaxSources) candidates.resize(kMaxSources);
+  if (candidates.size() > kMaxSources) {
+    candidates.resize(kMaxSources);
+  }
   std::vector<std::optional<snapshot::Manifest>> manifests(candidates.size());
   auto manifest_of = [&](std::size_t i) -> const snapshot::Manifest* {
     if (!manifests[i]) {
@@ -251,7 +263,9 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
     return manifests[i]->generation == 0 ? nullptr : &*manifests[i];
   };
   std::size_t base = 0;
-  while (base < candidates.size() && manifest_of(base) == nullptr) ++base;
+  while (base < candidates.size() && manifest_of(base) == nullptr) {
+    ++base;
+  }
   if (base == candidates.size()) {
     return out;
   }
@@ -259,7 +273,9 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
   for (const auto& [name, entry] : newest.files) {
     const bool is_fresh = std::any_of(fresh.begin(), fresh.end(),
                                       [&file = name](const Artifact& a) { return a.file_name == file; });
-    if (is_fresh) continue;
+    if (is_fresh) {
+      continue;
+    }
     bool found = false;
     // Copies found bad, by inode: older generations that carried the same
     // copy by hard link share it, and are not read again.
@@ -269,15 +285,21 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
     };
     for (std::size_t i = base; i < candidates.size() && !found; ++i) {
       const snapshot::Manifest* m = manifest_of(i);
-      if (m == nullptr || m->files.count(name) == 0) continue;
+      if (m == nullptr || m->files.count(name) == 0) {
+        continue;
+      }
       const auto stamp = store_.stamp(candidates[i], name);
       if (stamp &&
           std::any_of(bad.begin(), bad.end(), [&](const auto& b) { return same_inode(b, *stamp); })) {
         continue;
       }
       if (usable(candidates[i], *m, name) != Usable::kYes) {
-        if (stamp) bad.push_back(*stamp);
-        if (i == base) summary.corrupt_files.push_back(name);
+        if (stamp) {
+          bad.push_back(*stamp);
+        }
+        if (i == base) {
+          summary.corrupt_files.push_back(name);
+        }
         continue;
       }
       snapshot::FileEntry from = m->files.at(name);
@@ -289,7 +311,9 @@ Regenerator::Carry Regenerator::plan_carry(const std::vector<Artifact>& fresh, R
       }
       found = true;
     }
-    if (!found) out.lost.insert(name);
+    if (!found) {
+      out.lost.insert(name);
+    }
   }
   return out;
 }
@@ -383,11 +407,17 @@ std::vector<Regenerator::Carried> Regenerator::same_as_current(const std::vector
                                                                std::int64_t seq, RegenSummary& summary) {
   std::vector<Carried> out;
   const auto current = store_.current_generation();
-  if (!current.ok()) return out;
+  if (!current.ok()) {
+    return out;
+  }
   const auto manifest = store_.read_manifest(current.value());
-  if (!manifest.ok()) return out;
+  if (!manifest.ok()) {
+    return out;
+  }
   for (const auto& a : artifacts) {
-    if (a.envelope) continue;  // an envelope names its generation: never the same bytes
+    if (a.envelope) {
+      continue;  // an envelope names its generation: never the same bytes
+    }
     const auto it = manifest->files.find(a.file_name);
     if (it == manifest->files.end() || it->second.bytes != static_cast<std::int64_t>(a.body.size()) ||
         it->second.sha256 != snapshot::sha256_hex(a.body)) {
@@ -413,7 +443,9 @@ std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, con
     // No usable copy anywhere: compute them again now rather than publish a
     // generation without them.
     std::string names;
-    for (const auto& n : carry.lost) names += (names.empty() ? "" : ", ") + n;
+    for (const auto& n : carry.lost) {
+      names += (names.empty() ? "" : ", ") + n;
+    }
     summary.warnings.push_back("recomputed, no usable copy to carry: " + names);
     core::log::warn("regen.carry_recompute", {{"files", names}});
     produce(producers(lane == Lane::kFast ? Lane::kSlow : Lane::kFast), context, cancel, summary, artifacts);
@@ -428,7 +460,9 @@ std::vector<Regenerator::Carried> Regenerator::carry_or_recompute(Lane lane, con
 void Regenerator::ensure_space(const char* stage_name, std::int64_t needed, std::int64_t reserve,
                                RegenSummary& summary) {
   const auto space = store_.space();
-  if (!space || space->available_bytes >= needed + reserve) return;
+  if (!space || space->available_bytes >= needed + reserve) {
+    return;
+  }
   // Retention makes room before the write fails: the oldest generations
   // other than the current one go first, whatever their age or rank.
   snapshot::RetentionResult room;
@@ -465,7 +499,7 @@ std::int64_t Regenerator::space_needed(const std::vector<Artifact>& artifacts, s
   // What a generation adds: its new files (links cost no space), their
   // envelopes, the manifest and directory entries.
   constexpr std::int64_t kPerFile = 4096;
-  constexpr std::int64_t kFixed = 64 * 1024;
+  constexpr std::int64_t kFixed = std::int64_t{64} * 1024;
   std::int64_t needed = kFixed + kPerFile * static_cast<std::int64_t>(linked);
   for (const auto& a : artifacts) {
     needed += kPerFile;
@@ -480,8 +514,9 @@ void Regenerator::add_artifacts(snapshot::GenerationWriter& writer, std::vector<
                                 std::size_t from, RegenSummary& summary, const std::vector<Carried>& skip) {
   for (std::size_t i = from; i < artifacts.size(); ++i) {
     Artifact& a = artifacts[i];
-    if (std::any_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; }))
+    if (std::any_of(skip.begin(), skip.end(), [&](const Carried& c) { return c.name == a.file_name; })) {
       continue;
+    }
     if (a.envelope) {
       analytics::EnvelopeMetadata meta;
       meta.analytics_type = a.analytics_type;
@@ -562,16 +597,24 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
     } catch (const Cancelled& c) {
       return cancelled(c);
     }
-    if (retain) this->retain(summary);
+    if (retain) {
+      this->retain(summary);
+    }
     finish(summary, start);
     return summary;
   }
   std::shared_ptr<const LoadedCatalog> loaded;
   RunResult fast = run_fast(cancel, &loaded);
-  if (!fast.ok()) return fast;
-  if (on_fast) on_fast(fast.value());
+  if (!fast.ok()) {
+    return fast;
+  }
+  if (on_fast) {
+    on_fast(fast.value());
+  }
   RunResult slow = run_slow(*loaded, cancel);
-  if (!slow.ok()) return slow;
+  if (!slow.ok()) {
+    return slow;
+  }
   // One summary for the whole run: the fast lane's counts and stages first.
   RegenSummary& s = slow.value();
   const RegenSummary& f = fast.value();
@@ -583,10 +626,14 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
     durations.emplace_back(d.first == "total" ? "total.fast" : d.first, d.second);
   }
   for (const auto& d : s.durations_ms) {
-    if (d.first != "total") durations.push_back(d);
+    if (d.first != "total") {
+      durations.push_back(d);
+    }
   }
   s.durations_ms = std::move(durations);
-  if (retain) this->retain(s);
+  if (retain) {
+    this->retain(s);
+  }
   s.durations_ms.emplace_back("total", ms_since(start));
   s.files_written += f.files_written;
   s.bytes_written += f.bytes_written;
@@ -595,7 +642,9 @@ RunResult Regenerator::run(const std::atomic<bool>* cancel,
   s.corrupt_files.insert(s.corrupt_files.begin(), f.corrupt_files.begin(), f.corrupt_files.end());
   s.made_room.insert(s.made_room.begin(), f.made_room.begin(), f.made_room.end());
   if (f.retention) {
-    if (!s.retention) s.retention = snapshot::RetentionResult{};
+    if (!s.retention) {
+      s.retention = snapshot::RetentionResult{};
+    }
     s.retention->removed.insert(s.retention->removed.begin(), f.retention->removed.begin(),
                                 f.retention->removed.end());
   }
@@ -611,7 +660,9 @@ RunResult Regenerator::run_fast(const std::atomic<bool>* cancel,
     auto next = load(cancel, summary);
     produce_and_commit(Lane::kFast, ProducerContext{next->state, next->model}, cancel, summary);
     summary.fast_generation = summary.generation;
-    if (loaded != nullptr) *loaded = std::move(next);
+    if (loaded != nullptr) {
+      *loaded = std::move(next);
+    }
   } catch (const StageFailure& f) {
     return failed(f);
   } catch (const Cancelled& c) {
@@ -639,7 +690,9 @@ RunResult Regenerator::run_slow(const LoadedCatalog& loaded, const std::atomic<b
 }
 
 void Regenerator::retain(RegenSummary& summary) {
-  if (!settings_.retention) return;
+  if (!settings_.retention) {
+    return;
+  }
   // Published. Retention problems are warnings: they never undo a snapshot.
   try {
     summary.retention = stage("gc", summary.durations_ms, [&] {

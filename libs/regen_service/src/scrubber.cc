@@ -67,7 +67,9 @@ Scrubber::Scrubber(ScrubberOptions options, const core::Clock& clock, const snap
 Scrubber::~Scrubber() { stop(); }
 
 void Scrubber::start() {
-  if (thread_.joinable()) return;
+  if (thread_.joinable()) {
+    return;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -77,7 +79,9 @@ void Scrubber::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 bool Scrubber::check(const std::string& file) {
@@ -116,10 +120,14 @@ void Scrubber::run() {
   const bool passes = options_.interval > std::chrono::milliseconds::zero();
   try {
     for (;;) {
-      if (!serve_requests()) return;
+      if (!serve_requests()) {
+        return;
+      }
       if (passes && clock_.now() >= next_pass) {
         pass();
-        if (stopping()) return;
+        if (stopping()) {
+          return;
+        }
         next_pass = clock_.now() + options_.interval;
         const std::int64_t now_ms = core::system_now_ms();
         {
@@ -132,8 +140,12 @@ void Scrubber::run() {
         continue;
       }
       std::unique_lock lock(mu_);
-      if (stopping_) return;
-      if (!pending_.empty()) continue;
+      if (stopping_) {
+        return;
+      }
+      if (!pending_.empty()) {
+        continue;
+      }
       auto sleep = kMaxSleep;
       if (passes) {
         sleep = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(next_pass - clock_.now()),
@@ -151,8 +163,12 @@ bool Scrubber::serve_requests() {
     std::string file;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return false;
-      if (pending_.empty()) return true;
+      if (stopping_) {
+        return false;
+      }
+      if (pending_.empty()) {
+        return true;
+      }
       file = pending_.front();  // stays queued (so not queued twice) until checked
     }
     Outcome outcome = Outcome::kSkipped;
@@ -186,18 +202,25 @@ void Scrubber::pass() {
     const std::int64_t g = current.value();
     auto manifest = store_.read_manifest(g);
     if (!manifest.ok()) {
-      if (report(g, std::string(snapshot::kManifestName), manifest.error(), false) == Outcome::kMoved)
+      if (report(g, std::string(snapshot::kManifestName), manifest.error(), false) == Outcome::kMoved) {
         continue;
+      }
       return;
     }
     bool moved = false;
     for (const auto& [name, entry] : manifest->files) {
-      if (!serve_requests()) return;
+      if (!serve_requests()) {
+        return;
+      }
       const auto stamp = store_.stamp(g, name);
-      if (stamp && std::find(verified.begin(), verified.end(), *stamp) != verified.end()) continue;
+      if (stamp && std::find(verified.begin(), verified.end(), *stamp) != verified.end()) {
+        continue;
+      }
       const auto error = store_.verify_file(manifest.value(), name, [this](std::size_t n) { pace(n); });
       if (!error) {
-        if (stamp) verified.push_back(*stamp);
+        if (stamp) {
+          verified.push_back(*stamp);
+        }
         continue;
       }
       if (report(g, name, *error, false) == Outcome::kMoved) {
@@ -205,7 +228,9 @@ void Scrubber::pass() {
         break;
       }
     }
-    if (!moved) return;
+    if (!moved) {
+      return;
+    }
   }
 }
 
@@ -229,14 +254,24 @@ Scrubber::Outcome Scrubber::check_now(const std::string& file, bool requested) {
     }
     return report(0, "CURRENT", e, requested);
   }
-  if (file == "CURRENT") return Outcome::kGood;
+  if (file == "CURRENT") {
+    return Outcome::kGood;
+  }
   const std::int64_t g = current.value();
   auto manifest = store_.read_manifest(g);
-  if (!manifest.ok()) return report(g, std::string(snapshot::kManifestName), manifest.error(), requested);
-  if (file == snapshot::kManifestName) return Outcome::kGood;
-  if (manifest->files.count(file) == 0) return Outcome::kSkipped;
+  if (!manifest.ok()) {
+    return report(g, std::string(snapshot::kManifestName), manifest.error(), requested);
+  }
+  if (file == snapshot::kManifestName) {
+    return Outcome::kGood;
+  }
+  if (manifest->files.count(file) == 0) {
+    return Outcome::kSkipped;
+  }
   const auto error = store_.verify_file(manifest.value(), file, [this](std::size_t n) { pace(n); });
-  if (!error) return Outcome::kGood;
+  if (!error) {
+    return Outcome::kGood;
+  }
   return report(g, file, *error, requested);
 }
 
@@ -247,7 +282,9 @@ Scrubber::Outcome Scrubber::report(std::int64_t generation, const std::string& f
     // Missing only matters while CURRENT still names the generation (gc
     // removes generations that stopped being current).
     auto now = store_.current_generation();
-    if (!now.ok() || now.value() != generation) return Outcome::kMoved;
+    if (!now.ok() || now.value() != generation) {
+      return Outcome::kMoved;
+    }
   }
   if (error.kind == Kind::kIo || (error.kind == Kind::kNoSnapshot && generation > 0)) {
     log::warn("regen.scrub_unreadable",
@@ -260,7 +297,9 @@ Scrubber::Outcome Scrubber::report(std::int64_t generation, const std::string& f
                                     {"reason", finding.reason},
                                     {"requested", requested},
                                     {"error", error.message}});
-  if (on_bad_) on_bad_(finding);
+  if (on_bad_) {
+    on_bad_(finding);
+  }
   return Outcome::kBad;
 }
 
@@ -268,13 +307,19 @@ void Scrubber::pace(std::size_t bytes) {
   bytes_read_.Increment(static_cast<double>(bytes));
   std::unique_lock lock(mu_);
   stats_.bytes_read += bytes;
-  if (stopping_) throw Stopped{};
+  if (stopping_) {
+    throw Stopped{};
+  }
   const auto rate = static_cast<double>(options_.bytes_per_second);
-  if (rate <= 0) return;
+  if (rate <= 0) {
+    return;
+  }
   auto refill = [&] {
     const auto now = clock_.now();
     const double elapsed = std::chrono::duration<double>(now - refilled_).count();
-    if (elapsed > 0) tokens_ = std::min(rate, tokens_ + rate * elapsed);
+    if (elapsed > 0) {
+      tokens_ = std::min(rate, tokens_ + rate * elapsed);
+    }
     refilled_ = now;
   };
   refill();
@@ -282,7 +327,9 @@ void Scrubber::pace(std::size_t bytes) {
   while (tokens_ < 0) {
     const auto wait = std::chrono::duration<double>(-tokens_ / rate);
     cv_.wait_for(lock, std::min<std::chrono::duration<double>>(wait, kMaxSleep), [&] { return stopping_; });
-    if (stopping_) throw Stopped{};
+    if (stopping_) {
+      throw Stopped{};
+    }
     refill();
   }
 }

@@ -143,7 +143,9 @@ void SequenceTracker::on_probe_failed(const std::string& error) {
     core::log::warn("regen.catalog_unreadable", {{"error", error}});
   }
   probe_error_ = error;
-  if (!wants_probe()) return;
+  if (!wants_probe()) {
+    return;
+  }
   // Unverified: the run reads the catalog itself and settles what it holds.
   hints_.clear();
   heartbeat_hint_ = 0;

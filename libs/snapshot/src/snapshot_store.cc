@@ -263,11 +263,15 @@ class StoreFiles {
     std::error_code ec;
     for (fs::recursive_directory_iterator it(version_dir, ec), end; !ec && it != end; it.increment(ec)) {
       struct stat st {};
-      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        continue;
+      }
       std::int64_t owner = kTopLevel;
       if (it.depth() == 2) {
         const std::string dir = it->path().parent_path().filename().string();
-        if (auto g = parse_generation(dir); g && std::to_string(*g) == dir) owner = *g;
+        if (auto g = parse_generation(dir); g && std::to_string(*g) == dir) {
+          owner = *g;
+        }
       }
       const Key key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
       auto& inode = inodes_[key];
@@ -287,9 +291,13 @@ class StoreFiles {
   // The inode of generation `g`'s file `name`; nullopt when it has none.
   std::optional<Key> key(std::int64_t g, const std::string& name) const {
     const auto it = files_.find(g);
-    if (it == files_.end()) return std::nullopt;
+    if (it == files_.end()) {
+      return std::nullopt;
+    }
     for (const auto& f : it->second) {
-      if (f.name == name) return f.key;
+      if (f.name == name) {
+        return f.key;
+      }
     }
     return std::nullopt;
   }
@@ -298,10 +306,14 @@ class StoreFiles {
   std::int64_t remove(std::int64_t g) {
     std::int64_t freed = 0;
     const auto it = files_.find(g);
-    if (it == files_.end()) return 0;
+    if (it == files_.end()) {
+      return 0;
+    }
     for (const auto& f : it->second) {
       auto& inode = inodes_[f.key];
-      if (--inode.links == 0) freed += inode.bytes;
+      if (--inode.links == 0) {
+        freed += inode.bytes;
+      }
     }
     files_.erase(it);
     return freed;
@@ -311,7 +323,9 @@ class StoreFiles {
   std::int64_t bytes() const {
     std::int64_t total = 0;
     for (const auto& [key, inode] : inodes_) {
-      if (inode.links > 0) total += inode.bytes;
+      if (inode.links > 0) {
+        total += inode.bytes;
+      }
     }
     return total;
   }
@@ -448,7 +462,9 @@ GenerationWriter SnapshotStore::stage_generation() {
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0 || ::flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    if (dir_fd >= 0) ::close(dir_fd);
+    if (dir_fd >= 0) {
+      ::close(dir_fd);
+    }
     std::error_code ec;
     fs::remove(dir, ec);
     io_fail("cannot lock generation", dir, err);
@@ -531,30 +547,44 @@ std::optional<ReadError> SnapshotStore::verify_file(const Manifest& manifest, st
     return io_error(ReadErrorKind::kNotFound, file, file + " is not in the manifest");
   }
   Fd fd(::open((generation_dir(manifest.generation) / std::string(name)).c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno_error(file, errno);
+  if (fd.get() < 0) {
+    return errno_error(file, errno);
+  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error(file, errno);
+  if (::fstat(fd.get(), &st) != 0) {
+    return errno_error(file, errno);
+  }
   auto wrong_size = [&](std::int64_t size) {
     return io_error(ReadErrorKind::kCorrupt, file,
                     file + " has " + std::to_string(size) + " bytes, the manifest says " +
                         std::to_string(entry->second.bytes));
   };
-  if (static_cast<std::int64_t>(st.st_size) != entry->second.bytes) return wrong_size(st.st_size);
+  if (static_cast<std::int64_t>(st.st_size) != entry->second.bytes) {
+    return wrong_size(st.st_size);
+  }
   Sha256 hash;
   std::string buffer(std::max<std::size_t>(chunk_bytes, 4096), '\0');
   std::int64_t total = 0;
   for (;;) {
     const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return errno_error(file, errno);
     }
-    if (n == 0) break;
+    if (n == 0) {
+      break;
+    }
     hash.update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
     total += n;
-    if (pace) pace(static_cast<std::size_t>(n));
+    if (pace) {
+      pace(static_cast<std::size_t>(n));
+    }
   }
-  if (total != entry->second.bytes) return wrong_size(total);
+  if (total != entry->second.bytes) {
+    return wrong_size(total);
+  }
   if (hash.hex() != entry->second.sha256) {
     return io_error(ReadErrorKind::kCorrupt, file, file + " does not match its SHA-256 in the manifest");
   }
@@ -668,12 +698,18 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
     // Newest first: the first versions met are the newest.
     for (const auto& name : policy.versioned_files) {
       std::set<StoreFiles::Key> allowed;
-      if (auto k = files.key(*result.current, name)) allowed.insert(*k);
+      if (auto k = files.key(*result.current, name)) {
+        allowed.insert(*k);
+      }
       std::int64_t others = 0;
       for (auto& c : gens) {
-        if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
+        if (!c.reason.empty() || c.writing || c.generation == *result.current) {
+          continue;
+        }
         const auto k = files.key(c.generation, name);
-        if (!k || allowed.count(*k) != 0) continue;
+        if (!k || allowed.count(*k) != 0) {
+          continue;
+        }
         if (others < policy.keep_versions) {
           allowed.insert(*k);
           ++others;
@@ -687,13 +723,19 @@ RetentionResult SnapshotStore::collect_garbage(const RetentionPolicy& policy, bo
   std::reverse(gens.begin(), gens.end());
   StoreFiles after = files;
   for (const auto& c : gens) {
-    if (!c.reason.empty()) after.remove(c.generation);
+    if (!c.reason.empty()) {
+      after.remove(c.generation);
+    }
   }
   if (result.current && policy.max_bytes > 0) {
     std::int64_t bytes = after.bytes();
     for (auto& c : gens) {
-      if (bytes <= policy.max_bytes) break;
-      if (!c.reason.empty() || c.writing || c.generation == *result.current) continue;
+      if (bytes <= policy.max_bytes) {
+        break;
+      }
+      if (!c.reason.empty() || c.writing || c.generation == *result.current) {
+        continue;
+      }
       c.reason = "over_budget";
       after.remove(c.generation);
       bytes = after.bytes();
@@ -738,7 +780,9 @@ RetentionResult SnapshotStore::make_room(std::int64_t available_bytes, std::int6
   Fd lock(lock_store(version_dir()));
   RetentionResult result;
   auto current = current_generation();
-  if (current.ok()) result.current = current.value();
+  if (current.ok()) {
+    result.current = current.value();
+  }
   auto room = [&] {
     const auto s = space();
     return !s || s->available_bytes >= available_bytes;
@@ -754,11 +798,15 @@ RetentionResult SnapshotStore::make_room(std::int64_t available_bytes, std::int6
     std::vector<Candidate> order;
     std::vector<Candidate> published;
     for (std::int64_t g : list_generations()) {
-      if (result.current && g == *result.current) continue;
+      if (result.current && g == *result.current) {
+        continue;
+      }
       auto m = read_manifest(g);
       const std::int64_t at = m.ok() ? m->generated_at_ms : mtime_ms(generation_dir(g));
       if (!m.ok()) {
-        if (being_written(generation_dir(g))) continue;  // a staged writer's, not partial
+        if (being_written(generation_dir(g))) {
+          continue;  // a staged writer's, not partial
+        }
         order.push_back({g, "partial", at});
       } else if (result.current && g > *result.current) {
         order.push_back({g, "unpublished", at});
@@ -778,11 +826,17 @@ RetentionResult SnapshotStore::make_room(std::int64_t available_bytes, std::int6
                                 std::max<std::int64_t>(0, now_ms - c.generated_at_ms)};
       result.bytes_freed += removed.bytes;
       result.removed.push_back(std::move(removed));
-      if (room()) break;
+      if (room()) {
+        break;
+      }
     }
-    if (!result.removed.empty()) fsync_dir(root_ / "v1" / "generations");
+    if (!result.removed.empty()) {
+      fsync_dir(root_ / "v1" / "generations");
+    }
   }
-  for (std::int64_t g : list_generations()) result.kept.push_back(g);
+  for (std::int64_t g : list_generations()) {
+    result.kept.push_back(g);
+  }
   result.store_bytes = files.bytes();
   return result;
 }
@@ -877,7 +931,9 @@ GenerationWriter::~GenerationWriter() {
 
 void GenerationWriter::close_pending() noexcept {
   for (auto& p : pending_) {
-    if (p.fd >= 0) ::close(std::exchange(p.fd, -1));
+    if (p.fd >= 0) {
+      ::close(std::exchange(p.fd, -1));
+    }
   }
   pending_.clear();
 }
@@ -890,16 +946,22 @@ void GenerationWriter::abort() noexcept {
   close_pending();
   std::error_code ec;
   fs::remove_all(store_->generation_dir(generation_), ec);
-  if (published_as_ != 0) fs::remove_all(store_->generation_dir(published_as_), ec);
+  if (published_as_ != 0) {
+    fs::remove_all(store_->generation_dir(published_as_), ec);
+  }
   // v1/.CURRENT.tmp is only ever written under the writers' lock.
-  if (lock_fd_ >= 0) fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
+  if (lock_fd_ >= 0) {
+    fs::remove(store_->version_dir() / ".CURRENT.tmp", ec);
+  }
   if (ec) {
     core::log::warn("snapshot.abort_cleanup_failed", {{"generation", generation_}, {"error", ec.message()}});
   }
 }
 
 void GenerationWriter::lock() {
-  if (lock_fd_ >= 0) return;
+  if (lock_fd_ >= 0) {
+    return;
+  }
   const auto start = std::chrono::steady_clock::now();
   lock_fd_ = lock_store(store_->version_dir());
   timings_.lock_wait_ms += ms_since(start);
@@ -940,11 +1002,15 @@ void GenerationWriter::add(const std::string& name, std::string_view bytes,
 }
 
 void GenerationWriter::flush() {
-  if (pending_.empty()) return;
+  if (pending_.empty()) {
+    return;
+  }
   const auto start = std::chrono::steady_clock::now();
   const fs::path dir = store_->generation_dir(generation_);
   std::vector<std::pair<int, fs::path>> fds;
-  for (const auto& p : pending_) fds.emplace_back(p.fd, dir / ("." + p.name + ".tmp"));
+  for (const auto& p : pending_) {
+    fds.emplace_back(p.fd, dir / ("." + p.name + ".tmp"));
+  }
   timings_.fsyncs += fsync_all(fds);
   // The directory entries are made durable with the manifest's (commit()):
   // until then the generation is partial anyway.
@@ -1006,11 +1072,17 @@ void GenerationWriter::write_manifest(std::int64_t g, const Manifest& manifest, 
   store_->notify(WriteStep::kTempWritten, kManifestName);
   rename_file(manifest_tmp, dir / kManifestName);
   std::vector<std::pair<int, fs::path>> fds{{manifest_fd.get(), dir / kManifestName}};
-  if (current_fd) fds.emplace_back(current_fd->get(), current_path);
-  timings_.fsyncs += fsync_all(fds);
-  if (int err = manifest_fd.close(); err != 0) io_fail("cannot close", dir / kManifestName, err);
   if (current_fd) {
-    if (int err = current_fd->close(); err != 0) io_fail("cannot close", current_path, err);
+    fds.emplace_back(current_fd->get(), current_path);
+  }
+  timings_.fsyncs += fsync_all(fds);
+  if (int err = manifest_fd.close(); err != 0) {
+    io_fail("cannot close", dir / kManifestName, err);
+  }
+  if (current_fd) {
+    if (int err = current_fd->close(); err != 0) {
+      io_fail("cannot close", current_path, err);
+    }
   }
   // Every file's and the manifest's directory entry, and the generation's
   // own entry in generations/, durable before CURRENT may name it.
@@ -1088,7 +1160,9 @@ GenerationWriter::Committed GenerationWriter::commit(std::int64_t catalog_seq, s
   out.manifest.generated_at_ms = generated_at_ms;
   out.manifest.files = files_;
   for (auto& [name, entry] : out.manifest.files) {
-    if (entry.catalog_seq == catalog_seq) entry.catalog_seq.reset();  // the generation's: implicit
+    if (entry.catalog_seq == catalog_seq) {
+      entry.catalog_seq.reset();  // the generation's: implicit
+    }
   }
 
   // A staged generation is published under its own number unless a newer

@@ -47,7 +47,9 @@ double ms_since(Clock::time_point t) {
 
 std::map<std::string, std::string> parse_flags(int argc, char** argv) {
   std::map<std::string, std::string> flags;
-  for (int i = 2; i + 1 < argc; i += 2) flags[argv[i]] = argv[i + 1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    flags[argv[i]] = argv[i + 1];
+  }
   return flags;
 }
 
@@ -84,8 +86,9 @@ int generate(const std::map<std::string, std::string>& f) {
     int depth = 0;
     if (id > roots) {
       std::int64_t p = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(id - 1));
-      while (ings[p - 1].depth >= 4)
+      while (ings[p - 1].depth >= 4) {
         p = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(roots));
+      }
       parent = p;
       path = ings[p - 1].path;
       depth = ings[p - 1].depth + 1;
@@ -129,7 +132,9 @@ int engine(const std::map<std::string, std::string>& f) {
   std::size_t bytes = 0;
   auto record = [&](const std::string& k, double v) {
     auto it = best.find(k);
-    if (it == best.end() || v < it->second) best[k] = v;
+    if (it == best.end() || v < it->second) {
+      best[k] = v;
+    }
   };
   for (int i = 0; i < repeat; ++i) {
     const auto t0 = Clock::now();
@@ -161,7 +166,9 @@ int engine(const std::map<std::string, std::string>& f) {
     record("serialize", ms_since(t));
     record("total", ms_since(t0));
     bytes = 0;
-    for (const auto& d : docs) bytes += d.size();
+    for (const auto& d : docs) {
+      bytes += d.size();
+    }
   }
   std::printf("{\"db\":\"%s\",\"repeat\":%d,\"json_bytes\":%zu,\"ms\":{", path.c_str(), repeat, bytes);
   bool first = true;
@@ -219,7 +226,9 @@ Timed run_sql(RawSqlite& raw, const std::string& sql, double limit_ms) {
     throw std::runtime_error(std::string("prepare: ") + sqlite3_errmsg(db));
   }
   int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ++t.rows;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ++t.rows;
+  }
   sqlite3_finalize(st);
   if (rc == SQLITE_INTERRUPT) {
     t.complete = false;
@@ -244,7 +253,9 @@ int sql(const std::map<std::string, std::string>& f) {
   // The SQL gets its best plan: with statistics SQLite scans the ingredients
   // (cheap LIKE) and probes recipe_ingredients by index; without them it may
   // scan every recipe row per ingredient, tens of times slower. Not timed.
-  if (flag_int(f, "--analyze", 1) != 0) catalog::Database::open(path)->exec("ANALYZE");
+  if (flag_int(f, "--analyze", 1) != 0) {
+    catalog::Database::open(path)->exec("ANALYZE");
+  }
   catalog::DatabaseOptions opt;
   opt.read_only = true;
   opt.create_if_missing = false;
@@ -265,13 +276,17 @@ int sql(const std::map<std::string, std::string>& f) {
   std::vector<std::int64_t> ids;
   {
     auto st = db->prepare("SELECT id FROM ingredients");
-    while (st.step()) ids.push_back(st.column_int(0));
+    while (st.step()) {
+      ids.push_back(st.column_int(0));
+    }
   }
   std::mt19937_64 rng(static_cast<std::uint64_t>(flag_int(f, "--seed", 7)));
   std::shuffle(ids.begin(), ids.end(), rng);
   ids.resize(std::min<std::size_t>(ids.size(), static_cast<std::size_t>(sample)));
   std::string in;
-  for (auto id : ids) in += (in.empty() ? "" : ",") + std::to_string(id);
+  for (auto id : ids) {
+    in += (in.empty() ? "" : ",") + std::to_string(id);
+  }
   const auto sampled =
       run_sql(raw, std::string(kUsageSql) + "WHERE i.id IN (" + in + ") GROUP BY i.id", limit_ms);
   const double per_ingredient = ids.empty() ? 0 : sampled.ms / static_cast<double>(ids.size());
@@ -308,9 +323,15 @@ int run(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   const auto flags = parse_flags(argc, argv);
-  if (cmd == "generate") return generate(flags);
-  if (cmd == "engine") return engine(flags);
-  if (cmd == "sql") return sql(flags);
+  if (cmd == "generate") {
+    return generate(flags);
+  }
+  if (cmd == "engine") {
+    return engine(flags);
+  }
+  if (cmd == "sql") {
+    return sql(flags);
+  }
   std::cerr << "unknown command " << cmd << "\n";
   return 2;
 }

@@ -32,13 +32,17 @@ struct Problem {
 const std::vector<Problem>& problems(bool learned) {
   static std::vector<Problem> cache[2];
   auto& out = cache[learned ? 1 : 0];
-  if (!out.empty()) return out;
+  if (!out.empty()) {
+    return out;
+  }
   const auto state = testing::seeded_catalog(1356, 610, 42);
   const IngredientHierarchy h(state);
   const SparseRows rolled = roll_up(compute_fractions(state, VolumeRule::kDistance).fractions, h);
   const IngredientSet set = ingredient_set_with_ancestors(rolled, h);
   SparseRows masses = to_set_columns(rolled, set);
-  for (double& v : masses.values) v = static_cast<float>(v);
+  for (double& v : masses.values) {
+    v = static_cast<float>(v);
+  }
   const std::size_t m = set.size();
   std::vector<float> cost = tree_cost_matrix(set, h);
   if (learned) {
@@ -51,10 +55,12 @@ const std::vector<Problem>& problems(bool learned) {
   for (std::size_t p = 0; p < pairs.size(); p += step) {
     Problem pr;
     const std::uint32_t a = pairs.first[p], b = pairs.second[p];
-    for (std::size_t i = masses.offsets[a]; i < masses.offsets[a + 1]; ++i)
+    for (std::size_t i = masses.offsets[a]; i < masses.offsets[a + 1]; ++i) {
       pr.supply.push_back(masses.values[i]);
-    for (std::size_t j = masses.offsets[b]; j < masses.offsets[b + 1]; ++j)
+    }
+    for (std::size_t j = masses.offsets[b]; j < masses.offsets[b + 1]; ++j) {
       pr.demand.push_back(masses.values[j]);
+    }
     for (std::size_t i = masses.offsets[a]; i < masses.offsets[a + 1]; ++i) {
       for (std::size_t j = masses.offsets[b]; j < masses.offsets[b + 1]; ++j) {
         pr.cost.push_back(cost[masses.columns[i] * m + masses.columns[j]]);
@@ -80,7 +86,9 @@ void BM_EmdSolver(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
   st.counters["pivots_per_pair"] = static_cast<double>(pivots) / static_cast<double>(st.iterations());
   double cells = 0;
-  for (const auto& p : ps) cells += static_cast<double>(p.cost.size());
+  for (const auto& p : ps) {
+    cells += static_cast<double>(p.cost.size());
+  }
   st.counters["cells_per_pair"] = cells / static_cast<double>(ps.size());
 }
 
@@ -96,7 +104,9 @@ void BM_LemonNetworkSimplex(benchmark::State& st) {
     const Problem& p = ps[i++ % ps.size()];
     g.clear();
     const std::size_t na = p.supply.size(), nb = p.demand.size();
-    for (std::size_t k = 0; k < na + nb; ++k) g.addNode();
+    for (std::size_t k = 0; k < na + nb; ++k) {
+      g.addNode();
+    }
     lemon::SmartDigraph::ArcMap<std::int64_t> cost(g);
     lemon::SmartDigraph::NodeMap<std::int64_t> supply(g);
     for (std::size_t a = 0; a < na; ++a) {
@@ -108,8 +118,9 @@ void BM_LemonNetworkSimplex(benchmark::State& st) {
     const double sa = std::accumulate(p.supply.begin(), p.supply.end(), 0.0);
     const double sb = std::accumulate(p.demand.begin(), p.demand.end(), 0.0);
     std::int64_t balance = 0;
-    for (std::size_t a = 0; a < na; ++a)
+    for (std::size_t a = 0; a < na; ++a) {
       balance += supply[g.nodeFromId(static_cast<int>(a))] = std::llround(p.supply[a] * 1e9);
+    }
     for (std::size_t b = 0; b < nb; ++b) {
       balance += supply[g.nodeFromId(static_cast<int>(na + b))] = -std::llround(p.demand[b] * sa / sb * 1e9);
     }

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -104,12 +105,16 @@ double distance_gap(const CocktailSpaceResult& a, const CocktailSpaceResult& b) 
   std::size_t na = 0, nb = 0;
   const auto da = npy_values(a.distance_matrix_npy, na);
   const auto db = npy_values(b.distance_matrix_npy, nb);
-  if (na != nb) return -1;
+  if (na != nb) {
+    return -1;
+  }
   const float fa = *std::max_element(da.begin(), da.end());
   const float fb = *std::max_element(db.begin(), db.end());
   double gap = 0;
   for (std::size_t i = 0; i < da.size(); ++i) {
-    if (da[i] >= fa || db[i] >= fb || da[i] <= 0) continue;
+    if (da[i] >= fa || db[i] >= fb || da[i] <= 0) {
+      continue;
+    }
     gap = std::max(gap, std::abs(static_cast<double>(da[i]) - db[i]) / da[i]);
   }
   return gap;
@@ -154,14 +159,20 @@ const char* change(CatalogState& state, int round, std::uint64_t& rng) {
       recipe.name = "Variation " + std::to_string(round);
       state.recipes.push_back(recipe);
       std::int64_t next_id = 0;
-      for (const auto& r : rows) next_id = std::max(next_id, r.id);
+      for (const auto& r : rows) {
+        next_id = std::max(next_id, r.id);
+      }
       std::vector<cocktail::catalog::RecipeIngredientRow> copied;
       for (const auto& r : rows) {
-        if (r.recipe_id != source) continue;
+        if (r.recipe_id != source) {
+          continue;
+        }
         auto c = r;
         c.id = ++next_id;
         c.recipe_id = recipe.id;
-        if (c.amount && copied.empty()) *c.amount *= 2;
+        if (c.amount && copied.empty()) {
+          *c.amount *= 2;
+        }
         copied.push_back(c);
       }
       rows.insert(rows.end(), copied.begin(), copied.end());
@@ -172,12 +183,16 @@ const char* change(CatalogState& state, int round, std::uint64_t& rng) {
         auto& row = rows[pick(rows.size())];
         const auto it = std::find_if(state.ingredients.begin(), state.ingredients.end(),
                                      [&](const auto& i) { return i.id == row.ingredient_id; });
-        if (it == state.ingredients.end() || !it->parent_id) continue;
+        if (it == state.ingredients.end() || !it->parent_id) {
+          continue;
+        }
         const auto sibling =
             std::find_if(state.ingredients.begin(), state.ingredients.end(), [&](const auto& i) {
               return i.parent_id == it->parent_id && i.id != it->id && i.name.rfind("Unused", 0) != 0;
             });
-        if (sibling == state.ingredients.end()) continue;
+        if (sibling == state.ingredients.end()) {
+          continue;
+        }
         row.ingredient_id = sibling->id;
         return "ingredient swapped for a sibling";
       }
@@ -196,14 +211,14 @@ std::string stages(const CocktailSpaceResult& r) {
 }
 
 double median(std::vector<double> v) {
-  if (v.empty()) return 0;
+  if (v.empty()) {
+    return 0;
+  }
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::int64_t recipes = 1356, ingredients = 610, rounds = 12;
   std::uint64_t seed = 42;
   CocktailSpaceOptions options;
@@ -278,4 +293,15 @@ int main(int argc, char** argv) {
       static_cast<long long>(rounds), median(warm_cpu), median(cold_cpu), median(warm_wall),
       median(cold_wall), worst_m, worst_em, worst_cold_m, worst_cold_em, worst_gap);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cocktail_space_incremental_bench: %s\n", e.what());
+    return 1;
+  }
 }

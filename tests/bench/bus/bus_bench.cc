@@ -100,7 +100,9 @@ Round run(bool curve, const Keys& keys, std::int64_t events, int samples, std::i
   // Throughput.
   const auto begin = Clock::now();
   for (std::int64_t i = 1; i <= events; ++i) {
-    while (static_cast<std::int64_t>(counter.get() - base) < i - window) std::this_thread::yield();
+    while (static_cast<std::int64_t>(counter.get() - base) < i - window) {
+      std::this_thread::yield();
+    }
     (void)pub.publish(bus::CatalogChange{i, 1795514400123, bus::Entity::kRecipe, bus::Op::kInsert, i});
   }
   counter.wait_for(base + static_cast<std::uint64_t>(events), std::chrono::seconds(60));
@@ -115,7 +117,9 @@ Round run(bool curve, const Keys& keys, std::int64_t events, int samples, std::i
     const auto t0 = Clock::now();
     (void)pub.publish(
         bus::CatalogChange{events + i + 1, 1795514400123, bus::Entity::kRecipe, bus::Op::kUpdate, i});
-    if (!counter.wait_for(want, std::chrono::seconds(5))) break;
+    if (!counter.wait_for(want, std::chrono::seconds(5))) {
+      break;
+    }
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   r.p50_us = percentile(us, 0.5);
@@ -149,7 +153,9 @@ int main(int argc, char** argv) {
   auto column = [](const std::vector<Round>& rounds, double Round::*field) {
     std::vector<double> v;
     v.reserve(rounds.size());
-    for (const auto& r : rounds) v.push_back(r.*field);
+    for (const auto& r : rounds) {
+      v.push_back(r.*field);
+    }
     return median(v);
   };
   std::printf("%-28s %14s %14s %8s\n", "median over rounds", "anonymous", "CURVE", "ratio");

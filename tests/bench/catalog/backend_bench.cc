@@ -109,11 +109,16 @@ int outside_write(const std::map<std::string, std::string>& f) {
       sqlite3_exec(lite, sql.c_str(), nullptr, nullptr, nullptr);
     }
     std::unique_lock lock(mu);
-    if (cv.wait_for(lock, std::chrono::seconds(5), [&] { return last_unit_seq > before; }))
+    if (cv.wait_for(lock, std::chrono::seconds(5), [&] { return last_unit_seq > before; })) {
       ms.push_back(ms_since(t));
+    }
   }
-  if (pg) PQfinish(pg);
-  if (lite) sqlite3_close(lite);
+  if (pg) {
+    PQfinish(pg);
+  }
+  if (lite) {
+    sqlite3_close(lite);
+  }
   std::printf(
       "{\"bench\":\"outside_write\",\"writes\":%d,\"published\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
       "\"max_ms\":%.2f}\n",
@@ -142,11 +147,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::map<std::string, std::string> f;
-  for (int i = 2; i + 1 < argc; i += 2) f[argv[i]] = argv[i + 1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    f[argv[i]] = argv[i + 1];
+  }
   const std::string cmd = argv[1];
-  if (cmd == "load") return load(f);
-  if (cmd == "outside-write") return outside_write(f);
-  if (cmd == "mark-published") return mark_published(f);
+  if (cmd == "load") {
+    return load(f);
+  }
+  if (cmd == "outside-write") {
+    return outside_write(f);
+  }
+  if (cmd == "mark-published") {
+    return mark_published(f);
+  }
   std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
   return 2;
 }

@@ -28,7 +28,9 @@ std::string bench_dir() {
 void BM_CreateRecipe(benchmark::State& state) {
   const auto mode = static_cast<Synchronous>(state.range(0));
   const std::string path = bench_dir() + "/create-recipe-" + std::to_string(state.range(0)) + ".db";
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(path + suffix);
+  }
   DatabaseOptions options;
   options.synchronous = mode;
   auto db = open_catalog(path, options);
@@ -58,7 +60,9 @@ void BM_CreateRecipe(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(mode == Synchronous::kOff ? "OFF" : mode == Synchronous::kNormal ? "NORMAL" : "FULL");
   db.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(path + suffix);
+  }
 }
 
 BENCHMARK(BM_CreateRecipe)

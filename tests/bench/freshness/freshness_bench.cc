@@ -99,7 +99,9 @@ class Announcements {
   std::optional<Clock::time_point> covered_at(std::int64_t seq, bool complete = false) {
     std::lock_guard lock(mu_);
     for (const auto& e : events_) {
-      if ((complete ? e.all_seq : e.seq) >= seq) return e.at;
+      if ((complete ? e.all_seq : e.seq) >= seq) {
+        return e.at;
+      }
     }
     return std::nullopt;
   }
@@ -113,7 +115,9 @@ class Announcements {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
     for (std::size_t i = from; i < events_.size(); ++i) {
-      if (events_[i].all_seq > (i == 0 ? 0 : events_[i - 1].all_seq)) ++n;
+      if (events_[i].all_seq > (i == 0 ? 0 : events_[i - 1].all_seq)) {
+        ++n;
+      }
     }
     return n;
   }
@@ -147,7 +151,9 @@ class VisibleReads {
       exit_ = true;
     }
     cv_.notify_all();
-    for (auto& t : workers_) t.join();
+    for (auto& t : workers_) {
+      t.join();
+    }
   }
   // Reads `path` with min_seq=seq; the result is taken by `visible_at`.
   void submit(const std::string& path, std::int64_t seq) {
@@ -160,7 +166,9 @@ class VisibleReads {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, 30s, [&] { return queue_.empty() && busy_ == 0; });
     auto it = done_.find({path, seq});
-    if (it == done_.end()) return std::nullopt;
+    if (it == done_.end()) {
+      return std::nullopt;
+    }
     return it->second;
   }
 
@@ -174,7 +182,9 @@ class VisibleReads {
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return exit_ || !queue_.empty(); });
-      if (queue_.empty()) return;
+      if (queue_.empty()) {
+        return;
+      }
       Job job = std::move(queue_.front());
       queue_.erase(queue_.begin());
       ++busy_;
@@ -182,12 +192,16 @@ class VisibleReads {
       std::optional<Clock::time_point> at;
       try {
         const auto r = client.get(job.path + "?min_seq=" + std::to_string(job.seq) + "&wait_ms=10000");
-        if (r.status == 200) at = Clock::now();
+        if (r.status == 200) {
+          at = Clock::now();
+        }
       } catch (const std::exception&) {
       }
       lock.lock();
       --busy_;
-      if (at) done_[{job.path, job.seq}] = *at;
+      if (at) {
+        done_[{job.path, job.seq}] = *at;
+      }
       cv_.notify_all();
     }
   }
@@ -211,8 +225,12 @@ std::int64_t disk_bytes(const std::string& dir) {
   std::error_code ec;
   for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (seen.insert({st.st_dev, st.st_ino}).second) total += static_cast<std::int64_t>(st.st_blocks) * 512;
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    if (seen.insert({st.st_dev, st.st_ino}).second) {
+      total += static_cast<std::int64_t>(st.st_blocks) * 512;
+    }
   }
   return total;
 }
@@ -231,7 +249,9 @@ std::int64_t micros(Clock::time_point t) {
 std::string logfmt(const std::string& line, const std::string& key) {
   const std::string k = " " + key + "=";
   const auto at = line.find(k);
-  if (at == std::string::npos) return "";
+  if (at == std::string::npos) {
+    return "";
+  }
   const auto from = at + k.size();
   return line.substr(from, line.find(' ', from) - from);
 }
@@ -261,7 +281,9 @@ struct RunTrace {
   double stages_with(const std::string& prefix) const {
     double sum = 0;
     for (const auto& [name, ms] : stages) {
-      if (name.rfind(prefix, 0) == 0 && name.find('.', prefix.size()) == std::string::npos) sum += ms;
+      if (name.rfind(prefix, 0) == 0 && name.find('.', prefix.size()) == std::string::npos) {
+        sum += ms;
+      }
     }
     return sum;
   }
@@ -277,7 +299,9 @@ std::vector<RunTrace> run_traces(const std::string& log) {
   std::vector<RunTrace> out;
   std::istringstream in(log);
   for (std::string line; std::getline(in, line);) {
-    if (line.find(" event=regen.trace ") == std::string::npos) continue;
+    if (line.find(" event=regen.trace ") == std::string::npos) {
+      continue;
+    }
     RunTrace t;
     t.lane = logfmt(line, "lane");
     t.generation = logfmt_int(line, "generation");
@@ -291,7 +315,9 @@ std::vector<RunTrace> run_traces(const std::string& log) {
     std::istringstream stages(logfmt(line, "stages"));
     for (std::string item; std::getline(stages, item, ',');) {
       const auto colon = item.rfind(':');
-      if (colon != std::string::npos) t.stages[item.substr(0, colon)] = std::stod(item.substr(colon + 1));
+      if (colon != std::string::npos) {
+        t.stages[item.substr(0, colon)] = std::stod(item.substr(colon + 1));
+      }
     }
     out.push_back(std::move(t));
   }
@@ -304,7 +330,9 @@ std::vector<LoadTrace> load_traces(const std::string& log) {
   std::vector<LoadTrace> out;
   std::istringstream in(log);
   for (std::string line; std::getline(in, line);) {
-    if (line.find(" event=snapshot.load_trace ") == std::string::npos) continue;
+    if (line.find(" event=snapshot.load_trace ") == std::string::npos) {
+      continue;
+    }
     LoadTrace t;
     t.generation = logfmt_int(line, "generation");
     t.heard_us = logfmt_int(line, "heard_us");
@@ -328,7 +356,9 @@ struct Figures {
 };
 
 double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
+  if (sorted.empty()) {
+    return 0;
+  }
   const auto i = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size()))) - 1;
   return sorted[std::min(i, sorted.size() - 1)];
 }
@@ -364,7 +394,9 @@ Figures measure(const std::vector<Mutation>& mutations, const When& when, bool s
     f.p99 = percentile(ms, 0.99);
     f.max = ms.back();
     double sum = 0;
-    for (double v : ms) sum += v;
+    for (double v : ms) {
+      sum += v;
+    }
     f.mean = sum / static_cast<double>(ms.size());
   }
   return f;
@@ -377,8 +409,9 @@ Mutation mutate(HttpClient& client, int i) {
   auto r = client.post("/api/v1/ingredients", body, {{"Authorization", std::string("Bearer ") + kToken}});
   Mutation m;
   m.committed = Clock::now();
-  if (r.status != 201)
+  if (r.status != 201) {
     throw std::runtime_error("mutation refused: " + std::to_string(r.status) + " " + r.body);
+  }
   rapidjson::Document d;
   d.Parse(r.body.c_str(), r.body.size());
   m.seq = d["catalog_seq"].GetInt64();
@@ -432,7 +465,9 @@ void breakdown(const char* what, const std::vector<Mutation>& ms, bool maps,
   std::size_t unmatched = 0;
   for (const auto& m : ms) {
     const auto at = visible(m);
-    if (!at) continue;
+    if (!at) {
+      continue;
+    }
     const std::int64_t ack = micros(m.committed);
     const RunTrace* run = nullptr;
     for (const auto& r : runs) {
@@ -494,7 +529,9 @@ void breakdown(const char* what, const std::vector<Mutation>& ms, bool maps,
   std::printf("    %-26s %8s %8s %8s %8s\n", "segment", "p50", "p90", "p99", "max");
   for (const auto& name : kSegments) {
     auto& v = seg[name];
-    if (v.empty()) continue;
+    if (v.empty()) {
+      continue;
+    }
     std::sort(v.begin(), v.end());
     std::printf("    %-26s %8.1f %8.1f %8.1f %8.1f\n", name.c_str(), percentile(v, 0.5), percentile(v, 0.9),
                 percentile(v, 0.99), v.back());
@@ -609,7 +646,9 @@ int main(int argc, char** argv) {
                                          "--allow-anonymous-bus"};
   {
     std::istringstream extra(o.get("--regen-args"));
-    for (std::string word; extra >> word;) regen_args.push_back(word);
+    for (std::string word; extra >> word;) {
+      regen_args.push_back(word);
+    }
   }
   ChildProcess regen(bin + "/analytics-regen", regen_args);
   // analytics-api with its defaults (access log on), on regen's announcements.
@@ -721,10 +760,12 @@ int main(int argc, char** argv) {
   std::istringstream in(metrics);
   double total_sum = 0, total_count = 0;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind(R"(cocktail_regen_duration_seconds_sum{stage="total"} )", 0) == 0)
+    if (line.rfind(R"(cocktail_regen_duration_seconds_sum{stage="total"} )", 0) == 0) {
       total_sum = std::stod(line.substr(line.find(' ') + 1));
-    if (line.rfind(R"(cocktail_regen_duration_seconds_count{stage="total"} )", 0) == 0)
+    }
+    if (line.rfind(R"(cocktail_regen_duration_seconds_count{stage="total"} )", 0) == 0) {
       total_count = std::stod(line.substr(line.find(' ') + 1));
+    }
   }
   const double mean_run_ms = total_count > 0 ? 1000.0 * total_sum / total_count : 0;
   // Which stages the slow regenerations spent their time in: observations
@@ -734,15 +775,23 @@ int main(int argc, char** argv) {
     std::istringstream text(metrics);
     for (std::string line; std::getline(text, line);) {
       const auto stage_at = line.find(R"(stage=")");
-      if (line.rfind("cocktail_regen_duration_seconds_", 0) != 0 || stage_at == std::string::npos) continue;
+      if (line.rfind("cocktail_regen_duration_seconds_", 0) != 0 || stage_at == std::string::npos) {
+        continue;
+      }
       const std::string stage = line.substr(stage_at + 7, line.find('"', stage_at + 7) - stage_at - 7);
       const double value = std::stod(line.substr(line.rfind(' ') + 1));
-      if (line.rfind("cocktail_regen_duration_seconds_count", 0) == 0) stages[stage].first = value;
-      if (line.find(R"(le="0.25")") != std::string::npos) stages[stage].second = value;
+      if (line.rfind("cocktail_regen_duration_seconds_count", 0) == 0) {
+        stages[stage].first = value;
+      }
+      if (line.find(R"(le="0.25")") != std::string::npos) {
+        stages[stage].second = value;
+      }
     }
     std::printf("stages over 250 ms:");
     for (const auto& [stage, c] : stages) {
-      if (c.first > c.second) std::printf(" %s %.0f;", stage.c_str(), c.first - c.second);
+      if (c.first > c.second) {
+        std::printf(" %s %.0f;", stage.c_str(), c.first - c.second);
+      }
     }
     std::printf("\n");
   }
@@ -752,9 +801,13 @@ int main(int argc, char** argv) {
   {
     std::istringstream log(regen.stderr_text());
     for (std::string line; std::getline(log, line);) {
-      if (line.find("event=regen.done") == std::string::npos) continue;
+      if (line.find("event=regen.done") == std::string::npos) {
+        continue;
+      }
       const auto at = line.find(" ms=");
-      if (at != std::string::npos) runs.emplace_back(std::stod(line.substr(at + 4)), line);
+      if (at != std::string::npos) {
+        runs.emplace_back(std::stod(line.substr(at + 4)), line);
+      }
     }
   }
   std::sort(runs.rbegin(), runs.rend());

@@ -27,14 +27,18 @@ namespace {
 std::string make_body(std::size_t bytes) {
   std::string out = "[";
   for (int i = 0; out.size() + 80 < bytes; ++i) {
-    if (i > 0) out += ",";
+    if (i > 0) {
+      out += ",";
+    }
     char item[128];
     std::snprintf(item, sizeof item, R"({"id":%d,"name":"recipe %d","x":%.6f,"y":%.6f,"cluster":%d})", i, i,
                   (i * 7919 % 10007) / 10007.0, (i * 104729 % 10009) / 10009.0, i % 12);
     out += item;
   }
   // Pad with spaces (valid JSON) to the exact size.
-  if (out.size() + 1 < bytes) out.append(bytes - out.size() - 1, ' ');
+  if (out.size() + 1 < bytes) {
+    out.append(bytes - out.size() - 1, ' ');
+  }
   out += "]";
   return out;
 }

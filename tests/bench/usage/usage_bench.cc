@@ -31,7 +31,9 @@ constexpr int kEventsPerHour = 10'000;
 
 // Writes the database; returns the `now` it ends at.
 std::int64_t make_db(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(path + suffix);
+  }
   catalog::DatabaseOptions options;
   options.synchronous = catalog::Synchronous::kOff;  // generation only
   auto db = open_usage_db(path, options);

@@ -106,7 +106,9 @@ TEST(SelfRepair, StartedOnACorruptCurrentItServesWhatVerifiesAndGetsAFreshGenera
   health = json(api.get("/health").body);
   EXPECT_TRUE(health["details"]["fallback_generation"].IsNull());
   EXPECT_EQ(health["details"]["catalog_seq"].GetInt64(), stack.seeded_seq()) << "no catalog change";
-  for (const char* route : kSnapshotRoutes) EXPECT_EQ(api.get(route).status, 200) << route;
+  for (const char* route : kSnapshotRoutes) {
+    EXPECT_EQ(api.get(route).status, 200) << route;
+  }
   // The run is recorded once it returns, after its announcement (readers
   // first) and retention: wait for it.
   ASSERT_TRUE(testing::wait_until(

@@ -189,7 +189,9 @@ std::string Stack::key_file(const std::string& name) const { return dir_.file("b
         // analytics-regen subscribes to it: started again with the new one.
         api_pub_port_ = testing::free_loopback_port();
         kill(Service::kAnalyticsRegen);
-        if (auto regen = start(Service::kAnalyticsRegen); !regen) return regen;
+        if (auto regen = start(Service::kAnalyticsRegen); !regen) {
+          return regen;
+        }
       }
     }
   }

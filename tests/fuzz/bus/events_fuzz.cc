@@ -24,7 +24,9 @@ using namespace cocktail;
 
 void check_timestamp(std::string_view text) {
   const auto ms = bus::parse_utc_timestamp(text);
-  if (!ms) return;
+  if (!ms) {
+    return;
+  }
   const std::string formatted = bus::format_utc_timestamp(*ms);
   COCKTAIL_FUZZ_CHECK(bus::parse_utc_timestamp(formatted) == ms, formatted);
 }
@@ -34,7 +36,9 @@ void check_timestamp(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   char selector = 0;
   std::string_view body;
-  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &body)) return 0;
+  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &body)) {
+    return 0;
+  }
   std::string_view topic;
   switch (selector) {
     case 'c': topic = bus::kCatalogChangeTopic; break;

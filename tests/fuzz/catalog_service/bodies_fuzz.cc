@@ -34,15 +34,21 @@ class Catalog {
  public:
   Catalog() : db_(catalog::open_catalog(":memory:")), repo_(*db_) {
     auto spirits = repo_.create_ingredient({"Spirits", std::nullopt, std::nullopt, false});
-    if (!spirits.ok()) fuzz::fail(__FILE__, __LINE__, "fixture", spirits.error().message);
+    if (!spirits.ok()) {
+      fuzz::fail(__FILE__, __LINE__, "fixture", spirits.error().message);
+    }
     auto gin = repo_.create_ingredient({"Gin", "Juniper", spirits->value.id, true});
     auto lime = repo_.create_ingredient({"Lime juice", std::nullopt, std::nullopt, false});
-    if (!gin.ok() || !lime.ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "ingredients");
+    if (!gin.ok() || !lime.ok()) {
+      fuzz::fail(__FILE__, __LINE__, "fixture", "ingredients");
+    }
     catalog::RecipeInput gimlet{
         "Gimlet", "Shake with ice.", std::nullopt, std::nullopt, std::nullopt, std::nullopt, {}};
     gimlet.ingredients.push_back({gin->value.id, std::nullopt, 60.0});
     gimlet.ingredients.push_back({lime->value.id, std::nullopt, 20.0});
-    if (!repo_.create_recipe(gimlet).ok()) fuzz::fail(__FILE__, __LINE__, "fixture", "recipe");
+    if (!repo_.create_recipe(gimlet).ok()) {
+      fuzz::fail(__FILE__, __LINE__, "fixture", "recipe");
+    }
   }
 
   catalog::Repository& repo() { return repo_; }
@@ -60,7 +66,9 @@ void check_refusal(const core::Error& error, std::string_view body) {
 // A Repository answer: a value, or an error a client can act on.
 template <typename T>
 bool answered(const core::Result<T>& result, std::string_view body) {
-  if (result.ok()) return true;
+  if (result.ok()) {
+    return true;
+  }
   const auto code = result.error().code;
   COCKTAIL_FUZZ_CHECK(code == core::ErrorCode::kInvalidArgument || code == core::ErrorCode::kNotFound ||
                           code == core::ErrorCode::kConflict || code == core::ErrorCode::kTooLarge,
@@ -74,10 +82,14 @@ bool answered(const core::Result<T>& result, std::string_view body) {
 template <typename Decode, typename Write, typename ReadsBack>
 void decode_and_write(std::string_view body, Decode decode, Write write, ReadsBack reads_back) {
   auto in = decode(body);
-  if (!in.ok()) return check_refusal(in.error(), body);
+  if (!in.ok()) {
+    return check_refusal(in.error(), body);
+  }
   Catalog catalog;
   auto out = write(catalog.repo(), *in);
-  if (answered(out, body)) COCKTAIL_FUZZ_CHECK(reads_back(catalog.repo(), out->value, *in), body);
+  if (answered(out, body)) {
+    COCKTAIL_FUZZ_CHECK(reads_back(catalog.repo(), out->value, *in), body);
+  }
 }
 
 void write(char selector, std::string_view body) {
@@ -132,7 +144,9 @@ void write(char selector, std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   char selector = 0;
   std::string_view body;
-  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &body)) return 0;
+  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &body)) {
+    return 0;
+  }
   try {
     write(selector, body);
   } catch (const std::exception& e) {

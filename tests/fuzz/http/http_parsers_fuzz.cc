@@ -61,7 +61,9 @@ http::Router make_router() {
 }
 
 void check_route(const http::Router& router, std::string_view text) {
-  if (text.empty()) return;
+  if (text.empty()) {
+    return;
+  }
   Method method = Method::patch;
   switch (text.front()) {
     case 'G': method = Method::get; break;
@@ -81,11 +83,15 @@ void check_route(const http::Router& router, std::string_view text) {
   COCKTAIL_FUZZ_CHECK(m.route != nullptr && m.error.empty(), path);
   std::size_t params = 0;
   for (const auto& segment : m.route->segments) {
-    if (segment.is_param) ++params;
+    if (segment.is_param) {
+      ++params;
+    }
   }
   COCKTAIL_FUZZ_CHECK(m.params.size() == params, path);
   // A parameter matches a non-empty segment, and every escape decodes to a byte.
-  for (const auto& [name, value] : m.params) COCKTAIL_FUZZ_CHECK(!name.empty() && !value.empty(), path);
+  for (const auto& [name, value] : m.params) {
+    COCKTAIL_FUZZ_CHECK(!name.empty() && !value.empty(), path);
+  }
   COCKTAIL_FUZZ_CHECK(!m.allow.empty(), path);
 }
 
@@ -132,7 +138,9 @@ void check_utf8(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   char selector = 0;
   std::string_view text;
-  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &text)) return 0;
+  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &text)) {
+    return 0;
+  }
   static const http::Router router = make_router();
   static const http::BearerToken token("s3cret-token");
   static const http::CorsPolicy cors(
@@ -141,14 +149,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 'p': check_route(router, text); break;
     case 'q': {
       const auto params = http::parse_query(text);
-      if (params.ok()) (void)http::find_query(*params, "limit");
+      if (params.ok()) {
+        (void)http::find_query(*params, "limit");
+      }
       break;
     }
     case 'd': (void)http::percent_decode(text, true, "field"); break;
     case 'n': check_int(text); break;
     case 'l': {
       const auto address = http::parse_listen_address(text);
-      if (address.ok()) COCKTAIL_FUZZ_CHECK(!address->first.empty(), text);
+      if (address.ok()) {
+        COCKTAIL_FUZZ_CHECK(!address->first.empty(), text);
+      }
       break;
     }
     case 'e': {

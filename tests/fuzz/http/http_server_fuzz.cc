@@ -77,7 +77,9 @@ class ServerFixture {
     auto& r = server_.router();
     r.add(Method::get, "/api/v1/items", [](const Request& req) {
       auto limit = req.query_int("limit", 1, 1000);
-      if (!limit.ok()) return http::error_response(limit.error());
+      if (!limit.ok()) {
+        return http::error_response(limit.error());
+      }
       const std::string etag = "\"v" + std::to_string(limit->value_or(100)) + "\"";
       if (http::etag_matches(req.header(http::Field::if_none_match), etag)) {
         return Response::empty(Status::not_modified).set_header(http::Field::etag, etag);
@@ -89,13 +91,17 @@ class ServerFixture {
     r.add(Method::get, "/api/v1/items/bulk", [](const Request&) { return Response::json(Status::ok, "[]"); });
     r.add(Method::get, "/api/v1/items/{id}", [](const Request& req) {
       auto id = req.path_int("id", 1);
-      if (!id.ok()) return http::error_response(id.error());
+      if (!id.ok()) {
+        return http::error_response(id.error());
+      }
       return Response::json(Status::ok, R"({"id":)" + std::to_string(*id) + "}");
     });
     r.add(
         Method::post, "/api/v1/items",
         [this](const Request& req) {
-          if (auto refusal = token_.reject(req)) return std::move(*refusal);
+          if (auto refusal = token_.reject(req)) {
+            return std::move(*refusal);
+          }
           return Response::json(Status::created, R"({"bytes":)" + std::to_string(req.body().size()) + "}");
         },
         http::RouteOptions{1024});
@@ -110,8 +116,10 @@ class ServerFixture {
       });
     });
     // Never answered: the server's safety net answers 500.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): the handler owns the responder and drops it
     r.add(Method::get, "/api/v1/dropped", [](const Request&, Responder) {});
     r.add(Method::get, "/api/v1/throws",
+          // NOLINTNEXTLINE(performance-unnecessary-value-param): it throws before answering
           [](const Request&, Responder) -> void { throw std::runtime_error("handler failed"); });
     // An event stream: one event, then the end of the stream.
     r.add(Method::get, "/api/v1/events", [](const Request& req, Responder responder) {
@@ -138,18 +146,24 @@ class ServerFixture {
 // Sends `input` on a fresh connection, half-closes, returns what came back.
 std::string exchange(std::uint16_t port, std::string_view input) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) sys_fail("socket");
+  if (fd < 0) {
+    sys_fail("socket");
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) sys_fail("connect");
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    sys_fail("connect");
+  }
   // The server may answer and close before reading everything (a rejected
   // header): a failed send then is expected, not a finding.
   std::size_t sent = 0;
   while (sent < input.size()) {
     const ssize_t n = ::send(fd, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
+    if (n <= 0) {
+      break;
+    }
     sent += static_cast<std::size_t>(n);
   }
   ::shutdown(fd, SHUT_WR);
@@ -164,7 +178,9 @@ std::string exchange(std::uint16_t port, std::string_view input) {
       cocktail::fuzz::fail(__FILE__, __LINE__, "the server closes a half-closed connection", out);
     }
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) sys_fail("poll");
+    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      sys_fail("poll");
+    }
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
       out.append(buf, static_cast<std::size_t>(n));

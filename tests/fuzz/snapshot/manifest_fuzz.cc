@@ -37,7 +37,9 @@ void write_file(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) fuzz::fail(__FILE__, __LINE__, "fixture written", path.string());
+  if (!out) {
+    fuzz::fail(__FILE__, __LINE__, "fixture written", path.string());
+  }
 }
 
 // The store fixture, made once per process and removed at exit.
@@ -45,7 +47,9 @@ class StoreFixture {
  public:
   StoreFixture() {
     std::string pattern = (fs::temp_directory_path() / "fuzz-manifest-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) fuzz::fail(__FILE__, __LINE__, "mkdtemp", pattern);
+    if (mkdtemp(pattern.data()) == nullptr) {
+      fuzz::fail(__FILE__, __LINE__, "mkdtemp", pattern);
+    }
     root_ = pattern;
     store_.emplace(root_);
     const fs::path dir = store_->generation_dir(kGeneration);
@@ -86,7 +90,9 @@ class StoreFixture {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = fuzz::as_text(data, size);
   const auto manifest = snapshot::parse_manifest(text);
-  if (!manifest.ok()) return 0;  // the store parses it the same way and refuses it
+  if (!manifest.ok()) {
+    return 0;  // the store parses it the same way and refuses it
+  }
   {
     COCKTAIL_FUZZ_CHECK(manifest->generation > 0 && manifest->catalog_seq >= 0, text);
     for (const auto& [name, entry] : manifest->files) {

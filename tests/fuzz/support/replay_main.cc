@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 int main(int argc, char** argv) {
-  if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
+  if (LLVMFuzzerInitialize != nullptr) {
+    LLVMFuzzerInitialize(&argc, &argv);
+  }
   namespace fs = std::filesystem;
   std::vector<fs::path> inputs;
   for (int i = 1; i < argc; ++i) {
@@ -25,7 +27,9 @@ int main(int argc, char** argv) {
     if (fs::is_directory(arg)) {
       std::vector<fs::path> files;
       for (const auto& entry : fs::directory_iterator(arg)) {
-        if (entry.is_regular_file()) files.push_back(entry.path());
+        if (entry.is_regular_file()) {
+          files.push_back(entry.path());
+        }
       }
       std::sort(files.begin(), files.end());
       inputs.insert(inputs.end(), files.begin(), files.end());

@@ -36,10 +36,16 @@ void check_refusal(const core::Error& error, std::string_view text) {
 }
 
 bool printable(const std::optional<std::string>& s, std::size_t max) {
-  if (!s) return true;
-  if (s->empty() || s->size() > max) return false;
+  if (!s) {
+    return true;
+  }
+  if (s->empty() || s->size() > max) {
+    return false;
+  }
   for (unsigned char c : *s) {
-    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x20 || c == 0x7f) {
+      return false;
+    }
   }
   return simdjson::validate_utf8(s->data(), s->size());
 }
@@ -70,7 +76,9 @@ void check_event(const usage::UsageEvent& e, const usage::DecodeLimits& limits, 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   char selector = 0;
   std::string_view text;
-  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &text)) return 0;
+  if (!fuzz::split_selector(fuzz::as_text(data, size), &selector, &text)) {
+    return 0;
+  }
   const usage::DecodeLimits limits;
   switch (selector) {
     case 't': {
@@ -81,7 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       COCKTAIL_FUZZ_CHECK(!batch->events.empty() && batch->events.size() <= limits.max_events, text);
       COCKTAIL_FUZZ_CHECK(batch->is_array || batch->events.size() == 1, text);
-      for (const auto& e : batch->events) check_event(e, limits, text);
+      for (const auto& e : batch->events) {
+        check_event(e, limits, text);
+      }
       return 0;
     }
     case 'b': {

@@ -36,7 +36,9 @@ class AnalyticsApiTest : public ::testing::Test {
   // Builds and starts the service; `before_start` may add cache listeners.
   void start(ReadServiceOptions o, const std::function<void(ReadService&)>& before_start = {}) {
     service_ = std::make_unique<ReadService>(std::move(o), registry_);
-    if (before_start) before_start(*service_);
+    if (before_start) {
+      before_start(*service_);
+    }
     service_->start();
     ASSERT_NE(service_->port(), 0);
   }
@@ -54,7 +56,9 @@ class AnalyticsApiTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (service_) service_->stop();
+    if (service_) {
+      service_->stop();
+    }
   }
 
   static std::int64_t header_int(const testing::HttpResponse& r, const std::string& name) {

@@ -255,21 +255,27 @@ TEST_F(AnalyticsApiTest, DrillDownsOverHttpAgreeWithIngredientUsageAll) {
   std::vector<std::pair<std::int64_t, std::optional<std::int64_t>>> rows;
   for (auto r : all["data"].get_array()) {
     std::optional<std::int64_t> parent;
-    if (!r["parent_id"].is_null()) parent = r["parent_id"].get_int64().value();
+    if (!r["parent_id"].is_null()) {
+      parent = r["parent_id"].get_int64().value();
+    }
     rows.emplace_back(r["ingredient_id"].get_int64().value(), parent);
   }
   int parents = 0;
   for (const auto& [id, unused] : rows) {
     std::vector<std::int64_t> want;
     for (const auto& [cid, parent] : rows) {
-      if (parent == id) want.push_back(cid);
+      if (parent == id) {
+        want.push_back(cid);
+      }
     }
     HttpResponse r = c.get(std::string(kApi) + "ingredient-usage?parent_id=" + std::to_string(id));
     ASSERT_EQ(r.status, 200) << r.body;
     simdjson::dom::parser q;
     simdjson::dom::element doc = q.parse(r.body);
     std::vector<std::int64_t> got;
-    for (auto row : doc["data"].get_array()) got.push_back(row["ingredient_id"].get_int64().value());
+    for (auto row : doc["data"].get_array()) {
+      got.push_back(row["ingredient_id"].get_int64().value());
+    }
     EXPECT_EQ(got, want) << "parent_id=" << id;
     EXPECT_EQ(doc["metadata"]["generation"].get_int64().value(), gen.generation);
     EXPECT_EQ(doc["metadata"]["parent_id"].get_int64().value(), id);
@@ -372,7 +378,9 @@ TEST_F(AnalyticsApiTest, ErrorBodiesAreValidUtf8JsonWhateverThePathHolds) {
   start();
   auto c = client();
   std::string long_name;
-  for (int i = 0; i < 30; ++i) long_name += "%E6%97%A5";  // 30 x U+65E5: 90 bytes, echoed cut to 64
+  for (int i = 0; i < 30; ++i) {
+    long_name += "%E6%97%A5";  // 30 x U+65E5: 90 bytes, echoed cut to 64
+  }
   for (const std::string& type :
        {std::string("%ff%fe"), std::string("%C3"), long_name, std::string("a%80b")}) {
     HttpResponse r = c.get(std::string(kApi) + type);
@@ -384,7 +392,9 @@ TEST_F(AnalyticsApiTest, ErrorBodiesAreValidUtf8JsonWhateverThePathHolds) {
   }
   // Cut at 64 bytes, between characters: 21 whole ones (63 bytes).
   std::string echoed;
-  for (int i = 0; i < 21; ++i) echoed += "日";
+  for (int i = 0; i < 21; ++i) {
+    echoed += "日";
+  }
   HttpResponse r = c.get(std::string(kApi) + long_name);
   EXPECT_NE(r.body.find("\"analytics_type\":\"" + echoed + "\""), std::string::npos) << r.body;
 }
@@ -446,7 +456,9 @@ TEST_F(AnalyticsApiTest, ReadersSeeOnlyWholeGenerationsWhile100AreSwappedIn) {
   std::set<std::int64_t> generations;
   for (const auto& s : seen) {
     generations.insert(s.generation);
-    if (s.generation == 1) continue;  // the first generation, written before the loop
+    if (s.generation == 1) {
+      continue;  // the first generation, written before the loop
+    }
     auto m = manifests.find(s.generation);
     ASSERT_NE(m, manifests.end()) << s.generation;
     EXPECT_EQ(m->second.files.at(s.file).sha256, s.sha) << "generation " << s.generation << " " << s.file;

@@ -66,7 +66,9 @@ bus::AnalyticsSnapshot announcement(const regen_service::RegenSummary& summary) 
   event.generation = summary.generation;
   event.catalog_seq = summary.catalog_seq;
   event.generated_at_ms = summary.generated_at_ms;
-  for (const auto& [name, f] : summary.manifest.files) event.files[name] = {f.sha256, f.bytes};
+  for (const auto& [name, f] : summary.manifest.files) {
+    event.files[name] = {f.sha256, f.bytes};
+  }
   return event;
 }
 
@@ -74,7 +76,9 @@ std::int64_t served_generation(std::uint16_t port) {
   try {
     testing::HttpClient c(port, 1s);
     auto r = c.get("/api/v1/analytics/recipe-complexity");
-    if (r.status != 200) return 0;
+    if (r.status != 200) {
+      return 0;
+    }
     return std::stoll(r.header("X-Analytics-Generation"));
   } catch (const std::exception&) {
     return 0;
@@ -255,7 +259,9 @@ TEST(AnalyticsApiProcess, AFloodOfMalformedMessagesIsCountedNotLoggedLineByLine)
   constexpr int kFlood = 20000;
   for (int i = 0; i < kFlood; ++i) {
     garbage();
-    if (i % 1000 == 999) std::this_thread::sleep_for(20ms);  // under the subscriber's high-water mark
+    if (i % 1000 == 999) {
+      std::this_thread::sleep_for(20ms);  // under the subscriber's high-water mark
+    }
   }
   ASSERT_TRUE(testing::wait_until(
       [&] {

@@ -26,7 +26,9 @@ TEST_F(AnalyticsApiTest, AThousandIdleConnectionsAndASlowReaderDoNotStallOthers)
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   getrlimit(RLIMIT_NOFILE, &lim);
-  if (lim.rlim_cur < 2300) GTEST_SKIP() << "needs 2300 file descriptors";
+  if (lim.rlim_cur < 2300) {
+    GTEST_SKIP() << "needs 2300 file descriptors";
+  }
   engine_.regenerate();
   auto o = options();
   o.http.write_timeout = 500ms;
@@ -34,7 +36,9 @@ TEST_F(AnalyticsApiTest, AThousandIdleConnectionsAndASlowReaderDoNotStallOthers)
 
   std::vector<std::unique_ptr<RawConnection>> idle;
   idle.reserve(1000);
-  for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawConnection>(port()));
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port()));
+  }
   ASSERT_TRUE(testing::wait_until([&] { return service_->server().open_connections() == 1000; }, 5s));
 
   // A client asking for the largest body over and over without reading.

@@ -68,12 +68,15 @@ TEST(CommitOrder, SeqsBecomeVisibleInCommitOrderAcrossWriterProcesses) {
   constexpr int kShellWrites = 50;
   std::vector<pid_t> writers;
   writers.reserve(2);
-  for (int w = 0; w < 2; ++w) writers.push_back(spawn([&] { run_writer(path, w); }));
+  for (int w = 0; w < 2; ++w) {
+    writers.push_back(spawn([&] { run_writer(path, w); }));
+  }
   if (have_shell) {
     // The sqlite3 shell as a third writer: one autocommit transaction per statement.
     std::string sql;
-    for (int i = 0; i < kShellWrites; ++i)
+    for (int i = 0; i < kShellWrites; ++i) {
       sql.append("INSERT INTO units(name) VALUES ('shell-").append(std::to_string(i)).append("');");
+    }
     writers.push_back(spawn([&] {
       execl("/usr/bin/sqlite3", "sqlite3", "-cmd", ".timeout 10000", path.c_str(), sql.c_str(),
             static_cast<char*>(nullptr));
@@ -103,7 +106,9 @@ TEST(CommitOrder, SeqsBecomeVisibleInCommitOrderAcrossWriterProcesses) {
       last = c.seq;
       seen.push_back(c);
     }
-    if (finished) break;
+    if (finished) {
+      break;
+    }
   }
   ASSERT_EQ(running, 0u) << "writers did not finish in time";
   const std::int64_t expected = 2 * kWritesPerProcess + (have_shell ? kShellWrites : 0);
@@ -118,7 +123,9 @@ TEST(CommitOrder, SeqsBecomeVisibleInCommitOrderAcrossWriterProcesses) {
       "SELECT substr(i.name, 1, 2) FROM change_log AS c JOIN ingredients AS i ON i.id = c.row_id "
       "WHERE c.entity = 'ingredient' ORDER BY c.seq");
   int switches = 0;
-  for (std::size_t i = 3; i < order.size(); i += 3) switches += order.compare(i, 2, order, i - 3, 2) != 0;
+  for (std::size_t i = 3; i < order.size(); i += 3) {
+    switches += order.compare(i, 2, order, i - 3, 2) != 0;
+  }
   RecordProperty("switches", switches);
   if (have_shell) {
     EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM change_log WHERE entity = 'unit' AND op = 'insert'"),

@@ -111,7 +111,9 @@ class CatalogApiProcess {
     while (std::chrono::steady_clock::now() < deadline && process_->running()) {
       try {
         HttpClient probe(http_port_, 1s);
-        if (probe.get("/health").status == 200) return true;
+        if (probe.get("/health").status == 200) {
+          return true;
+        }
       } catch (const testing::HttpClientError&) {
       }
       std::this_thread::sleep_for(20ms);
@@ -185,8 +187,9 @@ class EventLog {
     subscriber_ = std::make_unique<bus::Subscriber>(
         options, bus::SubscriberHandlers{[this](const bus::Event& e) {
                                            std::lock_guard lock(mu_);
-                                           if (auto* c = std::get_if<bus::CatalogChange>(&e))
+                                           if (auto* c = std::get_if<bus::CatalogChange>(&e)) {
                                              changes_.push_back(*c);
+                                           }
                                            if (auto* h = std::get_if<bus::CatalogHeartbeat>(&e)) {
                                              heartbeats_.push_back(*h);
                                            }
@@ -210,7 +213,9 @@ class EventLog {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] {
       for (const auto& c : changes_) {
-        if (c.seq >= seq) return true;
+        if (c.seq >= seq) {
+          return true;
+        }
       }
       return false;
     });
@@ -226,7 +231,9 @@ class EventLog {
   std::vector<std::int64_t> seqs() {
     std::lock_guard lock(mu_);
     std::vector<std::int64_t> out;
-    for (const auto& c : changes_) out.push_back(c.seq);
+    for (const auto& c : changes_) {
+      out.push_back(c.seq);
+    }
     return out;
   }
   int malformed() {
@@ -246,7 +253,9 @@ class EventLog {
 
 inline std::vector<std::int64_t> seq_range(std::int64_t from, std::int64_t to) {
   std::vector<std::int64_t> out;
-  for (auto s = from; s <= to; ++s) out.push_back(s);
+  for (auto s = from; s <= to; ++s) {
+    out.push_back(s);
+  }
   return out;
 }
 

@@ -83,8 +83,9 @@ TEST_F(EventsTest, AWriteByAnotherProcessIsPublished) {
 TEST_F(EventsTest, CommittedChangesArePublishedAfterSigkill) {
   auto client = api_.client();
   // Writes acknowledged, then the process dies at once (no flush, no cursor).
-  for (int i = 0; i < 20; ++i)
+  for (int i = 0; i < 20; ++i) {
     post(client, "/api/v1/ingredients", R"({"name": "Before Kill )" + std::to_string(i) + "\"}");
+  }
   api_.kill();
   const auto cursor_at_kill =
       query_int(api_.db_path(), "SELECT COALESCE(MAX(published_seq), 0) FROM outbox_cursor");
@@ -103,8 +104,9 @@ TEST_F(EventsTest, CommittedChangesArePublishedAfterSigkill) {
   // previous run had already sent may come again (at least once).
   auto seqs = events.seqs();
   std::set<std::int64_t> seen(seqs.begin(), seqs.end());
-  for (auto s = cursor_at_kill + 1; s <= last; ++s)
+  for (auto s = cursor_at_kill + 1; s <= last; ++s) {
     EXPECT_TRUE(seen.count(s)) << "seq " << s << " never published";
+  }
   EXPECT_TRUE(std::is_sorted(seqs.begin(), seqs.end()));
 }
 
@@ -146,7 +148,9 @@ TEST_F(EventsTest, ABulkUploadIsOneTransactionWithAllItsEvents) {
   const auto last = d["catalog_seq"].GetInt64();
   // 1000 recipe rows and 3000 recipe_ingredient rows, nothing else.
   EXPECT_EQ(last - before, 4000);
-  for (auto count : observed) EXPECT_TRUE(count == 0 || count == 1000) << "saw a partial batch: " << count;
+  for (auto count : observed) {
+    EXPECT_TRUE(count == 0 || count == 1000) << "saw a partial batch: " << count;
+  }
 
   ASSERT_TRUE(events.wait_for_seq(last, 10s));
   // Only the upload's rows (the ingredients' may arrive too, after the start delay).
@@ -154,7 +158,9 @@ TEST_F(EventsTest, ABulkUploadIsOneTransactionWithAllItsEvents) {
   std::erase_if(changes, [&](const bus::CatalogChange& c) { return c.seq <= before; });
   std::vector<std::int64_t> seqs;
   seqs.reserve(changes.size());
-  for (const auto& c : changes) seqs.push_back(c.seq);
+  for (const auto& c : changes) {
+    seqs.push_back(c.seq);
+  }
   EXPECT_EQ(seqs, seq_range(before + 1, last));
   auto recipes = std::count_if(changes.begin(), changes.end(), [](const auto& c) {
     return c.entity == bus::Entity::kRecipe && c.op == bus::Op::kInsert;

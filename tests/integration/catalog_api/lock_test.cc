@@ -50,7 +50,9 @@ std::vector<Answer> send_writes(const CatalogApiProcess& api, const std::string&
     });
     std::this_thread::sleep_for(every);
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) {
+    t.join();
+  }
   return answers;
 }
 
@@ -105,7 +107,9 @@ TEST_F(LockTest, WritesBehindALongLockFailTogetherWithinTheBoundAndAreNotWritten
   const auto seq_before = latest_seq(api_.db_path());
   // Eight writes within 0.4 s; the lock outlives all of their deadlines.
   const auto answers = writes_while_locked(api_, kBound * 3, "Behind the lock", 8, 50ms);
-  for (const auto& a : answers) EXPECT_EQ(a.status, 503) << a.name << ": " << a.body;
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 503) << a.name << ": " << a.body;
+  }
   expect_truthful(answers);
   EXPECT_EQ(latest_seq(api_.db_path()), seq_before);
   // Once the lock is gone, writes go through.
@@ -124,7 +128,9 @@ TEST_F(LockTest, AsTheLockEndsEachWriteIsAnsweredWithItsRealOutcome) {
 TEST_F(LockTest, AShortLockIsWaitedFor) {
   const auto answers = writes_while_locked(api_, kBound / 5, "Short lock", 4, 10ms);
   expect_truthful(answers);
-  for (const auto& a : answers) EXPECT_EQ(a.status, 201) << a.name << ": " << a.body;
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 201) << a.name << ": " << a.body;
+  }
 }
 
 }  // namespace

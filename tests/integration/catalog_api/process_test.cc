@@ -163,15 +163,21 @@ TEST(ProcessTest, SixtyFourConcurrentWritersLoseNoAcknowledgedWrite) {
           ++other_failures;
           continue;
         }
-        if (r.status >= 500) ++server_errors;
-        if (r.status != 201) continue;
+        if (r.status >= 500) {
+          ++server_errors;
+        }
+        if (r.status != 201) {
+          continue;
+        }
         auto d = json(r.body);
         std::lock_guard lock(mu);
         acknowledged.emplace_back(d["item"]["id"].GetInt64(), name);
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads) {
+    th.join();
+  }
   EXPECT_EQ(server_errors.load(), 0);
   EXPECT_EQ(other_failures.load(), 0);
   ASSERT_GT(acknowledged.size(), 100u);
@@ -230,12 +236,15 @@ TEST(ProcessTest, RandomBodiesNeverCrashTheService) {
     switch (rng() % 4) {
       case 0: body.resize(rng() % (body.size() + 1)); break;  // truncated
       case 1:                                                 // a few bytes replaced
-        for (int k = 0; k < 3 && !body.empty(); ++k)
+        for (int k = 0; k < 3 && !body.empty(); ++k) {
           body[rng() % body.size()] = alphabet[rng() % alphabet.size()];
+        }
         break;
       case 2: {  // random bytes
         body.assign(rng() % 200, ' ');
-        for (auto& c : body) c = static_cast<char>(rng() % 256);
+        for (auto& c : body) {
+          c = static_cast<char>(rng() % 256);
+        }
         break;
       }
       default: break;  // as is (valid or not, by the seed)
@@ -247,7 +256,9 @@ TEST(ProcessTest, RandomBodiesNeverCrashTheService) {
       ADD_FAILURE() << method << " " << target << " -> " << r.status << " " << r.body << " for body "
                     << body.substr(0, 200);
     }
-    if (server_errors > 5) break;
+    if (server_errors > 5) {
+      break;
+    }
   }
   EXPECT_TRUE(api.process().running());
   EXPECT_EQ(client.get("/health").status, 200);

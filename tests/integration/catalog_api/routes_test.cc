@@ -97,7 +97,9 @@ TEST_F(RoutesTest, IngredientLifecycle) {
 }
 
 TEST_F(RoutesTest, IngredientListPagesByAfterId) {
-  for (int i = 0; i < 5; ++i) create_ingredient("Paged " + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    create_ingredient("Paged " + std::to_string(i));
+  }
   std::int64_t after = 0;
   int seen = 0, pages = 0;
   for (; pages < 1000; ++pages) {
@@ -109,7 +111,9 @@ TEST_F(RoutesTest, IngredientListPagesByAfterId) {
       ++seen;
     }
     EXPECT_LE(d["items"].Size(), 2u);
-    if (d["next_after_id"].IsNull()) break;
+    if (d["next_after_id"].IsNull()) {
+      break;
+    }
     after = d["next_after_id"].GetInt64();
   }
   EXPECT_EQ(seen, static_cast<int>(query_int(process_->db_path(), "SELECT COUNT(*) FROM ingredients")));

@@ -47,8 +47,9 @@ std::string slurp(const fs::path& p) {
 // Every file of a directory with the SHA-256 of its bytes.
 std::map<std::string, std::string> fingerprint(const fs::path& dir) {
   std::map<std::string, std::string> out;
-  for (const auto& e : fs::directory_iterator(dir))
+  for (const auto& e : fs::directory_iterator(dir)) {
     out[e.path().filename()] = snapshot::sha256_hex(slurp(e.path()));
+  }
   return out;
 }
 
@@ -60,7 +61,9 @@ std::map<std::string, std::string> analytics_of(const fs::path& analytics) {
   simdjson::dom::parser parser;
   for (const auto& e : fs::directory_iterator(gen)) {
     const std::string name = e.path().filename();
-    if (name == "manifest.json") continue;
+    if (name == "manifest.json") {
+      continue;
+    }
     if (e.path().extension() == ".json") {
       simdjson::dom::element doc;
       const std::string text = slurp(e.path());
@@ -118,7 +121,9 @@ INSERT INTO ratings(cognito_user_id, recipe_id, rating) VALUES ('u1', 1, 5);
 COMMIT;
 DETACH s;
 )sql");
-  if (wal) raw.exec("PRAGMA journal_mode=WAL");
+  if (wal) {
+    raw.exec("PRAGMA journal_mode=WAL");
+  }
 }
 
 class UnmigratedSqlite : public ::testing::TestWithParam<bool> {};
@@ -249,7 +254,9 @@ void load_into(PGconn* pg, const catalog::CatalogState& s) {
     r = PQgetResult(pg);
     ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(pg);
     PQclear(r);
-    while ((r = PQgetResult(pg))) PQclear(r);
+    while ((r = PQgetResult(pg))) {
+      PQclear(r);
+    }
   };
   auto opt = [](const auto& v) { return v ? std::to_string(*v) : std::string("\\N"); };
   std::string rows;
@@ -265,7 +272,9 @@ void load_into(PGconn* pg, const catalog::CatalogState& s) {
   }
   copy("COPY units(id, name, abbreviation, conversion_to_ml) FROM STDIN", rows);
   rows.clear();
-  for (const auto& r : s.recipes) rows += std::to_string(r.id) + "\t" + r.name + "\n";
+  for (const auto& r : s.recipes) {
+    rows += std::to_string(r.id) + "\t" + r.name + "\n";
+  }
   copy("COPY recipes(id, name) FROM STDIN", rows);
   rows.clear();
   for (const auto& ri : s.recipe_ingredients) {
@@ -309,8 +318,12 @@ struct Published {
   bus::SubscriberHandlers handlers() {
     return {[this](const bus::Event& e) {
               std::lock_guard lock(mu);
-              if (auto* c = std::get_if<bus::CatalogChange>(&e)) changes.push_back(*c);
-              if (std::holds_alternative<bus::CatalogHeartbeat>(e)) ++heartbeats;
+              if (auto* c = std::get_if<bus::CatalogChange>(&e)) {
+                changes.push_back(*c);
+              }
+              if (std::holds_alternative<bus::CatalogHeartbeat>(e)) {
+                ++heartbeats;
+              }
               cv.notify_all();
             },
             [](std::string_view, const core::Error&) {}};
@@ -369,7 +382,9 @@ class DeploymentPostgres : public ::testing::Test {
   void SetUp() override {
     std::string why;
     server_ = cocktail::testing::PostgresServer::shared(&why);
-    if (server_ == nullptr) GTEST_SKIP() << why;
+    if (server_ == nullptr) {
+      GTEST_SKIP() << why;
+    }
   }
   testing::ProcessResult admin(const std::string& uri) {
     return testing::run_process({kBin + "/catalog-admin", "migrate", "--db", uri});
@@ -418,7 +433,9 @@ TEST_F(DeploymentPostgres, MigrateAttachesLeavesTheirsAloneAndGivesTheSameAnalyt
     std::istringstream in(testing::run_process({dump_args, "-d", uri}).out);
     std::string out;
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("\\restrict", 0) != 0 && line.rfind("\\unrestrict", 0) != 0) out += line + "\n";
+      if (line.rfind("\\restrict", 0) != 0 && line.rfind("\\unrestrict", 0) != 0) {
+        out += line + "\n";
+      }
     }
     return out;
   };
@@ -464,7 +481,9 @@ TEST_F(DeploymentPostgres, MigrateAttachesLeavesTheirsAloneAndGivesTheSameAnalyt
     std::istringstream in{std::string(line)};
     std::int64_t id;
     std::string name;
-    while (in >> id >> name) names[id] = name;
+    while (in >> id >> name) {
+      names[id] = name;
+    }
   }
   std::lock_guard lock(tail.inbox.mu);
   const auto& got = tail.inbox.changes;

@@ -88,7 +88,9 @@ TEST_P(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   auto db = testing::open_test_catalog(catalog_path_);
   const auto oracle = testing::oracle_usage(*db);
   std::int64_t roots = 0;
-  for (const auto& row : oracle) roots += row.parent_id ? 0 : 1;
+  for (const auto& row : oracle) {
+    roots += row.parent_id ? 0 : 1;
+  }
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage"]), roots);
   EXPECT_EQ(int64_t(summary["counts"]["ingredient-usage-all"]), spec_.ingredients);
   EXPECT_EQ(int64_t(summary["counts"]["recipe-complexity"]),
@@ -126,7 +128,9 @@ TEST_P(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
   EXPECT_EQ(snap->manifest.generation, 1);
   EXPECT_EQ(snap->manifest.catalog_seq, seq_);
   std::vector<std::string> names;
-  for (const auto& [name, entry] : snap->manifest.files) names.push_back(name);
+  for (const auto& [name, entry] : snap->manifest.files) {
+    names.push_back(name);
+  }
   EXPECT_EQ(names, (std::vector<std::string>{
                        "cocktail-space-em.json", "cocktail-space.json", "ingredient-distances-em.ids.json",
                        "ingredient-distances-em.npy", "ingredient-tree.json", "ingredient-usage-all.json",
@@ -162,7 +166,9 @@ TEST_P(OnceTest, WritesAVerifiedGenerationAndPrintsTheSummary) {
             simdjson::SUCCESS);
   EXPECT_EQ(static_cast<std::int64_t>(ingredient_ids["ingredient_ids"].get_array().size()), m);
   for (const auto& [name, bytes] : snap->files) {
-    if (name.starts_with("recipe-distances-em.") || name.starts_with("ingredient-distances-em.")) continue;
+    if (name.starts_with("recipe-distances-em.") || name.starts_with("ingredient-distances-em.")) {
+      continue;
+    }
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     ASSERT_EQ(p.parse(bytes).get(doc), simdjson::SUCCESS) << name;

@@ -29,26 +29,35 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
                                  const std::map<std::string, std::string>& extra_env = {},
                                  std::chrono::seconds timeout = std::chrono::seconds(120)) {
   int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
   argv.push_back(nullptr);
   std::vector<std::string> env_store;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry = *e;
     const auto name = entry.substr(0, entry.find('='));
-    if (extra_env.count(name) == 0) env_store.push_back(entry);
+    if (extra_env.count(name) == 0) {
+      env_store.push_back(entry);
+    }
   }
-  for (const auto& [k, v] : extra_env) env_store.push_back(std::string(k).append("=").append(v));
+  for (const auto& [k, v] : extra_env) {
+    env_store.push_back(std::string(k).append("=").append(v));
+  }
   std::vector<char*> envp;
   envp.reserve(env_store.size() + 1);
-  for (auto& e : env_store) envp.push_back(e.data());
+  for (auto& e : env_store) {
+    envp.push_back(e.data());
+  }
   envp.push_back(nullptr);
   pid_t pid = 0;
   const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
@@ -72,9 +81,13 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
       ::kill(pid, SIGKILL);
       break;
     }
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0) continue;
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0) {
+      continue;
+    }
     for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) {
+        continue;
+      }
       const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
@@ -86,7 +99,9 @@ inline ProcessResult run_process(const std::vector<std::string>& args,
     }
   }
   for (auto& f : fds) {
-    if (f.fd >= 0) ::close(f.fd);
+    if (f.fd >= 0) {
+      ::close(f.fd);
+    }
   }
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -168,7 +168,9 @@ TEST_P(CarryTest, AFastGenerationLinksUnchangedFilesAndWritesOnlyTheNewOnes) {
   EXPECT_EQ(s.files_written, 4) << "the four exact analytics";
   std::int64_t exact_bytes = 0;
   for (const auto& [name, entry] : s.manifest.files) {
-    if (name != "slow-count.json") exact_bytes += entry.bytes;
+    if (name != "slow-count.json") {
+      exact_bytes += entry.bytes;
+    }
   }
   EXPECT_EQ(s.bytes_written, exact_bytes) << "nothing else is written";
   // The same inode: no byte copied, no new disk space.
@@ -199,7 +201,9 @@ TEST_P(CarryTest, ACarriedFileThatFailsVerificationIsRecomputedNeverDropped) {
   ASSERT_EQ(snap.files.count("slow-count.json"), 1u) << "never dropped";
   EXPECT_EQ(snap.manifest.file_catalog_seq("slow-count.json"), seq_);
   bool warned = false;
-  for (const auto& w : s.warnings) warned = warned || w.find("recomputed") != std::string::npos;
+  for (const auto& w : s.warnings) {
+    warned = warned || w.find("recomputed") != std::string::npos;
+  }
   EXPECT_TRUE(warned);
 }
 
@@ -258,7 +262,9 @@ TEST_P(RegeneratorTest, ProducersPlugIn) {
   ASSERT_FALSE(s.warnings.empty());
   EXPECT_EQ(s.warnings.back(), "recipe-count is a test producer");
   bool timed = false;
-  for (const auto& [stage, ms] : s.durations_ms) timed = timed || stage == "compute.recipe-count";
+  for (const auto& [stage, ms] : s.durations_ms) {
+    timed = timed || stage == "compute.recipe-count";
+  }
   EXPECT_TRUE(timed);
 
   auto snap = store_.read_current();
@@ -313,7 +319,9 @@ TEST_P(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
   // the store: a change to the catalog, then a fast run on another thread.
   struct MidSlowWrite final : snapshot::WriteObserver {
     void on_step(snapshot::WriteStep step, std::string_view file) override {
-      if (!armed || step != snapshot::WriteStep::kTempWritten || file != "slow-count.json") return;
+      if (!armed || step != snapshot::WriteStep::kTempWritten || file != "slow-count.json") {
+        return;
+      }
       armed = false;
       hook();
     }
@@ -336,7 +344,9 @@ TEST_P(RegeneratorTest, AFastRunCommitsWhileTheSlowLaneWritesItsFiles) {
   mid.hook = [&] {
     testing::open_test_catalog(catalog_path_)->exec("INSERT INTO ingredients(name) VALUES ('Yuzu')");
     auto f = std::async(std::launch::async, [&] { return regen.run_fast(nullptr); });
-    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) fast = f.get();
+    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
+      fast = f.get();
+    }
   };
   mid.armed = true;
   const RunResult slow = regen.run_slow(*loaded, nullptr);  // stages 4

@@ -97,7 +97,9 @@ TEST_F(SpaceTest, OnAFakedSmallDiskTheFastLaneMakesRoomAndTheSlowLaneKeepsTheRes
   std::shared_ptr<const LoadedCatalog> loaded;
   ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
   ASSERT_TRUE(regen->run_slow(*loaded, nullptr).ok());
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
+  }
   const std::int64_t used = du(store.version_dir());
   ASSERT_EQ(store.generations().size(), 6u);
 
@@ -119,7 +121,9 @@ TEST_F(SpaceTest, OnAFakedSmallDiskTheFastLaneMakesRoomAndTheSlowLaneKeepsTheRes
 
   // Tighter still: the fast lane's own write needs the oldest generations
   // gone, and gets them gone.
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(regen->run_fast(nullptr, &loaded).ok());
+  }
   capacity = du(store.version_dir()) + 30000;
   fast = regen->run_fast(nullptr, &loaded);
   ASSERT_TRUE(fast.ok()) << fast.failure().message();
@@ -140,7 +144,9 @@ class SmallTmpfs {
     mounted_ = true;
   }
   ~SmallTmpfs() {
-    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+    if (mounted_) {
+      ::umount2(path_.c_str(), MNT_DETACH);
+    }
   }
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
@@ -158,17 +164,23 @@ class Filler final : public snapshot::WriteObserver {
  public:
   explicit Filler(fs::path file) : file_(std::move(file)) {}
   void on_step(snapshot::WriteStep step, std::string_view) override {
-    if (step != snapshot::WriteStep::kGenerationCreated || !armed) return;
+    if (step != snapshot::WriteStep::kGenerationCreated || !armed) {
+      return;
+    }
     armed = false;
     fill(leave);
   }
   void fill(std::int64_t leave_bytes) {
     const auto space = core::statvfs_usage(file_.parent_path());
     const std::int64_t add = space ? space->available_bytes - leave_bytes : 0;
-    if (add <= 0) return;
+    if (add <= 0) {
+      return;
+    }
     std::ofstream out(file_, std::ios::binary | std::ios::app);
     const std::string chunk(4096, 'f');
-    for (std::int64_t n = 0; n < add && out; n += static_cast<std::int64_t>(chunk.size())) out << chunk;
+    for (std::int64_t n = 0; n < add && out; n += static_cast<std::int64_t>(chunk.size())) {
+      out << chunk;
+    }
   }
   void clear() { fs::remove(file_); }
   bool armed = false;
@@ -181,7 +193,9 @@ class Filler final : public snapshot::WriteObserver {
 TEST_F(SpaceTest, OnARealSmallTmpfsTheFastLanePublishesWhenTheSlowLaneCannotWrite) {
   testing::TempDir dir;
   SmallTmpfs disk(dir.file("disk"));
-  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+  if (!disk.mounted()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+  }
   make_catalog(dir.file("catalog.db"));
   Filler filler(disk.path() / "filler");
   snapshot::SnapshotStore store(disk.path() / "analytics", &filler);

@@ -48,7 +48,9 @@ TEST_F(RegenStack, ABurstOf500MutationsCostsOneRegenerationPerQuietWindow) {
   auto client = api_.client();
   std::int64_t last = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 500; ++i) last = api_.add_ingredient(client, "Burst " + std::to_string(i));
+  for (int i = 0; i < 500; ++i) {
+    last = api_.add_ingredient(client, "Burst " + std::to_string(i));
+  }
   const double burst_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   auto event = inbox.wait_snapshot(last, 10s);
@@ -77,7 +79,9 @@ TEST_F(RegenStack, ChangesMadeWhileDownAreCaughtUpAtStart) {
 
   auto client = api_.client();
   std::int64_t last = 0;
-  for (int i = 0; i < 5; ++i) last = api_.add_ingredient(client, "While down " + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    last = api_.add_ingredient(client, "While down " + std::to_string(i));
+  }
 
   ASSERT_TRUE(regen_.start(api_.pub_endpoint(), {"--check-interval-ms", "600000"}));
   ASSERT_TRUE(regen_.wait_covered(last, 10s));
@@ -117,7 +121,9 @@ TEST_F(RegenStack, DroppedEventsAreRepairedByTheHeartbeat) {
   drop_changes = true;
   auto client = api_.client();
   std::int64_t last = 0;
-  for (int i = 0; i < 3; ++i) last = api_.add_ingredient(client, "Lost " + std::to_string(i));
+  for (int i = 0; i < 3; ++i) {
+    last = api_.add_ingredient(client, "Lost " + std::to_string(i));
+  }
   ASSERT_TRUE(regen_.wait_covered(last, 10s));
   EXPECT_GE(dropped.load(), 3);
   EXPECT_EQ(regen_.metric(R"(cocktail_events_received_total{topic="catalog.change"})"), 0);
@@ -191,7 +197,9 @@ TEST_F(RegenStack, AnUnwritableSnapshotDirectoryIsRetriedAndRecovers) {
   auto old = store.read_manifest(generation);
   ASSERT_TRUE(old.ok());
   EXPECT_EQ(old.value(), manifest_before);
-  for (const auto& [name, entry] : old->files) EXPECT_TRUE(store.read_file(old.value(), name).ok()) << name;
+  for (const auto& [name, entry] : old->files) {
+    EXPECT_TRUE(store.read_file(old.value(), name).ok()) << name;
+  }
 }
 
 TEST_F(RegenStack, SigkillDuringAWriteLeavesAReadableCurrentGeneration) {
@@ -223,7 +231,9 @@ TEST_F(RegenStack, SigkillDuringAWriteLeavesAReadableCurrentGeneration) {
 
     auto current = store.read_current();
     ASSERT_TRUE(current.ok()) << "round " << round << ": " << current.error().message;
-    if (current->manifest.generation == before.value()) ++interrupted;
+    if (current->manifest.generation == before.value()) {
+      ++interrupted;
+    }
   }
   std::printf("SIGKILL: %d of 6 rounds killed before the new generation was published\n", interrupted);
   // And the service carries on from there.

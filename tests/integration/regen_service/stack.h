@@ -45,7 +45,9 @@ inline bool wait_healthy(testing::ChildProcess& process, std::uint16_t port,
                          std::chrono::milliseconds timeout) {
   return testing::wait_until(
              [&] {
-               if (!process.running()) return true;
+               if (!process.running()) {
+                 return true;
+               }
                try {
                  HttpClient probe(port, 1s);
                  return probe.get("/health").status == 200;
@@ -74,7 +76,9 @@ class CatalogApi {
                                  "--pub", pub_endpoint(), "--token-file", token_path_, "--heartbeat-ms",
                                  "200", "--publish-start-delay-ms", "100", "--log-level", "warn",
                                  "--access-log=false", "--allow-anonymous-bus"});
-    if (wait_healthy(*process_, http_port_, 10s)) return true;
+    if (wait_healthy(*process_, http_port_, 10s)) {
+      return true;
+    }
     ADD_FAILURE() << "catalog-api did not become ready:\n" << process_->stderr_text();
     return false;
   }
@@ -133,7 +137,9 @@ class RegenProcess {
     args.insert(args.end(), extra.begin(), extra.end());
     process_ =
         std::make_unique<testing::ChildProcess>(std::string(COCKTAIL_BIN_DIR) + "/analytics-regen", args);
-    if (wait_healthy(*process_, http_port_, 10s)) return true;
+    if (wait_healthy(*process_, http_port_, 10s)) {
+      return true;
+    }
     ADD_FAILURE() << "analytics-regen did not become ready:\n" << process_->stderr_text();
     return false;
   }

@@ -93,7 +93,9 @@ class UsageApiLockTest : public ::testing::TestWithParam<std::string> {
       });
       std::this_thread::sleep_for(every);
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads) {
+      t.join();
+    }
     return answers;
   }
 
@@ -132,7 +134,9 @@ class UsageApiLockTest : public ::testing::TestWithParam<std::string> {
       EXPECT_TRUE(a.status == 200 || a.status == 503);
       EXPECT_EQ(stored(a.ids), a.status == 200 ? static_cast<std::int64_t>(a.ids.size()) : 0);
       if (a.status == 200) {
-        for (const auto& id : a.ids) EXPECT_NE(a.body.find('"' + id + '"'), std::string::npos);
+        for (const auto& id : a.ids) {
+          EXPECT_NE(a.body.find('"' + id + '"'), std::string::npos);
+        }
       } else {
         EXPECT_EQ(a.body.find("\"timeout\""), std::string::npos);
         EXPECT_NE(a.body.find("\"committed\":false"), std::string::npos);
@@ -166,11 +170,15 @@ class UsageApiLockTest : public ::testing::TestWithParam<std::string> {
 TEST_P(UsageApiLockTest, EventsBehindALongLockAreRefusedTogetherWithinTheBoundAndNotStored) {
   // Eight requests within 0.4 s; the lock outlives all of their deadlines.
   const auto answers = send_while_locked(kBound * 3, "behind", 8, 50ms);
-  for (const auto& a : answers) EXPECT_EQ(a.status, 503) << a.ids.front() << ": " << a.body;
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 503) << a.ids.front() << ": " << a.body;
+  }
   expect_truthful(answers);
   // Once the lock is gone, events are stored.
   const auto after = send("after", 2, 0ms);
-  for (const auto& a : after) EXPECT_EQ(a.status, 200) << a.ids.front() << ": " << a.body;
+  for (const auto& a : after) {
+    EXPECT_EQ(a.status, 200) << a.ids.front() << ": " << a.body;
+  }
   expect_truthful(after);
   expect_rollups_exact();
   // Counted where operators look.
@@ -191,7 +199,9 @@ TEST_P(UsageApiLockTest, AsTheLockEndsEachRequestIsAnsweredWithItsRealOutcome) {
 TEST_P(UsageApiLockTest, AShortLockIsWaitedFor) {
   const auto answers = send_while_locked(kBound / 5, "short", 4, 10ms);
   expect_truthful(answers);
-  for (const auto& a : answers) EXPECT_EQ(a.status, 200) << a.ids.front() << ": " << a.body;
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 200) << a.ids.front() << ": " << a.body;
+  }
   expect_rollups_exact();
 }
 

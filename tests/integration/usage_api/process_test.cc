@@ -114,9 +114,13 @@ TEST_F(UsageApiProcess, SigkillUnderWriteLoadLosesNoAcknowledgedEvent) {
         }
         try {
           auto r = client.post("/api/analytics/track", body);
-          if (r.status != 200) continue;
+          if (r.status != 200) {
+            continue;
+          }
           std::lock_guard lock(mu);
-          for (auto& id : ids_in(r.body)) acknowledged.insert(id);
+          for (auto& id : ids_in(r.body)) {
+            acknowledged.insert(id);
+          }
         } catch (const testing::HttpClientError&) {
           return;  // killed
         }
@@ -132,7 +136,9 @@ TEST_F(UsageApiProcess, SigkillUnderWriteLoadLosesNoAcknowledgedEvent) {
       60s, 10ms);
   api->kill();
   stop = true;
-  for (auto& c : clients) c.join();
+  for (auto& c : clients) {
+    c.join();
+  }
   ASSERT_TRUE(loaded) << "the load did not get going";
 
   std::set<std::string> snapshot;
@@ -148,7 +154,9 @@ TEST_F(UsageApiProcess, SigkillUnderWriteLoadLosesNoAcknowledgedEvent) {
     for (const auto& id : snapshot) {
       find.bind(1, id);
       find.step();
-      if (find.column_int(0) != 1) ++missing;
+      if (find.column_int(0) != 1) {
+        ++missing;
+      }
       find.reset();
     }
     EXPECT_EQ(missing, 0u) << "of " << snapshot.size() << " acknowledged events";
@@ -190,7 +198,9 @@ TEST_F(UsageApiProcess, AdminBackfillTwiceAddsNothingTheSecondTime) {
   // The browser's localStorage value saved as it is: a JSON string of the array.
   std::string saved = "\"";
   for (char c : file) {
-    if (c == '"') saved += '\\';
+    if (c == '"') {
+      saved += '\\';
+    }
     saved += c;
   }
   saved += "\"";

@@ -69,7 +69,9 @@ TEST(UsageService, PublishesUsageHourWithTheCommittedTotalsRateLimited) {
     std::lock_guard lock(mu);
     before = received.size();
   }
-  for (int i = 0; i < 300; ++i) post(sent++ % 3);
+  for (int i = 0; i < 300; ++i) {
+    post(sent++ % 3);
+  }
   const int total = sent;
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return received.back().total_events == total; }))

@@ -56,7 +56,9 @@ void connect_socket(net::io_context& ioc, tcp::socket& socket, const std::string
 
 template <typename Fields>
 void copy_headers(const Fields& fields, HeaderMap& out) {
-  for (const auto& f : fields) out.emplace(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : fields) {
+    out.emplace(std::string(f.name_string()), std::string(f.value()));
+  }
 }
 
 }  // namespace
@@ -131,22 +133,30 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
   req.version(11);
   req.set(bhttp::field::host, host_ + ":" + std::to_string(port_));
   req.set(bhttp::field::user_agent, "cocktail-test");
-  for (const auto& [k, v] : headers) req.insert(k, v);
+  for (const auto& [k, v] : headers) {
+    req.insert(k, v);
+  }
   const bool has_body = !body.empty() || method == "POST" || method == "PUT";
   req.body() = std::move(body);
-  if (has_body) req.prepare_payload();
+  if (has_body) {
+    req.prepare_payload();
+  }
 
   // A kept-alive connection may have been closed by the server meanwhile; such
   // a stale connection is retried once on a fresh one.
   for (int attempt = 0;; ++attempt) {
     const bool reused = impl_->socket.is_open() && impl_->reusable;
-    if (!reused) connect();
+    if (!reused) {
+      connect();
+    }
     error_code ec = run_with_deadline(impl_->ioc, impl_->socket, timeout_,
                                       [&](auto handler) { bhttp::async_write(impl_->socket, req, handler); });
     bhttp::response_parser<bhttp::string_body> parser;
     parser.header_limit(64 * 1024);
     parser.body_limit(256ull * 1024 * 1024);
-    if (method == "HEAD") parser.skip(true);
+    if (method == "HEAD") {
+      parser.skip(true);
+    }
     if (!ec) {
       ec = run_with_deadline(impl_->ioc, impl_->socket, timeout_, [&](auto handler) {
         bhttp::async_read(impl_->socket, impl_->buffer, parser, handler);
@@ -157,7 +167,9 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
                          (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
                           ec == net::error::connection_reset || ec == net::error::broken_pipe);
       close();
-      if (stale) continue;
+      if (stale) {
+        continue;
+      }
       throw HttpClientError(std::string(method).append(" ").append(target).append(": ").append(ec.message()));
     }
     auto msg = parser.release();
@@ -167,7 +179,9 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
     out.body = std::move(msg.body());
     out.keep_alive = msg.keep_alive();
     impl_->reusable = out.keep_alive;
-    if (!out.keep_alive) close();
+    if (!out.keep_alive) {
+      close();
+    }
     return out;
   }
 }
@@ -189,7 +203,9 @@ EventStreamClient::EventStreamClient(std::uint16_t port, const std::string& targ
   bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
   req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port));
   req.set(bhttp::field::accept, "text/event-stream");
-  for (const auto& [k, v] : headers) req.insert(k, v);
+  for (const auto& [k, v] : headers) {
+    req.insert(k, v);
+  }
   error_code ec = run_with_deadline(impl_->ioc, impl_->socket, timeout,
                                     [&](auto handler) { bhttp::async_write(impl_->socket, req, handler); });
   if (!ec) {
@@ -198,7 +214,9 @@ EventStreamClient::EventStreamClient(std::uint16_t port, const std::string& targ
       bhttp::async_read_header(impl_->socket, impl_->buffer, impl_->parser, handler);
     });
   }
-  if (ec) throw HttpClientError("event stream " + target + ": " + ec.message());
+  if (ec) {
+    throw HttpClientError("event stream " + target + ": " + ec.message());
+  }
   status_ = static_cast<int>(impl_->parser.get().result_int());
   copy_headers(impl_->parser.get().base(), headers_);
 }
@@ -217,7 +235,9 @@ std::optional<SseEvent> EventStreamClient::next(std::chrono::milliseconds timeou
     // One event ends at a blank line.
     for (;;) {
       auto end = impl_->text.find("\n\n");
-      if (end == std::string::npos) break;
+      if (end == std::string::npos) {
+        break;
+      }
       std::string block = impl_->text.substr(0, end);
       impl_->text.erase(0, end + 2);
       SseEvent ev;
@@ -226,20 +246,28 @@ std::optional<SseEvent> EventStreamClient::next(std::chrono::milliseconds timeou
       size_t pos = 0;
       while (pos <= block.size()) {
         size_t nl = block.find('\n', pos);
-        if (nl == std::string::npos) nl = block.size();
+        if (nl == std::string::npos) {
+          nl = block.size();
+        }
         std::string_view line(block.data() + pos, nl - pos);
         pos = nl + 1;
-        if (line.empty() || line[0] == ':') continue;
+        if (line.empty() || line[0] == ':') {
+          continue;
+        }
         auto colon = line.find(':');
         std::string_view field = line.substr(0, colon);
         std::string_view value =
             colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
-        if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
+        if (!value.empty() && value[0] == ' ') {
+          value.remove_prefix(1);
+        }
         if (field == "event") {
           ev.event = value;
           any = true;
         } else if (field == "data") {
-          if (has_data) ev.data += '\n';
+          if (has_data) {
+            ev.data += '\n';
+          }
           ev.data += value;
           has_data = true;
           any = true;
@@ -248,14 +276,18 @@ std::optional<SseEvent> EventStreamClient::next(std::chrono::milliseconds timeou
           any = true;
         }
       }
-      if (any) return ev;
+      if (any) {
+        return ev;
+      }
     }
     if (ended_ || impl_->parser.is_done()) {
       ended_ = true;
       return std::nullopt;
     }
     auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return std::nullopt;
+    if (now >= deadline) {
+      return std::nullopt;
+    }
     char buf[8192];
     impl_->parser.get().body().data = buf;
     impl_->parser.get().body().size = sizeof buf;
@@ -274,9 +306,15 @@ std::optional<SseEvent> EventStreamClient::next(std::chrono::milliseconds timeou
       impl_->ioc.run();
     }
     impl_->text.append(buf, sizeof buf - impl_->parser.get().body().size);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec == net::error::operation_aborted) ec = {};
-    if (ec) ended_ = true;
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+    }
+    if (ec == net::error::operation_aborted) {
+      ec = {};
+    }
+    if (ec) {
+      ended_ = true;
+    }
   }
 }
 
@@ -304,7 +342,9 @@ void RawConnection::set_receive_buffer(int bytes) {
 }
 
 bool RawConnection::send(std::string_view bytes, std::chrono::milliseconds timeout) {
-  if (!impl_->socket.is_open()) return false;
+  if (!impl_->socket.is_open()) {
+    return false;
+  }
   error_code ec = run_with_deadline(impl_->ioc, impl_->socket, timeout, [&](auto handler) {
     net::async_write(impl_->socket, net::buffer(bytes.data(), bytes.size()), handler);
   });
@@ -316,9 +356,13 @@ std::string RawConnection::read_until(std::string_view needle, std::chrono::mill
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[16384];
   while (impl_->socket.is_open()) {
-    if (!needle.empty() && out.find(needle) != std::string::npos) break;
+    if (!needle.empty() && out.find(needle) != std::string::npos) {
+      break;
+    }
     auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
+    if (now >= deadline) {
+      break;
+    }
     std::size_t n = 0;
     bool done = false;
     error_code ec;

@@ -12,7 +12,9 @@ namespace cocktail::testing {
 
 std::uint16_t free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "socket");
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 
 // As root, commands run as the `postgres` user (PostgreSQL refuses root).
 std::vector<std::string> as_server_user(std::vector<std::string> argv) {
-  if (::geteuid() != 0) return argv;
+  if (::geteuid() != 0) {
+    return argv;
+  }
   argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
   return argv;
 }
@@ -29,8 +31,12 @@ ExitStatus run_to_end(const std::vector<std::string>& argv, std::string* out = n
   std::vector<std::string> args(argv.begin() + 1, argv.end());
   ChildProcess child(argv.front(), args);
   auto status = child.wait_for(std::chrono::seconds(120));
-  if (out) *out = child.stdout_text();
-  if (err) *err = child.stderr_text();
+  if (out) {
+    *out = child.stdout_text();
+  }
+  if (err) {
+    *err = child.stderr_text();
+  }
   if (!status) {
     child.kill();
     throw std::runtime_error("timed out: " + argv.front());
@@ -41,7 +47,9 @@ ExitStatus run_to_end(const std::vector<std::string>& argv, std::string* out = n
 }  // namespace
 
 std::optional<std::string> PostgresServer::bin_dir() {
-  if (const char* env = std::getenv("COCKTAIL_PG_BINDIR"); env && *env) return std::string(env);
+  if (const char* env = std::getenv("COCKTAIL_PG_BINDIR"); env && *env) {
+    return std::string(env);
+  }
   std::optional<std::string> best;
   int best_version = 0;
   std::error_code ec;
@@ -63,16 +71,26 @@ bool PostgresServer::required() {
 PostgresServer* PostgresServer::shared(std::string* why) {
   static std::unique_ptr<PostgresServer> server;
   static std::string failure;
-  if (server) return server.get();
+  if (server) {
+    return server.get();
+  }
   if (!failure.empty()) {
-    if (why) *why = failure;
-    if (required()) throw std::runtime_error(failure);
+    if (why) {
+      *why = failure;
+    }
+    if (required()) {
+      throw std::runtime_error(failure);
+    }
     return nullptr;
   }
   if (!bin_dir()) {
     failure = "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)";
-    if (why) *why = failure;
-    if (required()) throw std::runtime_error(failure);
+    if (why) {
+      *why = failure;
+    }
+    if (required()) {
+      throw std::runtime_error(failure);
+    }
     return nullptr;
   }
   try {
@@ -86,12 +104,16 @@ PostgresServer* PostgresServer::shared(std::string* why) {
 
 PostgresServer::PostgresServer() : dir_("postgres-test") {
   auto bin = bin_dir();
-  if (!bin) throw std::runtime_error("PostgreSQL is not installed");
+  if (!bin) {
+    throw std::runtime_error("PostgreSQL is not installed");
+  }
   bin_ = *bin;
   data_ = dir_.file("data");
   if (::geteuid() == 0) {
     struct passwd* pw = ::getpwnam("postgres");
-    if (pw == nullptr) throw std::runtime_error("no `postgres` system user to run the server as");
+    if (pw == nullptr) {
+      throw std::runtime_error("no `postgres` system user to run the server as");
+    }
     if (::chown(dir_.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       throw std::runtime_error("cannot hand " + dir_.path().string() + " to the postgres user");
     }
@@ -101,7 +123,9 @@ PostgresServer::PostgresServer() : dir_("postgres-test") {
   auto status = run_to_end(as_server_user({bin_ + "/initdb", "-D", data_, "-U", "postgres", "--auth=trust",
                                            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}),
                            nullptr, &err);
-  if (!status.success()) throw std::runtime_error("initdb failed: " + err);
+  if (!status.success()) {
+    throw std::runtime_error("initdb failed: " + err);
+  }
   // Loopback TCP only; the socket directory is ours too.
   const std::string server_options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
                                      " -c unix_socket_directories=" + dir_.path().string() +
@@ -116,7 +140,9 @@ PostgresServer::PostgresServer() : dir_("postgres-test") {
 }
 
 PostgresServer::~PostgresServer() {
-  if (!started_) return;
+  if (!started_) {
+    return;
+  }
   try {
     run_to_end(as_server_user({bin_ + "/pg_ctl", "-D", data_, "-m", "fast", "-w", "-t", "60", "stop"}));
   } catch (...) {
@@ -138,7 +164,9 @@ std::string PostgresServer::psql(const std::string& target, const std::string& s
   std::string err;
   auto status = run_to_end(
       {bin_ + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", target, "-c", sql}, &out, &err);
-  if (!status.success()) throw std::runtime_error("psql failed: " + err + " in: " + sql);
+  if (!status.success()) {
+    throw std::runtime_error("psql failed: " + err + " in: " + sql);
+  }
   return out;
 }
 

@@ -19,7 +19,9 @@ SqliteWriteLock::SqliteWriteLock(const std::string& path) {
 SqliteWriteLock::~SqliteWriteLock() { release(); }
 
 void SqliteWriteLock::release() {
-  if (db_ == nullptr) return;
+  if (db_ == nullptr) {
+    return;
+  }
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(db_);
   db_ = nullptr;

@@ -21,14 +21,18 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
-  if (keep_) return;
+  if (keep_) {
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
+  if (!in) {
+    return {};
+  }
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
@@ -38,7 +42,9 @@ void write_file(const std::filesystem::path& path, const std::string& contents) 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   out.close();
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+  if (!out) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
 }
 
 }  // namespace cocktail::testing

@@ -52,8 +52,11 @@ class Catalog {
   }
   const CatalogModel& model() const { return model_; }
   const IngredientUsageRow& row(const ExactAnalytics& a, std::int64_t id) {
-    for (const auto& r : a.usage)
-      if (r.ingredient_id == id) return r;
+    for (const auto& r : a.usage) {
+      if (r.ingredient_id == id) {
+        return r;
+      }
+    }
     throw std::runtime_error("no row for id " + std::to_string(id));
   }
 
@@ -114,7 +117,9 @@ TEST(ExactAnalytics, SameIngredientTwiceInOneRecipeCountsOnce) {
 TEST(ExactAnalytics, DeepHierarchyAggregatesToEveryAncestor) {
   Catalog c;
   c.ingredient(1, "level0");
-  for (int d = 1; d <= 10; ++d) c.ingredient(d + 1, "level" + std::to_string(d), d);
+  for (int d = 1; d <= 10; ++d) {
+    c.ingredient(d + 1, "level" + std::to_string(d), d);
+  }
   c.recipe(1, {11});  // the ingredient at depth 10
   c.recipe(2, {6});   // depth 5
   auto a = c.compute();
@@ -167,16 +172,22 @@ TEST(ExactAnalytics, OrderIsUsageDescThenNameNocaseThenId) {
   c.recipe(1, {5});
   auto a = c.compute();
   std::vector<std::int64_t> ids;
-  for (const auto& r : a.usage) ids.push_back(r.ingredient_id);
+  for (const auto& r : a.usage) {
+    ids.push_back(r.ingredient_id);
+  }
   EXPECT_EQ(ids, (std::vector<std::int64_t>{5, 4, 2, 3, 1}));
   auto oracle = testing::oracle_usage(c.db());
   ASSERT_EQ(oracle.size(), a.usage.size());
-  for (std::size_t k = 0; k < oracle.size(); ++k) EXPECT_EQ(oracle[k].ingredient_id, ids[k]);
+  for (std::size_t k = 0; k < oracle.size(); ++k) {
+    EXPECT_EQ(oracle[k].ingredient_id, ids[k]);
+  }
 }
 
 TEST(ExactAnalytics, ComplexityIsAscendingByIngredientCount) {
   Catalog c;
-  for (int i = 1; i <= 5; ++i) c.ingredient(i, "i" + std::to_string(i));
+  for (int i = 1; i <= 5; ++i) {
+    c.ingredient(i, "i" + std::to_string(i));
+  }
   c.recipe(1, {1, 2, 3});
   c.recipe(2, {1});
   c.recipe(3, {4, 5, 1});
@@ -234,15 +245,19 @@ namespace {
 
 TEST(CatalogModel, RowsInAnyOrderGiveTheSameModel) {
   catalog::CatalogState state;
-  for (int i = 1; i <= 5; ++i)
+  for (int i = 1; i <= 5; ++i) {
     state.ingredients.push_back(
         {i, "i" + std::to_string(i), std::nullopt, "/" + std::to_string(i) + "/", false});
-  for (std::int64_t r = 1; r <= 4; ++r) state.recipes.push_back({r * 10, "r" + std::to_string(r)});
+  }
+  for (std::int64_t r = 1; r <= 4; ++r) {
+    state.recipes.push_back({r * 10, "r" + std::to_string(r)});
+  }
   std::int64_t id = 1;
   for (std::int64_t r = 1; r <= 4; ++r) {
-    for (std::int64_t k = 0; k < r; ++k)
+    for (std::int64_t k = 0; k < r; ++k) {
       state.recipe_ingredients.push_back(
           {id++, r * 10, 1 + (r + k) % 5, std::nullopt, 1.0 * static_cast<double>(k)});
+    }
   }
   const CatalogModel sorted = CatalogModel::build(state);
   auto shuffled = state;

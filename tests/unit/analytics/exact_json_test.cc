@@ -34,8 +34,9 @@ IngredientUsageRow row_named(std::int64_t id, std::string name) {
 
 TEST(ExactJson, NamesRoundTripThroughSimdjson) {
   std::vector<IngredientUsageRow> rows;
-  for (std::size_t k = 0; k < kNastyNames.size(); ++k)
+  for (std::size_t k = 0; k < kNastyNames.size(); ++k) {
     rows.push_back(row_named(static_cast<std::int64_t>(k) + 1, kNastyNames[k]));
+  }
   const std::string json = usage_rows_json(std::span<const IngredientUsageRow>(rows));
   simdjson::dom::parser parser;
   simdjson::dom::array parsed;
@@ -63,7 +64,9 @@ TEST(ExactJson, InvalidUtf8IsRepairedNotPassedThrough) {
   simdjson::dom::array parsed;
   ASSERT_EQ(parser.parse(json).get(parsed), simdjson::SUCCESS);
   std::vector<std::string> names;
-  for (simdjson::dom::element e : parsed) names.emplace_back(std::string_view(e["ingredient_name"]));
+  for (simdjson::dom::element e : parsed) {
+    names.emplace_back(std::string_view(e["ingredient_name"]));
+  }
   const std::string r = "\xEF\xBF\xBD";
   EXPECT_EQ(names[0], "bad " + r + " byte");
   EXPECT_EQ(names[1], "truncated " + r + r);
@@ -76,7 +79,9 @@ TEST(ExactJson, EnvelopeCarriesMetadataAndNastyNamesFromACatalog) {
   auto db = testing::open_test_catalog(dir.file("catalog.db"));
   testing::create_catalog_schema(*db);
   for (std::size_t k = 0; k < kNastyNames.size(); ++k) {
-    if (kNastyNames[k].empty()) continue;
+    if (kNastyNames[k].empty()) {
+      continue;
+    }
     const auto id = static_cast<std::int64_t>(k) + 1;
     db->prepare("INSERT INTO ingredients (id, name, path) VALUES (?1, ?2, ?3)")
         .bind(1, id)
@@ -164,7 +169,9 @@ TEST(ExactJson, ComplexityMetadataCarriesMeanAndMode) {
   const MetadataExtras extras = complexity_extras(a);
   auto value = [&](const std::string& key) {
     for (const auto& [k, v] : extras) {
-      if (k == key) return v;
+      if (k == key) {
+        return v;
+      }
     }
     return std::string("absent");
   };
@@ -207,7 +214,9 @@ TEST(ExactJson, VeryDeepTreeIsWrittenWithoutRecursion) {
   std::int64_t levels = 0;
   for (simdjson::dom::element node = root;; ++levels) {
     simdjson::dom::array children;
-    if (node["children"].get_array().get(children) != simdjson::SUCCESS) break;
+    if (node["children"].get_array().get(children) != simdjson::SUCCESS) {
+      break;
+    }
     ASSERT_EQ(children.size(), 1u);
     node = children.at(0);
   }

@@ -89,9 +89,13 @@ void check_against_sql(catalog::Database& db) {
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->rows(), a.usage);
   for (const auto& r : a.usage) {
-    if (!r.has_children) continue;
+    if (!r.has_children) {
+      continue;
+    }
     std::vector<IngredientUsageRow> got;
-    for (const auto* row : parsed->children_of(r.ingredient_id)) got.push_back(*row);
+    for (const auto* row : parsed->children_of(r.ingredient_id)) {
+      got.push_back(*row);
+    }
     expect_rows_equal(got, testing::oracle_usage_children(db, r.ingredient_id),
                       "children of " + std::to_string(r.ingredient_id));
   }

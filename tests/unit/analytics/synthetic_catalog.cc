@@ -39,7 +39,9 @@ std::string random_name(std::mt19937_64& rng, bool nasty, int k) {
                                  "</script>",
                                  "\xE2\x80\xA8sep"};
   std::string name = kPlain[rng() % 10];
-  if (nasty && rng() % 2 == 0) name += kNasty[rng() % 12];
+  if (nasty && rng() % 2 == 0) {
+    name += kNasty[rng() % 12];
+  }
   // A suffix keeps names unique (NOCASE) while leaving ties in the
   // leading part for the ordering rule to break.
   name += " " + std::to_string(k);
@@ -76,7 +78,9 @@ void fill_synthetic(catalog::Database& db, const SyntheticSpec& spec) {
         depth = p->depth + 1;
       }
     }
-    if (path.empty()) path = "/";
+    if (path.empty()) {
+      path = "/";
+    }
     path.append(std::to_string(id)).push_back('/');
     ins.bind(1, id).bind(2, random_name(rng, spec.nasty_names, k)).bind(3, parent).bind(4, path);
     ins.bind(5, static_cast<std::int64_t>(rng() % 2));
@@ -91,7 +95,9 @@ void fill_synthetic(catalog::Database& db, const SyntheticSpec& spec) {
   for (int r = 0; r < spec.recipes; ++r) {
     rid += 1 + static_cast<std::int64_t>(rng() % spec.id_gap);
     rec.bind(1, rid).bind(2, random_name(rng, spec.nasty_names, r)).run();
-    if (ings.empty()) continue;
+    if (ings.empty()) {
+      continue;
+    }
     const int rows = static_cast<int>(rng() % (spec.max_rows + 1));
     std::vector<std::int64_t> used;
     for (int k = 0; k < rows; ++k) {
@@ -123,7 +129,9 @@ void fill_synthetic(catalog::Database& db, const SyntheticSpec& spec) {
       db.prepare(pg ? "INSERT INTO cocktail.change_log (seq, ts, entity, op, row_id) VALUES "
                       "(nextval('cocktail.change_seq'), 0, 'recipes', 'insert', 1)"
                     : "INSERT INTO change_log (ts, entity, op, row_id) VALUES (0, 'recipes', 'insert', 1)");
-  for (std::int64_t k = 0; k < spec.change_log_rows; ++k) log.run();
+  for (std::int64_t k = 0; k < spec.change_log_rows; ++k) {
+    log.run();
+  }
   if (pg) {
     // The ids were chosen here: later inserts take theirs from the sequences.
     for (const char* table : {"ingredients", "recipes"}) {
@@ -211,7 +219,9 @@ GROUP BY ingredient_count
 ORDER BY ingredient_count
 )sql");
   std::vector<analytics::ComplexityBucket> out;
-  while (st.step()) out.push_back({st.column_int(0), st.column_int(1)});
+  while (st.step()) {
+    out.push_back({st.column_int(0), st.column_int(1)});
+  }
   return out;
 }
 

@@ -12,7 +12,9 @@ namespace {
 
 std::vector<std::int64_t> ids(const IngredientUsageIndex::Rows& rows) {
   std::vector<std::int64_t> out;
-  for (const auto* r : rows) out.push_back(r->ingredient_id);
+  for (const auto* r : rows) {
+    out.push_back(r->ingredient_id);
+  }
   return out;
 }
 
@@ -74,8 +76,12 @@ TEST_F(UsageIndexTest, FromEnvelopeEqualsFromRows) {
   auto parsed = IngredientUsageIndex::from_json(doc);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->rows(), direct.rows());
-  for (std::int64_t p : {1, 2, 4, 5}) EXPECT_EQ(ids(parsed->children_of(p)), ids(direct.children_of(p)));
-  for (int l : {0, 1, 2, 3}) EXPECT_EQ(ids(parsed->at_level(l)), ids(direct.at_level(l)));
+  for (std::int64_t p : {1, 2, 4, 5}) {
+    EXPECT_EQ(ids(parsed->children_of(p)), ids(direct.children_of(p)));
+  }
+  for (int l : {0, 1, 2, 3}) {
+    EXPECT_EQ(ids(parsed->at_level(l)), ids(direct.at_level(l)));
+  }
   EXPECT_EQ(ids(parsed->query(1, 3)), ids(direct.query(1, 3)));
 }
 
@@ -83,7 +89,9 @@ TEST_F(UsageIndexTest, ChildrenMatchTheSeedQueryWithParentFilter) {
   IngredientUsageIndex index(analytics_.usage);
   for (std::int64_t p : {1, 2, 4, 5}) {
     std::vector<IngredientUsageRow> got;
-    for (const auto* r : index.children_of(p)) got.push_back(*r);
+    for (const auto* r : index.children_of(p)) {
+      got.push_back(*r);
+    }
     EXPECT_EQ(got, testing::oracle_usage_children(*db_, p)) << "parent " << p;
   }
 }

@@ -30,7 +30,9 @@ SparseRows random_rows(std::mt19937_64& rng, std::size_t n, std::size_t columns)
     }
     const std::size_t size = 1 + rng() % 5;
     std::set<std::uint32_t> cols;
-    while (cols.size() < size) cols.insert(static_cast<std::uint32_t>(rng() % columns));
+    while (cols.size() < size) {
+      cols.insert(static_cast<std::uint32_t>(rng() % columns));
+    }
     double total = 0.0;
     row.clear();
     for (const auto c : cols) {
@@ -52,7 +54,9 @@ double l1(const SparseRows& rows, std::size_t a, std::size_t b) {
   double shared = 0.0;
   for (std::size_t i = rows.offsets[a]; i < rows.offsets[a + 1]; ++i) {
     for (std::size_t j = rows.offsets[b]; j < rows.offsets[b + 1]; ++j) {
-      if (rows.columns[i] == rows.columns[j]) shared += std::min(rows.values[i], rows.values[j]);
+      if (rows.columns[i] == rows.columns[j]) {
+        shared += std::min(rows.values[i], rows.values[j]);
+      }
     }
   }
   return std::max(0.0, 2.0 - 2.0 * shared);
@@ -81,10 +85,14 @@ TEST(Candidates, L1NearestMatchesBruteForceWithTiesByIndex) {
     for (std::size_t a = 0; a < n; ++a) {
       std::vector<std::size_t> order;
       for (std::size_t b = 0; b < n; ++b) {
-        if (b != a) order.push_back(b);
+        if (b != a) {
+          order.push_back(b);
+        }
       }
       std::vector<double> d(n);
-      for (std::size_t b = 0; b < n; ++b) d[b] = l1(rows, a, b);
+      for (std::size_t b = 0; b < n; ++b) {
+        d[b] = l1(rows, a, b);
+      }
       std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return d[x] < d[y]; });
       for (std::size_t j = 0; j < k; ++j) {
         ASSERT_EQ(one.index[a * k + j], order[j]) << "row " << a << " k " << k << " slot " << j;
@@ -126,7 +134,9 @@ TEST(Candidates, NearestInSparseGraphEqualsDenseWithAbsentPairs) {
   std::vector<float> distances;
   for (std::uint32_t a = 0; a < n; ++a) {
     for (std::uint32_t b = a + 1; b < n; ++b) {
-      if (rng() % 5 != 0) continue;
+      if (rng() % 5 != 0) {
+        continue;
+      }
       pairs.first.push_back(a);
       pairs.second.push_back(b);
       distances.push_back(static_cast<float>(rng() % 6) * 0.5f);  // many ties
@@ -148,7 +158,9 @@ TEST(Candidates, NearestInSparseGraphEqualsDenseWithAbsentPairs) {
     for (std::size_t a = 0; a < n; ++a) {
       std::vector<std::size_t> order;
       for (std::size_t b = 0; b < n; ++b) {
-        if (b != a) order.push_back(b);
+        if (b != a) {
+          order.push_back(b);
+        }
       }
       std::stable_sort(order.begin(), order.end(),
                        [&](std::size_t x, std::size_t y) { return dense[a * n + x] < dense[a * n + y]; });

@@ -37,7 +37,9 @@ std::vector<float> coordinates(const std::string& json, std::vector<std::int64_t
   for (simdjson::dom::element point : parser.parse(json).get_array()) {
     xy.push_back(static_cast<float>(point["x"].get_double().value()));
     xy.push_back(static_cast<float>(point["y"].get_double().value()));
-    if (ids) ids->push_back(point["recipe_id"].get_int64().value());
+    if (ids) {
+      ids->push_back(point["recipe_id"].get_int64().value());
+    }
   }
   return xy;
 }
@@ -85,8 +87,9 @@ TEST(CocktailSpaces, OutputLayout) {
   for (simdjson::dom::element p : points) {
     const std::int64_t id = p["recipe_id"].get_int64();
     ids.push_back(id);
-    for (simdjson::dom::element n : p["ingredients"].get_array())
+    for (simdjson::dom::element n : p["ingredients"].get_array()) {
       names[id].emplace_back(std::string_view(n.get_string()));
+    }
     EXPECT_TRUE(std::isfinite(p["x"].get_double().value()));
     EXPECT_TRUE(std::isfinite(p["y"].get_double().value()));
     EXPECT_TRUE(p["recipe_name"].is_string());
@@ -142,9 +145,13 @@ TEST(CocktailSpaces, OutputLayout) {
   // Gin (6) against Gin Rickey (1): the rickey's soda and lime must come
   // from gin, oriented from Gin's ingredient to the rickey's.
   for (simdjson::dom::element r : similar) {
-    if (r["recipe_id"].get_int64().value() != 6) continue;
+    if (r["recipe_id"].get_int64().value() != 6) {
+      continue;
+    }
     for (simdjson::dom::element nb : r["neighbors"].get_array()) {
-      if (nb["neighbor_recipe_id"].get_int64().value() != 1) continue;
+      if (nb["neighbor_recipe_id"].get_int64().value() != 1) {
+        continue;
+      }
       for (simdjson::dom::element f : nb["transport_plan"].get_array()) {
         EXPECT_EQ(f["from_ingredient_id"].get_int64().value(), 2);
       }
@@ -158,11 +165,15 @@ TEST(CocktailSpaces, OutputLayout) {
   ASSERT_EQ(n, 4u);
   for (std::size_t i = 0; i < n; ++i) {
     EXPECT_EQ(m[i * n + i], 0.0f);
-    for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(m[i * n + j], m[j * n + i]);
+    for (std::size_t j = 0; j < n; ++j) {
+      EXPECT_EQ(m[i * n + j], m[j * n + i]);
+    }
   }
   simdjson::dom::element ids_doc = parser.parse(result.distance_matrix_ids);
   std::vector<std::int64_t> matrix_ids;
-  for (simdjson::dom::element id : ids_doc["recipe_ids"].get_array()) matrix_ids.push_back(id.get_int64());
+  for (simdjson::dom::element id : ids_doc["recipe_ids"].get_array()) {
+    matrix_ids.push_back(id.get_int64());
+  }
   EXPECT_EQ(matrix_ids, (std::vector<std::int64_t>{1, 2, 5, 6}));
   EXPECT_EQ(std::string_view(ids_doc["dtype"].get_string()), "<f4");
 
@@ -206,7 +217,9 @@ TEST(CocktailSpaces, IngredientCostMatrixIsTheOneTheDistancesUse) {
     std::vector<std::int64_t> ids;
     simdjson::dom::element doc = parser.parse(r.ingredient_matrix_ids);
     EXPECT_EQ(std::string_view(doc["dtype"].get_string()), "<f4");
-    for (simdjson::dom::element id : doc["ingredient_ids"].get_array()) ids.push_back(id.get_int64());
+    for (simdjson::dom::element id : doc["ingredient_ids"].get_array()) {
+      ids.push_back(id.get_int64());
+    }
     EXPECT_EQ(doc["shape"].at(0).get_uint64().value(), ids.size());
     return ids;
   };
@@ -297,7 +310,9 @@ TEST(CocktailSpaces, TinyAndDegenerateCatalogs) {
     }
     EXPECT_EQ(parser.parse(result.recipe_similar).get_array().size(), recipes);
     std::size_t n = 0;
-    for (const float d : npy_values(result.distance_matrix_npy, n)) EXPECT_GE(d, 0.0f);
+    for (const float d : npy_values(result.distance_matrix_npy, n)) {
+      EXPECT_GE(d, 0.0f);
+    }
     EXPECT_EQ(n, recipes);
   }
 }
@@ -418,7 +433,9 @@ TEST(CocktailSpacesIncremental, ARealChangeStartsWarmConvergesAndKeepsTheMapsTru
   std::int64_t next_row = state.recipe_ingredients.back().id;
   std::vector<catalog::RecipeIngredientRow> added;
   for (const auto& r : state.recipe_ingredients) {
-    if (r.recipe_id != source) continue;
+    if (r.recipe_id != source) {
+      continue;
+    }
     auto copy = r;
     copy.id = ++next_row;
     copy.recipe_id = state.recipes.back().id;

@@ -44,7 +44,9 @@ TEST(StrongestFlows, ThresholdAndTopThree) {
 
 double at(const SparseMatrix& t, std::uint32_t i, std::uint32_t j) {
   for (std::size_t e = 0; e < t.value.size(); ++e) {
-    if (t.row[e] == i && t.col[e] == j) return t.value[e];
+    if (t.row[e] == i && t.col[e] == j) {
+      return t.value[e];
+    }
   }
   return 0.0;
 }
@@ -99,12 +101,16 @@ TEST(LogOddsCosts, ThreeIngredientsAgainstTheFormula) {
   SparseMatrix t{3, {}, {}, {}};
   for (std::uint32_t i = 0; i < 3; ++i) {
     for (std::uint32_t j = 0; j < 3; ++j) {
-      if (tm[i][j] != 0.0) t.row.push_back(i), t.col.push_back(j), t.value.push_back(tm[i][j]);
+      if (tm[i][j] != 0.0) {
+        t.row.push_back(i), t.col.push_back(j), t.value.push_back(tm[i][j]);
+      }
     }
   }
   double row[3] = {}, col[3] = {}, total = 0.0;
   for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) row[i] += tm[i][j], col[j] += tm[i][j], total += tm[i][j];
+    for (int j = 0; j < 3; ++j) {
+      row[i] += tm[i][j], col[j] += tm[i][j], total += tm[i][j];
+    }
   }
   double c[3][3];
   double lowest = kInf;
@@ -118,7 +124,9 @@ TEST(LogOddsCosts, ThreeIngredientsAgainstTheFormula) {
   std::vector<double> off;
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < 3; ++j) {
-      if (i != j) off.push_back(c[i][j] - lowest);
+      if (i != j) {
+        off.push_back(c[i][j] - lowest);
+      }
     }
   }
   std::sort(off.begin(), off.end());
@@ -151,7 +159,9 @@ PairSolver emd_solver() {
                   std::vector<SetFlow>& plan) {
     const double d = solver->solve(a, b, cost);
     plan.clear();
-    for (const auto& f : solver->plan()) plan.push_back({f.from, f.to, f.mass});
+    for (const auto& f : solver->plan()) {
+      plan.push_back({f.from, f.to, f.mass});
+    }
     return d;
   };
 }
@@ -162,7 +172,9 @@ PairSolver lemon_solver() {
             std::vector<SetFlow>& plan) {
     lemon::SmartDigraph g;
     std::vector<lemon::SmartDigraph::Node> nodes;
-    for (std::size_t i = 0; i < a.size() + b.size(); ++i) nodes.push_back(g.addNode());
+    for (std::size_t i = 0; i < a.size() + b.size(); ++i) {
+      nodes.push_back(g.addNode());
+    }
     lemon::SmartDigraph::ArcMap<std::int64_t> c(g);
     std::vector<lemon::SmartDigraph::Arc> arcs;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -175,9 +187,12 @@ PairSolver lemon_solver() {
     const double sb = std::accumulate(b.begin(), b.end(), 0.0);
     lemon::SmartDigraph::NodeMap<std::int64_t> supply(g);
     std::int64_t balance = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) balance += supply[nodes[i]] = std::llround(a[i] * 1e9);
-    for (std::size_t j = 0; j < b.size(); ++j)
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      balance += supply[nodes[i]] = std::llround(a[i] * 1e9);
+    }
+    for (std::size_t j = 0; j < b.size(); ++j) {
       balance += supply[nodes[a.size() + j]] = -std::llround(b[j] * sa / sb * 1e9);
+    }
     supply[nodes[a.size()]] -= balance;
     lemon::NetworkSimplex<lemon::SmartDigraph, std::int64_t, std::int64_t> ns(g);
     ns.costMap(c).supplyMap(supply);
@@ -186,7 +201,9 @@ PairSolver lemon_solver() {
     for (std::size_t i = 0; i < a.size(); ++i) {
       for (std::size_t j = 0; j < b.size(); ++j) {
         const std::int64_t f = ns.flow(arcs[i * b.size() + j]);
-        if (f > 0) plan.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j), f * 1e-9});
+        if (f > 0) {
+          plan.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j), f * 1e-9});
+        }
       }
     }
     return ns.totalCost<double>() / 1e15;
@@ -205,15 +222,18 @@ SlowEmResult slow_em(const SparseRows& masses, std::size_t m, std::vector<float>
   const std::size_t n = masses.rows();
   std::vector<double> dense(n * m, 0.0);
   for (std::size_t r = 0; r < n; ++r) {
-    for (std::size_t e = masses.offsets[r]; e < masses.offsets[r + 1]; ++e)
+    for (std::size_t e = masses.offsets[r]; e < masses.offsets[r + 1]; ++e) {
       dense[r * m + masses.columns[e]] = masses.values[e];
+    }
   }
   const std::size_t k = std::min<std::size_t>(std::max<std::size_t>(10, n / 10), n - 1);
   const std::size_t match_k = std::min<std::size_t>(10, n - 1);
   auto nearest = [&](const std::vector<double>& d, std::size_t r, std::size_t count) {
     std::vector<std::size_t> order;
     for (std::size_t s = 0; s < n; ++s) {
-      if (s != r) order.push_back(s);
+      if (s != r) {
+        order.push_back(s);
+      }
     }
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t x, std::size_t y) { return d[r * n + x] < d[r * n + y]; });
@@ -225,7 +245,9 @@ SlowEmResult slow_em(const SparseRows& masses, std::size_t m, std::vector<float>
   for (std::size_t r = 0; r < n; ++r) {
     for (std::size_t s = 0; s < n; ++s) {
       double shared = 0.0;
-      for (std::size_t i = 0; i < m; ++i) shared += std::min(dense[r * m + i], dense[s * m + i]);
+      for (std::size_t i = 0; i < m; ++i) {
+        shared += std::min(dense[r * m + i], dense[s * m + i]);
+      }
       previous[r * n + s] = std::max(0.0, 2.0 - 2.0 * shared);
     }
   }
@@ -234,73 +256,106 @@ SlowEmResult slow_em(const SparseRows& masses, std::size_t m, std::vector<float>
   for (std::size_t iteration = 1; iteration <= max_iterations; ++iteration) {
     std::vector<bool> candidate(n * n, false);
     for (std::size_t r = 0; r < n; ++r) {
-      for (const std::size_t s : nearest(previous, r, k)) candidate[r * n + s] = candidate[s * n + r] = true;
+      for (const std::size_t s : nearest(previous, r, k)) {
+        candidate[r * n + s] = candidate[s * n + r] = true;
+      }
     }
     std::vector<double> d(n * n, kInf);
     std::vector<std::vector<SetFlow>> plans(n * n);
     for (std::size_t r = 0; r < n; ++r) {
       d[r * n + r] = kInf;
       for (std::size_t s = r + 1; s < n; ++s) {
-        if (!candidate[r * n + s]) continue;
+        if (!candidate[r * n + s]) {
+          continue;
+        }
         std::vector<double> a, b, c;
         std::vector<std::uint32_t> ia, ib;
         for (std::size_t i = 0; i < m; ++i) {
-          if (dense[r * m + i] > 0)
+          if (dense[r * m + i] > 0) {
             a.push_back(dense[r * m + i]), ia.push_back(static_cast<std::uint32_t>(i));
-          if (dense[s * m + i] > 0)
+          }
+          if (dense[s * m + i] > 0) {
             b.push_back(dense[s * m + i]), ib.push_back(static_cast<std::uint32_t>(i));
+          }
         }
         for (const auto i : ia) {
-          for (const auto j : ib) c.push_back(cost[i * m + j]);
+          for (const auto j : ib) {
+            c.push_back(cost[i * m + j]);
+          }
         }
         const double dist = static_cast<float>(solve(a, b, c, plan));
         d[r * n + s] = d[s * n + r] = dist;
-        for (auto& f : plan) f.from = ia[f.from], f.to = ib[f.to];
+        for (auto& f : plan) {
+          f.from = ia[f.from], f.to = ib[f.to];
+        }
         plans[r * n + s] = plan;
       }
     }
     out.distance = d;
     out.cost = cost;
     out.iterations = iteration;
-    for (std::size_t r = 0; r < n; ++r) out.distance[r * n + r] = 0.0;
-    if (iteration == max_iterations) break;
+    for (std::size_t r = 0; r < n; ++r) {
+      out.distance[r * n + r] = 0.0;
+    }
+    if (iteration == max_iterations) {
+      break;
+    }
     // Expected matches.
     std::vector<double> t(m * m, 0.0);
     for (std::size_t r = 0; r < n; ++r) {
       const auto near = nearest(d, r, match_k);
       double lowest = kInf;
-      for (const auto s : near) lowest = std::min(lowest, d[r * n + s]);
-      if (!std::isfinite(lowest)) continue;
+      for (const auto s : near) {
+        lowest = std::min(lowest, d[r * n + s]);
+      }
+      if (!std::isfinite(lowest)) {
+        continue;
+      }
       std::vector<double> w;
       double total = 0.0;
-      for (const auto s : near) w.push_back(std::exp(-(d[r * n + s] - lowest))), total += w.back();
+      for (const auto s : near) {
+        w.push_back(std::exp(-(d[r * n + s] - lowest))), total += w.back();
+      }
       for (std::size_t j = 0; j < near.size(); ++j) {
         const std::size_t s = near[j];
-        if (!std::isfinite(d[r * n + s])) continue;
+        if (!std::isfinite(d[r * n + s])) {
+          continue;
+        }
         const auto& p = plans[std::min(r, s) * n + std::max(r, s)];
         // Flows ≥ 5% of the largest, at most the 3 largest (stable: plan order on ties).
         double largest = 0.0;
-        for (const auto& f : p) largest = std::max(largest, f.mass);
+        for (const auto& f : p) {
+          largest = std::max(largest, f.mass);
+        }
         std::vector<SetFlow> kept;
         for (const auto& f : p) {
-          if (f.mass >= 0.05 * largest) kept.push_back(f);
+          if (f.mass >= 0.05 * largest) {
+            kept.push_back(f);
+          }
         }
         std::stable_sort(kept.begin(), kept.end(),
                          [](const SetFlow& x, const SetFlow& y) { return x.mass > y.mass; });
-        if (kept.size() > 3) kept.resize(3);
-        for (const auto& f : kept) t[f.from * m + f.to] += w[j] / total * f.mass;
+        if (kept.size() > 3) {
+          kept.resize(3);
+        }
+        for (const auto& f : kept) {
+          t[f.from * m + f.to] += w[j] / total * f.mass;
+        }
       }
     }
     std::vector<double> sym(m * m);
     for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t j = 0; j < m; ++j) sym[i * m + j] = (t[i * m + j] + t[j * m + i]) / 2.0;
+      for (std::size_t j = 0; j < m; ++j) {
+        sym[i * m + j] = (t[i * m + j] + t[j * m + i]) / 2.0;
+      }
     }
     // M-step, as the definition reads (float32 median selection mirrored).
     std::vector<double> row(m, 0.0), col(m, 0.0);
     double total = 0.0;
     for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t j = 0; j < m; ++j) {
         row[i] += sym[i * m + j], col[j] += sym[i * m + j], total += sym[i * m + j];
+      }
     }
     std::vector<double> c(m * m);
     double lowest = kInf;
@@ -314,17 +369,22 @@ SlowEmResult slow_em(const SparseRows& masses, std::size_t m, std::vector<float>
     std::vector<float> off;
     for (std::size_t i = 0; i < m; ++i) {
       for (std::size_t j = 0; j < m; ++j) {
-        if (i != j) off.push_back(static_cast<float>(c[i * m + j] - lowest));
+        if (i != j) {
+          off.push_back(static_cast<float>(c[i * m + j] - lowest));
+        }
       }
     }
     std::sort(off.begin(), off.end());
     double median = off.empty() ? 0.0 : off[off.size() / 2];
-    if (!off.empty() && off.size() % 2 == 0) median = (median + off[off.size() / 2 - 1]) / 2.0;
+    if (!off.empty() && off.size() % 2 == 0) {
+      median = (median + off[off.size() / 2 - 1]) / 2.0;
+    }
     std::vector<float> next(m * m, 0.0f);
     for (std::size_t i = 0; i < m; ++i) {
       for (std::size_t j = 0; j < m; ++j) {
-        if (i != j)
+        if (i != j) {
           next[i * m + j] = static_cast<float>((c[i * m + j] - lowest) / (median > 0 ? median : 1.0));
+        }
       }
     }
     double diff = 0.0, norm = 0.0;
@@ -354,7 +414,9 @@ EmInputs inputs_of(const catalog::CatalogState& state) {
   const IngredientSet set = ingredient_set_with_ancestors(rolled, h);
   EmInputs in;
   in.masses = to_set_columns(rolled, set);
-  for (double& v : in.masses.values) v = static_cast<float>(v);
+  for (double& v : in.masses.values) {
+    v = static_cast<float>(v);
+  }
   in.m = set.size();
   in.cost = tree_cost_matrix(set, h);
   return in;
@@ -362,7 +424,9 @@ EmInputs inputs_of(const catalog::CatalogState& state) {
 
 std::vector<double> dense_of(const EmResult& r, std::size_t n) {
   std::vector<double> d(n * n, kInf);
-  for (std::size_t i = 0; i < n; ++i) d[i * n + i] = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    d[i * n + i] = 0.0;
+  }
   for (std::size_t p = 0; p < r.pairs.size(); ++p) {
     d[r.pairs.first[p] * n + r.pairs.second[p]] = d[r.pairs.second[p] * n + r.pairs.first[p]] =
         r.distances[p];
@@ -391,8 +455,9 @@ void expect_same_em(const EmInputs& in, std::size_t max_iterations) {
       ASSERT_NEAR(d[i], slow.distance[i], 1e-6 * (1.0 + slow.distance[i])) << i;
     }
   }
-  for (std::size_t i = 0; i < in.m * in.m; ++i)
+  for (std::size_t i = 0; i < in.m * in.m; ++i) {
     ASSERT_NEAR(one.cost[i], slow.cost[i], 1e-6 * (1.0 + slow.cost[i]));
+  }
 }
 
 catalog::CatalogState tiny_catalog() {
@@ -476,8 +541,12 @@ TEST(RunEm, FirstIterationEqualsLemonAndLaterOnesAgreeInRank) {
     std::vector<double> rank(v.size());
     for (std::size_t i = 0; i < order.size();) {  // average ranks over ties
       std::size_t j = i;
-      while (j < order.size() && v[order[j]] == v[order[i]]) ++j;
-      for (std::size_t k = i; k < j; ++k) rank[order[k]] = (static_cast<double>(i + j) - 1.0) / 2.0;
+      while (j < order.size() && v[order[j]] == v[order[i]]) {
+        ++j;
+      }
+      for (std::size_t k = i; k < j; ++k) {
+        rank[order[k]] = (static_cast<double>(i + j) - 1.0) / 2.0;
+      }
       i = j;
     }
     return rank;

@@ -24,8 +24,12 @@ double lemon_emd(const std::vector<double>& a, const std::vector<double>& b,
   lemon::SmartDigraph g;
   std::vector<lemon::SmartDigraph::Node> rows;
   std::vector<lemon::SmartDigraph::Node> cols;
-  for (std::size_t i = 0; i < a.size(); ++i) rows.push_back(g.addNode());
-  for (std::size_t j = 0; j < b.size(); ++j) cols.push_back(g.addNode());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    rows.push_back(g.addNode());
+  }
+  for (std::size_t j = 0; j < b.size(); ++j) {
+    cols.push_back(g.addNode());
+  }
   lemon::SmartDigraph::ArcMap<std::int64_t> arc_cost(g);
   for (std::size_t i = 0; i < a.size(); ++i) {
     for (std::size_t j = 0; j < b.size(); ++j) {
@@ -42,7 +46,9 @@ double lemon_emd(const std::vector<double>& a, const std::vector<double>& b,
   for (std::size_t j = 0; j < b.size(); ++j) {
     supply[cols[j]] = -std::llround(b[j] * (sa / sb) * 1e9);
     total += supply[cols[j]];
-    if (b[j] > b[largest]) largest = j;
+    if (b[j] > b[largest]) {
+      largest = j;
+    }
   }
   supply[cols[largest]] -= total;  // balance the rounding
   lemon::NetworkSimplex<lemon::SmartDigraph, std::int64_t, std::int64_t> ns(g);
@@ -58,11 +64,15 @@ std::vector<double> random_masses(std::mt19937_64& rng, std::size_t n, bool norm
     const double r = u(rng);
     x = r < 0.1 ? 0.0 : (r < 0.2 ? 0.25 : u(rng));  // zeros and repeated values make ties
   }
-  if (std::accumulate(m.begin(), m.end(), 0.0) == 0.0) m[0] = 1.0;
+  if (std::accumulate(m.begin(), m.end(), 0.0) == 0.0) {
+    m[0] = 1.0;
+  }
   if (normalise) {
     const double s = std::accumulate(m.begin(), m.end(), 0.0);
     // float32 fractions, as the EM space feeds them: totals differ in the last bits.
-    for (auto& x : m) x = static_cast<double>(static_cast<float>(x / s));
+    for (auto& x : m) {
+      x = static_cast<double>(static_cast<float>(x / s));
+    }
   }
   return m;
 }
@@ -85,8 +95,12 @@ double check_plan_and_duals(const EmdSolver& solver, const std::vector<double>& 
     col_sum[f.to] += f.mass;
     plan_cost += f.mass * cost[f.from * nb + f.to];
   }
-  for (std::size_t i = 0; i < na; ++i) EXPECT_NEAR(row_sum[i], a[i], 1e-9) << "row " << i;
-  for (std::size_t j = 0; j < nb; ++j) EXPECT_NEAR(col_sum[j], demand[j], 1e-9) << "column " << j;
+  for (std::size_t i = 0; i < na; ++i) {
+    EXPECT_NEAR(row_sum[i], a[i], 1e-9) << "row " << i;
+  }
+  for (std::size_t j = 0; j < nb; ++j) {
+    EXPECT_NEAR(col_sum[j], demand[j], 1e-9) << "column " << j;
+  }
   EXPECT_NEAR(plan_cost, distance, 1e-9);
   // Dual feasibility and strong duality prove the plan optimal on its own.
   const auto u = solver.supply_potentials();
@@ -94,9 +108,13 @@ double check_plan_and_duals(const EmdSolver& solver, const std::vector<double>& 
   double dual = 0.0;
   for (std::size_t i = 0; i < na; ++i) {
     dual += a[i] * u[i];
-    for (std::size_t j = 0; j < nb; ++j) EXPECT_LE(u[i] + v[j], cost[i * nb + j] + 1e-9);
+    for (std::size_t j = 0; j < nb; ++j) {
+      EXPECT_LE(u[i] + v[j], cost[i * nb + j] + 1e-9);
+    }
   }
-  for (std::size_t j = 0; j < nb; ++j) dual += demand[j] * v[j];
+  for (std::size_t j = 0; j < nb; ++j) {
+    dual += demand[j] * v[j];
+  }
   EXPECT_NEAR(dual, distance, 1e-9);
   return plan_cost;
 }
@@ -118,7 +136,9 @@ TEST(EmdSolver, MatchesLemonOnRandomInstances) {
     for (std::size_t i = 0; i < na; ++i) {
       for (std::size_t j = 0; j < nb; ++j) {
         double c = kind == 0 ? tree_cost(rng) : real_cost(rng);
-        if (kind == 2 && i == j) c = 0.0;  // shared ingredients: zero on the diagonal
+        if (kind == 2 && i == j) {
+          c = 0.0;  // shared ingredients: zero on the diagonal
+        }
         cost[i * nb + j] = static_cast<double>(static_cast<float>(c));
       }
     }
@@ -126,7 +146,9 @@ TEST(EmdSolver, MatchesLemonOnRandomInstances) {
     const double distance = solver.solve(a, b, cost);
     EXPECT_NEAR(distance, lemon_emd(a, b, cost), 1e-5);
     check_plan_and_duals(solver, a, cost, distance);
-    if (::testing::Test::HasFailure()) break;
+    if (::testing::Test::HasFailure()) {
+      break;
+    }
   }
 }
 
@@ -140,7 +162,9 @@ TEST(EmdSolver, HighlyDegenerateInstances) {
     EXPECT_NEAR(solver.solve(a, a, cost), 1.0, 1e-12);
     check_plan_and_duals(solver, a, cost, 1.0);
     // Identical distributions with a zero diagonal: distance 0, mass stays.
-    for (std::size_t i = 0; i < n; ++i) cost[i * n + i] = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      cost[i * n + i] = 0.0;
+    }
     EXPECT_NEAR(solver.solve(a, a, cost), 0.0, 1e-12);
     check_plan_and_duals(solver, a, cost, 0.0);
   }
@@ -180,7 +204,9 @@ TEST(EmdSolver, SameInputSameResult) {
   const auto b = random_masses(rng, 9, true);
   std::vector<double> cost(std::size_t{12} * 9);
   std::uniform_int_distribution<int> c(0, 4);
-  for (auto& x : cost) x = c(rng);
+  for (auto& x : cost) {
+    x = c(rng);
+  }
   EmdSolver first;
   EmdSolver second;
   const double d1 = first.solve(a, b, cost);

@@ -35,7 +35,9 @@ inline MapQuality map_quality(std::size_t n, const std::function<double(std::siz
   std::vector<std::size_t> strict_rank(n);
   std::vector<double> d(n);
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < n; ++j) d[j] = j == i ? -1.0 : input(i, j);
+    for (std::size_t j = 0; j < n; ++j) {
+      d[j] = j == i ? -1.0 : input(i, j);
+    }
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return d[a] < d[b]; });
     for (std::size_t r = 0; r < n; ++r) {  // self has rank 0
@@ -56,7 +58,9 @@ inline MapQuality map_quality(std::size_t n, const std::function<double(std::siz
       } else {
         ++recalled;
       }
-      if (strict_rank[j] > k) strict_penalty += static_cast<double>(strict_rank[j] - k);
+      if (strict_rank[j] > k) {
+        strict_penalty += static_cast<double>(strict_rank[j] - k);
+      }
     }
   }
   const double nn = static_cast<double>(n);

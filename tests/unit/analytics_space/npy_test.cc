@@ -31,7 +31,9 @@ TEST(Npy, HeaderLayout) {
 
 TEST(Npy, RoundTrip) {
   std::vector<float> values(std::size_t{7} * 7);
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.1f - 1.0f;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = static_cast<float>(i) * 0.1f - 1.0f;
+  }
   const std::string file = npy_float32_matrix(values, 7, 7);
   const auto header = parse_npy_header(file);
   ASSERT_TRUE(header.ok()) << header.error().message;

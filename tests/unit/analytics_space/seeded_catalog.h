@@ -33,7 +33,9 @@ inline catalog::CatalogState seeded_catalog(std::int64_t recipes, std::int64_t i
     options.ingredients = ingredients;
     options.seed = seed;
     const auto report = catalog::seed_catalog(*db, options);
-    if (!report.ok()) throw std::runtime_error("seed_catalog: " + report.error().message);
+    if (!report.ok()) {
+      throw std::runtime_error("seed_catalog: " + report.error().message);
+    }
     state = catalog::load_state(*db);
   } catch (...) {
     std::filesystem::remove_all(dir);

@@ -32,7 +32,9 @@ struct Blobs {
   std::vector<std::size_t> cluster;
   double distance(std::size_t i, std::size_t j) const {
     double s = 0.0;
-    for (std::size_t d = 0; d < 8; ++d) s += (x[i * 8 + d] - x[j * 8 + d]) * (x[i * 8 + d] - x[j * 8 + d]);
+    for (std::size_t d = 0; d < 8; ++d) {
+      s += (x[i * 8 + d] - x[j * 8 + d]) * (x[i * 8 + d] - x[j * 8 + d]);
+    }
     return std::sqrt(s);
   }
 };
@@ -43,10 +45,14 @@ Blobs make_blobs(std::size_t clusters, std::size_t per_cluster, std::uint64_t se
   Blobs b;
   b.n = clusters * per_cluster;
   std::vector<double> centre(clusters * 8);
-  for (auto& c : centre) c = 12.0 * normal(rng);
+  for (auto& c : centre) {
+    c = 12.0 * normal(rng);
+  }
   for (std::size_t c = 0; c < clusters; ++c) {
     for (std::size_t p = 0; p < per_cluster; ++p) {
-      for (std::size_t d = 0; d < 8; ++d) b.x.push_back(centre[c * 8 + d] + normal(rng));
+      for (std::size_t d = 0; d < 8; ++d) {
+        b.x.push_back(centre[c * 8 + d] + normal(rng));
+      }
       b.cluster.push_back(c);
     }
   }
@@ -58,7 +64,9 @@ NeighborLists knn_of(const Blobs& b, std::size_t k) {
   for (std::size_t i = 0; i < b.n; ++i) {
     std::vector<std::size_t> order;
     for (std::size_t j = 0; j < b.n; ++j) {
-      if (j != i) order.push_back(j);
+      if (j != i) {
+        order.push_back(j);
+      }
     }
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t p, std::size_t q) { return b.distance(i, p) < b.distance(i, q); });
@@ -89,15 +97,20 @@ TEST(Umap, ClustersKeptApartAndTrustworthy) {
   for (std::size_t i = 0; i < blobs.n; ++i) {
     std::vector<std::pair<float, std::size_t>> d;
     for (std::size_t j = 0; j < blobs.n; ++j) {
-      if (j != i) d.emplace_back(std::hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]), j);
+      if (j != i) {
+        d.emplace_back(std::hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]), j);
+      }
     }
     std::partial_sort(d.begin(), d.begin() + 10, d.end());
-    for (std::size_t k = 0; k < 10; ++k) foreign += blobs.cluster[d[k].second] != blobs.cluster[i];
+    for (std::size_t k = 0; k < 10; ++k) {
+      foreign += blobs.cluster[d[k].second] != blobs.cluster[i];
+    }
   }
   EXPECT_EQ(foreign, 0u);
   std::vector<double> cx(6, 0.0), cy(6, 0.0), radius(6, 0.0);
-  for (std::size_t i = 0; i < blobs.n; ++i)
+  for (std::size_t i = 0; i < blobs.n; ++i) {
     cx[blobs.cluster[i]] += xy[2 * i] / 100.0, cy[blobs.cluster[i]] += xy[2 * i + 1] / 100.0;
+  }
   for (std::size_t i = 0; i < blobs.n; ++i) {
     const std::size_t c = blobs.cluster[i];
     radius[c] = std::max(radius[c], std::hypot(xy[2 * i] - cx[c], xy[2 * i + 1] - cy[c]));
@@ -118,7 +131,9 @@ TEST(Umap, ConnectedGraphUsesSpectralInitAndIsTrustworthy) {
   b.n = 600;
   for (std::size_t i = 0; i < b.n; ++i) {
     const double t = 20.0 * static_cast<double>(i) / static_cast<double>(b.n);
-    for (std::size_t d = 0; d < 8; ++d) b.x.push_back((d == 0 ? t : 0.0) + 0.3 * normal(rng));
+    for (std::size_t d = 0; d < 8; ++d) {
+      b.x.push_back((d == 0 ? t : 0.0) + 0.3 * normal(rng));
+    }
     b.cluster.push_back(0);
   }
   UmapReport report;
@@ -149,7 +164,9 @@ TEST(Umap, TinyAndDegenerateInputs) {
   EXPECT_EQ(umap_embed(one, UmapOptions{}), (std::vector<float>{0.0f, 0.0f}));
   // Two points, identical (distance 0): finite coordinates.
   const NeighborLists two{2, 1, {1, 0}, {0.0, 0.0}};
-  for (const float v : umap_embed(two, UmapOptions{})) EXPECT_TRUE(std::isfinite(v));
+  for (const float v : umap_embed(two, UmapOptions{})) {
+    EXPECT_TRUE(std::isfinite(v));
+  }
   const NeighborLists bad{2, 1, {1, 0}, {-1.0, 1.0}};
   EXPECT_THROW(umap_embed(bad, UmapOptions{}), std::invalid_argument);
 }

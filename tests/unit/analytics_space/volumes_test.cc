@@ -78,7 +78,9 @@ catalog::CatalogState small_catalog() {
 
 double value_at(const SparseRows& rows, std::size_t r, std::uint32_t column) {
   for (std::size_t e = rows.offsets[r]; e < rows.offsets[r + 1]; ++e) {
-    if (rows.columns[e] == column) return rows.values[e];
+    if (rows.columns[e] == column) {
+      return rows.values[e];
+    }
   }
   return 0.0;
 }
@@ -98,8 +100,9 @@ TEST(Fractions, MatrixRuleLeavesOutZeroTotals) {
   EXPECT_DOUBLE_EQ(value_at(f.fractions, 2, 4), 1.0);
   for (std::size_t r = 0; r < f.fractions.rows(); ++r) {
     double sum = 0.0;
-    for (std::size_t e = f.fractions.offsets[r]; e < f.fractions.offsets[r + 1]; ++e)
+    for (std::size_t e = f.fractions.offsets[r]; e < f.fractions.offsets[r + 1]; ++e) {
       sum += f.fractions.values[e];
+    }
     EXPECT_NEAR(sum, 1.0, 1e-12);
   }
 }
@@ -194,13 +197,16 @@ TEST(Hierarchy, TreeCostMatrixMatchesPairwiseDistances) {
   catalog::CatalogState s;
   for (std::int64_t id = 1; id <= 200; ++id) {
     std::optional<std::int64_t> parent;
-    if (id > 5 && rng() % 10 != 0)
+    if (id > 5 && rng() % 10 != 0) {
       parent = 1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(id - 1));
+    }
     s.ingredients.push_back({id, std::to_string(id), parent, "", false});
   }
   const IngredientHierarchy h(s);
   IngredientSet all;
-  for (std::size_t p = 0; p < 200; ++p) all.members.push_back(p);
+  for (std::size_t p = 0; p < 200; ++p) {
+    all.members.push_back(p);
+  }
   const auto cost = tree_cost_matrix(all, h);
   for (std::size_t a = 0; a < 200; ++a) {
     for (std::size_t b = 0; b < 200; ++b) {

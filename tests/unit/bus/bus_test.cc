@@ -63,7 +63,9 @@ TEST(Bus, EveryEventTypeRoundTrips) {
           3, 42, kTs + 3, {{"ingredient-usage", {sha('a'), 10}}, {"recipe-similar", {sha('b'), 20}}}},
       AnalyticsHeartbeat{3, 42, kTs + 4},
   };
-  for (const auto& e : sent) ASSERT_TRUE(pub.publish(e).ok());
+  for (const auto& e : sent) {
+    ASSERT_TRUE(pub.publish(e).ok());
+  }
   // join() may have sent more probes than the one it saw; those still in
   // flight land after clear(). They precede `sent` (one publisher keeps its
   // order), so they are dropped before comparing.
@@ -113,7 +115,9 @@ TEST(Bus, ConcurrentPublishersLoseNothing) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) {
+    t.join();
+  }
   ASSERT_TRUE(inbox.wait_for([&](const auto& events) { return events.size() >= kThreads * kPerThread; }))
       << inbox.events().size();
   // Each thread's events arrive in its own order, whole (no interleaved frames).
@@ -155,7 +159,9 @@ TEST(Bus, TopicPrefixesFilter) {
   // Messages from one publisher arrive in order: once the sentinel is here,
   // the heartbeats sent before it would have been too, had they passed the filter.
   ASSERT_TRUE(inbox.wait_for([&](const auto& events) { return contains(events, sentinel); }));
-  for (const auto& e : inbox.events()) EXPECT_TRUE(std::holds_alternative<CatalogChange>(e));
+  for (const auto& e : inbox.events()) {
+    EXPECT_TRUE(std::holds_alternative<CatalogChange>(e));
+  }
   EXPECT_EQ(sub.stats().malformed, 0u);
 }
 
@@ -296,7 +302,9 @@ TEST(Bus, PollModeDeliversOnTheCallersThread) {
   clock.advance(1s);
   const Event next = AnalyticsHeartbeat{1, 1, kTs};
   ASSERT_TRUE(pub.publish(next).ok());
-  while (!contains(got, next) && std::chrono::steady_clock::now() < deadline) sub.poll(100ms);
+  while (!contains(got, next) && std::chrono::steady_clock::now() < deadline) {
+    sub.poll(100ms);
+  }
   ASSERT_TRUE(contains(got, next));
   EXPECT_EQ(sub.last_receive(), clock.now());
 }
@@ -330,7 +338,9 @@ TEST(Proxy, ForwardsToManySubscribersAndCarriesSubscriptionsUpstream) {
     return contains(e, sentinel) && contains(e, AnalyticsHeartbeat{5, 5, kTs});
   }));
   ASSERT_TRUE(changes_only.wait_for([&](const auto& e) { return contains(e, sentinel); }));
-  for (const auto& e : changes_only.events()) EXPECT_TRUE(std::holds_alternative<CatalogChange>(e));
+  for (const auto& e : changes_only.events()) {
+    EXPECT_TRUE(std::holds_alternative<CatalogChange>(e));
+  }
 
   const auto begin = std::chrono::steady_clock::now();
   proxy.stop();

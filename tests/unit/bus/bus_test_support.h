@@ -85,7 +85,9 @@ inline bool join(const std::function<void()>& send_probe, Inbox& inbox, const Ev
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   while (std::chrono::steady_clock::now() < deadline) {
     send_probe();
-    if (inbox.wait_for([&](const auto& events) { return contains(events, probe); }, 20ms)) return true;
+    if (inbox.wait_for([&](const auto& events) { return contains(events, probe); }, 20ms)) {
+      return true;
+    }
   }
   return false;
 }

@@ -70,7 +70,9 @@ bool heard_within(Publisher& pub, Inbox& inbox, const Event& probe, std::chrono:
   const auto deadline = std::chrono::steady_clock::now() + duration;
   while (std::chrono::steady_clock::now() < deadline) {
     (void)pub.publish(probe);
-    if (inbox.wait_for([&](const auto& events) { return contains(events, probe); }, 20ms)) return true;
+    if (inbox.wait_for([&](const auto& events) { return contains(events, probe); }, 20ms)) {
+      return true;
+    }
   }
   return false;
 }
@@ -228,7 +230,9 @@ TEST(CurveBus, AnImpostorPublisherIsRefusedAndTheRealOneReachedLater) {
   // The real publisher on the same endpoint is heard.
   Publisher real(curve_publisher(keys.publisher(), nullptr, endpoint));
   ASSERT_TRUE(join(real, inbox, CatalogHeartbeat{1, kTs}));
-  for (const auto& e : inbox.events()) EXPECT_NE(e, forged);
+  for (const auto& e : inbox.events()) {
+    EXPECT_NE(e, forged);
+  }
 }
 
 TEST(CurveBus, AProxyCarriesCurveOnBothSides) {

@@ -55,7 +55,9 @@ TEST(Events, TopicsAndNames) {
   for (auto e : {Entity::kIngredient, Entity::kUnit, Entity::kRecipe, Entity::kRecipeIngredient}) {
     EXPECT_EQ(parse_entity(entity_name(e)), e);
   }
-  for (auto o : {Op::kInsert, Op::kUpdate, Op::kDelete}) EXPECT_EQ(parse_op(op_name(o)), o);
+  for (auto o : {Op::kInsert, Op::kUpdate, Op::kDelete}) {
+    EXPECT_EQ(parse_op(op_name(o)), o);
+  }
   EXPECT_FALSE(parse_entity("Recipe"));
   EXPECT_FALSE(parse_op(""));
 }

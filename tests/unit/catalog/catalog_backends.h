@@ -46,15 +46,18 @@ class RawSql {
   explicit RawSql(const std::string& location) {
     if (Database::is_postgres_location(location)) {
       pg_ = PQconnectdb(location.c_str());
-      if (PQstatus(pg_) != CONNECTION_OK)
+      if (PQstatus(pg_) != CONNECTION_OK) {
         throw std::runtime_error(std::string("raw connect: ") + PQerrorMessage(pg_));
+      }
       PQclear(PQexec(pg_, "SET extra_float_digits = 1"));
     } else {
       lite_ = std::make_unique<RawConnection>(location);
     }
   }
   ~RawSql() {
-    if (pg_) PQfinish(pg_);
+    if (pg_) {
+      PQfinish(pg_);
+    }
   }
   RawSql(const RawSql&) = delete;
   RawSql& operator=(const RawSql&) = delete;
@@ -63,7 +66,9 @@ class RawSql {
   PGconn* pg() { return pg_; }
 
   void exec(const std::string& sql) {
-    if (lite_) return lite_->exec(sql);
+    if (lite_) {
+      return lite_->exec(sql);
+    }
     PGresult* r = PQexec(pg_, sql.c_str());
     const auto status = PQresultStatus(r);
     std::string msg = PQresultErrorMessage(r);
@@ -74,7 +79,9 @@ class RawSql {
   }
   // Every row of a query as "a|b|c" lines ("NULL" for nulls).
   std::string dump(const std::string& sql) {
-    if (lite_) return lite_->dump(sql);
+    if (lite_) {
+      return lite_->dump(sql);
+    }
     PGresult* r = PQexec(pg_, sql.c_str());
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
       std::string msg = PQresultErrorMessage(r);
@@ -84,7 +91,9 @@ class RawSql {
     std::ostringstream out;
     for (int row = 0; row < PQntuples(r); ++row) {
       for (int c = 0; c < PQnfields(r); ++c) {
-        if (c) out << '|';
+        if (c) {
+          out << '|';
+        }
         out << (PQgetisnull(r, row, c) ? "NULL" : PQgetvalue(r, row, c));
       }
       out << '\n';

@@ -15,7 +15,9 @@ namespace {
 
 std::string describe(const std::vector<Change>& changes) {
   std::string out;
-  for (const auto& c : changes) out += c.entity + " " + c.op + " " + std::to_string(c.row_id) + "\n";
+  for (const auto& c : changes) {
+    out += c.entity + " " + c.op + " " + std::to_string(c.row_id) + "\n";
+  }
   return out;
 }
 
@@ -60,8 +62,9 @@ TEST_P(ChangeLogTest, TriggersRecordEveryOperationOnEveryTable) {
             "recipe_ingredient delete 3\n"
             "recipe delete 1\n"
             "ingredient delete 2\n");
-  for (std::size_t i = 0; i < changes.size(); ++i)
+  for (std::size_t i = 0; i < changes.size(); ++i) {
     EXPECT_EQ(changes[i].seq, static_cast<std::int64_t>(i) + 1);
+  }
   EXPECT_EQ(log_.latest_seq(), static_cast<std::int64_t>(changes.size()));
   const auto now = core::system_now_ms();
   for (const auto& c : changes) {
@@ -102,18 +105,25 @@ TEST_P(ChangeLogTest, ReadAfterPagesInSeqOrder) {
   std::vector<std::int64_t> seen;
   for (;;) {
     auto page = log_.read_after(cursor, 10);
-    if (page.empty()) break;
-    for (const auto& c : page) seen.push_back(c.seq);
+    if (page.empty()) {
+      break;
+    }
+    for (const auto& c : page) {
+      seen.push_back(c.seq);
+    }
     cursor = page.back().seq;
   }
   ASSERT_EQ(seen.size(), 25u);
-  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<std::int64_t>(i) + 1);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], static_cast<std::int64_t>(i) + 1);
+  }
   EXPECT_TRUE(log_.read_after(0, 0).empty());
 }
 
 TEST_P(ChangeLogTest, PublicationCursorIsDurableAndNeverMovesBack) {
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(repo_.create_unit({std::string("U").append(std::to_string(i)), std::nullopt, std::nullopt}));
+  }
   EXPECT_EQ(log_.published_seq("catalog-api"), 0);
   EXPECT_FALSE(log_.min_published_seq());
   log_.mark_published("catalog-api", 4);
@@ -137,8 +147,9 @@ class PruneTest : public ChangeLogTest {
     auto raw = catalog_.raw();
     auto& other = *raw;
     std::string sql = "BEGIN;";
-    for (int i = 0; i < 100; ++i)
+    for (int i = 0; i < 100; ++i) {
       sql.append("INSERT INTO units(name) VALUES ('Unit ").append(std::to_string(i)).append("');");
+    }
     other.exec(sql + "COMMIT;");
     ASSERT_EQ(log_.latest_seq(), 100);
   }

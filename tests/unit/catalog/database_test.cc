@@ -135,7 +135,9 @@ TEST_P(DatabaseTest, AnErrorReadInsideATransactionStillFailsTheCommit) {
 // transient), and the next use outside a transaction reconnects, with its
 // statements prepared again.
 TEST_P(DatabaseTest, ALostServerConnectionFailsOnceThenReconnects) {
-  if (!catalog_.postgres()) GTEST_SKIP() << "SQLite has no connection to lose";
+  if (!catalog_.postgres()) {
+    GTEST_SKIP() << "SQLite has no connection to lose";
+  }
   auto pid = db_->prepare("SELECT pg_backend_pid()");
   auto raw = catalog_.raw();
   auto kill = [&] {

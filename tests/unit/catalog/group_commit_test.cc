@@ -40,7 +40,9 @@ class GroupCommitTest : public ::testing::Test {
     auto rows = db->prepare("SELECT name FROM units WHERE name LIKE ?1 ORDER BY name");
     rows.bind(1, pattern);
     std::vector<std::string> out;
-    while (rows.step()) out.push_back(rows.column_text(0));
+    while (rows.step()) {
+      out.push_back(rows.column_text(0));
+    }
     return out;
   }
 
@@ -184,7 +186,9 @@ TEST_F(GroupCommitTest, WithATransactionPerJobAFailingJobRunsOnceAndTakesNoBatch
   }
   engine.start();
   for (int i = 0; i < kJobs; ++i) {
-    if (i == kFailing) continue;
+    if (i == kFailing) {
+      continue;
+    }
     auto f = durable[i].get_future();
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
     EXPECT_TRUE(f.get());

@@ -32,7 +32,9 @@ std::string shell(const std::string& path, const std::string& sql) {
 }
 
 TEST(SqliteLocks, AReadOnlyOpenKeepsThisProcessesLocksAndTheWalOfItsWriter) {
-  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "needs the sqlite3 shell";
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) {
+    GTEST_SKIP() << "needs the sqlite3 shell";
+  }
   testing::TempDir dir;
   const std::string path = dir.file("catalog.db");
   { open_catalog(path); }  // migrated, then closed: no -wal, no -shm

@@ -30,14 +30,18 @@ class RepositoryTest : public ::testing::TestWithParam<Backend> {
   std::string path(std::int64_t id) { return repo_.get_ingredient(id)->path; }
   std::string expected_path(std::initializer_list<std::int64_t> ids) {
     std::string p = "/";
-    for (auto id : ids) p += std::to_string(id) + "/";
+    for (auto id : ids) {
+      p += std::to_string(id) + "/";
+    }
     return p;
   }
   // Every stored path equals the one implied by the parent chain.
   void expect_paths_consistent() {
     auto state = load_state(*db_);
     std::map<std::int64_t, const IngredientRow*> by_id;
-    for (const auto& i : state.ingredients) by_id[i.id] = &i;
+    for (const auto& i : state.ingredients) {
+      by_id[i.id] = &i;
+    }
     for (const auto& i : state.ingredients) {
       std::string p = std::to_string(i.id) + "/";
       for (auto parent = i.parent_id; parent; parent = by_id.at(*parent)->parent_id) {
@@ -193,7 +197,9 @@ TEST_P(RepositoryTest, EveryValidationErrorNamesItsFieldAndWritesNothing) {
   auto recipe_error = [](RecipeInput in) {
     return [in](Repository& r, std::int64_t gin) mutable {
       for (auto& row : in.ingredients) {
-        if (row.ingredient_id == -99) row.ingredient_id = gin;
+        if (row.ingredient_id == -99) {
+          row.ingredient_id = gin;
+        }
       }
       return r.create_recipe(in).error();
     };
@@ -292,7 +298,9 @@ TEST_P(RepositoryTest, AllProblemsOfOneInputAreReported) {
   auto r = repo_.create_recipe({"", {}, {}, "ftp://x", {}, {}, {{0, {}, -1.0}}});
   ASSERT_FALSE(r);
   std::vector<std::string> fields;
-  for (const auto& d : r.error().details) fields.push_back(d.field);
+  for (const auto& d : r.error().details) {
+    fields.push_back(d.field);
+  }
   EXPECT_EQ(fields, (std::vector<std::string>{"name", "image_url", "ingredients[0].ingredient_id",
                                               "ingredients[0].amount"}));
 }
@@ -358,7 +366,9 @@ TEST_P(RepositoryTest, CatalogChecksReportEveryRowInOrderAndTakeNoSeq) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   std::vector<std::string> fields;
-  for (const auto& d : r.error().details) fields.push_back(d.field);
+  for (const auto& d : r.error().details) {
+    fields.push_back(d.field);
+  }
   EXPECT_EQ(fields,
             (std::vector<std::string>{"ingredients[0].ingredient_id", "ingredients[1].unit_id",
                                       "ingredients[3].ingredient_id", "ingredients[3].unit_id", "name"}));
@@ -369,7 +379,9 @@ TEST_P(RepositoryTest, CatalogChecksReportEveryRowInOrderAndTakeNoSeq) {
   auto u = repo_.update_recipe(recipe_id, {"taken", {}, {}, {}, {}, {}, {{gin, 77, {}}}});
   ASSERT_FALSE(u);
   fields.clear();
-  for (const auto& d : u.error().details) fields.push_back(d.field);
+  for (const auto& d : u.error().details) {
+    fields.push_back(d.field);
+  }
   EXPECT_EQ(fields, (std::vector<std::string>{"ingredients[0].unit_id", "name"}));
   EXPECT_EQ(
       repo_.update_recipe(recipe_id + 100, {"taken", {}, {}, {}, {}, {}, {{4242, {}, {}}}}).error().code,
@@ -386,7 +398,9 @@ TEST_P(RepositoryTest, CatalogChecksReportEveryRowInOrderAndTakeNoSeq) {
 // included, and change_log tells the story in the order it happened.
 TEST_P(RepositoryTest, RecipeRowsKeepTheirOrderAndTheLogTheStory) {
   std::vector<std::int64_t> ids;
-  for (const char* name : {"A", "B", "C", "D", "E"}) ids.push_back(ingredient(name));
+  for (const char* name : {"A", "B", "C", "D", "E"}) {
+    ids.push_back(ingredient(name));
+  }
   const std::int64_t oz = units_oz();
   std::vector<RecipeIngredientInput> rows;
   rows.reserve(12);
@@ -431,8 +445,12 @@ TEST_P(RepositoryTest, RecipeRowsKeepTheirOrderAndTheLogTheStory) {
   changes = log_.read_after(mid, 100);
   ASSERT_EQ(changes.size(), 1 + 2 * rows.size());
   EXPECT_EQ(changes[0].op, "update");
-  for (std::size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(changes[1 + k].op, "delete");
-  for (std::size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(changes[1 + rows.size() + k].op, "insert");
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    EXPECT_EQ(changes[1 + k].op, "delete");
+  }
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    EXPECT_EQ(changes[1 + rows.size() + k].op, "insert");
+  }
 }
 
 // On PostgreSQL a write is two round trips to the server whatever its size:
@@ -492,7 +510,9 @@ TEST_P(RepositoryTest, ListsPageByIdWithIngredientRows) {
       ASSERT_EQ(recipe.ingredients.size(), 1u);
       EXPECT_EQ(recipe.ingredients[0].amount, std::stod(recipe.name.substr(1)));
     }
-    if (!r->next_after_id) break;
+    if (!r->next_after_id) {
+      break;
+    }
     page.after_id = *r->next_after_id;
   }
   EXPECT_EQ(pages, 3);
@@ -546,7 +566,9 @@ TEST_P(RepositoryTest, BulkIngredientsAreAllOrNothingWithPerItemErrors) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(r.error().field, "items");
   std::vector<std::pair<int, std::string>> got;
-  for (const auto& d : r.error().details) got.emplace_back(d.index, d.field);
+  for (const auto& d : r.error().details) {
+    got.emplace_back(d.index, d.field);
+  }
   EXPECT_EQ(got, (std::vector<std::pair<int, std::string>>{
                      {1, "name"}, {3, "parent_name"}, {4, "name"}, {5, "parent_name"}, {6, "name"}}));
   EXPECT_EQ(log_.latest_seq(), seq);
@@ -592,7 +614,9 @@ TEST_P(RepositoryTest, BulkRecipesResolveIngredientsAndUnitsByName) {
   ASSERT_EQ(negroni.ingredients.size(), 4u);
   EXPECT_EQ(negroni.ingredients[0].ingredient_name, "Gin");
   EXPECT_EQ(negroni.ingredients[1].ingredient_name, "Campari");
-  for (int k = 0; k < 3; ++k) EXPECT_EQ(negroni.ingredients[k].unit_name, "Ounce");
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(negroni.ingredients[k].unit_name, "Ounce");
+  }
   EXPECT_EQ(negroni.ingredients[3].unit_name, "Each");
   EXPECT_EQ(r->value[1].ingredients[2].unit_name, "to top");
   EXPECT_FALSE(r->value[1].ingredients[2].amount);
@@ -618,7 +642,9 @@ TEST_P(RepositoryTest, BulkRecipesAreAllOrNothingWithPerItemErrors) {
   auto r = repo_.create_recipes(batch);
   ASSERT_FALSE(r);
   std::vector<std::pair<int, std::string>> got;
-  for (const auto& d : r.error().details) got.emplace_back(d.index, d.field);
+  for (const auto& d : r.error().details) {
+    got.emplace_back(d.index, d.field);
+  }
   EXPECT_EQ(got, (std::vector<std::pair<int, std::string>>{{1, "ingredients[1].unit_name"},
                                                            {2, "ingredients[0].ingredient_name"},
                                                            {3, "name"},

@@ -110,7 +110,9 @@ const char* kLegacyQueries[] = {
 std::string dump_legacy(const std::string& path) {
   RawConnection raw(path);
   std::string out;
-  for (const char* q : kLegacyQueries) out += raw.dump(q) + "--\n";
+  for (const char* q : kLegacyQueries) {
+    out += raw.dump(q) + "--\n";
+  }
   return out;
 }
 

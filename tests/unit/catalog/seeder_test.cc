@@ -74,8 +74,12 @@ TEST(Seeder, WritesARealisticCatalog) {
   std::set<std::int64_t> parents;
   for (const auto& i : state.ingredients) {
     by_id[i.id] = &i;
-    if (!i.parent_id) roots.push_back(i.name);
-    if (i.parent_id) parents.insert(*i.parent_id);
+    if (!i.parent_id) {
+      roots.push_back(i.name);
+    }
+    if (i.parent_id) {
+      parents.insert(*i.parent_id);
+    }
   }
   EXPECT_EQ(roots, (std::vector<std::string>{"Spirits", "Liqueurs", "Juices", "Syrups", "Bitters", "Wines",
                                              "Mixers", "Garnishes"}));
@@ -97,7 +101,9 @@ TEST(Seeder, WritesARealisticCatalog) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     return s;
   };
-  for (const auto& r : state.recipes) EXPECT_TRUE(names.insert(fold(r.name)).second) << r.name;
+  for (const auto& r : state.recipes) {
+    EXPECT_TRUE(names.insert(fold(r.name)).second) << r.name;
+  }
 
   // 1..10 ingredients per recipe, most often 4; no root ingredient poured.
   std::map<std::int64_t, int> sizes;
@@ -106,7 +112,9 @@ TEST(Seeder, WritesARealisticCatalog) {
     EXPECT_TRUE(by_id.at(ri.ingredient_id)->parent_id) << "a root in a recipe";
   }
   std::map<int, int> histogram;
-  for (const auto& [id, n] : sizes) ++histogram[n];
+  for (const auto& [id, n] : sizes) {
+    ++histogram[n];
+  }
   EXPECT_EQ(sizes.size(), 2000u);
   EXPECT_GE(histogram.begin()->first, 1);
   EXPECT_LE(histogram.rbegin()->first, 10);
@@ -116,12 +124,16 @@ TEST(Seeder, WritesARealisticCatalog) {
 
   // Amounts in the standard units, special units included, some missing.
   std::map<std::int64_t, std::string> unit_names;
-  for (const auto& u : state.units) unit_names[u.id] = u.name;
+  for (const auto& u : state.units) {
+    unit_names[u.id] = u.name;
+  }
   std::map<std::string, int> by_unit;
   int missing = 0;
   for (const auto& ri : state.recipe_ingredients) {
     by_unit[ri.unit_id ? unit_names.at(*ri.unit_id) : "none"]++;
-    if (!ri.amount) ++missing;
+    if (!ri.amount) {
+      ++missing;
+    }
   }
   for (const char* u : {"Ounce", "Dash", "Each", "to top", "to rinse", "Barspoon", "Teaspoon", "Drop"}) {
     EXPECT_GT(by_unit[u], 0) << u;

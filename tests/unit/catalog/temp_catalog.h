@@ -19,7 +19,9 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "catalog-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
     path_ = pattern;
   }
   ~TempDir() {
@@ -41,7 +43,9 @@ inline long long first_number(const std::string& dump) { return dump.empty() ? 0
 class RawConnection {
  public:
   explicit RawConnection(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open failed");
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+      throw std::runtime_error("open failed");
+    }
     sqlite3_busy_timeout(db_, 5000);
   }
   ~RawConnection() { sqlite3_close(db_); }
@@ -65,7 +69,9 @@ class RawConnection {
     std::ostringstream out;
     while (sqlite3_step(st) == SQLITE_ROW) {
       for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        if (c) out << '|';
+        if (c) {
+          out << '|';
+        }
         const unsigned char* t = sqlite3_column_text(st, c);
         out << (t ? reinterpret_cast<const char*>(t) : "NULL");
       }

@@ -35,8 +35,12 @@ class Inbox {
   bus::SubscriberHandlers handlers() {
     return {[this](const bus::Event& e) {
               std::lock_guard lock(mu_);
-              if (auto* c = std::get_if<bus::CatalogChange>(&e)) changes_.push_back(*c);
-              if (auto* h = std::get_if<bus::CatalogHeartbeat>(&e)) heartbeats_.push_back(*h);
+              if (auto* c = std::get_if<bus::CatalogChange>(&e)) {
+                changes_.push_back(*c);
+              }
+              if (auto* h = std::get_if<bus::CatalogHeartbeat>(&e)) {
+                heartbeats_.push_back(*h);
+              }
               cv_.notify_all();
             },
             [](std::string_view, const core::Error&) {}};
@@ -48,7 +52,9 @@ class Inbox {
   std::vector<std::int64_t> seqs() {
     std::lock_guard lock(mu_);
     std::vector<std::int64_t> out;
-    for (const auto& c : changes_) out.push_back(c.seq);
+    for (const auto& c : changes_) {
+      out.push_back(c.seq);
+    }
     return out;
   }
   std::vector<bus::CatalogChange> changes() {
@@ -124,7 +130,9 @@ class OutboxPublisherTest : public ::testing::TestWithParam<catalog::Backend> {
 
   static std::vector<std::int64_t> range(std::int64_t from, std::int64_t to) {
     std::vector<std::int64_t> out;
-    for (auto s = from; s <= to; ++s) out.push_back(s);
+    for (auto s = from; s <= to; ++s) {
+      out.push_back(s);
+    }
     return out;
   }
 
@@ -228,7 +236,9 @@ TEST_P(OutboxPublisherTest, StopFlushesWhatIsCommitted) {
 TEST_P(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
   std::vector<catalog::BulkIngredient> items;
   items.reserve(2500);
-  for (int i = 0; i < 2500; ++i) items.push_back({"Ingredient " + std::to_string(i), {}, {}, {}, false});
+  for (int i = 0; i < 2500; ++i) {
+    items.push_back({"Ingredient " + std::to_string(i), {}, {}, {}, false});
+  }
   Inbox inbox;
   auto options = fast_options();
   options.batch_rows = 300;
@@ -245,7 +255,9 @@ TEST_P(OutboxPublisherTest, LargeBacklogGoesOutInBatchesInOrder) {
 }
 
 TEST_P(OutboxPublisherTest, PrunesOnlyPublishedRows) {
-  for (int i = 0; i < 20; ++i) create_ingredient("Ingredient " + std::to_string(i));
+  for (int i = 0; i < 20; ++i) {
+    create_ingredient("Ingredient " + std::to_string(i));
+  }
   auto options = fast_options();
   options.prune_interval = 20ms;
   options.prune.keep_count = 5;
@@ -277,7 +289,9 @@ TEST_P(OutboxPublisherTest, CursorAndPruningCanRunOnTheWriter) {
   };
   auto publisher = make_publisher(options);
   publisher->start();
-  for (int i = 0; i < 5; ++i) create_ingredient("Delegated " + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    create_ingredient("Delegated " + std::to_string(i));
+  }
   const auto last = latest();
   publisher->notify();
   // Written by the writer's connection while the publisher runs.

@@ -166,7 +166,9 @@ TEST(DecodeBulk, EmptyListsAndWrongShapesAreInvalid) {
 
 TEST(DecodeBulk, ProblemListIsBounded) {
   std::string body = "[";
-  for (int i = 0; i < 500; ++i) body += std::string(i ? "," : "") + "{}";
+  for (int i = 0; i < 500; ++i) {
+    body += std::string(i ? "," : "") + "{}";
+  }
   body += "]";
   auto e = error_of(decode_bulk_ingredients(body));
   EXPECT_EQ(e.details.size(), kMaxReportedProblems);

@@ -28,7 +28,9 @@ class StderrFile {
     std::remove(path_.c_str());
   }
   void restore() {
-    if (saved_ < 0) return;
+    if (saved_ < 0) {
+      return;
+    }
     ::dup2(saved_, STDERR_FILENO);
     ::close(saved_);
     saved_ = -1;
@@ -47,7 +49,9 @@ class StderrFile {
 
 std::size_t count_lines(const std::string& text, std::string_view needle) {
   std::size_t n = 0;
-  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
   return n;
 }
 
@@ -63,10 +67,14 @@ TEST_F(LogRateLimit, AFloodOfOneWarningWritesABurstThenOneLineAPeriod) {
   const auto suppressed_before = log::suppressed_total();
   StderrFile capture;
   // 100,000 malformed messages in the same instant.
-  for (int i = 0; i < 100000; ++i) log::warn("unit.flood", {{"i", i}});
+  for (int i = 0; i < 100000; ++i) {
+    log::warn("unit.flood", {{"i", i}});
+  }
   log::info("unit.flood_info");  // other events and levels go through
   clock.advance(std::chrono::milliseconds(2500));
-  for (int i = 0; i < 1000; ++i) log::warn("unit.flood", {{"i", i}});
+  for (int i = 0; i < 1000; ++i) {
+    log::warn("unit.flood", {{"i", i}});
+  }
   capture.restore();
   const std::string out = capture.text();
   // Five at once, then two more lines earned by 2.5 s of refill.
@@ -76,7 +84,9 @@ TEST_F(LogRateLimit, AFloodOfOneWarningWritesABurstThenOneLineAPeriod) {
   EXPECT_NE(out.find("suppressed=99995\n"), std::string::npos) << out.substr(0, 2000);
   EXPECT_EQ(log::suppressed_total() - suppressed_before, 100000u + 1000u - 7u);
   bool listed = false;
-  for (const auto& [event, count] : log::suppressed_by_event()) listed = listed || event == "unit.flood";
+  for (const auto& [event, count] : log::suppressed_by_event()) {
+    listed = listed || event == "unit.flood";
+  }
   EXPECT_TRUE(listed);
 }
 
@@ -98,7 +108,9 @@ TEST_F(LogRateLimit, InfoLinesAreNeverLimited) {
   FakeClock clock;
   log::set_rate_limit({.burst = 1, .interval = std::chrono::seconds(10), .clock = &clock});
   StderrFile capture;
-  for (int i = 0; i < 50; ++i) log::info("unit.access");
+  for (int i = 0; i < 50; ++i) {
+    log::info("unit.access");
+  }
   capture.restore();
   EXPECT_EQ(count_lines(capture.text(), "event=unit.access"), 50u);
 }

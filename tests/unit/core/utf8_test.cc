@@ -37,7 +37,9 @@ TEST(Utf8, TruncateNeverSplitsACharacter) {
   EXPECT_EQ(utf8::truncate(text, 6), "日本");
   EXPECT_EQ(utf8::truncate(text, 2), "");
   EXPECT_EQ(utf8::truncate("abc", 2), "ab");
-  for (std::size_t n = 0; n <= text.size(); ++n) EXPECT_TRUE(utf8::valid(utf8::truncate(text, n))) << n;
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    EXPECT_TRUE(utf8::valid(utf8::truncate(text, n))) << n;
+  }
 }
 
 }  // namespace

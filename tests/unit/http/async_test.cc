@@ -65,7 +65,9 @@ TEST_F(ServerTest, ResponderCompletedFromAnotherThread) {
   }
   EXPECT_EQ(c.connections_opened(), 1);
   std::lock_guard<std::mutex> l(mu);
-  for (auto& t : workers) t.join();
+  for (auto& t : workers) {
+    t.join();
+  }
 }
 
 TEST_F(ServerTest, BlockingExecutorRunsWorkOffTheIoThreads) {
@@ -81,7 +83,9 @@ TEST_F(ServerTest, BlockingExecutorRunsWorkOffTheIoThreads) {
     }
     db.respond(std::move(responder), [&](const Request& req) {
       std::lock_guard<std::mutex> l(mu);
-      for (auto id : io_threads) on_io_thread += id == std::this_thread::get_id();
+      for (auto id : io_threads) {
+        on_io_thread += id == std::this_thread::get_id();
+      }
       return Response::text(Status::ok, "done " + std::string(req.path()));
     });
   });
@@ -91,7 +95,9 @@ TEST_F(ServerTest, BlockingExecutorRunsWorkOffTheIoThreads) {
   });
   start();
   auto c = client();
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(c.get("/work").body, "done /work");
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(c.get("/work").body, "done /work");
+  }
   EXPECT_EQ(on_io_thread.load(), 0);
   auto r = c.get("/fails");
   EXPECT_EQ(r.status, 500);
@@ -125,7 +131,9 @@ TEST(BlockingExecutor, SurvivesThrowingTasks) {
   BlockingExecutor ex("test", 2);
   std::atomic<int> ran{0};
   ex.post([] { throw std::runtime_error("x"); });
-  for (int i = 0; i < 10; ++i) ex.post([&] { ++ran; });
+  for (int i = 0; i < 10; ++i) {
+    ex.post([&] { ++ran; });
+  }
   ex.stop();
   EXPECT_EQ(ran.load(), 10);
 }
@@ -182,7 +190,9 @@ TEST_F(ServerTest, SendBatchDeliversHeldAnswersToSessionsOnEveryIoThreadWhenItEn
     answering.swap(parked);
   }
   std::set<std::thread::id> io_threads;
-  for (const auto& [r, thread] : answering) io_threads.insert(thread);
+  for (const auto& [r, thread] : answering) {
+    io_threads.insert(thread);
+  }
   ASSERT_EQ(io_threads.size(), 2u) << "the connections should be spread over both I/O threads";
 
   std::thread writer([&] {
@@ -197,7 +207,9 @@ TEST_F(ServerTest, SendBatchDeliversHeldAnswersToSessionsOnEveryIoThreadWhenItEn
       }
     }
     // Held: no connection has received anything yet.
-    for (auto& c : connections) EXPECT_EQ(c->read_until("\r\n\r\n", 50ms), "");
+    for (auto& c : connections) {
+      EXPECT_EQ(c->read_until("\r\n\r\n", 50ms), "");
+    }
   });
   writer.join();
   for (int i = 0; i < kConnections; ++i) {
@@ -214,8 +226,12 @@ TEST_F(ServerTest, SendBatchDeliversHeldAnswersToSessionsOnEveryIoThreadWhenItEn
       },
       3s));
   std::lock_guard<std::mutex> l(mu);
-  for (auto& [r, thread] : parked) EXPECT_TRUE(r.send(Response::text(Status::ok, "direct")));  // no batch
-  for (auto& c : connections) EXPECT_NE(c->read_until("direct", 3s).find("direct"), std::string::npos);
+  for (auto& [r, thread] : parked) {
+    EXPECT_TRUE(r.send(Response::text(Status::ok, "direct")));  // no batch
+  }
+  for (auto& c : connections) {
+    EXPECT_NE(c->read_until("direct", 3s).find("direct"), std::string::npos);
+  }
 }
 
 TEST_F(ServerTest, DroppedResponderGets500) {
@@ -265,7 +281,9 @@ TEST_F(ServerTest, LongPollAnsweredByAnotherRequest) {
                    std::lock_guard<std::mutex> l(mu);
                    ready.swap(waiting);
                  }
-                 for (auto& r : ready) r.send(Response::text(Status::ok, "got " + req.body()));
+                 for (auto& r : ready) {
+                   r.send(Response::text(Status::ok, "got " + req.body()));
+                 }
                  return Response::text(Status::ok, std::to_string(ready.size()));
                }));
   start();
@@ -276,7 +294,9 @@ TEST_F(ServerTest, LongPollAnsweredByAnotherRequest) {
     pollers.emplace_back([&] {
       HttpClient c(port());
       auto r = c.get("/wait");
-      if (r.status == 200 && r.body == "got v7") ++answered;
+      if (r.status == 200 && r.body == "got v7") {
+        ++answered;
+      }
     });
   }
   ASSERT_TRUE(wait_until(
@@ -286,7 +306,9 @@ TEST_F(ServerTest, LongPollAnsweredByAnotherRequest) {
       },
       3s));
   EXPECT_EQ(client().post("/publish", "v7").body, "3");
-  for (auto& t : pollers) t.join();
+  for (auto& t : pollers) {
+    t.join();
+  }
   EXPECT_EQ(answered.load(), 3);
 }
 
@@ -402,7 +424,9 @@ TEST_F(ServerTest, SlowEventStreamClientIsDropped) {
   const std::string data(1024, 'd');
   int sent = 0;
   for (; sent < 100000 && s.send("e", data); ++sent) {
-    if (sent % 64 == 0) std::this_thread::sleep_for(1ms);  // let the I/O thread write
+    if (sent % 64 == 0) {
+      std::this_thread::sleep_for(1ms);  // let the I/O thread write
+    }
   }
   EXPECT_LT(sent, 100000);
   EXPECT_TRUE(wait_until([&] { return s.closed(); }, 3s));

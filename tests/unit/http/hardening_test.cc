@@ -56,7 +56,9 @@ class HardeningTest : public ServerTest {
 
 std::size_t count(const std::string& text, std::string_view needle) {
   std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
   return n;
 }
 

@@ -67,18 +67,24 @@ TEST_F(ServerTest, ThousandIdleConnectionsDoNotStallOthers) {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   getrlimit(RLIMIT_NOFILE, &lim);
-  if (lim.rlim_cur < 2300) GTEST_SKIP() << "needs 2300 file descriptors";
+  if (lim.rlim_cur < 2300) {
+    GTEST_SKIP() << "needs 2300 file descriptors";
+  }
   make();
   router().add(Method::get, "/x", ok_handler());
   start();
   std::vector<std::unique_ptr<RawConnection>> idle;
   idle.reserve(1000);
-  for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawConnection>(port()));
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port()));
+  }
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 1000; }, 5s))
       << server_->open_connections();
   HttpClient c(port(), 2s);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.get("/x").status, 200);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(c.get("/x").status, 200);
+  }
   // Generous bound: only catches a stall, not a slowdown.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   idle.clear();
@@ -93,7 +99,9 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
   start();
   std::vector<std::unique_ptr<RawConnection>> held;
   held.reserve(5);
-  for (int i = 0; i < 5; ++i) held.push_back(std::make_unique<RawConnection>(port()));
+  for (int i = 0; i < 5; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port()));
+  }
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 5; }, 3s));
   RawConnection extra(port());
   EXPECT_TRUE(extra.wait_closed(3s));
@@ -121,7 +129,9 @@ TEST_F(ServerTest, SlowReaderDoesNotStallOthersAndIsDisconnected) {
   ASSERT_TRUE(wait_until([&] { return server_->open_connections() == 1; }, 3s));
   {
     HttpClient c(port(), 2s);
-    for (int i = 0; i < 20; ++i) ASSERT_EQ(c.get("/x").status, 200);
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_EQ(c.get("/x").status, 200);
+    }
   }
   // The slow reader never reads: the write times out and the server closes it.
   EXPECT_TRUE(wait_until([&] { return server_->open_connections() == 0; }, 5s))

@@ -42,7 +42,9 @@ class ServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) server_->stop();
+    if (server_) {
+      server_->stop();
+    }
   }
 
   metrics::MetricsRegistry registry_;

@@ -26,7 +26,9 @@ bool is_hex16(const std::string& s) {
 // The line of `log` that contains `needle`, empty when none.
 std::string line_with(const std::string& log, const std::string& needle) {
   auto at = log.find(needle);
-  if (at == std::string::npos) return {};
+  if (at == std::string::npos) {
+    return {};
+  }
   auto begin = log.rfind('\n', at);
   begin = begin == std::string::npos ? 0 : begin + 1;
   return log.substr(begin, log.find('\n', at) - begin);
@@ -36,7 +38,9 @@ std::string line_with(const std::string& log, const std::string& needle) {
 SyncHandler echo() {
   return [](const Request& req) {
     std::string out = "route=" + std::string(req.route()) + " path=" + req.path();
-    for (const auto& [k, v] : req.query_params()) out.append(" q:").append(k).append("=").append(v);
+    for (const auto& [k, v] : req.query_params()) {
+      out.append(" q:").append(k).append("=").append(v);
+    }
     out += " id=" + std::string(req.path_param("id"));
     out += " body=" + req.body();
     return Response::text(Status::ok, out);
@@ -63,9 +67,13 @@ TEST_F(ServerTest, TypedParameterHelpersReportTheField) {
   make();
   router().add(Method::get, "/r/{id}", SyncHandler([](const Request& req) {
                  auto id = req.path_int("id", 1);
-                 if (!id.ok()) return error_response(id.error());
+                 if (!id.ok()) {
+                   return error_response(id.error());
+                 }
                  auto limit = req.query_int("limit", 1, 20);
-                 if (!limit.ok()) return error_response(limit.error());
+                 if (!limit.ok()) {
+                   return error_response(limit.error());
+                 }
                  return Response::text(Status::ok,
                                        std::to_string(*id) + "/" + std::to_string(limit->value_or(5)));
                }));
@@ -206,7 +214,9 @@ TEST_F(ServerTest, KeepAliveReusesOneConnection) {
   router().add(Method::get, "/x", echo());
   start();
   auto c = client();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.get("/x").status, 200);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(c.get("/x").status, 200);
+  }
   EXPECT_EQ(c.connections_opened(), 1);
   EXPECT_EQ(server_->open_connections(), 1u);
   auto r = c.get("/x", {{"Connection", "close"}});
@@ -383,7 +393,9 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteMethodAndStatus) {
   router().add(Method::get, "/items/{id}", echo());
   start();
   auto c = client();
-  for (int i = 0; i < 3; ++i) c.get("/items/" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) {
+    c.get("/items/" + std::to_string(i));
+  }
   c.post("/items/1", "{}");  // 405
   c.get("/nothing/here");    // 404
   auto r = c.get("/metrics");
@@ -437,7 +449,9 @@ TEST_F(ServerTest, BearerTokenGuardsWrites) {
   make();
   BearerToken token("s3cret-token");
   router().add(Method::post, "/write", SyncHandler([&token](const Request& req) {
-                 if (auto rejected = token.reject(req)) return std::move(*rejected);
+                 if (auto rejected = token.reject(req)) {
+                   return std::move(*rejected);
+                 }
                  return Response::text(Status::created, "ok");
                }));
   start();
@@ -570,7 +584,9 @@ TEST_F(ServerTest, SealedBodiesAreSentWholeWithSendfileEvenToASlowReader) {
   // grants by default, 4 MB: the server's socket fills), kept both in
   // memory and in a sealed memory file.
   std::string bytes(std::size_t{8} * 1024 * 1024, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>('a' + (i * 7919) % 26);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>('a' + (i * 7919) % 26);
+  }
   auto shared = std::make_shared<const std::string>(bytes);
   auto sealed = SealedBytes::make(bytes);
   ASSERT_NE(sealed, nullptr);

@@ -11,8 +11,9 @@ namespace {
 
 std::string big_js() {
   std::string s;
-  for (int i = 0; i < 400; ++i)
+  for (int i = 0; i < 400; ++i) {
     s += "export const value" + std::to_string(i) + " = " + std::to_string(i) + ";\n";
+  }
   return s;
 }
 

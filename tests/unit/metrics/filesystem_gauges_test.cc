@@ -12,7 +12,9 @@ namespace {
 
 double sample(const std::string& text, const std::string& series) {
   const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos) {
+    return -1;
+  }
   return std::stod(text.substr(at + series.size() + 2));
 }
 

@@ -64,7 +64,9 @@ TEST(MetricsRegistry, DefaultLatencyBucketsAreIncreasingSeconds) {
   ASSERT_GE(b.size(), 10u);
   EXPECT_LE(b.front(), 0.001);
   EXPECT_GE(b.back(), 10.0);
-  for (std::size_t i = 1; i < b.size(); ++i) EXPECT_LT(b[i - 1], b[i]);
+  for (std::size_t i = 1; i < b.size(); ++i) {
+    EXPECT_LT(b[i - 1], b[i]);
+  }
 }
 
 TEST(MetricsRegistry, ConcurrentUpdatesAreCounted) {
@@ -74,10 +76,14 @@ TEST(MetricsRegistry, ConcurrentUpdatesAreCounted) {
   threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 1000; ++i) family.Add({{"k", "v"}}).Increment();
+      for (int i = 0; i < 1000; ++i) {
+        family.Add({{"k", "v"}}).Increment();
+      }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) {
+    t.join();
+  }
   EXPECT_NE(registry.serialize_text().find(R"(hits_total{k="v"} 4000)"), std::string::npos);
 }
 

@@ -37,13 +37,17 @@ struct Example {
 std::vector<Example> examples_in(const fs::path& dir) {
   std::vector<Example> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") {
+      continue;
+    }
     const std::string stem = entry.path().stem().string();
     std::string body = read(entry.path());
     std::string topic;
     for (std::string_view t : {kCatalogChangeTopic, kCatalogHeartbeatTopic, kAnalyticsSnapshotTopic,
                                kAnalyticsHeartbeatTopic, kUsageHourTopic, kAnalyticsRepairTopic}) {
-      if (stem == t || stem.starts_with(std::string(t) + ".")) topic = t;
+      if (stem == t || stem.starts_with(std::string(t) + ".")) {
+        topic = t;
+      }
     }
     if (stem == "manifest" || stem.starts_with("manifest.")) {
       topic = kAnalyticsSnapshotTopic;

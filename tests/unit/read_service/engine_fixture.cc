@@ -29,7 +29,9 @@ void create_catalog(const std::string& path, const CatalogSpec& spec) {
   options.ingredients = spec.ingredients;
   options.seed = spec.seed;
   auto seeded = catalog::seed_catalog(*db, options);
-  if (!seeded.ok()) throw std::runtime_error("seed failed: " + seeded.error().message);
+  if (!seeded.ok()) {
+    throw std::runtime_error("seed failed: " + seeded.error().message);
+  }
 }
 
 std::int64_t add_recipe(const std::string& path, const std::string& name) {
@@ -39,7 +41,9 @@ std::int64_t add_recipe(const std::string& path, const std::string& name) {
   input.name = name;
   input.ingredients = {{1, 1, 1.0}, {2, 1, 0.5}};
   auto created = repo.create_recipe(input);
-  if (!created.ok()) throw std::runtime_error("create_recipe failed: " + created.error().message);
+  if (!created.ok()) {
+    throw std::runtime_error("create_recipe failed: " + created.error().message);
+  }
   return created->catalog_seq;
 }
 
@@ -50,7 +54,9 @@ ScratchDir::ScratchDir() {
     base = std::filesystem::temp_directory_path();
   }
   std::string pattern = (base / "read-service-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + base.string());
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed in " + base.string());
+  }
   path_ = pattern;
 }
 
@@ -85,7 +91,9 @@ Engine::Engine(const CatalogSpec& spec, bool with_space, bool with_matrices) {
 
 regen_service::RegenSummary Engine::regenerate() {
   auto r = regenerator_->run();
-  if (!r.ok()) throw std::runtime_error("regeneration failed: " + r.failure().message());
+  if (!r.ok()) {
+    throw std::runtime_error("regeneration failed: " + r.failure().message());
+  }
   return std::move(r).value();
 }
 

@@ -153,7 +153,9 @@ TEST(SnapshotCacheFallback, ACopySharedByHardLinkIsNotReadAgainAndNothingUnverif
   {
     auto w = store.begin_generation();
     third = w.generation();
-    for (const auto& [name, entry] : m2.files) w.link(name, second.generation, entry);
+    for (const auto& [name, entry] : m2.files) {
+      w.link(name, second.generation, entry);
+    }
     w.commit(m2.catalog_seq, m2.generated_at_ms + 1);
   }
   flip_a_byte(store.generation_dir(third) / "ingredient-tree.json");  // also the second's

@@ -37,7 +37,9 @@ std::vector<UsageRow> usage_rows(const std::string& json) {
   for (auto row : doc["data"].get_array()) {
     UsageRow r;
     r.id = row["ingredient_id"].get_int64();
-    if (!row["parent_id"].is_null()) r.parent = row["parent_id"].get_int64().value();
+    if (!row["parent_id"].is_null()) {
+      r.parent = row["parent_id"].get_int64().value();
+    }
     r.path = std::string(row["path"].get_string().value());
     out.push_back(r);
   }
@@ -83,26 +85,34 @@ TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
   const auto all = usage_rows(*g->analytic("ingredient-usage-all")->identity);
   ASSERT_EQ(all.size(), 120u);
   int max_depth = 0;
-  for (const auto& r : all) max_depth = std::max(max_depth, depth(r.path));
+  for (const auto& r : all) {
+    max_depth = std::max(max_depth, depth(r.path));
+  }
   ASSERT_GE(max_depth, 2);
 
   auto ids_of = [](const std::vector<UsageRow>& rows) {
     std::vector<std::int64_t> ids;
     ids.reserve(rows.size());
-    for (const auto& r : rows) ids.push_back(r.id);
+    for (const auto& r : rows) {
+      ids.push_back(r.id);
+    }
     return ids;
   };
   // parent only, level only, both: the rows of -all that qualify, in -all's order.
   for (const auto& p : all) {
     std::vector<std::int64_t> want;
     for (const auto& r : all) {
-      if (r.parent == p.id) want.push_back(r.id);
+      if (r.parent == p.id) {
+        want.push_back(r.id);
+      }
     }
     EXPECT_EQ(ids_of(usage_rows(*g->usage_view(p.id, std::nullopt)->identity)), want) << "parent " << p.id;
     for (int level = 0; level <= max_depth; ++level) {
       std::vector<std::int64_t> both;
       for (const auto& r : all) {
-        if (r.id != p.id && r.path.rfind(p.path, 0) == 0 && depth(r.path) == level) both.push_back(r.id);
+        if (r.id != p.id && r.path.rfind(p.path, 0) == 0 && depth(r.path) == level) {
+          both.push_back(r.id);
+        }
       }
       EXPECT_EQ(ids_of(usage_rows(*g->usage_view(p.id, level)->identity)), both) << p.id << "/" << level;
     }
@@ -110,7 +120,9 @@ TEST(Generation, DrillDownsAgreeWithIngredientUsageAll) {
   for (int level = 0; level <= max_depth + 1; ++level) {
     std::vector<std::int64_t> want;
     for (const auto& r : all) {
-      if (depth(r.path) == level) want.push_back(r.id);
+      if (depth(r.path) == level) {
+        want.push_back(r.id);
+      }
     }
     EXPECT_EQ(ids_of(usage_rows(*g->usage_view(std::nullopt, level)->identity)), want) << level;
   }

@@ -149,13 +149,17 @@ TEST(CatalogSeqWaiters, NoWaiterIsLostToARacingSwap) {
   CatalogSeqWaiters waiters(100000, registry);
   std::atomic<int> satisfied{0}, timed_out{0};
   std::thread swapper([&] {
-    for (int g = 1; g <= 200; ++g) waiters.on_generation(generation(g, g));
+    for (int g = 1; g <= 200; ++g) {
+      waiters.on_generation(generation(g, g));
+    }
   });
   for (int i = 0; i < 2000; ++i) {
     const std::int64_t want = 1 + i % 200;
     auto p = waiters.park(want, {}, Clock::now() + 5s,
                           [&](const std::shared_ptr<const Generation>& g) { (g ? satisfied : timed_out)++; });
-    if (p.kind == CatalogSeqWaiters::Parked::Kind::kSatisfied) satisfied++;
+    if (p.kind == CatalogSeqWaiters::Parked::Kind::kSatisfied) {
+      satisfied++;
+    }
   }
   swapper.join();
   // Every seq up to 200 was eventually covered: all complete at once, none waits for its deadline.

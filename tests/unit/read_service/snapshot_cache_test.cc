@@ -182,7 +182,9 @@ TEST(SnapshotCache, LargeFilesGetTheirGzipCopyOffTheLoaderAndKeepIt) {
   testing::TempDir dir("gzip-thread");
   snapshot::SnapshotStore store(dir.path());
   std::string big = "{\"data\":[";
-  while (big.size() < Generation::kEagerGzipMaxBytes + 4096) big += "1234567,";
+  while (big.size() < Generation::kEagerGzipMaxBytes + 4096) {
+    big += "1234567,";
+  }
   big += "0],\"metadata\":{}}";
   snapshot::FileEntry big_entry;
   {

@@ -28,10 +28,12 @@ class AnalyticsInbox {
     subscriber_ = std::make_unique<bus::Subscriber>(
         options, bus::SubscriberHandlers{[this](const bus::Event& e) {
                                            std::lock_guard lock(mu_);
-                                           if (auto* s = std::get_if<bus::AnalyticsSnapshot>(&e))
+                                           if (auto* s = std::get_if<bus::AnalyticsSnapshot>(&e)) {
                                              snapshots_.push_back(*s);
-                                           if (auto* h = std::get_if<bus::AnalyticsHeartbeat>(&e))
+                                           }
+                                           if (auto* h = std::get_if<bus::AnalyticsHeartbeat>(&e)) {
                                              heartbeats_.push_back(*h);
+                                           }
                                            cv_.notify_all();
                                          },
                                          {}});

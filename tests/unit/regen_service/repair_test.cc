@@ -16,8 +16,12 @@ namespace {
         return m.ok() && m->files.count("slow-thing.json") == 1 && service.status().slow.seq > 0;
       },
       10s);
-  if (!published) return ::testing::AssertionFailure() << "the slow lane never published";
-  if (!service.wait_quiescent(10s)) return ::testing::AssertionFailure() << "never quiescent";
+  if (!published) {
+    return ::testing::AssertionFailure() << "the slow lane never published";
+  }
+  if (!service.wait_quiescent(10s)) {
+    return ::testing::AssertionFailure() << "never quiescent";
+  }
   return ::testing::AssertionSuccess();
 }
 

@@ -55,7 +55,9 @@ class ControlledProducer final : public regen_service::Producer {
   std::string_view name() const override { return "controlled"; }
   void produce(const regen_service::ProducerContext& context, regen_service::ProducerOutput& out) override {
     entered.fetch_add(1);
-    if (int ms = delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (int ms = delay_ms.load(); ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
     if (failures_left.load() > 0) {
       failures_left.fetch_sub(1);
       throw std::runtime_error("injected failure");
@@ -143,8 +145,12 @@ class ServiceFixture : public ::testing::Test {
     auto controlled = std::make_unique<ControlledProducer>();
     producer_ = controlled.get();
     producers.push_back(std::move(controlled));
-    if (space) producers.push_back(std::make_unique<regen_service::CocktailSpaceProducer>());
-    if (slow) producers.push_back(std::move(slow));
+    if (space) {
+      producers.push_back(std::make_unique<regen_service::CocktailSpaceProducer>());
+    }
+    if (slow) {
+      producers.push_back(std::move(slow));
+    }
     regenerator_ = std::make_unique<regen_service::Regenerator>(settings, store_, std::move(producers));
     registry_ = std::make_unique<metrics::MetricsRegistry>();
     service_ = std::make_unique<RegenerationService>(std::move(o), clock ? *clock : steady_, store_,
@@ -166,8 +172,12 @@ class ServiceFixture : public ::testing::Test {
 
   RegenerationService::StopResult stop() {
     auto r = RegenerationService::StopResult::kIdle;
-    if (service_) r = service_->stop();
-    if (server_) server_->stop();
+    if (service_) {
+      r = service_->stop();
+    }
+    if (server_) {
+      server_->stop();
+    }
     return r;
   }
 

@@ -33,8 +33,12 @@ TEST(SnapshotConcurrency, ReadersNeverSeeAMixOrATornFile) {
                            snap.error().message);
         continue;
       }
-      if (auto c = testing::consistent(snap.value()); !c) problems.push_back(c.message());
-      if (snap->manifest.generation < last) problems.push_back("generation went backwards");
+      if (auto c = testing::consistent(snap.value()); !c) {
+        problems.push_back(c.message());
+      }
+      if (snap->manifest.generation < last) {
+        problems.push_back("generation went backwards");
+      }
       last = snap->manifest.generation;
       ++snapshots;
       // A reader of the legacy layout sees a whole file of some generation.

@@ -33,7 +33,9 @@ class FaultInjector final : public WriteObserver {
   void on_step(WriteStep step, std::string_view file) override {
     steps.push_back({step, std::string(file)});
     if (static_cast<int>(steps.size()) - 1 == fail_at) {
-      if (crash) ::_exit(0);
+      if (crash) {
+        ::_exit(0);
+      }
       throw std::runtime_error("injected failure at " + std::string(write_step_name(step)) + " " +
                                std::string(file));
     }
@@ -46,7 +48,9 @@ class FaultInjector final : public WriteObserver {
 // Index of the step at which the new generation becomes current.
 int publish_index(const std::vector<Step>& steps) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].step == WriteStep::kCurrentReplaced) return static_cast<int>(i);
+    if (steps[i].step == WriteStep::kCurrentReplaced) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }
@@ -116,8 +120,9 @@ TEST(SnapshotFaults, ACrashAtAnyStepLeavesACompleteCurrentGenerationAndGcCleansU
   const int published = publish_index(steps);
   int manifest_renamed = -1;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].step == WriteStep::kRenamed && steps[i].file == "manifest.json")
+    if (steps[i].step == WriteStep::kRenamed && steps[i].file == "manifest.json") {
       manifest_renamed = static_cast<int>(i);
+    }
   }
   ASSERT_GT(manifest_renamed, 0);
   for (int k = 0; k < static_cast<int>(steps.size()); ++k) {
@@ -189,11 +194,15 @@ TEST(SnapshotFaults, ACrashAtAnyStepLeavesACompleteCurrentGenerationAndGcCleansU
 GenerationWriter::Committed staged_write(SnapshotStore& store, SnapshotStore& other, bool newer,
                                          bool* newer_written) {
   GenerationWriter w = store.stage_generation();
-  for (const char* name : testing::kNames) w.add(name, testing::file_body(w.generation(), name));
+  for (const char* name : testing::kNames) {
+    w.add(name, testing::file_body(w.generation(), name));
+  }
   w.flush();
   if (newer) {
     testing::write_generation(other, 3, 3000);
-    if (newer_written != nullptr) *newer_written = true;
+    if (newer_written != nullptr) {
+      *newer_written = true;
+    }
   }
   return w.commit(2, 2000);
 }
@@ -211,7 +220,9 @@ std::vector<Step> staged_steps(bool newer) {
 // Every file a generation lists verifies.
 ::testing::AssertionResult verifies(const SnapshotStore& store, std::int64_t generation) {
   auto m = store.read_manifest(generation);
-  if (!m.ok()) return ::testing::AssertionFailure() << m.error().message;
+  if (!m.ok()) {
+    return ::testing::AssertionFailure() << m.error().message;
+  }
   for (const auto& [name, entry] : m->files) {
     if (auto f = store.read_file(m.value(), name); !f.ok()) {
       return ::testing::AssertionFailure() << f.error().message;
@@ -312,8 +323,12 @@ TEST(SnapshotFaults, ACrashAtAnyStepOfAStagedWriteLeavesACompleteCurrentGenerati
       // gc (the dead writer's locks are gone) removes what is partial or
       // unpublished; every generation it keeps verifies.
       auto gc = store.collect_garbage(RetentionPolicy{10, 1LL << 40}, /*dry_run=*/false, 9000);
-      for (const auto g : gc.kept) EXPECT_TRUE(verifies(store, g)) << "generation " << g;
-      for (const auto& r : gc.removed) EXPECT_GT(r.generation, 1) << r.reason;
+      for (const auto g : gc.kept) {
+        EXPECT_TRUE(verifies(store, g)) << "generation " << g;
+      }
+      for (const auto& r : gc.removed) {
+        EXPECT_GT(r.generation, 1) << r.reason;
+      }
       for (const auto& e : fs::recursive_directory_iterator(tmp.path())) {
         EXPECT_FALSE(e.path().filename().string().ends_with(".tmp")) << e.path();
       }

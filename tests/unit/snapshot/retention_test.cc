@@ -15,7 +15,9 @@ constexpr std::int64_t kT0 = 1795000000000;
 
 std::vector<std::int64_t> removed_ids(const RetentionResult& r) {
   std::vector<std::int64_t> out;
-  for (const auto& g : r.removed) out.push_back(g.generation);
+  for (const auto& g : r.removed) {
+    out.push_back(g.generation);
+  }
   return out;
 }
 
@@ -23,7 +25,9 @@ std::vector<std::int64_t> removed_ids(const RetentionResult& r) {
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int g = 1; g <= 6; ++g) testing::write_generation(store_, g, kT0 + g * kHour);
+    for (int g = 1; g <= 6; ++g) {
+      testing::write_generation(store_, g, kT0 + g * kHour);
+    }
   }
   testing::TempDir tmp_;
   SnapshotStore store_{tmp_.path()};
@@ -33,9 +37,13 @@ TEST_F(RetentionTest, KeepsTheNewestN) {
   auto r = store_.collect_garbage({2, 0}, false, kT0 + 10 * kHour);
   EXPECT_EQ(removed_ids(r), (std::vector<std::int64_t>{1, 2, 3, 4}));
   EXPECT_EQ(r.kept, (std::vector<std::int64_t>{5, 6}));
-  for (const auto& g : r.removed) EXPECT_EQ(g.reason, "expired");
+  for (const auto& g : r.removed) {
+    EXPECT_EQ(g.reason, "expired");
+  }
   EXPECT_GT(r.bytes_freed, 0);
-  for (int g = 1; g <= 4; ++g) EXPECT_FALSE(fs::exists(store_.generation_dir(g)));
+  for (int g = 1; g <= 4; ++g) {
+    EXPECT_FALSE(fs::exists(store_.generation_dir(g)));
+  }
   EXPECT_TRUE(testing::consistent(store_.read_current().value()));
 }
 
@@ -66,7 +74,9 @@ TEST_F(RetentionTest, DryRunRemovesNothingAndReportsTheSame) {
   auto dry = store_.collect_garbage({2, 0}, true, kT0 + 10 * kHour);
   EXPECT_TRUE(dry.dry_run);
   EXPECT_EQ(removed_ids(dry), (std::vector<std::int64_t>{1, 2, 3, 4}));
-  for (int g = 1; g <= 6; ++g) EXPECT_TRUE(fs::exists(store_.generation_dir(g)));
+  for (int g = 1; g <= 6; ++g) {
+    EXPECT_TRUE(fs::exists(store_.generation_dir(g)));
+  }
   auto real = store_.collect_garbage({2, 0}, false, kT0 + 10 * kHour);
   EXPECT_EQ(removed_ids(real), removed_ids(dry));
   EXPECT_EQ(real.bytes_freed, dry.bytes_freed);
@@ -85,7 +95,9 @@ TEST_F(RetentionTest, PartialGenerationsAreCollected) {
   fs::remove(store_.generation_dir(3) / "manifest.json");
   auto r = store_.collect_garbage({10, 100 * kHour}, false, kT0 + 7 * kHour);
   EXPECT_EQ(removed_ids(r), (std::vector<std::int64_t>{3, 100}));
-  for (const auto& g : r.removed) EXPECT_EQ(g.reason, "partial");
+  for (const auto& g : r.removed) {
+    EXPECT_EQ(g.reason, "partial");
+  }
   EXPECT_EQ(r.kept, (std::vector<std::int64_t>{1, 2, 4, 5, 6}));
 }
 
@@ -101,12 +113,16 @@ TEST_F(RetentionTest, ReportListsGenerationsSizesAgesAndDisk) {
   EXPECT_EQ(g6.age_ms, 2 * kHour);
   EXPECT_EQ(g6.files, 4);  // three files and the manifest
   std::int64_t expected = 0;
-  for (const auto& e : fs::directory_iterator(store_.generation_dir(6))) expected += fs::file_size(e.path());
+  for (const auto& e : fs::directory_iterator(store_.generation_dir(6))) {
+    expected += fs::file_size(e.path());
+  }
   EXPECT_EQ(g6.bytes, expected);
   EXPECT_FALSE(rep.generations[6].complete);
   EXPECT_EQ(rep.generation_bytes, [&] {
     std::int64_t sum = 0;
-    for (const auto& g : rep.generations) sum += g.bytes;
+    for (const auto& g : rep.generations) {
+      sum += g.bytes;
+    }
     return sum;
   }());
   EXPECT_GT(rep.legacy_bytes, 0);

@@ -37,7 +37,9 @@ std::int64_t du(const fs::path& dir) {
 
 std::vector<std::int64_t> removed_ids(const RetentionResult& r) {
   std::vector<std::int64_t> out;
-  for (const auto& g : r.removed) out.push_back(g.generation);
+  for (const auto& g : r.removed) {
+    out.push_back(g.generation);
+  }
   return out;
 }
 
@@ -128,20 +130,26 @@ class LinkedStoreTest : public ::testing::Test {
 
 TEST_F(LinkedStoreTest, OnlyTheNewestSupersededVersionsOfAVersionedFileAreKept) {
   // Maps written by generations 1, 4 and 7; 2-3 link 1's, 5-6 link 4's, 8 links 7's.
-  for (int g = 1; g <= 8; ++g) write(g == 1 || g == 4 || g == 7);
+  for (int g = 1; g <= 8; ++g) {
+    write(g == 1 || g == 4 || g == 7);
+  }
   RetentionPolicy policy{100, kKeepAll};  // count and age alone would keep everything
   policy.versioned_files = {"map.bin"};
   policy.keep_versions = 1;
 
   auto dry = store_.collect_garbage(policy, /*dry_run=*/true, kT0 + 9 * kHour);
   EXPECT_EQ(removed_ids(dry), (std::vector<std::int64_t>{1, 2, 3}));
-  for (const auto& r : dry.removed) EXPECT_EQ(r.reason, "superseded");
+  for (const auto& r : dry.removed) {
+    EXPECT_EQ(r.reason, "superseded");
+  }
   // Generations 1-3 share one map: removing them frees it once, plus their
   // three exact files.
   EXPECT_EQ(
       dry.bytes_freed, kMapBytes + 3 * kExactBytes + [&] {
         std::int64_t manifests = 0;
-        for (int g = 1; g <= 3; ++g) manifests += fs::file_size(store_.generation_dir(g) / "manifest.json");
+        for (int g = 1; g <= 3; ++g) {
+          manifests += fs::file_size(store_.generation_dir(g) / "manifest.json");
+        }
         return manifests;
       }());
   EXPECT_EQ(dry.removed[0].bytes,
@@ -162,7 +170,9 @@ TEST_F(LinkedStoreTest, OnlyTheNewestSupersededVersionsOfAVersionedFileAreKept) 
 }
 
 TEST_F(LinkedStoreTest, TheSizeBudgetCountsHardLinksOnceAndNeverTouchesCurrent) {
-  for (int g = 1; g <= 6; ++g) write(g == 1 || g == 4);  // maps of 1 (shared by 2, 3) and 4 (5, 6)
+  for (int g = 1; g <= 6; ++g) {
+    write(g == 1 || g == 4);  // maps of 1 (shared by 2, 3) and 4 (5, 6)
+  }
   const std::int64_t full = disk_bytes();
   // Every inode once: two maps, six exact files, manifests, the legacy
   // copies (links to generation 6: no bytes of their own) and CURRENT.
@@ -175,7 +185,9 @@ TEST_F(LinkedStoreTest, TheSizeBudgetCountsHardLinksOnceAndNeverTouchesCurrent) 
   policy.max_bytes = full - kMapBytes / 2;
   auto r = store_.collect_garbage(policy, false, kT0 + 7 * kHour);
   EXPECT_EQ(removed_ids(r), (std::vector<std::int64_t>{1, 2, 3}));
-  for (const auto& g : r.removed) EXPECT_EQ(g.reason, "over_budget");
+  for (const auto& g : r.removed) {
+    EXPECT_EQ(g.reason, "over_budget");
+  }
   EXPECT_LE(disk_bytes(), policy.max_bytes);
   EXPECT_EQ(r.store_bytes, disk_bytes());
 
@@ -190,7 +202,9 @@ TEST_F(LinkedStoreTest, TheSizeBudgetCountsHardLinksOnceAndNeverTouchesCurrent) 
 }
 
 TEST_F(LinkedStoreTest, MakeRoomRemovesTheOldestUntilTheWriteFits) {
-  for (int g = 1; g <= 6; ++g) write(g == 1 || g == 4);
+  for (int g = 1; g <= 6; ++g) {
+    write(g == 1 || g == 4);
+  }
   // A small disk holding only the store: 40 KB free.
   const std::int64_t capacity = disk_bytes() + 40000;
   store_.set_space_probe([&](const fs::path&) -> std::optional<core::FilesystemUsage> {
@@ -222,7 +236,9 @@ TEST_F(LinkedStoreTest, MakeRoomRemovesTheOldestUntilTheWriteFits) {
 // being written, not partial: neither making room, nor the size budget, nor
 // the versions of a versioned file take it.
 TEST_F(LinkedStoreTest, MakeRoomAndTheBudgetLeaveAGenerationBeingWrittenAlone) {
-  for (int g = 1; g <= 3; ++g) write(g == 1);
+  for (int g = 1; g <= 3; ++g) {
+    write(g == 1);
+  }
   const std::int64_t capacity = disk_bytes() + 40000;
   store_.set_space_probe([&](const fs::path&) -> std::optional<core::FilesystemUsage> {
     const std::int64_t used = du(store_.version_dir());

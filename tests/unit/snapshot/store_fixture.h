@@ -19,7 +19,9 @@ class TempDir {
   // `base`: where to create it (the system temporary directory by default).
   explicit TempDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
     std::string pattern = (base / "cocktail-snapshot-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
     path_ = pattern;
   }
   ~TempDir() {
@@ -44,7 +46,9 @@ inline const char* const kNames[] = {"alpha.json", "beta.json", "matrix.npy"};
 inline GenerationWriter::Committed write_generation(SnapshotStore& store, std::int64_t catalog_seq,
                                                     std::int64_t generated_at_ms) {
   GenerationWriter w = store.begin_generation();
-  for (const char* name : kNames) w.add(name, file_body(w.generation(), name));
+  for (const char* name : kNames) {
+    w.add(name, file_body(w.generation(), name));
+  }
   return w.commit(catalog_seq, generated_at_ms);
 }
 
@@ -62,11 +66,14 @@ inline void spit(const std::filesystem::path& p, const std::string& bytes) {
 
 // The snapshot is whole and of one generation: every file names it.
 inline ::testing::AssertionResult consistent(const Snapshot& s) {
-  if (s.files.size() != std::size(kNames))
+  if (s.files.size() != std::size(kNames)) {
     return ::testing::AssertionFailure() << "file count " << s.files.size();
+  }
   for (const char* name : kNames) {
     auto it = s.files.find(name);
-    if (it == s.files.end()) return ::testing::AssertionFailure() << "missing " << name;
+    if (it == s.files.end()) {
+      return ::testing::AssertionFailure() << "missing " << name;
+    }
     if (it->second != file_body(s.manifest.generation, name)) {
       return ::testing::AssertionFailure()
              << name << " holds '" << it->second << "' in generation " << s.manifest.generation;

@@ -124,7 +124,9 @@ TEST(SnapshotStore, CreatesTheDirectoryAndWritesTheLayout) {
   // Counted once in the report: the legacy copies are the generation's inodes.
   const StoreReport rep = store.report(1795000000000);
   std::int64_t legacy = 0;
-  for (const char* name : testing::kNames) legacy += static_cast<std::int64_t>(fs::file_size(gen / name));
+  for (const char* name : testing::kNames) {
+    legacy += static_cast<std::int64_t>(fs::file_size(gen / name));
+  }
   EXPECT_EQ(rep.legacy_bytes, legacy);
   EXPECT_EQ(rep.total_bytes,
             rep.generation_bytes + static_cast<std::int64_t>(fs::file_size(root / "v1" / "CURRENT")));
@@ -150,7 +152,9 @@ TEST(SnapshotStore, CreatesTheDirectoryAndWritesTheLayout) {
 TEST(SnapshotStore, GenerationNumbersOnlyIncrease) {
   TempDir tmp;
   SnapshotStore store(tmp.path());
-  for (int i = 1; i <= 3; ++i) EXPECT_EQ(testing::write_generation(store, 0, 0).manifest.generation, i);
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(testing::write_generation(store, 0, 0).manifest.generation, i);
+  }
   // Even when the newest directories vanish, CURRENT keeps the count going.
   fs::remove_all(store.generation_dir(3));
   fs::remove_all(store.generation_dir(2));
@@ -254,7 +258,9 @@ TEST(SnapshotStore, AWriterCommitsWhileAStagedOneWritesItsFiles) {
   // the writers' lock.
   struct Gate final : WriteObserver {
     void on_step(WriteStep step, std::string_view file) override {
-      if (step != WriteStep::kTempWritten || file != "matrix.npy") return;
+      if (step != WriteStep::kTempWritten || file != "matrix.npy") {
+        return;
+      }
       std::unique_lock lock(mu);
       reached = true;
       cv.notify_all();
@@ -270,7 +276,9 @@ TEST(SnapshotStore, AWriterCommitsWhileAStagedOneWritesItsFiles) {
 
   auto staged = std::async(std::launch::async, [&] {
     GenerationWriter w = staged_store.stage_generation();
-    for (const char* name : testing::kNames) w.add(name, testing::file_body(w.generation(), name));
+    for (const char* name : testing::kNames) {
+      w.add(name, testing::file_body(w.generation(), name));
+    }
     w.flush();
     return w.commit(2, 2000);
   });
@@ -316,7 +324,9 @@ TEST(SnapshotStore, AStagedGenerationIsPublishedUnderItsOwnNumberWhenNothingCame
   EXPECT_EQ(w.generation(), 2);
   // The number is reserved: a writer meanwhile would take 3.
   EXPECT_TRUE(fs::is_directory(store.generation_dir(2)));
-  for (const char* name : testing::kNames) w.add(name, testing::file_body(w.generation(), name));
+  for (const char* name : testing::kNames) {
+    w.add(name, testing::file_body(w.generation(), name));
+  }
   const auto c = w.commit(2, 2000);
   EXPECT_FALSE(c.staged_as.has_value());
   EXPECT_EQ(c.manifest.generation, 2);

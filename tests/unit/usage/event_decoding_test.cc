@@ -16,7 +16,9 @@ const std::int64_t kNow = *bus::parse_utc_timestamp("2026-11-18T08:00:00.000Z");
 std::string error_field(std::string_view body, const DecodeLimits& limits = {}) {
   auto r = decode_track(body, kNow, limits);
   EXPECT_FALSE(r.ok()) << body;
-  if (r.ok()) return "(accepted)";
+  if (r.ok()) {
+    return "(accepted)";
+  }
   EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find(r.error().field), std::string::npos) << r.error().message;
   return r.error().field;
@@ -186,8 +188,12 @@ TEST(UsageDecoding, BackfillAcceptsTheBackupShapesAndDerivesStableIds) {
   EXPECT_EQ(b->events, a->events);
   std::string quoted = "\"";
   for (char c : events) {
-    if (c == '"') quoted += '\\';
-    if (c != '\n') quoted += c;
+    if (c == '"') {
+      quoted += '\\';
+    }
+    if (c != '\n') {
+      quoted += c;
+    }
   }
   quoted += "\"";
   auto c = decode_backfill(quoted, kNow, {});

@@ -63,7 +63,9 @@ Recount recount(catalog::Database& db, std::int64_t from) {
         std::string("SELECT timestamp_ms - timestamp_ms % 3600000 AS h, ") + expr +
         " AS k, COUNT(*) FROM usage_events WHERE timestamp_ms >= ?1 AND k IS NOT NULL GROUP BY h, k");
     s.bind(1, from);
-    while (s.step()) (out.hours[s.column_int(0)].*member)[s.column_text(1)] = s.column_int(2);
+    while (s.step()) {
+      (out.hours[s.column_int(0)].*member)[s.column_text(1)] = s.column_int(2);
+    }
   };
   by("event_type", &RollupRow::event_counts);
   by("tool_name", &RollupRow::tool_usage);
@@ -134,7 +136,9 @@ class UsageStoreTest : public ::testing::TestWithParam<CommitMode> {
     }
     EXPECT_EQ(got.total_sessions, expected.distinct_sessions);
     std::int64_t events = 0;
-    for (const auto& [hour, row] : expected.hours) events += row.total_events;
+    for (const auto& [hour, row] : expected.hours) {
+      events += row.total_events;
+    }
     EXPECT_EQ(got.total_events, events);
   }
 
@@ -201,8 +205,9 @@ TEST_P(UsageStoreTest, RetentionFollowsTheInjectedClockInBoundedBatches) {
   const std::int64_t start = now();
   std::vector<UsageEvent> events;
   events.reserve(50);
-  for (int i = 0; i < 50; ++i)
+  for (int i = 0; i < 50; ++i) {
     events.push_back(event(numbered("s", i % 7), "t", start - i * std::int64_t{60'000}));
+  }
   ASSERT_EQ(write(*w, events).inserted, 50u);
 
   RetentionOptions o;
@@ -380,9 +385,15 @@ TEST_P(UsageStoreTest, RollupsEqualARecountAfterARandomMixOfWritesRetentionAndBa
   auto random_event_json = [&](std::int64_t ts) {
     std::string e = R"({"event_type":")" + std::string(types[pick(4)]) + R"(","session_id":"s)" +
                     std::to_string(pick(40)) + R"(","timestamp":")" + bus::format_utc_timestamp(ts) + "\"";
-    if (pick(3) > 0) e += R"(,"tool_name":")" + std::string(tools[pick(3)]) + "\"";
-    if (pick(2) == 0) e += R"(,"properties":{"risk_mode":")" + std::string(risks[pick(3)]) + "\"}";
-    if (pick(5) == 0) e += R"(,"page":"/p)" + std::to_string(pick(3)) + "\"";
+    if (pick(3) > 0) {
+      e += R"(,"tool_name":")" + std::string(tools[pick(3)]) + "\"";
+    }
+    if (pick(2) == 0) {
+      e += R"(,"properties":{"risk_mode":")" + std::string(risks[pick(3)]) + "\"}";
+    }
+    if (pick(5) == 0) {
+      e += R"(,"page":"/p)" + std::to_string(pick(3)) + "\"";
+    }
     return e + "}";
   };
   // A timestamp within the events retention (a few minutes ahead allowed).
@@ -405,12 +416,16 @@ TEST_P(UsageStoreTest, RollupsEqualARecountAfterARandomMixOfWritesRetentionAndBa
         body += "]";
         auto batch = decode_track(body, now(), limits);
         ASSERT_TRUE(batch.ok()) << batch.error().message;
-        for (auto& e : batch->events) e.id = "evt_r" + std::to_string(round) + "_" + std::to_string(rng());
+        for (auto& e : batch->events) {
+          e.id = "evt_r" + std::to_string(round) + "_" + std::to_string(rng());
+        }
         pending.push_back(p.get_future());
         ASSERT_TRUE(w->submit_events(std::move(batch->events),
                                      [&p](const UsageWriter::Result& r) { p.set_value(r); }));
       }
-      for (auto& f : pending) ASSERT_EQ(f.get().outcome, UsageWriter::Outcome::kDurable);
+      for (auto& f : pending) {
+        ASSERT_EQ(f.get().outcome, UsageWriter::Outcome::kDurable);
+      }
     } else if (op < 8) {
       now_ += pick(30) * kHourMs + pick(3'600'000);
       ASSERT_TRUE(sweeper.sweep_once().ok);
@@ -422,7 +437,9 @@ TEST_P(UsageStoreTest, RollupsEqualARecountAfterARandomMixOfWritesRetentionAndBa
       } else {
         file = "[";
         const int n = 1 + pick(40);
-        for (int i = 0; i < n; ++i) file += (i ? "," : "") + random_event_json(random_ts());
+        for (int i = 0; i < n; ++i) {
+          file += (i ? "," : "") + random_event_json(random_ts());
+        }
         file += "]";
         saved_files.push_back(file);
       }
@@ -430,7 +447,9 @@ TEST_P(UsageStoreTest, RollupsEqualARecountAfterARandomMixOfWritesRetentionAndBa
     }
     // Hours whose events retention has not touched are recounted exactly.
     expect_exact(hour_of(now() - ro.events_max_age_ms) + kHourMs);
-    if (HasFatalFailure()) return;
+    if (HasFatalFailure()) {
+      return;
+    }
   }
 }
 

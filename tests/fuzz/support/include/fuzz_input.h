@@ -20,7 +20,9 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 
 // Splits "<selector><text>"; false for an empty input.
 inline bool split_selector(std::string_view input, char* selector, std::string_view* text) {
-  if (input.empty()) return false;
+  if (input.empty()) {
+    return false;
+  }
   *selector = input.front();
   *text = input.substr(1);
   return true;

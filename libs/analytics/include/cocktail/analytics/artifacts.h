@@ -55,13 +55,17 @@ inline constexpr std::array<ArtifactSpec, 11> kArtifacts = {{
 // The spec of a type or of a file name; null when there is none.
 constexpr const ArtifactSpec* artifact_by_type(std::string_view type) {
   for (const auto& a : kArtifacts) {
-    if (a.type == type) return &a;
+    if (a.type == type) {
+      return &a;
+    }
   }
   return nullptr;
 }
 constexpr const ArtifactSpec* artifact_by_file(std::string_view file) {
   for (const auto& a : kArtifacts) {
-    if (a.file == file) return &a;
+    if (a.file == file) {
+      return &a;
+    }
   }
   return nullptr;
 }

@@ -191,7 +191,7 @@ class SnapshotCache {
                                               std::vector<snapshot::FileStamp> bad, std::int64_t& read);
   // Serves `next`; `fallback`: instead of what CURRENT names. Then the gzip
   // copies of its large files are requested from the gzip thread.
-  void swap_in(std::shared_ptr<const Generation> next, const std::shared_ptr<const Generation>& served,
+  void swap_in(const std::shared_ptr<const Generation>& next, const std::shared_ptr<const Generation>& served,
                std::int64_t read, std::optional<Fallback> fallback);
   // The gzip thread: makes the pending gzip copies of the served
   // generation's large files at a lower CPU priority and swaps them in.

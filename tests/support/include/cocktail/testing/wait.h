@@ -14,7 +14,9 @@ inline bool wait_until(const std::function<bool()>& predicate, std::chrono::mill
                        std::chrono::milliseconds poll = std::chrono::milliseconds(5)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
+    if (predicate()) {
+      return true;
+    }
     std::this_thread::sleep_for(poll);
   }
   return predicate();
